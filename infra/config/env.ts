@@ -1,0 +1,58 @@
+import path from 'node:path';
+import { z } from 'zod';
+
+/** Raised for bad configuration; entry points print `message` as one line and exit 78 (EX_CONFIG). */
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+export const repoRoot = path.resolve(__dirname, '..', '..');
+
+const postgresUrl = z
+  .string()
+  .refine((v) => {
+    try {
+      const u = new URL(v);
+      return (u.protocol === 'postgres:' || u.protocol === 'postgresql:') && u.hostname !== '' && u.pathname.length > 1;
+    } catch {
+      return false;
+    }
+  }, 'must be a URL like postgres://user@host:5432/database');
+
+const hostPort = z
+  .string()
+  .regex(/^[A-Za-z0-9.\-_[\]:]+:\d{1,5}$/, 'must be host:port, for example 127.0.0.1:7233');
+
+const port = z.coerce.number().int().min(1).max(65535);
+
+const schema = z.object({
+  DRYDOCK_ENV: z.enum(['development', 'test', 'production']).default('development'),
+  DRYDOCK_DATA_DIR: z.string().min(1).default(path.join(repoRoot, '.drydock')),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  DATABASE_URL: postgresUrl.optional(),
+  DATABASE_APP_URL: postgresUrl.optional(),
+  TEMPORAL_ADDRESS: hostPort.optional(),
+  TEMPORAL_NAMESPACE: z.string().regex(/^[A-Za-z0-9._-]+$/, 'must be a Temporal namespace name').default('default'),
+  TEMPORAL_CLI_PATH: z.string().min(1).optional(),
+  TEMPORAL_TASK_QUEUE: z.string().min(1).default('core'),
+  API_HOST: z.string().min(1).default('127.0.0.1'),
+  API_PORT: port.default(3000),
+  TEMPORAL_PORT: port.default(7233),
+  TEMPORAL_UI_PORT: port.default(8233),
+  DRYDOCK_DEMO_TENANT: z.string().regex(/^[a-z0-9-]+$/).default('demo'),
+});
+
+export type Env = z.infer<typeof schema>;
+
+/** Parses the environment; the first problem becomes one ConfigError line naming the variable. */
+export function loadEnv(source: NodeJS.ProcessEnv = process.env): Env {
+  // Treat empty strings as unset, as shells and .env files often produce them.
+  const cleaned = Object.fromEntries(Object.entries(source).filter(([, v]) => v !== undefined && v !== ''));
+  const parsed = schema.safeParse(cleaned);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    const name = String(issue.path[0] ?? 'environment');
+    throw new ConfigError(`invalid ${name}: ${issue.message}`);
+  }
+  return parsed.data;
+}
