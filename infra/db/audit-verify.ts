@@ -55,7 +55,7 @@ async function verifyTenant(client: Client, tenantId: string): Promise<TenantCha
   }>(
     `select id::text, seq::text, audit_time(occurred_at) as occurred_at, actor, action, subject_type, subject_id,
             data::text as data_text, prev_hash, hash
-       from audit_events where tenant_id = $1 order by seq, id`,
+       from audit_events where tenant_id = $1 order by audit_events.seq, audit_events.id`,
     [tenantId],
   );
   let expectedSeq = 1n;

@@ -3,7 +3,7 @@ import { mkdirSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { StartupError } from '../config/fatal';
-import { searchAttributes } from './search-attributes';
+import { searchAttributeKeys } from '../../workflows/search-attributes';
 
 export interface DevServerOptions {
   cliPath: string;
@@ -14,6 +14,8 @@ export interface DevServerOptions {
   namespace?: string;
   ip?: string;
   headless?: boolean;
+  /** Own process group, so a terminal's Ctrl-C does not reach it before its owner stops it. */
+  detached?: boolean;
 }
 
 export interface DevServer {
@@ -40,7 +42,7 @@ export function devServerArgs(opts: DevServerOptions): string[] {
   else args.push('--ui-ip', ip, '--ui-port', String(opts.uiPort ?? opts.port + 1000));
   // v1.5.1 has no switch for the UI's news feed (the browser fetches it); newer CLIs do.
   if (!opts.headless && supportsFlag(opts.cliPath, '--ui-disable-news-fetch')) args.push('--ui-disable-news-fetch');
-  for (const [name, type] of Object.entries(searchAttributes)) args.push('--search-attribute', `${name}=${type}`);
+  for (const key of searchAttributeKeys) args.push('--search-attribute', `${key.name}=${cliType[key.type]}`);
   return args;
 }
 
@@ -64,7 +66,7 @@ export async function startDevServer(opts: DevServerOptions, readyTimeoutMs = 60
     throw new StartupError(`port ${ip}:${opts.port} is already in use; stop what holds it or set TEMPORAL_PORT`);
   }
   if (opts.dbFile) mkdirSync(path.dirname(opts.dbFile), { recursive: true });
-  const child = spawn(opts.cliPath, devServerArgs(opts), { stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn(opts.cliPath, devServerArgs(opts), { stdio: ['ignore', 'ignore', 'pipe'], detached: opts.detached ?? false });
   let stderr = '';
   child.stderr?.on('data', (chunk: Buffer) => {
     stderr = (stderr + chunk.toString()).slice(-4000);
@@ -99,3 +101,13 @@ export async function startDevServer(opts: DevServerOptions, readyTimeoutMs = 60
     stop,
   };
 }
+
+const cliType: Record<string, string> = {
+  TEXT: 'Text',
+  KEYWORD: 'Keyword',
+  INT: 'Int',
+  DOUBLE: 'Double',
+  BOOL: 'Bool',
+  DATETIME: 'Datetime',
+  KEYWORD_LIST: 'KeywordList',
+};

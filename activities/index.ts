@@ -1,0 +1,13 @@
+import type { Orm } from '../infra/db/orm';
+import { createSiteActivities } from './sites/site-activities';
+
+export interface ActivityDeps {
+  orm: Orm;
+}
+
+/** Every activity the core worker registers, built from its dependencies. */
+export function createActivities(deps: ActivityDeps) {
+  return {
+    ...createSiteActivities(deps),
+  };
+}

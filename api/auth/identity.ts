@@ -1,0 +1,30 @@
+import type { FastifyRequest } from 'fastify';
+import type { Env } from '../../infra/config/env';
+import { Role } from '../../infra/db/entities';
+import { demoTenantId } from '../../infra/db/seed-demo';
+
+export interface Identity {
+  tenantId: string;
+  actor: string;
+  role: Role;
+}
+
+const roleRank: Record<Role, number> = { viewer: 0, operator: 1, engineer: 2, admin: 3 };
+
+export function hasRole(identity: Identity, needed: Role): boolean {
+  return roleRank[identity.role] >= roleRank[needed];
+}
+
+const uuid = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/**
+ * Development identity, until OIDC sign-in lands: outside production every request acts as an
+ * admin of the demo tenant, or of the tenant named by the `x-drydock-tenant` header (tests use
+ * it to act as two tenants). In production there is no identity, so every query is refused.
+ */
+export function resolveIdentity(env: Env, request: FastifyRequest): Identity | null {
+  if (env.DRYDOCK_ENV === 'production') return null;
+  const header = request.headers['x-drydock-tenant'];
+  const tenantId = typeof header === 'string' && uuid.test(header) ? header.toLowerCase() : demoTenantId(env.DRYDOCK_DEMO_TENANT);
+  return { tenantId, actor: 'dev:local-admin', role: Role.Admin };
+}

@@ -1,0 +1,10 @@
+import type { Client as TemporalClient } from '@temporalio/client';
+import type { Orm } from '../../infra/db/orm';
+import type { Identity } from '../auth/identity';
+
+export interface GraphQLContext {
+  identity: Identity | null;
+  orm: Orm;
+  temporal: TemporalClient;
+  taskQueue: string;
+}

@@ -1,0 +1,39 @@
+import { GraphQLError } from 'graphql';
+import { WorkflowFailedError } from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
+import { SiteFailure } from '../../workflows/sites/contracts';
+
+/** Stable error codes the portal maps to a sentence. Never rename one: add a new one. */
+export enum ErrorCode {
+  Unauthenticated = 'UNAUTHENTICATED',
+  Forbidden = 'FORBIDDEN',
+  NotFound = 'NOT_FOUND',
+  BadUserInput = 'BAD_USER_INPUT',
+  ClientNotFound = 'CLIENT_NOT_FOUND',
+  SiteCodeTaken = 'SITE_CODE_TAKEN',
+  Unavailable = 'UNAVAILABLE',
+}
+
+export function apiError(code: ErrorCode, message: string): GraphQLError {
+  return new GraphQLError(message, { extensions: { code } });
+}
+
+const failureCodes: Record<string, ErrorCode> = {
+  [SiteFailure.ClientNotFound]: ErrorCode.ClientNotFound,
+  [SiteFailure.SiteCodeTaken]: ErrorCode.SiteCodeTaken,
+  [SiteFailure.InvalidSite]: ErrorCode.BadUserInput,
+};
+
+/** Maps a failed workflow's application failure type to a stable API error code. */
+export function fromWorkflowFailure(err: unknown): GraphQLError {
+  if (err instanceof WorkflowFailedError) {
+    let cause: unknown = err.cause;
+    while (cause) {
+      if (cause instanceof ApplicationFailure && cause.type && failureCodes[cause.type]) {
+        return apiError(failureCodes[cause.type]!, cause.message);
+      }
+      cause = (cause as { cause?: unknown }).cause;
+    }
+  }
+  return apiError(ErrorCode.Unavailable, 'the request could not be completed; try again');
+}

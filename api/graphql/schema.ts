@@ -1,0 +1,9 @@
+import { builder } from './builder';
+import './types/machine';
+import './types/site';
+import './types/client';
+import './types/tenant';
+import './types/audit-event';
+import './types/create-site';
+
+export const schema = builder.toSchema();

@@ -1,0 +1,30 @@
+import { MachineSchema, MachineStatus, type Machine } from '../../../infra/db/entities';
+import { builder } from '../builder';
+import { inTenant } from '../tenant-scope';
+
+export const MachineStatusEnum = builder.enumType(MachineStatus, { name: 'MachineStatus' });
+
+export const MachineRef = builder.objectRef<Machine>('Machine').implement({
+  description: 'A Windows machine enrolled into a site.',
+  fields: (t) => ({
+    id: t.exposeID('id'),
+    siteId: t.exposeID('siteId'),
+    machineUid: t.exposeString('machineUid'),
+    hostname: t.exposeString('hostname'),
+    status: t.field({ type: MachineStatusEnum, resolve: (m) => m.status }),
+    lastSeenAt: t.field({ type: 'DateTime', nullable: true, resolve: (m) => m.lastSeenAt ?? null }),
+    createdAt: t.field({ type: 'DateTime', resolve: (m) => m.createdAt }),
+  }),
+});
+
+builder.queryField('machines', (t) =>
+  t.field({
+    type: [MachineRef],
+    description: "The tenant's machines, optionally of one site.",
+    args: { siteId: t.arg.id({ required: false }) },
+    resolve: (_root, args, ctx) =>
+      inTenant(ctx, (em) =>
+        em.find(MachineSchema, args.siteId ? { siteId: String(args.siteId) } : {}, { orderBy: { hostname: 'asc' } }),
+      ),
+  }),
+);

@@ -1,0 +1,33 @@
+import closeWithGrace from 'close-with-grace';
+import { loadEnv } from '../infra/config/env';
+import { exitOnStartupError } from '../infra/config/fatal';
+import { appDatabaseUrl, openAppOrm } from '../infra/db/connect';
+import { temporalClient } from '../infra/temporal/connection';
+import { buildApp } from './app';
+
+/** The API process: `drydock api`. */
+export async function runApi(): Promise<void> {
+  const env = loadEnv();
+  const orm = await openAppOrm(appDatabaseUrl(env));
+  const temporal = await temporalClient(env.TEMPORAL_ADDRESS ?? `127.0.0.1:${env.TEMPORAL_PORT}`, env.TEMPORAL_NAMESPACE).catch(
+    async (err) => {
+      await orm.close();
+      throw err;
+    },
+  );
+  const app = await buildApp({ env, orm, temporal });
+  closeWithGrace({ delay: 10_000 }, async ({ err }) => {
+    if (err) app.log.error({ err }, 'shutting down after an error');
+    await app.close();
+    await temporal.connection.close();
+    await orm.close();
+  });
+  try {
+    await app.listen({ host: env.API_HOST, port: env.API_PORT });
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    throw new Error(e.code === 'EADDRINUSE' ? `port ${env.API_HOST}:${env.API_PORT} is already in use; set API_PORT` : e.message);
+  }
+}
+
+if (require.main === module) runApi().catch((err) => exitOnStartupError('api', err));

@@ -1,0 +1,74 @@
+// @ts-check
+import { builtinModules } from 'node:module';
+import tseslint from 'typescript-eslint';
+
+const nodeBuiltins = [...builtinModules, ...builtinModules.map((m) => `node:${m}`)];
+
+export default tseslint.config(
+  { ignores: ['node_modules/**', '.drydock/**', 'coverage/**', 'dist/**', 'test/histories/**'] },
+  ...tseslint.configs.recommended,
+  {
+    files: ['**/*.ts'],
+    languageOptions: { parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname } },
+    rules: {
+      '@typescript-eslint/no-floating-promises': 'error',
+      '@typescript-eslint/no-misused-promises': ['error', { checksVoidReturn: { arguments: false } }],
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+    },
+  },
+  {
+    // Workflow code must be deterministic: no Node built-ins, no I/O libraries, no clocks or randomness
+    // of its own (Temporal's sandbox provides deterministic Date and Math.random).
+    files: ['workflows/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          paths: nodeBuiltins.map((name) => ({ name, message: 'Workflows are deterministic: no Node built-ins.' })),
+          patterns: [
+            {
+              group: [
+                '@temporalio/client',
+                '@temporalio/worker',
+                '@temporalio/activity',
+                '@temporalio/testing',
+                '@mikro-orm/*',
+                'pg',
+                'fastify',
+                'graphql*',
+                'undici',
+                'axios',
+                '**/infra/**',
+                '**/api/**',
+                '**/agent/**',
+                '**/workers/**',
+              ],
+              message: 'Workflows are deterministic: no I/O. Call an activity instead.',
+            },
+            {
+              group: ['**/activities/**'],
+              allowTypeImports: true,
+              message: 'Workflows import activities with `import type` and call them through proxyActivities.',
+            },
+          ],
+        },
+      ],
+      'no-restricted-globals': [
+        'error',
+        { name: 'process', message: 'Workflows are deterministic: no process state.' },
+        { name: 'require', message: 'Workflows are deterministic: import only workflow-safe modules.' },
+        { name: 'fetch', message: 'Workflows are deterministic: no I/O. Call an activity instead.' },
+      ],
+      'no-restricted-properties': [
+        'error',
+        { object: 'Date', property: 'now', message: 'Workflows read time with `new Date()`, which the sandbox makes deterministic.' },
+        { object: 'Math', property: 'random', message: 'Use uuid4() from @temporalio/workflow or take randomness as input.' },
+      ],
+    },
+  },
+  {
+    files: ['**/*.js', '**/*.mjs'],
+    ...tseslint.configs.disableTypeChecked,
+    rules: { '@typescript-eslint/no-require-imports': 'off' },
+  },
+);

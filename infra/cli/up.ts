@@ -1,0 +1,141 @@
+import type { ChildProcess } from 'node:child_process';
+import path from 'node:path';
+import { loadEnv, type Env } from '../config/env';
+import { StartupError } from '../config/fatal';
+import { createOrm } from '../db/orm';
+import { deriveAppUrl, migrate, DEV_APP_PASSWORD } from '../db/database';
+import { seedDemoTenant } from '../db/seed-demo';
+import { resolvePostgres, type ResolvedPostgres } from '../postgres/resolve';
+import { ensureTemporalCli } from '../temporal/cli';
+import { connectTemporal } from '../temporal/connection';
+import { startDevServer, type DevServer } from '../temporal/dev-server';
+import { spawnEntry, stopChild } from './processes';
+
+const say = (line: string) => process.stdout.write(`${line}\n`);
+
+/**
+ * `drydock up`: PostgreSQL, the Temporal dev server with its UI, migrations, the demo tenant,
+ * the worker and the API; waits until all are healthy, prints the URLs, and on Ctrl-C stops
+ * everything it started, in reverse order.
+ */
+export async function up(opts: { demo: boolean }): Promise<void> {
+  const env = loadEnv();
+  const started: { stop(): Promise<void>; name: string }[] = [];
+  let stopping = false;
+  const stopAll = async (code: number) => {
+    if (stopping) return;
+    stopping = true;
+    say('drydock: stopping…');
+    for (const item of started.reverse()) {
+      try {
+        await item.stop();
+      } catch (err) {
+        say(`drydock: stopping ${item.name} failed: ${(err as Error).message}`);
+      }
+    }
+    say('drydock: stopped');
+    process.exit(code);
+  };
+  process.on('SIGINT', () => void stopAll(0));
+  process.on('SIGTERM', () => void stopAll(0));
+  process.on('SIGHUP', () => void stopAll(0));
+
+  try {
+    const pg: ResolvedPostgres = await resolvePostgres(env, say);
+    started.push({ name: 'PostgreSQL', stop: pg.stop });
+    say(`drydock: PostgreSQL: ${pg.source}`);
+    const appPassword = env.DATABASE_APP_URL ? undefined : DEV_APP_PASSWORD;
+    const { applied } = await migrate(pg.adminUrl, { appPassword });
+    say(`drydock: migrations: ${applied.length ? `applied ${applied.join(', ')}` : 'up to date'}`);
+
+    const temporalAddress = env.TEMPORAL_ADDRESS ?? (await startTemporal(env, started));
+    if (env.TEMPORAL_ADDRESS) await (await connectTemporal(env.TEMPORAL_ADDRESS)).close();
+
+    if (opts.demo) {
+      const orm = await createOrm(env.DATABASE_APP_URL ?? deriveAppUrl(pg.adminUrl), { pool: { min: 0, max: 2 } });
+      const { created } = await seedDemoTenant(orm, env.DRYDOCK_DEMO_TENANT).finally(() => orm.close());
+      say(`drydock: demo tenant "${env.DRYDOCK_DEMO_TENANT}": ${created ? 'seeded' : 'present'}`);
+    }
+
+    const childEnv: NodeJS.ProcessEnv = {
+      ...process.env,
+      DATABASE_URL: pg.adminUrl,
+      TEMPORAL_ADDRESS: temporalAddress,
+      DRYDOCK_ENV: env.DRYDOCK_ENV,
+    };
+    const worker = spawnEntry('worker', 'workers/main.ts', childEnv, say);
+    started.push({ name: 'worker', stop: () => stopChild(worker) });
+    const api = spawnEntry('api', 'api/main.ts', childEnv, say);
+    started.push({ name: 'API', stop: () => stopChild(api) });
+    for (const [name, child] of [['worker', worker], ['API', api]] as const) watchExit(name, child, () => stopping, stopAll);
+
+    const base = `http://${env.API_HOST}:${env.API_PORT}`;
+    await waitHealthy(`${base}/healthz`, 120_000);
+    say('');
+    say('Drydock is up.');
+    say(`  API + GraphiQL   ${base}/graphql`);
+    say(`  Health           ${base}/healthz`);
+    say(`  Temporal UI      http://127.0.0.1:${env.TEMPORAL_ADDRESS ? '(your cluster)' : env.TEMPORAL_UI_PORT}`);
+    say(`  Temporal gRPC    ${temporalAddress}`);
+    say(`  PostgreSQL       ${redact(pg.adminUrl)}`);
+    say('Press Ctrl-C to stop everything.');
+  } catch (err) {
+    say(`drydock: ${(err as Error).message.split('\n')[0]}`);
+    await stopAll(1);
+  }
+}
+
+async function startTemporal(env: Env, started: { stop(): Promise<void>; name: string }[]): Promise<string> {
+  const cli = await ensureTemporalCli({ dataDir: env.DRYDOCK_DATA_DIR, explicitPath: env.TEMPORAL_CLI_PATH, log: say });
+  say(`drydock: Temporal CLI: ${cli.path} (${cli.source})`);
+  const server: DevServer = await startDevServer({
+    cliPath: cli.path,
+    port: env.TEMPORAL_PORT,
+    uiPort: env.TEMPORAL_UI_PORT,
+    dbFile: path.join(env.DRYDOCK_DATA_DIR, 'temporal', 'dev.sqlite'),
+    namespace: env.TEMPORAL_NAMESPACE,
+    detached: true,
+  });
+  started.push({ name: 'Temporal dev server', stop: server.stop });
+  // The gRPC port opens before the frontend serves; wait until a client really connects.
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    try {
+      await (await connectTemporal(server.address, 2000)).close();
+      return server.address;
+    } catch (err) {
+      if (Date.now() > deadline) throw err;
+      await new Promise((r) => setTimeout(r, 500));
+    }
+  }
+}
+
+function watchExit(name: string, child: ChildProcess, stopping: () => boolean, stopAll: (code: number) => Promise<void>) {
+  child.once('exit', (code, signal) => {
+    if (stopping()) return;
+    say(`drydock: the ${name} exited (${signal ?? code}); stopping everything`);
+    void stopAll(1);
+  });
+}
+
+async function waitHealthy(url: string, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let last = '';
+  while (Date.now() < deadline) {
+    try {
+      const res = await fetch(url);
+      if (res.status === 200) return;
+      last = `${res.status} ${await res.text()}`;
+    } catch (err) {
+      last = (err as Error).message;
+    }
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  throw new StartupError(`the API did not become healthy within ${timeoutMs / 1000} s (${last})`);
+}
+
+function redact(url: string): string {
+  const u = new URL(url);
+  if (u.password) u.password = '***';
+  return u.toString();
+}

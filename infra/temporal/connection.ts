@@ -1,0 +1,27 @@
+import { Client, Connection } from '@temporalio/client';
+import { StartupError } from '../config/fatal';
+
+/** Connects to Temporal or throws one StartupError line; Connection.connect checks the server answers. */
+export async function connectTemporal(address: string, timeoutMs = 5000): Promise<Connection> {
+  try {
+    return await Connection.connect({ address, connectTimeout: timeoutMs });
+  } catch (err) {
+    throw new StartupError(`cannot reach Temporal at ${address}: ${firstLine(err)}`);
+  }
+}
+
+export async function temporalClient(address: string, namespace: string): Promise<Client> {
+  const connection = await connectTemporal(address);
+  const client = new Client({ connection, namespace });
+  try {
+    await connection.workflowService.describeNamespace({ namespace });
+  } catch (err) {
+    await connection.close();
+    throw new StartupError(`Temporal at ${address} has no namespace ${namespace}: ${firstLine(err)}`);
+  }
+  return client;
+}
+
+function firstLine(err: unknown): string {
+  return (err instanceof Error ? err.message : String(err)).split('\n')[0]!;
+}

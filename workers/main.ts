@@ -1,0 +1,29 @@
+import { DefaultLogger, Runtime } from '@temporalio/worker';
+import { loadEnv } from '../infra/config/env';
+import { exitOnStartupError } from '../infra/config/fatal';
+import { appDatabaseUrl, openAppOrm } from '../infra/db/connect';
+import { createCoreWorker } from './core-worker';
+
+/** The worker process: `drydock worker`. Shuts down cleanly on SIGINT/SIGTERM (Temporal's Runtime handles them). */
+export async function runWorker(): Promise<void> {
+  const env = loadEnv();
+  Runtime.install({ logger: new DefaultLogger(env.LOG_LEVEL === 'debug' ? 'DEBUG' : 'WARN') });
+  const orm = await openAppOrm(appDatabaseUrl(env));
+  const address = env.TEMPORAL_ADDRESS ?? `127.0.0.1:${env.TEMPORAL_PORT}`;
+  const { worker, connection } = await createCoreWorker({
+    address,
+    namespace: env.TEMPORAL_NAMESPACE,
+    taskQueue: env.TEMPORAL_TASK_QUEUE,
+    orm,
+  });
+  process.stdout.write(`drydock worker: polling task queue ${env.TEMPORAL_TASK_QUEUE} on ${address}\n`);
+  try {
+    await worker.run();
+  } finally {
+    await connection.close();
+    await orm.close();
+    process.stdout.write('drydock worker: stopped\n');
+  }
+}
+
+if (require.main === module) runWorker().catch((err) => exitOnStartupError('worker', err));

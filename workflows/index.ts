@@ -1,0 +1,2 @@
+// Every workflow the core worker registers. Deterministic code only (see README.md here).
+export { createSite } from './sites/create-site';
