@@ -24,7 +24,10 @@ export default tseslint.config(
       'no-restricted-imports': [
         'error',
         {
-          paths: nodeBuiltins.map((name) => ({ name, message: 'Workflows are deterministic: no Node built-ins.' })),
+          paths: nodeBuiltins.map((name) => ({
+            name,
+            message: 'Workflows are deterministic: no Node built-ins.',
+          })),
           patterns: [
             {
               group: [
@@ -48,7 +51,8 @@ export default tseslint.config(
             {
               group: ['**/activities/**'],
               allowTypeImports: true,
-              message: 'Workflows import activities with `import type` and call them through proxyActivities.',
+              message:
+                'Workflows import activities with `import type` and call them through proxyActivities.',
             },
           ],
         },
@@ -61,8 +65,16 @@ export default tseslint.config(
       ],
       'no-restricted-properties': [
         'error',
-        { object: 'Date', property: 'now', message: 'Workflows read time with `new Date()`, which the sandbox makes deterministic.' },
-        { object: 'Math', property: 'random', message: 'Use uuid4() from @temporalio/workflow or take randomness as input.' },
+        {
+          object: 'Date',
+          property: 'now',
+          message: 'Workflows read time with `new Date()`, which the sandbox makes deterministic.',
+        },
+        {
+          object: 'Math',
+          property: 'random',
+          message: 'Use uuid4() from @temporalio/workflow or take randomness as input.',
+        },
       ],
     },
   },

@@ -9,12 +9,13 @@ import { buildApp } from './app';
 export async function runApi(): Promise<void> {
   const env = loadEnv();
   const orm = await openAppOrm(appDatabaseUrl(env));
-  const temporal = await temporalClient(env.TEMPORAL_ADDRESS ?? `127.0.0.1:${env.TEMPORAL_PORT}`, env.TEMPORAL_NAMESPACE).catch(
-    async (err) => {
-      await orm.close();
-      throw err;
-    },
-  );
+  const temporal = await temporalClient(
+    env.TEMPORAL_ADDRESS ?? `127.0.0.1:${env.TEMPORAL_PORT}`,
+    env.TEMPORAL_NAMESPACE,
+  ).catch(async (err) => {
+    await orm.close();
+    throw err;
+  });
   const app = await buildApp({ env, orm, temporal });
   closeWithGrace({ delay: 10_000 }, async ({ err }) => {
     if (err) app.log.error({ err }, 'shutting down after an error');
@@ -26,7 +27,11 @@ export async function runApi(): Promise<void> {
     await app.listen({ host: env.API_HOST, port: env.API_PORT });
   } catch (err) {
     const e = err as NodeJS.ErrnoException;
-    throw new Error(e.code === 'EADDRINUSE' ? `port ${env.API_HOST}:${env.API_PORT} is already in use; set API_PORT` : e.message);
+    throw new Error(
+      e.code === 'EADDRINUSE'
+        ? `port ${env.API_HOST}:${env.API_PORT} is already in use; set API_PORT`
+        : e.message,
+    );
   }
 }
 

@@ -4,8 +4,7 @@ import { dropDatabase, dropTestDatabases } from './helpers/shared';
 
 export default async function globalTeardown(): Promise<void> {
   const state = (globalThis as Record<string, unknown>).__drydockTest as
-    | { server: DevServer; pg: ResolvedPostgres; template: string }
-    | undefined;
+    { server: DevServer; pg: ResolvedPostgres; template: string } | undefined;
   if (!state) return;
   await state.server.stop();
   await dropTestDatabases(state.pg.adminUrl);

@@ -1,6 +1,7 @@
 import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
 import { createActivities, type ActivityDeps } from '../activities';
 import { StartupError } from '../infra/config/fatal';
+import { firstLine } from '../infra/temporal/connection';
 
 export const workflowsPath = require.resolve('../workflows');
 
@@ -13,12 +14,14 @@ export interface CoreWorkerOptions extends ActivityDeps {
 }
 
 /** The core worker: every workflow plus the server-side activities. */
-export async function createCoreWorker(opts: CoreWorkerOptions): Promise<{ worker: Worker; connection: NativeConnection }> {
+export async function createCoreWorker(
+  opts: CoreWorkerOptions,
+): Promise<{ worker: Worker; connection: NativeConnection }> {
   let connection: NativeConnection;
   try {
     connection = await NativeConnection.connect({ address: opts.address });
   } catch (err) {
-    throw new StartupError(`cannot reach Temporal at ${opts.address}: ${(err as Error).message.split('\n')[0]}`);
+    throw new StartupError(`cannot reach Temporal at ${opts.address}: ${firstLine(err)}`);
   }
   const worker = await Worker.create({
     connection,

@@ -11,4 +11,11 @@ export const FleetRunIdKey = defineSearchAttributeKey('FleetRunId', SearchAttrib
 export const PhaseKey = defineSearchAttributeKey('Phase', SearchAttributeType.KEYWORD);
 export const RunStatusKey = defineSearchAttributeKey('RunStatus', SearchAttributeType.KEYWORD);
 
-export const searchAttributeKeys = [TenantIdKey, SiteIdKey, MachineIdKey, FleetRunIdKey, PhaseKey, RunStatusKey];
+export const searchAttributeKeys = [
+  TenantIdKey,
+  SiteIdKey,
+  MachineIdKey,
+  FleetRunIdKey,
+  PhaseKey,
+  RunStatusKey,
+];

@@ -20,13 +20,21 @@ export function createSiteActivities(deps: { orm: Orm }) {
       }
       const name = input.name.trim();
       if (name.length < 1 || name.length > 200) {
-        throw ApplicationFailure.create({ type: SiteFailure.InvalidSite, message: 'site name must be 1–200 characters', nonRetryable: true });
+        throw ApplicationFailure.create({
+          type: SiteFailure.InvalidSite,
+          message: 'site name must be 1–200 characters',
+          nonRetryable: true,
+        });
       }
       try {
         return await withTenant(deps.orm, input.tenantId, async (em) => {
           const client = await em.findOne(ClientSchema, { id: input.clientId });
           if (!client) {
-            throw ApplicationFailure.create({ type: SiteFailure.ClientNotFound, message: 'client not found', nonRetryable: true });
+            throw ApplicationFailure.create({
+              type: SiteFailure.ClientNotFound,
+              message: 'client not found',
+              nonRetryable: true,
+            });
           }
           const existing = await em.findOne(SiteSchema, { code: input.code });
           if (existing) {
@@ -55,7 +63,10 @@ export function createSiteActivities(deps: { orm: Orm }) {
       } catch (err) {
         // The code is unique across tenants, so another tenant's site is invisible here but still
         // collides: the unique index reports it.
-        if ((err as { code?: string }).code === '23505' && String((err as Error).message).includes('sites_code')) {
+        if (
+          (err as { code?: string }).code === '23505' &&
+          String((err as Error).message).includes('sites_code')
+        ) {
           throw siteCodeTaken(input.code);
         }
         throw err;
@@ -65,7 +76,11 @@ export function createSiteActivities(deps: { orm: Orm }) {
 }
 
 function siteCodeTaken(code: string): ApplicationFailure {
-  return ApplicationFailure.create({ type: SiteFailure.SiteCodeTaken, message: `site code ${code} is already in use`, nonRetryable: true });
+  return ApplicationFailure.create({
+    type: SiteFailure.SiteCodeTaken,
+    message: `site code ${code} is already in use`,
+    nonRetryable: true,
+  });
 }
 
 export type SiteActivities = ReturnType<typeof createSiteActivities>;

@@ -25,6 +25,9 @@ const uuid = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 export function resolveIdentity(env: Env, request: FastifyRequest): Identity | null {
   if (env.DRYDOCK_ENV === 'production') return null;
   const header = request.headers['x-drydock-tenant'];
-  const tenantId = typeof header === 'string' && uuid.test(header) ? header.toLowerCase() : demoTenantId(env.DRYDOCK_DEMO_TENANT);
+  const tenantId =
+    typeof header === 'string' && uuid.test(header)
+      ? header.toLowerCase()
+      : demoTenantId(env.DRYDOCK_DEMO_TENANT);
   return { tenantId, actor: 'dev:local-admin', role: Role.Admin };
 }

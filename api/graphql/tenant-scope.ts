@@ -6,12 +6,16 @@ import { apiError, ErrorCode } from './errors';
 
 export function requireIdentity(ctx: GraphQLContext, role?: Role): Identity {
   if (!ctx.identity) throw apiError(ErrorCode.Unauthenticated, 'sign in to use the API');
-  if (role && !hasRole(ctx.identity, role)) throw apiError(ErrorCode.Forbidden, `this needs the ${role} role`);
+  if (role && !hasRole(ctx.identity, role))
+    throw apiError(ErrorCode.Forbidden, `this needs the ${role} role`);
   return ctx.identity;
 }
 
 /** Every resolver reads through here: one tenant transaction, ORM filter and RLS both set. */
-export function inTenant<T>(ctx: GraphQLContext, fn: (em: EntityManager, identity: Identity) => Promise<T>): Promise<T> {
+export function inTenant<T>(
+  ctx: GraphQLContext,
+  fn: (em: EntityManager, identity: Identity) => Promise<T>,
+): Promise<T> {
   const identity = requireIdentity(ctx);
   return withTenant(ctx.orm, identity.tenantId, (em) => fn(em, identity));
 }

@@ -19,7 +19,11 @@ async function timed(fn: () => Promise<unknown>, timeoutMs: number): Promise<Che
     ]);
     return { ok: true, latencyMs: Math.round(performance.now() - started) };
   } catch (err) {
-    return { ok: false, latencyMs: Math.round(performance.now() - started), error: (err as Error).message.split('\n')[0] };
+    return {
+      ok: false,
+      latencyMs: Math.round(performance.now() - started),
+      error: (err as Error).message.split('\n')[0],
+    };
   } finally {
     clearTimeout(timer);
   }

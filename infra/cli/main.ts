@@ -6,6 +6,7 @@ import { DEV_APP_PASSWORD, migrate } from '../db/database';
 import { resolvePostgres } from '../postgres/resolve';
 import { runApi } from '../../api/main';
 import { runWorker } from '../../workers/main';
+import { ensureTemporalCli } from '../temporal/cli';
 import { up } from './up';
 
 export function program(): Command {
@@ -33,8 +34,12 @@ export function program(): Command {
       const env = loadEnv();
       const pg = await resolvePostgres(env);
       try {
-        const { applied } = await migrate(pg.adminUrl, { appPassword: env.DATABASE_APP_URL ? undefined : DEV_APP_PASSWORD });
-        process.stdout.write(applied.length ? `applied: ${applied.join(', ')}\n` : 'database is up to date\n');
+        const { applied } = await migrate(pg.adminUrl, {
+          appPassword: env.DATABASE_APP_URL ? undefined : DEV_APP_PASSWORD,
+        });
+        process.stdout.write(
+          applied.length ? `applied: ${applied.join(', ')}\n` : 'database is up to date\n',
+        );
       } finally {
         await pg.stop();
       }
@@ -54,7 +59,9 @@ export function program(): Command {
           if (report.break) {
             broken++;
             const row = report.break.id ? ` (row id ${report.break.id})` : '';
-            process.stdout.write(`BROKEN tenant ${report.tenantId}: seq ${report.break.seq}${row}: ${report.break.problem}\n`);
+            process.stdout.write(
+              `BROKEN tenant ${report.tenantId}: seq ${report.break.seq}${row}: ${report.break.problem}\n`,
+            );
           } else {
             process.stdout.write(
               `ok     tenant ${report.tenantId}: ${report.events} events` +
@@ -70,13 +77,28 @@ export function program(): Command {
     });
 
   cli
+    .command('temporal-cli')
+    .description(
+      'Find the Temporal CLI, or build it once from Go modules into the data folder; print its path.',
+    )
+    .action(async () => {
+      const env = loadEnv();
+      const cli = await ensureTemporalCli({
+        dataDir: env.DRYDOCK_DATA_DIR,
+        explicitPath: env.TEMPORAL_CLI_PATH,
+        log: (line) => process.stderr.write(`${line}\n`),
+      });
+      process.stdout.write(`${cli.path}\n`);
+    });
+
+  cli
     .command('api')
     .description('Run the API process alone (needs PostgreSQL and Temporal running).')
-    .action(() => runApi());
+    .action(() => runApi().catch((err) => exitOnStartupError('api', err)));
   cli
     .command('worker')
     .description('Run the Temporal worker process alone (needs PostgreSQL and Temporal running).')
-    .action(() => runWorker());
+    .action(() => runWorker().catch((err) => exitOnStartupError('worker', err)));
 
   return cli;
 }

@@ -4,13 +4,22 @@ import { createInterface } from 'node:readline';
 import { repoRoot } from '../config/env';
 
 /** Runs one of Drydock's TypeScript entry points under the same (pinned) Node, through tsx. */
-export function spawnEntry(name: string, entry: string, env: NodeJS.ProcessEnv, write: (line: string) => void): ChildProcess {
-  const child = spawn(process.execPath, ['--require', require.resolve('tsx/cjs'), path.join(repoRoot, entry)], {
-    env,
-    stdio: ['ignore', 'pipe', 'pipe'],
-    // Its own process group: Ctrl-C reaches only `drydock up`, which stops children in order.
-    detached: true,
-  });
+export function spawnEntry(
+  name: string,
+  entry: string,
+  env: NodeJS.ProcessEnv,
+  write: (line: string) => void,
+): ChildProcess {
+  const child = spawn(
+    process.execPath,
+    ['--require', require.resolve('tsx/cjs'), path.join(repoRoot, entry)],
+    {
+      env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      // Its own process group: Ctrl-C reaches only `drydock up`, which stops children in order.
+      detached: true,
+    },
+  );
   // pino-pretty turns the API's JSON log lines into one readable line each.
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const pretty = (require('pino-pretty') as typeof import('pino-pretty')).prettyFactory({

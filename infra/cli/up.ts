@@ -52,7 +52,9 @@ export async function up(opts: { demo: boolean }): Promise<void> {
     if (env.TEMPORAL_ADDRESS) await (await connectTemporal(env.TEMPORAL_ADDRESS)).close();
 
     if (opts.demo) {
-      const orm = await createOrm(env.DATABASE_APP_URL ?? deriveAppUrl(pg.adminUrl), { pool: { min: 0, max: 2 } });
+      const orm = await createOrm(env.DATABASE_APP_URL ?? deriveAppUrl(pg.adminUrl), {
+        pool: { min: 0, max: 2 },
+      });
       const { created } = await seedDemoTenant(orm, env.DRYDOCK_DEMO_TENANT).finally(() => orm.close());
       say(`drydock: demo tenant "${env.DRYDOCK_DEMO_TENANT}": ${created ? 'seeded' : 'present'}`);
     }
@@ -67,7 +69,11 @@ export async function up(opts: { demo: boolean }): Promise<void> {
     started.push({ name: 'worker', stop: () => stopChild(worker) });
     const api = spawnEntry('api', 'api/main.ts', childEnv, say);
     started.push({ name: 'API', stop: () => stopChild(api) });
-    for (const [name, child] of [['worker', worker], ['API', api]] as const) watchExit(name, child, () => stopping, stopAll);
+    for (const [name, child] of [
+      ['worker', worker],
+      ['API', api],
+    ] as const)
+      watchExit(name, child, () => stopping, stopAll);
 
     const base = `http://${env.API_HOST}:${env.API_PORT}`;
     await waitHealthy(`${base}/healthz`, 120_000);
@@ -75,7 +81,9 @@ export async function up(opts: { demo: boolean }): Promise<void> {
     say('Drydock is up.');
     say(`  API + GraphiQL   ${base}/graphql`);
     say(`  Health           ${base}/healthz`);
-    say(`  Temporal UI      http://127.0.0.1:${env.TEMPORAL_ADDRESS ? '(your cluster)' : env.TEMPORAL_UI_PORT}`);
+    say(
+      `  Temporal UI      http://127.0.0.1:${env.TEMPORAL_ADDRESS ? '(your cluster)' : env.TEMPORAL_UI_PORT}`,
+    );
     say(`  Temporal gRPC    ${temporalAddress}`);
     say(`  PostgreSQL       ${redact(pg.adminUrl)}`);
     say('Press Ctrl-C to stop everything.');
@@ -86,7 +94,11 @@ export async function up(opts: { demo: boolean }): Promise<void> {
 }
 
 async function startTemporal(env: Env, started: { stop(): Promise<void>; name: string }[]): Promise<string> {
-  const cli = await ensureTemporalCli({ dataDir: env.DRYDOCK_DATA_DIR, explicitPath: env.TEMPORAL_CLI_PATH, log: say });
+  const cli = await ensureTemporalCli({
+    dataDir: env.DRYDOCK_DATA_DIR,
+    explicitPath: env.TEMPORAL_CLI_PATH,
+    log: say,
+  });
   say(`drydock: Temporal CLI: ${cli.path} (${cli.source})`);
   const server: DevServer = await startDevServer({
     cliPath: cli.path,
@@ -110,7 +122,12 @@ async function startTemporal(env: Env, started: { stop(): Promise<void>; name: s
   }
 }
 
-function watchExit(name: string, child: ChildProcess, stopping: () => boolean, stopAll: (code: number) => Promise<void>) {
+function watchExit(
+  name: string,
+  child: ChildProcess,
+  stopping: () => boolean,
+  stopAll: (code: number) => Promise<void>,
+) {
   child.once('exit', (code, signal) => {
     if (stopping()) return;
     say(`drydock: the ${name} exited (${signal ?? code}); stopping everything`);

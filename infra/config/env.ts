@@ -8,16 +8,18 @@ export class ConfigError extends Error {
 
 export const repoRoot = path.resolve(__dirname, '..', '..');
 
-const postgresUrl = z
-  .string()
-  .refine((v) => {
-    try {
-      const u = new URL(v);
-      return (u.protocol === 'postgres:' || u.protocol === 'postgresql:') && u.hostname !== '' && u.pathname.length > 1;
-    } catch {
-      return false;
-    }
-  }, 'must be a URL like postgres://user@host:5432/database');
+const postgresUrl = z.string().refine((v) => {
+  try {
+    const u = new URL(v);
+    return (
+      (u.protocol === 'postgres:' || u.protocol === 'postgresql:') &&
+      u.hostname !== '' &&
+      u.pathname.length > 1
+    );
+  } catch {
+    return false;
+  }
+}, 'must be a URL like postgres://user@host:5432/database');
 
 const hostPort = z
   .string()
@@ -32,14 +34,20 @@ const schema = z.object({
   DATABASE_URL: postgresUrl.optional(),
   DATABASE_APP_URL: postgresUrl.optional(),
   TEMPORAL_ADDRESS: hostPort.optional(),
-  TEMPORAL_NAMESPACE: z.string().regex(/^[A-Za-z0-9._-]+$/, 'must be a Temporal namespace name').default('default'),
+  TEMPORAL_NAMESPACE: z
+    .string()
+    .regex(/^[A-Za-z0-9._-]+$/, 'must be a Temporal namespace name')
+    .default('default'),
   TEMPORAL_CLI_PATH: z.string().min(1).optional(),
   TEMPORAL_TASK_QUEUE: z.string().min(1).default('core'),
   API_HOST: z.string().min(1).default('127.0.0.1'),
   API_PORT: port.default(3000),
   TEMPORAL_PORT: port.default(7233),
   TEMPORAL_UI_PORT: port.default(8233),
-  DRYDOCK_DEMO_TENANT: z.string().regex(/^[a-z0-9-]+$/).default('demo'),
+  DRYDOCK_DEMO_TENANT: z
+    .string()
+    .regex(/^[a-z0-9-]+$/)
+    .default('demo'),
 });
 
 export type Env = z.infer<typeof schema>;

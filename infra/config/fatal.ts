@@ -17,6 +17,8 @@ export class StartupError extends Error {
 
 export function exitOnStartupError(component: string, err: unknown): never {
   const code = err instanceof Error && err.name === 'ConfigError' ? 78 : 1;
-  process.stderr.write(`drydock${component ? ` ${component}` : ''}: ${describeStartupError(err).split('\n')[0]}\n`);
+  process.stderr.write(
+    `drydock${component ? ` ${component}` : ''}: ${describeStartupError(err).split('\n')[0]}\n`,
+  );
   process.exit(code);
 }

@@ -21,7 +21,10 @@ export interface TenantChainReport {
  * forged row (hash mismatch), a deleted row (gap in seq), a reordered or inserted row (prev_hash
  * does not match the previous row). Needs a connection that sees every tenant (DATABASE_URL).
  */
-export async function verifyAuditChains(databaseUrl: string, onlyTenant?: string): Promise<TenantChainReport[]> {
+export async function verifyAuditChains(
+  databaseUrl: string,
+  onlyTenant?: string,
+): Promise<TenantChainReport[]> {
   const client = new Client({ connectionString: databaseUrl });
   await client.connect();
   try {
@@ -67,9 +70,18 @@ async function verifyTenant(client: Client, tenantId: string): Promise<TenantCha
       break: { tenantId, seq: row.seq, id: row.id, problem },
     });
     const seq = BigInt(row.seq);
-    if (seq < expectedSeq) return at(`seq ${row.seq} appears twice or out of order (row inserted or reordered)`);
+    if (seq < expectedSeq)
+      return at(`seq ${row.seq} appears twice or out of order (row inserted or reordered)`);
     if (seq > expectedSeq) {
-      return { ...report, break: { tenantId, seq: String(expectedSeq), id: null, problem: `seq ${expectedSeq} is missing (row deleted)` } };
+      return {
+        ...report,
+        break: {
+          tenantId,
+          seq: String(expectedSeq),
+          id: null,
+          problem: `seq ${expectedSeq} is missing (row deleted)`,
+        },
+      };
     }
     const recomputed = auditHash({
       tenantId,
@@ -83,7 +95,8 @@ async function verifyTenant(client: Client, tenantId: string): Promise<TenantCha
       prevHash: row.prev_hash,
     });
     if (recomputed !== row.hash) return at(`hash does not match the row's contents (row edited or forged)`);
-    if (row.prev_hash !== prevHash) return at(`prev_hash does not match the previous row (row reordered, removed or inserted)`);
+    if (row.prev_hash !== prevHash)
+      return at(`prev_hash does not match the previous row (row reordered, removed or inserted)`);
     prevHash = row.hash;
     expectedSeq = seq + 1n;
     report.headSeq = row.seq;

@@ -21,7 +21,14 @@ export async function appendAudit(em: EntityManager, input: AuditInput): Promise
   const rows = await em.execute<{ id: string; seq: string; hash: string }[]>(
     `insert into audit_events (tenant_id, seq, occurred_at, actor, action, subject_type, subject_id, data, prev_hash, hash)
      values (?, 0, now(), ?, ?, ?, ?, ?::jsonb, '', '') returning id::text, seq::text, hash`,
-    [input.tenantId, input.actor, input.action, input.subjectType, input.subjectId, JSON.stringify(input.data ?? {})],
+    [
+      input.tenantId,
+      input.actor,
+      input.action,
+      input.subjectType,
+      input.subjectId,
+      JSON.stringify(input.data ?? {}),
+    ],
   );
   return rows[0]!;
 }
@@ -48,7 +55,17 @@ export interface AuditRowForHash {
 export function auditHash(row: AuditRowForHash): string {
   const canonical =
     'drydock-audit-v1|' +
-    [row.tenantId, row.seq, row.occurredAt, row.actor, row.action, row.subjectType, row.subjectId, row.dataText, row.prevHash]
+    [
+      row.tenantId,
+      row.seq,
+      row.occurredAt,
+      row.actor,
+      row.action,
+      row.subjectType,
+      row.subjectId,
+      row.dataText,
+      row.prevHash,
+    ]
       .map(field)
       .join('');
   return createHash('sha256').update(canonical, 'utf8').digest('hex');

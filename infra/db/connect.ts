@@ -15,7 +15,9 @@ export function adminDatabaseUrl(env: Env): string {
 export function appDatabaseUrl(env: Env): string {
   if (env.DATABASE_APP_URL) return env.DATABASE_APP_URL;
   if (env.DRYDOCK_ENV === 'production') {
-    throw new ConfigError('invalid DATABASE_APP_URL: required in production (a role that owns no tables, see docs/adr/0003)');
+    throw new ConfigError(
+      'invalid DATABASE_APP_URL: required in production (a role that owns no tables, see docs/adr/0003)',
+    );
   }
   return deriveAppUrl(adminDatabaseUrl(env));
 }
@@ -28,7 +30,9 @@ export async function openAppOrm(url: string): Promise<Orm> {
   );
   await probe.end();
   if (rows[0]?.rolsuper || rows[0]?.rolbypassrls) {
-    throw new StartupError(`the app connection to ${describeUrl(url)} uses a role that bypasses row-level security`);
+    throw new StartupError(
+      `the app connection to ${describeUrl(url)} uses a role that bypasses row-level security`,
+    );
   }
   return createOrm(url);
 }

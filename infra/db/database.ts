@@ -38,7 +38,9 @@ export async function connectOrExplain(url: string): Promise<Client> {
     return client;
   } catch (err) {
     const e = err as NodeJS.ErrnoException;
-    throw new StartupError(`cannot reach PostgreSQL at ${describeUrl(url)}: ${e.message || e.code}${e.code && !e.message.includes(e.code) ? ` (${e.code})` : ''}`);
+    throw new StartupError(
+      `cannot reach PostgreSQL at ${describeUrl(url)}: ${e.message || e.code}${e.code && !e.message.includes(e.code) ? ` (${e.code})` : ''}`,
+    );
   }
 }
 
@@ -50,7 +52,9 @@ export async function ensureDatabase(adminUrl: string, template?: string): Promi
     const exists = await client.query('select 1 from pg_database where datname = $1', [name]);
     if (exists.rowCount === 0) {
       const ident = client.escapeIdentifier(name);
-      await client.query(`create database ${ident}${template ? ` template ${client.escapeIdentifier(template)}` : ''}`);
+      await client.query(
+        `create database ${ident}${template ? ` template ${client.escapeIdentifier(template)}` : ''}`,
+      );
     }
   } catch (err) {
     // Two processes racing to create the same database: the loser finds it there.
@@ -86,7 +90,9 @@ export async function migrate(adminUrl: string, opts: { appPassword?: string } =
     await client.query(`grant connect on database ${db} to ${APP_ROLE}`);
     const problems = await findRlsProblems(client);
     if (problems.length > 0) {
-      throw new StartupError(`row-level security check failed: ${problems.map((p) => `${p.table} ${p.problem}`).join('; ')}`);
+      throw new StartupError(
+        `row-level security check failed: ${problems.map((p) => `${p.table} ${p.problem}`).join('; ')}`,
+      );
     }
   } finally {
     await client.end();

@@ -7,7 +7,10 @@ import { migrationsList } from './migrations';
 export type Orm = MikroORM<PostgreSqlDriver>;
 export type { EntityManager };
 
-export function ormOptions(clientUrl: string, overrides: Partial<Options<PostgreSqlDriver>> = {}): Options<PostgreSqlDriver> {
+export function ormOptions(
+  clientUrl: string,
+  overrides: Partial<Options<PostgreSqlDriver>> = {},
+): Options<PostgreSqlDriver> {
   return {
     driver: PostgreSqlDriver,
     clientUrl,
@@ -16,13 +19,22 @@ export function ormOptions(clientUrl: string, overrides: Partial<Options<Postgre
     forceUtcTimezone: true,
     allowGlobalContext: false,
     discovery: { warnWhenNoEntities: true },
-    migrations: { migrationsList, silent: true, transactional: true, allOrNothing: true, tableName: 'mikro_orm_migrations' },
+    migrations: {
+      migrationsList,
+      silent: true,
+      transactional: true,
+      allOrNothing: true,
+      tableName: 'mikro_orm_migrations',
+    },
     pool: { min: 0, max: 10 },
     ...overrides,
   };
 }
 
-export function createOrm(clientUrl: string, overrides: Partial<Options<PostgreSqlDriver>> = {}): Promise<Orm> {
+export function createOrm(
+  clientUrl: string,
+  overrides: Partial<Options<PostgreSqlDriver>> = {},
+): Promise<Orm> {
   return MikroORM.init(ormOptions(clientUrl, overrides));
 }
 
@@ -33,7 +45,11 @@ const uuidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{1
  * `app.tenant_id` is set for this transaction only (set_config(..., true)), which is what the
  * row-level-security policies read. Pooled connections therefore never carry a tenant over.
  */
-export async function withTenant<T>(orm: Orm, tenantId: string, fn: (em: EntityManager) => Promise<T>): Promise<T> {
+export async function withTenant<T>(
+  orm: Orm,
+  tenantId: string,
+  fn: (em: EntityManager) => Promise<T>,
+): Promise<T> {
   if (!uuidPattern.test(tenantId)) throw new Error(`not a tenant id: ${JSON.stringify(tenantId)}`);
   const em = orm.em.fork();
   em.setFilterParams(TENANT_FILTER, { tenantId });

@@ -31,9 +31,11 @@ export async function findRlsProblems(db: Client | Pool, schema = 'public'): Pro
   const problems: RlsProblem[] = [];
   for (const row of rows) {
     if (!row.enabled) problems.push({ table: row.table_name, problem: 'row-level security is not enabled' });
-    else if (!row.forced) problems.push({ table: row.table_name, problem: 'row-level security is not forced' });
+    else if (!row.forced)
+      problems.push({ table: row.table_name, problem: 'row-level security is not forced' });
     if (row.policies === 0) problems.push({ table: row.table_name, problem: 'has no policy' });
-    else if (row.complete_policies === 0) problems.push({ table: row.table_name, problem: 'policy lacks USING or WITH CHECK' });
+    else if (row.complete_policies === 0)
+      problems.push({ table: row.table_name, problem: 'policy lacks USING or WITH CHECK' });
   }
   return problems;
 }

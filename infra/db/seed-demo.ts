@@ -15,14 +15,22 @@ export function demoTenantId(slug: string): string {
 export const DEMO_SITE_CODE = 'DEMO-HQ';
 
 /** Seeds the demo tenant (one client, one site, one admin) once; later runs change nothing. */
-export async function seedDemoTenant(orm: Orm, slug: string): Promise<{ tenantId: string; created: boolean }> {
+export async function seedDemoTenant(
+  orm: Orm,
+  slug: string,
+): Promise<{ tenantId: string; created: boolean }> {
   const tenantId = demoTenantId(slug);
   return withTenant(orm, tenantId, async (em) => {
     if (await em.findOne(TenantSchema, { id: tenantId })) return { tenantId, created: false };
     const now = new Date();
     em.create(TenantSchema, { id: tenantId, slug, name: 'Demo MSP', createdAt: now });
     await em.flush();
-    const client = em.create(ClientSchema, { id: randomUUID(), tenantId, name: 'Contoso Dental', createdAt: now });
+    const client = em.create(ClientSchema, {
+      id: randomUUID(),
+      tenantId,
+      name: 'Contoso Dental',
+      createdAt: now,
+    });
     const user = em.create(UserSchema, {
       id: randomUUID(),
       tenantId,
@@ -31,10 +39,29 @@ export async function seedDemoTenant(orm: Orm, slug: string): Promise<{ tenantId
       createdAt: now,
     });
     await em.flush();
-    em.create(SiteSchema, { id: randomUUID(), tenantId, clientId: client.id, code: DEMO_SITE_CODE, name: 'Head office', createdAt: now });
-    em.create(MembershipSchema, { id: randomUUID(), tenantId, userId: user.id, role: Role.Admin, createdAt: now });
+    em.create(SiteSchema, {
+      id: randomUUID(),
+      tenantId,
+      clientId: client.id,
+      code: DEMO_SITE_CODE,
+      name: 'Head office',
+      createdAt: now,
+    });
+    em.create(MembershipSchema, {
+      id: randomUUID(),
+      tenantId,
+      userId: user.id,
+      role: Role.Admin,
+      createdAt: now,
+    });
     await em.flush();
-    await appendAudit(em, { tenantId, actor: 'system:seed', action: 'tenant.seeded', subjectType: 'tenant', subjectId: tenantId });
+    await appendAudit(em, {
+      tenantId,
+      actor: 'system:seed',
+      action: 'tenant.seeded',
+      subjectType: 'tenant',
+      subjectId: tenantId,
+    });
     return { tenantId, created: true };
   });
 }

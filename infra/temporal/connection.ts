@@ -22,6 +22,11 @@ export async function temporalClient(address: string, namespace: string): Promis
   return client;
 }
 
-function firstLine(err: unknown): string {
-  return (err instanceof Error ? err.message : String(err)).split('\n')[0]!;
+/** The gist of a connection error: the SDKs wrap the OS error in transport detail. */
+export function firstLine(err: unknown): string {
+  const message = (err instanceof Error ? err.message : String(err)).split('\n')[0]!;
+  if (/ConnectionRefused|Connection refused|ECONNREFUSED/.test(message))
+    return 'connection refused (ECONNREFUSED)';
+  if (/deadline/i.test(message)) return 'no answer before the connect timeout';
+  return message;
 }

@@ -41,7 +41,8 @@ export function devServerArgs(opts: DevServerOptions): string[] {
   if (opts.headless) args.push('--headless');
   else args.push('--ui-ip', ip, '--ui-port', String(opts.uiPort ?? opts.port + 1000));
   // v1.5.1 has no switch for the UI's news feed (the browser fetches it); newer CLIs do.
-  if (!opts.headless && supportsFlag(opts.cliPath, '--ui-disable-news-fetch')) args.push('--ui-disable-news-fetch');
+  if (!opts.headless && supportsFlag(opts.cliPath, '--ui-disable-news-fetch'))
+    args.push('--ui-disable-news-fetch');
   for (const key of searchAttributeKeys) args.push('--search-attribute', `${key.name}=${cliType[key.type]}`);
   return args;
 }
@@ -63,10 +64,15 @@ export function portOpen(host: string, port: number, timeoutMs = 500): Promise<b
 export async function startDevServer(opts: DevServerOptions, readyTimeoutMs = 60_000): Promise<DevServer> {
   const ip = opts.ip ?? '127.0.0.1';
   if (await portOpen(ip, opts.port)) {
-    throw new StartupError(`port ${ip}:${opts.port} is already in use; stop what holds it or set TEMPORAL_PORT`);
+    throw new StartupError(
+      `port ${ip}:${opts.port} is already in use; stop what holds it or set TEMPORAL_PORT`,
+    );
   }
   if (opts.dbFile) mkdirSync(path.dirname(opts.dbFile), { recursive: true });
-  const child = spawn(opts.cliPath, devServerArgs(opts), { stdio: ['ignore', 'ignore', 'pipe'], detached: opts.detached ?? false });
+  const child = spawn(opts.cliPath, devServerArgs(opts), {
+    stdio: ['ignore', 'ignore', 'pipe'],
+    detached: opts.detached ?? false,
+  });
   let stderr = '';
   child.stderr?.on('data', (chunk: Buffer) => {
     stderr = (stderr + chunk.toString()).slice(-4000);
@@ -83,14 +89,18 @@ export async function startDevServer(opts: DevServerOptions, readyTimeoutMs = 60
   const uiPort = opts.headless ? undefined : (opts.uiPort ?? opts.port + 1000);
   for (;;) {
     if (child.exitCode !== null) {
-      throw new StartupError(`the Temporal dev server exited (${child.exitCode}): ${stderr.trim().split('\n').pop()}`);
+      throw new StartupError(
+        `the Temporal dev server exited (${child.exitCode}): ${stderr.trim().split('\n').pop()}`,
+      );
     }
     const grpc = await portOpen(ip, opts.port);
     const ui = uiPort === undefined || (await portOpen(ip, uiPort));
     if (grpc && ui) break;
     if (Date.now() > deadline) {
       await stop();
-      throw new StartupError(`the Temporal dev server did not answer on ${ip}:${opts.port} within ${readyTimeoutMs} ms`);
+      throw new StartupError(
+        `the Temporal dev server did not answer on ${ip}:${opts.port} within ${readyTimeoutMs} ms`,
+      );
     }
     await new Promise((r) => setTimeout(r, 200));
   }

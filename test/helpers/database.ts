@@ -26,7 +26,8 @@ export async function createTestDatabase(): Promise<TestDatabase> {
       break;
     } catch (err) {
       // Two files copying the template at the same instant: PostgreSQL refuses one; try again.
-      if (attempt > 20 || !String((err as Error).message).includes('is being accessed by other users')) throw err;
+      if (attempt > 20 || !String((err as Error).message).includes('is being accessed by other users'))
+        throw err;
       await new Promise((r) => setTimeout(r, 100 + Math.random() * 200));
     }
   }

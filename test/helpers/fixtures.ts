@@ -16,9 +16,21 @@ export async function createTenant(orm: Orm, slug = `t-${randomUUID().slice(0, 8
   return withTenant(orm, tenantId, async (em) => {
     em.create(TenantSchema, { id: tenantId, slug, name: `Tenant ${slug}`, createdAt: new Date() });
     await em.flush();
-    const client = em.create(ClientSchema, { id: randomUUID(), tenantId, name: `Client of ${slug}`, createdAt: new Date() });
+    const client = em.create(ClientSchema, {
+      id: randomUUID(),
+      tenantId,
+      name: `Client of ${slug}`,
+      createdAt: new Date(),
+    });
     await em.flush();
-    const site = em.create(SiteSchema, { id: randomUUID(), tenantId, clientId: client.id, code: siteCode, name: 'HQ', createdAt: new Date() });
+    const site = em.create(SiteSchema, {
+      id: randomUUID(),
+      tenantId,
+      clientId: client.id,
+      code: siteCode,
+      name: 'HQ',
+      createdAt: new Date(),
+    });
     await em.flush();
     return { tenantId, clientId: client.id, siteId: site.id, siteCode };
   });

@@ -19,7 +19,11 @@ export function freePort(): Promise<number> {
   });
 }
 
-export async function adminQuery<T extends object = Record<string, unknown>>(adminUrl: string, sql: string, params: unknown[] = []) {
+export async function adminQuery<T extends object = Record<string, unknown>>(
+  adminUrl: string,
+  sql: string,
+  params: unknown[] = [],
+) {
   const client = new Client({ connectionString: withDatabase(adminUrl, 'postgres') });
   await client.connect();
   try {

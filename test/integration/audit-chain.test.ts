@@ -25,7 +25,14 @@ afterAll(() => db.drop());
 async function writeEvents(tenant: TenantFixture, count: number): Promise<void> {
   for (let i = 0; i < count; i++) {
     await withTenant(orm, tenant.tenantId, (em) =>
-      appendAudit(em, { tenantId: tenant.tenantId, actor: 'test', action: 'test.event', subjectType: 'thing', subjectId: String(i), data: { i, note: 'ünïcode ✓' } }),
+      appendAudit(em, {
+        tenantId: tenant.tenantId,
+        actor: 'test',
+        action: 'test.event',
+        subjectType: 'thing',
+        subjectId: String(i),
+        data: { i, note: 'ünïcode ✓' },
+      }),
     );
   }
 }
@@ -60,7 +67,9 @@ describe('audit_events is append-only', () => {
     ['DELETE', 'delete from audit_events'],
     ['TRUNCATE', 'truncate audit_events'],
   ])('refuses %s for the app role', async (_op, sql) => {
-    await expect(withTenant(orm, tenant.tenantId, (em) => em.execute(sql))).rejects.toThrow(/permission denied|append-only/);
+    await expect(withTenant(orm, tenant.tenantId, (em) => em.execute(sql))).rejects.toThrow(
+      /permission denied|append-only/,
+    );
   });
 
   it.each([
@@ -80,13 +89,22 @@ describe('the hash chain', () => {
         (async () => {
           for (let i = 0; i < 5; i++) {
             await withTenant(orm, tenant.tenantId, (em) =>
-              appendAudit(em, { tenantId: tenant.tenantId, actor: `writer-${writer}`, action: 'race', subjectType: 'w', subjectId: `${writer}.${i}` }),
+              appendAudit(em, {
+                tenantId: tenant.tenantId,
+                actor: `writer-${writer}`,
+                action: 'race',
+                subjectType: 'w',
+                subjectId: `${writer}.${i}`,
+              }),
             );
           }
         })(),
       ),
     );
-    const { rows } = await admin.query<{ seq: string }>('select seq::text from audit_events where tenant_id = $1 order by audit_events.seq', [tenant.tenantId]);
+    const { rows } = await admin.query<{ seq: string }>(
+      'select seq::text from audit_events where tenant_id = $1 order by audit_events.seq',
+      [tenant.tenantId],
+    );
     expect(rows.map((r) => Number(r.seq))).toEqual(Array.from({ length: 100 }, (_, i) => i + 1));
     const report = await verifyOne(tenant.tenantId);
     expect(report.break).toBeUndefined();
@@ -104,15 +122,24 @@ describe('the hash chain', () => {
   it('names an edited row', async () => {
     const tenant = await createTenant(orm);
     await writeEvents(tenant, 5);
-    await tamper(`update audit_events set data = '{"i": 99}' where tenant_id = $1 and seq = 3`, [tenant.tenantId]);
-    expect((await verifyOne(tenant.tenantId)).break).toMatchObject({ seq: '3', problem: expect.stringMatching(/edited/) });
+    await tamper(`update audit_events set data = '{"i": 99}' where tenant_id = $1 and seq = 3`, [
+      tenant.tenantId,
+    ]);
+    expect((await verifyOne(tenant.tenantId)).break).toMatchObject({
+      seq: '3',
+      problem: expect.stringMatching(/edited/),
+    });
   });
 
   it('names a deleted row', async () => {
     const tenant = await createTenant(orm);
     await writeEvents(tenant, 5);
     await tamper('delete from audit_events where tenant_id = $1 and seq = 2', [tenant.tenantId]);
-    expect((await verifyOne(tenant.tenantId)).break).toMatchObject({ seq: '2', id: null, problem: expect.stringMatching(/deleted/) });
+    expect((await verifyOne(tenant.tenantId)).break).toMatchObject({
+      seq: '2',
+      id: null,
+      problem: expect.stringMatching(/deleted/),
+    });
   });
 
   it('names reordered rows', async () => {
@@ -131,13 +158,19 @@ describe('the hash chain', () => {
   it('names a forged insert', async () => {
     const tenant = await createTenant(orm);
     await writeEvents(tenant, 3);
-    const head = await admin.query<{ hash: string }>('select hash from audit_events where tenant_id = $1 and seq = 3', [tenant.tenantId]);
+    const head = await admin.query<{ hash: string }>(
+      'select hash from audit_events where tenant_id = $1 and seq = 3',
+      [tenant.tenantId],
+    );
     await tamper(
       `insert into audit_events (tenant_id, seq, occurred_at, actor, action, subject_type, subject_id, data, prev_hash, hash)
        values ($1, 4, now(), 'admin', 'secret.revealed', 'secret', 'x', '{}', $2, $3)`,
       [tenant.tenantId, head.rows[0]!.hash, 'f'.repeat(64)],
     );
-    expect((await verifyOne(tenant.tenantId)).break).toMatchObject({ seq: '4', problem: expect.stringMatching(/forged/) });
+    expect((await verifyOne(tenant.tenantId)).break).toMatchObject({
+      seq: '4',
+      problem: expect.stringMatching(/forged/),
+    });
   });
 
   it('`drydock audit verify` prints the broken link and exits 1; a clean chain exits 0', async () => {
@@ -150,8 +183,12 @@ describe('the hash chain', () => {
 
     const broken = await createTenant(orm);
     await writeEvents(broken, 4);
-    await tamper(`update audit_events set actor = 'someone else' where tenant_id = $1 and seq = 2`, [broken.tenantId]);
-    const failed = await run(process.execPath, [cli, 'audit', 'verify'], { env }).catch((e: { code: number; stdout: string }) => e);
+    await tamper(`update audit_events set actor = 'someone else' where tenant_id = $1 and seq = 2`, [
+      broken.tenantId,
+    ]);
+    const failed = await run(process.execPath, [cli, 'audit', 'verify'], { env }).catch(
+      (e: { code: number; stdout: string }) => e,
+    );
     expect((failed as { code: number }).code).toBe(1);
     expect(failed.stdout).toContain(`BROKEN tenant ${broken.tenantId}: seq 2`);
     expect(failed.stdout).toContain(`ok     tenant ${clean.tenantId}`);

@@ -44,7 +44,9 @@ describe('the ORM tenant filter', () => {
   });
 
   it('cannot be forgotten silently: a query without a tenant throws', async () => {
-    await expect(appOrm.em.fork().find(ClientSchema, {})).rejects.toThrow(/No arguments provided for filter 'tenant'/);
+    await expect(appOrm.em.fork().find(ClientSchema, {})).rejects.toThrow(
+      /No arguments provided for filter 'tenant'/,
+    );
   });
 
   it('scopes queries inside withTenant', async () => {
@@ -80,7 +82,15 @@ describe('row-level security', () => {
   it('shows no row at all when no tenant is set', async () => {
     const client = await appClient();
     try {
-      for (const table of ['tenants', 'clients', 'sites', 'machines', 'users', 'memberships', 'audit_events']) {
+      for (const table of [
+        'tenants',
+        'clients',
+        'sites',
+        'machines',
+        'users',
+        'memberships',
+        'audit_events',
+      ]) {
         const { rows } = await client.query<{ n: number }>(`select count(*)::int as n from ${table}`);
         expect({ table, n: rows[0]!.n }).toEqual({ table, n: 0 });
       }
@@ -92,7 +102,12 @@ describe('row-level security', () => {
   it('refuses writing a row into another tenant (WITH CHECK)', async () => {
     await expect(
       withTenant(appOrm, a.tenantId, async (em) => {
-        em.create(ClientSchema, { id: randomUUID(), tenantId: b.tenantId, name: 'smuggled', createdAt: new Date() });
+        em.create(ClientSchema, {
+          id: randomUUID(),
+          tenantId: b.tenantId,
+          name: 'smuggled',
+          createdAt: new Date(),
+        });
         await em.flush();
       }),
     ).rejects.toThrow(/row-level security/);
@@ -136,7 +151,15 @@ describe('the RLS catalog check', () => {
       `select c.relname from pg_class c join pg_attribute a on a.attrelid = c.oid and a.attname = 'tenant_id'
         where c.relnamespace = 'public'::regnamespace and c.relkind = 'r' and c.relforcerowsecurity order by 1`,
     );
-    expect(rows.map((r) => r.relname)).toEqual(['audit_events', 'clients', 'machines', 'memberships', 'sites', 'tenants', 'users']);
+    expect(rows.map((r) => r.relname)).toEqual([
+      'audit_events',
+      'clients',
+      'machines',
+      'memberships',
+      'sites',
+      'tenants',
+      'users',
+    ]);
   });
 
   it('fails when a table with tenant_id is added without RLS, without FORCE, or without a policy', async () => {
@@ -154,9 +177,15 @@ describe('the RLS catalog check', () => {
       ]);
       await admin.query('alter table rls_probe force row level security');
       expect(await findRlsProblems(admin)).toEqual([{ table: 'rls_probe', problem: 'has no policy' }]);
-      await admin.query(`create policy p on rls_probe using (tenant_id = current_setting('app.tenant_id', true)::uuid)`);
-      expect(await findRlsProblems(admin)).toEqual([{ table: 'rls_probe', problem: 'policy lacks USING or WITH CHECK' }]);
-      await admin.query(`alter policy p on rls_probe with check (tenant_id = current_setting('app.tenant_id', true)::uuid)`);
+      await admin.query(
+        `create policy p on rls_probe using (tenant_id = current_setting('app.tenant_id', true)::uuid)`,
+      );
+      expect(await findRlsProblems(admin)).toEqual([
+        { table: 'rls_probe', problem: 'policy lacks USING or WITH CHECK' },
+      ]);
+      await admin.query(
+        `alter policy p on rls_probe with check (tenant_id = current_setting('app.tenant_id', true)::uuid)`,
+      );
       expect(await findRlsProblems(admin)).toEqual([]);
     } finally {
       await admin.query('drop table rls_probe');

@@ -4,7 +4,8 @@
  */
 export { CORE_TASK_QUEUE } from '../task-queues';
 
-export const createSiteWorkflowId = (tenantId: string, code: string): string => `create-site:${tenantId}:${code}`;
+export const createSiteWorkflowId = (tenantId: string, code: string): string =>
+  `create-site:${tenantId}:${code}`;
 
 export interface CreateSiteInput {
   tenantId: string;

@@ -23,7 +23,8 @@ export const ClientRef = builder.objectRef<Client>('Client').implement({
 builder.queryField('clients', (t) =>
   t.field({
     type: [ClientRef],
-    resolve: (_root, _args, ctx) => inTenant(ctx, (em) => em.find(ClientSchema, {}, { orderBy: { name: 'asc' } })),
+    resolve: (_root, _args, ctx) =>
+      inTenant(ctx, (em) => em.find(ClientSchema, {}, { orderBy: { name: 'asc' } })),
   }),
 );
 
@@ -35,9 +36,15 @@ builder.mutationField('createClient', (t) =>
     resolve: (_root, args, ctx) => {
       requireIdentity(ctx, Role.Admin);
       const name = args.name.trim();
-      if (name.length < 1 || name.length > 200) throw apiError(ErrorCode.BadUserInput, 'client name must be 1–200 characters');
+      if (name.length < 1 || name.length > 200)
+        throw apiError(ErrorCode.BadUserInput, 'client name must be 1–200 characters');
       return inTenant(ctx, async (em, identity) => {
-        const client = em.create(ClientSchema, { id: randomUUID(), tenantId: identity.tenantId, name, createdAt: new Date() });
+        const client = em.create(ClientSchema, {
+          id: randomUUID(),
+          tenantId: identity.tenantId,
+          name,
+          createdAt: new Date(),
+        });
         await em.flush();
         await appendAudit(em, {
           tenantId: identity.tenantId,

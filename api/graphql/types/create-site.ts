@@ -1,7 +1,11 @@
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
 import { Role, SiteSchema } from '../../../infra/db/entities';
 import { TenantIdKey } from '../../../workflows/search-attributes';
-import { createSiteWorkflowId, type CreateSiteInput, type CreateSiteResult } from '../../../workflows/sites/contracts';
+import {
+  createSiteWorkflowId,
+  type CreateSiteInput,
+  type CreateSiteResult,
+} from '../../../workflows/sites/contracts';
 import { builder } from '../builder';
 import { apiError, ErrorCode, fromWorkflowFailure } from '../errors';
 import { inTenant, requireIdentity } from '../tenant-scope';
@@ -18,7 +22,8 @@ const CreateSiteArgs = builder.inputType('CreateSiteInput', {
 builder.mutationField('createSite', (t) =>
   t.field({
     type: SiteRef,
-    description: 'Creates a site through the createSite workflow (admin role). Repeating it returns the same site.',
+    description:
+      'Creates a site through the createSite workflow (admin role). Repeating it returns the same site.',
     args: { input: t.arg({ type: CreateSiteArgs, required: true }) },
     resolve: async (_root, { input }, ctx) => {
       const identity = requireIdentity(ctx, Role.Admin);
@@ -62,4 +67,3 @@ builder.mutationField('createSite', (t) =>
     },
   }),
 );
-

@@ -24,7 +24,9 @@ builder.queryField('machines', (t) =>
     args: { siteId: t.arg.id({ required: false }) },
     resolve: (_root, args, ctx) =>
       inTenant(ctx, (em) =>
-        em.find(MachineSchema, args.siteId ? { siteId: String(args.siteId) } : {}, { orderBy: { hostname: 'asc' } }),
+        em.find(MachineSchema, args.siteId ? { siteId: String(args.siteId) } : {}, {
+          orderBy: { hostname: 'asc' },
+        }),
       ),
   }),
 );

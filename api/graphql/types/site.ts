@@ -22,7 +22,8 @@ export const SiteRef = builder.objectRef<Site>('Site').implement({
 builder.queryField('sites', (t) =>
   t.field({
     type: [SiteRef],
-    resolve: (_root, _args, ctx) => inTenant(ctx, (em) => em.find(SiteSchema, {}, { orderBy: { code: 'asc' } })),
+    resolve: (_root, _args, ctx) =>
+      inTenant(ctx, (em) => em.find(SiteSchema, {}, { orderBy: { code: 'asc' } })),
   }),
 );
 

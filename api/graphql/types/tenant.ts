@@ -12,7 +12,8 @@ export const TenantRef = builder.objectRef<Tenant>('Tenant').implement({
     name: t.exposeString('name'),
     clients: t.field({
       type: [ClientRef],
-      resolve: (_tenant, _args, ctx) => inTenant(ctx, (em) => em.find(ClientSchema, {}, { orderBy: { name: 'asc' } })),
+      resolve: (_tenant, _args, ctx) =>
+        inTenant(ctx, (em) => em.find(ClientSchema, {}, { orderBy: { name: 'asc' } })),
     }),
   }),
 });

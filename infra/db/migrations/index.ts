@@ -2,4 +2,6 @@ import type { MigrationObject } from '@mikro-orm/core';
 import { Migration0001Foundation } from './0001-foundation';
 
 /** Checked-in migrations, in order. Listed explicitly so bundlers and tsx need no file discovery. */
-export const migrationsList: MigrationObject[] = [{ name: '0001-foundation', class: Migration0001Foundation }];
+export const migrationsList: MigrationObject[] = [
+  { name: '0001-foundation', class: Migration0001Foundation },
+];

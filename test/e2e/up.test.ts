@@ -1,0 +1,143 @@
+import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { Client, Connection } from '@temporalio/client';
+import { repoRoot } from '../../infra/config/env';
+import { cachedCliPath } from '../../infra/temporal/cli';
+import { portOpen } from '../../infra/temporal/dev-server';
+import { demoTenantId } from '../../infra/db/seed-demo';
+import { createSiteWorkflowId } from '../../workflows/sites/contracts';
+import { createTestDatabase, type TestDatabase } from '../helpers/database';
+import { freePort } from '../helpers/shared';
+
+jest.setTimeout(180_000);
+
+let db: TestDatabase;
+let dataDir: string;
+let ports: { api: number; temporal: number; ui: number };
+
+beforeAll(async () => {
+  db = await createTestDatabase();
+  dataDir = mkdtempSync(path.join(os.tmpdir(), 'drydock-up-'));
+  // The CLI cache of this data folder holds the binary global setup found, as a first `up` would leave it.
+  mkdirSync(path.dirname(cachedCliPath(dataDir)), { recursive: true });
+  symlinkSync(process.env.DRYDOCK_TEST_TEMPORAL_CLI!, cachedCliPath(dataDir));
+  ports = { api: await freePort(), temporal: await freePort(), ui: await freePort() };
+});
+afterAll(async () => {
+  await db.drop();
+  rmSync(dataDir, { recursive: true, force: true });
+});
+
+interface Up {
+  child: ChildProcess;
+  output: () => string;
+  exited: Promise<number | null>;
+}
+
+function startUp(): Up {
+  let output = '';
+  const env: NodeJS.ProcessEnv = {
+    PATH: process.env.PATH,
+    HOME: process.env.HOME,
+    DRYDOCK_DATA_DIR: dataDir,
+    DATABASE_URL: db.adminUrl,
+    API_PORT: String(ports.api),
+    TEMPORAL_PORT: String(ports.temporal),
+    TEMPORAL_UI_PORT: String(ports.ui),
+  };
+  const child = spawn(process.execPath, [path.join(repoRoot, 'bin', 'drydock.js'), 'up'], {
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  child.stdout!.on('data', (d: Buffer) => (output += d.toString()));
+  child.stderr!.on('data', (d: Buffer) => (output += d.toString()));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  return { child, output: () => output, exited };
+}
+
+async function waitFor(up: Up, text: string, timeoutMs = 120_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!up.output().includes(text)) {
+    if (up.child.exitCode !== null) throw new Error(`drydock up exited early:\n${up.output()}`);
+    if (Date.now() > deadline) throw new Error(`no "${text}" within ${timeoutMs} ms:\n${up.output()}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+async function graphql(query: string, variables: Record<string, unknown> = {}) {
+  const res = await fetch(`http://127.0.0.1:${ports.api}/graphql`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ query, variables }),
+  });
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- test reads arbitrary response shapes
+  return (await res.json()) as { data?: Record<string, any>; errors?: unknown[] };
+}
+
+function leftovers(): string {
+  try {
+    return execFileSync('pgrep', ['-af', dataDir], { encoding: 'utf8' }).trim();
+  } catch {
+    return ''; // pgrep exits 1 when nothing matches
+  }
+}
+
+async function stop(up: Up): Promise<void> {
+  up.child.kill('SIGINT'); // what Ctrl-C sends
+  expect(await up.exited).toBe(0);
+  expect(up.output()).toContain('drydock: stopped');
+  for (const port of [ports.api, ports.temporal, ports.ui])
+    expect(await portOpen('127.0.0.1', port)).toBe(false);
+  expect(leftovers()).toBe('');
+}
+
+describe('drydock up', () => {
+  it('starts everything, serves the URLs, stops cleanly on Ctrl-C, and reuses the CLI and the data the second time', async () => {
+    const first = startUp();
+    await waitFor(first, 'Drydock is up.');
+    expect(first.output()).toContain(`Temporal UI      http://127.0.0.1:${ports.ui}`);
+    expect(first.output()).toContain(`API + GraphiQL   http://127.0.0.1:${ports.api}/graphql`);
+    expect(first.output()).toContain('(cache)');
+    expect(first.output()).toContain('demo tenant "demo": seeded');
+
+    const health = await fetch(`http://127.0.0.1:${ports.api}/healthz`);
+    expect(health.status).toBe(200);
+    const ui = await fetch(`http://127.0.0.1:${ports.ui}/`);
+    expect(ui.status).toBe(200);
+    const graphiql = await fetch(`http://127.0.0.1:${ports.api}/graphql`, {
+      headers: { accept: 'text/html' },
+    });
+    expect(await graphiql.text()).toContain('<title>Drydock GraphiQL</title>');
+
+    const fleet = await graphql('{ tenant { id clients { id sites { code } } } }');
+    expect(fleet.data!.tenant.id).toBe(demoTenantId('demo'));
+    const clientId = fleet.data!.tenant.clients[0].id;
+    const created = await graphql('mutation($i: CreateSiteInput!) { createSite(input: $i) { code } }', {
+      i: { clientId, code: 'PERSIST-1', name: 'Survives restarts' },
+    });
+    expect(created).toEqual({ data: { createSite: { code: 'PERSIST-1' } } });
+    await stop(first);
+
+    const second = startUp();
+    await waitFor(second, 'Drydock is up.');
+    expect(second.output()).toContain('(cache)');
+    expect(second.output()).not.toContain('building the Temporal CLI');
+    expect(second.output()).toContain('demo tenant "demo": present');
+    expect(second.output()).toContain('migrations: up to date');
+    const sites = await graphql('{ sites { code } }');
+    expect(sites.data!.sites.map((s: { code: string }) => s.code)).toContain('PERSIST-1');
+    // Temporal kept its history in the data folder too.
+    const connection = await Connection.connect({ address: `127.0.0.1:${ports.temporal}` });
+    try {
+      const description = await new Client({ connection }).workflow
+        .getHandle(createSiteWorkflowId(demoTenantId('demo'), 'PERSIST-1'))
+        .describe();
+      expect(description.status.name).toBe('COMPLETED');
+    } finally {
+      await connection.close();
+    }
+    await stop(second);
+  });
+});
