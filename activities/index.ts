@@ -1,4 +1,6 @@
 import type { Orm } from '../infra/db/orm';
+import { createAgentChannelActivities } from './agent-channel/agent-channel-activities';
+import { createMachineActivities } from './machines/machine-activities';
 import { createSiteActivities } from './sites/site-activities';
 
 export interface ActivityDeps {
@@ -9,5 +11,7 @@ export interface ActivityDeps {
 export function createActivities(deps: ActivityDeps) {
   return {
     ...createSiteActivities(deps),
+    ...createAgentChannelActivities(deps),
+    ...createMachineActivities(deps),
   };
 }

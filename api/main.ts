@@ -8,7 +8,8 @@ import { buildApp } from './app';
 /** The API process: `drydock api`. */
 export async function runApi(): Promise<void> {
   const env = loadEnv();
-  const orm = await openAppOrm(appDatabaseUrl(env));
+  const databaseUrl = appDatabaseUrl(env);
+  const orm = await openAppOrm(databaseUrl);
   const temporal = await temporalClient(
     env.TEMPORAL_ADDRESS ?? `127.0.0.1:${env.TEMPORAL_PORT}`,
     env.TEMPORAL_NAMESPACE,
@@ -16,7 +17,7 @@ export async function runApi(): Promise<void> {
     await orm.close();
     throw err;
   });
-  const app = await buildApp({ env, orm, temporal });
+  const app = await buildApp({ env, orm, temporal, databaseUrl });
   closeWithGrace({ delay: 10_000 }, async ({ err }) => {
     if (err) app.log.error({ err }, 'shutting down after an error');
     await app.close();

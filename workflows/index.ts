@@ -1,2 +1,3 @@
 // Every workflow the core worker registers. Deterministic code only (see README.md here).
 export { createSite } from './sites/create-site';
+export { collectInventory } from './machines/collect-inventory';

@@ -48,9 +48,25 @@ const schema = z.object({
     .string()
     .regex(/^[a-z0-9-]+$/)
     .default('demo'),
+  /** Server secret for key HMACs. Required in production; a fixed development value otherwise. */
+  DRYDOCK_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
+  ENROLL_RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(1).default(60),
+  ENROLL_LOCKOUT_FAILURES: z.coerce.number().int().min(1).default(5),
+  ENROLL_LOCKOUT_SECONDS: z.coerce.number().int().min(1).default(900),
+  /** A machine_uid seen from another MachineGuid within this window is a clone, not a re-image. */
+  COLLISION_WINDOW_SECONDS: z.coerce.number().int().min(0).default(86_400),
+  AGENT_POLL_MAX_SECONDS: z.coerce.number().int().min(1).max(120).default(30),
 });
 
 export type Env = z.infer<typeof schema>;
+
+const DEVELOPMENT_SECRET = 'drydock-development-secret-not-for-production';
+
+export function serverSecret(env: Env): string {
+  if (env.DRYDOCK_SECRET) return env.DRYDOCK_SECRET;
+  if (env.DRYDOCK_ENV === 'production') throw new ConfigError('invalid DRYDOCK_SECRET: required in production');
+  return DEVELOPMENT_SECRET;
+}
 
 /** Parses the environment; the first problem becomes one ConfigError line naming the variable. */
 export function loadEnv(source: NodeJS.ProcessEnv = process.env): Env {

@@ -7,10 +7,12 @@ import type { Orm } from '../../infra/db/orm';
 export async function buildTestApp(
   orm: Orm,
   temporal: TemporalClient,
+  databaseUrl: string,
   taskQueue = 'core',
+  extraEnv: Record<string, string> = {},
 ): Promise<FastifyInstance> {
-  const env = loadEnv({ DRYDOCK_ENV: 'test', LOG_LEVEL: 'silent', TEMPORAL_TASK_QUEUE: taskQueue });
-  return buildApp({ env, orm, temporal });
+  const env = loadEnv({ DRYDOCK_ENV: 'test', LOG_LEVEL: 'silent', TEMPORAL_TASK_QUEUE: taskQueue, ...extraEnv });
+  return buildApp({ env, orm, temporal, databaseUrl });
 }
 
 /** POST a GraphQL operation as a tenant (the development identity honours x-drydock-tenant). */

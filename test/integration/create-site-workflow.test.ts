@@ -21,7 +21,7 @@ beforeAll(async () => {
   orm = await db.appOrm();
   temporal = await testTemporalClient();
   worker = await startTestWorker(orm);
-  app = await buildTestApp(orm, temporal, worker.taskQueue);
+  app = await buildTestApp(orm, temporal, db.appUrl, worker.taskQueue);
   tenant = await createTenant(orm);
   other = await createTenant(orm);
 });

@@ -22,7 +22,7 @@ beforeAll(async () => {
     headless: true,
   });
   connection = await Connection.connect({ address: server.address });
-  app = await buildTestApp(orm, new Client({ connection }));
+  app = await buildTestApp(orm, new Client({ connection }), db.appUrl);
 });
 afterAll(async () => {
   await app.close();

@@ -1,4 +1,8 @@
+import { AgentKeySchema } from './agent-key';
+import { AgentTaskSchema } from './agent-task';
+import { AlertSchema } from './alert';
 import { AuditEventSchema } from './audit-event';
+import { SiteEnrollmentKeySchema } from './site-enrollment-key';
 import { ClientSchema } from './client';
 import { MachineSchema } from './machine';
 import { MembershipSchema } from './membership';
@@ -14,9 +18,17 @@ export const entities = [
   UserSchema,
   MembershipSchema,
   AuditEventSchema,
+  SiteEnrollmentKeySchema,
+  AgentKeySchema,
+  AgentTaskSchema,
+  AlertSchema,
 ];
 
+export * from './agent-key';
+export * from './agent-task';
+export * from './alert';
 export * from './audit-event';
+export * from './site-enrollment-key';
 export * from './client';
 export * from './machine';
 export * from './membership';

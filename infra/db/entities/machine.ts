@@ -17,6 +17,19 @@ export interface Machine {
   status: MachineStatus;
   bootId?: string | null;
   lastSeenAt?: Date | null;
+  /** The MachineGuid it last enrolled with: changes on every OS install, tells clones apart. */
+  machineGuid?: string | null;
+  /** '' for the machine that owns its machine_uid; a clone's own discriminator otherwise. */
+  cloneKey: string;
+  hardware: Record<string, unknown>;
+  os: Record<string, unknown>;
+  agentVersion?: string | null;
+  labels: Record<string, string>;
+  inventory?: Record<string, unknown> | null;
+  uptimeSeconds?: number | null;
+  pendingReason?: string | null;
+  decidedBy?: string | null;
+  decidedAt?: Date | null;
   createdAt: Date;
 }
 
@@ -33,6 +46,17 @@ export const MachineSchema = new EntitySchema<Machine>({
     status: { enum: true, items: () => MachineStatus, default: MachineStatus.Active },
     bootId: { type: 'string', nullable: true },
     lastSeenAt: { type: 'Date', nullable: true },
+    machineGuid: { type: 'string', nullable: true },
+    cloneKey: { type: 'string', default: '' },
+    hardware: { type: 'json' },
+    os: { type: 'json' },
+    agentVersion: { type: 'string', nullable: true },
+    labels: { type: 'json' },
+    inventory: { type: 'json', nullable: true },
+    uptimeSeconds: { type: 'number', nullable: true },
+    pendingReason: { type: 'string', nullable: true },
+    decidedBy: { type: 'string', nullable: true },
+    decidedAt: { type: 'Date', nullable: true },
     createdAt: { type: 'Date', onCreate: () => new Date() },
   },
 });

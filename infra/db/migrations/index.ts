@@ -1,7 +1,9 @@
 import type { MigrationObject } from '@mikro-orm/core';
 import { Migration0001Foundation } from './0001-foundation';
+import { Migration0002EnrollmentAndAgentChannel } from './0002-enrollment-and-agent-channel';
 
 /** Checked-in migrations, in order. Listed explicitly so bundlers and tsx need no file discovery. */
 export const migrationsList: MigrationObject[] = [
   { name: '0001-foundation', class: Migration0001Foundation },
+  { name: '0002-enrollment-and-agent-channel', class: Migration0002EnrollmentAndAgentChannel },
 ];

@@ -1,0 +1,183 @@
+import { ActivityNotFoundError } from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { serverSecret } from '../../../infra/config/env';
+import { AgentTaskSchema as AgentTaskRow, MachineSchema, MachineStatus } from '../../../infra/db/entities';
+import { withTenant } from '../../../infra/db/orm';
+import {
+  CheckInRequestSchema,
+  CheckInResponseSchema,
+  ErrorResponseSchema,
+  PollQuerySchema,
+  PollResponseSchema,
+  ProgressRequestSchema,
+  ResultRequestSchema,
+  TaskParamsSchema,
+  WireErrorCode,
+  type CheckInRequest,
+  type ProgressRequest,
+  type ResultRequest,
+} from '../../../infra/wire/agent-protocol';
+import { bootIdChangedSignal } from '../../../workflows/machines/contracts';
+import { authenticateAgent, type AgentIdentity } from '../../agent-channel/agent-auth';
+import { claimTask } from '../../agent-channel/task-queue';
+import type { AppDeps } from '../../app';
+import { sendError, V1_BODY_LIMIT } from './reply';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    agent?: AgentIdentity;
+  }
+}
+
+const unauthorized = (reply: FastifyReply) =>
+  sendError(reply, 401, WireErrorCode.Unauthorized, 'agent key missing, unknown or revoked');
+
+const security = [{ agentKey: [] }];
+
+/** Check-in, long-poll, progress and result: every request authenticated by the machine's agent key. */
+export async function agentRoutes(app: FastifyInstance, deps: AppDeps): Promise<void> {
+  const { env, orm, temporal, hub } = deps;
+  const secret = serverSecret(env);
+
+  app.addHook('onRequest', async (request: FastifyRequest, reply: FastifyReply) => {
+    if (!request.url.startsWith('/v1/agent/')) return;
+    const identity = await authenticateAgent(orm, secret, request.headers.authorization, request.log);
+    if (!identity) return unauthorized(reply);
+    request.agent = identity;
+  });
+
+  app.post<{ Body: CheckInRequest }>(
+    '/agent/check-in',
+    {
+      bodyLimit: V1_BODY_LIMIT,
+      schema: { security, body: CheckInRequestSchema, response: { 200: CheckInResponseSchema, 401: ErrorResponseSchema } },
+    },
+    async (request) => {
+      const agent = request.agent!;
+      const body = request.body;
+      const { machine, previousBootId } = await withTenant(orm, agent.tenantId, async (em) => {
+        const m = await em.findOneOrFail(MachineSchema, { id: agent.machineId });
+        const previous = m.bootId ?? null;
+        m.bootId = body.bootId;
+        m.uptimeSeconds = body.uptimeSeconds;
+        m.agentVersion = body.agentVersion;
+        m.lastSeenAt = new Date();
+        if (body.hostname) m.hostname = body.hostname;
+        await em.flush();
+        return { machine: m, previousBootId: previous };
+      });
+      if (previousBootId !== null && previousBootId !== body.bootId) {
+        await signalRunningWorkflows(deps, agent.machineId, body.bootId, previousBootId, request);
+      }
+      return { machineId: machine.id, status: machine.status, serverTime: new Date().toISOString(), pollSeconds: env.AGENT_POLL_MAX_SECONDS };
+    },
+  );
+
+  app.get<{ Querystring: { wait?: number } }>(
+    '/agent/tasks',
+    {
+      schema: {
+        security,
+        description: 'Long-poll for the next task: 200 with a task as soon as one is queued, 204 after `wait` seconds.',
+        querystring: PollQuerySchema,
+        response: { 200: PollResponseSchema, 401: ErrorResponseSchema },
+      },
+    },
+    async (request, reply) => {
+      const agent = request.agent!;
+      const waitMs = Math.min(request.query.wait ?? env.AGENT_POLL_MAX_SECONDS, env.AGENT_POLL_MAX_SECONDS) * 1000;
+      const deadline = Date.now() + waitMs;
+      // The client going away ends the wait (reply.raw 'close' is the reliable signal).
+      const gone = new AbortController();
+      reply.raw.on('close', () => gone.abort());
+      for (;;) {
+        const status = await withTenant(orm, agent.tenantId, async (em) => (await em.findOneOrFail(MachineSchema, { id: agent.machineId })).status);
+        // A pending (unapproved clone) or retired machine gets nothing to do.
+        const task = status === MachineStatus.Active ? await claimTask(orm, agent) : null;
+        if (task) return { task };
+        const left = deadline - Date.now();
+        if (left <= 0 || gone.signal.aborted) return reply.code(204).send();
+        const reason = await hub.wait(agent.machineId, agent.keyId, left, gone.signal);
+        if (reason === 'revoked') return unauthorized(reply);
+        if (reason === 'closed') return reply.code(204).send();
+      }
+    },
+  );
+
+  app.post<{ Params: { id: string }; Body: ProgressRequest }>(
+    '/agent/tasks/:id/progress',
+    { bodyLimit: V1_BODY_LIMIT, schema: { security, params: TaskParamsSchema, body: ProgressRequestSchema } },
+    async (request, reply) => {
+      const task = await loadTask(deps, request.agent!, request.params.id);
+      if (!task) return sendError(reply, 404, WireErrorCode.NotFound, 'no such task for this machine');
+      if (task.taskToken && task.status === 'delivered') {
+        await temporal.activity.heartbeat(task.taskToken, request.body).catch((err) => {
+          if (!(err instanceof ActivityNotFoundError)) throw err;
+        });
+      }
+      return reply.code(202).send({});
+    },
+  );
+
+  app.post<{ Params: { id: string }; Body: ResultRequest }>(
+    '/agent/tasks/:id/result',
+    { bodyLimit: V1_BODY_LIMIT, schema: { security, params: TaskParamsSchema, body: ResultRequestSchema } },
+    async (request, reply) => {
+      const agent = request.agent!;
+      const body = request.body;
+      // 1. Persist first: from here on the result survives an API or Temporal restart.
+      const task = await withTenant(orm, agent.tenantId, async (em) => {
+        const row = await em.findOne(AgentTaskRow, { id: request.params.id, machineId: agent.machineId });
+        if (!row) return null;
+        if (row.status !== 'completed' && row.status !== 'failed') {
+          row.status = body.ok ? ('completed' as never) : ('failed' as never);
+          row.result = body.ok ? body.result : null;
+          row.error = body.ok ? null : body.error;
+          row.finishedAt = new Date();
+          await em.flush();
+        }
+        return row;
+      });
+      if (!task) return sendError(reply, 404, WireErrorCode.NotFound, 'no such task for this machine');
+      // 2. Then complete the waiting activity. Repeats are harmless: an activity that is already
+      // done (or whose attempt timed out) is "not found", and the next attempt reads the row.
+      if (task.taskToken) {
+        try {
+          if (task.status === 'completed') await temporal.activity.complete(task.taskToken, task.result ?? {});
+          else if (task.error) {
+            await temporal.activity.fail(
+              task.taskToken,
+              ApplicationFailure.create({ type: task.error.type, message: task.error.message, nonRetryable: !task.error.retryable }),
+            );
+          }
+        } catch (err) {
+          if (!(err instanceof ActivityNotFoundError)) {
+            request.log.warn({ err: (err as Error).message, taskId: task.id }, 'could not complete the activity yet');
+            return sendError(reply, 503, WireErrorCode.Internal, 'result stored; the workflow engine is unavailable, send it again later');
+          }
+        }
+      }
+      return reply.code(200).send({ accepted: true });
+    },
+  );
+}
+
+async function loadTask(deps: AppDeps, agent: AgentIdentity, id: string) {
+  return withTenant(deps.orm, agent.tenantId, (em) => em.findOne(AgentTaskRow, { id, machineId: agent.machineId }));
+}
+
+/** A new boot id: tell the machine's running workflows (they wait on it across reboots). */
+async function signalRunningWorkflows(deps: AppDeps, machineId: string, bootId: string, previousBootId: string, request: FastifyRequest) {
+  try {
+    const query = `MachineId = '${machineId}' AND ExecutionStatus = 'Running'`;
+    for await (const wf of deps.temporal.workflow.list({ query })) {
+      await deps.temporal.workflow
+        .getHandle(wf.workflowId, wf.runId)
+        .signal(bootIdChangedSignal, { bootId, previousBootId })
+        .catch((err: Error) => request.log.warn({ err: err.message, workflowId: wf.workflowId }, 'boot signal failed'));
+    }
+  } catch (err) {
+    request.log.warn({ err: (err as Error).message, machineId }, 'could not list the machine’s workflows');
+  }
+}

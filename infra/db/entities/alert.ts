@@ -1,0 +1,38 @@
+import { EntitySchema } from '@mikro-orm/core';
+import { tenantFilter } from './tenant-scoped';
+
+export enum AlertKind {
+  MachineEnrolled = 'machine.enrolled',
+  MachineCollision = 'machine.collision',
+  MachineSiteMoved = 'machine.site_moved',
+}
+
+/** Something an operator should look at: a new machine, a collision waiting for approval, a move. */
+export interface Alert {
+  id: string;
+  tenantId: string;
+  kind: AlertKind;
+  machineId?: string | null;
+  siteId?: string | null;
+  message: string;
+  data: Record<string, unknown>;
+  createdAt: Date;
+  acknowledgedAt?: Date | null;
+}
+
+export const AlertSchema = new EntitySchema<Alert>({
+  name: 'Alert',
+  tableName: 'alerts',
+  filters: tenantFilter(),
+  properties: {
+    id: { type: 'uuid', primary: true },
+    tenantId: { type: 'uuid' },
+    kind: { enum: true, items: () => AlertKind },
+    machineId: { type: 'uuid', nullable: true },
+    siteId: { type: 'uuid', nullable: true },
+    message: { type: 'string' },
+    data: { type: 'json' },
+    createdAt: { type: 'Date', onCreate: () => new Date() },
+    acknowledgedAt: { type: 'Date', nullable: true },
+  },
+});
