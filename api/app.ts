@@ -21,10 +21,15 @@ export interface AppDeps extends AppInput {
 }
 
 /** Builds the API without listening, so tests can use `app.inject`. */
-export async function buildApp(input: AppInput, options: FastifyServerOptions = {}): Promise<FastifyInstance> {
+export async function buildApp(
+  input: AppInput,
+  options: FastifyServerOptions = {},
+): Promise<FastifyInstance> {
   const app = Fastify({
     logger: { level: input.env.LOG_LEVEL, redact: ['req.headers.authorization', 'req.headers.cookie'] },
     bodyLimit: 1024 * 1024,
+    // Idle keep-alive sockets (agents between polls) must not hold up a shutdown.
+    forceCloseConnections: true,
     ...options,
   });
   const hub = new NotifyHub(input.databaseUrl, app.log);
@@ -33,6 +38,7 @@ export async function buildApp(input: AppInput, options: FastifyServerOptions = 
   await app.register(healthzRoutes, deps);
   await app.register(graphqlRoutes, deps);
   await app.register(v1Routes, { ...deps, prefix: '/v1' });
-  app.addHook('onClose', async () => deps.hub.close());
+  // Before the server stops accepting: end the long-polls (they answer 204 and the agents poll again).
+  app.addHook('preClose', async () => deps.hub.close());
   return app;
 }

@@ -20,12 +20,26 @@ export function createAgentChannelActivities(deps: { orm: Orm }) {
       const row = await withTenant(deps.orm, input.tenantId, async (em) => {
         const machine = await em.findOne(MachineSchema, { id: input.machineId });
         if (!machine) {
-          throw ApplicationFailure.create({ type: AgentChannelFailure.MachineNotFound, message: 'machine not found', nonRetryable: true });
+          throw ApplicationFailure.create({
+            type: AgentChannelFailure.MachineNotFound,
+            message: 'machine not found',
+            nonRetryable: true,
+          });
         }
         if (machine.status === MachineStatus.Retired) {
-          throw ApplicationFailure.create({ type: AgentChannelFailure.MachineNotActive, message: 'machine is retired', nonRetryable: true });
+          throw ApplicationFailure.create({
+            type: AgentChannelFailure.MachineNotActive,
+            message: 'machine is retired',
+            nonRetryable: true,
+          });
         }
-        const [stored] = await em.execute<{ status: string; result: Record<string, unknown> | null; error: { type: string; message: string; retryable: boolean } | null }[]>(
+        const [stored] = await em.execute<
+          {
+            status: string;
+            result: Record<string, unknown> | null;
+            error: { type: string; message: string; retryable: boolean } | null;
+          }[]
+        >(
           `insert into agent_tasks as t (id, tenant_id, machine_id, kind, payload, idempotency_key, workflow_id, activity_id, task_token, attempt)
            values (?, ?, ?, ?, ?::jsonb, ?, ?, ?, ?, ?)
            on conflict (tenant_id, idempotency_key) do update set
@@ -53,7 +67,11 @@ export function createAgentChannelActivities(deps: { orm: Orm }) {
       // An earlier attempt's result arrived after that attempt timed out: use it, do not redo the step.
       if (row.status === 'completed') return row.result ?? {};
       if (row.status === 'failed' && row.error) {
-        throw ApplicationFailure.create({ type: row.error.type, message: row.error.message, nonRetryable: !row.error.retryable });
+        throw ApplicationFailure.create({
+          type: row.error.type,
+          message: row.error.message,
+          nonRetryable: !row.error.retryable,
+        });
       }
       throw new CompleteAsyncError();
     },

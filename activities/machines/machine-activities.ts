@@ -5,7 +5,11 @@ import { withTenant, type Orm } from '../../infra/db/orm';
 export function createMachineActivities(deps: { orm: Orm }) {
   return {
     /** Stores the inventory an agent reported; idempotent (last write wins). */
-    async saveInventory(input: { tenantId: string; machineId: string; inventory: Record<string, unknown> }): Promise<{ hostname: string }> {
+    async saveInventory(input: {
+      tenantId: string;
+      machineId: string;
+      inventory: Record<string, unknown>;
+    }): Promise<{ hostname: string }> {
       return withTenant(deps.orm, input.tenantId, async (em) => {
         const machine = await em.findOneOrFail(MachineSchema, { id: input.machineId });
         machine.inventory = input.inventory;

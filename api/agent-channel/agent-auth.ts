@@ -25,14 +25,17 @@ export async function authenticateAgent(
     log.info({ reason: token ? 'malformed agent key' : 'no agent key' }, 'agent authentication failed');
     return null;
   }
-  const row = await lookupKeyRow<{ tenant_id: string; machine_id: string; key_hash: string; revoked_at: Date | null }>(
-    orm,
-    'agent_keys',
-    parsed.keyId,
-    'tenant_id, machine_id, key_hash, revoked_at',
-  );
+  const row = await lookupKeyRow<{
+    tenant_id: string;
+    machine_id: string;
+    key_hash: string;
+    revoked_at: Date | null;
+  }>(orm, 'agent_keys', parsed.keyId, 'tenant_id, machine_id, key_hash, revoked_at');
   if (!row || !verifyKeySecret(secret, parsed, row.key_hash)) {
-    log.info({ keyId: parsed.keyId, reason: row ? 'wrong secret' : 'unknown key id' }, 'agent authentication failed');
+    log.info(
+      { keyId: parsed.keyId, reason: row ? 'wrong secret' : 'unknown key id' },
+      'agent authentication failed',
+    );
     return null;
   }
   if (row.revoked_at) {

@@ -1,7 +1,15 @@
 import { createHash, randomUUID } from 'node:crypto';
 import type { FastifyBaseLogger } from 'fastify';
 import { appendAudit } from '../../infra/db/audit';
-import { AgentKeySchema, AlertKind, AlertSchema, MachineSchema, MachineStatus, SiteSchema, type Machine } from '../../infra/db/entities';
+import {
+  AgentKeySchema,
+  AlertKind,
+  AlertSchema,
+  MachineSchema,
+  MachineStatus,
+  SiteSchema,
+  type Machine,
+} from '../../infra/db/entities';
 import { withTenant, type EntityManager, type Orm } from '../../infra/db/orm';
 import { generateKey, hashKeySecret, parseKey, verifyKeySecret } from '../../infra/security/keys';
 import type { EnrollRequest } from '../../infra/wire/agent-protocol';
@@ -26,17 +34,25 @@ export type Decision = 'new' | 'reused' | 'reimaged' | 'moved' | 'collision';
  * POST /v1/enroll, after the throttle admitted it: verify the site's current key, then decide
  * new / reuse / re-image / move / collision by the rules of docs/adr/0009-machine-identity.md.
  */
-export async function enroll(orm: Orm, s: EnrollmentSettings, req: EnrollRequest, sourceIp: string, log: FastifyBaseLogger): Promise<EnrollOutcome> {
+export async function enroll(
+  orm: Orm,
+  s: EnrollmentSettings,
+  req: EnrollRequest,
+  sourceIp: string,
+  log: FastifyBaseLogger,
+): Promise<EnrollOutcome> {
   const parsed = parseKey(req.enrollmentKey, 'dek');
   if (!parsed) return { kind: 'rejected', reason: 'malformed enrollment key' };
-  const key = await lookupKeyRow<{ tenant_id: string; site_id: string; key_hash: string; active: boolean; version: number }>(
-    orm,
-    'site_enrollment_keys',
-    parsed.keyId,
-    'tenant_id, site_id, key_hash, active, version',
-  );
+  const key = await lookupKeyRow<{
+    tenant_id: string;
+    site_id: string;
+    key_hash: string;
+    active: boolean;
+    version: number;
+  }>(orm, 'site_enrollment_keys', parsed.keyId, 'tenant_id, site_id, key_hash, active, version');
   if (!key) return { kind: 'rejected', reason: 'unknown enrollment key id' };
-  if (!verifyKeySecret(s.secret, parsed, key.key_hash)) return { kind: 'rejected', reason: 'wrong enrollment key secret' };
+  if (!verifyKeySecret(s.secret, parsed, key.key_hash))
+    return { kind: 'rejected', reason: 'wrong enrollment key secret' };
   if (!key.active) return { kind: 'rejected', reason: `enrollment key v${key.version} was rotated` };
 
   let uid: string;
@@ -49,9 +65,11 @@ export async function enroll(orm: Orm, s: EnrollmentSettings, req: EnrollRequest
 
   return withTenant(orm, key.tenant_id, async (em) => {
     const site = await em.findOne(SiteSchema, { id: key.site_id });
-    if (!site || site.code !== req.siteCode) return { kind: 'rejected', reason: 'enrollment key belongs to another site' } as const;
+    if (!site || site.code !== req.siteCode)
+      return { kind: 'rejected', reason: 'enrollment key belongs to another site' } as const;
     const { machine, decision } = await decide(em, s, key.tenant_id, site.id, uid, req);
-    if (machine.status === MachineStatus.Retired) return { kind: 'rejected', reason: 'machine was rejected or retired' } as const;
+    if (machine.status === MachineStatus.Retired)
+      return { kind: 'rejected', reason: 'machine was rejected or retired' } as const;
 
     // A re-enrollment replaces the machine's key: the old one stops working at once.
     const old = await em.find(AgentKeySchema, { machineId: machine.id, revokedAt: null });
@@ -79,10 +97,24 @@ export async function enroll(orm: Orm, s: EnrollmentSettings, req: EnrollRequest
       action: `machine.${decision === 'new' ? 'enrolled' : decision === 'collision' ? 'collision' : decision === 'moved' ? 'moved' : 'reenrolled'}`,
       subjectType: 'machine',
       subjectId: machine.id,
-      data: { machineUid: uid, siteId: site.id, siteCode: site.code, sourceIp, hostname: req.hostname, keyVersion: key.version, decision },
+      data: {
+        machineUid: uid,
+        siteId: site.id,
+        siteCode: site.code,
+        sourceIp,
+        hostname: req.hostname,
+        keyVersion: key.version,
+        decision,
+      },
     });
     log.info({ machineId: machine.id, decision, site: site.code }, 'machine enrolled');
-    return { kind: 'enrolled', machineId: machine.id, agentKey: agentKey.key, status: machine.status, decision } as const;
+    return {
+      kind: 'enrolled',
+      machineId: machine.id,
+      agentKey: agentKey.key,
+      status: machine.status,
+      decision,
+    } as const;
   });
 }
 
@@ -94,7 +126,9 @@ async function decide(
   uid: string,
   req: EnrollRequest,
 ): Promise<{ machine: Machine; decision: Decision }> {
-  const guid = isPlaceholder(req.hardware.machineGuid) ? null : req.hardware.machineGuid!.trim().toLowerCase();
+  const guid = isPlaceholder(req.hardware.machineGuid)
+    ? null
+    : req.hardware.machineGuid!.trim().toLowerCase();
   const rows = await em.find(MachineSchema, { machineUid: uid });
   const now = new Date();
 
@@ -102,8 +136,13 @@ async function decide(
   const same = guid ? rows.find((r) => r.machineGuid === guid) : undefined;
   const owner = rows.find((r) => r.cloneKey === '');
   if (!same && owner) {
-    const seenRecently = owner.lastSeenAt && now.getTime() - owner.lastSeenAt.getTime() < s.collisionWindowSeconds * 1000;
-    const otherInstall = guid !== null && owner.machineGuid !== null && owner.machineGuid !== undefined && owner.machineGuid !== guid;
+    const seenRecently =
+      owner.lastSeenAt && now.getTime() - owner.lastSeenAt.getTime() < s.collisionWindowSeconds * 1000;
+    const otherInstall =
+      guid !== null &&
+      owner.machineGuid !== null &&
+      owner.machineGuid !== undefined &&
+      owner.machineGuid !== guid;
     if (owner.status !== MachineStatus.Retired && seenRecently && otherInstall) {
       // Evidently a different live machine with the same hardware identity: a clone. It waits.
       const cloneKey = createHash('sha256').update(guid!).digest('hex').slice(0, 16);
@@ -118,9 +157,16 @@ async function decide(
           createdAt: now,
         });
         await em.flush();
-        await alert(em, tenantId, AlertKind.MachineCollision, clone, `${req.hostname} presents the hardware identity of ${owner.hostname}, which is still checking in; approve or reject it`, {
-          ownerMachineId: owner.id,
-        });
+        await alert(
+          em,
+          tenantId,
+          AlertKind.MachineCollision,
+          clone,
+          `${req.hostname} presents the hardware identity of ${owner.hostname}, which is still checking in; approve or reject it`,
+          {
+            ownerMachineId: owner.id,
+          },
+        );
       } else {
         Object.assign(clone, updateFields(req, siteId, guid));
       }
@@ -147,13 +193,22 @@ async function decide(
   Object.assign(existing, updateFields(req, siteId, guid));
   await em.flush();
   if (moved) {
-    await alert(em, tenantId, AlertKind.MachineSiteMoved, existing, `${req.hostname} moved to another site`, { fromSiteId: previousSite, toSiteId: siteId });
+    await alert(em, tenantId, AlertKind.MachineSiteMoved, existing, `${req.hostname} moved to another site`, {
+      fromSiteId: previousSite,
+      toSiteId: siteId,
+    });
     return { machine: existing, decision: 'moved' };
   }
   return { machine: existing, decision: reimaged ? 'reimaged' : 'reused' };
 }
 
-function machineFields(req: EnrollRequest, tenantId: string, siteId: string, uid: string, guid: string | null) {
+function machineFields(
+  req: EnrollRequest,
+  tenantId: string,
+  siteId: string,
+  uid: string,
+  guid: string | null,
+) {
   return { tenantId, machineUid: uid, ...updateFields(req, siteId, guid) };
 }
 
@@ -170,7 +225,23 @@ function updateFields(req: EnrollRequest, siteId: string, guid: string | null) {
   };
 }
 
-async function alert(em: EntityManager, tenantId: string, kind: AlertKind, machine: Machine, message: string, data: Record<string, unknown>) {
-  em.create(AlertSchema, { id: randomUUID(), tenantId, kind, machineId: machine.id, siteId: machine.siteId, message, data, createdAt: new Date() });
+async function alert(
+  em: EntityManager,
+  tenantId: string,
+  kind: AlertKind,
+  machine: Machine,
+  message: string,
+  data: Record<string, unknown>,
+) {
+  em.create(AlertSchema, {
+    id: randomUUID(),
+    tenantId,
+    kind,
+    machineId: machine.id,
+    siteId: machine.siteId,
+    message,
+    data,
+    createdAt: new Date(),
+  });
   await em.flush();
 }

@@ -2,7 +2,6 @@ import { Client } from 'pg';
 import type { FastifyBaseLogger } from 'fastify';
 import { AGENT_CHANNEL, type AgentNotice } from '../../infra/db/agent-notices';
 
-
 export type WakeReason = 'task' | 'revoked' | 'timeout' | 'closed' | 'reconnected';
 
 interface Waiter {

@@ -8,7 +8,9 @@ export const REDELIVER_AFTER_SECONDS = 120;
 /** Claims the machine's oldest open task; SKIP LOCKED keeps two concurrent polls from taking the same one. */
 export async function claimTask(orm: Orm, agent: AgentIdentity): Promise<AgentTaskMessage | null> {
   return withTenant(orm, agent.tenantId, async (em) => {
-    const rows = await em.execute<{ id: string; kind: string; payload: Record<string, unknown>; idempotency_key: string }[]>(
+    const rows = await em.execute<
+      { id: string; kind: string; payload: Record<string, unknown>; idempotency_key: string }[]
+    >(
       `update agent_tasks set status = 'delivered', delivered_at = now(), deliveries = deliveries + 1
         where id = (
           select id from agent_tasks
@@ -20,6 +22,8 @@ export async function claimTask(orm: Orm, agent: AgentIdentity): Promise<AgentTa
       [agent.machineId, REDELIVER_AFTER_SECONDS],
     );
     const row = rows[0];
-    return row ? { id: row.id, kind: row.kind, payload: row.payload, idempotencyKey: row.idempotency_key } : null;
+    return row
+      ? { id: row.id, kind: row.kind, payload: row.payload, idempotencyKey: row.idempotency_key }
+      : null;
   });
 }

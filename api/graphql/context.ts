@@ -1,9 +1,11 @@
 import type { Client as TemporalClient } from '@temporalio/client';
+import type { Env } from '../../infra/config/env';
 import type { Orm } from '../../infra/db/orm';
 import type { Identity } from '../auth/identity';
 
 export interface GraphQLContext {
   identity: Identity | null;
+  env: Env;
   orm: Orm;
   temporal: TemporalClient;
   taskQueue: string;

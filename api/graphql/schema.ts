@@ -5,5 +5,8 @@ import './types/client';
 import './types/tenant';
 import './types/audit-event';
 import './types/create-site';
+import './types/enrollment-key';
+import './types/alert';
+import './types/machine-actions';
 
 export const schema = builder.toSchema();

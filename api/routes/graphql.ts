@@ -33,6 +33,7 @@ export async function graphqlRoutes(app: FastifyInstance, deps: AppDeps): Promis
     },
     context: ({ req }) => ({
       identity: resolveIdentity(deps.env, req),
+      env: deps.env,
       orm: deps.orm,
       temporal: deps.temporal,
       taskQueue: deps.env.TEMPORAL_TASK_QUEUE,

@@ -64,7 +64,8 @@ const DEVELOPMENT_SECRET = 'drydock-development-secret-not-for-production';
 
 export function serverSecret(env: Env): string {
   if (env.DRYDOCK_SECRET) return env.DRYDOCK_SECRET;
-  if (env.DRYDOCK_ENV === 'production') throw new ConfigError('invalid DRYDOCK_SECRET: required in production');
+  if (env.DRYDOCK_ENV === 'production')
+    throw new ConfigError('invalid DRYDOCK_SECRET: required in production');
   return DEVELOPMENT_SECRET;
 }
 

@@ -30,7 +30,9 @@ export function parseKey(key: unknown, kind: KeyKind): ParsedKey | null {
 }
 
 export function hashKeySecret(serverSecret: string, parsed: ParsedKey): string {
-  return createHmac('sha256', serverSecret).update(`${parsed.kind}:${parsed.keyId}:${parsed.secret}`).digest('hex');
+  return createHmac('sha256', serverSecret)
+    .update(`${parsed.kind}:${parsed.keyId}:${parsed.secret}`)
+    .digest('hex');
 }
 
 export function verifyKeySecret(serverSecret: string, parsed: ParsedKey, storedHash: string): boolean {

@@ -13,7 +13,9 @@ export const HardwareFactsSchema = Type.Object(
     baseboardSerial: Type.Optional(Str(128)),
     diskSerials: Type.Optional(Type.Array(Str(128), { maxItems: 16 })),
     machineGuid: Type.Optional(Str(64)),
-    macs: Type.Optional(Type.Array(Type.String({ pattern: '^[0-9A-F]{2}(:[0-9A-F]{2}){5}$' }), { maxItems: 32 })),
+    macs: Type.Optional(
+      Type.Array(Type.String({ pattern: '^[0-9A-F]{2}(:[0-9A-F]{2}){5}$' }), { maxItems: 32 }),
+    ),
     manufacturer: Type.Optional(Str(128)),
     model: Type.Optional(Str(128)),
   },
@@ -36,13 +38,19 @@ export const EnrollRequestSchema = Type.Object(
     agentVersion: Type.String({ pattern: '^[0-9A-Za-z.+-]{1,32}$' }),
     /** The `vN (XXXX)` the installer carried, reported for the operator's benefit. */
     fingerprint: Type.Optional(Type.String({ pattern: '^v[0-9]{1,6} \\([0-9A-F]{4}\\)$' })),
-    labels: Type.Optional(Type.Record(Type.String({ pattern: '^[a-z][a-z0-9_]{0,31}$' }), Str(128), { maxProperties: 16 })),
+    labels: Type.Optional(
+      Type.Record(Type.String({ pattern: '^[a-z][a-z0-9_]{0,31}$' }), Str(128), { maxProperties: 16 }),
+    ),
   },
   { additionalProperties: false },
 );
 export type EnrollRequest = Static<typeof EnrollRequestSchema>;
 
-export const MachineStatusSchema = Type.Union([Type.Literal('active'), Type.Literal('pending'), Type.Literal('retired')]);
+export const MachineStatusSchema = Type.Union([
+  Type.Literal('active'),
+  Type.Literal('pending'),
+  Type.Literal('retired'),
+]);
 
 export const EnrollResponseSchema = Type.Object({
   machineId: Type.String(),
@@ -100,7 +108,10 @@ export type AgentTaskMessage = Static<typeof AgentTaskSchema>;
 
 export const PollResponseSchema = Type.Object({ task: AgentTaskSchema });
 
-export const TaskParamsSchema = Type.Object({ id: Type.String({ format: 'uuid' }) }, { additionalProperties: false });
+export const TaskParamsSchema = Type.Object(
+  { id: Type.String({ format: 'uuid' }) },
+  { additionalProperties: false },
+);
 
 export const ProgressRequestSchema = Type.Object(
   { percent: Type.Integer({ minimum: 0, maximum: 100 }), message: Str(200) },
@@ -109,7 +120,11 @@ export const ProgressRequestSchema = Type.Object(
 export type ProgressRequest = Static<typeof ProgressRequestSchema>;
 
 export const TaskErrorSchema = Type.Object(
-  { type: Type.String({ pattern: '^[A-Za-z][A-Za-z0-9]{0,63}$' }), message: Str(1000), retryable: Type.Boolean() },
+  {
+    type: Type.String({ pattern: '^[A-Za-z][A-Za-z0-9]{0,63}$' }),
+    message: Str(1000),
+    retryable: Type.Boolean(),
+  },
   { additionalProperties: false },
 );
 

@@ -69,5 +69,7 @@ export function computeMachineUid(hw: HardwareFacts): string {
     ];
   }
   if (signals.length === 0) throw new Error('no usable hardware identifier: cannot derive a machine_uid');
-  return createHash('sha256').update(`drydock-machine-uid-v1\n${signals.join('\n')}`).digest('hex');
+  return createHash('sha256')
+    .update(`drydock-machine-uid-v1\n${signals.join('\n')}`)
+    .digest('hex');
 }

@@ -11,7 +11,12 @@ export async function buildTestApp(
   taskQueue = 'core',
   extraEnv: Record<string, string> = {},
 ): Promise<FastifyInstance> {
-  const env = loadEnv({ DRYDOCK_ENV: 'test', LOG_LEVEL: 'silent', TEMPORAL_TASK_QUEUE: taskQueue, ...extraEnv });
+  const env = loadEnv({
+    DRYDOCK_ENV: 'test',
+    LOG_LEVEL: 'silent',
+    TEMPORAL_TASK_QUEUE: taskQueue,
+    ...extraEnv,
+  });
   return buildApp({ env, orm, temporal, databaseUrl });
 }
 

@@ -17,7 +17,10 @@ export async function startTestWorker(
   orm: Orm,
 ): Promise<{ worker: Worker; taskQueue: string; stop(): Promise<void> }> {
   if (!runtimeInstalled) {
-    Runtime.install({ logger: new DefaultLogger('ERROR'), shutdownSignals: [] });
+    Runtime.install({
+      logger: new DefaultLogger(process.env.DRYDOCK_TEST_WORKER_LOG === '1' ? 'WARN' : 'ERROR'),
+      shutdownSignals: [],
+    });
     runtimeInstalled = true;
   }
   const taskQueue = `test-${randomUUID()}`;

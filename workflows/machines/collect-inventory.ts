@@ -28,11 +28,24 @@ export async function collectInventory(input: CollectInventoryInput): Promise<Co
     scheduleToCloseTimeout: `${input.offlineLimitSeconds ?? 3600} seconds`,
     startToCloseTimeout: '10 minutes',
     heartbeatTimeout: '2 minutes',
-    retry: { initialInterval: '1 second', maximumInterval: '30 seconds', nonRetryableErrorTypes: Object.values(AgentChannelFailure) },
+    retry: {
+      initialInterval: '1 second',
+      maximumInterval: '30 seconds',
+      nonRetryableErrorTypes: Object.values(AgentChannelFailure),
+    },
   });
-  const inventory = await dispatchAgentTask({ tenantId: input.tenantId, machineId: input.machineId, kind: AgentTaskKind.CollectInventory, payload: {} });
+  const inventory = await dispatchAgentTask({
+    tenantId: input.tenantId,
+    machineId: input.machineId,
+    kind: AgentTaskKind.CollectInventory,
+    payload: {},
+  });
   status.state = 'saving';
-  const { hostname } = await saveInventory({ tenantId: input.tenantId, machineId: input.machineId, inventory });
+  const { hostname } = await saveInventory({
+    tenantId: input.tenantId,
+    machineId: input.machineId,
+    inventory,
+  });
   status.state = 'done';
   return { hostname, bootIdsSeen: status.bootIdsSeen };
 }

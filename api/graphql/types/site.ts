@@ -1,4 +1,4 @@
-import { MachineSchema, SiteSchema, type Site } from '../../../infra/db/entities';
+import { MachineSchema, SiteEnrollmentKeySchema, SiteSchema, type Site } from '../../../infra/db/entities';
 import { builder } from '../builder';
 import { inTenant } from '../tenant-scope';
 import { MachineRef } from './machine';
@@ -11,6 +11,17 @@ export const SiteRef = builder.objectRef<Site>('Site').implement({
     code: t.exposeString('code'),
     name: t.exposeString('name'),
     createdAt: t.field({ type: 'DateTime', resolve: (s) => s.createdAt }),
+    enrollmentFingerprint: t.string({
+      nullable: true,
+      description: 'The current enrollment key’s `vN (XXXX)`; null until one is issued.',
+      resolve: (site, _args, ctx) =>
+        inTenant(
+          ctx,
+          async (em) =>
+            (await em.findOne(SiteEnrollmentKeySchema, { siteId: site.id, active: true }))?.fingerprint ??
+            null,
+        ),
+    }),
     machines: t.field({
       type: [MachineRef],
       resolve: (site, _args, ctx) =>

@@ -51,7 +51,11 @@ export async function agentRoutes(app: FastifyInstance, deps: AppDeps): Promise<
     '/agent/check-in',
     {
       bodyLimit: V1_BODY_LIMIT,
-      schema: { security, body: CheckInRequestSchema, response: { 200: CheckInResponseSchema, 401: ErrorResponseSchema } },
+      schema: {
+        security,
+        body: CheckInRequestSchema,
+        response: { 200: CheckInResponseSchema, 401: ErrorResponseSchema },
+      },
     },
     async (request) => {
       const agent = request.agent!;
@@ -70,7 +74,12 @@ export async function agentRoutes(app: FastifyInstance, deps: AppDeps): Promise<
       if (previousBootId !== null && previousBootId !== body.bootId) {
         await signalRunningWorkflows(deps, agent.machineId, body.bootId, previousBootId, request);
       }
-      return { machineId: machine.id, status: machine.status, serverTime: new Date().toISOString(), pollSeconds: env.AGENT_POLL_MAX_SECONDS };
+      return {
+        machineId: machine.id,
+        status: machine.status,
+        serverTime: new Date().toISOString(),
+        pollSeconds: env.AGENT_POLL_MAX_SECONDS,
+      };
     },
   );
 
@@ -79,20 +88,26 @@ export async function agentRoutes(app: FastifyInstance, deps: AppDeps): Promise<
     {
       schema: {
         security,
-        description: 'Long-poll for the next task: 200 with a task as soon as one is queued, 204 after `wait` seconds.',
+        description:
+          'Long-poll for the next task: 200 with a task as soon as one is queued, 204 after `wait` seconds.',
         querystring: PollQuerySchema,
         response: { 200: PollResponseSchema, 401: ErrorResponseSchema },
       },
     },
     async (request, reply) => {
       const agent = request.agent!;
-      const waitMs = Math.min(request.query.wait ?? env.AGENT_POLL_MAX_SECONDS, env.AGENT_POLL_MAX_SECONDS) * 1000;
+      const waitMs =
+        Math.min(request.query.wait ?? env.AGENT_POLL_MAX_SECONDS, env.AGENT_POLL_MAX_SECONDS) * 1000;
       const deadline = Date.now() + waitMs;
       // The client going away ends the wait (reply.raw 'close' is the reliable signal).
       const gone = new AbortController();
       reply.raw.on('close', () => gone.abort());
       for (;;) {
-        const status = await withTenant(orm, agent.tenantId, async (em) => (await em.findOneOrFail(MachineSchema, { id: agent.machineId })).status);
+        const status = await withTenant(
+          orm,
+          agent.tenantId,
+          async (em) => (await em.findOneOrFail(MachineSchema, { id: agent.machineId })).status,
+        );
         // A pending (unapproved clone) or retired machine gets nothing to do.
         const task = status === MachineStatus.Active ? await claimTask(orm, agent) : null;
         if (task) return { task };
@@ -144,17 +159,30 @@ export async function agentRoutes(app: FastifyInstance, deps: AppDeps): Promise<
       // done (or whose attempt timed out) is "not found", and the next attempt reads the row.
       if (task.taskToken) {
         try {
-          if (task.status === 'completed') await temporal.activity.complete(task.taskToken, task.result ?? {});
+          if (task.status === 'completed')
+            await temporal.activity.complete(task.taskToken, task.result ?? {});
           else if (task.error) {
             await temporal.activity.fail(
               task.taskToken,
-              ApplicationFailure.create({ type: task.error.type, message: task.error.message, nonRetryable: !task.error.retryable }),
+              ApplicationFailure.create({
+                type: task.error.type,
+                message: task.error.message,
+                nonRetryable: !task.error.retryable,
+              }),
             );
           }
         } catch (err) {
           if (!(err instanceof ActivityNotFoundError)) {
-            request.log.warn({ err: (err as Error).message, taskId: task.id }, 'could not complete the activity yet');
-            return sendError(reply, 503, WireErrorCode.Internal, 'result stored; the workflow engine is unavailable, send it again later');
+            request.log.warn(
+              { err: (err as Error).message, taskId: task.id },
+              'could not complete the activity yet',
+            );
+            return sendError(
+              reply,
+              503,
+              WireErrorCode.Internal,
+              'result stored; the workflow engine is unavailable, send it again later',
+            );
           }
         }
       }
@@ -164,18 +192,28 @@ export async function agentRoutes(app: FastifyInstance, deps: AppDeps): Promise<
 }
 
 async function loadTask(deps: AppDeps, agent: AgentIdentity, id: string) {
-  return withTenant(deps.orm, agent.tenantId, (em) => em.findOne(AgentTaskRow, { id, machineId: agent.machineId }));
+  return withTenant(deps.orm, agent.tenantId, (em) =>
+    em.findOne(AgentTaskRow, { id, machineId: agent.machineId }),
+  );
 }
 
 /** A new boot id: tell the machine's running workflows (they wait on it across reboots). */
-async function signalRunningWorkflows(deps: AppDeps, machineId: string, bootId: string, previousBootId: string, request: FastifyRequest) {
+async function signalRunningWorkflows(
+  deps: AppDeps,
+  machineId: string,
+  bootId: string,
+  previousBootId: string,
+  request: FastifyRequest,
+) {
   try {
     const query = `MachineId = '${machineId}' AND ExecutionStatus = 'Running'`;
     for await (const wf of deps.temporal.workflow.list({ query })) {
       await deps.temporal.workflow
         .getHandle(wf.workflowId, wf.runId)
         .signal(bootIdChangedSignal, { bootId, previousBootId })
-        .catch((err: Error) => request.log.warn({ err: err.message, workflowId: wf.workflowId }, 'boot signal failed'));
+        .catch((err: Error) =>
+          request.log.warn({ err: err.message, workflowId: wf.workflowId }, 'boot signal failed'),
+        );
     }
   } catch (err) {
     request.log.warn({ err: (err as Error).message, machineId }, 'could not list the machine’s workflows');

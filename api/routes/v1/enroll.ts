@@ -9,7 +9,11 @@ import {
   type EnrollRequest,
 } from '../../../infra/wire/agent-protocol';
 import { enroll } from '../../agent-channel/enrollment';
-import { admitEnrollment, recordEnrollmentFailure, recordEnrollmentSuccess } from '../../agent-channel/throttle';
+import {
+  admitEnrollment,
+  recordEnrollmentFailure,
+  recordEnrollmentSuccess,
+} from '../../agent-channel/throttle';
 import type { AppDeps } from '../../app';
 import { sendError, V1_BODY_LIMIT } from './reply';
 
@@ -20,16 +24,26 @@ export async function enrollRoute(app: FastifyInstance, deps: AppDeps): Promise<
     lockoutFailures: env.ENROLL_LOCKOUT_FAILURES,
     lockoutSeconds: env.ENROLL_LOCKOUT_SECONDS,
   };
-  const settings = { secret: serverSecret(env), collisionWindowSeconds: env.COLLISION_WINDOW_SECONDS, pollSeconds: env.AGENT_POLL_MAX_SECONDS };
+  const settings = {
+    secret: serverSecret(env),
+    collisionWindowSeconds: env.COLLISION_WINDOW_SECONDS,
+    pollSeconds: env.AGENT_POLL_MAX_SECONDS,
+  };
 
   app.post<{ Body: EnrollRequest }>(
     '/enroll',
     {
       bodyLimit: V1_BODY_LIMIT,
       schema: {
-        description: 'Enroll a machine with its site code and the site’s enrollment key; returns its agent key once.',
+        description:
+          'Enroll a machine with its site code and the site’s enrollment key; returns its agent key once.',
         body: EnrollRequestSchema,
-        response: { 201: EnrollResponseSchema, 400: ErrorResponseSchema, 401: ErrorResponseSchema, 429: ErrorResponseSchema },
+        response: {
+          201: EnrollResponseSchema,
+          400: ErrorResponseSchema,
+          401: ErrorResponseSchema,
+          429: ErrorResponseSchema,
+        },
       },
     },
     async (request, reply) => {
@@ -49,16 +63,30 @@ export async function enrollRoute(app: FastifyInstance, deps: AppDeps): Promise<
       }
       let outcome = await enroll(orm, settings, body, request.ip, request.log).catch(async (err) => {
         // Two first enrollments of the same hardware at once: the loser retries and reuses the row.
-        if (err instanceof UniqueConstraintViolationException) return enroll(orm, settings, body, request.ip, request.log);
+        if (err instanceof UniqueConstraintViolationException)
+          return enroll(orm, settings, body, request.ip, request.log);
         throw err;
       });
       if (outcome.kind === 'uid-mismatch') {
-        return sendError(reply, 400, WireErrorCode.MachineUidMismatch, 'machine_uid does not match the hardware facts');
+        return sendError(
+          reply,
+          400,
+          WireErrorCode.MachineUidMismatch,
+          'machine_uid does not match the hardware facts',
+        );
       }
       if (outcome.kind === 'rejected') {
-        request.log.warn({ siteCode: body.siteCode, ip: request.ip, reason: outcome.reason }, 'enrollment rejected');
+        request.log.warn(
+          { siteCode: body.siteCode, ip: request.ip, reason: outcome.reason },
+          'enrollment rejected',
+        );
         await recordEnrollmentFailure(orm, body.siteCode, request.ip, throttle);
-        return sendError(reply, 401, WireErrorCode.EnrollmentRejected, 'enrollment rejected: check the site code and enrollment key');
+        return sendError(
+          reply,
+          401,
+          WireErrorCode.EnrollmentRejected,
+          'enrollment rejected: check the site code and enrollment key',
+        );
       }
       await recordEnrollmentSuccess(orm, body.siteCode, request.ip);
       outcome = outcome as Extract<typeof outcome, { kind: 'enrolled' }>;

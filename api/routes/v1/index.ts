@@ -7,27 +7,45 @@ import { agentRoutes } from './agent';
 import { enrollRoute } from './enroll';
 import { sendError, V1_BODY_LIMIT } from './reply';
 
-
 /** The agent REST API: schema-validated, stable error codes, OpenAPI at /v1/openapi.json. */
-export async function v1Routes(app: FastifyInstance, deps: AppDeps): Promise<void> {
+export async function v1Routes(app: FastifyInstance, opts: AppDeps & { prefix?: string }): Promise<void> {
+  const { prefix: _prefix, ...deps } = opts;
   await app.register(swagger, {
     openapi: {
-      info: { title: 'Drydock agent API', version: '1.0.0', description: 'Enrollment and the long-poll task channel.' },
-      components: { securitySchemes: { agentKey: { type: 'http', scheme: 'bearer', description: 'dak_… agent key' } } },
+      info: {
+        title: 'Drydock agent API',
+        version: '1.0.0',
+        description: 'Enrollment and the long-poll task channel.',
+      },
+      components: {
+        securitySchemes: { agentKey: { type: 'http', scheme: 'bearer', description: 'dak_… agent key' } },
+      },
     },
   });
   app.setErrorHandler((err: FastifyError, request, reply) => {
-    if (err.validation) return sendError(reply, 400, WireErrorCode.BadRequest, `invalid request: ${err.message}`.slice(0, 300));
+    if (err.validation)
+      return sendError(reply, 400, WireErrorCode.BadRequest, `invalid request: ${err.message}`.slice(0, 300));
     switch (err.code) {
       case 'FST_ERR_CTP_BODY_TOO_LARGE':
-        return sendError(reply, 413, WireErrorCode.PayloadTooLarge, `request body larger than ${V1_BODY_LIMIT} bytes`);
+        return sendError(
+          reply,
+          413,
+          WireErrorCode.PayloadTooLarge,
+          `request body larger than ${V1_BODY_LIMIT} bytes`,
+        );
       case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
         return sendError(reply, 415, WireErrorCode.UnsupportedMediaType, 'send application/json');
       case 'FST_ERR_CTP_EMPTY_JSON_BODY':
       case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
-        return sendError(reply, 400, WireErrorCode.BadRequest, 'request body is missing or has a wrong length');
+        return sendError(
+          reply,
+          400,
+          WireErrorCode.BadRequest,
+          'request body is missing or has a wrong length',
+        );
     }
-    if (err.statusCode === 400 || err instanceof SyntaxError) return sendError(reply, 400, WireErrorCode.BadRequest, 'request body is not valid JSON');
+    if (err.statusCode === 400 || err instanceof SyntaxError)
+      return sendError(reply, 400, WireErrorCode.BadRequest, 'request body is not valid JSON');
     if (err.statusCode && err.statusCode >= 400 && err.statusCode < 500) {
       return sendError(reply, err.statusCode, WireErrorCode.BadRequest, err.message.slice(0, 200));
     }

@@ -29,7 +29,9 @@ export class Migration0002EnrollmentAndAgentChannel extends Migration {
       add column decided_by text,
       add column decided_at timestamptz;`);
     this.addSql(`alter table machines drop constraint machines_tenant_id_machine_uid_key;`);
-    this.addSql(`alter table machines add constraint machines_identity unique (tenant_id, machine_uid, clone_key);`);
+    this.addSql(
+      `alter table machines add constraint machines_identity unique (tenant_id, machine_uid, clone_key);`,
+    );
     this.addSql(`alter table machines add constraint machines_tenant_id_id_key unique (tenant_id, id);`);
 
     this.addSql(`create table site_enrollment_keys (
@@ -47,7 +49,9 @@ export class Migration0002EnrollmentAndAgentChannel extends Migration {
       unique (tenant_id, site_id, version),
       foreign key (tenant_id, site_id) references sites (tenant_id, id)
     );`);
-    this.addSql(`create unique index site_enrollment_keys_one_active on site_enrollment_keys (site_id) where active;`);
+    this.addSql(
+      `create unique index site_enrollment_keys_one_active on site_enrollment_keys (site_id) where active;`,
+    );
 
     this.addSql(`create table agent_keys (
       id uuid primary key,
@@ -119,7 +123,8 @@ export class Migration0002EnrollmentAndAgentChannel extends Migration {
       primary key (site_code, source_ip)
     );`);
 
-    this.addSql(`grant select, insert, update, delete on site_enrollment_keys, agent_keys, agent_tasks, alerts,
+    this
+      .addSql(`grant select, insert, update, delete on site_enrollment_keys, agent_keys, agent_tasks, alerts,
       enrollment_throttle to ${APP_ROLE};`);
   }
 }

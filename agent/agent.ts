@@ -1,0 +1,200 @@
+import { computeMachineUid } from '../infra/wire/machine-uid';
+import type { AgentTaskMessage, ResultRequest } from '../infra/wire/agent-protocol';
+import { AgentApiClient, ApiError, type FetchLike } from './api-client';
+import { writeConfig, type AgentConfig } from './config';
+import { Journal, type JournalEntry } from './journal';
+import { StepError, type Platform } from './platform/platform';
+import { runStep } from './steps';
+
+export const AGENT_VERSION = '0.1.0';
+const AGENT_KEY = 'agent-key';
+
+export interface AgentOptions {
+  config: AgentConfig;
+  /** Where to rewrite the config once the enrollment key is no longer needed. */
+  configFile?: string;
+  platform: Platform;
+  fetch?: FetchLike;
+  log?: (line: string) => void;
+  pollSeconds?: number;
+  /** Called between a step's end and its report: fault injection for tests and the harness. */
+  afterStep?: (task: AgentTaskMessage) => Promise<void>;
+}
+
+export type AgentState = 'starting' | 'enrolled' | 'pending' | 'revoked' | 'rejected' | 'stopped';
+
+/**
+ * The endpoint agent: enroll once, then check in and long-poll forever with jittered backoff,
+ * run each task once (journal), and never lose a finished result (store and forward).
+ */
+export class Agent {
+  readonly api: AgentApiClient;
+  readonly journal: Journal;
+  state: AgentState = 'starting';
+  machineId: string | null = null;
+  private lastBootId: string | null = null;
+  private backoffMs = 500;
+  private readonly log: (line: string) => void;
+
+  constructor(private readonly opts: AgentOptions) {
+    this.api = new AgentApiClient(opts.config.apiUrl, opts.fetch);
+    this.journal = new Journal(opts.config.stateDir);
+    this.log = opts.log ?? (() => {});
+  }
+
+  /** First run: enroll with the site's key, keep the agent key protected, forget the enrollment key. */
+  async ensureEnrolled(): Promise<void> {
+    const stored = await this.opts.platform.loadProtected(AGENT_KEY);
+    if (stored) {
+      this.api.agentKey = stored;
+      this.state = 'enrolled';
+      return;
+    }
+    const { config, platform } = this.opts;
+    if (!config.enrollmentKey)
+      throw new Error(
+        'no agent key stored and no enrollment key in the config: reinstall with the site installer',
+      );
+    const hardware = await platform.hardwareFacts();
+    const res = await this.api.enroll({
+      siteCode: config.siteCode,
+      enrollmentKey: config.enrollmentKey,
+      machineUid: computeMachineUid(hardware),
+      hostname: await platform.hostname(),
+      hardware,
+      os: await platform.osInfo(),
+      agentVersion: AGENT_VERSION,
+      ...(config.fingerprint ? { fingerprint: config.fingerprint } : {}),
+    });
+    await platform.saveProtected(AGENT_KEY, res.agentKey);
+    this.api.agentKey = res.agentKey;
+    this.machineId = res.machineId;
+    this.state = res.status === 'pending' ? 'pending' : 'enrolled';
+    if (this.opts.configFile) {
+      const { enrollmentKey: _forgotten, ...rest } = config;
+      writeConfig(this.opts.configFile, rest);
+    }
+    this.log(`enrolled as ${res.machineId} (${res.status})`);
+  }
+
+  async checkIn(): Promise<void> {
+    const platform = this.opts.platform;
+    const bootId = await platform.bootId();
+    const res = await this.api.checkIn({
+      bootId,
+      uptimeSeconds: await platform.uptimeSeconds(),
+      agentVersion: AGENT_VERSION,
+      hostname: await platform.hostname(),
+    });
+    this.lastBootId = bootId;
+    this.machineId = res.machineId;
+    this.state = res.status === 'pending' ? 'pending' : res.status === 'retired' ? 'rejected' : 'enrolled';
+  }
+
+  /** Runs until `signal` aborts or the key is revoked. Survives API outages. */
+  async run(signal: AbortSignal): Promise<AgentState> {
+    while (!signal.aborted) {
+      try {
+        if (this.state === 'starting') await this.ensureEnrolled();
+        await this.forwardPending();
+        if (this.lastBootId === null || this.lastBootId !== (await this.opts.platform.bootId()))
+          await this.checkIn();
+        const task = await this.api.poll(this.opts.pollSeconds ?? 25, signal);
+        this.backoffMs = 500;
+        if (task) await this.handle(task);
+      } catch (err) {
+        if (signal.aborted) break;
+        // A fault hook may simulate the process dying: nothing after it may run.
+        if ((err as { fatal?: boolean }).fatal) throw err;
+        if (err instanceof ApiError && err.code === 'ENROLLMENT_REJECTED') {
+          // A wrong or rotated key never becomes right: stop and say so (the installer is outdated).
+          this.log(`enrollment rejected: ${err.message}; install the site's current installer`);
+          this.state = 'rejected';
+          return this.state;
+        }
+        if (err instanceof ApiError && err.status === 401 && this.state !== 'starting') {
+          this.log('agent key rejected (revoked or machine rejected); stopping');
+          this.state = 'revoked';
+          return this.state;
+        }
+        const retryAfter =
+          err instanceof ApiError && err.retryAfterSeconds ? err.retryAfterSeconds * 1000 : 0;
+        const delay = Math.max(retryAfter, this.backoffMs * (0.5 + Math.random()));
+        this.log(`${(err as Error).message}; retrying in ${Math.round(delay)} ms`);
+        this.backoffMs = Math.min(this.backoffMs * 2, 30_000);
+        await sleep(delay, signal);
+      }
+    }
+    this.state = 'stopped';
+    return this.state;
+  }
+
+  /** One task, once: a finished entry is reported again, never re-run. */
+  async handle(task: AgentTaskMessage): Promise<void> {
+    const entry = this.journal.get(task.id);
+    if (entry?.state === 'finished') return this.report(entry);
+    this.journal.put({ task, state: 'started', reported: false });
+    const outcome = await this.execute(task);
+    const finished: JournalEntry = { task, state: 'finished', outcome, reported: false };
+    this.journal.put(finished);
+    await this.opts.afterStep?.(task);
+    await this.report(finished);
+  }
+
+  private async execute(task: AgentTaskMessage): Promise<ResultRequest> {
+    const controller = new AbortController();
+    let lastProgress = { percent: 0, message: 'started' };
+    // Heartbeat while the step runs, so Temporal knows this machine is alive.
+    const heartbeat = setInterval(
+      () => void this.api.progress(task.id, lastProgress).catch(() => {}),
+      10_000,
+    );
+    try {
+      const result = await runStep(this.opts.platform, task.kind, task.payload, {
+        idempotencyKey: task.idempotencyKey,
+        signal: controller.signal,
+        progress: async (percent, message) => {
+          lastProgress = { percent, message: message.slice(0, 200) };
+          await this.api.progress(task.id, lastProgress).catch(() => {});
+        },
+      });
+      return { ok: true, result };
+    } catch (err) {
+      if (err instanceof StepError)
+        return { ok: false, error: { type: err.type, message: err.message, retryable: err.retryable } };
+      return {
+        ok: false,
+        error: { type: 'StepCrashed', message: (err as Error).message.slice(0, 1000), retryable: true },
+      };
+    } finally {
+      clearInterval(heartbeat);
+    }
+  }
+
+  private async report(entry: JournalEntry): Promise<void> {
+    await this.api.result(entry.task.id, entry.outcome!);
+    this.journal.put({ ...entry, reported: true });
+  }
+
+  /** After a restart or an outage: finish what was interrupted and forward what was not acknowledged. */
+  private async forwardPending(): Promise<void> {
+    for (const entry of this.journal.pending()) {
+      if (entry.state === 'finished') await this.report(entry);
+      else await this.handle(entry.task);
+    }
+  }
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const onAbort = () => {
+      clearTimeout(timer);
+      resolve();
+    };
+    const timer = setTimeout(() => {
+      signal.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
+}

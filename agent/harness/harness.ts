@@ -1,0 +1,181 @@
+import path from 'node:path';
+import { Agent, type AgentState } from '../agent';
+import type { AgentConfig } from '../config';
+import {
+  newHostState,
+  SimulatedPlatform,
+  type SimulatedHostState,
+} from '../platform/simulated/simulated-host';
+import { flakyFetch, noFaults, SimulatedCrash, type FaultSpec } from './faults';
+
+export interface HarnessOptions {
+  apiUrl: string;
+  siteCode: string;
+  enrollmentKey: string;
+  fingerprint?: string;
+  machines: number;
+  /** Machines 0..clones-1 also get a clone: same hardware, another OS install, running at once. */
+  clones?: number;
+  stateDir: string;
+  faults?: FaultSpec;
+  pollSeconds?: number;
+  log?: (line: string) => void;
+  /** How long to wait for every machine to enroll. */
+  enrollTimeoutMs?: number;
+}
+
+export interface SimulatedMachine {
+  name: string;
+  dir: string;
+  platform: SimulatedPlatform;
+  agent: Agent;
+  crashes: number;
+  error?: string;
+}
+
+export interface HarnessReport {
+  enrolled: number;
+  pending: number;
+  failed: number;
+  failures: { name: string; error: string }[];
+}
+
+/**
+ * Runs simulated Windows machines, each a real agent talking real HTTP to the API. Machines keep
+ * their state under `stateDir/<name>`, so a second run is the same fleet coming back.
+ */
+export class Harness {
+  readonly machines: SimulatedMachine[] = [];
+  private readonly controller = new AbortController();
+  private readonly running: Promise<void>[] = [];
+
+  constructor(private readonly opts: HarnessOptions) {
+    for (let i = 0; i < opts.machines; i++) {
+      const name = `sim-${String(i).padStart(4, '0')}`;
+      // Seeded by folder and name: the same folder is the same fleet next time, another folder another fleet.
+      this.add(name, () => newHostState(name, `${path.resolve(opts.stateDir)}:${name}`));
+    }
+    for (let k = 0; k < (opts.clones ?? 0); k++) {
+      const original = this.machines[k]!;
+      const name = `clone-${String(k).padStart(4, '0')}`;
+      this.add(name, () => cloneOf(original.platform.snapshot, name));
+    }
+  }
+
+  private add(name: string, initial: () => SimulatedHostState): void {
+    const dir = path.join(this.opts.stateDir, name);
+    const platform = new SimulatedPlatform(dir, initial);
+    this.machines.push({ name, dir, platform, agent: this.newAgent(dir, platform), crashes: 0 });
+  }
+
+  private newAgent(dir: string, platform: SimulatedPlatform): Agent {
+    const faults = this.opts.faults ?? noFaults;
+    const config: AgentConfig = {
+      apiUrl: this.opts.apiUrl,
+      siteCode: this.opts.siteCode,
+      enrollmentKey: this.opts.enrollmentKey,
+      fingerprint: this.opts.fingerprint,
+      stateDir: dir,
+    };
+    return new Agent({
+      config,
+      platform,
+      pollSeconds: this.opts.pollSeconds,
+      fetch: flakyFetch(faults.network),
+      log: (line) => this.opts.log?.(`[${path.basename(dir)}] ${line}`),
+      afterStep: async () => {
+        if (faults.slowMs) await new Promise((r) => setTimeout(r, faults.slowMs));
+        if (Math.random() < faults.reboot) platform.reboot();
+        if (Math.random() < faults.crash) throw new SimulatedCrash();
+      },
+    });
+  }
+
+  /**
+   * Starts every agent; a crashed one is restarted on the same machine state after a moment.
+   * Clones start once the machines they were cloned from have enrolled, as a VM cloned from a
+   * running template would.
+   */
+  start(): void {
+    const originals = this.machines.slice(0, this.opts.machines);
+    const clones = this.machines.slice(this.opts.machines);
+    for (const machine of originals) this.running.push(this.keepAlive(machine));
+    if (clones.length === 0) return;
+    this.running.push(
+      (async () => {
+        while (
+          !this.controller.signal.aborted &&
+          originals.some((m) => m.agent.state === 'starting' && !m.error)
+        ) {
+          await new Promise((r) => setTimeout(r, 50));
+        }
+        for (const machine of clones) this.running.push(this.keepAlive(machine));
+      })(),
+    );
+  }
+
+  private async keepAlive(machine: SimulatedMachine): Promise<void> {
+    const signal = this.controller.signal;
+    while (!signal.aborted) {
+      try {
+        const state: AgentState = await machine.agent.run(signal);
+        if (state === 'revoked') machine.error = 'agent key revoked';
+        return;
+      } catch (err) {
+        if (!(err instanceof SimulatedCrash)) {
+          machine.error = (err as Error).message;
+          return;
+        }
+        machine.crashes++;
+        await new Promise((r) => setTimeout(r, 200));
+        machine.agent = this.newAgent(machine.dir, machine.platform);
+      }
+    }
+  }
+
+  /** Waits until every machine has enrolled (active or pending) or failed. */
+  async waitForEnrollment(): Promise<HarnessReport> {
+    const deadline = Date.now() + (this.opts.enrollTimeoutMs ?? 120_000);
+    while (Date.now() < deadline && this.machines.some((m) => m.agent.state === 'starting' && !m.error)) {
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    return this.report();
+  }
+
+  report(): HarnessReport {
+    const failures = this.machines
+      .filter(
+        (m) =>
+          m.error ||
+          m.agent.state === 'starting' ||
+          m.agent.state === 'revoked' ||
+          m.agent.state === 'rejected',
+      )
+      .map((m) => ({
+        name: m.name,
+        error: m.error ?? (m.agent.state === 'starting' ? 'did not enroll in time' : m.agent.state),
+      }));
+    const failed = new Set(failures.map((f) => f.name));
+    const ok = this.machines.filter((m) => !failed.has(m.name));
+    return {
+      enrolled: ok.filter((m) => m.agent.state !== 'pending').length,
+      pending: ok.filter((m) => m.agent.state === 'pending').length,
+      failed: failures.length,
+      failures,
+    };
+  }
+
+  async stop(): Promise<void> {
+    this.controller.abort();
+    while (this.running.length) await Promise.allSettled(this.running.splice(0));
+  }
+}
+
+/** A VM cloned from a template: the same hardware identity, but its own OS install and name. */
+function cloneOf(original: Readonly<SimulatedHostState>, name: string): SimulatedHostState {
+  const fresh = newHostState(name, `clone:${name}`);
+  return {
+    ...fresh,
+    hardware: { ...structuredClone(original.hardware), machineGuid: fresh.hardware.machineGuid },
+  };
+}

@@ -1,0 +1,84 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { Client as TemporalClient } from '@temporalio/client';
+import type { FastifyInstance } from 'fastify';
+import type { Orm } from '../../infra/db/orm';
+import { buildTestApp, gql } from './api';
+import { createTestDatabase, type TestDatabase } from './database';
+import { createTenant, type TenantFixture } from './fixtures';
+import { freePort } from './shared';
+import { startTestWorker, testTemporalClient } from './temporal';
+
+/** The real stack for agent tests: PostgreSQL, Temporal, a worker, and the API on a real port. */
+export interface AgentStack {
+  db: TestDatabase;
+  orm: Orm;
+  temporal: TemporalClient;
+  taskQueue: string;
+  app: FastifyInstance;
+  apiUrl: string;
+  port: number;
+  tenant: TenantFixture;
+  stateDir: string;
+  env: Record<string, string>;
+  /** Stops the API (as a crash or deploy would) and, with `restart`, brings a new one up on the same port. */
+  restartApi(downMs?: number): Promise<void>;
+  issueEnrollmentKey(siteId?: string): Promise<{ key: string; fingerprint: string; version: number }>;
+  close(): Promise<void>;
+}
+
+export async function startAgentStack(env: Record<string, string> = {}): Promise<AgentStack> {
+  const db = await createTestDatabase();
+  const orm = await db.appOrm();
+  const temporal = await testTemporalClient();
+  const worker = await startTestWorker(orm);
+  const port = await freePort();
+  const fullEnv = { AGENT_POLL_MAX_SECONDS: '5', ENROLL_RATE_LIMIT_PER_MINUTE: '100000', ...env };
+  const start = async () => {
+    const app = await buildTestApp(orm, temporal, db.appUrl, worker.taskQueue, fullEnv);
+    await app.listen({ host: '127.0.0.1', port });
+    return app;
+  };
+  const stack: AgentStack = {
+    db,
+    orm,
+    temporal,
+    taskQueue: worker.taskQueue,
+    app: await start(),
+    apiUrl: `http://127.0.0.1:${port}`,
+    port,
+    tenant: await createTenant(orm),
+    stateDir: mkdtempSync(path.join(os.tmpdir(), 'drydock-agents-')),
+    env: fullEnv,
+    async restartApi(downMs = 500) {
+      await stack.app.close();
+      await new Promise((r) => setTimeout(r, downMs));
+      stack.app = await start();
+    },
+    async issueEnrollmentKey(siteId = stack.tenant.siteId) {
+      const res = await gql<{ rotateEnrollmentKey: { key: string; fingerprint: string; version: number } }>(
+        stack.app,
+        stack.tenant.tenantId,
+        'mutation($s: ID!) { rotateEnrollmentKey(siteId: $s) { key fingerprint version } }',
+        { s: siteId },
+      );
+      if (!res.data) throw new Error(JSON.stringify(res.errors));
+      return res.data.rotateEnrollmentKey;
+    },
+    async close() {
+      const t = Date.now();
+      const mark = (what: string) =>
+        process.env.DEBUG_AGENTS && console.log(`${what} at ${Date.now() - t} ms`);
+      await stack.app.close();
+      mark('api closed');
+      await worker.stop();
+      mark('worker stopped');
+      await temporal.connection.close();
+      await db.drop();
+      mark('db dropped');
+      rmSync(stack.stateDir, { recursive: true, force: true });
+    },
+  };
+  return stack;
+}

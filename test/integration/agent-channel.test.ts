@@ -1,0 +1,325 @@
+import { randomUUID } from 'node:crypto';
+import path from 'node:path';
+import { Agent } from '../../agent/agent';
+import { Harness } from '../../agent/harness/harness';
+import { SimulatedCrash } from '../../agent/harness/faults';
+import { SimulatedPlatform } from '../../agent/platform/simulated/simulated-host';
+import { AgentTaskSchema, MachineSchema, MachineStatus } from '../../infra/db/entities';
+import { withTenant } from '../../infra/db/orm';
+import { computeMachineUid } from '../../infra/wire/machine-uid';
+import { MachineIdKey, TenantIdKey } from '../../workflows/search-attributes';
+import { collectInventoryWorkflowId, type CollectInventoryResult } from '../../workflows/machines/contracts';
+import { gql } from '../helpers/api';
+import { startAgentStack, type AgentStack } from '../helpers/agent-stack';
+
+jest.setTimeout(120_000);
+
+let stack: AgentStack;
+let key: { key: string; fingerprint: string; version: number };
+
+beforeAll(async () => {
+  stack = await startAgentStack({ ENROLL_LOCKOUT_SECONDS: '2', ENROLL_LOCKOUT_FAILURES: '3' });
+  key = await stack.issueEnrollmentKey();
+});
+afterAll(() => stack.close());
+
+const machines = () => withTenant(stack.orm, stack.tenant.tenantId, (em) => em.find(MachineSchema, {}));
+
+const harnesses: Harness[] = [];
+afterEach(async () => {
+  await Promise.all(harnesses.splice(0).map((h) => h.stop()));
+});
+
+function harness(name: string, n: number, extra: Partial<ConstructorParameters<typeof Harness>[0]> = {}) {
+  const h = new Harness({
+    apiUrl: stack.apiUrl,
+    siteCode: stack.tenant.siteCode,
+    enrollmentKey: key.key,
+    fingerprint: key.fingerprint,
+    machines: n,
+    stateDir: path.join(stack.stateDir, name),
+    pollSeconds: 2,
+    log: process.env.DEBUG_AGENTS ? (line) => console.log(line) : undefined,
+    ...extra,
+  });
+  harnesses.push(h);
+  return h;
+}
+
+function agentFor(
+  platform: SimulatedPlatform,
+  dir: string,
+  opts: Partial<ConstructorParameters<typeof Agent>[0]> = {},
+) {
+  return new Agent({
+    config: { apiUrl: stack.apiUrl, siteCode: stack.tenant.siteCode, enrollmentKey: key.key, stateDir: dir },
+    platform,
+    pollSeconds: 2,
+    ...opts,
+  });
+}
+
+async function startInventory(machineId: string) {
+  const workflowId = collectInventoryWorkflowId(machineId, randomUUID());
+  return stack.temporal.workflow.start('collectInventory', {
+    taskQueue: stack.taskQueue,
+    workflowId,
+    args: [{ tenantId: stack.tenant.tenantId, machineId }],
+    typedSearchAttributes: [
+      { key: TenantIdKey, value: stack.tenant.tenantId },
+      { key: MachineIdKey, value: machineId },
+    ],
+  });
+}
+
+async function taskRows(machineId: string) {
+  return withTenant(stack.orm, stack.tenant.tenantId, (em) => em.find(AgentTaskSchema, { machineId }));
+}
+
+async function rawPoll(agentKey: string, wait: number) {
+  return fetch(`${stack.apiUrl}/v1/agent/tasks?wait=${wait}`, {
+    headers: { authorization: `Bearer ${agentKey}` },
+  });
+}
+
+describe('enrollment', () => {
+  it('enrolls 20 agents at once into 20 rows, then reuses the row when the same hardware enrolls again', async () => {
+    const fleet = harness('fleet', 20);
+    fleet.start();
+    expect(await fleet.waitForEnrollment()).toMatchObject({ enrolled: 20, pending: 0, failed: 0 });
+    await fleet.stop();
+    const rows = await machines();
+    expect(rows.filter((m) => m.hostname.startsWith('SIM-'))).toHaveLength(20);
+    expect(new Set(rows.map((m) => m.machineUid)).size).toBe(rows.length);
+
+    // Reinstall the agent on sim-0003: its stored key is gone, the same hardware enrolls again.
+    const machine = fleet.machines[3]!;
+    const oldKey = (await machine.platform.loadProtected('agent-key'))!;
+    await machine.platform.deleteProtected('agent-key');
+    const again = agentFor(machine.platform, machine.dir);
+    await again.ensureEnrolled();
+    const after = await machines();
+    expect(after).toHaveLength(rows.length);
+    expect(again.machineId).toBe(
+      rows.find((m) => m.machineUid === computeMachineUid(machine.platform.snapshot.hardware))!.id,
+    );
+    // The old key was replaced: byte-identical 401 to any unknown key.
+    const revoked = await rawPoll(oldKey, 0);
+    const unknown = await rawPoll(`dak_${'0'.repeat(16)}_${'A'.repeat(43)}`, 0);
+    expect(revoked.status).toBe(401);
+    expect(await revoked.text()).toBe(await unknown.text());
+  });
+
+  it('treats a re-image (new MachineGuid, machine not seen lately) as the same machine', async () => {
+    const solo = harness('reimage', 1);
+    solo.start();
+    await solo.waitForEnrollment();
+    await solo.stop();
+    const m = solo.machines[0]!;
+    const id = m.agent.machineId!;
+    await stack.db
+      .adminClient()
+      .then((c) =>
+        c.query(`update machines set last_seen_at = now() - interval '30 days' where id = $1`, [id]),
+      );
+    m.platform.reimage();
+    const fresh = agentFor(m.platform, path.join(m.dir, 'reinstalled'));
+    await fresh.ensureEnrolled();
+    expect(fresh.machineId).toBe(id);
+    expect(fresh.state).toBe('enrolled');
+  });
+
+  it('puts a clone in pending, gives it no task until approved, then delivers', async () => {
+    const pair = harness('clones', 1, { clones: 1 });
+    pair.start();
+    expect(await pair.waitForEnrollment()).toMatchObject({ enrolled: 1, pending: 1, failed: 0 });
+    const clone = pair.machines[1]!;
+    const row = (await machines()).find((r) => r.id === clone.agent.machineId)!;
+    expect(row.status).toBe(MachineStatus.Pending);
+    expect(row.pendingReason).toMatch(/collision/);
+    const alerts = await gql<{ alerts: { kind: string; machineId: string }[] }>(
+      stack.app,
+      stack.tenant.tenantId,
+      '{ alerts { kind machineId } }',
+    );
+    expect(alerts.data!.alerts).toContainEqual({ kind: 'MachineCollision', machineId: row.id });
+
+    const handle = await startInventory(row.id);
+    await new Promise((r) => setTimeout(r, 3000)); // more than one poll of the clone
+    expect((await taskRows(row.id)).map((t) => t.status)).toEqual(['queued']);
+
+    const approved = await gql(
+      stack.app,
+      stack.tenant.tenantId,
+      'mutation($id: ID!) { approveMachine(id: $id) { status } }',
+      { id: row.id },
+    );
+    expect(approved.data).toEqual({ approveMachine: { status: 'Active' } });
+    const result = (await handle.result()) as CollectInventoryResult;
+    expect(result.hostname).toBe(clone.platform.snapshot.hostname);
+    await pair.stop();
+  });
+
+  it('stops enrolling with a rotated key while enrolled agents keep working', async () => {
+    const before = harness('before-rotation', 1);
+    before.start();
+    await before.waitForEnrollment();
+    const oldKey = key;
+    key = await stack.issueEnrollmentKey();
+    expect(key.version).toBe(oldKey.version + 1);
+    expect(key.fingerprint).toMatch(/^v\d+ \([0-9A-F]{4}\)$/);
+
+    const late = harness('after-rotation', 1, { enrollmentKey: oldKey.key });
+    late.start();
+    const report = await late.waitForEnrollment();
+    await late.stop();
+    expect(report.enrolled).toBe(0);
+
+    // The agent enrolled before the rotation still gets work.
+    const machineId = before.machines[0]!.agent.machineId!;
+    const handle = await startInventory(machineId);
+    expect(((await handle.result()) as CollectInventoryResult).hostname).toBe(
+      before.machines[0]!.platform.snapshot.hostname,
+    );
+    await before.stop();
+
+    const fresh = harness('new-key', 1);
+    fresh.start();
+    expect((await fresh.waitForEnrollment()).enrolled).toBe(1);
+    await fresh.stop();
+  });
+});
+
+describe('agent keys', () => {
+  it('revoking a key answers 401 and ends the long-poll in flight within one poll timeout', async () => {
+    const one = harness('revoke', 1);
+    one.start();
+    await one.waitForEnrollment();
+    await one.stop();
+    const agentKey = (await one.machines[0]!.platform.loadProtected('agent-key'))!;
+    const machineId = one.machines[0]!.agent.machineId!;
+    const started = Date.now();
+    const polling = rawPoll(agentKey, 5);
+    await new Promise((r) => setTimeout(r, 500));
+    const res = await gql(
+      stack.app,
+      stack.tenant.tenantId,
+      'mutation($m: ID!) { revokeAgentKey(machineId: $m) }',
+      { m: machineId },
+    );
+    expect(res.data).toEqual({ revokeAgentKey: 1 });
+    const answer = await polling;
+    expect(answer.status).toBe(401);
+    expect(Date.now() - started).toBeLessThan(5000);
+    expect((await rawPoll(agentKey, 0)).status).toBe(401);
+  });
+});
+
+describe('lockout', () => {
+  it('trips after repeated failures with a clear 429 and clears after the lockout period', async () => {
+    const body = (enrollmentKey: string) => ({
+      siteCode: stack.tenant.siteCode,
+      enrollmentKey,
+      machineUid: computeMachineUid({ smbiosUuid: '4C4C4544-0042-3510-8052-B4C04F4B4E31' }),
+      hostname: 'LOCKOUT-TEST',
+      hardware: { smbiosUuid: '4C4C4544-0042-3510-8052-B4C04F4B4E31' },
+      os: { name: 'Windows', version: '10.0', build: '26100' },
+      agentVersion: '0.1.0',
+    });
+    const post = (b: unknown, ip: string) =>
+      stack.app.inject({ method: 'POST', url: '/v1/enroll', payload: b as object, remoteAddress: ip });
+    const wrong = `dek_${'1'.repeat(16)}_${'B'.repeat(43)}`;
+    for (let i = 0; i < 3; i++) expect((await post(body(wrong), '10.9.9.9')).statusCode).toBe(401);
+    const locked = await post(body(key.key), '10.9.9.9');
+    expect(locked.statusCode).toBe(429);
+    expect(locked.json()).toMatchObject({ error: { code: 'LOCKED_OUT' } });
+    expect(Number(locked.headers['retry-after'])).toBeGreaterThan(0);
+    // Another address is not locked out.
+    expect((await post(body(key.key), '10.9.9.10')).statusCode).toBe(201);
+    await new Promise((r) => setTimeout(r, 2500));
+    expect((await post(body(key.key), '10.9.9.9')).statusCode).toBe(201);
+  });
+});
+
+describe('the task channel', () => {
+  it('delivers a task queued while the agent was offline once it returns, and signals the new boot id', async () => {
+    const one = harness('offline', 1);
+    one.start();
+    await one.waitForEnrollment();
+    await one.stop();
+    const m = one.machines[0]!;
+    const machineId = m.agent.machineId!;
+    const handle = await startInventory(machineId);
+    await new Promise((r) => setTimeout(r, 1500));
+    expect((await taskRows(machineId)).map((t) => t.status)).toEqual(['queued']);
+
+    m.platform.reboot(); // it comes back from a reboot
+    const back = agentFor(m.platform, m.dir);
+    const controller = new AbortController();
+    const running = back.run(controller.signal);
+    const result = (await handle.result()) as CollectInventoryResult;
+    controller.abort();
+    await running;
+    expect(result.hostname).toBe(m.platform.snapshot.hostname);
+    expect(result.bootIdsSeen).toContain(m.platform.snapshot.bootId);
+    const [task] = await taskRows(machineId);
+    expect(task!.status).toBe('completed');
+    const row = (await machines()).find((r) => r.id === machineId)!;
+    expect(row.inventory).toMatchObject({ hostname: m.platform.snapshot.hostname });
+  });
+
+  it('does not run a step twice when the agent is killed after the step and restarted', async () => {
+    const one = harness('crash', 1);
+    one.start();
+    await one.waitForEnrollment();
+    await one.stop();
+    const m = one.machines[0]!;
+    const machineId = m.agent.machineId!;
+    const handle = await startInventory(machineId);
+    let crashed = false;
+    const dying = agentFor(m.platform, m.dir, {
+      afterStep: async () => {
+        crashed = true;
+        throw new SimulatedCrash();
+      },
+    });
+    await expect(dying.run(new AbortController().signal)).rejects.toBeInstanceOf(SimulatedCrash);
+    expect(crashed).toBe(true);
+    const [task] = await taskRows(machineId);
+    expect(task!.status).toBe('delivered'); // the result never reached the API
+
+    const restarted = agentFor(m.platform, m.dir);
+    const controller = new AbortController();
+    const running = restarted.run(controller.signal);
+    await handle.result();
+    controller.abort();
+    await running;
+    expect(m.platform.snapshot.executions[task!.idempotencyKey]).toBe(1);
+  });
+
+  it('loses no result when the API restarts between the step and its report', async () => {
+    const one = harness('api-restart', 1);
+    one.start();
+    await one.waitForEnrollment();
+    await one.stop();
+    const m = one.machines[0]!;
+    const machineId = m.agent.machineId!;
+    const handle = await startInventory(machineId);
+    let restarting: Promise<void> | undefined;
+    const agent = agentFor(m.platform, m.dir, {
+      afterStep: async () => {
+        restarting = stack.restartApi(1500); // the report that follows finds no API
+        await new Promise((r) => setTimeout(r, 100));
+      },
+    });
+    const controller = new AbortController();
+    const running = agent.run(controller.signal);
+    const result = (await handle.result()) as CollectInventoryResult;
+    await restarting;
+    controller.abort();
+    await running;
+    expect(result.hostname).toBe(m.platform.snapshot.hostname);
+    const [task] = await taskRows(machineId);
+    expect(task).toMatchObject({ status: 'completed', deliveries: 1 });
+  });
+});
