@@ -7,6 +7,7 @@ import { resolvePostgres } from '../postgres/resolve';
 import { runApi } from '../../api/main';
 import { runWorker } from '../../workers/main';
 import { ensureTemporalCli } from '../temporal/cli';
+import { runHarnessCli, type HarnessCliOptions } from '../../agent/harness/main';
 import { up } from './up';
 
 export function program(): Command {
@@ -24,8 +25,11 @@ export function program(): Command {
       'Start everything on embedded defaults: PostgreSQL, the Temporal dev server with UI, migrations, ' +
         'the demo tenant, the worker and the API. Prints the URLs; Ctrl-C stops all of it.',
     )
-    .option('--no-demo', 'do not seed the demo tenant')
-    .action((opts: { demo: boolean }) => up(opts));
+    .option('--no-demo', 'do not seed the demo tenant (and start no simulated fleet)')
+    .option('--fleet <n>', 'simulated machines to enroll into the demo site', '5')
+    .action((opts: { demo: boolean; fleet: string }) =>
+      up({ demo: opts.demo, fleet: Math.max(0, Number(opts.fleet) || 0) }),
+    );
 
   cli
     .command('migrate')
@@ -89,6 +93,24 @@ export function program(): Command {
         log: (line) => process.stderr.write(`${line}\n`),
       });
       process.stdout.write(`${cli.path}\n`);
+    });
+
+  cli
+    .command('harness')
+    .description(
+      'Run N simulated Windows machines as real agents against the API and report enrolled / pending / failed. ' +
+        'The enrollment key comes from DRYDOCK_ENROLLMENT_KEY.',
+    )
+    .requiredOption('--machines <n>', 'how many simulated machines')
+    .option('--site <code>', 'site code to enroll into', 'DEMO-HQ')
+    .option('--clone <k>', 'also run clones of the first K machines (same hardware identity)', '0')
+    .option('--faults <spec>', 'inject faults, e.g. crash=0.2,network=0.1,slow=300,reboot=0.1')
+    .option('--api <url>', 'API base URL (default http://API_HOST:API_PORT)')
+    .option('--state <dir>', 'where the simulated machines keep their state (default DATA_DIR/fleet/<site>)')
+    .option('--stay', 'keep the agents running after enrollment until Ctrl-C', false)
+    .option('--verbose', 'print every agent log line', false)
+    .action(async (opts: HarnessCliOptions) => {
+      process.exitCode = await runHarnessCli(loadEnv(), opts);
     });
 
   cli

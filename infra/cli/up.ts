@@ -4,7 +4,11 @@ import { loadEnv, type Env } from '../config/env';
 import { StartupError } from '../config/fatal';
 import { createOrm } from '../db/orm';
 import { deriveAppUrl, migrate, DEV_APP_PASSWORD } from '../db/database';
-import { seedDemoTenant } from '../db/seed-demo';
+import { DEMO_SITE_CODE, seedDemoTenant } from '../db/seed-demo';
+import { rotateEnrollmentKey, type IssuedEnrollmentKey } from '../db/enrollment-keys';
+import { SiteSchema } from '../db/entities';
+import { withTenant } from '../db/orm';
+import { serverSecret } from '../config/env';
 import { resolvePostgres, type ResolvedPostgres } from '../postgres/resolve';
 import { ensureTemporalCli } from '../temporal/cli';
 import { connectTemporal } from '../temporal/connection';
@@ -18,7 +22,7 @@ const say = (line: string) => process.stdout.write(`${line}\n`);
  * the worker and the API; waits until all are healthy, prints the URLs, and on Ctrl-C stops
  * everything it started, in reverse order.
  */
-export async function up(opts: { demo: boolean }): Promise<void> {
+export async function up(opts: { demo: boolean; fleet: number }): Promise<void> {
   const env = loadEnv();
   const started: { stop(): Promise<void>; name: string }[] = [];
   let stopping = false;
@@ -51,12 +55,26 @@ export async function up(opts: { demo: boolean }): Promise<void> {
     const temporalAddress = env.TEMPORAL_ADDRESS ?? (await startTemporal(env, started));
     if (env.TEMPORAL_ADDRESS) await (await connectTemporal(env.TEMPORAL_ADDRESS)).close();
 
+    let demoKey: IssuedEnrollmentKey | undefined;
     if (opts.demo) {
       const orm = await createOrm(env.DATABASE_APP_URL ?? deriveAppUrl(pg.adminUrl), {
         pool: { min: 0, max: 2 },
       });
-      const { created } = await seedDemoTenant(orm, env.DRYDOCK_DEMO_TENANT).finally(() => orm.close());
-      say(`drydock: demo tenant "${env.DRYDOCK_DEMO_TENANT}": ${created ? 'seeded' : 'present'}`);
+      try {
+        const { created, tenantId } = await seedDemoTenant(orm, env.DRYDOCK_DEMO_TENANT);
+        say(`drydock: demo tenant "${env.DRYDOCK_DEMO_TENANT}": ${created ? 'seeded' : 'present'}`);
+        // A fresh key for the demo site each start; the simulated fleet keeps its agent keys.
+        demoKey = await withTenant(orm, tenantId, async (em) =>
+          rotateEnrollmentKey(
+            em,
+            await em.findOneOrFail(SiteSchema, { code: DEMO_SITE_CODE }),
+            'system:drydock-up',
+            serverSecret(env),
+          ),
+        );
+      } finally {
+        await orm.close();
+      }
     }
 
     const childEnv: NodeJS.ProcessEnv = {
@@ -77,6 +95,27 @@ export async function up(opts: { demo: boolean }): Promise<void> {
 
     const base = `http://${env.API_HOST}:${env.API_PORT}`;
     await waitHealthy(`${base}/healthz`, 120_000);
+    if (demoKey && opts.fleet > 0) {
+      const fleet = spawnEntry(
+        'fleet',
+        'infra/cli/harness-entry.ts',
+        {
+          ...childEnv,
+          DRYDOCK_ENROLLMENT_KEY: demoKey.key,
+          DRYDOCK_ENROLLMENT_FINGERPRINT: demoKey.fingerprint,
+          DRYDOCK_HARNESS_ARGS: JSON.stringify([
+            '--machines',
+            String(opts.fleet),
+            '--site',
+            DEMO_SITE_CODE,
+            '--stay',
+          ]),
+        },
+        say,
+      );
+      started.push({ name: 'simulated fleet', stop: () => stopChild(fleet) });
+      watchExit('simulated fleet', fleet, () => stopping, stopAll);
+    }
     say('');
     say('Drydock is up.');
     say(`  API + GraphiQL   ${base}/graphql`);
@@ -86,6 +125,10 @@ export async function up(opts: { demo: boolean }): Promise<void> {
     );
     say(`  Temporal gRPC    ${temporalAddress}`);
     say(`  PostgreSQL       ${redact(pg.adminUrl)}`);
+    if (demoKey)
+      say(
+        `  Demo site        ${DEMO_SITE_CODE}, enrollment key ${demoKey.fingerprint}, ${opts.fleet} simulated machine(s)`,
+      );
     say('Press Ctrl-C to stop everything.');
   } catch (err) {
     say(`drydock: ${(err as Error).message.split('\n')[0]}`);

@@ -101,6 +101,10 @@ describe('drydock up', () => {
     expect(first.output()).toContain(`API + GraphiQL   http://127.0.0.1:${ports.api}/graphql`);
     expect(first.output()).toContain('(cache)');
     expect(first.output()).toContain('demo tenant "demo": seeded');
+    // The demo fleet: simulated machines enrolled over real HTTP.
+    await waitFor(first, 'harness: enrolled 5, pending 0, failed 0');
+    const machines = await graphql('{ machines { hostname status } }');
+    expect(machines.data!.machines).toHaveLength(5);
 
     const health = await fetch(`http://127.0.0.1:${ports.api}/healthz`);
     expect(health.status).toBe(200);
@@ -126,6 +130,9 @@ describe('drydock up', () => {
     expect(second.output()).not.toContain('building the Temporal CLI');
     expect(second.output()).toContain('demo tenant "demo": present');
     expect(second.output()).toContain('migrations: up to date');
+    // The same fleet comes back with its own agent keys: no new rows, though the site key rotated.
+    await waitFor(second, 'harness: enrolled 5, pending 0, failed 0');
+    expect((await graphql('{ machines { id } }')).data!.machines).toHaveLength(5);
     const sites = await graphql('{ sites { code } }');
     expect(sites.data!.sites.map((s: { code: string }) => s.code)).toContain('PERSIST-1');
     // Temporal kept its history in the data folder too.
