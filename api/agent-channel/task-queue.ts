@@ -5,7 +5,7 @@ import type { AgentIdentity } from './agent-auth';
 /** A delivered task not finished within this long is offered again (the agent may have died). */
 export const REDELIVER_AFTER_SECONDS = 120;
 
-/** Claims the machine's oldest open task; SKIP LOCKED keeps two concurrent polls from taking the same one. */
+/** Claims the oldest open task of an active machine; SKIP LOCKED keeps two concurrent polls from taking the same one. */
 export async function claimTask(orm: Orm, agent: AgentIdentity): Promise<AgentTaskMessage | null> {
   return withTenant(orm, agent.tenantId, async (em) => {
     const rows = await em.execute<
@@ -15,6 +15,8 @@ export async function claimTask(orm: Orm, agent: AgentIdentity): Promise<AgentTa
         where id = (
           select id from agent_tasks
            where machine_id = ? and (status = 'queued' or (status = 'delivered' and delivered_at < now() - make_interval(secs => ?)))
+             -- a pending (unapproved clone) or retired machine gets nothing to do
+             and exists (select 1 from machines m where m.id = agent_tasks.machine_id and m.status = 'active')
            order by created_at
            for update skip locked
            limit 1)

@@ -3,16 +3,24 @@ import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { repoRoot } from '../config/env';
 
+/**
+ * V8 flags for the API process. Without a cap V8 lets the heap grow lazily after a burst (1,000
+ * enrollments at once) and RSS stays ~750 MB; with a small young generation and a heap cap the
+ * same load settles near 320 MB with 2,000 long-polls (npm run bench). See docs/adr/0010.
+ */
+export const API_NODE_FLAGS = ['--max-old-space-size=384', '--max-semi-space-size=4'];
+
 /** Runs one of Drydock's TypeScript entry points under the same (pinned) Node, through tsx. */
 export function spawnEntry(
   name: string,
   entry: string,
   env: NodeJS.ProcessEnv,
   write: (line: string) => void,
+  nodeFlags: string[] = [],
 ): ChildProcess {
   const child = spawn(
     process.execPath,
-    ['--require', require.resolve('tsx/cjs'), path.join(repoRoot, entry)],
+    [...nodeFlags, '--require', require.resolve('tsx/cjs'), path.join(repoRoot, entry)],
     {
       env,
       stdio: ['ignore', 'pipe', 'pipe'],

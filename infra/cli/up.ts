@@ -13,7 +13,7 @@ import { resolvePostgres, type ResolvedPostgres } from '../postgres/resolve';
 import { ensureTemporalCli } from '../temporal/cli';
 import { connectTemporal } from '../temporal/connection';
 import { startDevServer, type DevServer } from '../temporal/dev-server';
-import { spawnEntry, stopChild } from './processes';
+import { API_NODE_FLAGS, spawnEntry, stopChild } from './processes';
 
 const say = (line: string) => process.stdout.write(`${line}\n`);
 
@@ -85,7 +85,7 @@ export async function up(opts: { demo: boolean; fleet: number }): Promise<void> 
     };
     const worker = spawnEntry('worker', 'workers/main.ts', childEnv, say);
     started.push({ name: 'worker', stop: () => stopChild(worker) });
-    const api = spawnEntry('api', 'api/main.ts', childEnv, say);
+    const api = spawnEntry('api', 'api/main.ts', childEnv, say, API_NODE_FLAGS);
     started.push({ name: 'API', stop: () => stopChild(api) });
     for (const [name, child] of [
       ['worker', worker],

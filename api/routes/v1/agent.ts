@@ -2,7 +2,7 @@ import { ActivityNotFoundError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { serverSecret } from '../../../infra/config/env';
-import { AgentTaskSchema as AgentTaskRow, MachineSchema, MachineStatus } from '../../../infra/db/entities';
+import { AgentTaskSchema as AgentTaskRow, MachineSchema } from '../../../infra/db/entities';
 import { withTenant } from '../../../infra/db/orm';
 import {
   CheckInRequestSchema,
@@ -103,13 +103,8 @@ export async function agentRoutes(app: FastifyInstance, deps: AppDeps): Promise<
       const gone = new AbortController();
       reply.raw.on('close', () => gone.abort());
       for (;;) {
-        const status = await withTenant(
-          orm,
-          agent.tenantId,
-          async (em) => (await em.findOneOrFail(MachineSchema, { id: agent.machineId })).status,
-        );
-        // A pending (unapproved clone) or retired machine gets nothing to do.
-        const task = status === MachineStatus.Active ? await claimTask(orm, agent) : null;
+        // A pending (unapproved clone) or retired machine is offered nothing (claimTask checks).
+        const task = await claimTask(orm, agent);
         if (task) return { task };
         const left = deadline - Date.now();
         if (left <= 0 || gone.signal.aborted) return reply.code(204).send();
