@@ -8,6 +8,7 @@ import { runApi } from '../../api/main';
 import { runWorker } from '../../workers/main';
 import { ensureTemporalCli } from '../temporal/cli';
 import { runHarnessCli, type HarnessCliOptions } from '../../agent/harness/main';
+import { runAgent } from '../../agent/main';
 import { up } from './up';
 
 export function program(): Command {
@@ -111,6 +112,15 @@ export function program(): Command {
     .option('--verbose', 'print every agent log line', false)
     .action(async (opts: HarnessCliOptions) => {
       process.exitCode = await runHarnessCli(loadEnv(), opts);
+    });
+
+  cli
+    .command('agent')
+    .description('Run the endpoint agent: enroll once with the config the site installer wrote, then long-poll for work.')
+    .requiredOption('--config <file>', 'the agent config (apiUrl, siteCode, enrollmentKey, fingerprint, stateDir)')
+    .option('--simulated <dir>', 'run against a simulated Windows host kept in <dir> (required off Windows)')
+    .action(async (opts: { config: string; simulated?: string }) => {
+      process.exitCode = await runAgent(opts);
     });
 
   cli
