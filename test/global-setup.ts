@@ -39,6 +39,7 @@ export default async function globalSetup(): Promise<void> {
   Object.assign(process.env, {
     DRYDOCK_TEST_ADMIN_URL: pg.adminUrl,
     DRYDOCK_TEST_TEMPLATE_DB: template,
+    DRYDOCK_TEST_RUN: String(process.pid),
     DRYDOCK_TEST_TEMPORAL_ADDRESS: server.address,
     DRYDOCK_TEST_TEMPORAL_CLI: cli.path,
     DRYDOCK_TEST_BUNDLE: bundlePath,

@@ -7,7 +7,7 @@ export default async function globalTeardown(): Promise<void> {
     { server: DevServer; pg: ResolvedPostgres; template: string } | undefined;
   if (!state) return;
   await state.server.stop();
-  await dropTestDatabases(state.pg.adminUrl);
+  await dropTestDatabases(state.pg.adminUrl, String(process.pid));
   await dropDatabase(state.pg.adminUrl, state.template);
   await state.pg.stop();
 }

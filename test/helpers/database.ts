@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { Client } from 'pg';
 import { deriveAppUrl, withDatabase } from '../../infra/db/database';
 import { createOrm, type Orm } from '../../infra/db/orm';
-import { adminQuery, dropDatabase, TEST_DB_PREFIX } from './shared';
+import { adminQuery, dropDatabase, testDbPrefix } from './shared';
 
 export interface TestDatabase {
   name: string;
@@ -19,7 +19,7 @@ export interface TestDatabase {
 export async function createTestDatabase(): Promise<TestDatabase> {
   const serverUrl = process.env.DRYDOCK_TEST_ADMIN_URL!;
   const template = process.env.DRYDOCK_TEST_TEMPLATE_DB!;
-  const name = `${TEST_DB_PREFIX}${randomBytes(6).toString('hex')}`;
+  const name = `${testDbPrefix(process.env.DRYDOCK_TEST_RUN!)}${randomBytes(6).toString('hex')}`;
   for (let attempt = 0; ; attempt++) {
     try {
       await adminQuery(serverUrl, `create database "${name}" template "${template}"`);

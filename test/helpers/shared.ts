@@ -5,7 +5,8 @@ import { repoRoot } from '../../infra/config/env';
 import { withDatabase } from '../../infra/db/database';
 
 export const TEMPLATE_PREFIX = 'drydock_test_template_';
-export const TEST_DB_PREFIX = 'drydock_t_';
+/** Test databases of this run: `drydock_t_<run>_<random>`, so concurrent runs never touch each other's. */
+export const testDbPrefix = (run: string) => `drydock_t_${run}_`;
 export const runDir = path.join(repoRoot, '.drydock', 'test-run');
 
 export function freePort(): Promise<number> {
@@ -37,10 +38,12 @@ export async function dropDatabase(adminUrl: string, name: string): Promise<void
   await adminQuery(adminUrl, `drop database if exists "${name.replace(/"/g, '')}" with (force)`);
 }
 
-export async function dropTestDatabases(adminUrl: string): Promise<void> {
+export async function dropTestDatabases(adminUrl: string, run: string): Promise<void> {
+  // starts_with, not LIKE: `_` is a LIKE wildcard and would match other runs' names.
   const { rows } = await adminQuery<{ datname: string }>(
     adminUrl,
-    `select datname from pg_database where datname like '${TEST_DB_PREFIX}%'`,
+    'select datname from pg_database where starts_with(datname, $1)',
+    [testDbPrefix(run)],
   );
   for (const row of rows) await dropDatabase(adminUrl, row.datname);
 }

@@ -4,6 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { repoRoot } from '../../infra/config/env';
+import { migrationsList } from '../../infra/db/migrations';
 import { freePort } from '../helpers/shared';
 
 const run = promisify(execFile);
@@ -21,7 +22,7 @@ describe('embedded PostgreSQL', () => {
     const first = JSON.parse(
       (await run(process.execPath, [...args, String(await freePort())], { timeout: 120_000 })).stdout,
     );
-    expect(first).toMatchObject({ applied: ['0001-foundation'], user: 'drydock_app' });
+    expect(first).toMatchObject({ applied: migrationsList.map((m) => m.name), user: 'drydock_app' });
     expect(first.version).toMatch(/^PostgreSQL \d+/);
     const second = JSON.parse(
       (await run(process.execPath, [...args, String(await freePort())], { timeout: 120_000 })).stdout,

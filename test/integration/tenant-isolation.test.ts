@@ -90,6 +90,10 @@ describe('row-level security', () => {
         'users',
         'memberships',
         'audit_events',
+        'site_enrollment_keys',
+        'agent_keys',
+        'agent_tasks',
+        'alerts',
       ]) {
         const { rows } = await client.query<{ n: number }>(`select count(*)::int as n from ${table}`);
         expect({ table, n: rows[0]!.n }).toEqual({ table, n: 0 });
@@ -152,10 +156,14 @@ describe('the RLS catalog check', () => {
         where c.relnamespace = 'public'::regnamespace and c.relkind = 'r' and c.relforcerowsecurity order by 1`,
     );
     expect(rows.map((r) => r.relname)).toEqual([
+      'agent_keys',
+      'agent_tasks',
+      'alerts',
       'audit_events',
       'clients',
       'machines',
       'memberships',
+      'site_enrollment_keys',
       'sites',
       'tenants',
       'users',
