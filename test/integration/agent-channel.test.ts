@@ -129,6 +129,49 @@ describe('enrollment', () => {
     expect(fresh.state).toBe('enrolled');
   });
 
+  it('moves a machine enrolling under another site of the tenant, with a site-move alert', async () => {
+    const one = harness('mover', 1);
+    one.start();
+    await one.waitForEnrollment();
+    await one.stop();
+    const m = one.machines[0]!;
+    const created = await gql<{ createSite: { id: string; code: string } }>(
+      stack.app,
+      stack.tenant.tenantId,
+      'mutation($i: CreateSiteInput!) { createSite(input: $i) { id code } }',
+      {
+        i: {
+          clientId: stack.tenant.clientId,
+          code: `MOVE-${randomUUID().slice(0, 6).toUpperCase()}`,
+          name: 'Second site',
+        },
+      },
+    );
+    const site = created.data!.createSite;
+    const otherKey = await stack.issueEnrollmentKey(site.id);
+    await m.platform.deleteProtected('agent-key');
+    const moved = new Agent({
+      config: {
+        apiUrl: stack.apiUrl,
+        siteCode: site.code,
+        enrollmentKey: otherKey.key,
+        stateDir: path.join(m.dir, 'moved'),
+      },
+      platform: m.platform,
+      pollSeconds: 2,
+    });
+    await moved.ensureEnrolled();
+    expect(moved.machineId).toBe(m.agent.machineId);
+    const row = (await machines()).find((r) => r.id === moved.machineId)!;
+    expect(row.siteId).toBe(site.id);
+    const alerts = await gql<{ alerts: { kind: string; machineId: string }[] }>(
+      stack.app,
+      stack.tenant.tenantId,
+      '{ alerts { kind machineId } }',
+    );
+    expect(alerts.data!.alerts).toContainEqual({ kind: 'MachineSiteMoved', machineId: row.id });
+  });
+
   it('puts a clone in pending, gives it no task until approved, then delivers', async () => {
     const pair = harness('clones', 1, { clones: 1 });
     pair.start();
