@@ -116,8 +116,13 @@ export function program(): Command {
 
   cli
     .command('agent')
-    .description('Run the endpoint agent: enroll once with the config the site installer wrote, then long-poll for work.')
-    .requiredOption('--config <file>', 'the agent config (apiUrl, siteCode, enrollmentKey, fingerprint, stateDir)')
+    .description(
+      'Run the endpoint agent: enroll once with the config the site installer wrote, then long-poll for work.',
+    )
+    .requiredOption(
+      '--config <file>',
+      'the agent config (apiUrl, siteCode, enrollmentKey, fingerprint, stateDir)',
+    )
     .option('--simulated <dir>', 'run against a simulated Windows host kept in <dir> (required off Windows)')
     .action(async (opts: { config: string; simulated?: string }) => {
       process.exitCode = await runAgent(opts);
