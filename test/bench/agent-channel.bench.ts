@@ -8,12 +8,13 @@ import { repoRoot, serverSecret, loadEnv } from '../../infra/config/env';
 import { noticeSql } from '../../infra/db/agent-notices';
 import { deriveAppUrl, migrate, withDatabase, DEV_APP_PASSWORD } from '../../infra/db/database';
 import { rotateEnrollmentKey } from '../../infra/db/enrollment-keys';
-import { ClientSchema, SiteSchema, TenantSchema } from '../../infra/db/entities';
+import { SiteSchema } from '../../infra/db/entities';
 import { createOrm, withTenant } from '../../infra/db/orm';
 import { resolvePostgres } from '../../infra/postgres/resolve';
 import { ensureTemporalCli } from '../../infra/temporal/cli';
 import { startDevServer } from '../../infra/temporal/dev-server';
 import { API_NODE_FLAGS } from '../../infra/cli/processes';
+import { createTenant } from '../helpers/fixtures';
 import { dropDatabase, freePort } from '../helpers/shared';
 
 /**
@@ -45,34 +46,10 @@ async function main(): Promise<void> {
   const orm = await createOrm(deriveAppUrl(adminUrl), { pool: { min: 0, max: 4 } });
 
   // A tenant, a client, a site and its enrollment key.
-  const tenantId = randomUUID();
-  const siteCode = `BENCH-${process.pid}`;
-  const key = await withTenant(orm, tenantId, async (em) => {
-    em.create(TenantSchema, {
-      id: tenantId,
-      slug: `bench-${process.pid}`,
-      name: 'Bench',
-      createdAt: new Date(),
-    });
-    await em.flush();
-    const client = em.create(ClientSchema, {
-      id: randomUUID(),
-      tenantId,
-      name: 'Bench client',
-      createdAt: new Date(),
-    });
-    await em.flush();
-    const site = em.create(SiteSchema, {
-      id: randomUUID(),
-      tenantId,
-      clientId: client.id,
-      code: siteCode,
-      name: 'Bench site',
-      createdAt: new Date(),
-    });
-    await em.flush();
-    return rotateEnrollmentKey(em, site, 'bench', serverSecret(env));
-  });
+  const { tenantId, siteId, siteCode } = await createTenant(orm, `bench-${process.pid}`);
+  const key = await withTenant(orm, tenantId, async (em) =>
+    rotateEnrollmentKey(em, await em.findOneOrFail(SiteSchema, { id: siteId }), 'bench', serverSecret(env)),
+  );
 
   // The API as its own process, with the flags `drydock up` gives it, so its memory is its own.
   const port = await freePort();

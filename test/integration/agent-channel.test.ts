@@ -46,6 +46,15 @@ function harness(name: string, n: number, extra: Partial<ConstructorParameters<t
   return h;
 }
 
+/** One simulated machine, enrolled and then stopped (offline until a test starts an agent for it). */
+async function enrolledMachine(name: string) {
+  const one = harness(name, 1);
+  one.start();
+  await one.waitForEnrollment();
+  await one.stop();
+  return one.machines[0]!;
+}
+
 function agentFor(
   platform: SimulatedPlatform,
   dir: string,
@@ -130,11 +139,7 @@ describe('enrollment', () => {
   });
 
   it('moves a machine enrolling under another site of the tenant, with a site-move alert', async () => {
-    const one = harness('mover', 1);
-    one.start();
-    await one.waitForEnrollment();
-    await one.stop();
-    const m = one.machines[0]!;
+    const m = await enrolledMachine('mover');
     const created = await gql<{ createSite: { id: string; code: string } }>(
       stack.app,
       stack.tenant.tenantId,
@@ -235,12 +240,9 @@ describe('enrollment', () => {
 
 describe('agent keys', () => {
   it('revoking a key answers 401 and ends the long-poll in flight within one poll timeout', async () => {
-    const one = harness('revoke', 1);
-    one.start();
-    await one.waitForEnrollment();
-    await one.stop();
-    const agentKey = (await one.machines[0]!.platform.loadProtected('agent-key'))!;
-    const machineId = one.machines[0]!.agent.machineId!;
+    const m = await enrolledMachine('revoke');
+    const agentKey = (await m.platform.loadProtected('agent-key'))!;
+    const machineId = m.agent.machineId!;
     const started = Date.now();
     const polling = rawPoll(agentKey, 5);
     await new Promise((r) => setTimeout(r, 500));
@@ -286,11 +288,7 @@ describe('lockout', () => {
 
 describe('the task channel', () => {
   it('delivers a task queued while the agent was offline once it returns, and signals the new boot id', async () => {
-    const one = harness('offline', 1);
-    one.start();
-    await one.waitForEnrollment();
-    await one.stop();
-    const m = one.machines[0]!;
+    const m = await enrolledMachine('offline');
     const machineId = m.agent.machineId!;
     const handle = await startInventory(machineId);
     await new Promise((r) => setTimeout(r, 1500));
@@ -312,11 +310,7 @@ describe('the task channel', () => {
   });
 
   it('does not run a step twice when the agent is killed after the step and restarted', async () => {
-    const one = harness('crash', 1);
-    one.start();
-    await one.waitForEnrollment();
-    await one.stop();
-    const m = one.machines[0]!;
+    const m = await enrolledMachine('crash');
     const machineId = m.agent.machineId!;
     const handle = await startInventory(machineId);
     let crashed = false;
@@ -341,11 +335,7 @@ describe('the task channel', () => {
   });
 
   it('loses no result when the API restarts between the step and its report', async () => {
-    const one = harness('api-restart', 1);
-    one.start();
-    await one.waitForEnrollment();
-    await one.stop();
-    const m = one.machines[0]!;
+    const m = await enrolledMachine('api-restart');
     const machineId = m.agent.machineId!;
     const handle = await startInventory(machineId);
     let restarting: Promise<void> | undefined;
