@@ -1,5 +1,5 @@
 import type { Client as TemporalClient } from '@temporalio/client';
-import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyServerOptions } from 'fastify';
 import type { Env } from '../infra/config/env';
 import type { Orm } from '../infra/db/orm';
 import { NotifyHub } from './agent-channel/notify-hub';
@@ -30,6 +30,16 @@ export async function buildApp(
     bodyLimit: 1024 * 1024,
     // Idle keep-alive sockets (agents between polls) must not hold up a shutdown.
     forceCloseConnections: true,
+    // Validate, never repair: no silent type coercion, unknown fields are an error, not dropped.
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: false } },
+    // Malformed URLs are refused by the router before any plugin: answer them in /v1's format too.
+    frameworkErrors: (error, request, reply) => {
+      const status = (error as { statusCode?: number }).statusCode ?? 400;
+      const body = request.url.startsWith('/v1/')
+        ? { error: { code: 'BAD_REQUEST', message: 'malformed request URL' } }
+        : { error: 'Bad Request', message: 'malformed request URL' };
+      void (reply as FastifyReply).code(status).type('application/json').send(body);
+    },
     ...options,
   });
   const hub = new NotifyHub(input.databaseUrl, app.log);

@@ -39,7 +39,10 @@ export const EnrollRequestSchema = Type.Object(
     /** The `vN (XXXX)` the installer carried, reported for the operator's benefit. */
     fingerprint: Type.Optional(Type.String({ pattern: '^v[0-9]{1,6} \\([0-9A-F]{4}\\)$' })),
     labels: Type.Optional(
-      Type.Record(Type.String({ pattern: '^[a-z][a-z0-9_]{0,31}$' }), Str(128), { maxProperties: 16 }),
+      Type.Record(Type.String({ pattern: '^[a-z][a-z0-9_]{0,31}$' }), Str(128), {
+        maxProperties: 16,
+        additionalProperties: false,
+      }),
     ),
   },
   { additionalProperties: false },
@@ -93,7 +96,12 @@ export const CheckInResponseSchema = Type.Object({
 export type CheckInResponse = Static<typeof CheckInResponseSchema>;
 
 export const PollQuerySchema = Type.Object(
-  { wait: Type.Optional(Type.Integer({ minimum: 0, maximum: 120 })) },
+  // Digits only: number coercion would let "Infinity" or "1e400" through.
+  {
+    wait: Type.Optional(
+      Type.String({ pattern: '^([0-9]|[1-9][0-9]|1[01][0-9]|120)$', description: 'seconds, 0–120' }),
+    ),
+  },
   { additionalProperties: false },
 );
 
@@ -108,8 +116,13 @@ export type AgentTaskMessage = Static<typeof AgentTaskSchema>;
 
 export const PollResponseSchema = Type.Object({ task: AgentTaskSchema });
 
+// A plain pattern, not format 'uuid', which also accepts a `urn:uuid:` prefix PostgreSQL refuses.
 export const TaskParamsSchema = Type.Object(
-  { id: Type.String({ format: 'uuid' }) },
+  {
+    id: Type.String({
+      pattern: '^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$',
+    }),
+  },
   { additionalProperties: false },
 );
 

@@ -83,7 +83,7 @@ export async function agentRoutes(app: FastifyInstance, deps: AppDeps): Promise<
     },
   );
 
-  app.get<{ Querystring: { wait?: number } }>(
+  app.get<{ Querystring: { wait?: string } }>(
     '/agent/tasks',
     {
       schema: {
@@ -97,7 +97,10 @@ export async function agentRoutes(app: FastifyInstance, deps: AppDeps): Promise<
     async (request, reply) => {
       const agent = request.agent!;
       const waitMs =
-        Math.min(request.query.wait ?? env.AGENT_POLL_MAX_SECONDS, env.AGENT_POLL_MAX_SECONDS) * 1000;
+        Math.min(
+          request.query.wait === undefined ? env.AGENT_POLL_MAX_SECONDS : Number(request.query.wait),
+          env.AGENT_POLL_MAX_SECONDS,
+        ) * 1000;
       const deadline = Date.now() + waitMs;
       // The client going away ends the wait (reply.raw 'close' is the reliable signal).
       const gone = new AbortController();

@@ -52,10 +52,25 @@ export async function v1Routes(app: FastifyInstance, opts: AppDeps & { prefix?: 
     request.log.error({ err }, 'agent API error');
     return sendError(reply, 500, WireErrorCode.Internal, 'internal error; try again');
   });
+  // PostgreSQL text cannot hold U+0000: refuse it anywhere in a body, keys included, before any handler.
+  app.addHook('preValidation', async (request, reply) => {
+    if (request.body !== undefined && containsNul(request.body)) {
+      return sendError(reply, 400, WireErrorCode.BadRequest, 'text must not contain NUL characters');
+    }
+  });
   app.setNotFoundHandler((_request, reply) => sendError(reply, 404, WireErrorCode.NotFound, 'no such route'));
 
   const typed = app.withTypeProvider<TypeBoxTypeProvider>();
   await typed.register(enrollRoute, deps);
   await typed.register(agentRoutes, deps);
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+}
+
+function containsNul(value: unknown, depth = 0): boolean {
+  if (typeof value === 'string') return value.includes('\u0000');
+  if (depth > 64 || value === null || typeof value !== 'object') return false;
+  for (const [key, inner] of Object.entries(value)) {
+    if (key.includes('\u0000') || containsNul(inner, depth + 1)) return true;
+  }
+  return false;
 }
