@@ -11,6 +11,7 @@ export enum ErrorCode {
   BadUserInput = 'BAD_USER_INPUT',
   ClientNotFound = 'CLIENT_NOT_FOUND',
   SiteCodeTaken = 'SITE_CODE_TAKEN',
+  InvalidProfile = 'INVALID_PROFILE',
   Unavailable = 'UNAVAILABLE',
 }
 

@@ -8,5 +8,6 @@ import './types/create-site';
 import './types/enrollment-key';
 import './types/alert';
 import './types/machine-actions';
+import './types/profile';
 
 export const schema = builder.toSchema();

@@ -94,6 +94,7 @@ describe('row-level security', () => {
         'agent_keys',
         'agent_tasks',
         'alerts',
+        'profiles',
       ]) {
         const { rows } = await client.query<{ n: number }>(`select count(*)::int as n from ${table}`);
         expect({ table, n: rows[0]!.n }).toEqual({ table, n: 0 });
@@ -163,6 +164,7 @@ describe('the RLS catalog check', () => {
       'clients',
       'machines',
       'memberships',
+      'profiles',
       'site_enrollment_keys',
       'sites',
       'tenants',

@@ -2,6 +2,7 @@ import { AgentKeySchema } from './agent-key';
 import { AgentTaskSchema } from './agent-task';
 import { AlertSchema } from './alert';
 import { AuditEventSchema } from './audit-event';
+import { ProfileVersionSchema } from './profile';
 import { SiteEnrollmentKeySchema } from './site-enrollment-key';
 import { ClientSchema } from './client';
 import { MachineSchema } from './machine';
@@ -22,12 +23,14 @@ export const entities = [
   AgentKeySchema,
   AgentTaskSchema,
   AlertSchema,
+  ProfileVersionSchema,
 ];
 
 export * from './agent-key';
 export * from './agent-task';
 export * from './alert';
 export * from './audit-event';
+export * from './profile';
 export * from './site-enrollment-key';
 export * from './client';
 export * from './machine';
