@@ -8,18 +8,9 @@ import {
   runPowerShellJson,
   type PsResult,
 } from '../../agent/platform/windows/powershell';
+import { rejection } from '../helpers/rejection';
 
 jest.mock('node:child_process', () => ({ execFile: jest.fn() }));
-
-/** The error a promise rejects with; fails the test if it resolves. */
-async function rejection(promise: Promise<unknown>): Promise<Error> {
-  try {
-    await promise;
-  } catch (error) {
-    return error as Error;
-  }
-  throw new Error('expected a rejection');
-}
 
 // No PowerShell on this machine (Debian ships none), so literals are checked against the tokenizer's
 // rule: inside '…', any of these quote characters followed by another one stands for the second;

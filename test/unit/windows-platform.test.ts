@@ -1,6 +1,7 @@
 import type { PsResult, PsRunOptions } from '../../agent/platform/windows/powershell';
 import { PowerShellError } from '../../agent/platform/windows/powershell';
 import { WindowsPlatform } from '../../agent/platform/windows/windows-platform';
+import { rejection } from '../helpers/rejection';
 
 /** A runner that records each script and answers with `answer(script)`. */
 function fakeRunner(answer: (script: string) => PsResult) {
@@ -16,16 +17,6 @@ const ok = (stdout: string): PsResult => ({ exitCode: 0, stdout, stderr: '' });
 /** What runPowerShellJson's wrapper prints: base64 of the UTF-8 JSON. */
 const json = (value: unknown): PsResult => ok(Buffer.from(JSON.stringify(value), 'utf8').toString('base64'));
 const base64 = (text: string) => Buffer.from(text, 'utf8').toString('base64');
-
-/** The error a promise rejects with; fails the test if it resolves. */
-async function rejection(promise: Promise<unknown>): Promise<Error> {
-  try {
-    await promise;
-  } catch (error) {
-    return error as Error;
-  }
-  throw new Error('expected a rejection');
-}
 
 describe('WindowsPlatform facts', () => {
   it('asks CIM and the registry for the hardware facts in one script', async () => {
