@@ -42,6 +42,9 @@ export default tseslint.config(
                 'undici',
                 'axios',
                 '**/infra/**',
+                // Plain data shared with the agent: enums and types, no I/O.
+                '!**/infra/wire',
+                '!**/infra/wire/agent-steps',
                 '**/api/**',
                 '**/agent/**',
                 '**/workers/**',

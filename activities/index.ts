@@ -1,6 +1,7 @@
 import type { Orm } from '../infra/db/orm';
 import { createAgentChannelActivities } from './agent-channel/agent-channel-activities';
 import { createMachineActivities } from './machines/machine-activities';
+import { createProvisioningActivities } from './provisioning/provisioning-activities';
 import { createSiteActivities } from './sites/site-activities';
 
 export interface ActivityDeps {
@@ -13,5 +14,6 @@ export function createActivities(deps: ActivityDeps) {
     ...createSiteActivities(deps),
     ...createAgentChannelActivities(deps),
     ...createMachineActivities(deps),
+    ...createProvisioningActivities(deps),
   };
 }

@@ -157,9 +157,22 @@ export class Agent {
           lastProgress = { percent, message: message.slice(0, 200) };
           await this.api.progress(task.id, lastProgress).catch(() => {});
         },
+        checkApi: async () => {
+          const started = performance.now();
+          try {
+            await this.api.progress(task.id, { percent: lastProgress.percent, message: 'checking the API' });
+            const ms = Math.round(performance.now() - started);
+            return { ok: true, ms, detail: `API answered in ${ms} ms` };
+          } catch (err) {
+            const ms = Math.round(performance.now() - started);
+            return { ok: false, ms, detail: `API unreachable: ${(err as Error).message}` };
+          }
+        },
       });
       return { ok: true, result };
     } catch (err) {
+      // A simulated power loss or crash: the process is gone, nothing after it runs.
+      if ((err as { fatal?: boolean }).fatal) throw err;
       if (err instanceof StepError)
         return { ok: false, error: { type: err.type, message: err.message, retryable: err.retryable } };
       return {

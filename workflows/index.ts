@@ -1,3 +1,5 @@
 // Every workflow the core worker registers. Deterministic code only (see README.md here).
 export { createSite } from './sites/create-site';
 export { collectInventory } from './machines/collect-inventory';
+export { provisionMachine } from './provisioning/provision-machine';
+export { fleetRun } from './provisioning/fleet-run';

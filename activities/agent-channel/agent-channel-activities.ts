@@ -3,7 +3,7 @@ import { CompleteAsyncError, Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import { MachineSchema, MachineStatus } from '../../infra/db/entities';
 import { withTenant, type Orm } from '../../infra/db/orm';
-import { AgentChannelFailure, type AgentTaskInput } from '../../workflows/machines/contracts';
+import { AgentChannelFailure, stepFailure, type AgentTaskInput } from '../../workflows/machines/contracts';
 import { noticeSql } from '../../infra/db/agent-notices';
 
 /**
@@ -60,19 +60,20 @@ export function createAgentChannelActivities(deps: { orm: Orm }) {
             info.attempt,
           ],
         );
+        if (input.run) {
+          await em.execute(
+            `update machine_runs set status = 'running', phase = ?, step = ?, attempt = ?, updated_at = now()
+              where id = ?`,
+            [input.run.phase, input.run.step, input.run.attempt, input.run.runId],
+          );
+        }
         const notice = noticeSql({ t: 'task', m: input.machineId });
         await em.execute(notice.sql, notice.params);
         return stored!;
       });
       // An earlier attempt's result arrived after that attempt timed out: use it, do not redo the step.
       if (row.status === 'completed') return row.result ?? {};
-      if (row.status === 'failed' && row.error) {
-        throw ApplicationFailure.create({
-          type: row.error.type,
-          message: row.error.message,
-          nonRetryable: !row.error.retryable,
-        });
-      }
+      if (row.status === 'failed' && row.error) throw stepFailure(row.error);
       throw new CompleteAsyncError();
     },
   };

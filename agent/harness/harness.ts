@@ -22,6 +22,8 @@ export interface HarnessOptions {
   log?: (line: string) => void;
   /** How long to wait for every machine to enroll. */
   enrollTimeoutMs?: number;
+  /** How long a simulated restart keeps the machine offline. */
+  bootDelayMs?: number;
 }
 
 export interface SimulatedMachine {
@@ -30,7 +32,12 @@ export interface SimulatedMachine {
   platform: SimulatedPlatform;
   agent: Agent;
   crashes: number;
+  /** Restarts the machine asked for (the reboot step) and power losses injected. */
+  restarts: number;
   error?: string;
+  /** Stops this machine's current agent (a restart takes the agent process down with it). */
+  controller?: AbortController;
+  restarting?: boolean;
 }
 
 export interface HarnessReport {
@@ -65,7 +72,25 @@ export class Harness {
   private add(name: string, initial: () => SimulatedHostState): void {
     const dir = path.join(this.opts.stateDir, name);
     const platform = new SimulatedPlatform(dir, initial);
-    this.machines.push({ name, dir, platform, agent: this.newAgent(dir, platform), crashes: 0 });
+    const machine: SimulatedMachine = {
+      name,
+      dir,
+      platform,
+      agent: this.newAgent(dir, platform),
+      crashes: 0,
+      restarts: 0,
+    };
+    const faults = this.opts.faults ?? noFaults;
+    // A restart the machine was asked for: the agent goes down with Windows and comes back after boot.
+    platform.onRestart = () => {
+      machine.restarting = true;
+      machine.controller?.abort();
+    };
+    platform.afterEffect = () => {
+      if (faults.midstep > 0 && Math.random() < faults.midstep) throw new SimulatedCrash(true);
+    };
+    platform.wingetFirstAttemptFailureRate = faults.winget;
+    this.machines.push(machine);
   }
 
   private newAgent(dir: string, platform: SimulatedPlatform): Agent {
@@ -85,7 +110,7 @@ export class Harness {
       log: (line) => this.opts.log?.(`[${path.basename(dir)}] ${line}`),
       afterStep: async () => {
         if (faults.slowMs) await new Promise((r) => setTimeout(r, faults.slowMs));
-        if (Math.random() < faults.reboot) platform.reboot();
+        if (Math.random() < faults.reboot) throw new SimulatedCrash(true);
         if (Math.random() < faults.crash) throw new SimulatedCrash();
       },
     });
@@ -117,20 +142,38 @@ export class Harness {
   private async keepAlive(machine: SimulatedMachine): Promise<void> {
     const signal = this.controller.signal;
     while (!signal.aborted) {
+      machine.controller = new AbortController();
+      const stop = () => machine.controller!.abort();
+      signal.addEventListener('abort', stop, { once: true });
       try {
-        const state: AgentState = await machine.agent.run(signal);
-        if (state === 'revoked') machine.error = 'agent key revoked';
-        return;
+        const state: AgentState = await machine.agent.run(machine.controller.signal);
+        if (signal.aborted) return;
+        if (!machine.restarting) {
+          if (state === 'revoked') machine.error = 'agent key revoked';
+          return;
+        }
+        await this.powerCycle(machine);
       } catch (err) {
         if (!(err instanceof SimulatedCrash)) {
           machine.error = (err as Error).message;
           return;
         }
         machine.crashes++;
-        await new Promise((r) => setTimeout(r, 200));
-        machine.agent = this.newAgent(machine.dir, machine.platform);
+        if (err.reboot) await this.powerCycle(machine);
+        else await new Promise((r) => setTimeout(r, 200));
+      } finally {
+        signal.removeEventListener('abort', stop);
       }
+      machine.agent = this.newAgent(machine.dir, machine.platform);
     }
+  }
+
+  /** Windows goes down and boots again: a new boot id, the pending name applied, a fresh agent process. */
+  private async powerCycle(machine: SimulatedMachine): Promise<void> {
+    machine.restarting = false;
+    machine.restarts++;
+    machine.platform.reboot();
+    await new Promise((r) => setTimeout(r, this.opts.bootDelayMs ?? 300));
   }
 
   /** Waits until every machine has enrolled (active or pending) or failed. */

@@ -43,6 +43,8 @@ export interface StepContext {
   idempotencyKey: string;
   /** Report progress (0–100) and a short message; becomes a Temporal activity heartbeat. */
   progress(percent: number, message: string): Promise<void>;
+  /** A timed, authenticated round trip to the API (preflight's network check). */
+  checkApi(): Promise<{ ok: boolean; ms: number; detail: string }>;
   signal: AbortSignal;
 }
 
@@ -58,6 +60,41 @@ export class StepError extends Error {
   }
 }
 
+export interface PreflightFacts {
+  /** null: no battery (a desktop), which counts as on AC power. */
+  onAcPower: boolean | null;
+  /** Free space on the system drive. */
+  freeDiskGb: number;
+  tpm: { present: boolean; ready: boolean; version: string | null };
+  /** null: legacy BIOS (no UEFI), so no Secure Boot. */
+  secureBoot: boolean | null;
+  osBuild: number;
+}
+
+export interface ComputerName {
+  /** The name in effect now. */
+  active: string;
+  /** The name after the next reboot (equal to `active` when no rename is pending). */
+  pending: string;
+}
+
+export interface LocaleState {
+  timeZone: string;
+  /** System locale, e.g. en-US. */
+  locale: string;
+  /** Input locales of the default user, e.g. 0409:00000409. */
+  keyboards: string[];
+}
+
+export interface AutopilotHash {
+  serial: string;
+  productId: string | null;
+  /** Base64 of MDM_DevDetail_Ext01.DeviceHardwareData (the 4K hardware hash). */
+  hardwareHash: string;
+}
+
+export type RegistryData = string | number;
+
 export interface Platform {
   /** 'windows' or 'simulated'. */
   readonly kind: 'windows' | 'simulated';
@@ -72,4 +109,37 @@ export interface Platform {
   saveProtected(name: string, value: string): Promise<void>;
   loadProtected(name: string): Promise<string | null>;
   deleteProtected(name: string): Promise<void>;
+
+  // --- Provisioning (each step checks with the reader, then acts with the writer) ---
+  preflightFacts(): Promise<PreflightFacts>;
+  computerName(): Promise<ComputerName>;
+  /** Sets the name for the next boot (Rename-Computer, no restart). */
+  renameComputer(name: string): Promise<void>;
+  /** The installed version of a winget package, or null when it is not installed. */
+  wingetInstalledVersion(id: string): Promise<string | null>;
+  /** Runs `winget install` for one package id; returns winget's exit code (see agent/steps/winget-codes.ts). */
+  wingetInstall(id: string, version: string | undefined): Promise<{ exitCode: number; output: string }>;
+  /** Downloads to a local file and returns its SHA-256 (hex, lower-case), computed while writing. */
+  download(url: string, signal: AbortSignal): Promise<{ file: string; sha256: string }>;
+  /** Runs a downloaded installer with its arguments and returns its exit code. */
+  runInstaller(file: string, args: string[]): Promise<number>;
+  /** HKLM:/HKCU: paths as PowerShell writes them; HKCU means the default user profile and every existing one. */
+  registryRead(path: string, name: string): Promise<RegistryData | null>;
+  registryWrite(path: string, name: string, type: 'DWord' | 'String', value: RegistryData): Promise<void>;
+  localeState(): Promise<LocaleState>;
+  setTimeZone(id: string): Promise<void>;
+  setLocale(tag: string): Promise<void>;
+  setKeyboard(inputLocale: string): Promise<void>;
+  /** Names (SSIDs) of the machine's Wi-Fi profiles. */
+  wifiProfiles(): Promise<string[]>;
+  addWifiProfile(network: WifiNetworkSpec): Promise<void>;
+  autopilotHash(): Promise<AutopilotHash>;
+  /** Restarts the machine shortly (Windows: shutdown.exe /r /t 10); the agent stops with it. */
+  restart(reason: string): Promise<void>;
+}
+
+export interface WifiNetworkSpec {
+  ssid: string;
+  authentication: 'open' | 'wpa2-enterprise' | 'wpa3-enterprise';
+  autoConnect: boolean;
 }

@@ -13,10 +13,16 @@ export enum ErrorCode {
   SiteCodeTaken = 'SITE_CODE_TAKEN',
   InvalidProfile = 'INVALID_PROFILE',
   Unavailable = 'UNAVAILABLE',
+  RunNotRunning = 'RUN_NOT_RUNNING',
+  RunNotRetryable = 'RUN_NOT_RETRYABLE',
 }
 
-export function apiError(code: ErrorCode, message: string): GraphQLError {
-  return new GraphQLError(message, { extensions: { code } });
+export function apiError(
+  code: ErrorCode,
+  message: string,
+  extra: Record<string, unknown> = {},
+): GraphQLError {
+  return new GraphQLError(message, { extensions: { ...extra, code } });
 }
 
 const failureCodes: Record<string, ErrorCode> = {

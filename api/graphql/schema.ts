@@ -9,5 +9,6 @@ import './types/enrollment-key';
 import './types/alert';
 import './types/machine-actions';
 import './types/profile';
+import './types/provisioning';
 
 export const schema = builder.toSchema();

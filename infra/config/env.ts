@@ -56,6 +56,22 @@ const schema = z.object({
   /** A machine_uid seen from another MachineGuid within this window is a clone, not a re-image. */
   COLLISION_WINDOW_SECONDS: z.coerce.number().int().min(0).default(86_400),
   AGENT_POLL_MAX_SECONDS: z.coerce.number().int().min(1).max(120).default(30),
+  /** How long a machine may be unreachable (offline, rebooting) before its provisioning run fails. */
+  PROVISION_OFFLINE_LIMIT_SECONDS: z.coerce
+    .number()
+    .int()
+    .min(30)
+    .max(7 * 24 * 3600)
+    .default(3600),
+  /** How long a failed provisioning run waits for "retry from step" before it ends. */
+  PROVISION_FAILED_HOLD_SECONDS: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(30 * 24 * 3600)
+    .default(3 * 24 * 3600),
+  /** The first pause before a failed step runs again (it doubles per attempt). */
+  PROVISION_RETRY_BACKOFF_SECONDS: z.coerce.number().int().min(0).max(3600).default(5),
 });
 
 export type Env = z.infer<typeof schema>;

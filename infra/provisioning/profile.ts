@@ -89,6 +89,22 @@ export const ProfileSchema = z
           keyboard: z
             .string()
             .regex(/^[0-9a-fA-F]{4}:[0-9a-fA-F]{8}$/, 'must be a Windows input locale like 0409:00000409'),
+          /**
+           * Wi-Fi profiles to add. Open and 802.1X (enterprise, machine authentication) networks only:
+           * a pre-shared key is a secret, and secrets never travel in a profile or a workflow history.
+           */
+          wifi: z
+            .array(
+              z
+                .object({
+                  ssid: z.string().min(1).max(32),
+                  authentication: z.enum(['open', 'wpa2-enterprise', 'wpa3-enterprise']),
+                  autoConnect: z.boolean().default(true),
+                })
+                .strict(),
+            )
+            .max(20)
+            .default([]),
         }),
         inventory: z.object({ enabled: z.boolean(), autopilotHash: z.boolean() }),
         validation: z.object({ enabled: z.boolean() }),
@@ -126,7 +142,7 @@ export const standardProfile: Profile = {
     },
     tweaks: { enabled: true, selected: standardTweakIds },
     drivers: { enabled: false },
-    locale: { enabled: true, timeZone: 'UTC', locale: 'en-US', keyboard: '0409:00000409' },
+    locale: { enabled: true, timeZone: 'UTC', locale: 'en-US', keyboard: '0409:00000409', wifi: [] },
     inventory: { enabled: true, autopilotHash: true },
     validation: { enabled: true },
   },

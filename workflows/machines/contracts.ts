@@ -1,4 +1,6 @@
+import { ApplicationFailure } from '@temporalio/common';
 import { defineQuery, defineSignal } from '@temporalio/workflow';
+import type { StepKind } from '../../infra/wire/agent-steps';
 
 /** The machines domain: per-machine workflows, the agent channel's task kinds and failure types. */
 export { CORE_TASK_QUEUE } from '../task-queues';
@@ -16,8 +18,15 @@ export const bootIdChangedSignal = defineSignal<[BootIdChanged]>('bootIdChanged'
 export interface AgentTaskInput {
   tenantId: string;
   machineId: string;
-  kind: AgentTaskKind;
+  kind: AgentTaskKind | StepKind;
   payload: Record<string, unknown>;
+  /** Mirror this step to the machine_runs row in the same transaction (no extra activity per step). */
+  run?: { runId: string; phase: string; step: string; attempt: number };
+}
+
+/** Details of a step failure as the activity reports it: the workflow decides about retrying. */
+export interface StepFailureDetails {
+  retryable: boolean;
 }
 
 export enum AgentTaskKind {
@@ -46,3 +55,20 @@ export interface CollectInventoryStatus {
   bootIdsSeen: string[];
 }
 export const collectInventoryStatusQuery = defineQuery<CollectInventoryStatus>('status');
+
+/**
+ * A step's own failure ends the activity (a new attempt would only read the same stored result);
+ * whether to run the step again is the workflow's decision, from `details[0].retryable`.
+ */
+export function stepFailure(error: {
+  type: string;
+  message: string;
+  retryable: boolean;
+}): ApplicationFailure {
+  return ApplicationFailure.create({
+    type: error.type,
+    message: error.message,
+    nonRetryable: true,
+    details: [{ retryable: error.retryable } satisfies StepFailureDetails],
+  });
+}

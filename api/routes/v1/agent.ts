@@ -1,5 +1,4 @@
 import { ActivityNotFoundError } from '@temporalio/client';
-import { ApplicationFailure } from '@temporalio/common';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { serverSecret } from '../../../infra/config/env';
 import { AgentTaskSchema as AgentTaskRow, MachineSchema } from '../../../infra/db/entities';
@@ -18,7 +17,7 @@ import {
   type ProgressRequest,
   type ResultRequest,
 } from '../../../infra/wire/agent-protocol';
-import { bootIdChangedSignal } from '../../../workflows/machines/contracts';
+import { bootIdChangedSignal, stepFailure } from '../../../workflows/machines/contracts';
 import { authenticateAgent, type AgentIdentity } from '../../agent-channel/agent-auth';
 import { claimTask } from '../../agent-channel/task-queue';
 import type { AppDeps } from '../../app';
@@ -160,14 +159,7 @@ export async function agentRoutes(app: FastifyInstance, deps: AppDeps): Promise<
           if (task.status === 'completed')
             await temporal.activity.complete(task.taskToken, task.result ?? {});
           else if (task.error) {
-            await temporal.activity.fail(
-              task.taskToken,
-              ApplicationFailure.create({
-                type: task.error.type,
-                message: task.error.message,
-                nonRetryable: !task.error.retryable,
-              }),
-            );
+            await temporal.activity.fail(task.taskToken, stepFailure(task.error));
           }
         } catch (err) {
           if (!(err instanceof ActivityNotFoundError)) {

@@ -3,6 +3,7 @@ import { AgentTaskSchema } from './agent-task';
 import { AlertSchema } from './alert';
 import { AuditEventSchema } from './audit-event';
 import { ProfileVersionSchema } from './profile';
+import { FleetRunSchema, MachineRunSchema } from './provisioning-run';
 import { SiteEnrollmentKeySchema } from './site-enrollment-key';
 import { ClientSchema } from './client';
 import { MachineSchema } from './machine';
@@ -24,6 +25,8 @@ export const entities = [
   AgentTaskSchema,
   AlertSchema,
   ProfileVersionSchema,
+  MachineRunSchema,
+  FleetRunSchema,
 ];
 
 export * from './agent-key';
@@ -31,6 +34,7 @@ export * from './agent-task';
 export * from './alert';
 export * from './audit-event';
 export * from './profile';
+export * from './provisioning-run';
 export * from './site-enrollment-key';
 export * from './client';
 export * from './machine';

@@ -26,6 +26,10 @@ export interface Machine {
   agentVersion?: string | null;
   labels: Record<string, string>;
   inventory?: Record<string, unknown> | null;
+  /** The Autopilot hardware hash harvested by the inventory step. */
+  autopilot?: { serial: string; productId: string | null; hardwareHash: string; harvestedAt: string } | null;
+  /** Per-machine profile overrides: the last layer of the effective config. */
+  profileLayer?: Record<string, unknown>;
   uptimeSeconds?: number | null;
   pendingReason?: string | null;
   decidedBy?: string | null;
@@ -53,6 +57,8 @@ export const MachineSchema = new EntitySchema<Machine>({
     agentVersion: { type: 'string', nullable: true },
     labels: { type: 'json' },
     inventory: { type: 'json', nullable: true },
+    autopilot: { type: 'json', nullable: true },
+    profileLayer: { type: 'json', default: '{}' },
     uptimeSeconds: { type: 'number', nullable: true },
     pendingReason: { type: 'string', nullable: true },
     decidedBy: { type: 'string', nullable: true },

@@ -2,10 +2,12 @@ import type { MigrationObject } from '@mikro-orm/core';
 import { Migration0001Foundation } from './0001-foundation';
 import { Migration0002EnrollmentAndAgentChannel } from './0002-enrollment-and-agent-channel';
 import { Migration0003Profiles } from './0003-profiles';
+import { Migration0004ProvisioningRuns } from './0004-provisioning-runs';
 
 /** Checked-in migrations, in order. Listed explicitly so bundlers and tsx need no file discovery. */
 export const migrationsList: MigrationObject[] = [
   { name: '0001-foundation', class: Migration0001Foundation },
   { name: '0002-enrollment-and-agent-channel', class: Migration0002EnrollmentAndAgentChannel },
   { name: '0003-profiles', class: Migration0003Profiles },
+  { name: '0004-provisioning-runs', class: Migration0004ProvisioningRuns },
 ];

@@ -1,0 +1,381 @@
+import { ApplicationFailure } from '@temporalio/common';
+import { appendAudit } from '../../infra/db/audit';
+import { withTenant, type EntityManager, type Orm } from '../../infra/db/orm';
+import { buildPlan, isNetbiosName, renderName } from '../../infra/provisioning/plan';
+import { resolveProfile, type ProfileLayer } from '../../infra/provisioning/profile';
+import type { MachineRunStatus } from '../../infra/db/entities';
+import type { PlanStep } from '../../workflows/provisioning/contracts';
+
+/** Failure types of the provisioning activities; all permanent (an operator must change something). */
+export enum ProvisioningFailure {
+  ProfileNotFound = 'ProfileNotFound',
+  InvalidProfile = 'InvalidProfile',
+  NameTaken = 'NameTaken',
+  InvalidName = 'InvalidName',
+  NoFreeName = 'NoFreeName',
+}
+
+const permanent = (type: ProvisioningFailure, message: string) =>
+  ApplicationFailure.create({ type, message, nonRetryable: true });
+
+export interface PrepareMachineRunInput {
+  tenantId: string;
+  runId: string;
+  machineId: string;
+  profileId: string;
+  /** Use the newest version of the run's profile (a retry after the profile was fixed). */
+  refresh?: boolean;
+}
+
+export interface PreparedRun {
+  plan: PlanStep[];
+  profileId: string;
+  profileName: string;
+  profileVersion: number;
+}
+
+export interface MachineRunUpdate {
+  tenantId: string;
+  runId: string;
+  status: MachineRunStatus | `${MachineRunStatus}`;
+  phase?: string | null;
+  step?: string | null;
+  attempt?: number;
+  lastError?: { type: string; message: string; step?: string } | null;
+  validation?: { item: string; pass: boolean; detail: string }[];
+  finished?: boolean;
+}
+
+export function createProvisioningActivities(deps: { orm: Orm }) {
+  return {
+    /**
+     * Resolves the machine's effective config (tenant ⊕ client ⊕ site ⊕ profile ⊕ machine over the
+     * Standard profile), records it on the run, and returns the plan. Idempotent.
+     */
+    async prepareMachineRun(input: PrepareMachineRunInput): Promise<PreparedRun> {
+      return withTenant(deps.orm, input.tenantId, async (em) => {
+        const [chosen] = await em.execute<
+          { id: string; name: string; version: number; document: ProfileLayer }[]
+        >(
+          `select p.id, p.name, p.version, p.document from profiles p
+            where p.name = (select name from profiles where id = ?)
+              and (? or p.id = ?)
+            order by p.version desc limit 1`,
+          [input.profileId, input.refresh === true, input.profileId],
+        );
+        if (!chosen) throw permanent(ProvisioningFailure.ProfileNotFound, 'the run’s profile was not found');
+        const [layers] = await em.execute<
+          { tenant: ProfileLayer; client: ProfileLayer; site: ProfileLayer; machine: ProfileLayer }[]
+        >(
+          `select t.profile_layer as tenant, c.profile_layer as client, s.profile_layer as site, m.profile_layer as machine
+             from machines m join sites s on s.id = m.site_id join clients c on c.id = s.client_id
+             join tenants t on t.tenant_id = m.tenant_id
+            where m.id = ?`,
+          [input.machineId],
+        );
+        if (!layers) throw permanent(ProvisioningFailure.ProfileNotFound, 'machine not found');
+        const resolved = resolveProfile([
+          layers.tenant,
+          layers.client,
+          layers.site,
+          chosen.document,
+          layers.machine,
+        ]);
+        if (!resolved.ok) {
+          throw permanent(
+            ProvisioningFailure.InvalidProfile,
+            `the effective config is invalid: ${resolved.errors.map((e) => `${e.path} ${e.message}`).join('; ')}`,
+          );
+        }
+        await em.execute(
+          `update machine_runs set resolved_config = ?::jsonb, profile_id = ?, profile_version = ?,
+                  status = 'running', started_at = coalesce(started_at, now()), updated_at = now(), finished_at = null
+            where id = ?`,
+          [JSON.stringify(resolved.profile), chosen.id, chosen.version, input.runId],
+        );
+        return {
+          plan: buildPlan(resolved.profile),
+          profileId: chosen.id,
+          profileName: chosen.name,
+          profileVersion: chosen.version,
+        };
+      });
+    },
+
+    /**
+     * Reserves the machine's NetBIOS name in its site: unique within the site among reserved names
+     * and other machines' current names. A {SEQ3} template takes the lowest free number. Idempotent
+     * (the machine keeps its reservation while the template renders the same).
+     */
+    async reserveMachineName(input: {
+      tenantId: string;
+      siteId: string;
+      machineId: string;
+      template: string;
+    }): Promise<{ name: string }> {
+      return withTenant(deps.orm, input.tenantId, async (em) => {
+        // One allocation at a time per site: sequences and uniqueness are decided under this lock.
+        await em.execute(`select pg_advisory_xact_lock(hashtext('machine-names:' || ?::text))`, [
+          input.siteId,
+        ]);
+        const [ctx] = await em.execute<
+          { code: string; serial: string | null; current: string | null; seq: number | null }[]
+        >(
+          `select s.code, m.hardware->>'systemSerial' as serial, n.name as current, n.sequence as seq
+             from machines m join sites s on s.id = m.site_id
+             left join machine_names n on n.site_id = s.id and n.machine_id = m.id
+            where m.id = ? and s.id = ?`,
+          [input.machineId, input.siteId],
+        );
+        if (!ctx) throw permanent(ProvisioningFailure.InvalidName, 'the machine is not in this site');
+        const usesSeq = input.template.includes('{SEQ3}');
+        const render = (seq: number) =>
+          renderName(input.template, { site: ctx.code, serial: ctx.serial ?? '', seq });
+        if (ctx.current && ctx.current === render(ctx.seq ?? 0)) return { name: ctx.current };
+
+        const taken = async (name: string) => {
+          const rows = await em.execute<{ n: number }[]>(
+            `select count(*)::int as n from (
+               select 1 from machine_names where site_id = ? and name = ? and machine_id <> ?
+               union all
+               select 1 from machines where site_id = ? and upper(hostname) = ? and id <> ? and status <> 'retired'
+             ) x`,
+            [input.siteId, name, input.machineId, input.siteId, name, input.machineId],
+          );
+          return rows[0]!.n > 0;
+        };
+        let name: string | null = null;
+        let seq: number | null = null;
+        if (usesSeq) {
+          const used = await em.execute<{ sequence: number }[]>(
+            `select sequence from machine_names where site_id = ? and sequence is not null and machine_id <> ? order by sequence`,
+            [input.siteId, input.machineId],
+          );
+          const usedSet = new Set(used.map((u) => u.sequence));
+          for (let candidate = 1; candidate <= 999 && name === null; candidate++) {
+            if (usedSet.has(candidate)) continue;
+            const rendered = render(candidate);
+            if (!(await taken(rendered))) {
+              name = rendered;
+              seq = candidate;
+            }
+          }
+          if (name === null)
+            throw permanent(
+              ProvisioningFailure.NoFreeName,
+              `no free name left for ${input.template} in this site`,
+            );
+        } else {
+          name = render(0);
+          if (await taken(name)) {
+            throw permanent(
+              ProvisioningFailure.NameTaken,
+              `${name} is already used by another machine in this site; use {SEQ3} or {SERIAL4} in the name template`,
+            );
+          }
+        }
+        if (!isNetbiosName(name)) {
+          throw permanent(
+            ProvisioningFailure.InvalidName,
+            `${JSON.stringify(name)} is not a NetBIOS-safe name (1–15 letters, digits, dashes; not all digits)`,
+          );
+        }
+        await em.execute(`delete from machine_names where site_id = ? and machine_id = ?`, [
+          input.siteId,
+          input.machineId,
+        ]);
+        await em.execute(
+          `insert into machine_names (tenant_id, site_id, name, machine_id, sequence) values (?, ?, ?, ?, ?)`,
+          [input.tenantId, input.siteId, name, input.machineId, seq],
+        );
+        return { name };
+      });
+    },
+
+    /** Mirrors a run's state to machine_runs for the portal (the workflow stays the source of truth). */
+    async recordMachineRun(update: MachineRunUpdate): Promise<void> {
+      await withTenant(deps.orm, update.tenantId, async (em) => {
+        await em.execute(
+          `update machine_runs set status = ?,
+                  phase = coalesce(?, phase), step = coalesce(?, step), attempt = coalesce(?, attempt),
+                  last_error = case when ? then ?::jsonb else last_error end,
+                  validation = coalesce(?::jsonb, validation),
+                  finished_at = case when ? then now() else null end,
+                  updated_at = now()
+            where id = ?`,
+          [
+            update.status,
+            update.phase ?? null,
+            update.step ?? null,
+            update.attempt ?? null,
+            update.lastError !== undefined,
+            update.lastError ? JSON.stringify(update.lastError) : null,
+            update.validation ? JSON.stringify(update.validation) : null,
+            update.finished === true,
+            update.runId,
+          ],
+        );
+        if (update.finished) await auditRun(em, update);
+      });
+    },
+
+    /** Stores an inventory report; the Autopilot hash goes to its own column. Idempotent. */
+    async saveMachineInventory(input: {
+      tenantId: string;
+      machineId: string;
+      inventory: Record<string, unknown>;
+    }): Promise<void> {
+      const { autopilot, ...inventory } = input.inventory as { autopilot?: Record<string, unknown> };
+      await withTenant(deps.orm, input.tenantId, async (em) => {
+        await em.execute(
+          `update machines set inventory = ?::jsonb,
+                  autopilot = case when ?::jsonb is null then autopilot else ?::jsonb end
+            where id = ?`,
+          [
+            JSON.stringify(inventory),
+            autopilot ? JSON.stringify({ ...autopilot, harvestedAt: new Date().toISOString() }) : null,
+            autopilot ? JSON.stringify({ ...autopilot, harvestedAt: new Date().toISOString() }) : null,
+            input.machineId,
+          ],
+        );
+      });
+    },
+
+    /**
+     * Fixes the fleet run's machines once: one queued machine_runs row per selected active machine,
+     * numbered 1..n. A repeat (activity retry, continue-as-new) counts the rows already there.
+     */
+    async snapshotFleetSelection(input: {
+      tenantId: string;
+      fleetRunId: string;
+    }): Promise<{ total: number }> {
+      return withTenant(deps.orm, input.tenantId, async (em) => {
+        const [fleet] = await em.execute<
+          { selection: Record<string, unknown>; profile_id: string; created_by: string }[]
+        >(`select selection, profile_id, created_by from fleet_runs where id = ? for update`, [
+          input.fleetRunId,
+        ]);
+        if (!fleet) throw permanent(ProvisioningFailure.ProfileNotFound, 'fleet run not found');
+        const [existing] = await em.execute<{ n: number }[]>(
+          `select count(*)::int as n from machine_runs where fleet_run_id = ?`,
+          [input.fleetRunId],
+        );
+        if (existing!.n > 0) return { total: existing!.n };
+        const sel = fleet.selection as {
+          siteIds?: string[];
+          clientIds?: string[];
+          machineIds?: string[];
+          tags?: Record<string, string>;
+        };
+        const scoped =
+          (sel.siteIds?.length ?? 0) + (sel.clientIds?.length ?? 0) + (sel.machineIds?.length ?? 0) > 0;
+        await em.execute(
+          `insert into machine_runs (id, tenant_id, machine_id, site_id, fleet_run_id, seq, workflow_id, profile_id, created_by)
+           select r.id, r.tenant_id, r.machine_id, r.site_id, ?, r.seq, 'provision:' || r.machine_id || ':' || r.id, ?, ?
+             from (
+               select gen_random_uuid() as id, m.tenant_id, m.id as machine_id, m.site_id,
+                      row_number() over (order by s.code, m.hostname, m.id)::int as seq
+                 from machines m join sites s on s.id = m.site_id
+                where m.status = 'active'
+                  and (not ? or m.site_id = any(?::uuid[]) or s.client_id = any(?::uuid[]) or m.id = any(?::uuid[]))
+                  and m.labels @> ?::jsonb
+             ) r`,
+          [
+            input.fleetRunId,
+            fleet.profile_id,
+            fleet.created_by,
+            scoped,
+            `{${(sel.siteIds ?? []).join(',')}}`,
+            `{${(sel.clientIds ?? []).join(',')}}`,
+            `{${(sel.machineIds ?? []).join(',')}}`,
+            JSON.stringify(sel.tags ?? {}),
+          ],
+        );
+        const [count] = await em.execute<{ n: number }[]>(
+          `select count(*)::int as n from machine_runs where fleet_run_id = ?`,
+          [input.fleetRunId],
+        );
+        await em.execute(`update fleet_runs set total = ? where id = ?`, [count!.n, input.fleetRunId]);
+        return { total: count!.n };
+      });
+    },
+
+    /** The next queued machines of a fleet run, by sequence number. */
+    async loadFleetMachines(input: {
+      tenantId: string;
+      fleetRunId: string;
+      fromSeq: number;
+      limit: number;
+    }): Promise<{ runId: string; machineId: string; siteId: string; workflowId: string; seq: number }[]> {
+      return withTenant(deps.orm, input.tenantId, async (em) => {
+        const rows = await em.execute<
+          { id: string; machine_id: string; site_id: string; workflow_id: string; seq: number }[]
+        >(
+          `select id, machine_id, site_id, workflow_id, seq from machine_runs
+            where fleet_run_id = ? and seq >= ? order by seq limit ?`,
+          [input.fleetRunId, input.fromSeq, input.limit],
+        );
+        return rows.map((r) => ({
+          runId: r.id,
+          machineId: r.machine_id,
+          siteId: r.site_id,
+          workflowId: r.workflow_id,
+          seq: r.seq,
+        }));
+      });
+    },
+
+    async recordFleetRun(input: {
+      tenantId: string;
+      fleetRunId: string;
+      status: 'running' | 'paused' | 'cancelling' | 'cancelled' | 'completed';
+      passed: number;
+      failed: number;
+      cancelled: number;
+      finished?: boolean;
+    }): Promise<void> {
+      await withTenant(deps.orm, input.tenantId, async (em) => {
+        await em.execute(
+          `update fleet_runs set status = ?, passed = ?, failed = ?, cancelled = ?,
+                  finished_at = case when ? then coalesce(finished_at, now()) else null end
+            where id = ?`,
+          [
+            input.status,
+            input.passed,
+            input.failed,
+            input.cancelled,
+            input.finished === true,
+            input.fleetRunId,
+          ],
+        );
+        if (input.finished) {
+          await appendAudit(em, {
+            tenantId: input.tenantId,
+            actor: 'system:fleet-run',
+            action: `fleet_run.${input.status}`,
+            subjectType: 'fleet_run',
+            subjectId: input.fleetRunId,
+            data: { passed: input.passed, failed: input.failed, cancelled: input.cancelled },
+          });
+        }
+      });
+    },
+  };
+}
+
+async function auditRun(em: EntityManager, update: MachineRunUpdate): Promise<void> {
+  const [row] = await em.execute<{ machine_id: string }[]>(
+    `select machine_id from machine_runs where id = ?`,
+    [update.runId],
+  );
+  await appendAudit(em, {
+    tenantId: update.tenantId,
+    actor: 'system:provision-machine',
+    action: `machine_run.${update.status}`,
+    subjectType: 'machine',
+    subjectId: row?.machine_id ?? update.runId,
+    data: { runId: update.runId, ...(update.lastError ? { error: update.lastError.type } : {}) },
+  });
+}
+
+export type ProvisioningActivities = ReturnType<typeof createProvisioningActivities>;

@@ -1,0 +1,164 @@
+import { StepKind, type RegistrySetting, type ValidatePayload } from '../wire/agent-steps';
+import type { PlanStep } from '../../workflows/provisioning/contracts';
+import { PHASE_ORDER, type Profile } from './profile';
+import { tweakCatalogue } from './tweaks';
+
+/**
+ * Turns a resolved profile into the ordered steps provisionMachine runs. Built by an activity and
+ * recorded in the run's history, so the workflow replays the same plan even after the code or the
+ * catalogue changes. The rename step's name is filled in at run time (reserved server-side).
+ */
+export function buildPlan(profile: Profile): PlanStep[] {
+  const p = profile.phases;
+  const steps: PlanStep[] = [];
+  const tweaks = p.tweaks.enabled
+    ? p.tweaks.selected.map((id) => {
+        const tweak = tweakCatalogue.find((t) => t.id === id)!;
+        return {
+          id,
+          registry: tweak.registry.map((r): RegistrySetting => ({
+            path: r.path,
+            name: r.name,
+            type: r.type,
+            value: r.value,
+          })),
+        };
+      })
+    : [];
+  for (const phase of PHASE_ORDER) {
+    if (!p[phase].enabled) continue;
+    switch (phase) {
+      case 'preflight': {
+        const { enabled: _e, ...checks } = p.preflight;
+        steps.push({
+          key: 'preflight',
+          phase,
+          kind: StepKind.Preflight,
+          label: 'Preflight checks',
+          payload: checks,
+          policy: 'check',
+        });
+        break;
+      }
+      case 'identity':
+        steps.push({
+          key: 'identity.rename',
+          phase,
+          kind: StepKind.Rename,
+          label: `Rename (${p.identity.nameTemplate})`,
+          payload: { template: p.identity.nameTemplate },
+          policy: 'change',
+        });
+        break;
+      case 'apps':
+        for (const app of p.apps.winget) {
+          steps.push({
+            key: `apps.winget:${app.id}`,
+            phase,
+            kind: StepKind.Winget,
+            label: `Install ${app.id}${app.version ? ` ${app.version}` : ''} (winget)`,
+            payload: { id: app.id, ...(app.version ? { version: app.version } : {}) },
+            policy: 'install',
+          });
+        }
+        for (const inst of p.apps.installers) {
+          steps.push({
+            key: `apps.installer:${inst.name}`,
+            phase,
+            kind: StepKind.Installer,
+            label: `Install ${inst.name} (SHA-256 pinned)`,
+            payload: { name: inst.name, url: inst.url, sha256: inst.sha256, arguments: inst.arguments },
+            policy: 'install',
+          });
+        }
+        break;
+      case 'tweaks':
+        if (tweaks.length > 0)
+          steps.push({
+            key: 'tweaks',
+            phase,
+            kind: StepKind.Tweaks,
+            label: `Apply ${tweaks.length} tweak(s)`,
+            payload: { tweaks },
+            policy: 'change',
+          });
+        break;
+      case 'locale':
+        steps.push({
+          key: 'locale',
+          phase,
+          kind: StepKind.Locale,
+          label: `Time zone ${p.locale.timeZone}, locale ${p.locale.locale}, keyboard ${p.locale.keyboard}`,
+          payload: { timeZone: p.locale.timeZone, locale: p.locale.locale, keyboard: p.locale.keyboard },
+          policy: 'change',
+        });
+        if (p.locale.wifi.length > 0)
+          steps.push({
+            key: 'locale.wifi',
+            phase,
+            kind: StepKind.Wifi,
+            label: `Wi-Fi: ${p.locale.wifi.map((w) => w.ssid).join(', ')}`,
+            payload: { networks: p.locale.wifi },
+            policy: 'change',
+          });
+        break;
+      case 'inventory':
+        steps.push({
+          key: 'inventory',
+          phase,
+          kind: StepKind.Inventory,
+          label: p.inventory.autopilotHash ? 'Inventory and Autopilot hash' : 'Inventory',
+          payload: { autopilotHash: p.inventory.autopilotHash },
+          policy: 'check',
+        });
+        break;
+      case 'validation': {
+        const expected: ValidatePayload = {
+          apps: p.apps.enabled ? p.apps.winget.map((a) => a.id) : [],
+          installers: p.apps.enabled
+            ? p.apps.installers.map((i) => ({ name: i.name, sha256: i.sha256 }))
+            : [],
+          registry: tweaks.flatMap((t) => t.registry),
+          ...(p.locale.enabled
+            ? {
+                locale: { timeZone: p.locale.timeZone, locale: p.locale.locale, keyboard: p.locale.keyboard },
+              }
+            : {}),
+          wifi: p.locale.enabled ? p.locale.wifi.map((w) => w.ssid) : [],
+        };
+        steps.push({
+          key: 'validation',
+          phase,
+          kind: StepKind.Validate,
+          label: 'Validate the machine against the config',
+          payload: expected as unknown as Record<string, unknown>,
+          policy: 'check',
+        });
+        break;
+      }
+      // security, join and drivers: their steps arrive with the escrow and directory issues.
+      default:
+        break;
+    }
+  }
+  return steps;
+}
+
+/** Renders a NetBIOS name from a template. Tokens: {SITE} (6), {SERIAL4}, {SEQ3}. Upper-case, ≤ 15. */
+export function renderName(template: string, values: { site: string; serial: string; seq: number }): string {
+  const site = values.site
+    .toUpperCase()
+    .replace(/[^A-Z0-9]/g, '')
+    .slice(0, 6);
+  const serial = values.serial.toUpperCase().replace(/[^A-Z0-9]/g, '');
+  return template
+    .replace(/\{SITE\}/g, site)
+    .replace(/\{SERIAL4\}/g, serial.slice(-4).padStart(4, '0'))
+    .replace(/\{SEQ3\}/g, String(values.seq).padStart(3, '0'))
+    .toUpperCase();
+}
+
+/** NetBIOS-safe: 1–15 letters, digits and dashes, not all digits, no leading or trailing dash. */
+export function isNetbiosName(name: string): boolean {
+  return /^[A-Z0-9](?:[A-Z0-9-]{0,13}[A-Z0-9])?$/.test(name) && !/^[0-9]+$/.test(name);
+}

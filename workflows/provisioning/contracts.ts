@@ -1,0 +1,171 @@
+import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
+import type { StepKind } from '../../infra/wire/agent-steps';
+
+/**
+ * The provisioning domain's workflow contracts: ids, inputs, signals, updates and queries of
+ * provisionMachine and fleetRun. Engineers find these runs in the Temporal UI by these ids and by
+ * the search attributes TenantId, SiteId, MachineId, FleetRunId, Phase and RunStatus.
+ */
+export const provisionMachineWorkflowId = (machineId: string, runId: string): string =>
+  `provision:${machineId}:${runId}`;
+export const fleetRunWorkflowId = (fleetRunId: string): string => `fleet-run:${fleetRunId}`;
+
+export type Phase =
+  | 'preflight'
+  | 'identity'
+  | 'security'
+  | 'join'
+  | 'apps'
+  | 'tweaks'
+  | 'drivers'
+  | 'locale'
+  | 'inventory'
+  | 'validation';
+
+/** How a step is retried and timed; each kind of work has its own (see PLAN_POLICIES). */
+export type StepPolicy = 'check' | 'change' | 'install';
+
+/** One step of a machine's plan: an agent task, built from the resolved profile by prepareMachineRun. */
+export interface PlanStep {
+  /** Stable within a plan, e.g. `apps.winget:Google.Chrome`: retry-from-step names it. */
+  key: string;
+  phase: Phase;
+  kind: StepKind;
+  label: string;
+  payload: Record<string, unknown>;
+  policy: StepPolicy;
+}
+
+export interface ProvisionMachineInput {
+  tenantId: string;
+  machineId: string;
+  siteId: string;
+  /** The machine_runs row this run mirrors to. */
+  runId: string;
+  profileId: string;
+  fleetRunId?: string;
+  /** The fleet run's workflow id: told when this machine's run settles (passes, fails, is cancelled). */
+  parentWorkflowId?: string;
+  /** How long the machine may be unreachable (offline, rebooting) before the run fails. Default 1 hour. */
+  offlineLimitSeconds?: number;
+  /** How long a failed run waits for "retry from step" before it ends as failed. Default 3 days. */
+  failedHoldSeconds?: number;
+  /** Pause between step attempts (the first; it doubles). Default 5 seconds. */
+  retryBackoffSeconds?: number;
+}
+
+export type MachineRunState =
+  'starting' | 'running' | 'paused' | 'rebooting' | 'failed' | 'passed' | 'cancelled';
+
+export interface StepProgress {
+  key: string;
+  phase: Phase;
+  label: string;
+  status: 'pending' | 'running' | 'done' | 'failed' | 'skipped';
+  attempts: number;
+  startedAt?: string;
+  finishedAt?: string;
+  alreadyDone?: boolean;
+  error?: StepErrorInfo;
+}
+
+export interface StepErrorInfo {
+  type: string;
+  message: string;
+  retryable: boolean;
+}
+
+export interface MachineRunProgress {
+  state: MachineRunState;
+  phase: Phase | null;
+  step: string | null;
+  attempt: number;
+  profileVersion: number | null;
+  steps: StepProgress[];
+  lastError: (StepErrorInfo & { step: string }) | null;
+  startedAt: string;
+  /** Reboots this run waited for, with how long each took. */
+  reboots: { reason: string; seconds: number }[];
+  pauseRequested: boolean;
+  cancelRequested: boolean;
+}
+
+export interface ProvisionMachineResult {
+  outcome: 'passed' | 'failed' | 'cancelled';
+  reason?: string;
+  steps: number;
+}
+
+export interface RetryRequest {
+  /** The step to start again from (a plan step key); default the failed step. */
+  fromStep?: string;
+  /** Resolve the profile again first (after it was fixed); the run records the new config. */
+  refreshConfig?: boolean;
+}
+
+export const machineProgressQuery = defineQuery<MachineRunProgress>('progress');
+export const pauseSignal = defineSignal('pause');
+export const resumeSignal = defineSignal('resume');
+/** Stops after the current step; the run ends as cancelled. */
+export const cancelSignal = defineSignal('cancel');
+/** Accepted only while the run waits after a failure; returns the step it starts again from. */
+export const retryFromStepUpdate = defineUpdate<string, [RetryRequest]>('retryFromStep');
+
+/** Sent by a provisionMachine run to its fleet run whenever it settles (again, after a retry). */
+export interface MachineRunSettled {
+  runId: string;
+  workflowId: string;
+  outcome: 'passed' | 'failed' | 'cancelled';
+  /** Set when this run had settled before (it failed, then passed after a retry). */
+  previous?: 'passed' | 'failed' | 'cancelled';
+}
+export const machineRunSettledSignal = defineSignal<[MachineRunSettled]>('machineRunSettled');
+
+export interface FleetRunInput {
+  tenantId: string;
+  fleetRunId: string;
+  profileId: string;
+  concurrency: number;
+  offlineLimitSeconds?: number;
+  failedHoldSeconds?: number;
+  retryBackoffSeconds?: number;
+  /** Continue-as-new after this many machines started in one run of the workflow. Default 500. */
+  batchSize?: number;
+  /** Carried over continue-as-new. */
+  carried?: FleetRunCarried;
+}
+
+export interface FleetRunCarried {
+  total: number;
+  nextSeq: number;
+  running: string[];
+  passed: number;
+  failed: number;
+  cancelled: number;
+  paused: boolean;
+  cancelRequested: boolean;
+  batches: number;
+}
+
+export interface FleetRunProgress {
+  total: number;
+  queued: number;
+  running: number;
+  passed: number;
+  failed: number;
+  cancelled: number;
+  paused: boolean;
+  cancelRequested: boolean;
+  state: 'selecting' | 'running' | 'paused' | 'cancelling' | 'done';
+  batches: number;
+}
+
+export interface FleetRunResult {
+  total: number;
+  passed: number;
+  failed: number;
+  cancelled: number;
+  outcome: 'PASS' | 'FAIL' | 'CANCELLED';
+}
+
+export const fleetProgressQuery = defineQuery<FleetRunProgress>('progress');

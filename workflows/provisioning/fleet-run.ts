@@ -1,0 +1,214 @@
+import {
+  condition,
+  continueAsNew,
+  getExternalWorkflowHandle,
+  ParentClosePolicy,
+  proxyActivities,
+  setHandler,
+  startChild,
+  upsertSearchAttributes,
+  workflowInfo,
+} from '@temporalio/workflow';
+import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
+import type { ProvisioningActivities } from '../../activities/provisioning/provisioning-activities';
+import { databaseActivity } from '../activity-presets';
+import { FleetRunIdKey, MachineIdKey, RunStatusKey, SiteIdKey, TenantIdKey } from '../search-attributes';
+import {
+  cancelSignal,
+  fleetProgressQuery,
+  machineRunSettledSignal,
+  pauseSignal,
+  resumeSignal,
+  type FleetRunCarried,
+  type FleetRunInput,
+  type FleetRunProgress,
+  type FleetRunResult,
+  type MachineRunSettled,
+} from './contracts';
+import { provisionMachine } from './provision-machine';
+
+const db = proxyActivities<ProvisioningActivities>(databaseActivity);
+
+/**
+ * A fleet-wide run: the selection's machines × one profile, a child provisionMachine per machine
+ * in a sliding window of `concurrency`. Children report back by signal when they settle (a failed
+ * machine waits for retry without holding its slot), so the window keeps moving. Continue-as-new
+ * every `batchSize` machines keeps 10,000 machines out of one history.
+ */
+export async function fleetRun(input: FleetRunInput): Promise<FleetRunResult> {
+  const batchSize = input.batchSize ?? 500;
+  const carried: FleetRunCarried = input.carried ?? {
+    total: -1,
+    nextSeq: 1,
+    running: [],
+    passed: 0,
+    failed: 0,
+    cancelled: 0,
+    paused: false,
+    cancelRequested: false,
+    batches: 1,
+  };
+  const running = new Set(carried.running);
+  const state = { ...carried };
+  let startedThisBatch = 0;
+  const settledQueue: MachineRunSettled[] = [];
+
+  const progress = (): FleetRunProgress => ({
+    total: Math.max(0, state.total),
+    queued: Math.max(0, state.total - (state.nextSeq - 1)),
+    running: running.size,
+    passed: state.passed,
+    failed: state.failed,
+    cancelled: state.cancelled,
+    paused: state.paused,
+    cancelRequested: state.cancelRequested,
+    state:
+      state.total < 0
+        ? 'selecting'
+        : state.cancelRequested
+          ? 'cancelling'
+          : state.paused
+            ? 'paused'
+            : running.size === 0 && state.nextSeq > state.total
+              ? 'done'
+              : 'running',
+    batches: state.batches,
+  });
+  setHandler(fleetProgressQuery, progress);
+  setHandler(machineRunSettledSignal, (s) => void settledQueue.push(s));
+  setHandler(pauseSignal, () => void (state.paused = true));
+  setHandler(resumeSignal, () => void (state.paused = false));
+  setHandler(cancelSignal, () => void (state.cancelRequested = true));
+
+  upsertSearchAttributes([
+    { key: TenantIdKey, value: input.tenantId },
+    { key: FleetRunIdKey, value: input.fleetRunId },
+    { key: RunStatusKey, value: 'running' },
+  ]);
+
+  if (state.total < 0) state.total = (await db.snapshotFleetSelection(input)).total;
+
+  const apply = (s: MachineRunSettled) => {
+    if (s.previous) state[s.previous] -= 1;
+    else running.delete(s.workflowId);
+    state[s.outcome] += 1;
+  };
+  const record = (
+    status: 'running' | 'paused' | 'cancelling' | 'cancelled' | 'completed',
+    finished = false,
+  ) =>
+    db.recordFleetRun({
+      tenantId: input.tenantId,
+      fleetRunId: input.fleetRunId,
+      status,
+      passed: state.passed,
+      failed: state.failed,
+      cancelled: state.cancelled,
+      finished,
+    });
+  let cancelSent = false;
+  let lastRecorded = '';
+
+  for (;;) {
+    while (settledQueue.length > 0) apply(settledQueue.shift()!);
+
+    if (state.cancelRequested && !cancelSent) {
+      cancelSent = true;
+      // Running machines stop after their current step; nothing new starts.
+      for (const workflowId of running) {
+        await getExternalWorkflowHandle(workflowId)
+          .signal(cancelSignal)
+          .catch(() => undefined);
+      }
+    }
+
+    // Fill the window.
+    const room = input.concurrency - running.size;
+    if (!state.paused && !state.cancelRequested && room > 0 && state.nextSeq <= state.total) {
+      const next = await db.loadFleetMachines({
+        tenantId: input.tenantId,
+        fleetRunId: input.fleetRunId,
+        fromSeq: state.nextSeq,
+        limit: Math.min(room, batchSize - startedThisBatch),
+      });
+      if (next.length === 0) state.nextSeq = state.total + 1; // the rows are gone: nothing left to start
+      for (const machine of next) {
+        try {
+          await startChild(provisionMachine, {
+            workflowId: machine.workflowId,
+            args: [
+              {
+                tenantId: input.tenantId,
+                machineId: machine.machineId,
+                siteId: machine.siteId,
+                runId: machine.runId,
+                profileId: input.profileId,
+                fleetRunId: input.fleetRunId,
+                parentWorkflowId: workflowInfo().workflowId,
+                ...(input.offlineLimitSeconds ? { offlineLimitSeconds: input.offlineLimitSeconds } : {}),
+                ...(input.failedHoldSeconds ? { failedHoldSeconds: input.failedHoldSeconds } : {}),
+                ...(input.retryBackoffSeconds ? { retryBackoffSeconds: input.retryBackoffSeconds } : {}),
+              },
+            ],
+            // A failed machine waits for an operator after the fleet run is done: it outlives it.
+            parentClosePolicy: ParentClosePolicy.ABANDON,
+            typedSearchAttributes: [
+              { key: TenantIdKey, value: input.tenantId },
+              { key: SiteIdKey, value: machine.siteId },
+              { key: MachineIdKey, value: machine.machineId },
+              { key: FleetRunIdKey, value: input.fleetRunId },
+            ],
+          });
+        } catch (err) {
+          // Started before a continue-as-new by this fleet run: it is ours and running.
+          if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
+        }
+        running.add(machine.workflowId);
+        state.nextSeq = machine.seq + 1;
+        startedThisBatch++;
+      }
+    }
+
+    const status = state.cancelRequested ? 'cancelling' : state.paused ? 'paused' : 'running';
+    if (status !== lastRecorded) {
+      lastRecorded = status;
+      upsertSearchAttributes([{ key: RunStatusKey, value: status }]);
+      await record(status);
+    }
+
+    const exhausted = state.nextSeq > state.total || state.cancelRequested;
+    if (exhausted && running.size === 0) break;
+
+    if (startedThisBatch >= batchSize || workflowInfo().continueAsNewSuggested) {
+      // Hand the window over to a fresh history; children keep signalling the same workflow id.
+      while (settledQueue.length > 0) apply(settledQueue.shift()!);
+      await continueAsNew<typeof fleetRun>({
+        ...input,
+        carried: { ...state, running: [...running], batches: state.batches + 1 },
+      });
+    }
+
+    const seenState = `${state.paused}:${state.cancelRequested}`;
+    await condition(
+      () =>
+        settledQueue.length > 0 ||
+        `${state.paused}:${state.cancelRequested}` !== seenState ||
+        (!state.paused &&
+          !state.cancelRequested &&
+          running.size < input.concurrency &&
+          state.nextSeq <= state.total),
+    );
+  }
+
+  const finalStatus = state.cancelRequested ? 'cancelled' : 'completed';
+  upsertSearchAttributes([{ key: RunStatusKey, value: finalStatus }]);
+  await record(finalStatus, true);
+  const outcome = state.cancelRequested ? 'CANCELLED' : state.failed > 0 ? 'FAIL' : 'PASS';
+  return {
+    total: state.total,
+    passed: state.passed,
+    failed: state.failed,
+    cancelled: state.cancelled,
+    outcome,
+  };
+}

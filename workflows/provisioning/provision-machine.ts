@@ -1,0 +1,414 @@
+import {
+  ActivityFailure,
+  ApplicationFailure,
+  condition,
+  getExternalWorkflowHandle,
+  proxyActivities,
+  setHandler,
+  sleep,
+  TimeoutFailure,
+  upsertSearchAttributes,
+  workflowInfo,
+  type ActivityOptions,
+} from '@temporalio/workflow';
+import type { AgentChannelActivities } from '../../activities/agent-channel/agent-channel-activities';
+import type { ProvisioningActivities } from '../../activities/provisioning/provisioning-activities';
+import { StepKind, type RebootResult, type ValidateResult } from '../../infra/wire/agent-steps';
+import { databaseActivity } from '../activity-presets';
+import { AgentChannelFailure, bootIdChangedSignal, type StepFailureDetails } from '../machines/contracts';
+import { MachineIdKey, PhaseKey, RunStatusKey, SiteIdKey, TenantIdKey } from '../search-attributes';
+import {
+  cancelSignal,
+  machineProgressQuery,
+  machineRunSettledSignal,
+  pauseSignal,
+  resumeSignal,
+  retryFromStepUpdate,
+  type MachineRunProgress,
+  type MachineRunState,
+  type PlanStep,
+  type ProvisionMachineInput,
+  type ProvisionMachineResult,
+  type RetryRequest,
+  type StepErrorInfo,
+  type StepPolicy,
+} from './contracts';
+
+const db = proxyActivities<ProvisioningActivities>(databaseActivity);
+
+/** Step attempts per kind of work: a retryable failure runs the step again, up to this many times. */
+const MAX_ATTEMPTS: Record<StepPolicy, number> = { check: 3, change: 4, install: 5 };
+/** How long one delivery of a step may run on the machine. */
+const START_TO_CLOSE: Record<StepPolicy, string> = {
+  check: '10 minutes',
+  change: '20 minutes',
+  install: '60 minutes',
+};
+
+/** Workflow time (deterministic in the sandbox). */
+const now = () => new Date().getTime();
+
+/** Why a run stops: carried to the failure handling below. */
+class StepFailed extends Error {
+  constructor(
+    readonly step: PlanStep,
+    readonly info: StepErrorInfo,
+  ) {
+    super(info.message);
+  }
+}
+
+/**
+ * Provisions one machine: the resolved profile's phases in order, each step an agent task with its
+ * own timeouts and retries; reboots are waited for through the boot id. Paused, resumed and
+ * cancelled between steps; after a failure it waits for "retry from step" (or gives up after
+ * `failedHoldSeconds`). The machine_runs row mirrors it for the portal.
+ */
+export async function provisionMachine(input: ProvisionMachineInput): Promise<ProvisionMachineResult> {
+  const offlineLimit = input.offlineLimitSeconds ?? 3600;
+  const backoff = input.retryBackoffSeconds ?? 5;
+  const progress: MachineRunProgress = {
+    state: 'starting',
+    phase: null,
+    step: null,
+    attempt: 0,
+    profileVersion: null,
+    steps: [],
+    lastError: null,
+    startedAt: new Date().toISOString(),
+    reboots: [],
+    pauseRequested: false,
+    cancelRequested: false,
+  };
+  let bootIdsSeen: string[] = [];
+  let retry: RetryRequest | null = null;
+  let settledAs: ProvisionMachineResult['outcome'] | undefined;
+
+  setHandler(machineProgressQuery, () => progress);
+  setHandler(pauseSignal, () => void (progress.pauseRequested = true));
+  setHandler(resumeSignal, () => void (progress.pauseRequested = false));
+  setHandler(cancelSignal, () => void (progress.cancelRequested = true));
+  setHandler(bootIdChangedSignal, ({ bootId }) => void bootIdsSeen.push(bootId));
+  setHandler(
+    retryFromStepUpdate,
+    (request) => {
+      retry = request;
+      return request.fromStep ?? progress.lastError!.step;
+    },
+    {
+      validator: (request) => {
+        if (progress.state !== 'failed')
+          throw new Error(`the run is ${progress.state}, not failed: nothing to retry`);
+        if (
+          request.fromStep &&
+          !request.refreshConfig &&
+          !progress.steps.some((s) => s.key === request.fromStep)
+        )
+          throw new Error(`no step ${request.fromStep} in this run's plan`);
+      },
+    },
+  );
+
+  upsertSearchAttributes([
+    { key: TenantIdKey, value: input.tenantId },
+    { key: SiteIdKey, value: input.siteId },
+    { key: MachineIdKey, value: input.machineId },
+    { key: RunStatusKey, value: 'running' },
+  ]);
+
+  const setState = (state: MachineRunState) => {
+    progress.state = state;
+    upsertSearchAttributes([{ key: RunStatusKey, value: state }]);
+  };
+
+  const settle = async (outcome: ProvisionMachineResult['outcome']) => {
+    if (!input.parentWorkflowId) return;
+    const previous = settledAs;
+    settledAs = outcome;
+    try {
+      await getExternalWorkflowHandle(input.parentWorkflowId).signal(machineRunSettledSignal, {
+        runId: input.runId,
+        workflowId: workflowInfo().workflowId,
+        outcome,
+        ...(previous ? { previous } : {}),
+      });
+    } catch {
+      // The fleet run has finished (this is a late retry): the machine_runs row carries the outcome.
+    }
+  };
+
+  // One proxy per kind of step: its own start-to-close; delivery retries (offline, timeouts, a
+  // restarted worker or API) are unlimited within the offline limit, step failures are ours to retry.
+  const dispatchOptions = (policy: StepPolicy, scheduleToCloseSeconds = offlineLimit): ActivityOptions => ({
+    scheduleToCloseTimeout: `${scheduleToCloseSeconds} seconds`,
+    startToCloseTimeout: START_TO_CLOSE[policy],
+    heartbeatTimeout: '2 minutes',
+    retry: {
+      initialInterval: '1 second',
+      maximumInterval: '30 seconds',
+      nonRetryableErrorTypes: Object.values(AgentChannelFailure),
+    },
+  });
+  const channel = {
+    check: proxyActivities<AgentChannelActivities>(dispatchOptions('check')),
+    change: proxyActivities<AgentChannelActivities>(dispatchOptions('change')),
+    install: proxyActivities<AgentChannelActivities>(dispatchOptions('install')),
+  };
+
+  let plan: PlanStep[] = [];
+  const prepare = async (refresh: boolean) => {
+    const prepared = await db.prepareMachineRun({
+      tenantId: input.tenantId,
+      runId: input.runId,
+      machineId: input.machineId,
+      profileId: input.profileId,
+      refresh,
+    });
+    plan = prepared.plan;
+    progress.profileVersion = prepared.profileVersion;
+    const before = new Map(progress.steps.map((s) => [s.key, s]));
+    progress.steps = plan.map(
+      (s) =>
+        before.get(s.key) ?? { key: s.key, phase: s.phase, label: s.label, status: 'pending', attempts: 0 },
+    );
+  };
+
+  /** Sends the reboot task and waits for a new boot id (signal from the API, or asking the machine). */
+  const reboot = async (reason: string) => {
+    setState('rebooting');
+    await db.recordMachineRun({ tenantId: input.tenantId, runId: input.runId, status: 'rebooting' });
+    const started = now();
+    const deadline = started + offlineLimit * 1000;
+    for (let restarts = 0; restarts < 3; restarts++) {
+      const { bootId: before } = (await channel.change.dispatchAgentTask({
+        tenantId: input.tenantId,
+        machineId: input.machineId,
+        kind: StepKind.Reboot,
+        payload: { reason },
+      })) as unknown as RebootResult;
+      const seenBefore = new Set([...bootIdsSeen, before]);
+      const newBoot = () => bootIdsSeen.some((id) => !seenBefore.has(id));
+      while (now() < deadline) {
+        if (await condition(newBoot, '2 minutes')) {
+          progress.reboots.push({ reason, seconds: Math.round((now() - started) / 1000) });
+          setState('running');
+          return;
+        }
+        // No boot signal yet: ask the machine itself (a lost signal, an API restart, a slow boot).
+        const remaining = Math.max(1, Math.floor((deadline - now()) / 1000));
+        const { bootId } = (await proxyActivities<AgentChannelActivities>(
+          dispatchOptions('check', remaining),
+        ).dispatchAgentTask({
+          tenantId: input.tenantId,
+          machineId: input.machineId,
+          kind: StepKind.BootId,
+          payload: {},
+        })) as { bootId: string };
+        if (bootId !== before) {
+          bootIdsSeen = [...bootIdsSeen, bootId];
+          progress.reboots.push({ reason, seconds: Math.round((now() - started) / 1000) });
+          setState('running');
+          return;
+        }
+        break; // the same boot: the restart did not happen (cancelled by someone?) — ask again
+      }
+      if (now() >= deadline) break;
+    }
+    throw ApplicationFailure.create({
+      type: 'MachineOffline',
+      message: `the machine did not come back from a restart (${reason}) within ${offlineLimit} s`,
+      nonRetryable: true,
+    });
+  };
+
+  const runStep = async (step: PlanStep, index: number) => {
+    const entry = progress.steps[index]!;
+    const maxAttempts = MAX_ATTEMPTS[step.policy];
+    let payload = step.payload;
+    if (step.kind === StepKind.Rename) {
+      const { name } = await db.reserveMachineName({
+        tenantId: input.tenantId,
+        siteId: input.siteId,
+        machineId: input.machineId,
+        template: String(step.payload.template),
+      });
+      payload = { name };
+    }
+    for (;;) {
+      entry.attempts += 1;
+      entry.status = 'running';
+      entry.startedAt ??= new Date().toISOString();
+      progress.attempt = entry.attempts;
+      try {
+        const result = await channel[step.policy].dispatchAgentTask({
+          tenantId: input.tenantId,
+          machineId: input.machineId,
+          kind: step.kind,
+          payload,
+          run: { runId: input.runId, phase: step.phase, step: step.key, attempt: entry.attempts },
+        });
+        entry.status = 'done';
+        entry.finishedAt = new Date().toISOString();
+        entry.alreadyDone = result.alreadyDone === true;
+        delete entry.error;
+        return result;
+      } catch (err) {
+        const info = describeFailure(err);
+        entry.error = info;
+        progress.lastError = { ...info, step: step.key };
+        if (!info.retryable || entry.attempts >= maxAttempts) {
+          entry.status = 'failed';
+          throw new StepFailed(step, {
+            ...info,
+            message:
+              info.retryable && entry.attempts >= maxAttempts
+                ? `${info.message} (gave up after ${entry.attempts} attempts)`
+                : info.message,
+          });
+        }
+        await sleep(`${backoff * 2 ** (entry.attempts - 1)} seconds`);
+      }
+    }
+  };
+
+  const finish = async (outcome: ProvisionMachineResult['outcome'], reason?: string) => {
+    setState(outcome);
+    await db.recordMachineRun({
+      tenantId: input.tenantId,
+      runId: input.runId,
+      status: outcome,
+      finished: true,
+      ...(outcome === 'passed' ? { lastError: null } : {}),
+    });
+    await settle(outcome);
+    return { outcome, steps: plan.length, ...(reason ? { reason } : {}) };
+  };
+
+  let index = 0;
+  for (;;) {
+    try {
+      if (plan.length === 0) await prepare(false);
+      setState('running');
+      let rebootPending = false;
+      for (; index < plan.length; index++) {
+        const step = plan[index]!;
+        if (progress.pauseRequested && !progress.cancelRequested) {
+          setState('paused');
+          await db.recordMachineRun({ tenantId: input.tenantId, runId: input.runId, status: 'paused' });
+          await condition(() => !progress.pauseRequested || progress.cancelRequested);
+          setState('running');
+        }
+        if (progress.cancelRequested) return await finish('cancelled', 'cancelled by an operator');
+        if (progress.phase !== step.phase) {
+          // A reboot asked for in the last phase happens before the next phase starts.
+          if (rebootPending) {
+            await reboot(`after ${progress.phase}`);
+            rebootPending = false;
+          }
+          progress.phase = step.phase;
+          upsertSearchAttributes([{ key: PhaseKey, value: step.phase }]);
+        }
+        progress.step = step.key;
+        const result = await runStep(step, index);
+        if (result.reboot === true) rebootPending = true;
+        if (step.kind === StepKind.Rename && rebootPending) {
+          await reboot('rename');
+          rebootPending = false;
+        }
+        if (step.kind === StepKind.Inventory) {
+          await db.saveMachineInventory({
+            tenantId: input.tenantId,
+            machineId: input.machineId,
+            inventory: result,
+          });
+        }
+        if (step.kind === StepKind.Validate) {
+          const { items } = result as unknown as ValidateResult;
+          await db.recordMachineRun({
+            tenantId: input.tenantId,
+            runId: input.runId,
+            status: 'running',
+            validation: items,
+          });
+          const failed = items.filter((i) => !i.pass);
+          if (failed.length > 0) {
+            throw new StepFailed(step, {
+              type: 'ValidationFailed',
+              message: `validation failed: ${failed.map((i) => `${i.item} (${i.detail})`).join('; ')}`,
+              retryable: false,
+            });
+          }
+        }
+      }
+      if (rebootPending) await reboot('end of provisioning');
+      return await finish('passed');
+    } catch (err) {
+      const failure =
+        err instanceof StepFailed
+          ? { step: err.step.key, ...err.info }
+          : { step: progress.step ?? 'prepare', ...describeFailure(err), retryable: false };
+      progress.lastError = failure;
+      setState('failed');
+      await db.recordMachineRun({
+        tenantId: input.tenantId,
+        runId: input.runId,
+        status: 'failed',
+        lastError: { type: failure.type, message: failure.message, step: failure.step },
+      });
+      await settle('failed');
+      // Wait for an operator: retry from a step (after fixing the profile), cancel, or time out.
+      retry = null;
+      const decided = await condition(
+        () => retry !== null || progress.cancelRequested,
+        `${input.failedHoldSeconds ?? 3 * 24 * 3600} seconds`,
+      );
+      if (progress.cancelRequested)
+        return await finish('cancelled', 'cancelled by an operator after a failure');
+      if (!decided || retry === null) {
+        await db.recordMachineRun({
+          tenantId: input.tenantId,
+          runId: input.runId,
+          status: 'failed',
+          finished: true,
+        });
+        return { outcome: 'failed', reason: failure.message, steps: plan.length };
+      }
+      const request: RetryRequest = retry;
+      if (request.refreshConfig) await prepare(true);
+      const from = request.fromStep ?? failure.step;
+      const at = plan.findIndex((s) => s.key === from);
+      index = at >= 0 ? at : 0;
+      for (const s of progress.steps.slice(index)) {
+        s.status = 'pending';
+        s.attempts = 0;
+        delete s.error;
+      }
+      progress.lastError = null;
+    }
+  }
+}
+
+/** The failure as the operator should read it, and whether running the step again can help. */
+function describeFailure(err: unknown): StepErrorInfo {
+  const cause = err instanceof ActivityFailure ? err.cause : err;
+  if (cause instanceof ApplicationFailure) {
+    const details = cause.details?.[0] as StepFailureDetails | undefined;
+    return {
+      type: cause.type ?? 'Error',
+      message: cause.message,
+      retryable: details?.retryable ?? false,
+    };
+  }
+  if (cause instanceof TimeoutFailure) {
+    return {
+      type: 'MachineUnreachable',
+      message: 'the machine did not pick up or finish the step within the offline limit',
+      retryable: false,
+    };
+  }
+  return {
+    type: (cause as Error)?.name ?? 'Error',
+    message: (cause as Error)?.message ?? String(cause),
+    retryable: false,
+  };
+}
