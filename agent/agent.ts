@@ -158,15 +158,23 @@ export class Agent {
           await this.api.progress(task.id, lastProgress).catch(() => {});
         },
         checkApi: async () => {
-          const started = performance.now();
-          try {
-            await this.api.progress(task.id, { percent: lastProgress.percent, message: 'checking the API' });
-            const ms = Math.round(performance.now() - started);
-            return { ok: true, ms, detail: `API answered in ${ms} ms` };
-          } catch (err) {
-            const ms = Math.round(performance.now() - started);
-            return { ok: false, ms, detail: `API unreachable: ${(err as Error).message}` };
+          // Three tries: one dropped packet is not "no network".
+          let detail = '';
+          for (let attempt = 1; attempt <= 3; attempt++) {
+            const started = performance.now();
+            try {
+              await this.api.progress(task.id, {
+                percent: lastProgress.percent,
+                message: 'checking the API',
+              });
+              const ms = Math.round(performance.now() - started);
+              return { ok: true, ms, detail: `API answered in ${ms} ms` };
+            } catch (err) {
+              detail = `API unreachable after ${attempt} tries: ${(err as Error).message}`;
+              await new Promise((r) => setTimeout(r, 500));
+            }
           }
+          return { ok: false, ms: 0, detail };
         },
       });
       return { ok: true, result };

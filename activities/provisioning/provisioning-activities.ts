@@ -215,7 +215,18 @@ export function createProvisioningActivities(deps: { orm: Orm }) {
             update.runId,
           ],
         );
-        if (update.finished) await auditRun(em, update);
+        if (update.finished) {
+          await auditRun(em, update);
+          // A run that settles after its fleet run finished (a retry): keep the fleet's summary true.
+          await em.execute(
+            `update fleet_runs f set
+                passed = (select count(*) from machine_runs r where r.fleet_run_id = f.id and r.status = 'passed'),
+                failed = (select count(*) from machine_runs r where r.fleet_run_id = f.id and r.status = 'failed'),
+                cancelled = (select count(*) from machine_runs r where r.fleet_run_id = f.id and r.status = 'cancelled')
+              where f.id = (select fleet_run_id from machine_runs where id = ?) and f.finished_at is not null`,
+            [update.runId],
+          );
+        }
       });
     },
 

@@ -164,6 +164,8 @@ export class Harness {
       } finally {
         signal.removeEventListener('abort', stop);
       }
+      // A restart asked for while the agent was already down (crashed): it still happens.
+      if (machine.restarting && !signal.aborted) await this.powerCycle(machine);
       machine.agent = this.newAgent(machine.dir, machine.platform);
     }
   }

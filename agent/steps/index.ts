@@ -83,11 +83,12 @@ export const steps: Record<string, StepHandler> = {
     ];
     const failed = checks.filter((c) => !c.ok);
     if (failed.length > 0) {
-      // The machine must change (power, firmware, disk): trying again by itself will not help.
+      // The machine must change (power, firmware, disk): trying again by itself will not help,
+      // unless the network alone failed.
       throw new StepError(
         StepFailure.PreflightFailed,
         `preflight failed: ${failed.map((c) => `${c.check}: ${c.detail}`).join('; ')}`,
-        false,
+        failed.every((c) => c.check === 'api-reachable'),
       );
     }
     const result: PreflightResult = { checks };
@@ -284,7 +285,9 @@ export const steps: Record<string, StepHandler> = {
     }
     if (marker === null)
       await platform.registryWrite(REBOOT_MARKER_PATH, ctx.idempotencyKey, 'String', bootId);
-    await platform.restart(`Drydock provisioning: ${String(raw.reason ?? 'restart')} [${ctx.idempotencyKey}]`);
+    await platform.restart(
+      `Drydock provisioning: ${String(raw.reason ?? 'restart')} [${ctx.idempotencyKey}]`,
+    );
     const result: RebootResult = { bootId };
     return result as unknown as Record<string, unknown>;
   },

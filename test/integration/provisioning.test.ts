@@ -3,6 +3,7 @@ import { simulatedDownloadSha256 } from '../../agent/platform/simulated/simulate
 import { MachineSchema } from '../../infra/db/entities';
 import { withTenant } from '../../infra/db/orm';
 import { startAgentStack, type AgentStack } from '../helpers/agent-stack';
+import { gql } from '../helpers/api';
 import {
   enrolledFleet,
   fleetMachineRuns,
@@ -70,5 +71,98 @@ describe('fleet provisioning through the Standard profile', () => {
       expect(machine.autopilot?.hardwareHash).toBeTruthy();
       expect(machine.hostname).toMatch(new RegExp(`^${code}-00[1-5]$`));
     }
+  });
+});
+
+describe('acceptance', () => {
+  it('50 machines with faults (restart mid-step, crashes, network loss, flaky winget) all PASS, no effect twice', async () => {
+    const fleet = await enrolledFleet(stack, 'faulty', 50, {
+      faults: { crash: 0.05, network: 0.03, slowMs: 0, reboot: 0.03, midstep: 0.03, winget: 0.4 },
+    });
+    harnesses.push(fleet);
+    const profileId = await saveProfile(stack, 'Standard', withInstaller(simulatedDownloadSha256(TOOL_URL)));
+    const machineIds = fleet.machines.map((m) => m.agent.machineId!);
+    const started = await startFleetRun(stack, { profileId, concurrency: 25, machineIds });
+    const done = await waitForFleet(stack, started.id, (f) => f.status === 'completed', 280_000);
+    const runs = await fleetMachineRuns(stack, started.id);
+    const notPassed = runs.filter((r) => r.status !== 'passed').map((r) => r.lastError);
+    expect(notPassed).toEqual([]);
+    expect(done).toMatchObject({ total: 50, passed: 50, failed: 0 });
+    // The faults really happened…
+    expect(fleet.machines.reduce((n, m) => n + m.crashes, 0)).toBeGreaterThan(0);
+    expect(fleet.machines.reduce((n, m) => n + m.platform.injectedWingetFailures, 0)).toBeGreaterThan(0);
+    // …and still no side effect happened twice, by the machines' own record.
+    expect(repeatedEffects(fleet)).toEqual([]);
+    const names = new Set(fleet.machines.map((m) => m.platform.snapshot.hostname));
+    expect(names.size).toBe(50);
+  });
+
+  it('a bad SHA-256 fails that machine with a clear reason, the fleet carries on, retry-from-step completes it', async () => {
+    const fleet = await enrolledFleet(stack, 'badsha', 3);
+    harnesses.push(fleet);
+    const profileId = await saveProfile(stack, 'Standard', withInstaller(simulatedDownloadSha256(TOOL_URL)));
+    const [bad, ...good] = fleet.machines;
+    // Only this machine's effective config pins a wrong digest (a per-machine layer).
+    const setLayer = (doc: unknown) =>
+      gql(
+        stack.app,
+        stack.tenant.tenantId,
+        'mutation($id: ID!, $d: String!) { setProfileLayer(scope: MACHINE, id: $id, documentJson: $d) }',
+        { id: bad!.agent.machineId, d: JSON.stringify(doc) },
+      );
+    expect((await setLayer(withInstaller('ab'.repeat(32)))).errors).toBeUndefined();
+    const machineIds = fleet.machines.map((m) => m.agent.machineId!);
+    const started = await startFleetRun(stack, { profileId, concurrency: 3, machineIds });
+    const done = await waitForFleet(stack, started.id, (f) => f.status === 'completed');
+    expect(done).toMatchObject({ total: 3, passed: 2, failed: 1 });
+
+    const runs = await fleetMachineRuns(stack, started.id);
+    const failed = runs.find((r) => r.machineId === bad!.agent.machineId)!;
+    expect(failed.status).toBe('failed');
+    expect(failed.lastError).toMatchObject({
+      type: 'InstallerHashMismatch',
+      step: 'apps.installer:DrydockTool',
+    });
+    expect(failed.lastError!.message).toContain('not run');
+    expect(Object.keys(bad!.platform.snapshot.effects).some((e) => e.startsWith('installer:'))).toBe(false);
+    for (const m of good)
+      expect(Object.keys(m.platform.snapshot.effects).some((e) => e.startsWith('installer:'))).toBe(true);
+
+    // Retrying without fixing anything fails the same way; fixing the config and retrying completes it.
+    expect((await setLayer({})).errors).toBeUndefined();
+    const retried = await gql<{ retryMachineRun: string }>(
+      stack.app,
+      stack.tenant.tenantId,
+      'mutation($id: ID!) { retryMachineRun(id: $id, refreshConfig: true) }',
+      { id: failed.id },
+    );
+    expect(retried.data?.retryMachineRun).toBe('apps.installer:DrydockTool');
+    const after = await waitForFleet(stack, started.id, (f) => f.passed === 3, 120_000);
+    expect(after).toMatchObject({ passed: 3, failed: 0 });
+    const progress = await gql<{ machineRun: { status: string; progressJson: string } }>(
+      stack.app,
+      stack.tenant.tenantId,
+      'query($id: ID!) { machineRun(id: $id) { status progressJson } }',
+      { id: failed.id },
+    );
+    expect(progress.data!.machineRun.status).toBe('passed');
+    const steps = JSON.parse(progress.data!.machineRun.progressJson).steps as {
+      key: string;
+      attempts: number;
+    }[];
+    // From the failed step on: the steps before it ran once.
+    expect(steps.find((s) => s.key === 'preflight')!.attempts).toBe(1);
+    expect(repeatedEffects(fleet)).toEqual([]);
+
+    // A run that is not waiting after a failure refuses a retry with a stable code.
+    const refused = await gql(
+      stack.app,
+      stack.tenant.tenantId,
+      'mutation($id: ID!) { retryMachineRun(id: $id) }',
+      {
+        id: runs.find((r) => r.machineId === good[0]!.agent.machineId)!.id,
+      },
+    );
+    expect(refused.errors?.[0]?.extensions?.code).toBe('RUN_NOT_RETRYABLE');
   });
 });

@@ -189,7 +189,9 @@ export async function provisionMachine(input: ProvisionMachineInput): Promise<Pr
       const seenBefore = new Set([...bootIdsSeen, before]);
       const newBoot = () => bootIdsSeen.some((id) => !seenBefore.has(id));
       while (now() < deadline) {
-        if (await condition(newBoot, '2 minutes')) {
+        if (
+          await condition(newBoot, `${Math.min(120, Math.max(10, Math.floor(offlineLimit / 4)))} seconds`)
+        ) {
           progress.reboots.push({ reason, seconds: Math.round((now() - started) / 1000) });
           setState('running');
           return;

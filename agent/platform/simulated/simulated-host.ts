@@ -182,6 +182,8 @@ export class SimulatedPlatform implements Platform {
   afterEffect?: (effect: string) => void;
   /** The harness's `winget` fault: a package's first install attempt on this machine fails transiently. */
   wingetFirstAttemptFailureRate = 0;
+  /** How many winget failures the fault injected (not persisted). */
+  injectedWingetFailures = 0;
   private readonly wingetAttempted = new Set<string>();
   /** Called by restart(): the harness stops this machine's agent, reboots, and starts a new agent. */
   onRestart?: () => void;
@@ -308,11 +310,13 @@ export class SimulatedPlatform implements Platform {
       firstAttempt &&
       this.wingetFirstAttemptFailureRate > 0 &&
       Math.random() < this.wingetFirstAttemptFailureRate
-    )
+    ) {
+      this.injectedWingetFailures++;
       return {
         exitCode: WingetCode.DownloadFailed,
         output: 'Download failed: the connection was reset. (simulated)',
       };
+    }
     if ((sim.wingetTransientFailures[id] ?? 0) > 0) {
       this.mutate((s) => void (s.simulation.wingetTransientFailures[id]! -= 1));
       return {
@@ -349,7 +353,10 @@ export class SimulatedPlatform implements Platform {
   async runInstaller(file: string, _args: string[]): Promise<number> {
     const content = readFileSync(file, 'utf8');
     if (!content.startsWith('Drydock simulated installer')) return 1603; // MSI: fatal error during installation
-    this.effect(`installer:${path.basename(file)}`, () => {});
+    const product = path.basename(file);
+    // Like an MSI whose product is already installed: a maintenance run that changes nothing, exit 0.
+    if (this.state.installers[product]) return 0;
+    this.effect(`installer:${product}`, (s) => void (s.installers[product] = content));
     return 0;
   }
 

@@ -1,4 +1,23 @@
-import type { HardwareFacts, InventorySummary, OsInfo, Platform } from '../platform';
+import { createHash, randomBytes } from 'node:crypto';
+import { createWriteStream } from 'node:fs';
+import { mkdir, rename, unlink } from 'node:fs/promises';
+import path from 'node:path';
+import { Readable, Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type { ReadableStream as NodeReadableStream } from 'node:stream/web';
+import { describeExit, WingetCode } from '../../steps/winget-codes';
+import type {
+  AutopilotHash,
+  ComputerName,
+  HardwareFacts,
+  InventorySummary,
+  LocaleState,
+  OsInfo,
+  Platform,
+  PreflightFacts,
+  RegistryData,
+  WifiNetworkSpec,
+} from '../platform';
 import {
   firstLine,
   PowerShellError,
@@ -8,13 +27,37 @@ import {
   type PsRunner,
   type PsRunOptions,
 } from './powershell';
+import {
+  addWifiProfileScript,
+  AUTOPILOT,
+  COMPUTER_NAME,
+  installerScript,
+  LOCALE_STATE,
+  outputTail,
+  parseWingetListVersion,
+  PREFLIGHT,
+  registryReadScript,
+  registryWriteScript,
+  renameComputerScript,
+  restartScript,
+  setKeyboardScript,
+  setLocaleScript,
+  setTimeZoneScript,
+  WIFI_PROFILES,
+  wingetInstallScript,
+  wingetListScript,
+} from './provisioning-scripts';
 
 export interface WindowsPlatformOptions {
   /** Where DPAPI-protected secrets live. Default `C:\ProgramData\Drydock\secrets`. */
   secretsDir?: string;
+  /** Where download() puts files. Default `C:\ProgramData\Drydock\downloads`. */
+  downloadsDir?: string;
   /** Runs one PowerShell script; tests pass a fake to inspect the scripts. */
   run?: PsRunner;
 }
+
+const MINUTE = 60_000;
 
 /**
  * The agent's view of a real Windows machine, through Windows PowerShell 5.1 (present on every
@@ -23,12 +66,18 @@ export interface WindowsPlatformOptions {
 export class WindowsPlatform implements Platform {
   readonly kind = 'windows' as const;
   private readonly secretsDir: string;
+  private readonly downloadsDir: string;
   private readonly run: PsRunner;
+  private downloadsReady: Promise<void> | undefined;
 
   constructor(options: WindowsPlatformOptions = {}) {
     this.secretsDir = options.secretsDir ?? 'C:\\ProgramData\\Drydock\\secrets';
     if (!/^[A-Za-z]:\\/.test(this.secretsDir)) {
       throw new Error('secretsDir must be an absolute path on a local drive');
+    }
+    this.downloadsDir = options.downloadsDir ?? 'C:\\ProgramData\\Drydock\\downloads';
+    if (!/^[A-Za-z]:\\/.test(this.downloadsDir)) {
+      throw new Error('downloadsDir must be an absolute path on a local drive');
     }
     this.run = options.run ?? runPowerShell;
   }
@@ -86,8 +135,148 @@ export class WindowsPlatform implements Platform {
     await this.exec(secretsScript(this.secretsDir, name, DELETE_SECRET));
   }
 
+  // --- Provisioning (scripts and their reasons: provisioning-scripts.ts) ---
+
+  async preflightFacts(): Promise<PreflightFacts> {
+    return parsePreflightFacts(await this.json<Record<string, unknown>>(PREFLIGHT));
+  }
+
+  async computerName(): Promise<ComputerName> {
+    const raw = await this.json<Record<string, unknown>>(COMPUTER_NAME);
+    return {
+      active: required(raw.active, 'active computer name'),
+      pending: required(raw.pending, 'pending computer name'),
+    };
+  }
+
+  async renameComputer(name: string): Promise<void> {
+    await this.exec(renameComputerScript(name));
+  }
+
+  /**
+   * Parses `winget list --id <id> --exact`: its exit code says whether the package is installed
+   * (0x8A150014: no such package installed), its table gives the version. Not `winget export`,
+   * which lists every package to a file to find one, and omits packages it cannot match to a source.
+   */
+  async wingetInstalledVersion(id: string): Promise<string | null> {
+    const result = await this.native(wingetListScript(id), 10 * MINUTE);
+    if (result.exitCode === WingetCode.NoApplicationsFound) return null;
+    if (result.exitCode !== 0) {
+      throw new Error(
+        `winget list failed with ${describeExit(result.exitCode)}: ${firstLine(outputTail(result.output))}`,
+      );
+    }
+    const version = parseWingetListVersion(result.output, id);
+    if (version === undefined) {
+      throw new Error(`winget list reported ${id} but no version could be read from its output`);
+    }
+    return version;
+  }
+
+  /** Never throws for winget's own exit code: the caller classifies it (agent/steps/winget-codes.ts). */
+  async wingetInstall(
+    id: string,
+    version: string | undefined,
+  ): Promise<{ exitCode: number; output: string }> {
+    const result = await this.native(wingetInstallScript(id, version), 60 * MINUTE);
+    return { exitCode: result.exitCode, output: outputTail(result.output) };
+  }
+
+  /**
+   * In Node: streamed to disk and hashed on the way (see downloadToFile). The directory is made
+   * first, by PowerShell, with an ACL for SYSTEM and Administrators only (like the secrets
+   * directory): the agent runs these files as SYSTEM, and ProgramData lets every user create files,
+   * so an inherited ACL would let a user swap an installer between its hash check and its run.
+   */
+  async download(url: string, signal: AbortSignal): Promise<{ file: string; sha256: string }> {
+    checkDownloadUrl(url, false);
+    this.downloadsReady ??= this.exec(
+      restrictedDirScript(this.downloadsDir, 'New-SecretsDir\nAssert-SecretsDir'),
+    ).then(
+      () => undefined,
+      (error: unknown) => {
+        this.downloadsReady = undefined;
+        throw error;
+      },
+    );
+    await this.downloadsReady;
+    return downloadToFile(url, this.downloadsDir, { signal });
+  }
+
+  async runInstaller(file: string, args: string[]): Promise<number> {
+    const raw = await runPowerShellJson<Record<string, unknown>>(
+      installerScript(file, args),
+      { timeoutMs: 60 * MINUTE },
+      this.run,
+    );
+    const exitCode = num(raw?.exitCode);
+    if (exitCode === undefined) throw new Error('the installer ended without an exit code');
+    return exitCode | 0;
+  }
+
+  async registryRead(keyPath: string, name: string): Promise<RegistryData | null> {
+    const raw = await runPowerShellJson<unknown>(
+      registryReadScript(keyPath, name),
+      { timeoutMs: 2 * MINUTE },
+      this.run,
+    );
+    return parseRegistryValue(raw);
+  }
+
+  async registryWrite(
+    keyPath: string,
+    name: string,
+    type: 'DWord' | 'String',
+    value: RegistryData,
+  ): Promise<void> {
+    await this.exec(registryWriteScript(keyPath, name, type, value), { timeoutMs: 2 * MINUTE });
+  }
+
+  async localeState(): Promise<LocaleState> {
+    return parseLocaleState(await this.json<Record<string, unknown>>(LOCALE_STATE));
+  }
+
+  async setTimeZone(id: string): Promise<void> {
+    await this.exec(setTimeZoneScript(id));
+  }
+
+  async setLocale(tag: string): Promise<void> {
+    await this.exec(setLocaleScript(tag));
+  }
+
+  /** Language list changes can take a while (Windows may fetch language features). */
+  async setKeyboard(inputLocale: string): Promise<void> {
+    await this.exec(setKeyboardScript(inputLocale), { timeoutMs: 5 * MINUTE });
+  }
+
+  /** Names as Windows stores them: not trimmed (an SSID may begin or end with a space). */
+  async wifiProfiles(): Promise<string[]> {
+    const names = list(await this.json<unknown>(WIFI_PROFILES));
+    return [...new Set(names.filter((n): n is string => typeof n === 'string' && n !== ''))];
+  }
+
+  async addWifiProfile(network: WifiNetworkSpec): Promise<void> {
+    await this.exec(addWifiProfileScript(network));
+  }
+
+  async autopilotHash(): Promise<AutopilotHash> {
+    return parseAutopilotHash(await this.json<Record<string, unknown>>(AUTOPILOT));
+  }
+
+  async restart(reason: string): Promise<void> {
+    await this.exec(restartScript(reason));
+  }
+
   private json<T>(script: string): Promise<T> {
     return runPowerShellJson<T>(script, {}, this.run);
+  }
+
+  /** A script answering a native program's { exitCode, output }. */
+  private async native(script: string, timeoutMs: number): Promise<{ exitCode: number; output: string }> {
+    const raw = await runPowerShellJson<Record<string, unknown>>(script, { timeoutMs }, this.run);
+    const exitCode = num(raw?.exitCode);
+    if (exitCode === undefined) throw new Error('PowerShell reported no exit code for the program it ran');
+    return { exitCode: exitCode | 0, output: typeof raw.output === 'string' ? raw.output : '' };
   }
 
   private async exec(script: string, opts?: PsRunOptions): Promise<string> {
@@ -162,7 +351,7 @@ function Assert-SecretsDir {
   $sidType = [System.Security.Principal.SecurityIdentifier]
   $strangers = @($acl.GetAccessRules($true, $true, $sidType) | Where-Object { $trusted -notcontains $_.IdentityReference.Value })
   if (-not $acl.AreAccessRulesProtected -or $strangers.Count -gt 0 -or $trusted -notcontains $acl.GetOwner($sidType).Value) {
-    throw "the secrets directory $dir is not restricted to SYSTEM and Administrators; refusing to use it"
+    throw "the directory $dir is not restricted to SYSTEM and Administrators; refusing to use it"
   }
 }
 `;
@@ -191,6 +380,16 @@ const DELETE_SECRET = `if ([System.IO.Directory]::Exists($dir)) {
   [System.IO.File]::Delete($path)
   [System.IO.File]::Delete($tmp)
 }`;
+
+/** The secrets directory's creation and check, for another directory (the downloads). */
+function restrictedDirScript(dir: string, body: string): string {
+  return (
+    psCommand`$dir = ${dir}
+` +
+    SECRETS_FUNCTIONS +
+    body
+  );
+}
 
 function secretsScript(dir: string, name: string, body: string): string {
   const file = secretFileName(name);
@@ -300,4 +499,176 @@ export function parseInventory(raw: Record<string, unknown>): InventorySummary {
     disks,
     domain: text(raw.domain) ?? null,
   };
+}
+
+// --- Provisioning answers ---
+
+/** Win32_Battery.BatteryStatus values that mean mains power: 2 (on AC) and 6–9 (charging). */
+const AC_BATTERY_STATUSES = new Set([2, 6, 7, 8, 9]);
+
+const list = (value: unknown): unknown[] => (Array.isArray(value) ? value : value == null ? [] : [value]);
+
+export function parsePreflightFacts(raw: Record<string, unknown>): PreflightFacts {
+  const statuses = list(raw.batteryStatus).flatMap((s) => num(s) ?? []);
+  const online = list(raw.powerOnline).filter((p): p is boolean => typeof p === 'boolean');
+  let onAcPower: boolean | null = null;
+  if (statuses.length > 0) {
+    // PowerOnline (root/wmi) says it directly; BatteryStatus is the fallback where it is missing.
+    onAcPower = online.length > 0 ? online.includes(true) : statuses.some((s) => AC_BATTERY_STATUSES.has(s));
+  }
+  const tpm =
+    raw.tpm !== null && typeof raw.tpm === 'object' ? (raw.tpm as Record<string, unknown>) : undefined;
+  const build = Number(text(raw.build) ?? num(raw.build));
+  if (!Number.isInteger(build) || build <= 0) throw new Error('Windows reported no OS build');
+  return {
+    onAcPower,
+    freeDiskGb: roundTo1(requiredNum(raw.freeBytes, 'free space on the system drive') / GB),
+    tpm: tpm
+      ? {
+          present: true,
+          ready: tpm.enabled === true && tpm.activated === true,
+          // SpecVersion is "2.0, 0, 1.59": the TPM version, then the revision of the spec.
+          version: text(tpm.specVersion)?.split(',')[0]?.trim() || null,
+        }
+      : { present: false, ready: false, version: null },
+    secureBoot: typeof raw.secureBoot === 'boolean' ? raw.secureBoot : null,
+    osBuild: build,
+  };
+}
+
+/** DWORDs come back as .NET's Int32; returned unsigned, as written (0xFFFFFFFF, not -1). */
+export function parseRegistryValue(raw: unknown): RegistryData | null {
+  if (raw === null || typeof raw !== 'object') return null;
+  const { kind, value } = raw as Record<string, unknown>;
+  if (kind === 'DWord') return num(value) === undefined ? null : num(value)! >>> 0;
+  if (kind === 'QWord') return num(value) ?? null;
+  if (kind === 'String' || kind === 'ExpandString' || kind === 'MultiString') {
+    return typeof value === 'string' ? value : null;
+  }
+  return null;
+}
+
+export function parseLocaleState(raw: Record<string, unknown>): LocaleState {
+  const tips = texts(raw.keyboards).map((tip) => tip.toUpperCase());
+  const override = text(raw.override)?.toUpperCase();
+  return {
+    timeZone: required(raw.timeZone, 'time zone'),
+    locale: required(raw.locale, 'system locale'),
+    keyboards: [...new Set(override ? [override, ...tips] : tips)],
+  };
+}
+
+export function parseAutopilotHash(raw: Record<string, unknown>): AutopilotHash {
+  const hardwareHash = required(raw.hardwareHash, 'Autopilot hardware hash (MDM_DevDetail_Ext01)');
+  if (!/^[A-Za-z0-9+/]+={0,2}$/.test(hardwareHash))
+    throw new Error('the Autopilot hardware hash is not base64');
+  return { serial: text(raw.serial) ?? '', productId: text(raw.productId) ?? null, hardwareHash };
+}
+
+// --- Downloads ---
+
+export interface DownloadOptions {
+  signal?: AbortSignal;
+  /** For tests against a local server only: WindowsPlatform.download never sets it. */
+  allowHttp?: boolean;
+}
+
+export function checkDownloadUrl(url: string, allowHttp: boolean): URL {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    throw new Error('invalid download URL');
+  }
+  if (parsed.protocol !== 'https:' && !(allowHttp && parsed.protocol === 'http:')) {
+    throw new Error('downloads must use https');
+  }
+  return parsed;
+}
+
+const MSI_SIGNATURE = Buffer.from('d0cf11e0a1b11ae1', 'hex'); // an OLE compound file, which an .msi is
+
+/**
+ * `<first 12 hex of SHA-256(url)>-<last path segment, reduced to A-Z a-z 0-9 . _ ->`: the same URL
+ * lands on the same file, two URLs never do, and the name cannot be a device name (con, nul…).
+ */
+function downloadFileName(url: URL): string {
+  let last = url.pathname.split('/').pop() ?? '';
+  try {
+    last = decodeURIComponent(last);
+  } catch {
+    // keep it encoded
+  }
+  const safe =
+    last
+      .replace(/[^A-Za-z0-9._-]/g, '_')
+      .replace(/^[._]+/, '')
+      .slice(-100) || 'download';
+  return `${createHash('sha256').update(url.href).digest('hex').slice(0, 12)}-${safe}`;
+}
+
+/** A name without an extension gets the one its content shows, so runInstaller can tell .exe from .msi. */
+function extensionFor(name: string, head: Buffer): string {
+  if (/\.[A-Za-z0-9]{1,8}$/.test(name)) return '';
+  if (head.subarray(0, 2).toString('latin1') === 'MZ') return '.exe';
+  if (head.subarray(0, 8).equals(MSI_SIGNATURE)) return '.msi';
+  return '';
+}
+
+/**
+ * Streams a URL's body into `dir`, hashing it on the way (so no second read, and the hash is of
+ * exactly the bytes written). Written to a unique `.partial` file created exclusively, and renamed
+ * once complete: a failed or aborted download never leaves a file under the final name. Errors name
+ * the host only: a signed URL's query string is a credential.
+ */
+export async function downloadToFile(
+  url: string,
+  dir: string,
+  options: DownloadOptions = {},
+): Promise<{ file: string; sha256: string }> {
+  const allowHttp = options.allowHttp ?? false;
+  const parsed = checkDownloadUrl(url, allowHttp);
+  const where = parsed.host;
+  const response = await fetch(parsed, { signal: options.signal, redirect: 'follow' });
+  if (!response.ok || !response.body) {
+    await response.body?.cancel();
+    throw new Error(`download from ${where} failed: HTTP ${response.status}`);
+  }
+  try {
+    // A redirect must not downgrade to http.
+    if (response.url) checkDownloadUrl(response.url, allowHttp);
+  } catch (error) {
+    await response.body.cancel();
+    throw error;
+  }
+  await mkdir(dir, { recursive: true });
+  const base = path.join(dir, downloadFileName(parsed));
+  const partial = `${base}.${randomBytes(6).toString('hex')}.partial`;
+  const hash = createHash('sha256');
+  let bytes = 0;
+  let head = Buffer.alloc(0);
+  const hasher = new Transform({
+    transform(chunk: Buffer, _encoding, done) {
+      hash.update(chunk);
+      bytes += chunk.length;
+      if (head.length < 8) head = Buffer.concat([head, chunk.subarray(0, 8 - head.length)]);
+      done(null, chunk);
+    },
+  });
+  try {
+    const body = Readable.fromWeb(response.body as unknown as NodeReadableStream<Uint8Array>);
+    await pipeline(body, hasher, createWriteStream(partial, { flags: 'wx' }), { signal: options.signal });
+    // fetch decompresses a Content-Encoding, after which Content-Length no longer counts the bytes.
+    const length = response.headers.get('content-length');
+    const encoded = (response.headers.get('content-encoding') ?? 'identity') !== 'identity';
+    if (length !== null && !encoded && Number(length) !== bytes) {
+      throw new Error(`download from ${where} ended after ${bytes} of ${length} bytes`);
+    }
+    const file = base + extensionFor(base, head);
+    await rename(partial, file);
+    return { file, sha256: hash.digest('hex') };
+  } catch (error) {
+    await unlink(partial).catch(() => {});
+    throw error;
+  }
 }

@@ -550,7 +550,11 @@ function provisioningDefaults(ctx: GraphQLContext) {
   };
 }
 
-async function signalRun(ctx: GraphQLContext, workflowId: string, signal: SignalDefinition<[], string>): Promise<void> {
+async function signalRun(
+  ctx: GraphQLContext,
+  workflowId: string,
+  signal: SignalDefinition<[], string>,
+): Promise<void> {
   try {
     await ctx.temporal.workflow.getHandle(workflowId).signal(signal);
   } catch (err) {

@@ -1,0 +1,991 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import type { WifiNetworkSpec } from '../../agent/platform/platform';
+import type { PsResult, PsRunOptions } from '../../agent/platform/windows/powershell';
+import { PowerShellError } from '../../agent/platform/windows/powershell';
+import {
+  parseWingetListVersion,
+  windowsCommandLine,
+  wlanProfileXml,
+} from '../../agent/platform/windows/provisioning-scripts';
+import {
+  checkDownloadUrl,
+  downloadToFile,
+  WindowsPlatform,
+} from '../../agent/platform/windows/windows-platform';
+import { WingetCode } from '../../agent/steps/winget-codes';
+import { rejection } from '../helpers/rejection';
+
+/** A runner that records each script and answers with `answer(script)`. */
+function fakeRunner(answer: (script: string) => PsResult) {
+  const calls: { script: string; opts?: PsRunOptions }[] = [];
+  const run = async (script: string, opts?: PsRunOptions) => {
+    calls.push({ script, opts });
+    return answer(script);
+  };
+  return { run, calls };
+}
+
+const ok = (stdout = ''): PsResult => ({ exitCode: 0, stdout, stderr: '' });
+/** What runPowerShellJson's wrapper prints: base64 of the UTF-8 JSON. */
+const json = (value: unknown): PsResult => ok(Buffer.from(JSON.stringify(value), 'utf8').toString('base64'));
+const failed = (stderr: string): PsResult => ({ exitCode: 1, stdout: '', stderr });
+
+/** A platform whose every script is answered by `answer`, and the scripts it ran. */
+function platformWith(answer: (script: string) => PsResult = () => ok()) {
+  const { run, calls } = fakeRunner(answer);
+  return { platform: new WindowsPlatform({ run }), calls, script: (i = 0) => calls[i]!.script };
+}
+
+// No PowerShell here: literals are read back by the tokenizer's rule (as in powershell-quoting.test.ts).
+// Inside '…' any of these quote characters followed by another one stands for the second; a lone one ends it.
+const QUOTES = new Set(["'", '\u2018', '\u2019', '\u201A', '\u201B']);
+
+/**
+ * The value of the single-quoted literal assigned by `prefix` (e.g. "$name = "), checking that
+ * the literal ends exactly where the line does: nothing of the value leaked into the script.
+ */
+function literalAfter(script: string, prefix: string): string {
+  const start = script.indexOf(prefix);
+  expect(start).toBeGreaterThanOrEqual(0);
+  let i = start + prefix.length;
+  expect(script[i]).toBe("'");
+  let value = '';
+  for (i++; i < script.length; i++) {
+    const c = script[i]!;
+    if (QUOTES.has(c)) {
+      if (!QUOTES.has(script[i + 1] ?? '')) break;
+      i++;
+      value += script[i];
+    } else {
+      value += c;
+    }
+  }
+  expect(i).toBeLessThan(script.length);
+  expect(['\n', undefined]).toContain(script[i + 1]);
+  return value;
+}
+
+/** CommandLineToArgvW / the C runtime (2008+): how a program splits its command line. */
+function parseCommandLine(line: string): string[] {
+  const args: string[] = [];
+  let i = 0;
+  while (i < line.length) {
+    while (line[i] === ' ' || line[i] === '\t') i++;
+    if (i >= line.length) break;
+    let arg = '';
+    let quoted = false;
+    for (; i < line.length;) {
+      const c = line[i]!;
+      if (c === '\\') {
+        let n = 0;
+        while (line[i + n] === '\\') n++;
+        if (line[i + n] === '"') {
+          arg += '\\'.repeat(Math.floor(n / 2));
+          i += n;
+          if (n % 2 === 1) {
+            arg += '"';
+            i++;
+          }
+        } else {
+          arg += '\\'.repeat(n);
+          i += n;
+        }
+      } else if (c === '"') {
+        if (quoted && line[i + 1] === '"') {
+          arg += '"';
+          i += 2;
+        } else {
+          quoted = !quoted;
+          i++;
+        }
+      } else if ((c === ' ' || c === '\t') && !quoted) {
+        break;
+      } else {
+        arg += c;
+        i++;
+      }
+    }
+    args.push(arg);
+  }
+  return args;
+}
+
+const argvOf = (script: string, variable = '$arguments = ') =>
+  parseCommandLine(literalAfter(script, variable));
+
+const hostile = [
+  "it's",
+  "'; Remove-Item -Recurse C:\\ ; '",
+  '\u2018smart\u2019 \u201Alow\u201B',
+  '$(Invoke-Expression calc)',
+  '$env:USERNAME ${x} @(1)',
+  'back`tick `n `$',
+  'a; b | c & d && e || f',
+  'line1\nline2\r\nline3',
+  '"double" and \\"escaped\\" \\\\"',
+  'trailing backslash \\',
+  'unicode: é 中文 😀',
+];
+
+describe('windowsCommandLine', () => {
+  it.each(hostile)('passes %j as exactly one argument', (arg) => {
+    expect(parseCommandLine(windowsCommandLine(['/x', arg, '/y']))).toEqual(['/x', arg, '/y']);
+  });
+
+  it('leaves plain arguments alone and quotes empty ones', () => {
+    expect(windowsCommandLine(['/S', '--id', 'Git.Git', 'C:\\dir\\a.msi', ''])).toBe(
+      '/S --id Git.Git C:\\dir\\a.msi ""',
+    );
+  });
+
+  it('writes NAME=value with spaces the msiexec way, which the C runtime reads the same', () => {
+    const line = windowsCommandLine(['INSTALLDIR=C:\\Program Files\\Contoso\\', '/D:a b', 'C:\\a b\\x.exe']);
+    expect(line).toBe('INSTALLDIR="C:\\Program Files\\Contoso\\\\" /D:"a b" "C:\\a b\\x.exe"');
+    expect(parseCommandLine(line)).toEqual([
+      'INSTALLDIR=C:\\Program Files\\Contoso\\',
+      '/D:a b',
+      'C:\\a b\\x.exe',
+    ]);
+  });
+});
+
+describe('preflightFacts', () => {
+  const laptop = {
+    batteryStatus: [2],
+    powerOnline: [true],
+    freeBytes: 107_374_182_400,
+    tpm: { enabled: true, activated: true, specVersion: '2.0, 0, 1.59' },
+    secureBoot: true,
+    build: '22631',
+  };
+
+  it('asks CIM for power, disk, TPM, Secure Boot and build in one script', async () => {
+    const { platform, calls, script } = platformWith(() => json(laptop));
+    await platform.preflightFacts();
+    expect(calls).toHaveLength(1);
+    for (const part of [
+      'Get-CimInstance -ClassName Win32_Battery',
+      'Get-CimInstance -Namespace root/wmi -ClassName BatteryStatus',
+      'PowerOnline',
+      'Get-CimInstance -ClassName Win32_LogicalDisk',
+      '$_.DeviceID -eq $env:SystemDrive',
+      'Get-CimInstance -Namespace root/cimv2/Security/MicrosoftTpm -ClassName Win32_Tpm',
+      'IsEnabled_InitialValue',
+      'IsActivated_InitialValue',
+      'SpecVersion',
+      'Confirm-SecureBootUEFI',
+      'catch [System.PlatformNotSupportedException]',
+      "'InvalidNamespace', 'InvalidClass', 'NotFound'",
+      '(Get-CimInstance -ClassName Win32_OperatingSystem).BuildNumber',
+    ]) {
+      expect(script()).toContain(part);
+    }
+    expect(script()).not.toContain('System.Windows.Forms');
+  });
+
+  it('reads a laptop on AC with a ready TPM 2.0 and Secure Boot on', async () => {
+    const { platform } = platformWith(() => json(laptop));
+    await expect(platform.preflightFacts()).resolves.toEqual({
+      onAcPower: true,
+      freeDiskGb: 100,
+      tpm: { present: true, ready: true, version: '2.0' },
+      secureBoot: true,
+      osBuild: 22631,
+    });
+  });
+
+  it('reads a legacy-BIOS desktop without battery or TPM', async () => {
+    const { platform } = platformWith(() =>
+      json({
+        batteryStatus: [],
+        powerOnline: [],
+        freeBytes: 5_000_000_000,
+        tpm: null,
+        secureBoot: null,
+        build: '19045',
+      }),
+    );
+    await expect(platform.preflightFacts()).resolves.toEqual({
+      onAcPower: null,
+      freeDiskGb: 4.7,
+      tpm: { present: false, ready: false, version: null },
+      secureBoot: null,
+      osBuild: 19045,
+    });
+  });
+
+  it.each([
+    ['PowerOnline false', { batteryStatus: [2], powerOnline: [false] }, false],
+    ['one of two batteries charging', { batteryStatus: [1, 6], powerOnline: [false, true] }, true],
+    ['no PowerOnline, status 2 (AC)', { batteryStatus: 2, powerOnline: [] }, true],
+    ['no PowerOnline, status 7 (charging)', { batteryStatus: [7], powerOnline: null }, true],
+    ['no PowerOnline, status 1 (discharging)', { batteryStatus: [1], powerOnline: [] }, false],
+  ])('judges power: %s', async (_, power, onAcPower) => {
+    const { platform } = platformWith(() => json({ ...laptop, ...power }));
+    await expect(platform.preflightFacts()).resolves.toMatchObject({ onAcPower });
+  });
+
+  it('reports a TPM that is present but not activated, and Secure Boot off', async () => {
+    const { platform } = platformWith(() =>
+      json({ ...laptop, tpm: { enabled: true, activated: false, specVersion: null }, secureBoot: false }),
+    );
+    await expect(platform.preflightFacts()).resolves.toMatchObject({
+      tpm: { present: true, ready: false, version: null },
+      secureBoot: false,
+    });
+  });
+
+  it('refuses an answer without free space or build', async () => {
+    await expect(
+      platformWith(() => json({ ...laptop, freeBytes: null })).platform.preflightFacts(),
+    ).rejects.toThrow(/free space/);
+    await expect(
+      platformWith(() => json({ ...laptop, build: '' })).platform.preflightFacts(),
+    ).rejects.toThrow(/OS build/);
+  });
+
+  it('turns a failed script into a PowerShellError with the first stderr line', async () => {
+    const { platform } = platformWith(() => failed('Access denied\r\nat line 3'));
+    const error = await rejection(platform.preflightFacts());
+    expect(error).toBeInstanceOf(PowerShellError);
+    expect(error.message).toBe('PowerShell exited with code 1: Access denied');
+  });
+});
+
+describe('computer name', () => {
+  it('reads the active and pending names from the registry', async () => {
+    const { platform, script } = platformWith(() => json({ active: 'DESKTOP-1A2B3C', pending: 'WS-0042' }));
+    await expect(platform.computerName()).resolves.toEqual({ active: 'DESKTOP-1A2B3C', pending: 'WS-0042' });
+    expect(script()).toContain("OpenSubKey('SYSTEM\\CurrentControlSet\\Control\\ComputerName')");
+    expect(script()).toContain("Get-ComputerNameValue 'ActiveComputerName'");
+    expect(script()).toContain("Get-ComputerNameValue 'ComputerName'");
+    expect(script()).toContain("GetValue('ComputerName')");
+  });
+
+  it('renames without restarting, unless that name is already pending', async () => {
+    const { platform, script } = platformWith();
+    await platform.renameComputer('WS-0042');
+    expect(literalAfter(script(), '$newName = ')).toBe('WS-0042');
+    expect(script()).toContain('Rename-Computer -NewName $newName -Force');
+    expect(script()).not.toContain('-Restart');
+    expect(script()).toContain("if ((Get-ComputerNameValue 'ComputerName') -ne $newName)");
+  });
+
+  it.each(['', 'A234567890123456', '12345', "WS'; calc", 'WS 01', 'WS_01', 'WS$(x)', 'WS\n01', 'é'])(
+    'refuses the computer name %j without running anything',
+    async (name) => {
+      const { platform, calls } = platformWith();
+      await expect(platform.renameComputer(name)).rejects.toThrow(/invalid computer name/);
+      expect(calls).toHaveLength(0);
+    },
+  );
+});
+
+// What winget prints to a pipe: a spinner redrawn with \r, then the table.
+const WINGET_LIST = [
+  '   - \r   \\ \r   | \r                                                                                                                       \r',
+  'Name            Id                   Version      Available Source',
+  '------------------------------------------------------------------',
+  'Mozilla Firefox Mozilla.Firefox      124.0.1      125.0     winget',
+  '',
+].join('\r\n');
+
+describe('wingetInstalledVersion', () => {
+  const answer = (exitCode: number, output = '') => json({ exitCode, output });
+
+  it('runs winget list for exactly that id, located for SYSTEM', async () => {
+    const { platform, calls, script } = platformWith(() => answer(0, WINGET_LIST));
+    await expect(platform.wingetInstalledVersion('Mozilla.Firefox')).resolves.toBe('124.0.1');
+    expect(argvOf(script())).toEqual([
+      'list',
+      '--id',
+      'Mozilla.Firefox',
+      '--exact',
+      '--source',
+      'winget',
+      '--accept-source-agreements',
+      '--disable-interactivity',
+    ]);
+    expect(script()).toContain("Join-Path $env:ProgramFiles 'WindowsApps'");
+    expect(script()).toContain('"Microsoft.DesktopAppInstaller_*_$($arch)__8wekyb3d8bbwe"');
+    expect(script()).toContain('Sort-Object -Property version -Descending');
+    expect(script()).toContain('Get-Command -Name winget.exe -CommandType Application');
+    expect(script()).toContain(
+      'Invoke-Native (Get-WingetPath) $arguments ([System.Text.UTF8Encoding]::new($false))',
+    );
+    expect(script()).toContain('[System.Diagnostics.ProcessStartInfo]::new($FilePath, $Arguments)');
+    expect(calls[0]!.opts?.timeoutMs).toBe(600_000);
+  });
+
+  it('answers null when winget has no such package installed', async () => {
+    const { platform } = platformWith(() =>
+      answer(WingetCode.NoApplicationsFound, 'No installed package found matching input criteria.'),
+    );
+    await expect(platform.wingetInstalledVersion('Contoso.App')).resolves.toBeNull();
+  });
+
+  it('throws on any other failure, naming the code', async () => {
+    const { platform } = platformWith(() =>
+      answer(WingetCode.SourceOpenFailed, '\r\nFailed when opening source(s)\r\n'),
+    );
+    await expect(platform.wingetInstalledVersion('Contoso.App')).rejects.toThrow(
+      'winget list failed with 0x8A150045 (SourceOpenFailed): Failed when opening source(s)',
+    );
+  });
+
+  it('throws when the table has no row for the id', async () => {
+    const { platform } = platformWith(() => answer(0, 'Name Id Version\r\n-------\r\n'));
+    await expect(platform.wingetInstalledVersion('Contoso.App')).rejects.toThrow(/no version could be read/);
+  });
+
+  it('reports winget missing as the script error', async () => {
+    const { platform } = platformWith(() =>
+      failed(
+        'winget was not found: App Installer (Microsoft.DesktopAppInstaller) is not installed for the machine',
+      ),
+    );
+    const error = await rejection(platform.wingetInstalledVersion('Contoso.App'));
+    expect(error).toBeInstanceOf(PowerShellError);
+    expect(error.message).toMatch(/winget was not found/);
+  });
+
+  it.each([
+    'Contoso App',
+    'Contoso',
+    'Contoso."x".App',
+    "Contoso.App'; calc",
+    'Contoso.\nApp',
+    '-Contoso.App',
+    'a/b.c',
+  ])('refuses the package id %j without running anything', async (id) => {
+    const { platform, calls } = platformWith();
+    await expect(platform.wingetInstalledVersion(id)).rejects.toThrow(/invalid winget package id/);
+    expect(calls).toHaveLength(0);
+  });
+
+  it('keeps an id with PowerShell metacharacters inert', async () => {
+    const id = "Evil.$(calc)`n'x";
+    const { platform, script } = platformWith(() => answer(WingetCode.NoApplicationsFound));
+    await platform.wingetInstalledVersion(id);
+    expect(argvOf(script())[2]).toBe(id);
+  });
+});
+
+describe('parseWingetListVersion', () => {
+  it('finds the version after the id', () => {
+    expect(parseWingetListVersion(WINGET_LIST, 'mozilla.firefox')).toBe('124.0.1');
+  });
+
+  it('copes with localised headers, escape sequences, wide names and an id equal to the name', () => {
+    const output = [
+      '\x1b[2K\r名前           ID            バージョン  ソース',
+      '-----------------------------------------',
+      '7zip.7zip 中文  7zip.7zip     23.01       winget',
+    ].join('\n');
+    expect(parseWingetListVersion(output, '7zip.7zip')).toBe('23.01');
+  });
+
+  it('reads "< 1.2.3" versions and ids cut short with …', () => {
+    const output =
+      'Name Id Version\n----------\nContoso Very Long Product Contoso.VeryLongProduct… < 1.2.3 winget\n';
+    expect(parseWingetListVersion(output, 'Contoso.VeryLongProductName')).toBe('< 1.2.3');
+  });
+
+  it('finds nothing without a matching row', () => {
+    expect(parseWingetListVersion(WINGET_LIST, 'Mozilla.Thunderbird')).toBeUndefined();
+    expect(parseWingetListVersion('', 'Mozilla.Firefox')).toBeUndefined();
+  });
+});
+
+describe('wingetInstall', () => {
+  it('installs machine-wide, silently, from the winget source, with a version when given', async () => {
+    const { platform, calls, script } = platformWith(() =>
+      json({ exitCode: 0, output: 'Successfully installed' }),
+    );
+    await expect(platform.wingetInstall('Git.Git', '2.44.0')).resolves.toEqual({
+      exitCode: 0,
+      output: 'Successfully installed',
+    });
+    expect(argvOf(script())).toEqual([
+      'install',
+      '--id',
+      'Git.Git',
+      '--exact',
+      '--source',
+      'winget',
+      '--scope',
+      'machine',
+      '--silent',
+      '--accept-package-agreements',
+      '--accept-source-agreements',
+      '--disable-interactivity',
+      '--version',
+      '2.44.0',
+    ]);
+    expect(calls[0]!.opts?.timeoutMs).toBe(3_600_000);
+    await platform.wingetInstall('Git.Git', undefined);
+    expect(argvOf(script(1))).not.toContain('--version');
+  });
+
+  it('returns winget failures as signed codes with the end of the output, without throwing', async () => {
+    const progress = '  ██████▒▒▒▒  1.00 MB / 2.00 MB\r  ██████████  2.00 MB / 2.00 MB\r\n';
+    const output = `${'Downloading https://example.com/x\r\n'.repeat(100)}${progress}Installer failed with exit code: 1603\r\n`;
+    for (const exitCode of [WingetCode.InstallerHashMismatch, 0x8a150011]) {
+      const { platform } = platformWith(() => json({ exitCode, output }));
+      const result = await platform.wingetInstall('Contoso.App', undefined);
+      expect(result.exitCode).toBe(WingetCode.InstallerHashMismatch);
+      expect(result.exitCode).toBeLessThan(0);
+      expect(result.output.length).toBeLessThanOrEqual(2000);
+      expect(result.output).toMatch(/2\.00 MB \/ 2\.00 MB\nInstaller failed with exit code: 1603$/);
+      expect(result.output).not.toContain('\r');
+    }
+  });
+
+  it('keeps a hostile version inside one argument, and refuses quotes and leading dashes', async () => {
+    const { platform, calls, script } = platformWith(() => json({ exitCode: 0, output: '' }));
+    await platform.wingetInstall('Git.Git', "1.0 $(calc) 'x' `n");
+    expect(argvOf(script()).slice(-2)).toEqual(['--version', "1.0 $(calc) 'x' `n"]);
+    await expect(platform.wingetInstall('Git.Git', '1.0" --override "x')).rejects.toThrow(
+      /invalid winget package version/,
+    );
+    await expect(platform.wingetInstall('Git.Git', '--override')).rejects.toThrow(
+      /invalid winget package version/,
+    );
+    expect(calls).toHaveLength(1);
+  });
+});
+
+describe('runInstaller', () => {
+  it('runs an .exe hidden, waits, and returns its exit code', async () => {
+    const { platform, calls, script } = platformWith(() => json({ exitCode: 3010 }));
+    const file = 'C:\\ProgramData\\Drydock\\downloads\\0a1b2c3d4e5f-setup.exe';
+    await expect(platform.runInstaller(file, ['/S', '/D=C:\\Program Files\\App'])).resolves.toBe(3010);
+    expect(literalAfter(script(), '$file = ')).toBe(file);
+    expect(argvOf(script())).toEqual(['/S', '/D=C:\\Program Files\\App']);
+    expect(script()).toContain(
+      "$start = @{ FilePath = $file; Wait = $true; PassThru = $true; WindowStyle = 'Hidden' }",
+    );
+    expect(script()).toContain('if ($arguments) { $start.ArgumentList = $arguments }');
+    expect(script()).toContain('$process = Start-Process @start');
+    expect(script()).toContain('exitCode = $process.ExitCode');
+    expect(script()).toContain('$isMsi = $false');
+    expect(calls[0]!.opts?.timeoutMs).toBe(3_600_000);
+  });
+
+  it('installs an .msi through msiexec, quietly and without restarting', async () => {
+    const { platform, script } = platformWith(() => json({ exitCode: 0 }));
+    const file = 'C:\\ProgramData\\Drydock\\downloads\\App Setup.MSI';
+    await platform.runInstaller(file, ['ALLUSERS=1', 'INSTALLDIR=C:\\Program Files\\App']);
+    expect(argvOf(script())).toEqual([
+      '/i',
+      file,
+      '/qn',
+      '/norestart',
+      'ALLUSERS=1',
+      'INSTALLDIR=C:\\Program Files\\App',
+    ]);
+    expect(literalAfter(script(), '$arguments = ')).toContain('INSTALLDIR="C:\\Program Files\\App"');
+    expect(script()).toContain('$isMsi = $true');
+    expect(script()).toContain("Join-Path $env:SystemRoot 'System32\\msiexec.exe'");
+  });
+
+  it.each(hostile)('passes the argument %j through as one argument', async (arg) => {
+    const { platform, script } = platformWith(() => json({ exitCode: 0 }));
+    await platform.runInstaller("C:\\O'Brien $(x)\\setup.exe", [arg, '/quiet']);
+    expect(argvOf(script())).toEqual([arg, '/quiet']);
+    expect(literalAfter(script(), '$file = ')).toBe("C:\\O'Brien $(x)\\setup.exe");
+  });
+
+  it('refuses other file types and relative paths, and an answer without exit code', async () => {
+    const { platform, calls } = platformWith(() => json({}));
+    await expect(platform.runInstaller('C:\\x\\install.ps1', [])).rejects.toThrow(
+      /\.exe and \.msi files only/,
+    );
+    await expect(platform.runInstaller('setup.exe', [])).rejects.toThrow(/absolute local path/);
+    expect(calls).toHaveLength(0);
+    await expect(platform.runInstaller('C:\\x\\setup.exe', [])).rejects.toThrow(/without an exit code/);
+  });
+});
+
+describe('registry', () => {
+  it('reads an HKLM value through the 64-bit view, DWORDs unsigned', async () => {
+    const { platform, script } = platformWith(() => json({ kind: 'DWord', value: -1 }));
+    await expect(platform.registryRead('HKLM:\\SOFTWARE\\Policies\\Contoso', 'Enabled')).resolves.toBe(
+      0xffffffff,
+    );
+    expect(literalAfter(script(), '$subKey = ')).toBe('SOFTWARE\\Policies\\Contoso');
+    expect(literalAfter(script(), '$name = ')).toBe('Enabled');
+    expect(script()).toContain(
+      "Read-Value ([Microsoft.Win32.RegistryKey]::OpenBaseKey('LocalMachine', 'Registry64')) $subKey",
+    );
+    expect(script()).toContain("GetValue($name, $null, 'DoNotExpandEnvironmentNames')");
+    expect(script()).not.toContain('reg.exe');
+  });
+
+  it.each([
+    [{ kind: 'String', value: 'x' }, 'x'],
+    [{ kind: 'ExpandString', value: '%ProgramFiles%\\x' }, '%ProgramFiles%\\x'],
+    [{ kind: 'MultiString', value: 'a\nb' }, 'a\nb'],
+    [{ kind: 'DWord', value: 1 }, 1],
+    [{ kind: 'QWord', value: 5_000_000_000 }, 5_000_000_000],
+    [{ kind: 'Binary', value: [1, 2] }, null],
+    [null, null],
+  ])('parses %j as %j', async (answer, expected) => {
+    const { platform } = platformWith(() => json(answer));
+    await expect(platform.registryRead('HKLM\\SOFTWARE\\X', 'v')).resolves.toEqual(expected);
+  });
+
+  it('reads HKCU from the default user profile, loaded and unloaded again', async () => {
+    const { platform, script } = platformWith(() => json(null));
+    await expect(platform.registryRead('HKCU:\\Software\\Contoso', 'Theme')).resolves.toBeNull();
+    for (const part of [
+      "OpenSubKey('SOFTWARE\\Microsoft\\Windows NT\\CurrentVersion\\ProfileList')",
+      "GetValue('Default')",
+      "'NTUSER.DAT'",
+      "$mount = 'Drydock_DefaultUser'",
+      '$load = Invoke-Native $reg "load ""HKU\\$mount"" ""$hive"""',
+      '[gc]::Collect()',
+      '$unload = Invoke-Native $reg "unload ""HKU\\$mount"""',
+      'Use-DefaultUserHive { param($mountName) Read-Value $users "$mountName\\$subKey" }',
+    ]) {
+      expect(script()).toContain(part);
+    }
+    expect(script()).not.toContain('foreach ($sid in Get-UserHives)');
+  });
+
+  it('writes HKLM values as the kind asked for, creating the key', async () => {
+    const { platform, calls, script } = platformWith();
+    await platform.registryWrite('HKLM:\\SOFTWARE\\Contoso', 'Level', 'DWord', 4294967295);
+    expect(script()).toContain("$kind = [Microsoft.Win32.RegistryValueKind]'DWord'");
+    expect(script()).toContain('$value = [int](-1)');
+    expect(script()).toContain('$key = $Root.CreateSubKey($Path)');
+    expect(script()).toContain('$key.SetValue($name, $value, $kind)');
+    expect(script()).toContain(
+      "Write-Value ([Microsoft.Win32.RegistryKey]::OpenBaseKey('LocalMachine', 'Registry64')) $subKey",
+    );
+    await platform.registryWrite('HKEY_LOCAL_MACHINE\\SOFTWARE\\Contoso\\', 'Label', 'String', 42);
+    expect(literalAfter(script(1), '$subKey = ')).toBe('SOFTWARE\\Contoso');
+    expect(script(1)).toContain("$kind = [Microsoft.Win32.RegistryValueKind]'String'");
+    expect(script(1)).toContain("$value = [string]'42'");
+    expect(calls[1]!.opts?.timeoutMs).toBe(120_000);
+  });
+
+  it('writes HKCU to the default profile and every loaded user hive', async () => {
+    const { platform, script } = platformWith();
+    await platform.registryWrite('HKCU:\\Software\\Contoso', 'Theme', 'String', 'dark');
+    expect(script()).toContain(
+      'Use-DefaultUserHive { param($mountName) Write-Value $users "$mountName\\$subKey" }',
+    );
+    expect(script()).toContain('foreach ($sid in Get-UserHives) { Write-Value $users "$sid\\$subKey" }');
+    const pattern = /\$_ -match '([^']+)'/.exec(script())![1]!;
+    const userHive = new RegExp(pattern, 'i');
+    const keys = [
+      'S-1-5-21-1004336348-1177238915-682003330-1001',
+      'S-1-5-21-1004336348-1177238915-682003330-1001_Classes',
+      'S-1-12-1-3190434611-1226378532-3151398586-2210128131',
+      'S-1-5-18',
+      'S-1-5-19',
+      '.DEFAULT',
+      'Drydock_DefaultUser',
+    ];
+    expect(keys.filter((k) => userHive.test(k))).toEqual([keys[0], keys[2]]);
+  });
+
+  it.each(hostile)('quotes the hostile path part, name and value %j', async (bad) => {
+    const { platform, script } = platformWith();
+    await platform.registryWrite(`HKLM:\\SOFTWARE\\${bad.replace(/\\/g, '/')}`, bad, 'String', bad);
+    expect(literalAfter(script(), '$subKey = ')).toBe(`SOFTWARE\\${bad.replace(/\\/g, '/')}`);
+    expect(literalAfter(script(), '$name = ')).toBe(bad);
+    expect(literalAfter(script(), '$value = [string]')).toBe(bad);
+  });
+
+  it.each([
+    ['HKCR:\\Software\\X', 'String', 'v', /invalid registry path/],
+    ['HKLM:\\', 'String', 'v', /invalid registry path/],
+    ['SOFTWARE\\X', 'String', 'v', /invalid registry path/],
+    ['HKLM:\\SOFTWARE\\\\X', 'String', 'v', /invalid registry path/],
+    ['HKLM:\\SOFTWARE\\X', 'DWord', 'abc', /DWord value/],
+    ['HKLM:\\SOFTWARE\\X', 'DWord', 1.5, /DWord value/],
+    ['HKLM:\\SOFTWARE\\X', 'DWord', 2 ** 32, /DWord value/],
+    ['HKLM:\\SOFTWARE\\X', 'DWord', -(2 ** 31) - 1, /DWord value/],
+    ['HKLM:\\SOFTWARE\\X', 'QWord', 1, /DWord or String/],
+  ] as const)('refuses %j %s %j without running anything', async (keyPath, type, value, message) => {
+    const { platform, calls } = platformWith();
+    await expect(platform.registryWrite(keyPath, 'v', type as 'DWord', value)).rejects.toThrow(message);
+    expect(calls).toHaveLength(0);
+  });
+
+  it('accepts a DWord given as decimal text', async () => {
+    const { platform, script } = platformWith();
+    await platform.registryWrite('HKLM:\\SOFTWARE\\X', 'v', 'DWord', '7');
+    expect(script()).toContain('$value = [int]7');
+  });
+});
+
+describe('locale', () => {
+  it('reads the time zone, system locale and keyboards, the default override first', async () => {
+    const { platform, script } = platformWith(() =>
+      json({
+        timeZone: 'W. Europe Standard Time',
+        locale: 'de-DE',
+        keyboards: ['0409:00000409', '0407:00000407'],
+        override: '0407:00000407',
+      }),
+    );
+    await expect(platform.localeState()).resolves.toEqual({
+      timeZone: 'W. Europe Standard Time',
+      locale: 'de-DE',
+      keyboards: ['0407:00000407', '0409:00000409'],
+    });
+    for (const part of [
+      '(Get-TimeZone).Id',
+      '(Get-WinSystemLocale).Name',
+      'Get-WinUserLanguageList',
+      'InputMethodTips',
+    ]) {
+      expect(script()).toContain(part);
+    }
+    expect(script()).toContain('Get-WinDefaultInputMethodOverride');
+  });
+
+  it('reads a single keyboard and no override', async () => {
+    const { platform } = platformWith(() =>
+      json({ timeZone: 'UTC', locale: 'en-US', keyboards: '0409:00000409', override: null }),
+    );
+    await expect(platform.localeState()).resolves.toMatchObject({ keyboards: ['0409:00000409'] });
+  });
+
+  it('sets the time zone and system locale', async () => {
+    const { platform, script } = platformWith();
+    await platform.setTimeZone('Pacific Standard Time (Mexico)');
+    expect(script(0)).toBe("Set-TimeZone -Id 'Pacific Standard Time (Mexico)'");
+    await platform.setLocale('de-CH');
+    expect(script(1)).toBe("Set-WinSystemLocale -SystemLocale 'de-CH'");
+  });
+
+  it.each(["UTC'; calc", 'UTC$(x)', 'UTC\nStop-Computer', ''])('refuses the time zone %j', async (id) => {
+    const { platform, calls } = platformWith();
+    await expect(platform.setTimeZone(id)).rejects.toThrow(/invalid time zone/);
+    expect(calls).toHaveLength(0);
+  });
+
+  it.each(["en-US'", 'en US', 'e', '$(x)'])('refuses the locale %j', async (tag) => {
+    const { platform, calls } = platformWith();
+    await expect(platform.setLocale(tag)).rejects.toThrow(/invalid locale/);
+    expect(calls).toHaveLength(0);
+  });
+
+  it('adds the keyboard to its language, makes it the default, and copies it where Windows 11 can', async () => {
+    const { platform, calls, script } = platformWith();
+    await platform.setKeyboard('0407:00000407');
+    expect(literalAfter(script(), '$tip = ')).toBe('0407:00000407');
+    for (const part of [
+      '$list = Get-WinUserLanguageList',
+      '$langId = [Convert]::ToInt32($tip.Substring(0, 4), 16)',
+      '$list.Add([System.Globalization.CultureInfo]::GetCultureInfo($langId).Name)',
+      '$owner.InputMethodTips.Add($tip)',
+      'Set-WinUserLanguageList -LanguageList $list -Force',
+      'Set-WinDefaultInputMethodOverride -InputTip $tip',
+      'if (Get-Command -Name Copy-UserInternationalSettingsToSystem -ErrorAction SilentlyContinue) {\n  Copy-UserInternationalSettingsToSystem -WelcomeScreen $true -NewUser $true',
+    ]) {
+      expect(script()).toContain(part);
+    }
+    expect(calls[0]!.opts?.timeoutMs).toBe(300_000);
+    await platform.setKeyboard(
+      '0411:{03b5835f-f03c-411b-9ce2-aa23e1171e36}{a76c93d9-5523-4e90-aafa-4db112f9ac76}',
+    );
+    expect(literalAfter(script(1), '$tip = ')).toBe(
+      '0411:{03B5835F-F03C-411B-9CE2-AA23E1171E36}{A76C93D9-5523-4E90-AAFA-4DB112F9AC76}',
+    );
+  });
+
+  it.each(['0409', '0409:0000040G', "0409:00000409'; calc", '0409:00000409\n', 'en-US'])(
+    'refuses the input locale %j',
+    async (tip) => {
+      const { platform, calls } = platformWith();
+      await expect(platform.setKeyboard(tip)).rejects.toThrow(/invalid input locale/);
+      expect(calls).toHaveLength(0);
+    },
+  );
+});
+
+describe('Wi-Fi', () => {
+  it('lists profile names from the WLAN service files, never exporting keys', async () => {
+    const { platform, script } = platformWith(() => json(['Corp', ' Guest ', 'Corp', '']));
+    await expect(platform.wifiProfiles()).resolves.toEqual(['Corp', ' Guest ']);
+    expect(script()).toContain("Join-Path $env:ProgramData 'Microsoft\\Wlansvc\\Profiles\\Interfaces'");
+    expect(script()).toContain('$doc.XmlResolver = $null');
+    expect(script()).toContain(`SelectSingleNode("*[local-name()='name']")`);
+    for (const absent of ['netsh', 'key=clear', 'keyMaterial']) expect(script()).not.toContain(absent);
+  });
+
+  it('lists nothing on a machine without Wi-Fi, and one profile as a list', async () => {
+    await expect(platformWith(() => json([])).platform.wifiProfiles()).resolves.toEqual([]);
+    await expect(platformWith(() => json(null)).platform.wifiProfiles()).resolves.toEqual([]);
+    await expect(platformWith(() => json('Corp')).platform.wifiProfiles()).resolves.toEqual(['Corp']);
+  });
+
+  const network = (over: Partial<WifiNetworkSpec> = {}): WifiNetworkSpec => ({
+    ssid: 'Corp',
+    authentication: 'wpa2-enterprise',
+    autoConnect: true,
+    ...over,
+  });
+
+  it('adds the profile for all users from a temporary file it deletes', async () => {
+    const { platform, script } = platformWith();
+    await platform.addWifiProfile(network());
+    expect(literalAfter(script(), '$xml = ')).toBe(wlanProfileXml(network()));
+    expect(script()).toContain(`"wlan add profile filename=""$file"" user=all"`);
+    expect(script()).toContain("Join-Path $env:SystemRoot 'System32\\netsh.exe'");
+    expect(script()).toContain(
+      '[System.IO.File]::WriteAllText($file, $xml, [System.Text.UTF8Encoding]::new($false))',
+    );
+    expect(script()).toContain('} finally { [System.IO.File]::Delete($file) }');
+    expect(script()).toContain('throw "netsh wlan add profile failed');
+  });
+
+  it.each([
+    ['open', 'open', 'none', false],
+    ['wpa2-enterprise', 'WPA2', 'AES', true],
+    ['wpa3-enterprise', 'WPA3ENT', 'AES', true],
+  ] as const)('writes %s as %s/%s', (authentication, auth, encryption, oneX) => {
+    const xml = wlanProfileXml(network({ authentication, autoConnect: false }));
+    expect(xml).toContain(`<authentication>${auth}</authentication>`);
+    expect(xml).toContain(`<encryption>${encryption}</encryption>`);
+    expect(xml).toContain(`<useOneX>${oneX}</useOneX>`);
+    expect(xml).toContain('<connectionMode>manual</connectionMode>');
+    expect(xml.includes('<authMode>machine</authMode>')).toBe(oneX);
+    expect(xml.includes('<Type>26</Type>')).toBe(oneX); // EAP-MSCHAPv2 inside PEAP (25)
+    for (const secret of ['sharedKey', 'keyMaterial', 'PSK', 'Password']) expect(xml).not.toContain(secret);
+  });
+
+  it('escapes a hostile SSID in the XML, with its exact bytes as hex', async () => {
+    const ssid = `<C&o'"> $(x) \`é`;
+    const { platform, script } = platformWith();
+    await platform.addWifiProfile(network({ ssid }));
+    const xml = literalAfter(script(), '$xml = ');
+    const escaped = '&lt;C&amp;o&apos;&quot;&gt; $(x) `é';
+    expect(xml).toContain(`<name>${escaped}</name>`);
+    expect(xml.match(/<name>/g)).toHaveLength(2);
+    expect(xml).toContain(`<hex>${Buffer.from(ssid, 'utf8').toString('hex').toUpperCase()}</hex>`);
+    expect(xml).not.toContain(ssid);
+  });
+
+  it.each(['', 'x'.repeat(33), 'é'.repeat(17), 'Corp\nx', 'Corp\u0000', 'a\uD800b'])(
+    'refuses the SSID %j without running anything',
+    async (ssid) => {
+      const { platform, calls } = platformWith();
+      await expect(platform.addWifiProfile(network({ ssid }))).rejects.toThrow(/invalid SSID/);
+      expect(calls).toHaveLength(0);
+    },
+  );
+
+  it('refuses pre-shared-key networks', async () => {
+    const { platform, calls } = platformWith();
+    const psk = network({ authentication: 'wpa2-psk' as WifiNetworkSpec['authentication'] });
+    await expect(platform.addWifiProfile(psk)).rejects.toThrow(/unsupported Wi-Fi authentication/);
+    expect(calls).toHaveLength(0);
+  });
+});
+
+describe('autopilotHash', () => {
+  it('reads the hardware hash, serial and product id, but not the product key', async () => {
+    const hash = Buffer.from(randomBytes(64)).toString('base64');
+    const { platform, script } = platformWith(() =>
+      json({ hardwareHash: hash, serial: ' PF2ABCDE ', productId: '00330-80000-00000-AA123' }),
+    );
+    await expect(platform.autopilotHash()).resolves.toEqual({
+      serial: 'PF2ABCDE',
+      productId: '00330-80000-00000-AA123',
+      hardwareHash: hash,
+    });
+    expect(script()).toContain(
+      `Get-CimInstance -Namespace root/cimv2/mdm/dmmap -ClassName MDM_DevDetail_Ext01 -Filter "InstanceID='Ext' AND ParentID='./DevDetail'"`,
+    );
+    expect(script()).toContain('DeviceHardwareData');
+    expect(script()).toContain('(Get-CimInstance -ClassName Win32_BIOS).SerialNumber');
+    expect(script()).toContain('(Get-CimInstance -ClassName Win32_OperatingSystem).SerialNumber');
+    for (const absent of ['OA3xOriginalProductKey', 'SoftwareLicensingService'])
+      expect(script()).not.toContain(absent);
+  });
+
+  it('answers a null product id, and refuses a missing or garbled hash', async () => {
+    const hash = 'T0sA';
+    await expect(
+      platformWith(() => json({ hardwareHash: hash, serial: 'S', productId: '' })).platform.autopilotHash(),
+    ).resolves.toEqual({ serial: 'S', productId: null, hardwareHash: hash });
+    await expect(
+      platformWith(() => json({ hardwareHash: null, serial: 'S' })).platform.autopilotHash(),
+    ).rejects.toThrow(/hardware hash/);
+    await expect(
+      platformWith(() => json({ hardwareHash: 'not base64!', serial: 'S' })).platform.autopilotHash(),
+    ).rejects.toThrow(/not base64/);
+  });
+});
+
+describe('restart', () => {
+  it('schedules a restart in 10 s with the reason as a planned-maintenance comment', async () => {
+    const { platform, script } = platformWith();
+    await platform.restart('Drydock: rename to WS-0042');
+    expect(argvOf(script())).toEqual(['/r', '/t', '10', '/c', 'Drydock: rename to WS-0042', '/d', 'p:4:1']);
+    expect(script()).toContain(
+      "Invoke-Native (Join-Path $env:SystemRoot 'System32\\shutdown.exe') $arguments",
+    );
+    expect(script()).toContain('$result.exitCode -ne 1190');
+  });
+
+  it('keeps a hostile reason in one argument, on one line, at most 512 characters', async () => {
+    const { platform, script } = platformWith();
+    await platform.restart(`a "quoted" \\" $(calc) 'x' \`n\r\nnext \\`);
+    expect(argvOf(script())[4]).toBe(`a "quoted" \\" $(calc) 'x' \`n  next \\`);
+    await platform.restart('x'.repeat(600));
+    expect(argvOf(script(1))[4]).toBe('x'.repeat(512));
+  });
+
+  it('reports shutdown.exe refusing', async () => {
+    const { platform } = platformWith(() =>
+      failed('shutdown.exe failed with exit code 5: Access is denied.(5)'),
+    );
+    const error = await rejection(platform.restart('x'));
+    expect(error).toBeInstanceOf(PowerShellError);
+    expect(error.message).toBe(
+      'PowerShell exited with code 1: shutdown.exe failed with exit code 5: Access is denied.(5)',
+    );
+  });
+});
+
+describe('download', () => {
+  it('refuses anything but https before doing anything', async () => {
+    const { platform, calls } = platformWith();
+    const signal = new AbortController().signal;
+    for (const url of [
+      'http://example.com/a.msi',
+      'ftp://example.com/a.msi',
+      'file:///C:/a.msi',
+      'not a url',
+    ]) {
+      await expect(platform.download(url, signal)).rejects.toThrow(/https|invalid download URL/);
+    }
+    expect(calls).toHaveLength(0);
+    expect(checkDownloadUrl('https://example.com/a.msi', false).host).toBe('example.com');
+    expect(() => checkDownloadUrl('http://127.0.0.1/a', false)).toThrow(/https/);
+  });
+
+  it('first makes the downloads directory for SYSTEM and Administrators only', async () => {
+    const { run, calls } = fakeRunner(() =>
+      failed('the directory C:\\ProgramData\\Drydock\\downloads is not restricted'),
+    );
+    const platform = new WindowsPlatform({ run, downloadsDir: "D:\\Drydock's $(x)\\dl" });
+    const error = await rejection(
+      platform.download('https://example.com/a.msi', new AbortController().signal),
+    );
+    expect(error).toBeInstanceOf(PowerShellError);
+    const { script } = calls[0]!;
+    expect(literalAfter(script, '$dir = ')).toBe("D:\\Drydock's $(x)\\dl");
+    expect(script).toContain('[System.IO.Directory]::CreateDirectory($dir, $security)');
+    expect(script).toContain("$trusted = 'S-1-5-18', 'S-1-5-32-544'");
+    expect(script).toMatch(/New-SecretsDir\nAssert-SecretsDir$/);
+    // Not remembered as done: the next download tries again.
+    await rejection(platform.download('https://example.com/a.msi', new AbortController().signal));
+    expect(calls).toHaveLength(2);
+  });
+
+  it('refuses a downloads directory that is not an absolute local path', () => {
+    expect(() => new WindowsPlatform({ downloadsDir: 'downloads' })).toThrow(/absolute/);
+  });
+});
+
+describe('downloadToFile', () => {
+  let server: Server;
+  let base: string;
+  let dir: string;
+  const body = randomBytes(3 * 1024 * 1024 + 17);
+  const exe = Buffer.concat([Buffer.from('MZ'), randomBytes(1000)]);
+  let hold: (() => void) | undefined;
+
+  beforeAll(async () => {
+    server = createServer((req, res) => {
+      const url = req.url ?? '/';
+      if (url.startsWith('/files/')) {
+        res.writeHead(200, { 'content-length': body.length });
+        // In pieces, as a network delivers it.
+        let offset = 0;
+        const next = () => {
+          if (offset >= body.length) return res.end();
+          res.write(body.subarray(offset, (offset += 256 * 1024)), next);
+        };
+        next();
+      } else if (url.startsWith('/get')) {
+        res.end(exe);
+      } else if (url === '/slow') {
+        res.writeHead(200, { 'content-length': body.length });
+        res.write(body.subarray(0, 1024));
+        hold = () => res.destroy();
+      } else if (url === '/short') {
+        res.writeHead(200, { 'content-length': 100 });
+        res.write(body.subarray(0, 50), () => res.destroy());
+      } else {
+        res.writeHead(404).end('not here');
+      }
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  });
+
+  afterAll(async () => {
+    hold?.();
+    await new Promise((resolve) => server.close(resolve));
+  });
+
+  beforeEach(() => {
+    dir = mkdtempSync(path.join(tmpdir(), 'drydock-download-'));
+  });
+
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('writes the body and returns the SHA-256 of exactly those bytes', async () => {
+    const url = `${base}/files/Contoso%20Setup%20(x64).msi?sig=secret`;
+    const { file, sha256 } = await downloadToFile(url, dir, { allowHttp: true });
+    expect(sha256).toBe(createHash('sha256').update(body).digest('hex'));
+    expect(sha256).toMatch(/^[0-9a-f]{64}$/);
+    expect(readFileSync(file).equals(body)).toBe(true);
+    expect(path.dirname(file)).toBe(dir);
+    expect(path.basename(file)).toMatch(/^[0-9a-f]{12}-Contoso_Setup__x64_\.msi$/);
+    expect(readdirSync(dir)).toEqual([path.basename(file)]);
+    // The same URL lands on the same file.
+    await expect(downloadToFile(url, dir, { allowHttp: true })).resolves.toEqual({ file, sha256 });
+    expect(readdirSync(dir)).toHaveLength(1);
+  });
+
+  it('names a file without extension by its content, and keeps hostile names inside the directory', async () => {
+    const { file } = await downloadToFile(`${base}/get?id=5`, dir, { allowHttp: true });
+    expect(path.basename(file)).toMatch(/^[0-9a-f]{12}-get\.exe$/);
+    const hostileUrl = `${base}/get/..%2F..%2Fevil%20%24(calc)'%60.exe`;
+    const { file: other } = await downloadToFile(hostileUrl, dir, { allowHttp: true });
+    expect(path.dirname(other)).toBe(dir);
+    expect(path.basename(other)).toMatch(/^[0-9a-f]{12}-evil___calc___\.exe$/);
+  });
+
+  it('leaves no file behind when the server fails, the body is short, or the caller aborts', async () => {
+    await expect(downloadToFile(`${base}/missing.msi`, dir, { allowHttp: true })).rejects.toThrow(
+      `download from 127.0.0.1:${new URL(base).port} failed: HTTP 404`,
+    );
+    await expect(downloadToFile(`${base}/short`, dir, { allowHttp: true })).rejects.toThrow();
+    const controller = new AbortController();
+    const pending = downloadToFile(`${base}/slow`, dir, { allowHttp: true, signal: controller.signal });
+    setTimeout(() => controller.abort(new Error('cancelled by the step')), 100);
+    await expect(pending).rejects.toThrow();
+    expect(readdirSync(dir)).toEqual([]);
+  });
+
+  it('is https-only unless a test says otherwise', async () => {
+    await expect(downloadToFile(`${base}/files/a.msi`, dir)).rejects.toThrow(/must use https/);
+    expect(readdirSync(dir)).toEqual([]);
+  });
+});
