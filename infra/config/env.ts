@@ -72,6 +72,8 @@ const schema = z.object({
     .default(3 * 24 * 3600),
   /** The first pause before a failed step runs again (it doubles per attempt). */
   PROVISION_RETRY_BACKOFF_SECONDS: z.coerce.number().int().min(0).max(3600).default(5),
+  /** A fleet run continues as new after starting this many machines (keeps each history small). */
+  PROVISION_FLEET_BATCH_SIZE: z.coerce.number().int().min(1).max(10_000).default(500),
 });
 
 export type Env = z.infer<typeof schema>;

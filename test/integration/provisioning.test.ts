@@ -1,4 +1,8 @@
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import type { Harness } from '../../agent/harness/harness';
+import { repoRoot } from '../../infra/config/env';
 import { simulatedDownloadSha256 } from '../../agent/platform/simulated/simulated-host';
 import { MachineSchema } from '../../infra/db/entities';
 import { withTenant } from '../../infra/db/orm';
@@ -22,6 +26,8 @@ beforeAll(async () => {
     PROVISION_RETRY_BACKOFF_SECONDS: '1',
     PROVISION_OFFLINE_LIMIT_SECONDS: '120',
     PROVISION_FAILED_HOLD_SECONDS: '600',
+    // Small batches: the 50-machine fleet continues as new twice.
+    PROVISION_FLEET_BATCH_SIZE: '20',
   });
 });
 afterAll(async () => {
@@ -74,6 +80,14 @@ describe('fleet provisioning through the Standard profile', () => {
   });
 });
 
+/** Writes a finished run's history to test/histories (DRYDOCK_RECORD_HISTORIES=1), for the replay test. */
+async function recordHistory(workflowId: string, file: string): Promise<void> {
+  const handle = stack.temporal.workflow.getHandle(workflowId);
+  await handle.result();
+  const history = await handle.fetchHistory();
+  writeFileSync(path.join(repoRoot, 'test', 'histories', file), `${historyToJSON(history)}\n`);
+}
+
 describe('acceptance', () => {
   it('50 machines with faults (restart mid-step, crashes, network loss, flaky winget) all PASS, no effect twice', async () => {
     const fleet = await enrolledFleet(stack, 'faulty', 50, {
@@ -88,6 +102,10 @@ describe('acceptance', () => {
     const notPassed = runs.filter((r) => r.status !== 'passed').map((r) => r.lastError);
     expect(notPassed).toEqual([]);
     expect(done).toMatchObject({ total: 50, passed: 50, failed: 0 });
+    // 50 machines in batches of 20: the fleet run continued as new twice, nothing lost in between.
+    expect(done.progress).toMatchObject({ state: 'done', batches: 3, passed: 50 });
+    const handle = stack.temporal.workflow.getHandle(`fleet-run:${started.id}`);
+    expect(await handle.result()).toMatchObject({ total: 50, passed: 50, outcome: 'PASS' });
     // The faults really happened…
     expect(fleet.machines.reduce((n, m) => n + m.crashes, 0)).toBeGreaterThan(0);
     expect(fleet.machines.reduce((n, m) => n + m.platform.injectedWingetFailures, 0)).toBeGreaterThan(0);
@@ -153,6 +171,12 @@ describe('acceptance', () => {
     // From the failed step on: the steps before it ran once.
     expect(steps.find((s) => s.key === 'preflight')!.attempts).toBe(1);
     expect(repeatedEffects(fleet)).toEqual([]);
+
+    if (process.env.DRYDOCK_RECORD_HISTORIES === '1') {
+      await recordHistory(`fleet-run:${started.id}`, 'fleet-run-one-failed.json');
+      await recordHistory(runs.find((r) => r.id === failed.id)!.workflowId, 'provision-machine-retried.json');
+      await recordHistory(runs.find((r) => r.id !== failed.id)!.workflowId, 'provision-machine-passed.json');
+    }
 
     // A run that is not waiting after a failure refuses a retry with a stable code.
     const refused = await gql(

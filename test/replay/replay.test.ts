@@ -33,6 +33,17 @@ describe('recorded workflow histories', () => {
     },
   );
 
+  it('catch a non-deterministic change to provisionMachine', async () => {
+    const bundle = await bundleWorkflowCode({
+      workflowsPath: path.join(repoRoot, 'test', 'fixtures', 'nondeterministic-provision'),
+      logger: { log() {}, trace() {}, debug() {}, info() {}, warn() {}, error() {} },
+    });
+    const recorded = histories.find((h) => h.file === 'provision-machine-passed.json')!;
+    await expect(
+      Worker.runReplayHistory({ workflowBundle: bundle }, recorded.history),
+    ).rejects.toBeInstanceOf(DeterminismViolationError);
+  });
+
   it('catch a non-deterministic change', async () => {
     const bundle = await bundleWorkflowCode({
       workflowsPath: path.join(repoRoot, 'test', 'fixtures', 'nondeterministic'),

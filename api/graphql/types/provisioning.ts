@@ -293,6 +293,7 @@ builder.mutationField('startFleetRun', (t) =>
         fleetRunId: fleet.id,
         profileId: fleet.profileId,
         concurrency,
+        batchSize: ctx.env.PROVISION_FLEET_BATCH_SIZE,
         ...provisioningDefaults(ctx),
       };
       await ctx.temporal.workflow.start('fleetRun', {
