@@ -40,6 +40,8 @@ const schema = z.object({
     .default('default'),
   TEMPORAL_CLI_PATH: z.string().min(1).optional(),
   TEMPORAL_TASK_QUEUE: z.string().min(1).default('core'),
+  /** A prebuilt workflow bundle (bundleWorkflowCode output); unset = the worker bundles workflows/ at start. */
+  WORKFLOW_BUNDLE_PATH: z.string().min(1).optional(),
   API_HOST: z.string().min(1).default('127.0.0.1'),
   API_PORT: port.default(3000),
   TEMPORAL_PORT: port.default(7233),
