@@ -105,7 +105,10 @@ export function program(): Command {
     .requiredOption('--machines <n>', 'how many simulated machines')
     .option('--site <code>', 'site code to enroll into', 'DEMO-HQ')
     .option('--clone <k>', 'also run clones of the first K machines (same hardware identity)', '0')
-    .option('--faults <spec>', 'inject faults, e.g. crash=0.2,network=0.1,slow=300,reboot=0.1')
+    .option(
+      '--faults <spec>',
+      'inject faults: crash=P,network=P,reboot=P,midstep=P,winget=P (probabilities) and slow=MS, e.g. crash=0.1,winget=0.3',
+    )
     .option('--api <url>', 'API base URL (default http://API_HOST:API_PORT)')
     .option('--state <dir>', 'where the simulated machines keep their state (default DATA_DIR/fleet/<site>)')
     .option('--stay', 'keep the agents running after enrollment until Ctrl-C', false)
