@@ -20,7 +20,8 @@ const uuid = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 /**
  * Development identity, until OIDC sign-in lands: outside production every request acts as an
  * admin of the demo tenant, or of the tenant named by the `x-drydock-tenant` header (tests use
- * it to act as two tenants). In production there is no identity, so every query is refused.
+ * it to act as two tenants), with the role named by `x-drydock-role` (default admin; tests use it
+ * to prove role checks). In production there is no identity, so every query is refused.
  */
 export function resolveIdentity(env: Env, request: FastifyRequest): Identity | null {
   if (env.DRYDOCK_ENV === 'production') return null;
@@ -29,5 +30,7 @@ export function resolveIdentity(env: Env, request: FastifyRequest): Identity | n
     typeof header === 'string' && uuid.test(header)
       ? header.toLowerCase()
       : demoTenantId(env.DRYDOCK_DEMO_TENANT);
-  return { tenantId, actor: 'dev:local-admin', role: Role.Admin };
+  const asked = request.headers['x-drydock-role'];
+  const role = typeof asked === 'string' && asked in roleRank ? (asked as Role) : Role.Admin;
+  return { tenantId, actor: `dev:local-${role}`, role };
 }

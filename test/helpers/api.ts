@@ -26,11 +26,16 @@ export async function gql<T = Record<string, unknown>>(
   tenantId: string,
   query: string,
   variables: Record<string, unknown> = {},
+  role?: 'viewer' | 'operator' | 'engineer' | 'admin',
 ): Promise<{ data?: T; errors?: { message: string; extensions?: { code?: string } }[] }> {
   const res = await app.inject({
     method: 'POST',
     url: '/graphql',
-    headers: { 'content-type': 'application/json', 'x-drydock-tenant': tenantId },
+    headers: {
+      'content-type': 'application/json',
+      'x-drydock-tenant': tenantId,
+      ...(role ? { 'x-drydock-role': role } : {}),
+    },
     payload: { query, variables },
   });
   return res.json();

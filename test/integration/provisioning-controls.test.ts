@@ -1,0 +1,250 @@
+import type { Harness } from '../../agent/harness/harness';
+import { withTenant } from '../../infra/db/orm';
+import type { ProvisionMachineResult } from '../../workflows/provisioning/contracts';
+import { startAgentStack, type AgentStack } from '../helpers/agent-stack';
+import { gql } from '../helpers/api';
+import { createTenant } from '../helpers/fixtures';
+import { enrolledFleet, fleetRun, saveProfile, startFleetRun, waitForFleet } from '../helpers/provisioning';
+
+/** Pause, resume and cancel; the offline limit; roles; tenant isolation; the live progress stream. */
+jest.setTimeout(240_000);
+
+let stack: AgentStack;
+let profileId: string;
+const harnesses: Harness[] = [];
+beforeAll(async () => {
+  stack = await startAgentStack({
+    PROVISION_RETRY_BACKOFF_SECONDS: '1',
+    PROVISION_OFFLINE_LIMIT_SECONDS: '120',
+    PROVISION_FAILED_HOLD_SECONDS: '600',
+  });
+  profileId = await saveProfile(stack, 'Standard', {});
+});
+afterAll(async () => {
+  await Promise.all(harnesses.map((h) => h.stop()));
+  await stack.close();
+});
+
+const q = <T>(
+  query: string,
+  variables: Record<string, unknown> = {},
+  role?: 'viewer' | 'operator' | 'engineer',
+) => gql<T>(stack.app, stack.tenant.tenantId, query, variables, role);
+
+interface RunView {
+  id: string;
+  status: string;
+  workflowId: string;
+  progressJson: string | null;
+}
+const machineRun = async (id: string) =>
+  (
+    await q<{ machineRun: RunView }>(
+      'query($id: ID!) { machineRun(id: $id) { id status workflowId progressJson } }',
+      { id },
+    )
+  ).data!.machineRun;
+
+async function until<T>(read: () => Promise<T>, ok: (v: T) => boolean, timeoutMs = 60_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let v = await read();
+  while (!ok(v) && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 300));
+    v = await read();
+  }
+  return v;
+}
+
+async function provision(machineId: string, role?: 'operator' | 'viewer') {
+  return q<{ provisionMachine: RunView }>(
+    'mutation($m: ID!, $p: ID!) { provisionMachine(machineId: $m, profileId: $p) { id status workflowId progressJson } }',
+    { m: machineId, p: profileId },
+    role,
+  );
+}
+
+const control = (id: string, action: string) =>
+  q<{ controlMachineRun: { id: string } }>(
+    'mutation($id: ID!, $a: RunControl!) { controlMachineRun(id: $id, action: $a) { id } }',
+    { id, a: action },
+    'operator',
+  );
+
+it('a machine run pauses between steps, resumes, and cancel stops it after the current step', async () => {
+  const fleet = await enrolledFleet(stack, 'controls', 1, {
+    faults: { crash: 0, network: 0, slowMs: 300, reboot: 0, midstep: 0, winget: 0 },
+  });
+  harnesses.push(fleet);
+  const machineId = fleet.machines[0]!.agent.machineId!;
+
+  const started = (await provision(machineId, 'operator')).data!.provisionMachine;
+  expect((await control(started.id, 'PAUSE')).errors).toBeUndefined();
+  const paused = await until(
+    () => machineRun(started.id),
+    (r) => r.status === 'paused',
+  );
+  expect(paused.status).toBe('paused');
+  const at = JSON.parse(paused.progressJson!);
+  expect(at.state).toBe('paused');
+  // Nothing moves while paused.
+  await new Promise((r) => setTimeout(r, 1500));
+  expect(JSON.parse((await machineRun(started.id)).progressJson!).step).toBe(at.step);
+
+  await control(started.id, 'RESUME');
+  const passed = await until(
+    () => machineRun(started.id),
+    (r) => r.status === 'passed',
+  );
+  expect(passed.status).toBe('passed');
+
+  const second = (await provision(machineId)).data!.provisionMachine;
+  await until(
+    () => machineRun(second.id),
+    (r) => r.status === 'running',
+  );
+  await control(second.id, 'CANCEL');
+  const result: ProvisionMachineResult = await stack.temporal.workflow.getHandle(second.workflowId).result();
+  expect(result).toMatchObject({ outcome: 'cancelled', reason: 'cancelled by an operator' });
+  expect((await machineRun(second.id)).status).toBe('cancelled');
+});
+
+it('a machine that stays offline past its limit fails the run with a clear reason', async () => {
+  const fleet = await enrolledFleet(stack, 'offline', 1);
+  await fleet.stop(); // enrolled, then gone
+  const machineId = fleet.machines[0]!.agent.machineId!;
+  const run = (await provision(machineId)).data!.provisionMachine;
+  // This run's own limits, short enough for a test (the API's defaults come from PROVISION_*).
+  const handle = await stack.temporal.workflow.start('provisionMachine', {
+    taskQueue: stack.taskQueue,
+    workflowId: `${run.workflowId}-short`,
+    args: [
+      {
+        tenantId: stack.tenant.tenantId,
+        machineId,
+        siteId: stack.tenant.siteId,
+        runId: run.id,
+        profileId,
+        offlineLimitSeconds: 5,
+        failedHoldSeconds: 1,
+      },
+    ],
+  });
+  await stack.temporal.workflow.getHandle(run.workflowId).terminate('replaced by the short-limit run');
+  const result: ProvisionMachineResult = await handle.result();
+  expect(result.outcome).toBe('failed');
+  expect(result.reason).toBe('the machine did not pick up or finish the step within the offline limit');
+  const row = await withTenant(stack.orm, stack.tenant.tenantId, (em) =>
+    em.execute<{ last_error: { type: string } }[]>('select last_error from machine_runs where id = ?', [
+      run.id,
+    ]),
+  );
+  expect(row[0]).toMatchObject({ last_error: { type: 'MachineUnreachable', step: 'preflight' } });
+});
+
+it('a fleet run pauses (nothing new starts), resumes to the end, and streams its progress', async () => {
+  const fleet = await enrolledFleet(stack, 'window', 4, {
+    faults: { crash: 0, network: 0, slowMs: 200, reboot: 0, midstep: 0, winget: 0 },
+  });
+  harnesses.push(fleet);
+  const machineIds = fleet.machines.map((m) => m.agent.machineId!);
+  const started = await startFleetRun(stack, { profileId, concurrency: 1, machineIds });
+
+  // The live stream (GraphQL over SSE), read to its end while the run goes on.
+  const stream = stack.app.inject({
+    method: 'POST',
+    url: '/graphql',
+    headers: {
+      'content-type': 'application/json',
+      accept: 'text/event-stream',
+      'x-drydock-tenant': stack.tenant.tenantId,
+    },
+    payload: {
+      query: 'subscription($id: ID!) { fleetRunProgress(id: $id) { state running passed queued } }',
+      variables: { id: started.id },
+    },
+  });
+
+  const controlFleet = (action: string) =>
+    q(
+      'mutation($id: ID!, $a: RunControl!) { controlFleetRun(id: $id, action: $a) { id } }',
+      { id: started.id, a: action },
+      'operator',
+    );
+  await controlFleet('PAUSE');
+  const paused = await waitForFleet(
+    stack,
+    started.id,
+    (f) => f.status === 'paused' && f.progress?.state === 'paused' && f.progress.running === 0,
+    120_000,
+  );
+  expect(paused.status).toBe('paused');
+  const queuedWhilePaused = paused.progress!.queued;
+  expect(queuedWhilePaused).toBeGreaterThan(0);
+  await new Promise((r) => setTimeout(r, 1500));
+  expect((await fleetRun(stack, started.id)).progress!.queued).toBe(queuedWhilePaused);
+
+  await controlFleet('RESUME');
+  const done = await waitForFleet(stack, started.id, (f) => f.status === 'completed');
+  expect(done).toMatchObject({ passed: 4, failed: 0 });
+
+  const events = (await stream).body
+    .split('\n')
+    .filter((l) => l.startsWith('data: '))
+    .map((l) => JSON.parse(l.slice(6)) as { data?: { fleetRunProgress: { state: string; passed: number } } })
+    .filter((e) => e.data)
+    .map((e) => e.data!.fleetRunProgress);
+  expect(events.map((e) => e.state)).toContain('paused');
+  expect(events[events.length - 1]).toMatchObject({ state: 'done', passed: 4 });
+});
+
+it('a cancelled fleet run starts nothing more and ends cancelled', async () => {
+  const fleet = await enrolledFleet(stack, 'cancel', 3, {
+    faults: { crash: 0, network: 0, slowMs: 200, reboot: 0, midstep: 0, winget: 0 },
+  });
+  harnesses.push(fleet);
+  const started = await startFleetRun(stack, {
+    profileId,
+    concurrency: 1,
+    machineIds: fleet.machines.map((m) => m.agent.machineId!),
+  });
+  await q('mutation($id: ID!) { controlFleetRun(id: $id, action: CANCEL) { id } }', { id: started.id });
+  const done = await waitForFleet(stack, started.id, (f) => f.status === 'cancelled');
+  expect(done.status).toBe('cancelled');
+  expect(done.passed + done.failed + done.cancelled).toBeLessThanOrEqual(1);
+  const result = await stack.temporal.workflow.getHandle(`fleet-run:${started.id}`).result();
+  expect(result).toMatchObject({ outcome: 'CANCELLED', total: 3 });
+});
+
+it('roles: operators run, only engineers edit profiles, viewers do neither', async () => {
+  const save = (role: 'operator' | 'engineer') =>
+    q('mutation { saveProfile(name: "Lean", documentJson: "{}") { id } }', {}, role);
+  expect((await save('operator')).errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
+  expect((await save('engineer')).errors).toBeUndefined();
+  const start = await q(
+    'mutation($p: ID!) { startFleetRun(input: { profileId: $p, machineIds: [] , tags: ["never=matches"] }) { id } }',
+    { p: profileId },
+    'viewer',
+  );
+  expect(start.errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
+});
+
+it('another tenant sees none of these runs and cannot control them', async () => {
+  const other = await createTenant(stack.orm);
+  const mine = (await q<{ fleetRuns: { id: string }[] }>('{ fleetRuns { id } }')).data!.fleetRuns;
+  expect(mine.length).toBeGreaterThan(0);
+  const as = <T>(query: string, variables: Record<string, unknown> = {}) =>
+    gql<T>(stack.app, other.tenantId, query, variables);
+  expect((await as<{ fleetRuns: unknown[] }>('{ fleetRuns { id } }')).data!.fleetRuns).toEqual([]);
+  expect(
+    (await as<{ fleetRun: unknown }>('query($id: ID!) { fleetRun(id: $id) { id } }', { id: mine[0]!.id }))
+      .data!.fleetRun,
+  ).toBeNull();
+  const ctl = await as('mutation($id: ID!) { controlFleetRun(id: $id, action: CANCEL) { id } }', {
+    id: mine[0]!.id,
+  });
+  expect(ctl.errors?.[0]?.extensions?.code).toBe('NOT_FOUND');
+  const start = await as('mutation($p: ID!) { startFleetRun(input: { profileId: $p }) { id } }', {
+    p: profileId,
+  });
+  expect(start.errors?.[0]?.extensions?.code).toBe('NOT_FOUND');
+});
