@@ -73,6 +73,30 @@ describe('fleet provisioning through the Standard profile', () => {
     }
     expect(repeatedEffects(fleet)).toEqual([]);
     const stored = await withTenant(stack.orm, stack.tenant.tenantId, (em) => em.find(MachineSchema, {}));
+    const csv = await gql<{ machines: { autopilotHashCsv: string | null }[] }>(
+      stack.app,
+      stack.tenant.tenantId,
+      '{ machines { autopilotHashCsv } }',
+    );
+    for (const m of csv.data!.machines)
+      expect(m.autopilotHashCsv).toMatch(
+        /^Device Serial Number,Windows Product ID,Hardware Hash\nSIM[0-9A-F]+,,\S+\n$/,
+      );
+    // Engineers find the runs in the Temporal UI by search attributes.
+    const passedRuns = async () => {
+      let n = 0;
+      for await (const _ of stack.temporal.workflow.list({
+        query: `FleetRunId = '${started.id}' AND RunStatus = 'passed' AND Phase = 'validation'`,
+      }))
+        n++;
+      return n;
+    };
+    let listed = await passedRuns();
+    for (let i = 0; i < 20 && listed < 5; i++) {
+      await new Promise((r) => setTimeout(r, 250));
+      listed = await passedRuns();
+    }
+    expect(listed).toBe(5);
     for (const machine of stored) {
       expect(machine.autopilot?.hardwareHash).toBeTruthy();
       expect(machine.hostname).toMatch(new RegExp(`^${code}-00[1-5]$`));
@@ -164,6 +188,16 @@ describe('acceptance', () => {
       { id: failed.id },
     );
     expect(progress.data!.machineRun.status).toBe('passed');
+    // The run records the config it used last: the fixed one, from the newest profile version.
+    const config = await gql<{ machineRun: { resolvedConfigJson: string } }>(
+      stack.app,
+      stack.tenant.tenantId,
+      'query($id: ID!) { machineRun(id: $id) { resolvedConfigJson } }',
+      { id: failed.id },
+    );
+    expect(JSON.parse(config.data!.machineRun.resolvedConfigJson).phases.apps.installers[0].sha256).toBe(
+      simulatedDownloadSha256(TOOL_URL),
+    );
     const steps = JSON.parse(progress.data!.machineRun.progressJson).steps as {
       key: string;
       attempts: number;

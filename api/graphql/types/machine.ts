@@ -20,6 +20,15 @@ export const MachineRef = builder.objectRef<Machine>('Machine').implement({
       description: 'The last inventory the agent reported, as JSON.',
       resolve: (m) => (m.inventory ? JSON.stringify(m.inventory) : null),
     }),
+    autopilotHashCsv: t.string({
+      nullable: true,
+      description:
+        'The harvested Autopilot hardware hash as the one-row CSV Intune imports (Device Serial Number,Windows Product ID,Hardware Hash).',
+      resolve: (m) =>
+        m.autopilot
+          ? `Device Serial Number,Windows Product ID,Hardware Hash\n${m.autopilot.serial},${m.autopilot.productId ?? ''},${m.autopilot.hardwareHash}\n`
+          : null,
+    }),
     lastSeenAt: t.field({ type: 'DateTime', nullable: true, resolve: (m) => m.lastSeenAt ?? null }),
     createdAt: t.field({ type: 'DateTime', resolve: (m) => m.createdAt }),
   }),
