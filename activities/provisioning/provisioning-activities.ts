@@ -9,6 +9,8 @@ import type { PlanStep } from '../../workflows/provisioning/contracts';
 /** Failure types of the provisioning activities; all permanent (an operator must change something). */
 export enum ProvisioningFailure {
   ProfileNotFound = 'ProfileNotFound',
+  MachineNotFound = 'MachineNotFound',
+  FleetRunNotFound = 'FleetRunNotFound',
   InvalidProfile = 'InvalidProfile',
   NameTaken = 'NameTaken',
   InvalidName = 'InvalidName',
@@ -73,7 +75,7 @@ export function createProvisioningActivities(deps: { orm: Orm }) {
             where m.id = ?`,
           [input.machineId],
         );
-        if (!layers) throw permanent(ProvisioningFailure.ProfileNotFound, 'machine not found');
+        if (!layers) throw permanent(ProvisioningFailure.MachineNotFound, 'machine not found');
         const resolved = resolveProfile([
           layers.tenant,
           layers.client,
@@ -266,7 +268,7 @@ export function createProvisioningActivities(deps: { orm: Orm }) {
         >(`select selection, profile_id, created_by from fleet_runs where id = ? for update`, [
           input.fleetRunId,
         ]);
-        if (!fleet) throw permanent(ProvisioningFailure.ProfileNotFound, 'fleet run not found');
+        if (!fleet) throw permanent(ProvisioningFailure.FleetRunNotFound, 'fleet run not found');
         const [existing] = await em.execute<{ n: number }[]>(
           `select count(*)::int as n from machine_runs where fleet_run_id = ?`,
           [input.fleetRunId],
@@ -336,6 +338,7 @@ export function createProvisioningActivities(deps: { orm: Orm }) {
       });
     },
 
+    /** The fleet run's row; when it finishes, counts from machine_runs (never-started machines of a cancelled run become cancelled). */
     async recordFleetRun(input: {
       tenantId: string;
       fleetRunId: string;
@@ -344,17 +347,33 @@ export function createProvisioningActivities(deps: { orm: Orm }) {
       failed: number;
       cancelled: number;
       finished?: boolean;
-    }): Promise<void> {
-      await withTenant(deps.orm, input.tenantId, async (em) => {
+    }): Promise<{ passed: number; failed: number; cancelled: number }> {
+      return withTenant(deps.orm, input.tenantId, async (em) => {
+        let counts = { passed: input.passed, failed: input.failed, cancelled: input.cancelled };
+        if (input.finished) {
+          await em.execute(
+            `update machine_runs set status = 'cancelled', finished_at = now(), updated_at = now()
+              where fleet_run_id = ? and status = 'queued'`,
+            [input.fleetRunId],
+          );
+          const [row] = await em.execute<{ passed: number; failed: number; cancelled: number }[]>(
+            `select count(*) filter (where status = 'passed')::int as passed,
+                    count(*) filter (where status = 'failed')::int as failed,
+                    count(*) filter (where status = 'cancelled')::int as cancelled
+               from machine_runs where fleet_run_id = ?`,
+            [input.fleetRunId],
+          );
+          counts = row!;
+        }
         await em.execute(
           `update fleet_runs set status = ?, passed = ?, failed = ?, cancelled = ?,
                   finished_at = case when ? then coalesce(finished_at, now()) else null end
             where id = ?`,
           [
             input.status,
-            input.passed,
-            input.failed,
-            input.cancelled,
+            counts.passed,
+            counts.failed,
+            counts.cancelled,
             input.finished === true,
             input.fleetRunId,
           ],
@@ -366,9 +385,10 @@ export function createProvisioningActivities(deps: { orm: Orm }) {
             action: `fleet_run.${input.status}`,
             subjectType: 'fleet_run',
             subjectId: input.fleetRunId,
-            data: { passed: input.passed, failed: input.failed, cancelled: input.cancelled },
+            data: counts,
           });
         }
+        return counts;
       });
     },
   };

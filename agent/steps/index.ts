@@ -200,8 +200,9 @@ export const steps: Record<string, StepHandler> = {
       await platform.setLocale(p.locale);
       reboot = true; // the system locale takes effect after a restart
     }
-    if (now.keyboards[0] !== p.keyboard) await platform.setKeyboard(p.keyboard);
-    return { reboot, alreadyDone: now.timeZone === p.timeZone && !reboot && now.keyboards[0] === p.keyboard };
+    const sameKeyboard = now.keyboards[0]?.toUpperCase() === p.keyboard.toUpperCase();
+    if (!sameKeyboard) await platform.setKeyboard(p.keyboard);
+    return { reboot, alreadyDone: now.timeZone === p.timeZone && !reboot && sameKeyboard };
   },
 
   [StepKind.Wifi]: async (platform, raw) => {
@@ -264,7 +265,11 @@ export const steps: Record<string, StepHandler> = {
       const now = await platform.localeState();
       check('time zone', now.timeZone === p.locale.timeZone, now.timeZone);
       check('locale', now.locale === p.locale.locale, now.locale);
-      check('keyboard', now.keyboards[0] === p.locale.keyboard, now.keyboards.join(', '));
+      check(
+        'keyboard',
+        now.keyboards[0]?.toUpperCase() === p.locale.keyboard.toUpperCase(),
+        now.keyboards.join(', '),
+      );
     }
     if (p.wifi.length > 0) {
       const have = new Set(await platform.wifiProfiles());

@@ -15,6 +15,7 @@ export enum ErrorCode {
   Unavailable = 'UNAVAILABLE',
   RunNotRunning = 'RUN_NOT_RUNNING',
   RunNotRetryable = 'RUN_NOT_RETRYABLE',
+  RunInProgress = 'RUN_IN_PROGRESS',
 }
 
 export function apiError(

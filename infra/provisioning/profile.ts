@@ -41,6 +41,11 @@ export const ProfileSchema = z
             .min(1)
             .regex(netbiosChars, 'may use letters, digits, dashes and {TOKENS} only')
             .refine(
+              (t) =>
+                [...t.matchAll(/\{([^}]*)\}/g)].every((m) => ['SITE', 'SERIAL4', 'SEQ3'].includes(m[1]!)),
+              'uses an unknown token (the tokens are {SITE}, {SERIAL4} and {SEQ3})',
+            )
+            .refine(
               (t) => renderNameLength(t) <= 15,
               'renders longer than 15 characters (the NetBIOS limit)',
             ),
@@ -53,7 +58,13 @@ export const ProfileSchema = z
             .array(
               z
                 .object({
-                  id: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9.+_-]{1,127}$/, 'is not a winget package id'),
+                  id: z
+                    .string()
+                    .max(128)
+                    .regex(
+                      /^[A-Za-z0-9][A-Za-z0-9+_-]*(?:\.[A-Za-z0-9+_-]+)+$/,
+                      'is not a winget package id (Publisher.Package, e.g. Google.Chrome)',
+                    ),
                   version: z.string().max(64).optional(),
                 })
                 .strict(),
@@ -67,7 +78,11 @@ export const ProfileSchema = z
                   url: z
                     .string()
                     .url()
-                    .refine((u) => u.startsWith('https://'), 'must be an https:// URL'),
+                    .refine((u) => u.startsWith('https://'), 'must be an https:// URL')
+                    .refine(
+                      (u) => /\.(exe|msi)$/i.test(new URL(u).pathname),
+                      'must name an .exe or .msi file (the agent runs only those)',
+                    ),
                   sha256,
                   arguments: z.array(z.string().max(200)).max(20).default([]),
                 })
@@ -88,7 +103,9 @@ export const ProfileSchema = z
           locale: z.string().regex(/^[a-z]{2,3}-[A-Z]{2}$/, 'must look like en-US'),
           keyboard: z
             .string()
-            .regex(/^[0-9a-fA-F]{4}:[0-9a-fA-F]{8}$/, 'must be a Windows input locale like 0409:00000409'),
+            .regex(/^[0-9a-fA-F]{4}:[0-9a-fA-F]{8}$/, 'must be a Windows input locale like 0409:00000409')
+            // As Windows reports it, so comparisons are exact.
+            .transform((k) => k.toUpperCase()),
           /**
            * Wi-Fi profiles to add. Open and 802.1X (enterprise, machine authentication) networks only:
            * a pre-shared key is a secret, and secrets never travel in a profile or a workflow history.
@@ -118,7 +135,7 @@ export type Profile = z.infer<typeof ProfileSchema>;
 /** Longest rendering of a name template: tokens count at their widest. */
 function renderNameLength(template: string): number {
   const widths: Record<string, number> = { SITE: 6, SERIAL4: 4, SEQ3: 3 };
-  return template.replace(/\{([A-Z0-9]+)\}/g, (_m, token: string) => 'x'.repeat(widths[token] ?? 99)).length;
+  return template.replace(/\{([A-Z0-9]+)\}/g, (m, token: string) => 'x'.repeat(widths[token] ?? m.length)).length;
 }
 
 export const standardProfile: Profile = {

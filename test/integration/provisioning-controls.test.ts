@@ -4,7 +4,14 @@ import type { ProvisionMachineResult } from '../../workflows/provisioning/contra
 import { startAgentStack, type AgentStack } from '../helpers/agent-stack';
 import { gql } from '../helpers/api';
 import { createTenant } from '../helpers/fixtures';
-import { enrolledFleet, fleetRun, saveProfile, startFleetRun, waitForFleet } from '../helpers/provisioning';
+import {
+  enrolledFleet,
+  fleetMachineRuns,
+  fleetRun,
+  saveProfile,
+  startFleetRun,
+  waitForFleet,
+} from '../helpers/provisioning';
 
 /** Pause, resume and cancel; the offline limit; roles; tenant isolation; the live progress stream. */
 jest.setTimeout(240_000);
@@ -102,6 +109,9 @@ it('a machine run pauses between steps, resumes, and cancel stops it after the c
     () => machineRun(second.id),
     (r) => r.status === 'running',
   );
+  // One run per machine at a time.
+  const third = await provision(machineId);
+  expect(third.errors?.[0]?.extensions?.code).toBe('RUN_IN_PROGRESS');
   await control(second.id, 'CANCEL');
   const result: ProvisionMachineResult = await stack.temporal.workflow.getHandle(second.workflowId).result();
   expect(result).toMatchObject({ outcome: 'cancelled', reason: 'cancelled by an operator' });
@@ -210,7 +220,11 @@ it('a cancelled fleet run starts nothing more and ends cancelled', async () => {
   await q('mutation($id: ID!) { controlFleetRun(id: $id, action: CANCEL) { id } }', { id: started.id });
   const done = await waitForFleet(stack, started.id, (f) => f.status === 'cancelled');
   expect(done.status).toBe('cancelled');
-  expect(done.passed + done.failed + done.cancelled).toBeLessThanOrEqual(1);
+  // Machines never started are cancelled too: every machine is accounted for.
+  expect(done.passed + done.failed + done.cancelled).toBe(3);
+  expect(done.cancelled).toBeGreaterThanOrEqual(2);
+  const runs = await fleetMachineRuns(stack, started.id);
+  expect(runs.filter((r) => r.status === 'queued')).toEqual([]);
   const result = await stack.temporal.workflow.getHandle(`fleet-run:${started.id}`).result();
   expect(result).toMatchObject({ outcome: 'CANCELLED', total: 3 });
 });

@@ -32,6 +32,7 @@ describe('profiles', () => {
       enabled: true,
       timeZone: 'GMT Standard Time',
       locale: 'nl-NL',
+      wifi: [],
       keyboard: '0409:00000409',
     });
     expect(result.profile.phases.apps.winget).toEqual([{ id: 'Mozilla.Firefox' }]);
@@ -68,6 +69,30 @@ describe('profiles', () => {
       /15 characters/,
     );
     expect(result.errors.find((e) => e.path === 'phases')!.message).toMatch(/bogus/);
+  });
+
+  it('refuses what the agent could never run, and normalises the keyboard as Windows reports it', () => {
+    const result = resolveProfile([
+      {
+        phases: {
+          identity: { nameTemplate: 'PC-{SERIAL}' },
+          apps: {
+            winget: [{ id: 'chrome' }],
+            installers: [{ name: 'T', url: 'https://x.example/tool.zip', sha256: 'a'.repeat(64) }],
+          },
+        },
+      },
+    ]);
+    expect(result.ok).toBe(false);
+    if (result.ok) return;
+    expect(result.errors.map((e) => e.path)).toEqual([
+      'phases.identity.nameTemplate',
+      'phases.apps.winget.0.id',
+      'phases.apps.installers.0.url',
+    ]);
+    expect(result.errors[0]!.message).toContain('unknown token');
+    const ok = resolveProfile([{ phases: { locale: { keyboard: '0c0c:00001009' } } }]);
+    expect(ok.ok && ok.profile.phases.locale.keyboard).toBe('0C0C:00001009');
   });
 
   it('ignores prototype keys in layers', () => {

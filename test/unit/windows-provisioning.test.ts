@@ -8,7 +8,9 @@ import type { WifiNetworkSpec } from '../../agent/platform/platform';
 import type { PsResult, PsRunOptions } from '../../agent/platform/windows/powershell';
 import { PowerShellError } from '../../agent/platform/windows/powershell';
 import {
+  parseRegistryPath,
   parseWingetListVersion,
+  registryWriteScript,
   windowsCommandLine,
   wlanProfileXml,
 } from '../../agent/platform/windows/provisioning-scripts';
@@ -18,6 +20,7 @@ import {
   WindowsPlatform,
 } from '../../agent/platform/windows/windows-platform';
 import { WingetCode } from '../../agent/steps/winget-codes';
+import { tweakCatalogue } from '../../infra/provisioning/tweaks';
 import { rejection } from '../helpers/rejection';
 
 /** A runner that records each script and answers with `answer(script)`. */
@@ -987,5 +990,26 @@ describe('downloadToFile', () => {
   it('is https-only unless a test says otherwise', async () => {
     await expect(downloadToFile(`${base}/files/a.msi`, dir)).rejects.toThrow(/must use https/);
     expect(readdirSync(dir)).toEqual([]);
+  });
+});
+
+describe('the tweak catalogue on Windows', () => {
+  it.each(
+    tweakCatalogue.flatMap((t) => t.registry.map((r) => [t.id, r.path, r.name, r.type, r.value] as const)),
+  )('%s writes %s\\%s through a path the registry scripts accept', (_id, path, name, type, value) => {
+    expect(() => parseRegistryPath(path)).not.toThrow();
+    expect(() => registryWriteScript(path, name, type, value)).not.toThrow();
+  });
+
+  it('HKU paths go to HKEY_USERS as they are (the sign-in screen profile is .DEFAULT)', () => {
+    const script = registryWriteScript(
+      'HKU:\\.DEFAULT\\Control Panel\\Keyboard',
+      'InitialKeyboardIndicators',
+      'String',
+      '2',
+    );
+    expect(script).toContain("OpenBaseKey('Users', 'Registry64')");
+    expect(script).toContain("$subKey = '.DEFAULT\\Control Panel\\Keyboard'");
+    expect(script).not.toContain('Use-DefaultUserHive');
   });
 });

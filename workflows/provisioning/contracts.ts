@@ -145,6 +145,7 @@ export interface FleetRunCarried {
   paused: boolean;
   cancelRequested: boolean;
   batches: number;
+  failedWaiting: string[];
 }
 
 export interface FleetRunProgress {

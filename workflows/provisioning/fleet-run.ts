@@ -47,8 +47,12 @@ export async function fleetRun(input: FleetRunInput): Promise<FleetRunResult> {
     paused: false,
     cancelRequested: false,
     batches: 1,
+    failedWaiting: [],
   };
   const running = new Set(carried.running);
+  // Machines that failed and wait for "retry from step": a cancel reaches them too.
+  const failedWaiting = new Set(carried.failedWaiting);
+  let finished = false;
   const state = { ...carried };
   let startedThisBatch = 0;
   const settledQueue: MachineRunSettled[] = [];
@@ -63,14 +67,15 @@ export async function fleetRun(input: FleetRunInput): Promise<FleetRunResult> {
     paused: state.paused,
     cancelRequested: state.cancelRequested,
     state:
-      state.total < 0
-        ? 'selecting'
-        : state.cancelRequested
-          ? 'cancelling'
-          : state.paused
-            ? 'paused'
-            : running.size === 0 && state.nextSeq > state.total
-              ? 'done'
+      finished ||
+      (state.total >= 0 && running.size === 0 && (state.nextSeq > state.total || state.cancelRequested))
+        ? 'done'
+        : state.total < 0
+          ? 'selecting'
+          : state.cancelRequested
+            ? 'cancelling'
+            : state.paused
+              ? 'paused'
               : 'running',
     batches: state.batches,
   });
@@ -92,6 +97,8 @@ export async function fleetRun(input: FleetRunInput): Promise<FleetRunResult> {
     if (s.previous) state[s.previous] -= 1;
     else running.delete(s.workflowId);
     state[s.outcome] += 1;
+    if (s.outcome === 'failed') failedWaiting.add(s.workflowId);
+    else failedWaiting.delete(s.workflowId);
   };
   const record = (
     status: 'running' | 'paused' | 'cancelling' | 'cancelled' | 'completed',
@@ -108,6 +115,8 @@ export async function fleetRun(input: FleetRunInput): Promise<FleetRunResult> {
     });
   let cancelSent = false;
   let lastRecorded = '';
+  let lastCounts = '';
+  let countsRecordedAt = 0;
 
   for (;;) {
     while (settledQueue.length > 0) apply(settledQueue.shift()!);
@@ -115,7 +124,7 @@ export async function fleetRun(input: FleetRunInput): Promise<FleetRunResult> {
     if (state.cancelRequested && !cancelSent) {
       cancelSent = true;
       // Running machines stop after their current step; nothing new starts.
-      for (const workflowId of running) {
+      for (const workflowId of [...running, ...failedWaiting]) {
         await getExternalWorkflowHandle(workflowId)
           .signal(cancelSignal)
           .catch(() => undefined);
@@ -145,9 +154,15 @@ export async function fleetRun(input: FleetRunInput): Promise<FleetRunResult> {
                 profileId: input.profileId,
                 fleetRunId: input.fleetRunId,
                 parentWorkflowId: workflowInfo().workflowId,
-                ...(input.offlineLimitSeconds ? { offlineLimitSeconds: input.offlineLimitSeconds } : {}),
-                ...(input.failedHoldSeconds ? { failedHoldSeconds: input.failedHoldSeconds } : {}),
-                ...(input.retryBackoffSeconds ? { retryBackoffSeconds: input.retryBackoffSeconds } : {}),
+                ...(input.offlineLimitSeconds !== undefined
+                  ? { offlineLimitSeconds: input.offlineLimitSeconds }
+                  : {}),
+                ...(input.failedHoldSeconds !== undefined
+                  ? { failedHoldSeconds: input.failedHoldSeconds }
+                  : {}),
+                ...(input.retryBackoffSeconds !== undefined
+                  ? { retryBackoffSeconds: input.retryBackoffSeconds }
+                  : {}),
               },
             ],
             // A failed machine waits for an operator after the fleet run is done: it outlives it.
@@ -169,10 +184,15 @@ export async function fleetRun(input: FleetRunInput): Promise<FleetRunResult> {
       }
     }
 
+    // The portal's row: on every status change, and the counts at most every 5 seconds.
     const status = state.cancelRequested ? 'cancelling' : state.paused ? 'paused' : 'running';
-    if (status !== lastRecorded) {
+    const counts = `${state.passed}:${state.failed}:${state.cancelled}`;
+    const clock = new Date().getTime();
+    if (status !== lastRecorded || (counts !== lastCounts && clock - countsRecordedAt >= 5000)) {
+      if (status !== lastRecorded) upsertSearchAttributes([{ key: RunStatusKey, value: status }]);
       lastRecorded = status;
-      upsertSearchAttributes([{ key: RunStatusKey, value: status }]);
+      lastCounts = counts;
+      countsRecordedAt = clock;
       await record(status);
     }
 
@@ -184,7 +204,12 @@ export async function fleetRun(input: FleetRunInput): Promise<FleetRunResult> {
       while (settledQueue.length > 0) apply(settledQueue.shift()!);
       await continueAsNew<typeof fleetRun>({
         ...input,
-        carried: { ...state, running: [...running], batches: state.batches + 1 },
+        carried: {
+          ...state,
+          running: [...running],
+          failedWaiting: [...failedWaiting],
+          batches: state.batches + 1,
+        },
       });
     }
 
@@ -201,8 +226,11 @@ export async function fleetRun(input: FleetRunInput): Promise<FleetRunResult> {
   }
 
   const finalStatus = state.cancelRequested ? 'cancelled' : 'completed';
+  finished = true;
   upsertSearchAttributes([{ key: RunStatusKey, value: finalStatus }]);
-  await record(finalStatus, true);
+  // Final counts come from the machine_runs rows (never-started machines of a cancelled run included).
+  const final = await record(finalStatus, true);
+  Object.assign(state, final);
   const outcome = state.cancelRequested ? 'CANCELLED' : state.failed > 0 ? 'FAIL' : 'PASS';
   return {
     total: state.total,

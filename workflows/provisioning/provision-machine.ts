@@ -89,15 +89,22 @@ export async function provisionMachine(input: ProvisionMachineInput): Promise<Pr
   setHandler(resumeSignal, () => void (progress.pauseRequested = false));
   setHandler(cancelSignal, () => void (progress.cancelRequested = true));
   setHandler(bootIdChangedSignal, ({ bootId }) => void bootIdsSeen.push(bootId));
+  // The update answers once the run has taken the retry up: with the step it starts from, or
+  // with the reason it could not (the refreshed config is still invalid).
+  let retryAnswer: { step: string } | { error: string } | null = null;
   setHandler(
     retryFromStepUpdate,
-    (request) => {
+    async (request) => {
+      retryAnswer = null;
       retry = request;
-      return request.fromStep ?? progress.lastError!.step;
+      await condition(() => retryAnswer !== null);
+      const answer = retryAnswer as unknown as { step: string } | { error: string };
+      if ('error' in answer) throw ApplicationFailure.create({ type: 'RetryFailed', message: answer.error });
+      return answer.step;
     },
     {
       validator: (request) => {
-        if (progress.state !== 'failed')
+        if (progress.state !== 'failed' || retry !== null)
           throw new Error(`the run is ${progress.state}, not failed: nothing to retry`);
         if (
           request.fromStep &&
@@ -173,52 +180,56 @@ export async function provisionMachine(input: ProvisionMachineInput): Promise<Pr
     );
   };
 
-  /** Sends the reboot task and waits for a new boot id (signal from the API, or asking the machine). */
+  const dispatchTo = (policy: StepPolicy, kind: StepKind, payload: Record<string, unknown>, limit?: number) =>
+    (limit === undefined
+      ? channel[policy]
+      : proxyActivities<AgentChannelActivities>(dispatchOptions(policy, limit))
+    ).dispatchAgentTask({ tenantId: input.tenantId, machineId: input.machineId, kind, payload });
+
+  /**
+   * Sends the reboot task and waits for a new boot id: the API's signal, or — when none comes — the
+   * machine's own answer. A restart that did not happen (cancelled on the machine) is asked for
+   * again, twice at most, each after the machine had a fair time to go down.
+   */
   const reboot = async (reason: string) => {
     setState('rebooting');
     await db.recordMachineRun({ tenantId: input.tenantId, runId: input.runId, status: 'rebooting' });
     const started = now();
     const deadline = started + offlineLimit * 1000;
-    for (let restarts = 0; restarts < 3; restarts++) {
-      const { bootId: before } = (await channel.change.dispatchAgentTask({
-        tenantId: input.tenantId,
-        machineId: input.machineId,
-        kind: StepKind.Reboot,
-        payload: { reason },
-      })) as unknown as RebootResult;
-      const seenBefore = new Set([...bootIdsSeen, before]);
-      const newBoot = () => bootIdsSeen.some((id) => !seenBefore.has(id));
-      while (now() < deadline) {
-        if (
-          await condition(newBoot, `${Math.min(120, Math.max(10, Math.floor(offlineLimit / 4)))} seconds`)
-        ) {
-          progress.reboots.push({ reason, seconds: Math.round((now() - started) / 1000) });
-          setState('running');
-          return;
-        }
-        // No boot signal yet: ask the machine itself (a lost signal, an API restart, a slow boot).
-        const remaining = Math.max(1, Math.floor((deadline - now()) / 1000));
-        const { bootId } = (await proxyActivities<AgentChannelActivities>(
-          dispatchOptions('check', remaining),
-        ).dispatchAgentTask({
-          tenantId: input.tenantId,
-          machineId: input.machineId,
-          kind: StepKind.BootId,
-          payload: {},
-        })) as { bootId: string };
-        if (bootId !== before) {
-          bootIdsSeen = [...bootIdsSeen, bootId];
-          progress.reboots.push({ reason, seconds: Math.round((now() - started) / 1000) });
-          setState('running');
-          return;
-        }
-        break; // the same boot: the restart did not happen (cancelled by someone?) — ask again
+    const patience = Math.min(120, Math.max(30, Math.floor(offlineLimit / 4)));
+    const done = () => {
+      progress.reboots.push({ reason, seconds: Math.round((now() - started) / 1000) });
+      setState('running');
+    };
+    const { bootId: before } = (await dispatchTo('change', StepKind.Reboot, {
+      reason,
+    })) as unknown as RebootResult;
+    const seenBefore = new Set([...bootIdsSeen, before]);
+    const newBoot = () => bootIdsSeen.some((id) => !seenBefore.has(id));
+    let askedAt = now();
+    let asks = 1;
+    while (now() < deadline) {
+      if (await condition(newBoot, `${patience} seconds`)) return done();
+      // No boot signal: ask the machine itself (a lost signal, an API restart, a slow boot).
+      const remaining = Math.max(1, Math.floor((deadline - now()) / 1000));
+      const { bootId } = (await dispatchTo('check', StepKind.BootId, {}, remaining)) as { bootId: string };
+      if (bootId !== before) {
+        bootIdsSeen = [...bootIdsSeen, bootId];
+        return done();
       }
-      if (now() >= deadline) break;
+      if (now() - askedAt >= 90_000 && asks < 3) {
+        // Still the same boot long after the request: the restart did not happen. Ask again.
+        await dispatchTo('change', StepKind.Reboot, { reason: `${reason} (asked again)` });
+        askedAt = now();
+        asks++;
+      }
     }
     throw ApplicationFailure.create({
       type: 'MachineOffline',
-      message: `the machine did not come back from a restart (${reason}) within ${offlineLimit} s`,
+      message:
+        asks >= 3
+          ? `the machine did not restart (${reason}) although asked ${asks} times`
+          : `the machine did not come back from a restart (${reason}) within ${offlineLimit} s`,
       nonRetryable: true,
     });
   };
@@ -287,11 +298,34 @@ export async function provisionMachine(input: ProvisionMachineInput): Promise<Pr
   };
 
   let index = 0;
+  let refreshPending = false;
+  let resumeFrom: string | null = null;
+  // A reboot asked for in a phase happens before the next phase starts (kept across a retry).
+  let rebootPending = false;
   for (;;) {
     try {
-      if (plan.length === 0) await prepare(false);
+      if (plan.length === 0 || refreshPending) await prepare(refreshPending);
+      refreshPending = false;
+      if (resumeFrom !== null) {
+        // From the asked-for step; if the refreshed plan has no such step, from its first unfinished one.
+        const at = plan.findIndex((s) => s.key === resumeFrom);
+        index =
+          at >= 0
+            ? at
+            : Math.max(
+                0,
+                progress.steps.findIndex((s) => s.status !== 'done'),
+              );
+        for (const s of progress.steps.slice(index)) {
+          s.status = 'pending';
+          s.attempts = 0;
+          delete s.error;
+        }
+        progress.lastError = null;
+        resumeFrom = null;
+        retryAnswer = { step: plan[index]?.key ?? '(end)' };
+      }
       setState('running');
-      let rebootPending = false;
       for (; index < plan.length; index++) {
         const step = plan[index]!;
         if (progress.pauseRequested && !progress.cancelRequested) {
@@ -302,7 +336,6 @@ export async function provisionMachine(input: ProvisionMachineInput): Promise<Pr
         }
         if (progress.cancelRequested) return await finish('cancelled', 'cancelled by an operator');
         if (progress.phase !== step.phase) {
-          // A reboot asked for in the last phase happens before the next phase starts.
           if (rebootPending) {
             await reboot(`after ${progress.phase}`);
             rebootPending = false;
@@ -342,7 +375,10 @@ export async function provisionMachine(input: ProvisionMachineInput): Promise<Pr
           }
         }
       }
-      if (rebootPending) await reboot('end of provisioning');
+      if (rebootPending) {
+        await reboot('end of provisioning');
+        rebootPending = false;
+      }
       return await finish('passed');
     } catch (err) {
       const failure =
@@ -350,6 +386,7 @@ export async function provisionMachine(input: ProvisionMachineInput): Promise<Pr
           ? { step: err.step.key, ...err.info }
           : { step: progress.step ?? 'prepare', ...describeFailure(err), retryable: false };
       progress.lastError = failure;
+      if (retry !== null && retryAnswer === null) retryAnswer = { error: failure.message };
       setState('failed');
       await db.recordMachineRun({
         tenantId: input.tenantId,
@@ -357,7 +394,7 @@ export async function provisionMachine(input: ProvisionMachineInput): Promise<Pr
         status: 'failed',
         lastError: { type: failure.type, message: failure.message, step: failure.step },
       });
-      await settle('failed');
+      if (settledAs !== 'failed') await settle('failed');
       // Wait for an operator: retry from a step (after fixing the profile), cancel, or time out.
       retry = null;
       const decided = await condition(
@@ -376,16 +413,8 @@ export async function provisionMachine(input: ProvisionMachineInput): Promise<Pr
         return { outcome: 'failed', reason: failure.message, steps: plan.length };
       }
       const request: RetryRequest = retry;
-      if (request.refreshConfig) await prepare(true);
-      const from = request.fromStep ?? failure.step;
-      const at = plan.findIndex((s) => s.key === from);
-      index = at >= 0 ? at : 0;
-      for (const s of progress.steps.slice(index)) {
-        s.status = 'pending';
-        s.attempts = 0;
-        delete s.error;
-      }
-      progress.lastError = null;
+      refreshPending = request.refreshConfig === true;
+      resumeFrom = request.fromStep ?? failure.step;
     }
   }
 }

@@ -318,7 +318,8 @@ $process = Start-Process @start
 // --- Registry --------------------------------------------------------------------------------
 
 export interface RegistryPath {
-  hive: 'HKLM' | 'HKCU';
+  /** HKU: HKEY_USERS as it is (e.g. .DEFAULT, the profile of the sign-in screen). */
+  hive: 'HKLM' | 'HKCU' | 'HKU';
   /** Below the hive, backslash-separated, e.g. SOFTWARE\Policies\Contoso. */
   subKey: string;
 }
@@ -326,6 +327,7 @@ export interface RegistryPath {
 const HIVES: [RegExp, RegistryPath['hive']][] = [
   [/^(?:Registry::)?(?:HKLM:?|HKEY_LOCAL_MACHINE)\\/i, 'HKLM'],
   [/^(?:Registry::)?(?:HKCU:?|HKEY_CURRENT_USER)\\/i, 'HKCU'],
+  [/^(?:Registry::)?(?:HKU:?|HKEY_USERS)\\/i, 'HKU'],
 ];
 
 /** `HKLM:\SOFTWARE\…` as PowerShell writes it (also `HKLM\…` and `HKEY_LOCAL_MACHINE\…`); same for HKCU. */
@@ -337,8 +339,10 @@ export function parseRegistryPath(path: string): RegistryPath {
     if (subKey === '' || subKey.split('\\').some((part) => part === '' || part.length > 255)) break;
     return { hive, subKey };
   }
-  throw new Error('invalid registry path: expected HKLM:\\<key> or HKCU:\\<key>');
+  throw new Error('invalid registry path: expected HKLM:\\<key>, HKCU:\\<key> or HKU:\\<key>');
 }
+
+const BASE_KEY = { HKLM: 'LocalMachine', HKU: 'Users' } as const;
 
 function checkValueName(name: string): void {
   if (name.length > 16383) throw new Error('registry value name too long');
@@ -409,11 +413,11 @@ export function registryReadScript(path: string, name: string): string {
   const head = psCommand`$subKey = ${subKey}
 $name = ${name}
 `;
-  if (hive === 'HKLM') {
+  if (hive === 'HKLM' || hive === 'HKU') {
     return (
       head +
       READ_VALUE +
-      String.raw`Read-Value ([Microsoft.Win32.RegistryKey]::OpenBaseKey('LocalMachine', 'Registry64')) $subKey`
+      `Read-Value ([Microsoft.Win32.RegistryKey]::OpenBaseKey('${BASE_KEY[hive]}', 'Registry64')) $subKey`
     );
   }
   return (
@@ -466,11 +470,11 @@ function Write-Value($Root, [string]$Path) {
   try { $key.SetValue($name, $value, $kind) } finally { $key.Close() }
 }
 `;
-  if (hive === 'HKLM') {
+  if (hive === 'HKLM' || hive === 'HKU') {
     return (
       head +
       write +
-      String.raw`Write-Value ([Microsoft.Win32.RegistryKey]::OpenBaseKey('LocalMachine', 'Registry64')) $subKey`
+      `Write-Value ([Microsoft.Win32.RegistryKey]::OpenBaseKey('${BASE_KEY[hive]}', 'Registry64')) $subKey`
     );
   }
   return (

@@ -323,6 +323,26 @@ builder.mutationField('provisionMachine', (t) =>
         if (!machine) throw apiError(ErrorCode.NotFound, 'no active machine with that id');
         const profile = await em.findOne(ProfileVersionSchema, { id: profileId! });
         if (!profile) throw apiError(ErrorCode.NotFound, 'profile not found');
+        // One run per machine at a time: two would race for its name, apps and reboots.
+        const active = await em.findOne(MachineRunSchema, {
+          machineId: machine.id,
+          finishedAt: null,
+          status: {
+            $in: [
+              MachineRunStatus.Queued,
+              MachineRunStatus.Running,
+              MachineRunStatus.Paused,
+              MachineRunStatus.Rebooting,
+              MachineRunStatus.Failed,
+            ],
+          },
+        });
+        if (active)
+          throw apiError(
+            ErrorCode.RunInProgress,
+            `the machine already has a run (${active.status}); cancel it or let it finish first`,
+            { runId: active.id },
+          );
         const id = randomUUID();
         const row = em.create(MachineRunSchema, {
           id,
@@ -338,6 +358,14 @@ builder.mutationField('provisionMachine', (t) =>
           updatedAt: new Date(),
         });
         await em.flush();
+        await appendAudit(em, {
+          tenantId: identity.tenantId,
+          actor: identity.actor,
+          action: 'machine_run.started',
+          subjectType: 'machine',
+          subjectId: machine.id,
+          data: { runId: id, profile: `${profile.name} v${profile.version}` },
+        });
         return row;
       });
       const input: ProvisionMachineInput = {
@@ -398,11 +426,21 @@ builder.mutationField('controlMachineRun', (t) =>
     description: 'Pause or cancel (after the current step), or resume one machine run. Operator role.',
     args: { id: t.arg.id({ required: true }), action: t.arg({ type: RunControl, required: true }) },
     resolve: async (_r, args, ctx) => {
-      requireIdentity(ctx, Role.Operator);
+      const identity = requireIdentity(ctx, Role.Operator);
       const [id] = checkIds([args.id], 'id');
       const run = await inTenant(ctx, (em) => em.findOne(MachineRunSchema, { id: id! }));
       if (!run) throw apiError(ErrorCode.NotFound, 'machine run not found');
       await signalRun(ctx, run.workflowId, controlSignal[args.action]);
+      await inTenant(ctx, (em) =>
+        appendAudit(em, {
+          tenantId: identity.tenantId,
+          actor: identity.actor,
+          action: `machine_run.${args.action.toLowerCase()}`,
+          subjectType: 'machine',
+          subjectId: run.machineId,
+          data: { runId: run.id },
+        }),
+      );
       return run;
     },
   }),
