@@ -135,7 +135,8 @@ export type Profile = z.infer<typeof ProfileSchema>;
 /** Longest rendering of a name template: tokens count at their widest. */
 function renderNameLength(template: string): number {
   const widths: Record<string, number> = { SITE: 6, SERIAL4: 4, SEQ3: 3 };
-  return template.replace(/\{([A-Z0-9]+)\}/g, (m, token: string) => 'x'.repeat(widths[token] ?? m.length)).length;
+  return template.replace(/\{([A-Z0-9]+)\}/g, (m, token: string) => 'x'.repeat(widths[token] ?? m.length))
+    .length;
 }
 
 export const standardProfile: Profile = {
