@@ -2,53 +2,67 @@ import { execFile } from 'node:child_process';
 import path from 'node:path';
 import { repoRoot } from '../../infra/config/env';
 
+const cases = {
+  nodeBuiltin: "import { readFileSync } from 'node:fs';\nexport const x = readFileSync;",
+  pg: "import { Client } from 'pg';\nexport const x = Client;",
+  orm: "import { createOrm } from '../../infra/db/orm';\nexport const x = createOrm;",
+  activityValue:
+    "import { createSiteActivities } from '../../activities/sites/site-activities';\nexport const x = createSiteActivities;",
+  wireProtocol:
+    "import { WireErrorCode } from '../../infra/wire/agent-protocol';\nexport const x = WireErrorCode;",
+  clockAndRandom:
+    'export const a = Date.now();\nexport const b = Math.random();\nexport const c = process.env;',
+  allowed:
+    "import { proxyActivities } from '@temporalio/workflow';\nimport type { SiteActivities } from '../../activities/sites/site-activities';\nexport const a = proxyActivities<SiteActivities>({ startToCloseTimeout: '1 minute' });",
+  stepKinds: "import { StepKind } from '../../infra/wire/agent-steps';\nexport const x = StepKind.Reboot;",
+};
+
 /** The lint rule that keeps workflows deterministic fires on the things it must refuse. */
 describe('workflow determinism lint', () => {
-  // ESLint runs as its own process: its flat config is ESM, which Jest's CommonJS runtime cannot load.
-  const lint = (code: string) =>
-    new Promise<(string | null)[]>((resolve, reject) => {
-      const eslint = path.join(repoRoot, 'node_modules', 'eslint', 'bin', 'eslint.js');
-      const filePath = path.join(repoRoot, 'workflows', 'sites', 'create-site.ts');
+  let results: Record<keyof typeof cases, (string | null)[]>;
+
+  // ESLint runs as its own process (its flat config is ESM, which Jest's CommonJS runtime cannot
+  // load), once for every snippet: the typed lint builds the project's program once.
+  beforeAll(async () => {
+    const names = Object.keys(cases) as (keyof typeof cases)[];
+    const out = await new Promise<(string | null)[][]>((resolve, reject) => {
       const child = execFile(
         process.execPath,
-        [eslint, '--format', 'json', '--stdin', '--stdin-filename', filePath],
-        { cwd: repoRoot },
-        (_err, stdout) => {
+        [
+          path.join(repoRoot, 'test', 'fixtures', 'lint-texts.mjs'),
+          path.join(repoRoot, 'workflows', 'sites', 'create-site.ts'),
+        ],
+        { cwd: repoRoot, maxBuffer: 10 * 1024 * 1024 },
+        (err, stdout, stderr) => {
           try {
-            const [result] = JSON.parse(stdout) as { messages: { ruleId: string | null }[] }[];
-            resolve(result!.messages.map((m) => m.ruleId));
-          } catch (err) {
-            reject(err);
+            resolve(JSON.parse(stdout) as (string | null)[][]);
+          } catch {
+            reject(err ?? new Error(stderr));
           }
         },
       );
-      child.stdin!.end(code);
+      child.stdin!.end(JSON.stringify(names.map((n) => cases[n])));
     });
+    results = Object.fromEntries(names.map((n, i) => [n, out[i]!])) as typeof results;
+  }, 240_000);
 
-  it.each([
-    ["import { readFileSync } from 'node:fs';\nexport const x = readFileSync;"],
-    ["import { Client } from 'pg';\nexport const x = Client;"],
-    ["import { createOrm } from '../../infra/db/orm';\nexport const x = createOrm;"],
-    [
-      "import { createSiteActivities } from '../../activities/sites/site-activities';\nexport const x = createSiteActivities;",
-    ],
-  ])('refuses %s', async (code) => {
-    expect(await lint(code)).toContain('no-restricted-imports');
+  it.each(['nodeBuiltin', 'pg', 'orm', 'activityValue', 'wireProtocol'] as const)(
+    'refuses %s imports',
+    (name) => {
+      expect(results[name]).toContain('no-restricted-imports');
+    },
+  );
+
+  it('refuses Date.now, Math.random and process', () => {
+    expect(results.clockAndRandom).toEqual([
+      'no-restricted-properties',
+      'no-restricted-properties',
+      'no-restricted-globals',
+    ]);
   });
 
-  it('refuses Date.now, Math.random and process', async () => {
-    expect(
-      await lint(
-        'export const a = Date.now();\nexport const b = Math.random();\nexport const c = process.env;',
-      ),
-    ).toEqual(['no-restricted-properties', 'no-restricted-properties', 'no-restricted-globals']);
-  });
-
-  it('accepts type-only activity imports and the workflow API', async () => {
-    expect(
-      await lint(
-        "import { proxyActivities } from '@temporalio/workflow';\nimport type { SiteActivities } from '../../activities/sites/site-activities';\nexport const a = proxyActivities<SiteActivities>({ startToCloseTimeout: '1 minute' });",
-      ),
-    ).toEqual([]);
+  it('accepts type-only activity imports, the workflow API and the step kinds shared with the agent', () => {
+    expect(results.allowed).toEqual([]);
+    expect(results.stepKinds).toEqual([]);
   });
 });
