@@ -1,7 +1,15 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { appendAudit } from './audit';
-import { ClientSchema, MembershipSchema, Role, SiteSchema, TenantSchema, UserSchema } from './entities';
-import { withTenant, type Orm } from './orm';
+import {
+  ClientSchema,
+  MembershipSchema,
+  ProfileVersionSchema,
+  Role,
+  SiteSchema,
+  TenantSchema,
+  UserSchema,
+} from './entities';
+import { withTenant, type EntityManager, type Orm } from './orm';
 
 /** A stable UUID (version 5 layout, SHA-1 of a fixed namespace + name) so the demo tenant id never changes. */
 export function demoTenantId(slug: string): string {
@@ -14,14 +22,20 @@ export function demoTenantId(slug: string): string {
 
 export const DEMO_SITE_CODE = 'DEMO-HQ';
 
-/** Seeds the demo tenant (one client, one site, one admin) once; later runs change nothing. */
+/**
+ * Seeds the demo tenant (one client, one site, one admin, the built-in Standard profile as version 1
+ * of "Standard") once; later runs change nothing.
+ */
 export async function seedDemoTenant(
   orm: Orm,
   slug: string,
 ): Promise<{ tenantId: string; created: boolean }> {
   const tenantId = demoTenantId(slug);
   return withTenant(orm, tenantId, async (em) => {
-    if (await em.findOne(TenantSchema, { id: tenantId })) return { tenantId, created: false };
+    if (await em.findOne(TenantSchema, { id: tenantId })) {
+      await ensureStandardProfile(em, tenantId);
+      return { tenantId, created: false };
+    }
     const now = new Date();
     em.create(TenantSchema, { id: tenantId, slug, name: 'Demo MSP', createdAt: now });
     await em.flush();
@@ -55,6 +69,7 @@ export async function seedDemoTenant(
       createdAt: now,
     });
     await em.flush();
+    await ensureStandardProfile(em, tenantId);
     await appendAudit(em, {
       tenantId,
       actor: 'system:seed',
@@ -64,4 +79,19 @@ export async function seedDemoTenant(
     });
     return { tenantId, created: true };
   });
+}
+
+/** The demo tenant can start a fleet run at once: "Standard" v1 is the built-in profile as it is. */
+async function ensureStandardProfile(em: EntityManager, tenantId: string): Promise<void> {
+  if (await em.count(ProfileVersionSchema, { name: 'Standard' })) return;
+  em.create(ProfileVersionSchema, {
+    id: randomUUID(),
+    tenantId,
+    name: 'Standard',
+    version: 1,
+    document: {},
+    createdBy: 'system:seed',
+    createdAt: new Date(),
+  });
+  await em.flush();
 }
