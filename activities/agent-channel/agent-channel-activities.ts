@@ -62,9 +62,15 @@ export function createAgentChannelActivities(deps: { orm: Orm }) {
         );
         if (input.run) {
           await em.execute(
-            `update machine_runs set status = 'running', phase = ?, step = ?, attempt = ?, updated_at = now()
+            `update machine_runs set status = ?, phase = ?, step = ?, attempt = ?, updated_at = now()
               where id = ?`,
-            [input.run.phase, input.run.step, input.run.attempt, input.run.runId],
+            [
+              input.run.status ?? 'running',
+              input.run.phase,
+              input.run.step,
+              input.run.attempt,
+              input.run.runId,
+            ],
           );
         }
         const notice = noticeSql({ t: 'task', m: input.machineId });

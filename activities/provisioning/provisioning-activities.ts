@@ -2,6 +2,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import { appendAudit } from '../../infra/db/audit';
 import { withTenant, type EntityManager, type Orm } from '../../infra/db/orm';
 import { buildPlan, isNetbiosName, renderName } from '../../infra/provisioning/plan';
+import { StepKind } from '../../infra/wire/agent-steps';
 import { resolveProfile, type ProfileLayer } from '../../infra/provisioning/profile';
 import type { MachineRunStatus } from '../../infra/db/entities';
 import type { PlanStep } from '../../workflows/provisioning/contracts';
@@ -52,7 +53,8 @@ export function createProvisioningActivities(deps: { orm: Orm }) {
   return {
     /**
      * Resolves the machine's effective config (tenant ⊕ client ⊕ site ⊕ profile ⊕ machine over the
-     * Standard profile), records it on the run, and returns the plan. Idempotent.
+     * Standard profile), records it on the run, reserves the machine's name (the rename step carries
+     * it) and returns the plan. Idempotent.
      */
     async prepareMachineRun(input: PrepareMachineRunInput): Promise<PreparedRun> {
       return withTenant(deps.orm, input.tenantId, async (em) => {
@@ -67,9 +69,16 @@ export function createProvisioningActivities(deps: { orm: Orm }) {
         );
         if (!chosen) throw permanent(ProvisioningFailure.ProfileNotFound, 'the run’s profile was not found');
         const [layers] = await em.execute<
-          { tenant: ProfileLayer; client: ProfileLayer; site: ProfileLayer; machine: ProfileLayer }[]
+          {
+            tenant: ProfileLayer;
+            client: ProfileLayer;
+            site: ProfileLayer;
+            machine: ProfileLayer;
+            site_id: string;
+          }[]
         >(
-          `select t.profile_layer as tenant, c.profile_layer as client, s.profile_layer as site, m.profile_layer as machine
+          `select t.profile_layer as tenant, c.profile_layer as client, s.profile_layer as site, m.profile_layer as machine,
+                  m.site_id
              from machines m join sites s on s.id = m.site_id join clients c on c.id = s.client_id
              join tenants t on t.tenant_id = m.tenant_id
             where m.id = ?`,
@@ -95,8 +104,21 @@ export function createProvisioningActivities(deps: { orm: Orm }) {
             where id = ?`,
           [JSON.stringify(resolved.profile), chosen.id, chosen.version, input.runId],
         );
+        // The machine's name is reserved now, in this transaction: the rename step carries it.
+        const plan = buildPlan(resolved.profile);
+        for (const step of plan) {
+          if (step.kind !== StepKind.Rename) continue;
+          const { name } = await reserveName(em, {
+            tenantId: input.tenantId,
+            siteId: layers.site_id,
+            machineId: input.machineId,
+            template: String(step.payload.template),
+          });
+          step.payload = { name };
+          step.label = `Rename to ${name}`;
+        }
         return {
-          plan: buildPlan(resolved.profile),
+          plan,
           profileId: chosen.id,
           profileName: chosen.name,
           profileVersion: chosen.version,
@@ -109,89 +131,8 @@ export function createProvisioningActivities(deps: { orm: Orm }) {
      * and other machines' current names. A {SEQ3} template takes the lowest free number. Idempotent
      * (the machine keeps its reservation while the template renders the same).
      */
-    async reserveMachineName(input: {
-      tenantId: string;
-      siteId: string;
-      machineId: string;
-      template: string;
-    }): Promise<{ name: string }> {
-      return withTenant(deps.orm, input.tenantId, async (em) => {
-        // One allocation at a time per site: sequences and uniqueness are decided under this lock.
-        await em.execute(`select pg_advisory_xact_lock(hashtext('machine-names:' || ?::text))`, [
-          input.siteId,
-        ]);
-        const [ctx] = await em.execute<
-          { code: string; serial: string | null; current: string | null; seq: number | null }[]
-        >(
-          `select s.code, m.hardware->>'systemSerial' as serial, n.name as current, n.sequence as seq
-             from machines m join sites s on s.id = m.site_id
-             left join machine_names n on n.site_id = s.id and n.machine_id = m.id
-            where m.id = ? and s.id = ?`,
-          [input.machineId, input.siteId],
-        );
-        if (!ctx) throw permanent(ProvisioningFailure.InvalidName, 'the machine is not in this site');
-        const usesSeq = input.template.includes('{SEQ3}');
-        const render = (seq: number) =>
-          renderName(input.template, { site: ctx.code, serial: ctx.serial ?? '', seq });
-        if (ctx.current && ctx.current === render(ctx.seq ?? 0)) return { name: ctx.current };
-
-        const taken = async (name: string) => {
-          const rows = await em.execute<{ n: number }[]>(
-            `select count(*)::int as n from (
-               select 1 from machine_names where site_id = ? and name = ? and machine_id <> ?
-               union all
-               select 1 from machines where site_id = ? and upper(hostname) = ? and id <> ? and status <> 'retired'
-             ) x`,
-            [input.siteId, name, input.machineId, input.siteId, name, input.machineId],
-          );
-          return rows[0]!.n > 0;
-        };
-        let name: string | null = null;
-        let seq: number | null = null;
-        if (usesSeq) {
-          const used = await em.execute<{ sequence: number }[]>(
-            `select sequence from machine_names where site_id = ? and sequence is not null and machine_id <> ? order by sequence`,
-            [input.siteId, input.machineId],
-          );
-          const usedSet = new Set(used.map((u) => u.sequence));
-          for (let candidate = 1; candidate <= 999 && name === null; candidate++) {
-            if (usedSet.has(candidate)) continue;
-            const rendered = render(candidate);
-            if (!(await taken(rendered))) {
-              name = rendered;
-              seq = candidate;
-            }
-          }
-          if (name === null)
-            throw permanent(
-              ProvisioningFailure.NoFreeName,
-              `no free name left for ${input.template} in this site`,
-            );
-        } else {
-          name = render(0);
-          if (await taken(name)) {
-            throw permanent(
-              ProvisioningFailure.NameTaken,
-              `${name} is already used by another machine in this site; use {SEQ3} or {SERIAL4} in the name template`,
-            );
-          }
-        }
-        if (!isNetbiosName(name)) {
-          throw permanent(
-            ProvisioningFailure.InvalidName,
-            `${JSON.stringify(name)} is not a NetBIOS-safe name (1–15 letters, digits, dashes; not all digits)`,
-          );
-        }
-        await em.execute(`delete from machine_names where site_id = ? and machine_id = ?`, [
-          input.siteId,
-          input.machineId,
-        ]);
-        await em.execute(
-          `insert into machine_names (tenant_id, site_id, name, machine_id, sequence) values (?, ?, ?, ?, ?)`,
-          [input.tenantId, input.siteId, name, input.machineId, seq],
-        );
-        return { name };
-      });
+    async reserveMachineName(input: ReserveNameInput): Promise<{ name: string }> {
+      return withTenant(deps.orm, input.tenantId, (em) => reserveName(em, input));
     },
 
     /** Mirrors a run's state to machine_runs for the portal (the workflow stays the source of truth). */
@@ -392,6 +333,86 @@ export function createProvisioningActivities(deps: { orm: Orm }) {
       });
     },
   };
+}
+
+interface ReserveNameInput {
+  tenantId: string;
+  siteId: string;
+  machineId: string;
+  template: string;
+}
+
+async function reserveName(em: EntityManager, input: ReserveNameInput): Promise<{ name: string }> {
+  // One allocation at a time per site: sequences and uniqueness are decided under this lock.
+  await em.execute(`select pg_advisory_xact_lock(hashtext('machine-names:' || ?::text))`, [input.siteId]);
+  const [ctx] = await em.execute<
+    { code: string; serial: string | null; current: string | null; seq: number | null }[]
+  >(
+    `select s.code, m.hardware->>'systemSerial' as serial, n.name as current, n.sequence as seq
+         from machines m join sites s on s.id = m.site_id
+         left join machine_names n on n.site_id = s.id and n.machine_id = m.id
+        where m.id = ? and s.id = ?`,
+    [input.machineId, input.siteId],
+  );
+  if (!ctx) throw permanent(ProvisioningFailure.InvalidName, 'the machine is not in this site');
+  const usesSeq = input.template.includes('{SEQ3}');
+  const render = (seq: number) =>
+    renderName(input.template, { site: ctx.code, serial: ctx.serial ?? '', seq });
+  if (ctx.current && ctx.current === render(ctx.seq ?? 0)) return { name: ctx.current };
+
+  const taken = async (name: string) => {
+    const rows = await em.execute<{ n: number }[]>(
+      `select count(*)::int as n from (
+           select 1 from machine_names where site_id = ? and name = ? and machine_id <> ?
+           union all
+           select 1 from machines where site_id = ? and upper(hostname) = ? and id <> ? and status <> 'retired'
+         ) x`,
+      [input.siteId, name, input.machineId, input.siteId, name, input.machineId],
+    );
+    return rows[0]!.n > 0;
+  };
+  let name: string | null = null;
+  let seq: number | null = null;
+  if (usesSeq) {
+    const used = await em.execute<{ sequence: number }[]>(
+      `select sequence from machine_names where site_id = ? and sequence is not null and machine_id <> ? order by sequence`,
+      [input.siteId, input.machineId],
+    );
+    const usedSet = new Set(used.map((u) => u.sequence));
+    for (let candidate = 1; candidate <= 999 && name === null; candidate++) {
+      if (usedSet.has(candidate)) continue;
+      const rendered = render(candidate);
+      if (!(await taken(rendered))) {
+        name = rendered;
+        seq = candidate;
+      }
+    }
+    if (name === null)
+      throw permanent(ProvisioningFailure.NoFreeName, `no free name left for ${input.template} in this site`);
+  } else {
+    name = render(0);
+    if (await taken(name)) {
+      throw permanent(
+        ProvisioningFailure.NameTaken,
+        `${name} is already used by another machine in this site; use {SEQ3} or {SERIAL4} in the name template`,
+      );
+    }
+  }
+  if (!isNetbiosName(name)) {
+    throw permanent(
+      ProvisioningFailure.InvalidName,
+      `${JSON.stringify(name)} is not a NetBIOS-safe name (1–15 letters, digits, dashes; not all digits)`,
+    );
+  }
+  await em.execute(`delete from machine_names where site_id = ? and machine_id = ?`, [
+    input.siteId,
+    input.machineId,
+  ]);
+  await em.execute(
+    `insert into machine_names (tenant_id, site_id, name, machine_id, sequence) values (?, ?, ?, ?, ?)`,
+    [input.tenantId, input.siteId, name, input.machineId, seq],
+  );
+  return { name };
 }
 
 async function auditRun(em: EntityManager, update: MachineRunUpdate): Promise<void> {

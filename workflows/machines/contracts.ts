@@ -21,7 +21,7 @@ export interface AgentTaskInput {
   kind: AgentTaskKind | StepKind;
   payload: Record<string, unknown>;
   /** Mirror this step to the machine_runs row in the same transaction (no extra activity per step). */
-  run?: { runId: string; phase: string; step: string; attempt: number };
+  run?: { runId: string; phase: string; step: string; attempt: number; status?: 'running' | 'rebooting' };
 }
 
 /** Details of a step failure as the activity reports it: the workflow decides about retrying. */

@@ -45,6 +45,8 @@ const START_TO_CLOSE: Record<StepPolicy, string> = {
   install: '60 minutes',
 };
 
+const NAME_FAILURES = new Set(['NameTaken', 'NoFreeName', 'InvalidName']);
+
 /** Workflow time (deterministic in the sandbox). */
 const now = () => new Date().getTime();
 
@@ -180,11 +182,34 @@ export async function provisionMachine(input: ProvisionMachineInput): Promise<Pr
     );
   };
 
-  const dispatchTo = (policy: StepPolicy, kind: StepKind, payload: Record<string, unknown>, limit?: number) =>
+  const dispatchTo = (
+    policy: StepPolicy,
+    kind: StepKind,
+    payload: Record<string, unknown>,
+    limit?: number,
+    status?: 'rebooting',
+  ) =>
     (limit === undefined
       ? channel[policy]
       : proxyActivities<AgentChannelActivities>(dispatchOptions(policy, limit))
-    ).dispatchAgentTask({ tenantId: input.tenantId, machineId: input.machineId, kind, payload });
+    ).dispatchAgentTask({
+      tenantId: input.tenantId,
+      machineId: input.machineId,
+      kind,
+      payload,
+      // The reboot request also marks the portal's row as rebooting (no activity of its own).
+      ...(status
+        ? {
+            run: {
+              runId: input.runId,
+              phase: progress.phase ?? '',
+              step: progress.step ?? '',
+              attempt: progress.attempt,
+              status,
+            },
+          }
+        : {}),
+    });
 
   /**
    * Sends the reboot task and waits for a new boot id: the API's signal, or — when none comes — the
@@ -193,7 +218,6 @@ export async function provisionMachine(input: ProvisionMachineInput): Promise<Pr
    */
   const reboot = async (reason: string) => {
     setState('rebooting');
-    await db.recordMachineRun({ tenantId: input.tenantId, runId: input.runId, status: 'rebooting' });
     const started = now();
     const deadline = started + offlineLimit * 1000;
     const patience = Math.min(120, Math.max(30, Math.floor(offlineLimit / 4)));
@@ -201,10 +225,16 @@ export async function provisionMachine(input: ProvisionMachineInput): Promise<Pr
       progress.reboots.push({ reason, seconds: Math.round((now() - started) / 1000) });
       setState('running');
     };
-    const { bootId: before } = (await dispatchTo('change', StepKind.Reboot, {
-      reason,
-    })) as unknown as RebootResult;
-    const seenBefore = new Set([...bootIdsSeen, before]);
+    // Boot ids known before the request: a signal may arrive with the reboot task's own result.
+    const seenBefore = new Set(bootIdsSeen);
+    const { bootId: before } = (await dispatchTo(
+      'change',
+      StepKind.Reboot,
+      { reason },
+      undefined,
+      'rebooting',
+    )) as unknown as RebootResult;
+    seenBefore.add(before);
     const newBoot = () => bootIdsSeen.some((id) => !seenBefore.has(id));
     let askedAt = now();
     let asks = 1;
@@ -237,16 +267,7 @@ export async function provisionMachine(input: ProvisionMachineInput): Promise<Pr
   const runStep = async (step: PlanStep, index: number) => {
     const entry = progress.steps[index]!;
     const maxAttempts = MAX_ATTEMPTS[step.policy];
-    let payload = step.payload;
-    if (step.kind === StepKind.Rename) {
-      const { name } = await db.reserveMachineName({
-        tenantId: input.tenantId,
-        siteId: input.siteId,
-        machineId: input.machineId,
-        template: String(step.payload.template),
-      });
-      payload = { name };
-    }
+    const payload = step.payload;
     for (;;) {
       entry.attempts += 1;
       entry.status = 'running';
@@ -292,12 +313,14 @@ export async function provisionMachine(input: ProvisionMachineInput): Promise<Pr
       status: outcome,
       finished: true,
       ...(outcome === 'passed' ? { lastError: null } : {}),
+      ...(validation ? { validation } : {}),
     });
     await settle(outcome);
     return { outcome, steps: plan.length, ...(reason ? { reason } : {}) };
   };
 
   let index = 0;
+  let validation: ValidateResult['items'] | undefined;
   let refreshPending = false;
   let resumeFrom: string | null = null;
   // A reboot asked for in a phase happens before the next phase starts (kept across a retry).
@@ -359,12 +382,7 @@ export async function provisionMachine(input: ProvisionMachineInput): Promise<Pr
         }
         if (step.kind === StepKind.Validate) {
           const { items } = result as unknown as ValidateResult;
-          await db.recordMachineRun({
-            tenantId: input.tenantId,
-            runId: input.runId,
-            status: 'running',
-            validation: items,
-          });
+          validation = items; // recorded with the run's outcome (no activity of its own)
           const failed = items.filter((i) => !i.pass);
           if (failed.length > 0) {
             throw new StepFailed(step, {
@@ -385,6 +403,8 @@ export async function provisionMachine(input: ProvisionMachineInput): Promise<Pr
         err instanceof StepFailed
           ? { step: err.step.key, ...err.info }
           : { step: progress.step ?? 'prepare', ...describeFailure(err), retryable: false };
+      // The name is reserved while preparing: its failures belong to the rename step.
+      if (NAME_FAILURES.has(failure.type)) failure.step = 'identity.rename';
       progress.lastError = failure;
       if (retry !== null && retryAnswer === null) retryAnswer = { error: failure.message };
       setState('failed');
@@ -393,6 +413,7 @@ export async function provisionMachine(input: ProvisionMachineInput): Promise<Pr
         runId: input.runId,
         status: 'failed',
         lastError: { type: failure.type, message: failure.message, step: failure.step },
+        ...(validation ? { validation } : {}),
       });
       if (settledAs !== 'failed') await settle('failed');
       // Wait for an operator: retry from a step (after fixing the profile), cancel, or time out.

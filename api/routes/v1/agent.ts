@@ -104,12 +104,16 @@ export async function agentRoutes(app: FastifyInstance, deps: AppDeps): Promise<
       // The client going away ends the wait (reply.raw 'close' is the reliable signal).
       const gone = new AbortController();
       reply.raw.on('close', () => gone.abort());
+      // Closed before the listener existed (during authentication): the event has already fired.
+      const closed = () => gone.signal.aborted || request.raw.destroyed || reply.raw.destroyed;
       for (;;) {
+        // Never claim for a poll nobody is waiting on: the task would go into a dead socket.
+        if (closed()) return reply.code(204).send();
         // A pending (unapproved clone) or retired machine is offered nothing (claimTask checks).
         const task = await claimTask(orm, agent);
         if (task) return { task };
         const left = deadline - Date.now();
-        if (left <= 0 || gone.signal.aborted) return reply.code(204).send();
+        if (left <= 0 || closed()) return reply.code(204).send();
         const reason = await hub.wait(agent.machineId, agent.keyId, left, gone.signal);
         if (reason === 'revoked') return unauthorized(reply);
         if (reason === 'closed') return reply.code(204).send();
