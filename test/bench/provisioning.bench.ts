@@ -1,0 +1,576 @@
+import { randomUUID } from 'node:crypto';
+import { readdirSync, readFileSync, mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { ChildProcess } from 'node:child_process';
+import { Client, Connection } from '@temporalio/client';
+import { temporal as proto } from '@temporalio/proto';
+import { DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
+import { Client as PgClient } from 'pg';
+import { Harness } from '../../agent/harness/harness';
+import { loadEnv, serverSecret } from '../../infra/config/env';
+import { API_NODE_FLAGS, spawnEntry, stopChild } from '../../infra/cli/processes';
+import { DEV_APP_PASSWORD, deriveAppUrl, migrate, withDatabase } from '../../infra/db/database';
+import { rotateEnrollmentKey, type IssuedEnrollmentKey } from '../../infra/db/enrollment-keys';
+import { SiteSchema } from '../../infra/db/entities';
+import { createOrm, withTenant } from '../../infra/db/orm';
+import { resolvePostgres } from '../../infra/postgres/resolve';
+import { buildPlan } from '../../infra/provisioning/plan';
+import { resolveProfile, type ProfileLayer } from '../../infra/provisioning/profile';
+import { ensureTemporalCli } from '../../infra/temporal/cli';
+import { startDevServer } from '../../infra/temporal/dev-server';
+import { StepKind } from '../../infra/wire/agent-steps';
+import { createTenant } from '../helpers/fixtures';
+import { dropDatabase, freePort } from '../helpers/shared';
+
+/**
+ * Provisioning benchmark (issue 4): a fleet run of 1,000 simulated machines through the real stack
+ * (API and worker as their own processes, PostgreSQL, the Temporal dev server, real agents over
+ * HTTP), reported as machine-steps per second beside a bare no-op activity's rate on the same
+ * server in the same run; then the history size of the largest fleetRun and provisionMachine runs.
+ *
+ * A machine-step is one agent task the run dispatched (a row in agent_tasks: plan steps, reboots,
+ * boot-id checks). The baseline runs the same shape without Drydock: as many workflows as machines,
+ * each running as many sequential no-op activities as a machine has steps, the same number at once.
+ *
+ * BENCH_MACHINES, BENCH_CONCURRENCY and BENCH_PROFILE (light | standard) change the run.
+ */
+const MACHINES = Number(process.env.BENCH_MACHINES ?? 1000);
+const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 100);
+const PROFILE = process.env.BENCH_PROFILE ?? 'light';
+/** {SEQ3} names run out at 999 per site: the fleet is spread over sites of at most this many. */
+const PER_SITE = 500;
+const FLEET_TIMEOUT_MS = 15 * 60_000;
+const TARGET_RATIO = 3;
+const EVENT_LIMIT = 51_200;
+const BYTE_LIMIT = 50 * 1024 * 1024;
+
+/**
+ * Light (the default, to fit 1,000 machines into minutes on two cores): every kind of orchestration
+ * the Standard profile has — a check, a rename with its reboot, an install, inventory with a database
+ * write, validation — with one app instead of three and without the tweaks and locale steps.
+ */
+const PROFILES: Record<string, ProfileLayer> = {
+  standard: {},
+  light: {
+    phases: {
+      apps: { winget: [{ id: '7zip.7zip' }] },
+      tweaks: { enabled: false },
+      locale: { enabled: false },
+    },
+  },
+};
+
+/** Colour codes in the worker's (Temporal core's) log lines. */
+const ANSI = new RegExp(`${String.fromCharCode(27)}\\[[0-9;]*m`, 'g');
+const out = (line: string) => process.stdout.write(`${line}\n`);
+const secs = (ms: number) => (ms / 1000).toFixed(1);
+const pct = (sorted: number[], p: number) =>
+  sorted.length === 0 ? NaN : sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+const mb = (bytes: number) => (bytes / 1024 / 1024).toFixed(3);
+
+/** CPU seconds (user + system) a process has used, from /proc (clock ticks of 1/100 s). */
+function cpuSeconds(pid: number | undefined): number {
+  if (!pid) return 0;
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return 0;
+  }
+}
+
+/** Every postgres process on the machine (the server may be shared: an upper bound for this run). */
+function postgresCpuSeconds(): number {
+  let total = 0;
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      if (readFileSync(`/proc/${entry}/comm`, 'utf8').trim() === 'postgres')
+        total += cpuSeconds(Number(entry));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return total;
+}
+
+type Cpu = Record<'worker' | 'api' | 'temporal' | 'postgres' | 'bench', number>;
+
+/** CPU seconds so far of each process of the stack (`bench` is this process: the agents, the baseline worker). */
+function cpuNow(pids: { api?: number; worker?: number; temporal?: number }): Cpu {
+  const own = process.cpuUsage();
+  return {
+    worker: cpuSeconds(pids.worker),
+    api: cpuSeconds(pids.api),
+    temporal: cpuSeconds(pids.temporal),
+    postgres: postgresCpuSeconds(),
+    bench: (own.user + own.system) / 1e6,
+  };
+}
+
+function cpuSince(before: Cpu, pids: { api?: number; worker?: number; temporal?: number }): Cpu {
+  const now = cpuNow(pids);
+  return Object.fromEntries(Object.entries(now).map(([k, v]) => [k, v - before[k as keyof Cpu]])) as Cpu;
+}
+
+/** CPU per unit of work, by process: where the time goes. */
+function cpuPer(cpu: Cpu, units: number): string {
+  const ms = (s: number) => ((s * 1000) / units).toFixed(1);
+  const total = Object.values(cpu).reduce((a, b) => a + b, 0);
+  return `${ms(total)} ms (worker ${ms(cpu.worker)}, API ${ms(cpu.api)}, Temporal ${ms(cpu.temporal)}, PostgreSQL ${ms(cpu.postgres)}, bench process ${ms(cpu.bench)})`;
+}
+
+async function mapLimit<T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const results: R[] = new Array(items.length);
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(limit, items.length) }, async () => {
+      while (next < items.length) {
+        const i = next++;
+        results[i] = await fn(items[i]!);
+      }
+    }),
+  );
+  return results;
+}
+
+interface HistoryFigures {
+  /** The run this one continued as new from, if any. */
+  continuedFrom?: string;
+  events: number;
+  bytes: number;
+  activities: Map<string, number>;
+}
+
+async function historyOf(client: Client, workflowId: string, runId?: string): Promise<HistoryFigures> {
+  const history = await client.workflow.getHandle(workflowId, runId).fetchHistory();
+  const activities = new Map<string, number>();
+  for (const event of history.events ?? []) {
+    if (event.eventType !== proto.api.enums.v1.EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED) continue;
+    const name = event.activityTaskScheduledEventAttributes?.activityType?.name ?? '?';
+    activities.set(name, (activities.get(name) ?? 0) + 1);
+  }
+  const continuedFrom =
+    history.events?.[0]?.workflowExecutionStartedEventAttributes?.continuedExecutionRunId || undefined;
+  return {
+    continuedFrom,
+    events: history.events?.length ?? 0,
+    bytes: proto.api.history.v1.History.encode(history).finish().length,
+    activities,
+  };
+}
+
+async function main(): Promise<void> {
+  const benchStarted = performance.now();
+  const cleanup: { name: string; run: () => Promise<unknown> }[] = [];
+  // The worker's and the API's log lines: printed while the bench runs; while they stop, errors
+  // (requests cut off by the shutdown) are only counted.
+  let stopping = false;
+  let stopErrors = 0;
+  const childLine = (line: string) => {
+    if (!stopping) out(line.replace(ANSI, ''));
+    else if (/\bERROR\b/.test(line)) stopErrors++;
+  };
+  const atExit = (name: string, run: () => Promise<unknown>) => cleanup.push({ name, run });
+  try {
+    const env = loadEnv({ ...process.env, DRYDOCK_ENV: 'test' });
+    const pg = await resolvePostgres(env);
+    atExit('PostgreSQL', () => pg.stop());
+    const dbName = `drydock_bench_prov_${process.pid}`;
+    const adminUrl = withDatabase(pg.adminUrl, dbName);
+    await dropDatabase(pg.adminUrl, dbName);
+    atExit('bench database', () => dropDatabase(pg.adminUrl, dbName));
+    await migrate(adminUrl, { appPassword: DEV_APP_PASSWORD });
+    const cli = await ensureTemporalCli({
+      dataDir: env.DRYDOCK_DATA_DIR,
+      explicitPath: env.TEMPORAL_CLI_PATH,
+    });
+    const server = await startDevServer({ cliPath: cli.path, port: await freePort(), headless: true });
+    atExit('Temporal dev server', () => server.stop());
+    const stateDir = mkdtempSync(path.join(os.tmpdir(), 'drydock-bench-prov-'));
+    atExit('state folder', async () => rmSync(stateDir, { recursive: true, force: true }));
+    const orm = await createOrm(deriveAppUrl(adminUrl), { pool: { min: 0, max: 4 } });
+    atExit('ORM', () => orm.close());
+    const sql = new PgClient({ connectionString: adminUrl });
+    await sql.connect();
+    atExit('SQL client', () => sql.end());
+    const connection = await Connection.connect({ address: server.address });
+    atExit('Temporal client', () => connection.close());
+    const client = new Client({ connection, namespace: 'default' });
+    Runtime.install({ logger: new DefaultLogger('WARN'), shutdownSignals: [] });
+
+    // A tenant, its sites (a {SEQ3} name template has 999 names per site) and their keys.
+    const sites = Math.ceil(MACHINES / PER_SITE);
+    const tenant = await createTenant(orm, `bench-prov-${process.pid}`);
+    const siteRows = await withTenant(orm, tenant.tenantId, async (em) => {
+      const rows = [await em.findOneOrFail(SiteSchema, { id: tenant.siteId })];
+      for (let i = 1; i < sites; i++) {
+        rows.push(
+          em.create(SiteSchema, {
+            id: randomUUID(),
+            tenantId: tenant.tenantId,
+            clientId: tenant.clientId,
+            code: `${tenant.siteCode}-${i}`,
+            name: `Site ${i}`,
+            createdAt: new Date(),
+          }),
+        );
+      }
+      await em.flush();
+      const keys: IssuedEnrollmentKey[] = [];
+      for (const site of rows) keys.push(await rotateEnrollmentKey(em, site, 'bench', serverSecret(env)));
+      return rows.map((site, i) => ({ id: site.id, code: site.code, key: keys[i]! }));
+    });
+
+    // The worker and the API as their own processes, as `drydock up` runs them.
+    const childEnv: NodeJS.ProcessEnv = {
+      ...process.env,
+      DRYDOCK_ENV: 'test',
+      LOG_LEVEL: 'warn',
+      DATABASE_URL: adminUrl,
+      TEMPORAL_ADDRESS: server.address,
+      TEMPORAL_TASK_QUEUE: 'core',
+    };
+    let workerReady: () => void = () => {};
+    const workerUp = new Promise<void>((resolve) => (workerReady = resolve));
+    const worker: ChildProcess = spawnEntry('worker', 'workers/main.ts', childEnv, (line) => {
+      if (line.includes('polling task queue')) workerReady();
+      else if (!line.endsWith('drydock worker: stopped')) childLine(line);
+    });
+    atExit('worker', () => stopChild(worker));
+    const apiPort = await freePort();
+    const api: ChildProcess = spawnEntry(
+      'api',
+      'api/main.ts',
+      {
+        ...childEnv,
+        API_PORT: String(apiPort),
+        // Every simulated machine comes from 127.0.0.1: lift the per-address limit for the bench.
+        ENROLL_RATE_LIMIT_PER_MINUTE: '100000000',
+        AGENT_POLL_MAX_SECONDS: '30',
+        PROVISION_RETRY_BACKOFF_SECONDS: '1',
+        PROVISION_OFFLINE_LIMIT_SECONDS: '600',
+        PROVISION_FAILED_HOLD_SECONDS: '600',
+      },
+      childLine,
+      API_NODE_FLAGS,
+    );
+    atExit('API', () => stopChild(api));
+    const apiUrl = `http://127.0.0.1:${apiPort}`;
+    for (let i = 0; ; i++) {
+      const ok = await fetch(`${apiUrl}/healthz`).then(
+        (r) => r.ok,
+        () => false,
+      );
+      if (ok) break;
+      if (i > 600) throw new Error('API did not start');
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    // The worker bundles the workflows before it polls.
+    let workerTimer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      workerUp,
+      new Promise((_r, reject) => {
+        workerTimer = setTimeout(() => reject(new Error('worker did not start')), 180_000);
+      }),
+    ]).finally(() => clearTimeout(workerTimer));
+
+    const gql = async <T>(query: string, variables: Record<string, unknown> = {}): Promise<T> => {
+      const res = await fetch(`${apiUrl}/graphql`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-drydock-tenant': tenant.tenantId },
+        body: JSON.stringify({ query, variables }),
+      });
+      const body = (await res.json()) as { data?: T; errors?: unknown[] };
+      if (!body.data || body.errors) throw new Error(`GraphQL: ${JSON.stringify(body.errors)}`);
+      return body.data;
+    };
+
+    // The simulated fleet: real agents over HTTP, no faults, quick reboots.
+    let started = performance.now();
+    const harnesses = siteRows.map(
+      (site, i) =>
+        new Harness({
+          apiUrl,
+          siteCode: site.code,
+          enrollmentKey: site.key.key,
+          fingerprint: site.key.fingerprint,
+          machines: Math.floor(MACHINES / sites) + (i < MACHINES % sites ? 1 : 0),
+          stateDir: path.join(stateDir, site.code),
+          pollSeconds: 20,
+          bootDelayMs: 100,
+          enrollTimeoutMs: 180_000,
+        }),
+    );
+    atExit('simulated machines', () => Promise.all(harnesses.map((h) => h.stop())));
+    for (const h of harnesses) h.start();
+    const reports = await Promise.all(harnesses.map((h) => h.waitForEnrollment()));
+    const enrolled = reports.reduce((n, r) => n + r.enrolled, 0);
+    if (enrolled !== MACHINES)
+      throw new Error(`only ${enrolled}/${MACHINES} machines enrolled: ${JSON.stringify(reports)}`);
+    out(
+      `setup: ${enrolled} simulated machines enrolled in ${secs(performance.now() - started)} s across ${sites} site(s) (a {SEQ3} name template has 999 names per site); agents long-poll 20 s, reboot in 100 ms`,
+    );
+
+    // The profile, saved through GraphQL; its plan, for the baseline's shape.
+    const layer = PROFILES[PROFILE]!;
+    const { saveProfile } = await gql<{ saveProfile: { id: string } }>(
+      'mutation($n: String!, $d: String!) { saveProfile(name: $n, documentJson: $d) { id } }',
+      { n: `Bench ${PROFILE}`, d: JSON.stringify(layer) },
+    );
+    const resolved = resolveProfile([layer]);
+    if (!resolved.ok) throw new Error(JSON.stringify(resolved.errors));
+    const plan = buildPlan(resolved.profile);
+    const reboots = plan.filter((s) => s.kind === StepKind.Rename).length;
+    const stepsPerMachine = plan.length + reboots;
+    out(
+      `profile: ${PROFILE} (Standard${PROFILE === 'standard' ? '' : ` ⊕ ${JSON.stringify(layer)}`}): ${plan.length} plan steps [${plan.map((s) => s.key).join(', ')}] + ${reboots} reboot = ${stepsPerMachine} agent tasks per machine`,
+    );
+    out(
+      `settings: fleet concurrency ${CONCURRENCY}, fleet batch size ${env.PROVISION_FLEET_BATCH_SIZE} (continue-as-new after that many machines), retry backoff 1 s; worker and API each their own process; ${os.cpus().length} CPU core(s)`,
+    );
+
+    // Baseline: bare no-op activities on the same server, in the fleet's shape.
+    const pids = { api: api.pid, worker: worker.pid, temporal: server.process.pid };
+    let bareRate: number;
+    let bareCpu: Cpu;
+    {
+      const nativeConnection = await NativeConnection.connect({ address: server.address });
+      const noopWorker = await Worker.create({
+        connection: nativeConnection,
+        namespace: 'default',
+        taskQueue: 'bench-noop',
+        workflowsPath: require.resolve('./noop-workflows'),
+        activities: { noop: async () => {} },
+      });
+      const running = noopWorker.run();
+      try {
+        // Warm up (the first workflow tasks load the bundle into the sandbox).
+        await client.workflow.execute('noopSteps', {
+          taskQueue: 'bench-noop',
+          workflowId: 'noop-warmup',
+          args: [1],
+        });
+        let next = 0;
+        const cpuBefore = cpuNow(pids);
+        started = performance.now();
+        await Promise.all(
+          Array.from({ length: CONCURRENCY }, async () => {
+            while (next < MACHINES) {
+              const i = next++;
+              await client.workflow.execute('noopSteps', {
+                taskQueue: 'bench-noop',
+                workflowId: `noop-${i}`,
+                args: [stepsPerMachine],
+              });
+            }
+          }),
+        );
+        const seconds = (performance.now() - started) / 1000;
+        bareCpu = cpuSince(cpuBefore, pids);
+        bareRate = (MACHINES * stepsPerMachine) / seconds;
+        out(
+          `baseline: ${MACHINES} workflows × ${stepsPerMachine} sequential no-op activities, ${CONCURRENCY} at once (worker in the bench process): ${MACHINES * stepsPerMachine} activities in ${seconds.toFixed(1)} s = ${bareRate.toFixed(0)} activities/s`,
+        );
+      } finally {
+        noopWorker.shutdown();
+        await running;
+        await nativeConnection.close();
+      }
+    }
+
+    // The fleet run, started and watched as an operator would: GraphQL. Its status (a row) is read
+    // every 500 ms; its live progress (a Temporal query on the fleet workflow) only for the log lines.
+    const FLEET = 'id status total passed failed cancelled';
+    const PROGRESS = 'progress { running passed failed batches }';
+    type Fleet = {
+      id: string;
+      status: string;
+      total: number;
+      passed: number;
+      failed: number;
+      cancelled: number;
+      progress?: { running: number; passed: number; failed: number; batches: number } | null;
+    };
+    const cpuBefore = cpuNow(pids);
+    started = performance.now();
+    const { startFleetRun } = await gql<{ startFleetRun: Fleet }>(
+      `mutation($i: FleetRunStartInput!) { startFleetRun(input: $i) { ${FLEET} } }`,
+      { i: { profileId: saveProfile.id, concurrency: CONCURRENCY, siteIds: siteRows.map((s) => s.id) } },
+    );
+    let view = startFleetRun;
+    let lastPrint = performance.now();
+    while (view.status !== 'completed') {
+      if (performance.now() - started > FLEET_TIMEOUT_MS)
+        throw new Error(
+          `the fleet run did not finish in ${FLEET_TIMEOUT_MS / 60_000} min: ${JSON.stringify(view)}`,
+        );
+      await new Promise((r) => setTimeout(r, 500));
+      const print = performance.now() - lastPrint > 20_000;
+      view = (
+        await gql<{ fleetRun: Fleet }>(
+          `query($id: ID!) { fleetRun(id: $id) { ${FLEET} ${print ? PROGRESS : ''} } }`,
+          { id: view.id },
+        )
+      ).fleetRun;
+      if (print && view.status !== 'completed') {
+        lastPrint = performance.now();
+        const p = view.progress;
+        out(
+          `fleet: ${secs(performance.now() - started)} s: passed ${p?.passed ?? view.passed}, failed ${p?.failed ?? view.failed}, running ${p?.running ?? '?'}, batch ${p?.batches ?? '?'}`,
+        );
+      }
+    }
+    const fleetSeconds = (performance.now() - started) / 1000;
+    const cpu = cpuSince(cpuBefore, pids);
+
+    const [tasks] = (
+      await sql.query<{
+        total: string;
+        completed: string;
+        reboots: string;
+        bootids: string;
+        deliveries: string;
+      }>(
+        `select count(*) as total, count(*) filter (where status = 'completed') as completed,
+                count(*) filter (where kind = $2) as reboots, count(*) filter (where kind = $3) as bootids,
+                coalesce(sum(deliveries), 0) as deliveries
+           from agent_tasks where tenant_id = $1`,
+        [tenant.tenantId, StepKind.Reboot, StepKind.BootId],
+      )
+    ).rows;
+    const machineSteps = Number(tasks!.total);
+    const stepRate = machineSteps / fleetSeconds;
+    const runs = (
+      await sql.query<{ workflow_id: string; status: string; seconds: number; error: string | null }>(
+        `select workflow_id, status, extract(epoch from (finished_at - started_at))::float8 as seconds,
+                last_error->>'type' as error
+           from machine_runs where fleet_run_id = $1`,
+        [view.id],
+      )
+    ).rows;
+    const durations = runs
+      .map((r) => Number(r.seconds))
+      .filter((s) => Number.isFinite(s))
+      .sort((a, b) => a - b);
+    out(
+      `fleet: ${view.total} machines, ${view.passed} passed, ${view.failed} failed, ${view.cancelled} cancelled, in ${fleetSeconds.toFixed(1)} s (startFleetRun → completed); one machine's run p50 ${pct(durations, 50).toFixed(1)} s, p99 ${pct(durations, 99).toFixed(1)} s`,
+    );
+    if (view.failed > 0) {
+      const errors = new Map<string, number>();
+      for (const r of runs.filter((r) => r.status !== 'passed'))
+        errors.set(r.error ?? r.status, (errors.get(r.error ?? r.status) ?? 0) + 1);
+      out(`fleet: failures by type: ${JSON.stringify(Object.fromEntries(errors))}`);
+    }
+    out(
+      `fleet: ${machineSteps} machine-steps (agent tasks: ${tasks!.completed} completed, ${tasks!.reboots} reboots, ${tasks!.bootids} boot-id checks, ${tasks!.deliveries} deliveries) = ${stepRate.toFixed(1)} machine-steps/s`,
+    );
+    // Tasks delivered more than once: the first delivery went to a long-poll whose agent was gone
+    // (restarted); the machine waits until the task is offered again, so they are listed with timings.
+    const redelivered = (
+      await sql.query<{ kind: string; queued: number; finished: number; previous: string | null }>(
+        `select t.kind, extract(epoch from (t.delivered_at - t.created_at))::float8 as queued,
+                extract(epoch from (t.finished_at - t.created_at))::float8 as finished,
+                (select p.kind from agent_tasks p where p.machine_id = t.machine_id and p.created_at < t.created_at
+                  order by p.created_at desc limit 1) as previous
+           from agent_tasks t where t.tenant_id = $1 and t.deliveries > 1 order by t.created_at`,
+        [tenant.tenantId],
+      )
+    ).rows;
+    if (redelivered.length > 0)
+      out(
+        `fleet: ${redelivered.length} task(s) delivered more than once (an earlier delivery went to a poll that was gone): ${redelivered
+          .slice(0, 5)
+          .map(
+            (r) =>
+              `${r.kind} after ${r.previous ?? 'nothing'}, finished ${Number(r.finished).toFixed(1)} s after queued`,
+          )
+          .join('; ')}`,
+      );
+    // A reboot the run did not hear of (no boot-id signal in time): it asked the machine instead.
+    const unheard = (
+      await sql.query<{ waited: number }>(
+        `select extract(epoch from (b.created_at - (select max(r.finished_at) from agent_tasks r
+                  where r.workflow_id = b.workflow_id and r.kind = $2 and r.created_at < b.created_at)))::float8 as waited
+           from agent_tasks b where b.tenant_id = $1 and b.kind = $3 order by waited`,
+        [tenant.tenantId, StepKind.Reboot, StepKind.BootId],
+      )
+    ).rows.map((r) => Number(r.waited));
+    if (unheard.length > 0)
+      out(
+        `fleet: ${unheard.length} reboot(s) not signalled to the run: it asked the machine for its boot id ${pct(unheard, 50).toFixed(1)} s (median) after the reboot task finished`,
+      );
+    const ratio = bareRate / stepRate;
+    out(
+      `ratio: a bare no-op activity runs ${ratio.toFixed(2)}× the machine-step rate (${bareRate.toFixed(0)} vs ${stepRate.toFixed(1)} /s) [target: ≤ ${TARGET_RATIO}×] — ${ratio <= TARGET_RATIO ? 'MET' : 'NOT MET'}`,
+    );
+    out(
+      `cpu: fleet run ${(Object.values(cpu).reduce((a, b) => a + b, 0) / fleetSeconds).toFixed(2)} of ${os.cpus().length} cores busy; per machine-step ${cpuPer(cpu, machineSteps)}`,
+    );
+    out(
+      `cpu: baseline ${(Object.values(bareCpu!).reduce((a, b) => a + b, 0) / ((MACHINES * stepsPerMachine) / bareRate!)).toFixed(2)} of ${os.cpus().length} cores busy; per bare activity ${cpuPer(bareCpu!, MACHINES * stepsPerMachine)} [PostgreSQL: every backend on the server]`,
+    );
+
+    // History sizes: every run of the fleet workflow (it continues as new), every machine's run.
+    const fleetWorkflowId = `fleet-run:${view.id}`;
+    // The chain of runs, newest to oldest: each run's first event names the run it continued.
+    const fleetHistories: HistoryFigures[] = [];
+    for (
+      let runId: string | undefined = (await client.workflow.getHandle(fleetWorkflowId).describe()).runId;
+      runId;
+      runId = fleetHistories[fleetHistories.length - 1]!.continuedFrom
+    )
+      fleetHistories.push(await historyOf(client, fleetWorkflowId, runId));
+    const biggestFleet = fleetHistories.reduce((a, b) => (b.bytes > a.bytes ? b : a));
+    const machineHistories = await mapLimit(runs, 8, (r) => historyOf(client, r.workflow_id));
+    const byBytes = [...machineHistories].sort((a, b) => a.bytes - b.bytes);
+    const biggestMachine = byBytes[byBytes.length - 1]!;
+    const within = (h: HistoryFigures) =>
+      `${((h.events / EVENT_LIMIT) * 100).toFixed(2)}% of the event limit, ${((h.bytes / BYTE_LIMIT) * 100).toFixed(3)}% of the size limit`;
+    out(
+      `history: fleetRun, largest of its ${fleetHistories.length} run(s): ${biggestFleet.events} events, ${mb(biggestFleet.bytes)} MB (${within(biggestFleet)}) [limit: ${EVENT_LIMIT} events / 50 MB]`,
+    );
+    out(
+      `history: provisionMachine, largest of ${machineHistories.length}: ${biggestMachine.events} events, ${mb(biggestMachine.bytes)} MB (${within(biggestMachine)}); median ${pct(
+        machineHistories.map((h) => h.events).sort((a, b) => a - b),
+        50,
+      )} events, ${mb(
+        pct(
+          byBytes.map((h) => h.bytes),
+          50,
+        ),
+      )} MB [limit: ${EVENT_LIMIT} events / 50 MB]`,
+    );
+    const activityTotals = new Map<string, number>();
+    for (const h of [...machineHistories, ...fleetHistories])
+      for (const [name, n] of h.activities) activityTotals.set(name, (activityTotals.get(name) ?? 0) + n);
+    const allActivities = [...activityTotals.values()].reduce((a, b) => a + b, 0);
+    out(
+      `activities: the fleet scheduled ${allActivities} Temporal activities (${(allActivities / MACHINES).toFixed(1)} per machine: ${[
+        ...activityTotals,
+      ]
+        .map(([name, n]) => `${name} ${n}`)
+        .join(
+          ', ',
+        )}) = ${(allActivities / fleetSeconds).toFixed(1)} activities/s, ${(bareRate / (allActivities / fleetSeconds)).toFixed(2)}× below the bare rate`,
+    );
+  } finally {
+    stopping = true;
+    for (const item of cleanup.reverse()) {
+      try {
+        await item.run();
+      } catch (err) {
+        process.stderr.write(`bench cleanup: ${item.name}: ${(err as Error).message}\n`);
+      }
+    }
+    if (stopErrors > 0) out(`bench: the API and worker logged ${stopErrors} error(s) while stopping`);
+    out(`bench: done in ${secs(performance.now() - benchStarted)} s`);
+  }
+}
+
+main().catch((err) => {
+  process.stderr.write(`bench failed: ${(err as Error).stack}\n`);
+  process.exit(1);
+});
