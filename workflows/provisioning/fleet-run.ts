@@ -29,6 +29,9 @@ import { provisionMachine } from './provision-machine';
 
 const db = proxyActivities<ProvisioningActivities>(databaseActivity);
 
+/** Machines loaded per page while filling the window. */
+const PAGE = 100;
+
 /**
  * A fleet-wide run: the selection's machines × one profile, a child provisionMachine per machine
  * in a sliding window of `concurrency`. Children report back by signal when they settle (a failed
@@ -55,6 +58,8 @@ export async function fleetRun(input: FleetRunInput): Promise<FleetRunResult> {
   let finished = false;
   const state = { ...carried };
   let startedThisBatch = 0;
+  // Loaded, not yet started (dropped at continue-as-new: nextSeq says where to load again).
+  let upcoming: Awaited<ReturnType<typeof db.loadFleetMachines>> = [];
   const settledQueue: MachineRunSettled[] = [];
 
   const progress = (): FleetRunProgress => ({
@@ -131,53 +136,62 @@ export async function fleetRun(input: FleetRunInput): Promise<FleetRunResult> {
       }
     }
 
-    // Fill the window.
-    const room = input.concurrency - running.size;
+    // Fill the window: the next machines come from a prefetched page (one activity per page, not
+    // per machine) and start together (one workflow task for all their start commands).
+    const room = Math.min(input.concurrency - running.size, batchSize - startedThisBatch);
     if (!state.paused && !state.cancelRequested && room > 0 && state.nextSeq <= state.total) {
-      const next = await db.loadFleetMachines({
-        tenantId: input.tenantId,
-        fleetRunId: input.fleetRunId,
-        fromSeq: state.nextSeq,
-        limit: Math.min(room, batchSize - startedThisBatch),
-      });
-      if (next.length === 0) state.nextSeq = state.total + 1; // the rows are gone: nothing left to start
-      for (const machine of next) {
-        try {
-          await startChild(provisionMachine, {
-            workflowId: machine.workflowId,
-            args: [
-              {
-                tenantId: input.tenantId,
-                machineId: machine.machineId,
-                siteId: machine.siteId,
-                runId: machine.runId,
-                profileId: input.profileId,
-                fleetRunId: input.fleetRunId,
-                parentWorkflowId: workflowInfo().workflowId,
-                ...(input.offlineLimitSeconds !== undefined
-                  ? { offlineLimitSeconds: input.offlineLimitSeconds }
-                  : {}),
-                ...(input.failedHoldSeconds !== undefined
-                  ? { failedHoldSeconds: input.failedHoldSeconds }
-                  : {}),
-                ...(input.retryBackoffSeconds !== undefined
-                  ? { retryBackoffSeconds: input.retryBackoffSeconds }
-                  : {}),
-              },
-            ],
-            // A failed machine waits for an operator after the fleet run is done: it outlives it.
-            parentClosePolicy: ParentClosePolicy.ABANDON,
-            typedSearchAttributes: [
-              { key: TenantIdKey, value: input.tenantId },
-              { key: SiteIdKey, value: machine.siteId },
-              { key: MachineIdKey, value: machine.machineId },
-              { key: FleetRunIdKey, value: input.fleetRunId },
-            ],
-          });
-        } catch (err) {
-          // Started before a continue-as-new by this fleet run: it is ours and running.
-          if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
-        }
+      if (upcoming.length === 0) {
+        upcoming = await db.loadFleetMachines({
+          tenantId: input.tenantId,
+          fleetRunId: input.fleetRunId,
+          fromSeq: state.nextSeq,
+          limit: Math.min(Math.max(room, PAGE), batchSize - startedThisBatch),
+        });
+        // The rows are gone: nothing left to start.
+        if (upcoming.length === 0) state.nextSeq = state.total + 1;
+      }
+      const take = upcoming.splice(0, room);
+      await Promise.all(
+        take.map(async (machine) => {
+          try {
+            await startChild(provisionMachine, {
+              workflowId: machine.workflowId,
+              args: [
+                {
+                  tenantId: input.tenantId,
+                  machineId: machine.machineId,
+                  siteId: machine.siteId,
+                  runId: machine.runId,
+                  profileId: input.profileId,
+                  fleetRunId: input.fleetRunId,
+                  parentWorkflowId: workflowInfo().workflowId,
+                  ...(input.offlineLimitSeconds !== undefined
+                    ? { offlineLimitSeconds: input.offlineLimitSeconds }
+                    : {}),
+                  ...(input.failedHoldSeconds !== undefined
+                    ? { failedHoldSeconds: input.failedHoldSeconds }
+                    : {}),
+                  ...(input.retryBackoffSeconds !== undefined
+                    ? { retryBackoffSeconds: input.retryBackoffSeconds }
+                    : {}),
+                },
+              ],
+              // A failed machine waits for an operator after the fleet run is done: it outlives it.
+              parentClosePolicy: ParentClosePolicy.ABANDON,
+              typedSearchAttributes: [
+                { key: TenantIdKey, value: input.tenantId },
+                { key: SiteIdKey, value: machine.siteId },
+                { key: MachineIdKey, value: machine.machineId },
+                { key: FleetRunIdKey, value: input.fleetRunId },
+              ],
+            });
+          } catch (err) {
+            // Started before a continue-as-new by this fleet run: it is ours and running.
+            if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
+          }
+        }),
+      );
+      for (const machine of take) {
         running.add(machine.workflowId);
         state.nextSeq = machine.seq + 1;
         startedThisBatch++;

@@ -118,15 +118,20 @@ export async function provisionMachine(input: ProvisionMachineInput): Promise<Pr
     },
   );
 
+  // Each upsert is a visibility write: only what the starter did not set, and only changes.
+  const given = workflowInfo().typedSearchAttributes;
   upsertSearchAttributes([
-    { key: TenantIdKey, value: input.tenantId },
-    { key: SiteIdKey, value: input.siteId },
-    { key: MachineIdKey, value: input.machineId },
+    ...(given.get(TenantIdKey) === undefined ? [{ key: TenantIdKey, value: input.tenantId }] : []),
+    ...(given.get(SiteIdKey) === undefined ? [{ key: SiteIdKey, value: input.siteId }] : []),
+    ...(given.get(MachineIdKey) === undefined ? [{ key: MachineIdKey, value: input.machineId }] : []),
     { key: RunStatusKey, value: 'running' },
   ]);
+  let shownState: MachineRunState = 'running';
 
   const setState = (state: MachineRunState) => {
     progress.state = state;
+    if (state === shownState) return;
+    shownState = state;
     upsertSearchAttributes([{ key: RunStatusKey, value: state }]);
   };
 
