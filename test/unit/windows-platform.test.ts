@@ -1,21 +1,8 @@
-import type { PsResult, PsRunOptions } from '../../agent/platform/windows/powershell';
 import { PowerShellError } from '../../agent/platform/windows/powershell';
 import { WindowsPlatform } from '../../agent/platform/windows/windows-platform';
+import { fakeRunner, json, ok } from '../helpers/powershell';
 import { rejection } from '../helpers/rejection';
 
-/** A runner that records each script and answers with `answer(script)`. */
-function fakeRunner(answer: (script: string) => PsResult) {
-  const calls: { script: string; opts?: PsRunOptions }[] = [];
-  const run = async (script: string, opts?: PsRunOptions) => {
-    calls.push({ script, opts });
-    return answer(script);
-  };
-  return { run, calls };
-}
-
-const ok = (stdout: string): PsResult => ({ exitCode: 0, stdout, stderr: '' });
-/** What runPowerShellJson's wrapper prints: base64 of the UTF-8 JSON. */
-const json = (value: unknown): PsResult => ok(Buffer.from(JSON.stringify(value), 'utf8').toString('base64'));
 const base64 = (text: string) => Buffer.from(text, 'utf8').toString('base64');
 
 describe('WindowsPlatform facts', () => {

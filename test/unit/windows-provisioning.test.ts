@@ -5,7 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { WifiNetworkSpec } from '../../agent/platform/platform';
-import type { PsResult, PsRunOptions } from '../../agent/platform/windows/powershell';
+import type { PsResult } from '../../agent/platform/windows/powershell';
 import { PowerShellError } from '../../agent/platform/windows/powershell';
 import {
   parseRegistryPath,
@@ -21,21 +21,9 @@ import {
 } from '../../agent/platform/windows/windows-platform';
 import { WingetCode } from '../../agent/steps/winget-codes';
 import { tweakCatalogue } from '../../infra/provisioning/tweaks';
+import { fakeRunner, json, ok } from '../helpers/powershell';
 import { rejection } from '../helpers/rejection';
 
-/** A runner that records each script and answers with `answer(script)`. */
-function fakeRunner(answer: (script: string) => PsResult) {
-  const calls: { script: string; opts?: PsRunOptions }[] = [];
-  const run = async (script: string, opts?: PsRunOptions) => {
-    calls.push({ script, opts });
-    return answer(script);
-  };
-  return { run, calls };
-}
-
-const ok = (stdout = ''): PsResult => ({ exitCode: 0, stdout, stderr: '' });
-/** What runPowerShellJson's wrapper prints: base64 of the UTF-8 JSON. */
-const json = (value: unknown): PsResult => ok(Buffer.from(JSON.stringify(value), 'utf8').toString('base64'));
 const failed = (stderr: string): PsResult => ({ exitCode: 1, stdout: '', stderr });
 
 /** A platform whose every script is answered by `answer`, and the scripts it ran. */
