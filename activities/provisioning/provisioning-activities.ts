@@ -173,28 +173,6 @@ export function createProvisioningActivities(deps: { orm: Orm }) {
       });
     },
 
-    /** Stores an inventory report; the Autopilot hash goes to its own column. Idempotent. */
-    async saveMachineInventory(input: {
-      tenantId: string;
-      machineId: string;
-      inventory: Record<string, unknown>;
-    }): Promise<void> {
-      const { autopilot, ...inventory } = input.inventory as { autopilot?: Record<string, unknown> };
-      await withTenant(deps.orm, input.tenantId, async (em) => {
-        await em.execute(
-          `update machines set inventory = ?::jsonb,
-                  autopilot = case when ?::jsonb is null then autopilot else ?::jsonb end
-            where id = ?`,
-          [
-            JSON.stringify(inventory),
-            autopilot ? JSON.stringify({ ...autopilot, harvestedAt: new Date().toISOString() }) : null,
-            autopilot ? JSON.stringify({ ...autopilot, harvestedAt: new Date().toISOString() }) : null,
-            input.machineId,
-          ],
-        );
-      });
-    },
-
     /**
      * Fixes the fleet run's machines once: one queued machine_runs row per selected active machine,
      * numbered 1..n. A repeat (activity retry, continue-as-new) counts the rows already there.

@@ -21,7 +21,7 @@ import {
 } from '../../infra/wire/agent-steps';
 import { StepError, type Platform, type StepContext } from '../platform/platform';
 import type { SimulatedPlatform } from '../platform/simulated/simulated-host';
-import { classifyWingetExit, describeExit } from './winget-codes';
+import { classifyWingetExit, describeExit, WingetCode } from './winget-codes';
 
 export type StepHandler = (
   platform: Platform,
@@ -124,7 +124,9 @@ export const steps: Record<string, StepHandler> = {
       throw new StepError(StepFailure.WingetFailed, `${summary}: ${lastLine(output)}`, true);
     if (outcome === 'permanent') {
       throw new StepError(
-        exitCodeIsNotFound(exitCode) ? StepFailure.WingetPackageNotFound : StepFailure.WingetFailed,
+        exitCode === WingetCode.NoApplicationsFound
+          ? StepFailure.WingetPackageNotFound
+          : StepFailure.WingetFailed,
         `${summary}: ${lastLine(output)}`,
         false,
       );
@@ -303,10 +305,6 @@ export const steps: Record<string, StepHandler> = {
 function lastLine(output: string): string {
   const lines = output.trim().split(/\r?\n/);
   return (lines[lines.length - 1] ?? '').slice(0, 300);
-}
-
-function exitCodeIsNotFound(code: number): boolean {
-  return describeExit(code).includes('NoApplicationsFound');
 }
 
 export async function runStep(

@@ -38,7 +38,7 @@ export function createOrm(
   return MikroORM.init(ormOptions(clientUrl, overrides));
 }
 
-const uuidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+export const uuidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /**
  * Runs `fn` in a transaction that belongs to one tenant: the ORM tenant filter gets the tenant and

@@ -12,6 +12,7 @@ import {
   type ActivityOptions,
 } from '@temporalio/workflow';
 import type { AgentChannelActivities } from '../../activities/agent-channel/agent-channel-activities';
+import type { MachineActivities } from '../../activities/machines/machine-activities';
 import type { ProvisioningActivities } from '../../activities/provisioning/provisioning-activities';
 import { StepKind, type RebootResult, type ValidateResult } from '../../infra/wire/agent-steps';
 import { databaseActivity } from '../activity-presets';
@@ -35,6 +36,7 @@ import {
 } from './contracts';
 
 const db = proxyActivities<ProvisioningActivities>(databaseActivity);
+const { saveInventory } = proxyActivities<MachineActivities>(databaseActivity);
 
 /** Step attempts per kind of work: a retryable failure runs the step again, up to this many times. */
 const MAX_ATTEMPTS: Record<StepPolicy, number> = { check: 3, change: 4, install: 5 };
@@ -379,7 +381,7 @@ export async function provisionMachine(input: ProvisionMachineInput): Promise<Pr
           rebootPending = false;
         }
         if (step.kind === StepKind.Inventory) {
-          await db.saveMachineInventory({
+          await saveInventory({
             tenantId: input.tenantId,
             machineId: input.machineId,
             inventory: result,

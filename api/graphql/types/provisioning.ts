@@ -16,6 +16,7 @@ import {
   type FleetRun,
   type MachineRun,
 } from '../../../infra/db/entities';
+import { uuidPattern } from '../../../infra/db/orm';
 import { resolveProfile, type ProfileLayer } from '../../../infra/provisioning/profile';
 import { FleetRunIdKey, MachineIdKey, SiteIdKey, TenantIdKey } from '../../../workflows/search-attributes';
 import {
@@ -37,10 +38,9 @@ import type { GraphQLContext } from '../context';
 import { apiError, ErrorCode } from '../errors';
 import { inTenant, requireIdentity } from '../tenant-scope';
 
-const uuid = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const checkIds = (ids: readonly (string | number)[] | null | undefined, what: string): string[] => {
   const out = (ids ?? []).map(String);
-  const bad = out.find((id) => !uuid.test(id));
+  const bad = out.find((id) => !uuidPattern.test(id));
   if (bad) throw apiError(ErrorCode.BadUserInput, `${what}: ${JSON.stringify(bad)} is not an id`);
   return out;
 };
@@ -165,8 +165,7 @@ const FleetRunRef = builder.objectRef<FleetRun>('FleetRun').implement({
 async function queryWorkflow<T>(ctx: GraphQLContext, workflowId: string, query: string): Promise<T | null> {
   try {
     return await ctx.temporal.workflow.getHandle(workflowId).query<T>(query);
-  } catch (err) {
-    if (err instanceof WorkflowNotFoundError) return null;
+  } catch {
     return null;
   }
 }
