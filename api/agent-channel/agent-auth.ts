@@ -1,7 +1,7 @@
 import type { FastifyBaseLogger } from 'fastify';
+import { lookupAgentKey } from '../../infra/db/agent-tasks';
 import type { Orm } from '../../infra/db/orm';
 import { parseKey, verifyKeySecret } from '../../infra/security/keys';
-import { lookupKeyRow } from './key-lookup';
 
 export interface AgentIdentity {
   tenantId: string;
@@ -25,22 +25,17 @@ export async function authenticateAgent(
     log.info({ reason: token ? 'malformed agent key' : 'no agent key' }, 'agent authentication failed');
     return null;
   }
-  const row = await lookupKeyRow<{
-    tenant_id: string;
-    machine_id: string;
-    key_hash: string;
-    revoked_at: Date | null;
-  }>(orm, 'agent_keys', parsed.keyId, 'tenant_id, machine_id, key_hash, revoked_at');
-  if (!row || !verifyKeySecret(secret, parsed, row.key_hash)) {
+  const row = await lookupAgentKey(orm, parsed.keyId);
+  if (!row || !verifyKeySecret(secret, parsed, row.keyHash)) {
     log.info(
       { keyId: parsed.keyId, reason: row ? 'wrong secret' : 'unknown key id' },
       'agent authentication failed',
     );
     return null;
   }
-  if (row.revoked_at) {
+  if (row.revokedAt) {
     log.info({ keyId: parsed.keyId, reason: 'revoked key' }, 'agent authentication failed');
     return null;
   }
-  return { tenantId: row.tenant_id, machineId: row.machine_id, keyId: parsed.keyId };
+  return { tenantId: row.tenantId, machineId: row.machineId, keyId: parsed.keyId };
 }

@@ -33,11 +33,15 @@ import { dropDatabase, freePort } from '../helpers/shared';
  * boot-id checks). The baseline runs the same shape without Drydock: as many workflows as machines,
  * each running as many sequential no-op activities as a machine has steps, the same number at once.
  *
- * BENCH_MACHINES, BENCH_CONCURRENCY and BENCH_PROFILE (light | standard) change the run.
+ * BENCH_MACHINES, BENCH_CONCURRENCY and BENCH_PROFILE (light | standard) change the run;
+ * BENCH_CPU_PROFILE=<folder> writes the worker's and the API's V8 CPU profiles there (`--cpu-prof`).
  */
 const MACHINES = Number(process.env.BENCH_MACHINES ?? 1000);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 100);
 const PROFILE = process.env.BENCH_PROFILE ?? 'light';
+const CPU_PROFILE_FLAGS = process.env.BENCH_CPU_PROFILE
+  ? ['--cpu-prof', `--cpu-prof-dir=${path.resolve(process.env.BENCH_CPU_PROFILE)}`]
+  : [];
 /** {SEQ3} names run out at 999 per site: the fleet is spread over sites of at most this many. */
 const PER_SITE = 500;
 const FLEET_TIMEOUT_MS = 15 * 60_000;
@@ -235,10 +239,16 @@ async function main(): Promise<void> {
     };
     let workerReady: () => void = () => {};
     const workerUp = new Promise<void>((resolve) => (workerReady = resolve));
-    const worker: ChildProcess = spawnEntry('worker', 'workers/main.ts', childEnv, (line) => {
-      if (line.includes('polling task queue')) workerReady();
-      else if (!line.endsWith('drydock worker: stopped')) childLine(line);
-    });
+    const worker: ChildProcess = spawnEntry(
+      'worker',
+      'workers/main.ts',
+      childEnv,
+      (line) => {
+        if (line.includes('polling task queue')) workerReady();
+        else if (!line.endsWith('drydock worker: stopped')) childLine(line);
+      },
+      CPU_PROFILE_FLAGS,
+    );
     atExit('worker', () => stopChild(worker));
     const apiPort = await freePort();
     const api: ChildProcess = spawnEntry(
@@ -255,7 +265,7 @@ async function main(): Promise<void> {
         PROVISION_FAILED_HOLD_SECONDS: '600',
       },
       childLine,
-      API_NODE_FLAGS,
+      [...API_NODE_FLAGS, ...CPU_PROFILE_FLAGS],
     );
     atExit('API', () => stopChild(api));
     const apiUrl = `http://127.0.0.1:${apiPort}`;

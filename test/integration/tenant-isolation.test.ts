@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { Client } from 'pg';
+import { claimTask, dispatchTask, finishTask, taskState } from '../../infra/db/agent-tasks';
 import { ClientSchema, SiteSchema, TenantSchema } from '../../infra/db/entities';
 import { createOrm, withTenant, type Orm } from '../../infra/db/orm';
 import { findRlsProblems } from '../../infra/db/rls-check';
@@ -142,6 +143,107 @@ describe('row-level security', () => {
            from pg_roles r where rolname = current_user`,
       );
       expect(rows[0]).toEqual({ rolsuper: false, rolbypassrls: false, owns: 0 });
+    } finally {
+      await client.end();
+    }
+  });
+});
+
+describe('the agent channel functions (one round trip each, migration 0005)', () => {
+  /** A machine of tenant `t` with one queued task, written as the app role. */
+  async function machineWithTask(t: TenantFixture): Promise<{ machineId: string; taskId: string }> {
+    const machineId = randomUUID();
+    const client = await appClient();
+    try {
+      await client.query('begin');
+      await client.query(`select set_config('app.tenant_id', $1, true)`, [t.tenantId]);
+      await client.query(
+        `insert into machines (id, tenant_id, site_id, machine_uid, hostname) values ($1, $2, $3, $4, 'PC')`,
+        [machineId, t.tenantId, t.siteId, randomUUID()],
+      );
+      await client.query('commit');
+    } finally {
+      await client.end();
+    }
+    const dispatched = await dispatchTask(appOrm, {
+      tenantId: t.tenantId,
+      machineId,
+      id: randomUUID(),
+      kind: 'inventory.collect',
+      payload: {},
+      idempotencyKey: `wf-${machineId}:1`,
+      workflowId: `wf-${machineId}`,
+      activityId: '1',
+      taskToken: Buffer.from('token'),
+      attempt: 1,
+    });
+    expect(dispatched).toEqual({
+      machine: 'active',
+      task: { status: 'queued', result: null, error: null },
+    });
+    const [row] = await withTenant(appOrm, t.tenantId, (em) =>
+      em.execute<{ id: string }[]>('select id from agent_tasks where machine_id = ?', [machineId]),
+    );
+    return { machineId, taskId: row!.id };
+  }
+
+  it('see and change nothing of another tenant’s machines and tasks', async () => {
+    const { machineId, taskId } = await machineWithTask(a);
+    // Tenant b naming a's machine and task: nothing found, nothing claimed, nothing finished.
+    expect(
+      await dispatchTask(appOrm, {
+        tenantId: b.tenantId,
+        machineId,
+        id: randomUUID(),
+        kind: 'inventory.collect',
+        payload: {},
+        idempotencyKey: `other:${machineId}`,
+        workflowId: 'other',
+        activityId: '1',
+        taskToken: Buffer.from('x'),
+        attempt: 1,
+      }),
+    ).toEqual({ machine: 'missing' });
+    expect(await claimTask(appOrm, b.tenantId, machineId)).toBeNull();
+    expect(await taskState(appOrm, b.tenantId, machineId, taskId)).toBeNull();
+    expect(
+      await finishTask(appOrm, b.tenantId, machineId, taskId, { ok: true, result: { x: 1 } }),
+    ).toBeNull();
+    // Tenant a still has its task untouched: queued, then claimed and finished once.
+    expect(await taskState(appOrm, a.tenantId, machineId, taskId)).toEqual({
+      status: 'queued',
+      taskToken: Buffer.from('token'),
+    });
+    expect(await claimTask(appOrm, a.tenantId, machineId)).toMatchObject({ id: taskId });
+    expect(
+      await finishTask(appOrm, a.tenantId, machineId, taskId, { ok: true, result: { x: 1 } }),
+    ).toMatchObject({ status: 'completed', result: { x: 1 } });
+    // The first result stays: a second, different one changes nothing.
+    expect(
+      await finishTask(appOrm, a.tenantId, machineId, taskId, {
+        ok: false,
+        error: { type: 'Late', message: 'late', retryable: false },
+      }),
+    ).toMatchObject({ status: 'completed', result: { x: 1 }, error: null });
+  });
+
+  it('leave no key lookup behind, and cannot be redefined by the app role', async () => {
+    const client = await appClient();
+    try {
+      await client.query('begin');
+      // A key lookup shows its one row to the function, and nothing stays visible after it.
+      await client.query(`select * from agent_key_lookup('no-such-key')`);
+      const { rows } = await client.query<{ v: string }>(
+        `select current_setting('app.key_lookup', true) as v`,
+      );
+      expect(rows[0]!.v).toBe('');
+      await client.query('commit');
+      // The app role may call them but not redefine them (they belong to the owner).
+      await expect(
+        client.query(`create or replace function agent_claim_task(p_tenant uuid, p_machine uuid)
+          returns table (id uuid, kind text, payload jsonb, idempotency_key text)
+          language sql as $$ select null::uuid, null::text, null::jsonb, null::text $$`),
+      ).rejects.toThrow(/must be owner|permission denied/);
     } finally {
       await client.end();
     }

@@ -1,7 +1,8 @@
 import { ActivityNotFoundError } from '@temporalio/client';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { serverSecret } from '../../../infra/config/env';
-import { AgentTaskSchema as AgentTaskRow, MachineSchema } from '../../../infra/db/entities';
+import { claimTask, finishTask, taskState } from '../../../infra/db/agent-tasks';
+import { MachineSchema } from '../../../infra/db/entities';
 import { withTenant } from '../../../infra/db/orm';
 import {
   CheckInRequestSchema,
@@ -19,7 +20,6 @@ import {
 } from '../../../infra/wire/agent-protocol';
 import { bootIdChangedSignal, stepFailure } from '../../../workflows/machines/contracts';
 import { authenticateAgent, type AgentIdentity } from '../../agent-channel/agent-auth';
-import { claimTask } from '../../agent-channel/task-queue';
 import type { AppDeps } from '../../app';
 import { sendError, V1_BODY_LIMIT } from './reply';
 
@@ -110,7 +110,7 @@ export async function agentRoutes(app: FastifyInstance, deps: AppDeps): Promise<
         // Never claim for a poll nobody is waiting on: the task would go into a dead socket.
         if (closed()) return reply.code(204).send();
         // A pending (unapproved clone) or retired machine is offered nothing (claimTask checks).
-        const task = await claimTask(orm, agent);
+        const task = await claimTask(orm, agent.tenantId, agent.machineId);
         if (task) return { task };
         const left = deadline - Date.now();
         if (left <= 0 || closed()) return reply.code(204).send();
@@ -125,7 +125,8 @@ export async function agentRoutes(app: FastifyInstance, deps: AppDeps): Promise<
     '/agent/tasks/:id/progress',
     { bodyLimit: V1_BODY_LIMIT, schema: { security, params: TaskParamsSchema, body: ProgressRequestSchema } },
     async (request, reply) => {
-      const task = await loadTask(deps, request.agent!, request.params.id);
+      const agent = request.agent!;
+      const task = await taskState(orm, agent.tenantId, agent.machineId, request.params.id);
       if (!task) return sendError(reply, 404, WireErrorCode.NotFound, 'no such task for this machine');
       if (task.taskToken && task.status === 'delivered') {
         await temporal.activity.heartbeat(task.taskToken, request.body).catch((err) => {
@@ -142,19 +143,15 @@ export async function agentRoutes(app: FastifyInstance, deps: AppDeps): Promise<
     async (request, reply) => {
       const agent = request.agent!;
       const body = request.body;
-      // 1. Persist first: from here on the result survives an API or Temporal restart.
-      const task = await withTenant(orm, agent.tenantId, async (em) => {
-        const row = await em.findOne(AgentTaskRow, { id: request.params.id, machineId: agent.machineId });
-        if (!row) return null;
-        if (row.status !== 'completed' && row.status !== 'failed') {
-          row.status = body.ok ? ('completed' as never) : ('failed' as never);
-          row.result = body.ok ? body.result : null;
-          row.error = body.ok ? null : body.error;
-          row.finishedAt = new Date();
-          await em.flush();
-        }
-        return row;
-      });
+      // 1. Persist first: from here on the result survives an API or Temporal restart. The first
+      // result of a task is the one kept; a repeat gets the stored one completed again.
+      const task = await finishTask(
+        orm,
+        agent.tenantId,
+        agent.machineId,
+        request.params.id,
+        body.ok ? { ok: true, result: body.result } : { ok: false, error: body.error },
+      );
       if (!task) return sendError(reply, 404, WireErrorCode.NotFound, 'no such task for this machine');
       // 2. Then complete the waiting activity. Repeats are harmless: an activity that is already
       // done (or whose attempt timed out) is "not found", and the next attempt reads the row.
@@ -168,7 +165,7 @@ export async function agentRoutes(app: FastifyInstance, deps: AppDeps): Promise<
         } catch (err) {
           if (!(err instanceof ActivityNotFoundError)) {
             request.log.warn(
-              { err: (err as Error).message, taskId: task.id },
+              { err: (err as Error).message, taskId: request.params.id },
               'could not complete the activity yet',
             );
             return sendError(
@@ -182,12 +179,6 @@ export async function agentRoutes(app: FastifyInstance, deps: AppDeps): Promise<
       }
       return reply.code(200).send({ accepted: true });
     },
-  );
-}
-
-async function loadTask(deps: AppDeps, agent: AgentIdentity, id: string) {
-  return withTenant(deps.orm, agent.tenantId, (em) =>
-    em.findOne(AgentTaskRow, { id, machineId: agent.machineId }),
   );
 }
 

@@ -3,6 +3,7 @@ import { Migration0001Foundation } from './0001-foundation';
 import { Migration0002EnrollmentAndAgentChannel } from './0002-enrollment-and-agent-channel';
 import { Migration0003Profiles } from './0003-profiles';
 import { Migration0004ProvisioningRuns } from './0004-provisioning-runs';
+import { Migration0005AgentChannelFunctions } from './0005-agent-channel-functions';
 
 /** Checked-in migrations, in order. Listed explicitly so bundlers and tsx need no file discovery. */
 export const migrationsList: MigrationObject[] = [
@@ -10,4 +11,5 @@ export const migrationsList: MigrationObject[] = [
   { name: '0002-enrollment-and-agent-channel', class: Migration0002EnrollmentAndAgentChannel },
   { name: '0003-profiles', class: Migration0003Profiles },
   { name: '0004-provisioning-runs', class: Migration0004ProvisioningRuns },
+  { name: '0005-agent-channel-functions', class: Migration0005AgentChannelFunctions },
 ];

@@ -1,0 +1,165 @@
+import { AGENT_CHANNEL, type AgentNotice } from './agent-notices';
+import { uuidPattern, type Orm } from './orm';
+
+/**
+ * The agent channel's per-step statements: each one call of a function from migration 0005, one
+ * round trip, with row-level security applying as in `withTenant` (the functions set the tenant for
+ * their own statement). Every agent task passes through these three or four times, so they skip
+ * the unit of work and the transaction a `withTenant` call costs (ADR 0012).
+ */
+
+export interface TaskError {
+  type: string;
+  message: string;
+  retryable: boolean;
+}
+
+/** A task row as the agent channel reads it back. */
+export interface TaskState {
+  status: 'queued' | 'delivered' | 'completed' | 'failed';
+  result: Record<string, unknown> | null;
+  error: TaskError | null;
+  taskToken: Buffer | null;
+}
+
+export interface DispatchInput {
+  tenantId: string;
+  machineId: string;
+  id: string;
+  kind: string;
+  payload: Record<string, unknown>;
+  idempotencyKey: string;
+  workflowId: string;
+  activityId: string;
+  taskToken: Uint8Array;
+  attempt: number;
+  /** The machine_runs row to mirror (status, phase, step, attempt), if the task belongs to a run. */
+  run?: { runId: string; status: string; phase: string; step: string; attempt: number };
+}
+
+export type DispatchOutcome =
+  | { machine: 'missing' | 'retired' }
+  | { machine: 'active' | 'pending'; task: Pick<TaskState, 'status' | 'result' | 'error'> };
+
+function checkIds(...ids: string[]): void {
+  for (const id of ids) if (!uuidPattern.test(id)) throw new Error(`not an id: ${JSON.stringify(id)}`);
+}
+
+async function call<T>(orm: Orm, sql: string, params: unknown[]): Promise<T[]> {
+  return orm.em.getConnection().execute<T[]>(sql, params as never[]);
+}
+
+/** Stores the task for this activity attempt (or re-arms it), mirrors the run, wakes the long-polls. */
+export async function dispatchTask(orm: Orm, input: DispatchInput): Promise<DispatchOutcome> {
+  checkIds(input.tenantId, input.machineId, ...(input.run ? [input.run.runId] : []));
+  const notice: AgentNotice = { t: 'task', m: input.machineId };
+  const [row] = await call<{
+    machine_status: string;
+    status: TaskState['status'] | null;
+    result: TaskState['result'];
+    error: TaskState['error'];
+  }>(orm, `select * from agent_dispatch_task(?, ?, ?, ?, ?::jsonb, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, [
+    input.tenantId,
+    input.machineId,
+    input.id,
+    input.kind,
+    JSON.stringify(input.payload),
+    input.idempotencyKey,
+    input.workflowId,
+    input.activityId,
+    Buffer.from(input.taskToken),
+    input.attempt,
+    input.run?.runId ?? null,
+    input.run?.status ?? null,
+    input.run?.phase ?? null,
+    input.run?.step ?? null,
+    input.run?.attempt ?? null,
+    AGENT_CHANNEL,
+    JSON.stringify(notice),
+  ]);
+  const machine = row!.machine_status as 'missing' | 'retired' | 'active' | 'pending';
+  if (machine === 'missing' || machine === 'retired') return { machine };
+  return { machine, task: { status: row!.status!, result: row!.result, error: row!.error } };
+}
+
+/**
+ * Claims the oldest open task of an active machine (a pending clone or a retired machine gets
+ * nothing); SKIP LOCKED keeps two concurrent polls from taking the same one. A task delivered
+ * earlier and not finished is offered again at once: an agent polls only when it holds nothing (it
+ * finishes, journals and reports every task before it polls again), so that delivery went to a poll
+ * that died with its agent — a restart, a crash, a power cut the server could not see. The agent's
+ * journal keeps a task it did get from running twice.
+ */
+export async function claimTask(
+  orm: Orm,
+  tenantId: string,
+  machineId: string,
+): Promise<{ id: string; kind: string; payload: Record<string, unknown>; idempotencyKey: string } | null> {
+  checkIds(tenantId, machineId);
+  const [row] = await call<{
+    id: string;
+    kind: string;
+    payload: Record<string, unknown>;
+    idempotency_key: string;
+  }>(orm, `select * from agent_claim_task(?, ?)`, [tenantId, machineId]);
+  return row
+    ? { id: row.id, kind: row.kind, payload: row.payload, idempotencyKey: row.idempotency_key }
+    : null;
+}
+
+/** Records the machine's result unless one is recorded already; the task as it stands, or null. */
+export async function finishTask(
+  orm: Orm,
+  tenantId: string,
+  machineId: string,
+  taskId: string,
+  outcome: { ok: true; result: Record<string, unknown> } | { ok: false; error: TaskError },
+): Promise<TaskState | null> {
+  checkIds(tenantId, machineId, taskId);
+  const [row] = await call<{
+    status: TaskState['status'];
+    result: TaskState['result'];
+    error: TaskState['error'];
+    task_token: Buffer | null;
+  }>(orm, `select * from agent_finish_task(?, ?, ?, ?, ?::jsonb, ?::jsonb)`, [
+    tenantId,
+    machineId,
+    taskId,
+    outcome.ok,
+    outcome.ok ? JSON.stringify(outcome.result) : null,
+    outcome.ok ? null : JSON.stringify(outcome.error),
+  ]);
+  return row ? { status: row.status, result: row.result, error: row.error, taskToken: row.task_token } : null;
+}
+
+/** A task's status and current activity attempt's token, or null if the machine has no such task. */
+export async function taskState(
+  orm: Orm,
+  tenantId: string,
+  machineId: string,
+  taskId: string,
+): Promise<Pick<TaskState, 'status' | 'taskToken'> | null> {
+  checkIds(tenantId, machineId, taskId);
+  const [row] = await call<{ status: TaskState['status']; task_token: Buffer | null }>(
+    orm,
+    `select * from agent_task_state(?, ?, ?)`,
+    [tenantId, machineId, taskId],
+  );
+  return row ? { status: row.status, taskToken: row.task_token } : null;
+}
+
+/** The agent_keys row of a key id (before the tenant is known), or null. */
+export async function lookupAgentKey(
+  orm: Orm,
+  keyId: string,
+): Promise<{ tenantId: string; machineId: string; keyHash: string; revokedAt: Date | null } | null> {
+  const [row] = await call<{
+    tenant_id: string;
+    machine_id: string;
+    key_hash: string;
+    revoked_at: Date | null;
+  }>(orm, `select * from agent_key_lookup(?)`, [keyId]);
+  return row
+    ? { tenantId: row.tenant_id, machineId: row.machine_id, keyHash: row.key_hash, revokedAt: row.revoked_at }
+    : null;
+}
