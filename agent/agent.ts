@@ -2,7 +2,7 @@ import { computeMachineUid } from '../infra/wire/machine-uid';
 import type { AgentTaskMessage, ResultRequest } from '../infra/wire/agent-protocol';
 import { AgentApiClient, ApiError, type FetchLike } from './api-client';
 import { writeConfig, type AgentConfig } from './config';
-import { Journal, type JournalEntry } from './journal';
+import { Journal, type JournalEntry, type JournalOptions } from './journal';
 import { StepError, type Platform } from './platform/platform';
 import { runStep } from './steps';
 
@@ -19,6 +19,7 @@ export interface AgentOptions {
   pollSeconds?: number;
   /** Called between a step's end and its report: fault injection for tests and the harness. */
   afterStep?: (task: AgentTaskMessage) => Promise<void>;
+  journal?: JournalOptions;
 }
 
 export type AgentState = 'starting' | 'enrolled' | 'pending' | 'revoked' | 'rejected' | 'stopped';
@@ -38,7 +39,7 @@ export class Agent {
 
   constructor(private readonly opts: AgentOptions) {
     this.api = new AgentApiClient(opts.config.apiUrl, opts.fetch);
-    this.journal = new Journal(opts.config.stateDir);
+    this.journal = new Journal(opts.config.stateDir, opts.journal);
     this.log = opts.log ?? (() => {});
   }
 

@@ -107,6 +107,9 @@ export class Harness {
       platform,
       pollSeconds: this.opts.pollSeconds,
       fetch: flakyFetch(faults.network),
+      // One real OS under every simulated machine: its page cache outlives their simulated power
+      // cuts, so an fsync would protect nothing here (a real agent fsyncs every entry).
+      journal: { fsync: false },
       log: (line) => this.opts.log?.(`[${path.basename(dir)}] ${line}`),
       afterStep: async () => {
         if (faults.slowMs) await new Promise((r) => setTimeout(r, faults.slowMs));
