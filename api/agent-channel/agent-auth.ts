@@ -2,6 +2,7 @@ import type { FastifyBaseLogger } from 'fastify';
 import { lookupAgentKey } from '../../infra/db/agent-tasks';
 import type { Orm } from '../../infra/db/orm';
 import { parseKey, verifyKeySecret } from '../../infra/security/keys';
+import type { AgentKeyCache } from './key-cache';
 
 export interface AgentIdentity {
   tenantId: string;
@@ -18,6 +19,7 @@ export async function authenticateAgent(
   secret: string,
   header: string | undefined,
   log: FastifyBaseLogger,
+  keys?: AgentKeyCache,
 ): Promise<AgentIdentity | null> {
   const token = header?.startsWith('Bearer ') ? header.slice(7).trim() : undefined;
   const parsed = parseKey(token, 'dak');
@@ -25,7 +27,8 @@ export async function authenticateAgent(
     log.info({ reason: token ? 'malformed agent key' : 'no agent key' }, 'agent authentication failed');
     return null;
   }
-  const row = await lookupAgentKey(orm, parsed.keyId);
+  const load = () => lookupAgentKey(orm, parsed.keyId);
+  const row = await (keys ? keys.get(parsed.keyId, load) : load());
   if (!row || !verifyKeySecret(secret, parsed, row.keyHash)) {
     log.info(
       { keyId: parsed.keyId, reason: row ? 'wrong secret' : 'unknown key id' },

@@ -26,7 +26,15 @@ export interface EnrollmentSettings {
 export type EnrollOutcome =
   | { kind: 'rejected'; reason: string }
   | { kind: 'uid-mismatch' }
-  | { kind: 'enrolled'; machineId: string; agentKey: string; status: MachineStatus; decision: Decision };
+  | {
+      kind: 'enrolled';
+      machineId: string;
+      agentKey: string;
+      status: MachineStatus;
+      decision: Decision;
+      /** The machine's earlier keys, revoked by this enrollment (the caller's key cache forgets them). */
+      revokedKeyIds: string[];
+    };
 
 export type Decision = 'new' | 'reused' | 'reimaged' | 'moved' | 'collision';
 
@@ -114,6 +122,7 @@ export async function enroll(
       agentKey: agentKey.key,
       status: machine.status,
       decision,
+      revokedKeyIds: old.map((k) => k.keyId),
     } as const;
   });
 }

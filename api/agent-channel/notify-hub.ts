@@ -1,6 +1,7 @@
 import { Client } from 'pg';
 import type { FastifyBaseLogger } from 'fastify';
 import { AGENT_CHANNEL, type AgentNotice } from '../../infra/db/agent-notices';
+import { AgentKeyCache } from './key-cache';
 
 export type WakeReason = 'task' | 'revoked' | 'timeout' | 'closed' | 'reconnected';
 
@@ -22,6 +23,8 @@ export class NotifyHub {
   private readonly byKey = new Map<string, Set<Waiter>>();
   private closed = false;
   private reconnectDelay = 250;
+  /** Agent keys, cached only while this hub hears revocations (it forgets them on each notice). */
+  readonly keys = new AgentKeyCache();
 
   constructor(
     private readonly url: string,
@@ -44,11 +47,13 @@ export class NotifyHub {
     await client.query(`listen ${AGENT_CHANNEL}`);
     this.client = client;
     this.reconnectDelay = 250;
+    this.keys.setListening(true);
   }
 
   private async reconnect(dead: Client): Promise<void> {
     if (this.closed || this.client !== dead) return;
     this.client = null;
+    this.keys.setListening(false);
     dead.removeAllListeners();
     await dead.end().catch(() => {});
     while (!this.closed) {
@@ -72,7 +77,10 @@ export class NotifyHub {
       return;
     }
     if (notice.t === 'task') for (const w of this.byMachine.get(notice.m) ?? []) w.wake('task');
-    if (notice.t === 'revoked') for (const w of this.byKey.get(notice.k) ?? []) w.wake('revoked');
+    if (notice.t === 'revoked') {
+      this.keys.forget(notice.k);
+      for (const w of this.byKey.get(notice.k) ?? []) w.wake('revoked');
+    }
   }
 
   private wakeAll(reason: WakeReason): void {
@@ -114,6 +122,7 @@ export class NotifyHub {
 
   async close(): Promise<void> {
     this.closed = true;
+    this.keys.setListening(false);
     for (const set of [...this.byMachine.values()]) for (const w of [...set]) w.wake('closed');
     const client = this.client;
     this.client = null;

@@ -1,6 +1,7 @@
 import type { Client as TemporalClient } from '@temporalio/client';
 import type { Env } from '../../infra/config/env';
 import type { Orm } from '../../infra/db/orm';
+import type { AgentKeyCache } from '../agent-channel/key-cache';
 import type { Identity } from '../auth/identity';
 
 export interface GraphQLContext {
@@ -9,4 +10,6 @@ export interface GraphQLContext {
   orm: Orm;
   temporal: TemporalClient;
   taskQueue: string;
+  /** This process's agent key cache: a revocation forgets its keys here once committed. */
+  agentKeys?: AgentKeyCache;
 }

@@ -37,6 +37,7 @@ export async function graphqlRoutes(app: FastifyInstance, deps: AppDeps): Promis
       orm: deps.orm,
       temporal: deps.temporal,
       taskQueue: deps.env.TEMPORAL_TASK_QUEUE,
+      agentKeys: deps.hub.keys,
     }),
   });
 

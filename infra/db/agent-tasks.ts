@@ -148,11 +148,15 @@ export async function taskState(
   return row ? { status: row.status, taskToken: row.task_token } : null;
 }
 
+export interface AgentKeyRow {
+  tenantId: string;
+  machineId: string;
+  keyHash: string;
+  revokedAt: Date | null;
+}
+
 /** The agent_keys row of a key id (before the tenant is known), or null. */
-export async function lookupAgentKey(
-  orm: Orm,
-  keyId: string,
-): Promise<{ tenantId: string; machineId: string; keyHash: string; revokedAt: Date | null } | null> {
+export async function lookupAgentKey(orm: Orm, keyId: string): Promise<AgentKeyRow | null> {
   const [row] = await call<{
     tenant_id: string;
     machine_id: string;

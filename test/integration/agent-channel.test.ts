@@ -5,6 +5,7 @@ import { Harness } from '../../agent/harness/harness';
 import { SimulatedCrash } from '../../agent/harness/faults';
 import { SimulatedPlatform } from '../../agent/platform/simulated/simulated-host';
 import { AgentTaskSchema, MachineSchema, MachineStatus } from '../../infra/db/entities';
+import { noticeSql } from '../../infra/db/agent-notices';
 import { withTenant } from '../../infra/db/orm';
 import { computeMachineUid } from '../../infra/wire/machine-uid';
 import { MachineIdKey, TenantIdKey } from '../../workflows/search-attributes';
@@ -257,6 +258,30 @@ describe('agent keys', () => {
     expect(answer.status).toBe(401);
     expect(Date.now() - started).toBeLessThan(5000);
     expect((await rawPoll(agentKey, 0)).status).toBe(401);
+  });
+
+  it('a key revoked by another API replica stops working here as soon as its notice arrives', async () => {
+    const m = await enrolledMachine('replica');
+    const agentKey = (await m.platform.loadProtected('agent-key'))!;
+    // Known (and cached) here: answered without a lookup from now on.
+    expect((await rawPoll(agentKey, 0)).status).toBe(204);
+    // Another process revokes it: its own transaction and NOTIFY, nothing said to this one directly.
+    await withTenant(stack.orm, stack.tenant.tenantId, async (em) => {
+      const rows = await em.execute<{ key_id: string }[]>(
+        `update agent_keys set revoked_at = now(), revoked_reason = 'test' where machine_id = ? returning key_id`,
+        [m.agent.machineId],
+      );
+      for (const row of rows) {
+        const n = noticeSql({ t: 'revoked', k: row.key_id });
+        await em.execute(n.sql, n.params);
+      }
+    });
+    let status = 0;
+    for (let i = 0; i < 40 && status !== 401; i++) {
+      status = (await rawPoll(agentKey, 0)).status;
+      if (status !== 401) await new Promise((r) => setTimeout(r, 50));
+    }
+    expect(status).toBe(401);
   });
 });
 

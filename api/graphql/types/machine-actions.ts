@@ -9,6 +9,7 @@ import {
 } from '../../../workflows/machines/contracts';
 import { builder } from '../builder';
 import { apiError, ErrorCode } from '../errors';
+import type { GraphQLContext } from '../context';
 import { inTenant, requireIdentity } from '../tenant-scope';
 import { MachineRef } from './machine';
 
@@ -21,9 +22,10 @@ function decide(action: 'approve' | 'reject') {
           ? 'Lets a pending machine (a detected clone) become active and receive work. Operator role.'
           : 'Refuses a pending machine: it is retired and its agent key revoked. Operator role.',
       args: { id: t.arg.id({ required: true }) },
-      resolve: (_root, args, ctx) => {
+      resolve: async (_root, args, ctx) => {
         const identity = requireIdentity(ctx, Role.Operator);
-        return inTenant(ctx, async (em) => {
+        let revoked: string[] = [];
+        const decided = await inTenant(ctx, async (em) => {
           const machine = await em.findOne(MachineSchema, { id: String(args.id) });
           if (!machine) throw apiError(ErrorCode.NotFound, 'machine not found');
           if (machine.status !== MachineStatus.Pending)
@@ -31,7 +33,7 @@ function decide(action: 'approve' | 'reject') {
           machine.status = action === 'approve' ? MachineStatus.Active : MachineStatus.Retired;
           machine.decidedBy = identity.actor;
           machine.decidedAt = new Date();
-          const revoked = action === 'reject' ? await revokeKeys(em, machine.id, 'machine rejected') : [];
+          revoked = action === 'reject' ? await revokeKeys(em, machine.id, 'machine rejected') : [];
           await em.flush();
           for (const keyId of revoked) {
             const n = noticeSql({ t: 'revoked', k: keyId });
@@ -50,12 +52,19 @@ function decide(action: 'approve' | 'reject') {
           });
           return machine;
         });
+        forgetKeys(ctx, revoked);
+        return decided;
       },
     }),
   );
 }
 decide('approve');
 decide('reject');
+
+/** After the commit: this process stops trusting the keys now, not when their notice arrives. */
+function forgetKeys(ctx: GraphQLContext, keyIds: string[]): void {
+  for (const keyId of keyIds) ctx.agentKeys?.forget(keyId);
+}
 
 async function revokeKeys(
   em: import('../../../infra/db/orm').EntityManager,
@@ -76,9 +85,9 @@ builder.mutationField('revokeAgentKey', (t) =>
     description:
       "Revokes the machine's agent key(s): its requests get 401 at once, its long-poll ends. Admin role. Returns how many.",
     args: { machineId: t.arg.id({ required: true }) },
-    resolve: (_root, args, ctx) => {
+    resolve: async (_root, args, ctx) => {
       const identity = requireIdentity(ctx, Role.Admin);
-      return inTenant(ctx, async (em) => {
+      const revoked = await inTenant(ctx, async (em) => {
         const machine = await em.findOne(MachineSchema, { id: String(args.machineId) });
         if (!machine) throw apiError(ErrorCode.NotFound, 'machine not found');
         const revoked = await revokeKeys(em, machine.id, `revoked by ${identity.actor}`);
@@ -95,8 +104,10 @@ builder.mutationField('revokeAgentKey', (t) =>
           subjectId: machine.id,
           data: { keys: revoked.length },
         });
-        return revoked.length;
+        return revoked;
       });
+      forgetKeys(ctx, revoked);
+      return revoked.length;
     },
   }),
 );

@@ -41,7 +41,13 @@ export async function agentRoutes(app: FastifyInstance, deps: AppDeps): Promise<
 
   app.addHook('onRequest', async (request: FastifyRequest, reply: FastifyReply) => {
     if (!request.url.startsWith('/v1/agent/')) return;
-    const identity = await authenticateAgent(orm, secret, request.headers.authorization, request.log);
+    const identity = await authenticateAgent(
+      orm,
+      secret,
+      request.headers.authorization,
+      request.log,
+      hub.keys,
+    );
     if (!identity) return unauthorized(reply);
     request.agent = identity;
   });

@@ -67,6 +67,8 @@ export async function enrollRoute(app: FastifyInstance, deps: AppDeps): Promise<
           return enroll(orm, settings, body, request.ip, request.log);
         throw err;
       });
+      // Committed: this process stops trusting the replaced keys now, not when their notice arrives.
+      if (outcome.kind === 'enrolled') for (const keyId of outcome.revokedKeyIds) deps.hub.keys.forget(keyId);
       if (outcome.kind === 'uid-mismatch') {
         return sendError(
           reply,
