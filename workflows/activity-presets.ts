@@ -1,4 +1,4 @@
-import type { ActivityOptions } from '@temporalio/workflow';
+import type { ActivityOptions, LocalActivityOptions } from '@temporalio/workflow';
 
 /** Short database work: quick, safe to retry (activities are idempotent: check, then act). */
 export const databaseActivity: ActivityOptions = {
@@ -9,4 +9,15 @@ export const databaseActivity: ActivityOptions = {
     maximumInterval: '30 seconds',
     maximumAttempts: 10,
   },
+};
+
+/**
+ * The same work as a local activity: run by the worker inside the workflow task that asks for it,
+ * recorded as one marker event — no activity task on the server and no workflow task of its own.
+ * For the per-run database work of provisioning (prepare, record), milliseconds long.
+ */
+export const databaseLocalActivity: LocalActivityOptions = {
+  ...databaseActivity,
+  // Retries after this long are scheduled with a timer instead of holding the workflow task.
+  localRetryThreshold: '10 seconds',
 };

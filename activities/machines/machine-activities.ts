@@ -1,6 +1,6 @@
 import { appendAudit } from '../../infra/db/audit';
 import { MachineSchema, type Machine } from '../../infra/db/entities';
-import { withTenant, type Orm } from '../../infra/db/orm';
+import { withTenant, type EntityManager, type Orm } from '../../infra/db/orm';
 
 export function createMachineActivities(deps: { orm: Orm }) {
   return {
@@ -13,23 +13,36 @@ export function createMachineActivities(deps: { orm: Orm }) {
       machineId: string;
       inventory: Record<string, unknown>;
     }): Promise<{ hostname: string }> {
-      const { autopilot, ...inventory } = input.inventory as { autopilot?: Machine['autopilot'] };
-      return withTenant(deps.orm, input.tenantId, async (em) => {
-        const machine = await em.findOneOrFail(MachineSchema, { id: input.machineId });
-        machine.inventory = inventory;
-        if (autopilot) machine.autopilot = { ...autopilot, harvestedAt: new Date().toISOString() };
-        await em.flush();
-        await appendAudit(em, {
-          tenantId: input.tenantId,
-          actor: 'system:collect-inventory',
-          action: 'machine.inventory_collected',
-          subjectType: 'machine',
-          subjectId: machine.id,
-        });
-        return { hostname: machine.hostname };
-      });
+      return withTenant(deps.orm, input.tenantId, (em) =>
+        storeInventory(em, input.machineId, input.inventory, 'system:collect-inventory'),
+      );
     },
   };
 }
 
 export type MachineActivities = ReturnType<typeof createMachineActivities>;
+
+/**
+ * Stores an inventory report on its machine, inside the caller's tenant transaction; an Autopilot
+ * hash in it goes to its own column. Last write wins. Audited as `actor`.
+ */
+export async function storeInventory(
+  em: EntityManager,
+  machineId: string,
+  report: Record<string, unknown>,
+  actor: string,
+): Promise<{ hostname: string }> {
+  const { autopilot, ...inventory } = report as { autopilot?: Machine['autopilot'] };
+  const machine = await em.findOneOrFail(MachineSchema, { id: machineId });
+  machine.inventory = inventory;
+  if (autopilot) machine.autopilot = { ...autopilot, harvestedAt: new Date().toISOString() };
+  await em.flush();
+  await appendAudit(em, {
+    tenantId: machine.tenantId,
+    actor,
+    action: 'machine.inventory_collected',
+    subjectType: 'machine',
+    subjectId: machine.id,
+  });
+  return { hostname: machine.hostname };
+}

@@ -1,5 +1,6 @@
 import { ApplicationFailure } from '@temporalio/common';
 import { appendAudit } from '../../infra/db/audit';
+import { storeInventory } from '../machines/machine-activities';
 import { withTenant, type EntityManager, type Orm } from '../../infra/db/orm';
 import { buildPlan, isNetbiosName, renderName } from '../../infra/provisioning/plan';
 import { StepKind } from '../../infra/wire/agent-steps';
@@ -47,6 +48,8 @@ export interface MachineRunUpdate {
   lastError?: { type: string; message: string; step?: string } | null;
   validation?: { item: string; pass: boolean; detail: string }[];
   finished?: boolean;
+  /** An inventory the run collected and has not stored yet: stored on the machine with this update. */
+  inventory?: { machineId: string; report: Record<string, unknown> };
 }
 
 export function createProvisioningActivities(deps: { orm: Orm }) {
@@ -158,6 +161,14 @@ export function createProvisioningActivities(deps: { orm: Orm }) {
             update.runId,
           ],
         );
+        if (update.inventory) {
+          await storeInventory(
+            em,
+            update.inventory.machineId,
+            update.inventory.report,
+            'system:provision-machine',
+          );
+        }
         if (update.finished) {
           await auditRun(em, update);
           // A run that settles after its fleet run finished (a retry): keep the fleet's summary true.

@@ -16,6 +16,8 @@ export interface DevServerOptions {
   headless?: boolean;
   /** Own process group, so a terminal's Ctrl-C does not reach it before its owner stops it. */
   detached?: boolean;
+  /** Serve Prometheus metrics on this port (`/metrics`); none when omitted. */
+  metricsPort?: number;
 }
 
 export interface DevServer {
@@ -38,6 +40,7 @@ export function devServerArgs(opts: DevServerOptions): string[] {
   const args = ['server', 'start-dev', '--ip', ip, '--port', String(opts.port), '--log-level', 'error'];
   if (opts.namespace && opts.namespace !== 'default') args.push('--namespace', opts.namespace);
   if (opts.dbFile) args.push('--db-filename', opts.dbFile);
+  if (opts.metricsPort) args.push('--metrics-port', String(opts.metricsPort));
   if (opts.headless) args.push('--headless');
   else args.push('--ui-ip', ip, '--ui-port', String(opts.uiPort ?? opts.port + 1000));
   // v1.5.1 has no switch for the UI's news feed (the browser fetches it); newer CLIs do.

@@ -126,6 +126,39 @@ function cpuPer(cpu: Cpu, units: number): string {
   return `${ms(total)} ms (worker ${ms(cpu.worker)}, API ${ms(cpu.api)}, Temporal ${ms(cpu.temporal)}, PostgreSQL ${ms(cpu.postgres)}, bench process ${ms(cpu.bench)})`;
 }
 
+/** The Temporal server's requests so far, by API and persistence operation (its Prometheus counters). */
+async function serverRequests(port: number): Promise<Map<string, number>> {
+  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+  const counts = new Map<string, number>();
+  for (const line of text.split('\n')) {
+    const m =
+      /^(service_requests|persistence_requests|visibility_persistence_requests)\{(.*)\} ([0-9.e+]+)$/.exec(
+        line,
+      );
+    if (!m) continue;
+    const operation = /(?:^|,)operation="([^"]+)"/.exec(m[2]!)?.[1] ?? '?';
+    const key = `${m[1] === 'service_requests' ? 'api' : m[1] === 'persistence_requests' ? 'db' : 'visibility'}:${operation}`;
+    counts.set(key, (counts.get(key) ?? 0) + Number(m[3]));
+  }
+  return counts;
+}
+
+/** The operations that grew between two readings, per unit of work, largest first. */
+function requestsPer(
+  before: Map<string, number>,
+  after: Map<string, number>,
+  units: number,
+  top = 40,
+): string {
+  return [...after]
+    .map(([k, v]) => [k, (v - (before.get(k) ?? 0)) / units] as const)
+    .filter(([, v]) => v >= 0.05)
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, top)
+    .map(([k, v]) => `${k} ${v.toFixed(2)}`)
+    .join(', ');
+}
+
 async function mapLimit<T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
   const results: R[] = new Array(items.length);
   let next = 0;
@@ -191,7 +224,14 @@ async function main(): Promise<void> {
       dataDir: env.DRYDOCK_DATA_DIR,
       explicitPath: env.TEMPORAL_CLI_PATH,
     });
-    const server = await startDevServer({ cliPath: cli.path, port: await freePort(), headless: true });
+    const metricsPort = await freePort();
+    const server = await startDevServer({
+      cliPath: cli.path,
+      port: await freePort(),
+      headless: true,
+      metricsPort,
+    });
+    const temporalRequests = () => serverRequests(metricsPort);
     atExit('Temporal dev server', () => server.stop());
     const stateDir = mkdtempSync(path.join(os.tmpdir(), 'drydock-bench-prov-'));
     atExit('state folder', async () => rmSync(stateDir, { recursive: true, force: true }));
@@ -346,6 +386,7 @@ async function main(): Promise<void> {
     const pids = { api: api.pid, worker: worker.pid, temporal: server.process.pid };
     let bareRate: number;
     let bareCpu: Cpu;
+    let bareRequests = '';
     {
       const nativeConnection = await NativeConnection.connect({ address: server.address });
       const noopWorker = await Worker.create({
@@ -365,6 +406,7 @@ async function main(): Promise<void> {
         });
         let next = 0;
         const cpuBefore = cpuNow(pids);
+        const requestsBefore = await temporalRequests();
         started = performance.now();
         await Promise.all(
           Array.from({ length: CONCURRENCY }, async () => {
@@ -381,6 +423,7 @@ async function main(): Promise<void> {
         const seconds = (performance.now() - started) / 1000;
         bareCpu = cpuSince(cpuBefore, pids);
         bareRate = (MACHINES * stepsPerMachine) / seconds;
+        bareRequests = requestsPer(requestsBefore, await temporalRequests(), MACHINES * stepsPerMachine);
         out(
           `baseline: ${MACHINES} workflows × ${stepsPerMachine} sequential no-op activities, ${CONCURRENCY} at once (worker in the bench process): ${MACHINES * stepsPerMachine} activities in ${seconds.toFixed(1)} s = ${bareRate.toFixed(0)} activities/s`,
         );
@@ -405,6 +448,7 @@ async function main(): Promise<void> {
       progress?: { running: number; passed: number; failed: number; batches: number } | null;
     };
     const cpuBefore = cpuNow(pids);
+    const requestsBefore = await temporalRequests();
     started = performance.now();
     const { startFleetRun } = await gql<{ startFleetRun: Fleet }>(
       `mutation($i: FleetRunStartInput!) { startFleetRun(input: $i) { ${FLEET} } }`,
@@ -435,6 +479,7 @@ async function main(): Promise<void> {
     }
     const fleetSeconds = (performance.now() - started) / 1000;
     const cpu = cpuSince(cpuBefore, pids);
+    const requestsAfter = await temporalRequests();
 
     const [tasks] = (
       await sql.query<{
@@ -522,6 +567,11 @@ async function main(): Promise<void> {
     out(
       `cpu: baseline ${(Object.values(bareCpu!).reduce((a, b) => a + b, 0) / ((MACHINES * stepsPerMachine) / bareRate!)).toFixed(2)} of ${os.cpus().length} cores busy; per bare activity ${cpuPer(bareCpu!, MACHINES * stepsPerMachine)} [PostgreSQL: every backend on the server]`,
     );
+
+    out(
+      `temporal: requests per machine-step (api: the server's gRPC API; db/visibility: its persistence): ${requestsPer(requestsBefore, requestsAfter, machineSteps)}`,
+    );
+    out(`temporal: requests per bare activity: ${bareRequests}`);
 
     // History sizes: every run of the fleet workflow (it continues as new), every machine's run.
     const fleetWorkflowId = `fleet-run:${view.id}`;

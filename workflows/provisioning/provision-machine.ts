@@ -4,6 +4,7 @@ import {
   condition,
   getExternalWorkflowHandle,
   proxyActivities,
+  proxyLocalActivities,
   setHandler,
   sleep,
   TimeoutFailure,
@@ -12,10 +13,9 @@ import {
   type ActivityOptions,
 } from '@temporalio/workflow';
 import type { AgentChannelActivities } from '../../activities/agent-channel/agent-channel-activities';
-import type { MachineActivities } from '../../activities/machines/machine-activities';
 import type { ProvisioningActivities } from '../../activities/provisioning/provisioning-activities';
 import { StepKind, type RebootResult, type ValidateResult } from '../../infra/wire/agent-steps';
-import { databaseActivity } from '../activity-presets';
+import { databaseLocalActivity } from '../activity-presets';
 import { AgentChannelFailure, bootIdChangedSignal, type StepFailureDetails } from '../machines/contracts';
 import { MachineIdKey, PhaseKey, RunStatusKey, SiteIdKey, TenantIdKey } from '../search-attributes';
 import {
@@ -35,8 +35,7 @@ import {
   type StepPolicy,
 } from './contracts';
 
-const db = proxyActivities<ProvisioningActivities>(databaseActivity);
-const { saveInventory } = proxyActivities<MachineActivities>(databaseActivity);
+const db = proxyLocalActivities<ProvisioningActivities>(databaseLocalActivity);
 
 /** Step attempts per kind of work: a retryable failure runs the step again, up to this many times. */
 const MAX_ATTEMPTS: Record<StepPolicy, number> = { check: 3, change: 4, install: 5 };
@@ -122,12 +121,13 @@ export async function provisionMachine(input: ProvisionMachineInput): Promise<Pr
 
   // Each upsert is a visibility write: only what the starter did not set, and only changes.
   const given = workflowInfo().typedSearchAttributes;
-  upsertSearchAttributes([
+  const missing = [
     ...(given.get(TenantIdKey) === undefined ? [{ key: TenantIdKey, value: input.tenantId }] : []),
     ...(given.get(SiteIdKey) === undefined ? [{ key: SiteIdKey, value: input.siteId }] : []),
     ...(given.get(MachineIdKey) === undefined ? [{ key: MachineIdKey, value: input.machineId }] : []),
-    { key: RunStatusKey, value: 'running' },
-  ]);
+    ...(given.get(RunStatusKey) !== 'running' ? [{ key: RunStatusKey, value: 'running' }] : []),
+  ];
+  if (missing.length > 0) upsertSearchAttributes(missing);
   let shownState: MachineRunState = 'running';
 
   const setState = (state: MachineRunState) => {
@@ -169,6 +169,19 @@ export async function provisionMachine(input: ProvisionMachineInput): Promise<Pr
     check: proxyActivities<AgentChannelActivities>(dispatchOptions('check')),
     change: proxyActivities<AgentChannelActivities>(dispatchOptions('change')),
     install: proxyActivities<AgentChannelActivities>(dispatchOptions('install')),
+  };
+
+  // An inventory the run collected goes to the machine with the run's next record (no activity of its own).
+  let inventory: Record<string, unknown> | undefined;
+  const record = (update: Omit<Parameters<typeof db.recordMachineRun>[0], 'tenantId' | 'runId'>) => {
+    const report = inventory;
+    inventory = undefined;
+    return db.recordMachineRun({
+      tenantId: input.tenantId,
+      runId: input.runId,
+      ...update,
+      ...(report ? { inventory: { machineId: input.machineId, report } } : {}),
+    });
   };
 
   let plan: PlanStep[] = [];
@@ -314,14 +327,13 @@ export async function provisionMachine(input: ProvisionMachineInput): Promise<Pr
 
   const finish = async (outcome: ProvisionMachineResult['outcome'], reason?: string) => {
     setState(outcome);
-    await db.recordMachineRun({
-      tenantId: input.tenantId,
-      runId: input.runId,
+    await record({
       status: outcome,
       finished: true,
       ...(outcome === 'passed' ? { lastError: null } : {}),
       ...(validation ? { validation } : {}),
     });
+    // Awaited: a signal still pending when the run completes is never sent (tried: the fleet hung).
     await settle(outcome);
     return { outcome, steps: plan.length, ...(reason ? { reason } : {}) };
   };
@@ -360,7 +372,7 @@ export async function provisionMachine(input: ProvisionMachineInput): Promise<Pr
         const step = plan[index]!;
         if (progress.pauseRequested && !progress.cancelRequested) {
           setState('paused');
-          await db.recordMachineRun({ tenantId: input.tenantId, runId: input.runId, status: 'paused' });
+          await record({ status: 'paused' });
           await condition(() => !progress.pauseRequested || progress.cancelRequested);
           setState('running');
         }
@@ -380,13 +392,7 @@ export async function provisionMachine(input: ProvisionMachineInput): Promise<Pr
           await reboot('rename');
           rebootPending = false;
         }
-        if (step.kind === StepKind.Inventory) {
-          await saveInventory({
-            tenantId: input.tenantId,
-            machineId: input.machineId,
-            inventory: result,
-          });
-        }
+        if (step.kind === StepKind.Inventory) inventory = result;
         if (step.kind === StepKind.Validate) {
           const { items } = result as unknown as ValidateResult;
           validation = items; // recorded with the run's outcome (no activity of its own)
@@ -415,9 +421,7 @@ export async function provisionMachine(input: ProvisionMachineInput): Promise<Pr
       progress.lastError = failure;
       if (retry !== null && retryAnswer === null) retryAnswer = { error: failure.message };
       setState('failed');
-      await db.recordMachineRun({
-        tenantId: input.tenantId,
-        runId: input.runId,
+      await record({
         status: 'failed',
         lastError: { type: failure.type, message: failure.message, step: failure.step },
         ...(validation ? { validation } : {}),
@@ -432,12 +436,7 @@ export async function provisionMachine(input: ProvisionMachineInput): Promise<Pr
       if (progress.cancelRequested)
         return await finish('cancelled', 'cancelled by an operator after a failure');
       if (!decided || retry === null) {
-        await db.recordMachineRun({
-          tenantId: input.tenantId,
-          runId: input.runId,
-          status: 'failed',
-          finished: true,
-        });
+        await record({ status: 'failed', finished: true });
         return { outcome: 'failed', reason: failure.message, steps: plan.length };
       }
       const request: RetryRequest = retry;

@@ -18,7 +18,13 @@ import {
 } from '../../../infra/db/entities';
 import { uuidPattern } from '../../../infra/db/orm';
 import { resolveProfile, type ProfileLayer } from '../../../infra/provisioning/profile';
-import { FleetRunIdKey, MachineIdKey, SiteIdKey, TenantIdKey } from '../../../workflows/search-attributes';
+import {
+  FleetRunIdKey,
+  MachineIdKey,
+  RunStatusKey,
+  SiteIdKey,
+  TenantIdKey,
+} from '../../../workflows/search-attributes';
 import {
   cancelSignal,
   fleetProgressQuery,
@@ -383,6 +389,7 @@ builder.mutationField('provisionMachine', (t) =>
           { key: TenantIdKey, value: identity.tenantId },
           { key: SiteIdKey, value: run.siteId },
           { key: MachineIdKey, value: run.machineId },
+          { key: RunStatusKey, value: 'running' },
         ],
       });
       return run;
