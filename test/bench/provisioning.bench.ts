@@ -179,7 +179,14 @@ interface HistoryFigures {
   events: number;
   bytes: number;
   activities: Map<string, number>;
+  /** From the start to its first workflow task starting: how long a new run waited for a worker. */
+  firstTaskSeconds: number;
+  /** From the first event to the last. */
+  lifetimeSeconds: number;
 }
+
+const eventSeconds = (t: { seconds?: unknown; nanos?: number | null } | null | undefined) =>
+  Number(t?.seconds ?? 0) + (t?.nanos ?? 0) / 1e9;
 
 async function historyOf(client: Client, workflowId: string, runId?: string): Promise<HistoryFigures> {
   const history = await client.workflow.getHandle(workflowId, runId).fetchHistory();
@@ -189,10 +196,16 @@ async function historyOf(client: Client, workflowId: string, runId?: string): Pr
     const name = event.activityTaskScheduledEventAttributes?.activityType?.name ?? '?';
     activities.set(name, (activities.get(name) ?? 0) + 1);
   }
+  const events = history.events ?? [];
   const continuedFrom =
-    history.events?.[0]?.workflowExecutionStartedEventAttributes?.continuedExecutionRunId || undefined;
+    events[0]?.workflowExecutionStartedEventAttributes?.continuedExecutionRunId || undefined;
+  const firstTask = events.find(
+    (e) => e.eventType === proto.api.enums.v1.EventType.EVENT_TYPE_WORKFLOW_TASK_STARTED,
+  );
   return {
     continuedFrom,
+    firstTaskSeconds: eventSeconds(firstTask?.eventTime) - eventSeconds(events[0]?.eventTime),
+    lifetimeSeconds: eventSeconds(events[events.length - 1]?.eventTime) - eventSeconds(events[0]?.eventTime),
     events: history.events?.length ?? 0,
     bytes: proto.api.history.v1.History.encode(history).finish().length,
     activities,
@@ -602,6 +615,12 @@ async function main(): Promise<void> {
           50,
         ),
       )} MB [limit: ${EVENT_LIMIT} events / 50 MB]`,
+    );
+    const sortedBy = (f: (h: HistoryFigures) => number) => machineHistories.map(f).sort((a, b) => a - b);
+    const firstTasks = sortedBy((h) => h.firstTaskSeconds);
+    const lifetimes = sortedBy((h) => h.lifetimeSeconds);
+    out(
+      `history: provisionMachine timings: start → first workflow task p50 ${pct(firstTasks, 50).toFixed(2)} s, p99 ${pct(firstTasks, 99).toFixed(2)} s; start → close p50 ${pct(lifetimes, 50).toFixed(1)} s, p99 ${pct(lifetimes, 99).toFixed(1)} s`,
     );
     const activityTotals = new Map<string, number>();
     for (const h of [...machineHistories, ...fleetHistories])
