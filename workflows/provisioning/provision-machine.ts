@@ -173,15 +173,16 @@ export async function provisionMachine(input: ProvisionMachineInput): Promise<Pr
 
   // An inventory the run collected goes to the machine with the run's next record (no activity of its own).
   let inventory: Record<string, unknown> | undefined;
-  const record = (update: Omit<Parameters<typeof db.recordMachineRun>[0], 'tenantId' | 'runId'>) => {
+  const record = async (update: Omit<Parameters<typeof db.recordMachineRun>[0], 'tenantId' | 'runId'>) => {
     const report = inventory;
-    inventory = undefined;
-    return db.recordMachineRun({
+    await db.recordMachineRun({
       tenantId: input.tenantId,
       runId: input.runId,
       ...update,
       ...(report ? { inventory: { machineId: input.machineId, report } } : {}),
     });
+    // Stored: forget it (unless a newer report came meanwhile).
+    if (inventory === report) inventory = undefined;
   };
 
   let plan: PlanStep[] = [];
