@@ -1,5 +1,6 @@
 import { AGENT_CHANNEL, type AgentNotice } from './agent-notices';
-import { uuidPattern, type Orm } from './orm';
+import { StepKind } from '../wire/agent-steps';
+import { uuidPattern, withTenant, type Orm } from './orm';
 
 /**
  * The agent channel's per-step statements: each one call of a function from migration 0005, one
@@ -166,4 +167,26 @@ export async function lookupAgentKey(orm: Orm, keyId: string): Promise<AgentKeyR
   return row
     ? { tenantId: row.tenant_id, machineId: row.machine_id, keyHash: row.key_hash, revokedAt: row.revoked_at }
     : null;
+}
+
+/**
+ * The workflows a machine's new boot id matters to: those with a task still open on it, and those
+ * whose restart request it finished since `since` (the start of the boot that just ended).
+ */
+export async function waitingWorkflows(
+  orm: Orm,
+  tenantId: string,
+  machineId: string,
+  since: Date,
+): Promise<string[]> {
+  checkIds(tenantId, machineId);
+  const rows = await withTenant(orm, tenantId, (em) =>
+    em.execute<{ workflow_id: string }[]>(
+      `select distinct workflow_id from agent_tasks
+        where tenant_id = ? and machine_id = ?
+          and (status in ('queued', 'delivered') or (kind = '${StepKind.Reboot}' and finished_at >= ?))`,
+      [tenantId, machineId, since],
+    ),
+  );
+  return rows.map((r) => r.workflow_id);
 }

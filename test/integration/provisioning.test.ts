@@ -6,6 +6,7 @@ import { repoRoot } from '../../infra/config/env';
 import { simulatedDownloadSha256 } from '../../agent/platform/simulated/simulated-host';
 import { MachineSchema } from '../../infra/db/entities';
 import { withTenant } from '../../infra/db/orm';
+import { StepKind } from '../../infra/wire/agent-steps';
 import { startAgentStack, type AgentStack } from '../helpers/agent-stack';
 import { gql } from '../helpers/api';
 import {
@@ -63,6 +64,17 @@ describe('fleet provisioning through the Standard profile', () => {
     }
     expect(runs.filter((r) => r.status !== 'passed').map((r) => r.lastError)).toEqual([]);
     expect(done).toMatchObject({ status: 'completed', total: 5, passed: 5, failed: 0 });
+    // Every rename's reboot was heard through the boot-id signal of the next check-in: no run had to
+    // ask its machine for its boot id.
+    const bootTasks = await withTenant(stack.orm, stack.tenant.tenantId, (em) =>
+      em.execute<{ kind: string; n: number }[]>(
+        `select kind, count(*)::int as n from agent_tasks
+          where machine_id in (${runs.map(() => '?').join(', ')}) and kind in (?, ?) group by kind order by kind`,
+        [...runs.map((r) => r.machineId), StepKind.Reboot, StepKind.BootId],
+      ),
+    );
+    expect(bootTasks.find((t) => t.kind === StepKind.BootId)).toBeUndefined();
+    expect(bootTasks.find((t) => t.kind === StepKind.Reboot)?.n).toBeGreaterThanOrEqual(5);
     for (const run of runs) {
       expect(run.validation.length).toBeGreaterThan(10);
       expect(run.validation.filter((v) => v.result !== 'PASS')).toEqual([]);

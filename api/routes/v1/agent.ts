@@ -1,7 +1,7 @@
-import { ActivityNotFoundError } from '@temporalio/client';
+import { ActivityNotFoundError, WorkflowNotFoundError } from '@temporalio/client';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { serverSecret } from '../../../infra/config/env';
-import { claimTask, finishTask, taskState } from '../../../infra/db/agent-tasks';
+import { claimTask, finishTask, taskState, waitingWorkflows } from '../../../infra/db/agent-tasks';
 import { MachineSchema } from '../../../infra/db/entities';
 import { withTenant } from '../../../infra/db/orm';
 import {
@@ -65,19 +65,33 @@ export async function agentRoutes(app: FastifyInstance, deps: AppDeps): Promise<
     async (request) => {
       const agent = request.agent!;
       const body = request.body;
-      const { machine, previousBootId } = await withTenant(orm, agent.tenantId, async (em) => {
-        const m = await em.findOneOrFail(MachineSchema, { id: agent.machineId });
-        const previous = m.bootId ?? null;
-        m.bootId = body.bootId;
-        m.uptimeSeconds = body.uptimeSeconds;
-        m.agentVersion = body.agentVersion;
-        m.lastSeenAt = new Date();
-        if (body.hostname) m.hostname = body.hostname;
-        await em.flush();
-        return { machine: m, previousBootId: previous };
-      });
+      const { machine, previousBootId, previousBootAt } = await withTenant(
+        orm,
+        agent.tenantId,
+        async (em) => {
+          const m = await em.findOneOrFail(MachineSchema, { id: agent.machineId });
+          const previous = m.bootId ?? null;
+          // When the previous boot began: its check-in time less the uptime it reported then.
+          const previousBootAt = m.lastSeenAt
+            ? new Date(m.lastSeenAt.getTime() - (m.uptimeSeconds ?? 0) * 1000)
+            : null;
+          m.bootId = body.bootId;
+          m.uptimeSeconds = body.uptimeSeconds;
+          m.agentVersion = body.agentVersion;
+          m.lastSeenAt = new Date();
+          if (body.hostname) m.hostname = body.hostname;
+          await em.flush();
+          return { machine: m, previousBootId: previous, previousBootAt };
+        },
+      );
       if (previousBootId !== null && previousBootId !== body.bootId) {
-        await signalRunningWorkflows(deps, agent.machineId, body.bootId, previousBootId, request);
+        await signalWaitingWorkflows(
+          deps,
+          agent,
+          { bootId: body.bootId, previousBootId },
+          previousBootAt,
+          request,
+        );
       }
       return {
         machineId: machine.id,
@@ -188,25 +202,39 @@ export async function agentRoutes(app: FastifyInstance, deps: AppDeps): Promise<
   );
 }
 
-/** A new boot id: tell the machine's running workflows (they wait on it across reboots). */
-async function signalRunningWorkflows(
+/**
+ * A new boot id: tell the workflows that may be waiting on it — those with a task still open on
+ * this machine, and those that asked it to restart during the previous boot. Found in agent_tasks
+ * (one indexed query), not by a visibility search, which costs the Temporal server a scan per
+ * reboot. A workflow that has finished meanwhile is skipped.
+ */
+async function signalWaitingWorkflows(
   deps: AppDeps,
-  machineId: string,
-  bootId: string,
-  previousBootId: string,
+  agent: AgentIdentity,
+  boot: { bootId: string; previousBootId: string },
+  previousBootAt: Date | null,
   request: FastifyRequest,
 ) {
   try {
-    const query = `MachineId = '${machineId}' AND ExecutionStatus = 'Running'`;
-    for await (const wf of deps.temporal.workflow.list({ query })) {
+    const workflowIds = await waitingWorkflows(
+      deps.orm,
+      agent.tenantId,
+      agent.machineId,
+      previousBootAt ?? new Date(Date.now() - 24 * 3600_000),
+    );
+    for (const workflowId of workflowIds) {
       await deps.temporal.workflow
-        .getHandle(wf.workflowId, wf.runId)
-        .signal(bootIdChangedSignal, { bootId, previousBootId })
-        .catch((err: Error) =>
-          request.log.warn({ err: err.message, workflowId: wf.workflowId }, 'boot signal failed'),
-        );
+        .getHandle(workflowId)
+        .signal(bootIdChangedSignal, boot)
+        .catch((err: Error) => {
+          if (!(err instanceof WorkflowNotFoundError))
+            request.log.warn({ err: err.message, workflowId }, 'boot signal failed');
+        });
     }
   } catch (err) {
-    request.log.warn({ err: (err as Error).message, machineId }, 'could not list the machine’s workflows');
+    request.log.warn(
+      { err: (err as Error).message, machineId: agent.machineId },
+      'could not find the machine’s waiting workflows',
+    );
   }
 }

@@ -4,6 +4,7 @@ import { Migration0002EnrollmentAndAgentChannel } from './0002-enrollment-and-ag
 import { Migration0003Profiles } from './0003-profiles';
 import { Migration0004ProvisioningRuns } from './0004-provisioning-runs';
 import { Migration0005AgentChannelFunctions } from './0005-agent-channel-functions';
+import { Migration0006AgentTaskReboots } from './0006-agent-task-reboots';
 
 /** Checked-in migrations, in order. Listed explicitly so bundlers and tsx need no file discovery. */
 export const migrationsList: MigrationObject[] = [
@@ -12,4 +13,5 @@ export const migrationsList: MigrationObject[] = [
   { name: '0003-profiles', class: Migration0003Profiles },
   { name: '0004-provisioning-runs', class: Migration0004ProvisioningRuns },
   { name: '0005-agent-channel-functions', class: Migration0005AgentChannelFunctions },
+  { name: '0006-agent-task-reboots', class: Migration0006AgentTaskReboots },
 ];
