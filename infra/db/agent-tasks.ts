@@ -3,10 +3,11 @@ import { StepKind } from '../wire/agent-steps';
 import { uuidPattern, withTenant, type Orm } from './orm';
 
 /**
- * The agent channel's per-step statements: each one call of a function from migration 0005, one
- * round trip, with row-level security applying as in `withTenant` (the functions set the tenant for
- * their own statement). Every agent task passes through these three or four times, so they skip
- * the unit of work and the transaction a `withTenant` call costs (ADR 0012).
+ * The agent channel's statements. The per-step ones are each one call of a function from migration
+ * 0005, one round trip, with row-level security applying as in `withTenant` (the functions set the
+ * tenant for their own statement). Every agent task passes through them three or four times, so
+ * they skip the unit of work and the transaction a `withTenant` call costs (ADR 0012). The one per
+ * reboot (`waitingWorkflows`) is an ordinary `withTenant` query.
  */
 
 export interface TaskError {
