@@ -1,4 +1,11 @@
-import { ApplicationFailure } from '@temporalio/common';
+import { Context } from '@temporalio/activity';
+import { WorkflowNotFoundError } from '@temporalio/client';
+import {
+  ApplicationFailure,
+  WorkflowExecutionAlreadyStartedError,
+  WorkflowIdConflictPolicy,
+  WorkflowIdReusePolicy,
+} from '@temporalio/common';
 import { appendAudit } from '../../infra/db/audit';
 import { storeInventory } from '../machines/machine-activities';
 import { withTenant, type EntityManager, type Orm } from '../../infra/db/orm';
@@ -6,7 +13,19 @@ import { buildPlan, isNetbiosName, renderName } from '../../infra/provisioning/p
 import { StepKind } from '../../infra/wire/agent-steps';
 import { resolveProfile, type ProfileLayer } from '../../infra/provisioning/profile';
 import type { MachineRunStatus } from '../../infra/db/entities';
-import type { PlanStep } from '../../workflows/provisioning/contracts';
+import {
+  machineRunSettledSignal,
+  type MachineRunSettled,
+  type PlanStep,
+  type ProvisionMachineInput,
+} from '../../workflows/provisioning/contracts';
+import {
+  FleetRunIdKey,
+  MachineIdKey,
+  RunStatusKey,
+  SiteIdKey,
+  TenantIdKey,
+} from '../../workflows/search-attributes';
 
 /** Failure types of the provisioning activities; all permanent (an operator must change something). */
 export enum ProvisioningFailure {
@@ -50,6 +69,24 @@ export interface MachineRunUpdate {
   finished?: boolean;
   /** An inventory the run collected and has not stored yet: stored on the machine with this update. */
   inventory?: { machineId: string; report: Record<string, unknown> };
+  /** The run settled (passed, failed, cancelled): its fleet run is told once the row says so. */
+  settle?: { fleetWorkflowId: string; signal: MachineRunSettled };
+}
+
+export interface StartFleetMachinesInput {
+  tenantId: string;
+  fleetRunId: string;
+  /** Told by each machine's run when it settles. */
+  fleetWorkflowId: string;
+  profileId: string;
+  /** The next machines by sequence number: from this one, at most `limit`. */
+  fromSeq: number;
+  limit: number;
+  /** Passed on to every machine's run. */
+  runOptions: Pick<
+    ProvisionMachineInput,
+    'offlineLimitSeconds' | 'failedHoldSeconds' | 'retryBackoffSeconds'
+  >;
 }
 
 export function createProvisioningActivities(deps: { orm: Orm }) {
@@ -138,18 +175,26 @@ export function createProvisioningActivities(deps: { orm: Orm }) {
       return withTenant(deps.orm, input.tenantId, (em) => reserveName(em, input));
     },
 
-    /** Mirrors a run's state to machine_runs for the portal (the workflow stays the source of truth). */
+    /**
+     * Mirrors a run's state to machine_runs for the portal (the workflow stays the source of truth);
+     * when the run settles, then tells its fleet run (after the row is committed: the fleet's final
+     * counts come from these rows). A repeat (a retry after the signal failed) writes the same row
+     * and audits nothing twice; the fleet ignores a repeated signal.
+     */
     async recordMachineRun(update: MachineRunUpdate): Promise<void> {
       await withTenant(deps.orm, update.tenantId, async (em) => {
-        await em.execute(
-          `update machine_runs set status = ?,
+        const [before] = await em.execute<{ status: string; finished: boolean }[]>(
+          `with previous as (select id, status, finished_at from machine_runs where id = ? for update)
+           update machine_runs m set status = ?,
                   phase = coalesce(?, phase), step = coalesce(?, step), attempt = coalesce(?, attempt),
                   last_error = case when ? then ?::jsonb else last_error end,
                   validation = coalesce(?::jsonb, validation),
                   finished_at = case when ? then now() else null end,
                   updated_at = now()
-            where id = ?`,
+             from previous where m.id = previous.id
+           returning previous.status, previous.finished_at is not null as finished`,
           [
+            update.runId,
             update.status,
             update.phase ?? null,
             update.step ?? null,
@@ -158,7 +203,6 @@ export function createProvisioningActivities(deps: { orm: Orm }) {
             update.lastError ? JSON.stringify(update.lastError) : null,
             update.validation ? JSON.stringify(update.validation) : null,
             update.finished === true,
-            update.runId,
           ],
         );
         if (update.inventory) {
@@ -169,7 +213,8 @@ export function createProvisioningActivities(deps: { orm: Orm }) {
             'system:provision-machine',
           );
         }
-        if (update.finished) {
+        const repeat = before?.finished === true && before.status === update.status;
+        if (update.finished && !repeat) {
           await auditRun(em, update);
           // A run that settles after its fleet run finished (a retry): keep the fleet's summary true.
           await em.execute(
@@ -182,6 +227,68 @@ export function createProvisioningActivities(deps: { orm: Orm }) {
           );
         }
       });
+      if (update.settle) {
+        try {
+          await Context.current()
+            .client.workflow.getHandle(update.settle.fleetWorkflowId)
+            .signal(machineRunSettledSignal, update.settle.signal);
+        } catch (err) {
+          // The fleet run has finished (this is a late retry): the machine_runs row carries the outcome.
+          if (!(err instanceof WorkflowNotFoundError)) throw err;
+        }
+      }
+    },
+
+    /**
+     * Starts the fleet run's next machines (by sequence number), each its own provisionMachine
+     * workflow, and returns them. Started by this activity rather than as child workflows: a child's
+     * start and its completion each go through the server's transfer queue and cost the fleet a
+     * workflow task (ADR 0012). Safe to repeat: a run already started (an earlier attempt, a run of
+     * the fleet before continue-as-new) is taken as started, never started again.
+     */
+    async startFleetMachines(input: StartFleetMachinesInput): Promise<{ workflowId: string; seq: number }[]> {
+      const rows = await withTenant(deps.orm, input.tenantId, (em) =>
+        em.execute<{ id: string; machine_id: string; site_id: string; workflow_id: string; seq: number }[]>(
+          `select id, machine_id, site_id, workflow_id, seq from machine_runs
+            where fleet_run_id = ? and seq >= ? order by seq limit ?`,
+          [input.fleetRunId, input.fromSeq, input.limit],
+        ),
+      );
+      const { client, info } = Context.current();
+      await Promise.all(
+        rows.map(async (row) => {
+          const args: ProvisionMachineInput = {
+            tenantId: input.tenantId,
+            machineId: row.machine_id,
+            siteId: row.site_id,
+            runId: row.id,
+            profileId: input.profileId,
+            fleetRunId: input.fleetRunId,
+            fleetWorkflowId: input.fleetWorkflowId,
+            ...input.runOptions,
+          };
+          try {
+            await client.workflow.start('provisionMachine', {
+              taskQueue: info.taskQueue,
+              workflowId: row.workflow_id,
+              args: [args],
+              // Running already: that run is ours. Finished already: never run it again.
+              workflowIdConflictPolicy: WorkflowIdConflictPolicy.USE_EXISTING,
+              workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
+              typedSearchAttributes: [
+                { key: TenantIdKey, value: input.tenantId },
+                { key: SiteIdKey, value: row.site_id },
+                { key: MachineIdKey, value: row.machine_id },
+                { key: FleetRunIdKey, value: input.fleetRunId },
+                { key: RunStatusKey, value: 'running' },
+              ],
+            });
+          } catch (err) {
+            if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
+          }
+        }),
+      );
+      return rows.map((r) => ({ workflowId: r.workflow_id, seq: r.seq }));
     },
 
     /**
@@ -240,31 +347,6 @@ export function createProvisioningActivities(deps: { orm: Orm }) {
         );
         await em.execute(`update fleet_runs set total = ? where id = ?`, [count!.n, input.fleetRunId]);
         return { total: count!.n };
-      });
-    },
-
-    /** The next queued machines of a fleet run, by sequence number. */
-    async loadFleetMachines(input: {
-      tenantId: string;
-      fleetRunId: string;
-      fromSeq: number;
-      limit: number;
-    }): Promise<{ runId: string; machineId: string; siteId: string; workflowId: string; seq: number }[]> {
-      return withTenant(deps.orm, input.tenantId, async (em) => {
-        const rows = await em.execute<
-          { id: string; machine_id: string; site_id: string; workflow_id: string; seq: number }[]
-        >(
-          `select id, machine_id, site_id, workflow_id, seq from machine_runs
-            where fleet_run_id = ? and seq >= ? order by seq limit ?`,
-          [input.fleetRunId, input.fromSeq, input.limit],
-        );
-        return rows.map((r) => ({
-          runId: r.id,
-          machineId: r.machine_id,
-          siteId: r.site_id,
-          workflowId: r.workflow_id,
-          seq: r.seq,
-        }));
       });
     },
 

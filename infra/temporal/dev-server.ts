@@ -46,7 +46,12 @@ export function devServerArgs(opts: DevServerOptions): string[] {
   // v1.5.1 has no switch for the UI's news feed (the browser fetches it); newer CLIs do.
   if (!opts.headless && supportsFlag(opts.cliPath, '--ui-disable-news-fetch'))
     args.push('--ui-disable-news-fetch');
+  // Registered with the namespace before the services start, so their caches load them cold...
   for (const key of searchAttributeKeys) args.push('--search-attribute', `${key.name}=${cliType[key.type]}`);
+  // ...and need no re-read of the cluster metadata on every search-attribute read, which the CLI
+  // turns on for attributes added at run time (Drydock adds none) and which costs the server a
+  // database read per workflow task, start and upsert (ADR 0012).
+  args.push('--dynamic-config-value', 'system.forceSearchAttributesCacheRefreshOnRead=false');
   return args;
 }
 

@@ -183,6 +183,10 @@ interface HistoryFigures {
   firstTaskSeconds: number;
   /** From the first event to the last. */
   lifetimeSeconds: number;
+  /** Each workflow task's wait in the task queue (scheduled → started), seconds. */
+  taskWaits: number[];
+  /** Each child's start: the start command's event → the child started (seconds). */
+  childStartWaits: number[];
 }
 
 const eventSeconds = (t: { seconds?: unknown; nanos?: number | null } | null | undefined) =>
@@ -202,8 +206,29 @@ async function historyOf(client: Client, workflowId: string, runId?: string): Pr
   const firstTask = events.find(
     (e) => e.eventType === proto.api.enums.v1.EventType.EVENT_TYPE_WORKFLOW_TASK_STARTED,
   );
+  const scheduledAt = new Map<string, number>();
+  const taskWaits: number[] = [];
+  const childStartWaits: number[] = [];
+  for (const e of events) {
+    if (e.eventType === proto.api.enums.v1.EventType.EVENT_TYPE_START_CHILD_WORKFLOW_EXECUTION_INITIATED)
+      scheduledAt.set(`child:${String(e.eventId)}`, eventSeconds(e.eventTime));
+    if (e.eventType === proto.api.enums.v1.EventType.EVENT_TYPE_CHILD_WORKFLOW_EXECUTION_STARTED) {
+      const at = scheduledAt.get(
+        `child:${String(e.childWorkflowExecutionStartedEventAttributes?.initiatedEventId)}`,
+      );
+      if (at !== undefined) childStartWaits.push(eventSeconds(e.eventTime) - at);
+    }
+    if (e.eventType === proto.api.enums.v1.EventType.EVENT_TYPE_WORKFLOW_TASK_SCHEDULED)
+      scheduledAt.set(String(e.eventId), eventSeconds(e.eventTime));
+    else if (e.eventType === proto.api.enums.v1.EventType.EVENT_TYPE_WORKFLOW_TASK_STARTED) {
+      const at = scheduledAt.get(String(e.workflowTaskStartedEventAttributes?.scheduledEventId));
+      if (at !== undefined) taskWaits.push(eventSeconds(e.eventTime) - at);
+    }
+  }
   return {
     continuedFrom,
+    taskWaits,
+    childStartWaits,
     firstTaskSeconds: eventSeconds(firstTask?.eventTime) - eventSeconds(events[0]?.eventTime),
     lifetimeSeconds: eventSeconds(events[events.length - 1]?.eventTime) - eventSeconds(events[0]?.eventTime),
     events: history.events?.length ?? 0,
@@ -622,6 +647,20 @@ async function main(): Promise<void> {
     out(
       `history: provisionMachine timings: start → first workflow task p50 ${pct(firstTasks, 50).toFixed(2)} s, p99 ${pct(firstTasks, 99).toFixed(2)} s; start → close p50 ${pct(lifetimes, 50).toFixed(1)} s, p99 ${pct(lifetimes, 99).toFixed(1)} s`,
     );
+    // How full the window really was: machines' runs open at once on average, against the window;
+    // and how long workflow tasks waited for the worker (the fleet's own tasks gate every refill).
+    const openAtOnce = lifetimes.reduce((a, b) => a + b, 0) / fleetSeconds;
+    const waits = (hs: HistoryFigures[]) => hs.flatMap((h) => h.taskWaits).sort((a, b) => a - b);
+    const fleetWaits = waits(fleetHistories);
+    const machineWaits = waits(machineHistories);
+    out(
+      `window: ${openAtOnce.toFixed(1)} machine runs open at once on average (window ${CONCURRENCY}); workflow task wait for a worker: fleetRun p50 ${(pct(fleetWaits, 50) * 1000).toFixed(0)} ms, p99 ${(pct(fleetWaits, 99) * 1000).toFixed(0)} ms (${fleetWaits.length} tasks); provisionMachine p50 ${(pct(machineWaits, 50) * 1000).toFixed(0)} ms, p99 ${(pct(machineWaits, 99) * 1000).toFixed(0)} ms (${(machineWaits.length / machineHistories.length).toFixed(1)} tasks per run)`,
+    );
+    const childStarts = fleetHistories.flatMap((h) => h.childStartWaits).sort((a, b) => a - b);
+    if (childStarts.length > 0)
+      out(
+        `window: a child's start command → the child started p50 ${(pct(childStarts, 50) * 1000).toFixed(0)} ms, p99 ${(pct(childStarts, 99) * 1000).toFixed(0)} ms`,
+      );
     const activityTotals = new Map<string, number>();
     for (const h of [...machineHistories, ...fleetHistories])
       for (const [name, n] of h.activities) activityTotals.set(name, (activityTotals.get(name) ?? 0) + n);

@@ -45,7 +45,7 @@ export interface ProvisionMachineInput {
   profileId: string;
   fleetRunId?: string;
   /** The fleet run's workflow id: told when this machine's run settles (passes, fails, is cancelled). */
-  parentWorkflowId?: string;
+  fleetWorkflowId?: string;
   /** How long the machine may be unreachable (offline, rebooting) before the run fails. Default 1 hour. */
   offlineLimitSeconds?: number;
   /** How long a failed run waits for "retry from step" before it ends as failed. Default 3 days. */
@@ -111,13 +111,14 @@ export const cancelSignal = defineSignal('cancel');
 /** Accepted only while the run waits after a failure; returns the step it starts again from. */
 export const retryFromStepUpdate = defineUpdate<string, [RetryRequest]>('retryFromStep');
 
-/** Sent by a provisionMachine run to its fleet run whenever it settles (again, after a retry). */
+/**
+ * Sent to the fleet run whenever one of its machines' runs settles (again, after a retry), by the
+ * run's record activity; at least once, so the fleet run ignores a repeat.
+ */
 export interface MachineRunSettled {
   runId: string;
   workflowId: string;
   outcome: 'passed' | 'failed' | 'cancelled';
-  /** Set when this run had settled before (it failed, then passed after a retry). */
-  previous?: 'passed' | 'failed' | 'cancelled';
 }
 export const machineRunSettledSignal = defineSignal<[MachineRunSettled]>('machineRunSettled');
 
@@ -146,6 +147,8 @@ export interface FleetRunCarried {
   cancelRequested: boolean;
   batches: number;
   failedWaiting: string[];
+  /** Settles of machines not (yet) known as running: applied when they are (see fleetRun). */
+  early?: MachineRunSettled[];
 }
 
 export interface FleetRunProgress {

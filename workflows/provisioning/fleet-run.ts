@@ -2,17 +2,14 @@ import {
   condition,
   continueAsNew,
   getExternalWorkflowHandle,
-  ParentClosePolicy,
   proxyLocalActivities,
   setHandler,
-  startChild,
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
-import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import type { ProvisioningActivities } from '../../activities/provisioning/provisioning-activities';
 import { databaseLocalActivity } from '../activity-presets';
-import { FleetRunIdKey, MachineIdKey, RunStatusKey, SiteIdKey, TenantIdKey } from '../search-attributes';
+import { FleetRunIdKey, RunStatusKey, TenantIdKey } from '../search-attributes';
 import {
   cancelSignal,
   fleetProgressQuery,
@@ -25,18 +22,15 @@ import {
   type FleetRunResult,
   type MachineRunSettled,
 } from './contracts';
-import { provisionMachine } from './provision-machine';
 
 const db = proxyLocalActivities<ProvisioningActivities>(databaseLocalActivity);
 
-/** Machines loaded per page while filling the window. */
-const PAGE = 100;
-
 /**
- * A fleet-wide run: the selection's machines × one profile, a child provisionMachine per machine
- * in a sliding window of `concurrency`. Children report back by signal when they settle (a failed
- * machine waits for retry without holding its slot), so the window keeps moving. Continue-as-new
- * every `batchSize` machines keeps 10,000 machines out of one history.
+ * A fleet-wide run: the selection's machines × one profile, a provisionMachine run per machine in
+ * a sliding window of `concurrency`. The runs are started by a local activity (not as child
+ * workflows: ADR 0012) and report back by signal when they settle (a failed machine waits for
+ * retry without holding its slot), so the window keeps moving. Continue-as-new every `batchSize`
+ * machines keeps 10,000 machines out of one history.
  */
 export async function fleetRun(input: FleetRunInput): Promise<FleetRunResult> {
   const batchSize = input.batchSize ?? 500;
@@ -55,11 +49,12 @@ export async function fleetRun(input: FleetRunInput): Promise<FleetRunResult> {
   const running = new Set(carried.running);
   // Machines that failed and wait for "retry from step": a cancel reaches them too.
   const failedWaiting = new Set(carried.failedWaiting);
+  // Settles of runs this workflow does not know as started: a start activity whose workflow task
+  // did not complete (worker crash) started them, the next attempt finds them started — applied then.
+  const early = new Map((carried.early ?? []).map((s) => [s.workflowId, s]));
   let finished = false;
   const state = { ...carried };
   let startedThisBatch = 0;
-  // Loaded, not yet started (dropped at continue-as-new: nextSeq says where to load again).
-  let upcoming: Awaited<ReturnType<typeof db.loadFleetMachines>> = [];
   const settledQueue: MachineRunSettled[] = [];
 
   const progress = (): FleetRunProgress => ({
@@ -98,10 +93,15 @@ export async function fleetRun(input: FleetRunInput): Promise<FleetRunResult> {
 
   if (state.total < 0) state.total = (await db.snapshotFleetSelection(input)).total;
 
+  // Settles arrive at least once (a record activity may run again): each run's first outcome
+  // counts, and a failed run's next one moves it from failed; a repeat changes nothing.
   const apply = (s: MachineRunSettled) => {
-    if (s.previous) state[s.previous] -= 1;
-    else running.delete(s.workflowId);
-    state[s.outcome] += 1;
+    if (running.delete(s.workflowId)) state[s.outcome] += 1;
+    else if (failedWaiting.has(s.workflowId)) {
+      if (s.outcome === 'failed') return;
+      state.failed -= 1;
+      state[s.outcome] += 1;
+    } else return void early.set(s.workflowId, s);
     if (s.outcome === 'failed') failedWaiting.add(s.workflowId);
     else failedWaiting.delete(s.workflowId);
   };
@@ -118,8 +118,8 @@ export async function fleetRun(input: FleetRunInput): Promise<FleetRunResult> {
       cancelled: state.cancelled,
       finished,
     });
-  // Starts go out in groups of a tenth of the window: each start's answer costs this workflow a
-  // workflow task, so one group costs one instead of one per machine (the window stays ≥ 90% full).
+  // Starts go out in groups of a tenth of the window: one local activity and one marker per group
+  // instead of per machine (the window stays ≥ 90% full).
   const refillAt = Math.max(1, Math.floor(input.concurrency / 10));
   const refillDue = () => {
     const toStart = state.total - state.nextSeq + 1;
@@ -145,66 +145,38 @@ export async function fleetRun(input: FleetRunInput): Promise<FleetRunResult> {
       }
     }
 
-    // Fill the window: the next machines come from a prefetched page (one activity per page, not
-    // per machine) and start together (one workflow task for all their start commands).
+    // Fill the window: one local activity starts the next machines' runs (one marker, no workflow
+    // task per start) and returns which it started.
     const room = Math.min(input.concurrency - running.size, batchSize - startedThisBatch);
     if (!state.paused && !state.cancelRequested && refillDue()) {
-      if (upcoming.length === 0) {
-        upcoming = await db.loadFleetMachines({
-          tenantId: input.tenantId,
-          fleetRunId: input.fleetRunId,
-          fromSeq: state.nextSeq,
-          limit: Math.min(Math.max(room, PAGE), batchSize - startedThisBatch),
-        });
-        // The rows are gone: nothing left to start.
-        if (upcoming.length === 0) state.nextSeq = state.total + 1;
-      }
-      const take = upcoming.splice(0, room);
-      await Promise.all(
-        take.map(async (machine) => {
-          try {
-            await startChild(provisionMachine, {
-              workflowId: machine.workflowId,
-              args: [
-                {
-                  tenantId: input.tenantId,
-                  machineId: machine.machineId,
-                  siteId: machine.siteId,
-                  runId: machine.runId,
-                  profileId: input.profileId,
-                  fleetRunId: input.fleetRunId,
-                  parentWorkflowId: workflowInfo().workflowId,
-                  ...(input.offlineLimitSeconds !== undefined
-                    ? { offlineLimitSeconds: input.offlineLimitSeconds }
-                    : {}),
-                  ...(input.failedHoldSeconds !== undefined
-                    ? { failedHoldSeconds: input.failedHoldSeconds }
-                    : {}),
-                  ...(input.retryBackoffSeconds !== undefined
-                    ? { retryBackoffSeconds: input.retryBackoffSeconds }
-                    : {}),
-                },
-              ],
-              // A failed machine waits for an operator after the fleet run is done: it outlives it.
-              parentClosePolicy: ParentClosePolicy.ABANDON,
-              typedSearchAttributes: [
-                { key: TenantIdKey, value: input.tenantId },
-                { key: SiteIdKey, value: machine.siteId },
-                { key: MachineIdKey, value: machine.machineId },
-                { key: FleetRunIdKey, value: input.fleetRunId },
-                { key: RunStatusKey, value: 'running' },
-              ],
-            });
-          } catch (err) {
-            // Started before a continue-as-new by this fleet run: it is ours and running.
-            if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
-          }
-        }),
-      );
-      for (const machine of take) {
+      const started = await db.startFleetMachines({
+        tenantId: input.tenantId,
+        fleetRunId: input.fleetRunId,
+        fleetWorkflowId: workflowInfo().workflowId,
+        profileId: input.profileId,
+        fromSeq: state.nextSeq,
+        limit: room,
+        runOptions: {
+          ...(input.offlineLimitSeconds !== undefined
+            ? { offlineLimitSeconds: input.offlineLimitSeconds }
+            : {}),
+          ...(input.failedHoldSeconds !== undefined ? { failedHoldSeconds: input.failedHoldSeconds } : {}),
+          ...(input.retryBackoffSeconds !== undefined
+            ? { retryBackoffSeconds: input.retryBackoffSeconds }
+            : {}),
+        },
+      });
+      // The rows are gone: nothing left to start.
+      if (started.length === 0) state.nextSeq = state.total + 1;
+      for (const machine of started) {
         running.add(machine.workflowId);
         state.nextSeq = machine.seq + 1;
         startedThisBatch++;
+        const settled = early.get(machine.workflowId);
+        if (settled) {
+          early.delete(machine.workflowId);
+          settledQueue.push(settled);
+        }
       }
     }
 
@@ -232,6 +204,7 @@ export async function fleetRun(input: FleetRunInput): Promise<FleetRunResult> {
           ...state,
           running: [...running],
           failedWaiting: [...failedWaiting],
+          early: [...early.values()],
           batches: state.batches + 1,
         },
       });

@@ -2,7 +2,6 @@ import {
   ActivityFailure,
   ApplicationFailure,
   condition,
-  getExternalWorkflowHandle,
   proxyActivities,
   proxyLocalActivities,
   setHandler,
@@ -21,7 +20,6 @@ import { MachineIdKey, PhaseKey, RunStatusKey, SiteIdKey, TenantIdKey } from '..
 import {
   cancelSignal,
   machineProgressQuery,
-  machineRunSettledSignal,
   pauseSignal,
   resumeSignal,
   retryFromStepUpdate,
@@ -85,7 +83,6 @@ export async function provisionMachine(input: ProvisionMachineInput): Promise<Pr
   };
   let bootIdsSeen: string[] = [];
   let retry: RetryRequest | null = null;
-  let settledAs: ProvisionMachineResult['outcome'] | undefined;
 
   setHandler(machineProgressQuery, () => progress);
   setHandler(pauseSignal, () => void (progress.pauseRequested = true));
@@ -137,22 +134,6 @@ export async function provisionMachine(input: ProvisionMachineInput): Promise<Pr
     upsertSearchAttributes([{ key: RunStatusKey, value: state }]);
   };
 
-  const settle = async (outcome: ProvisionMachineResult['outcome']) => {
-    if (!input.parentWorkflowId) return;
-    const previous = settledAs;
-    settledAs = outcome;
-    try {
-      await getExternalWorkflowHandle(input.parentWorkflowId).signal(machineRunSettledSignal, {
-        runId: input.runId,
-        workflowId: workflowInfo().workflowId,
-        outcome,
-        ...(previous ? { previous } : {}),
-      });
-    } catch {
-      // The fleet run has finished (this is a late retry): the machine_runs row carries the outcome.
-    }
-  };
-
   // One proxy per kind of step: its own start-to-close; delivery retries (offline, timeouts, a
   // restarted worker or API) are unlimited within the offline limit, step failures are ours to retry.
   const dispatchOptions = (policy: StepPolicy, scheduleToCloseSeconds = offlineLimit): ActivityOptions => ({
@@ -173,13 +154,26 @@ export async function provisionMachine(input: ProvisionMachineInput): Promise<Pr
 
   // An inventory the run collected goes to the machine with the run's next record (no activity of its own).
   let inventory: Record<string, unknown> | undefined;
-  const record = async (update: Omit<Parameters<typeof db.recordMachineRun>[0], 'tenantId' | 'runId'>) => {
+  type RecordUpdate = Omit<Parameters<typeof db.recordMachineRun>[0], 'tenantId' | 'runId' | 'settle'>;
+  /**
+   * Mirrors the run to its row; with `settled`, the same local activity then tells the fleet run
+   * (no workflow task of its own for the signal). The fleet ignores a repeat.
+   */
+  const record = async (update: RecordUpdate, settled?: ProvisionMachineResult['outcome']) => {
     const report = inventory;
     await db.recordMachineRun({
       tenantId: input.tenantId,
       runId: input.runId,
       ...update,
       ...(report ? { inventory: { machineId: input.machineId, report } } : {}),
+      ...(settled && input.fleetWorkflowId
+        ? {
+            settle: {
+              fleetWorkflowId: input.fleetWorkflowId,
+              signal: { runId: input.runId, workflowId: workflowInfo().workflowId, outcome: settled },
+            },
+          }
+        : {}),
     });
     // Stored: forget it (unless a newer report came meanwhile).
     if (inventory === report) inventory = undefined;
@@ -328,14 +322,15 @@ export async function provisionMachine(input: ProvisionMachineInput): Promise<Pr
 
   const finish = async (outcome: ProvisionMachineResult['outcome'], reason?: string) => {
     setState(outcome);
-    await record({
-      status: outcome,
-      finished: true,
-      ...(outcome === 'passed' ? { lastError: null } : {}),
-      ...(validation ? { validation } : {}),
-    });
-    // Awaited: a signal still pending when the run completes is never sent (tried: the fleet hung).
-    await settle(outcome);
+    await record(
+      {
+        status: outcome,
+        finished: true,
+        ...(outcome === 'passed' ? { lastError: null } : {}),
+        ...(validation ? { validation } : {}),
+      },
+      outcome,
+    );
     return { outcome, steps: plan.length, ...(reason ? { reason } : {}) };
   };
 
@@ -422,12 +417,14 @@ export async function provisionMachine(input: ProvisionMachineInput): Promise<Pr
       progress.lastError = failure;
       if (retry !== null && retryAnswer === null) retryAnswer = { error: failure.message };
       setState('failed');
-      await record({
-        status: 'failed',
-        lastError: { type: failure.type, message: failure.message, step: failure.step },
-        ...(validation ? { validation } : {}),
-      });
-      if (settledAs !== 'failed') await settle('failed');
+      await record(
+        {
+          status: 'failed',
+          lastError: { type: failure.type, message: failure.message, step: failure.step },
+          ...(validation ? { validation } : {}),
+        },
+        'failed',
+      );
       // Wait for an operator: retry from a step (after fixing the profile), cancel, or time out.
       retry = null;
       const decided = await condition(
