@@ -1,5 +1,6 @@
 import { computeMachineUid } from '../infra/wire/machine-uid';
 import type { AgentTaskMessage, ResultRequest } from '../infra/wire/agent-protocol';
+import { StepKind } from '../infra/wire/agent-steps';
 import { AgentApiClient, ApiError, type FetchLike } from './api-client';
 import { writeConfig, type AgentConfig } from './config';
 import { Journal, type JournalEntry, type JournalOptions } from './journal';
@@ -100,9 +101,10 @@ export class Agent {
         await this.forwardPending();
         if (this.lastBootId === null || this.lastBootId !== (await this.opts.platform.bootId()))
           await this.checkIn();
-        const task = await this.api.poll(this.opts.pollSeconds ?? 25, signal);
+        let task = await this.api.poll(this.opts.pollSeconds ?? 25, signal);
         this.backoffMs = 500;
-        if (task) await this.handle(task);
+        // Each result asks for the next task in the same request: one request per step.
+        while (task && !signal.aborted) task = await this.handle(task, signal);
       } catch (err) {
         if (signal.aborted) break;
         // A fault hook may simulate the process dying: nothing after it may run.
@@ -130,16 +132,19 @@ export class Agent {
     return this.state;
   }
 
-  /** One task, once: a finished entry is reported again, never re-run. */
-  async handle(task: AgentTaskMessage): Promise<void> {
+  /**
+   * One task, once: a finished entry is reported again, never re-run. With `signal` (the poll
+   * loop), the report waits for the machine's next task and returns it.
+   */
+  async handle(task: AgentTaskMessage, signal?: AbortSignal): Promise<AgentTaskMessage | null> {
     const entry = this.journal.get(task.id);
-    if (entry?.state === 'finished') return this.report(entry);
+    if (entry?.state === 'finished') return this.report(entry, signal);
     this.journal.put({ task, state: 'started', reported: false });
     const outcome = await this.execute(task);
     const finished: JournalEntry = { task, state: 'finished', outcome, reported: false };
     this.journal.put(finished);
     await this.opts.afterStep?.(task);
-    await this.report(finished);
+    return this.report(finished, signal);
   }
 
   private async execute(task: AgentTaskMessage): Promise<ResultRequest> {
@@ -197,9 +202,17 @@ export class Agent {
     }
   }
 
-  private async report(entry: JournalEntry): Promise<void> {
-    await this.api.result(entry.task.id, entry.outcome!);
+  private async report(entry: JournalEntry, signal?: AbortSignal): Promise<AgentTaskMessage | null> {
+    // After a restart request the machine goes down: nothing to wait for then.
+    const wait = signal && entry.task.kind !== StepKind.Reboot ? (this.opts.pollSeconds ?? 25) : undefined;
+    const next = await this.api.result(
+      entry.task.id,
+      entry.outcome!,
+      wait,
+      wait === undefined ? undefined : signal,
+    );
     this.journal.put({ ...entry, reported: true });
+    return next;
   }
 
   /** After a restart or an outage: finish what was interrupted and forward what was not acknowledged. */

@@ -6,6 +6,7 @@ import type {
   EnrollResponse,
   ProgressRequest,
   ResultRequest,
+  ResultResponse,
 } from '../infra/wire/agent-protocol';
 
 /** An HTTP answer the agent must act on (401: key revoked; 4xx: our bug; 5xx/429: retry). */
@@ -85,7 +86,22 @@ export class AgentApiClient {
     await this.request('POST', `/v1/agent/tasks/${taskId}/progress`, req);
   }
 
-  async result(taskId: string, req: ResultRequest): Promise<void> {
-    await this.request('POST', `/v1/agent/tasks/${taskId}/result`, req);
+  /**
+   * Reports a task's result. With `waitSeconds`, the same request then long-polls for the next task
+   * (one request per step instead of a result and a poll); returns it, or null.
+   */
+  async result(
+    taskId: string,
+    req: ResultRequest,
+    waitSeconds?: number,
+    signal?: AbortSignal,
+  ): Promise<AgentTaskMessage | null> {
+    const res = await this.request<ResultResponse>(
+      'POST',
+      `/v1/agent/tasks/${taskId}/result${waitSeconds === undefined ? '' : `?wait=${waitSeconds}`}`,
+      req,
+      signal,
+    );
+    return res.body?.task ?? null;
   }
 }

@@ -7,7 +7,12 @@ import { createCoreWorker } from './core-worker';
 /** The worker process: `drydock worker`. Shuts down cleanly on SIGINT/SIGTERM (Temporal's Runtime handles them). */
 export async function runWorker(): Promise<void> {
   const env = loadEnv();
-  Runtime.install({ logger: new DefaultLogger(env.LOG_LEVEL === 'debug' ? 'DEBUG' : 'WARN') });
+  Runtime.install({
+    logger: new DefaultLogger(env.LOG_LEVEL === 'debug' ? 'DEBUG' : 'WARN'),
+    ...(env.WORKER_METRICS_ADDRESS
+      ? { telemetryOptions: { metrics: { prometheus: { bindAddress: env.WORKER_METRICS_ADDRESS } } } }
+      : {}),
+  });
   const orm = await openAppOrm(appDatabaseUrl(env));
   const address = env.TEMPORAL_ADDRESS ?? `127.0.0.1:${env.TEMPORAL_PORT}`;
   const { worker, connection } = await createCoreWorker({

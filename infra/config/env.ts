@@ -40,6 +40,8 @@ const schema = z.object({
     .default('default'),
   TEMPORAL_CLI_PATH: z.string().min(1).optional(),
   TEMPORAL_TASK_QUEUE: z.string().min(1).default('core'),
+  /** Serve the worker's Temporal metrics (task latencies, slots, cache) for Prometheus at host:port `/metrics`. */
+  WORKER_METRICS_ADDRESS: hostPort.optional(),
   /** A prebuilt workflow bundle (bundleWorkflowCode output); unset = the worker bundles workflows/ at start. */
   WORKFLOW_BUNDLE_PATH: z.string().min(1).optional(),
   API_HOST: z.string().min(1).default('127.0.0.1'),

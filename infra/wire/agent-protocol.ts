@@ -116,6 +116,13 @@ export type AgentTaskMessage = Static<typeof AgentTaskSchema>;
 
 export const PollResponseSchema = Type.Object({ task: AgentTaskSchema });
 
+/** With `?wait=N` the answer also carries the machine's next task, as soon as one is queued (≤ N s). */
+export const ResultResponseSchema = Type.Object({
+  accepted: Type.Literal(true),
+  task: Type.Optional(AgentTaskSchema),
+});
+export type ResultResponse = Static<typeof ResultResponseSchema>;
+
 // A plain pattern, not format 'uuid', which also accepts a `urn:uuid:` prefix PostgreSQL refuses.
 export const TaskParamsSchema = Type.Object(
   {

@@ -143,6 +143,34 @@ async function serverRequests(port: number): Promise<Map<string, number>> {
   return counts;
 }
 
+/** The worker's histogram sums and counts by metric (labels summed), and its gauges (its Prometheus exporter). */
+async function workerMetrics(address: string): Promise<Map<string, number>> {
+  const text = await (await fetch(`http://${address}/metrics`)).text();
+  const values = new Map<string, number>();
+  for (const line of text.split('\n')) {
+    const m = /^([a-z_]+)(?:\{(.*)\})? ([0-9.e+-]+)$/.exec(line);
+    if (!m || /_bucket$/.test(m[1]!)) continue;
+    const slotType = /slot_type="([^"]+)"/.exec(m[2] ?? '')?.[1];
+    const key = slotType ? `${m[1]}{${slotType}}` : m[1]!;
+    values.set(key, (values.get(key) ?? 0) + Number(m[3]));
+  }
+  return values;
+}
+
+/** Mean latencies (ms) of the worker's task histograms between two readings. */
+function workerLatencies(before: Map<string, number>, after: Map<string, number>): string {
+  return [...after.keys()]
+    .filter((k) => k.endsWith('_latency_count'))
+    .map((k) => {
+      const name = k.slice(0, -'_count'.length);
+      const n = after.get(k)! - (before.get(k) ?? 0);
+      const sum = (after.get(`${name}_sum`) ?? 0) - (before.get(`${name}_sum`) ?? 0);
+      return n > 0 ? `${name} ${(sum / n).toFixed(1)} ms × ${n}` : '';
+    })
+    .filter(Boolean)
+    .join(', ');
+}
+
 /** The operations that grew between two readings, per unit of work, largest first. */
 function requestsPer(
   before: Map<string, number>,
@@ -315,12 +343,13 @@ async function main(): Promise<void> {
       TEMPORAL_ADDRESS: server.address,
       TEMPORAL_TASK_QUEUE: 'core',
     };
+    const workerMetricsAddress = `127.0.0.1:${await freePort()}`;
     let workerReady: () => void = () => {};
     const workerUp = new Promise<void>((resolve) => (workerReady = resolve));
     const worker: ChildProcess = spawnEntry(
       'worker',
       'workers/main.ts',
-      childEnv,
+      { ...childEnv, WORKER_METRICS_ADDRESS: workerMetricsAddress },
       (line) => {
         if (line.includes('polling task queue')) workerReady();
         else if (!line.endsWith('drydock worker: stopped')) childLine(line);
@@ -487,6 +516,19 @@ async function main(): Promise<void> {
     };
     const cpuBefore = cpuNow(pids);
     const requestsBefore = await temporalRequests();
+    const workerBefore = await workerMetrics(workerMetricsAddress);
+    // The worker's free slots, sampled while the fleet runs (what a full worker waits for).
+    const slotSamples = new Map<string, number[]>();
+    const slotSampler = setInterval(() => {
+      void workerMetrics(workerMetricsAddress).then(
+        (m) => {
+          for (const [k, v] of m)
+            if (k.startsWith('worker_task_slots_available'))
+              slotSamples.set(k, [...(slotSamples.get(k) ?? []), v]);
+        },
+        () => undefined,
+      );
+    }, 1000);
     started = performance.now();
     const { startFleetRun } = await gql<{ startFleetRun: Fleet }>(
       `mutation($i: FleetRunStartInput!) { startFleetRun(input: $i) { ${FLEET} } }`,
@@ -518,6 +560,8 @@ async function main(): Promise<void> {
     const fleetSeconds = (performance.now() - started) / 1000;
     const cpu = cpuSince(cpuBefore, pids);
     const requestsAfter = await temporalRequests();
+    clearInterval(slotSampler);
+    const workerAfter = await workerMetrics(workerMetricsAddress);
 
     const [tasks] = (
       await sql.query<{
@@ -610,6 +654,15 @@ async function main(): Promise<void> {
       `temporal: requests per machine-step (api: the server's gRPC API; db/visibility: its persistence): ${requestsPer(requestsBefore, requestsAfter, machineSteps)}`,
     );
     out(`temporal: requests per bare activity: ${bareRequests}`);
+    out(`worker: mean latencies during the fleet run: ${workerLatencies(workerBefore, workerAfter)}`);
+    out(
+      `worker: free slots while the fleet ran (min / median): ${[...slotSamples]
+        .map(([k, v]) => {
+          const sorted = [...v].sort((a, b) => a - b);
+          return `${k.replace('worker_task_slots_available', '')} ${sorted[0]} / ${pct(sorted, 50)}`;
+        })
+        .join(', ')}`,
+    );
 
     // History sizes: every run of the fleet workflow (it continues as new), every machine's run.
     const fleetWorkflowId = `fleet-run:${view.id}`;

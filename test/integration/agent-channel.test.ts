@@ -9,7 +9,11 @@ import { noticeSql } from '../../infra/db/agent-notices';
 import { withTenant } from '../../infra/db/orm';
 import { computeMachineUid } from '../../infra/wire/machine-uid';
 import { MachineIdKey, TenantIdKey } from '../../workflows/search-attributes';
-import { collectInventoryWorkflowId, type CollectInventoryResult } from '../../workflows/machines/contracts';
+import {
+  AgentTaskKind,
+  collectInventoryWorkflowId,
+  type CollectInventoryResult,
+} from '../../workflows/machines/contracts';
 import { gql } from '../helpers/api';
 import { startAgentStack, type AgentStack } from '../helpers/agent-stack';
 
@@ -357,6 +361,41 @@ describe('the task channel', () => {
     controller.abort();
     await running;
     expect(m.platform.snapshot.executions[task!.idempotencyKey]).toBe(1);
+  });
+
+  it('answers a result sent with ?wait with the next task queued meanwhile: one request per step', async () => {
+    const m = await enrolledMachine('chained');
+    const machineId = m.agent.machineId!;
+    const requests: string[] = [];
+    const agent = agentFor(m.platform, m.dir, {
+      fetch: (url, init) => {
+        requests.push(`${init.method} ${new URL(url).pathname}${new URL(url).search}`);
+        return fetch(url, init);
+      },
+    });
+    await agent.ensureEnrolled();
+    const first = await startInventory(machineId);
+    const task = await agent.api.poll(5);
+    expect(task).toMatchObject({ kind: AgentTaskKind.CollectInventory });
+
+    // The next task is queued while the report of the first one waits.
+    const second = new Promise<Awaited<ReturnType<typeof startInventory>>>((resolve) =>
+      setTimeout(() => resolve(startInventory(machineId)), 500),
+    );
+    const next = await agent.handle(task!, new AbortController().signal);
+    expect(next).toMatchObject({ kind: AgentTaskKind.CollectInventory });
+    expect(next!.id).not.toBe(task!.id);
+    await first.result();
+    // Reported outside the poll loop (no signal): no waiting, no task in the answer.
+    expect(await agent.handle(next!)).toBeNull();
+    await (await second).result();
+
+    expect(requests.filter((r) => r.startsWith('GET /v1/agent/tasks'))).toHaveLength(1);
+    expect(requests.filter((r) => r.includes('/result?wait=2'))).toHaveLength(1);
+    expect((await taskRows(machineId)).map((t) => [t.status, t.deliveries])).toEqual([
+      ['completed', 1],
+      ['completed', 1],
+    ]);
   });
 
   it('loses no result when the API restarts between the step and its report', async () => {

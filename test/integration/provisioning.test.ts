@@ -105,26 +105,30 @@ describe('fleet provisioning through the Standard profile', () => {
         /^Device Serial Number,Windows Product ID,Hardware Hash\nSIM[0-9A-F]+,,\S+\n$/,
       );
     // Engineers find the runs in the Temporal UI by search attributes.
-    const passedRuns = async () => {
-      let n = 0;
-      for await (const _ of stack.temporal.workflow.list({
-        query: `FleetRunId = '${started.id}' AND RunStatus = 'passed' AND Phase = 'validation'`,
-      }))
-        n++;
-      return n;
-    };
-    let listed = await passedRuns();
-    for (let i = 0; i < 20 && listed < 5; i++) {
-      await new Promise((r) => setTimeout(r, 250));
-      listed = await passedRuns();
-    }
-    expect(listed).toBe(5);
+    expect(
+      await listedRuns(
+        `WorkflowType = 'provisionMachine' AND FleetRunId = '${started.id}' AND RunStatus = 'passed'`,
+        5,
+      ),
+    ).toBe(5);
     for (const machine of stored) {
       expect(machine.autopilot?.hardwareHash).toBeTruthy();
       expect(machine.hostname).toMatch(new RegExp(`^${code}-00[1-5]$`));
     }
   });
 });
+
+/** How many runs a visibility query lists, asked again for a while until `expected` (it is eventually consistent). */
+async function listedRuns(query: string, expected: number): Promise<number> {
+  let n = 0;
+  for (let i = 0; i < 20; i++) {
+    n = 0;
+    for await (const _ of stack.temporal.workflow.list({ query })) n++;
+    if (n === expected) break;
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  return n;
+}
 
 /** Writes a finished run's history to test/histories (DRYDOCK_RECORD_HISTORIES=1), for the replay test. */
 async function recordHistory(workflowId: string, file: string): Promise<void> {
@@ -188,6 +192,13 @@ describe('acceptance', () => {
       step: 'apps.installer:DrydockTool',
     });
     expect(failed.lastError!.message).toContain('not run');
+    // The run waiting for a retry is found by where it stopped.
+    expect(
+      await listedRuns(
+        `WorkflowId = '${failed.workflowId}' AND RunStatus = 'failed' AND Phase = 'apps' AND ExecutionStatus = 'Running'`,
+        1,
+      ),
+    ).toBe(1);
     expect(Object.keys(bad!.platform.snapshot.effects).some((e) => e.startsWith('installer:'))).toBe(false);
     for (const m of good)
       expect(Object.keys(m.platform.snapshot.effects).some((e) => e.startsWith('installer:'))).toBe(true);

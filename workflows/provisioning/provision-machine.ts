@@ -116,7 +116,11 @@ export async function provisionMachine(input: ProvisionMachineInput): Promise<Pr
     },
   );
 
-  // Each upsert is a visibility write: only what the starter did not set, and only changes.
+  // Each upsert is a visibility write — on the server, a database write per run and change — so
+  // search attributes follow the run's life, not its steps (ADR 0012): what the starter did not
+  // set; RunStatus when the run starts, stops (paused, failed, cancelled, passed) or goes on; and
+  // with a stop, the Phase it stopped in (cleared when it goes on). Its current phase and step are
+  // in the progress query and the machine_runs row.
   const given = workflowInfo().typedSearchAttributes;
   const missing = [
     ...(given.get(TenantIdKey) === undefined ? [{ key: TenantIdKey, value: input.tenantId }] : []),
@@ -125,13 +129,19 @@ export async function provisionMachine(input: ProvisionMachineInput): Promise<Pr
     ...(given.get(RunStatusKey) !== 'running' ? [{ key: RunStatusKey, value: 'running' }] : []),
   ];
   if (missing.length > 0) upsertSearchAttributes(missing);
-  let shownState: MachineRunState = 'running';
+  let shownStatus: MachineRunState = 'running';
 
   const setState = (state: MachineRunState) => {
     progress.state = state;
-    if (state === shownState) return;
-    shownState = state;
-    upsertSearchAttributes([{ key: RunStatusKey, value: state }]);
+    // A restart is part of running: the machine_runs row and the progress query say "rebooting".
+    const status = state === 'rebooting' || state === 'starting' ? 'running' : state;
+    if (status === shownStatus) return;
+    shownStatus = status;
+    const stoppedIn = status !== 'running' && status !== 'passed' ? progress.phase : null;
+    upsertSearchAttributes([
+      { key: RunStatusKey, value: status },
+      { key: PhaseKey, value: stoppedIn },
+    ]);
   };
 
   // One proxy per kind of step: its own start-to-close; delivery retries (offline, timeouts, a
@@ -379,7 +389,6 @@ export async function provisionMachine(input: ProvisionMachineInput): Promise<Pr
             rebootPending = false;
           }
           progress.phase = step.phase;
-          upsertSearchAttributes([{ key: PhaseKey, value: step.phase }]);
         }
         progress.step = step.key;
         const result = await runStep(step, index);

@@ -12,9 +12,11 @@ import {
   PollResponseSchema,
   ProgressRequestSchema,
   ResultRequestSchema,
+  ResultResponseSchema,
   TaskParamsSchema,
   WireErrorCode,
   type CheckInRequest,
+  type AgentTaskMessage,
   type ProgressRequest,
   type ResultRequest,
 } from '../../../infra/wire/agent-protocol';
@@ -38,6 +40,40 @@ const security = [{ agentKey: [] }];
 export async function agentRoutes(app: FastifyInstance, deps: AppDeps): Promise<void> {
   const { env, orm, temporal, hub } = deps;
   const secret = serverSecret(env);
+
+  /**
+   * The long-poll: the machine's next task as soon as one is queued, or null after `wait` seconds
+   * (capped by AGENT_POLL_MAX_SECONDS) or when the client goes away; 'revoked' if its key is.
+   */
+  const waitForTask = async (
+    request: FastifyRequest,
+    reply: FastifyReply,
+    wait: string | undefined,
+  ): Promise<AgentTaskMessage | null | 'revoked'> => {
+    const agent = request.agent!;
+    const waitMs =
+      Math.min(wait === undefined ? env.AGENT_POLL_MAX_SECONDS : Number(wait), env.AGENT_POLL_MAX_SECONDS) *
+      1000;
+    const deadline = Date.now() + waitMs;
+    // The client going away ends the wait (reply.raw 'close' is the reliable signal).
+    const gone = new AbortController();
+    reply.raw.on('close', () => gone.abort());
+    // Closed before the listener existed (during authentication): the event has already fired.
+    // The socket tells (a request whose body was read is itself "destroyed" once read).
+    const closed = () => gone.signal.aborted || request.raw.socket.destroyed || reply.raw.destroyed;
+    for (;;) {
+      // Never claim for a poll nobody is waiting on: the task would go into a dead socket.
+      if (closed()) return null;
+      // A pending (unapproved clone) or retired machine is offered nothing (claimTask checks).
+      const task = await claimTask(orm, agent.tenantId, agent.machineId);
+      if (task) return task;
+      const left = deadline - Date.now();
+      if (left <= 0 || closed()) return null;
+      const reason = await hub.wait(agent.machineId, agent.keyId, left, gone.signal);
+      if (reason === 'revoked') return 'revoked';
+      if (reason === 'closed') return null;
+    }
+  };
 
   app.addHook('onRequest', async (request: FastifyRequest, reply: FastifyReply) => {
     if (!request.url.startsWith('/v1/agent/')) return;
@@ -114,30 +150,9 @@ export async function agentRoutes(app: FastifyInstance, deps: AppDeps): Promise<
       },
     },
     async (request, reply) => {
-      const agent = request.agent!;
-      const waitMs =
-        Math.min(
-          request.query.wait === undefined ? env.AGENT_POLL_MAX_SECONDS : Number(request.query.wait),
-          env.AGENT_POLL_MAX_SECONDS,
-        ) * 1000;
-      const deadline = Date.now() + waitMs;
-      // The client going away ends the wait (reply.raw 'close' is the reliable signal).
-      const gone = new AbortController();
-      reply.raw.on('close', () => gone.abort());
-      // Closed before the listener existed (during authentication): the event has already fired.
-      const closed = () => gone.signal.aborted || request.raw.destroyed || reply.raw.destroyed;
-      for (;;) {
-        // Never claim for a poll nobody is waiting on: the task would go into a dead socket.
-        if (closed()) return reply.code(204).send();
-        // A pending (unapproved clone) or retired machine is offered nothing (claimTask checks).
-        const task = await claimTask(orm, agent.tenantId, agent.machineId);
-        if (task) return { task };
-        const left = deadline - Date.now();
-        if (left <= 0 || closed()) return reply.code(204).send();
-        const reason = await hub.wait(agent.machineId, agent.keyId, left, gone.signal);
-        if (reason === 'revoked') return unauthorized(reply);
-        if (reason === 'closed') return reply.code(204).send();
-      }
+      const next = await waitForTask(request, reply, request.query.wait);
+      if (next === 'revoked') return unauthorized(reply);
+      return next ? { task: next } : reply.code(204).send();
     },
   );
 
@@ -157,9 +172,20 @@ export async function agentRoutes(app: FastifyInstance, deps: AppDeps): Promise<
     },
   );
 
-  app.post<{ Params: { id: string }; Body: ResultRequest }>(
+  app.post<{ Params: { id: string }; Body: ResultRequest; Querystring: { wait?: string } }>(
     '/agent/tasks/:id/result',
-    { bodyLimit: V1_BODY_LIMIT, schema: { security, params: TaskParamsSchema, body: ResultRequestSchema } },
+    {
+      bodyLimit: V1_BODY_LIMIT,
+      schema: {
+        security,
+        description:
+          'Stores the result and completes the activity. With `wait`, then long-polls for the next task as GET /agent/tasks does (one request per step instead of two).',
+        params: TaskParamsSchema,
+        querystring: PollQuerySchema,
+        body: ResultRequestSchema,
+        response: { 200: ResultResponseSchema, 401: ErrorResponseSchema },
+      },
+    },
     async (request, reply) => {
       const agent = request.agent!;
       const body = request.body;
@@ -197,7 +223,12 @@ export async function agentRoutes(app: FastifyInstance, deps: AppDeps): Promise<
           }
         }
       }
-      return reply.code(200).send({ accepted: true });
+      if (request.query.wait === undefined) return reply.code(200).send({ accepted: true });
+      // The result is in; a revoked key is told so by its next request.
+      const next = await waitForTask(request, reply, request.query.wait);
+      return reply
+        .code(200)
+        .send(next && next !== 'revoked' ? { accepted: true, task: next } : { accepted: true });
     },
   );
 }
