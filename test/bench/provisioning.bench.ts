@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { readdirSync, readFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { ChildProcess } from 'node:child_process';
@@ -299,7 +299,11 @@ async function main(): Promise<void> {
     });
     const temporalRequests = () => serverRequests(metricsPort);
     atExit('Temporal dev server', () => server.stop());
-    const stateDir = mkdtempSync(path.join(os.tmpdir(), 'drydock-bench-prov-'));
+    // Each simulated machine's disk (its journal, its host state) is its own in reality; here they
+    // would all write to the server's one disk, so they live in memory (tmpfs) where there is one.
+    const stateDir = mkdtempSync(
+      path.join(existsSync('/dev/shm') ? '/dev/shm' : os.tmpdir(), 'drydock-bench-prov-'),
+    );
     atExit('state folder', async () => rmSync(stateDir, { recursive: true, force: true }));
     const orm = await createOrm(deriveAppUrl(adminUrl), { pool: { min: 0, max: 4 } });
     atExit('ORM', () => orm.close());
