@@ -47,8 +47,36 @@ function checkIds(...ids: string[]): void {
   for (const id of ids) if (!uuidPattern.test(id)) throw new Error(`not an id: ${JSON.stringify(id)}`);
 }
 
+/** The pool's own client, as far as these statements need it (node-postgres). */
+interface PgClient {
+  query(config: { text: string; values: unknown[] }): Promise<{ rows: unknown[] }>;
+}
+interface KnexPoolClient {
+  acquireConnection(): Promise<PgClient>;
+  releaseConnection(connection: PgClient): Promise<void>;
+}
+
+const numbered = new Map<string, string>();
+
+/**
+ * One function call on a connection of the ORM's own pool, straight through node-postgres: at one
+ * call per step per process, the ORM's and the query builder's layers cost several times the
+ * driver's work (profiles, ADR 0012). Placeholders are written `?` and numbered here.
+ */
 async function call<T>(orm: Orm, sql: string, params: unknown[]): Promise<T[]> {
-  return orm.em.getConnection().execute<T[]>(sql, params as never[]);
+  let text = numbered.get(sql);
+  if (text === undefined) {
+    let n = 0;
+    text = sql.replace(/\?/g, () => `$${++n}`);
+    numbered.set(sql, text);
+  }
+  const pool = (orm.em.getConnection().getKnex() as unknown as { client: KnexPoolClient }).client;
+  const connection = await pool.acquireConnection();
+  try {
+    return (await connection.query({ text, values: params })).rows as T[];
+  } finally {
+    await pool.releaseConnection(connection);
+  }
 }
 
 /** Stores the task for this activity attempt (or re-arms it), mirrors the run, wakes the long-polls. */

@@ -1,6 +1,13 @@
 import type { Harness } from '../../agent/harness/harness';
 import { withTenant } from '../../infra/db/orm';
-import type { ProvisionMachineResult } from '../../workflows/provisioning/contracts';
+import { MockActivityEnvironment } from '@temporalio/testing';
+import { createProvisioningActivities } from '../../activities/provisioning/provisioning-activities';
+import {
+  fleetProgressQuery,
+  machineRunSettledSignal,
+  type MachineRunSettled,
+  type ProvisionMachineResult,
+} from '../../workflows/provisioning/contracts';
 import { startAgentStack, type AgentStack } from '../helpers/agent-stack';
 import { gql } from '../helpers/api';
 import { createTenant } from '../helpers/fixtures';
@@ -227,6 +234,85 @@ it('a cancelled fleet run starts nothing more and ends cancelled', async () => {
   expect(runs.filter((r) => r.status === 'queued')).toEqual([]);
   const result = await stack.temporal.workflow.getHandle(`fleet-run:${started.id}`).result();
   expect(result).toMatchObject({ outcome: 'CANCELLED', total: 3 });
+});
+
+it('a fleet run counts each machine once: repeated settles change nothing, a settle ahead of its start waits for it, and no run starts twice', async () => {
+  // The agents are offline: the runs wait at their first step while the test plays their settles.
+  const fleet = await enrolledFleet(stack, 'settles', 3);
+  await fleet.stop();
+  const started = await startFleetRun(stack, {
+    profileId,
+    concurrency: 1,
+    machineIds: fleet.machines.map((m) => m.agent.machineId!),
+  });
+  const fleetHandle = stack.temporal.workflow.getHandle(`fleet-run:${started.id}`);
+  const progress = () => fleetHandle.query(fleetProgressQuery);
+  await until(progress, (p) => p.running === 1);
+  const runs = await fleetMachineRuns(stack, started.id);
+  const first = runs.find((r) => r.status !== 'queued')!;
+  const [second, third] = runs.filter((r) => r !== first);
+  const settle = (r: { id: string; workflowId: string }, outcome: MachineRunSettled['outcome']) =>
+    fleetHandle.signal(machineRunSettledSignal, { runId: r.id, workflowId: r.workflowId, outcome });
+
+  // As from a start whose workflow task failed after the run had finished: kept until it starts.
+  await settle(second!, 'passed');
+  await settle(first, 'failed');
+  await settle(first, 'failed'); // a record activity that ran again
+  let p = await until(progress, (v) => v.failed === 1 && v.passed === 1 && v.running === 1);
+  expect(p).toMatchObject({ running: 1, passed: 1, failed: 1, queued: 0 });
+  // The failed one passes after a retry (twice over): failed → passed, once.
+  await settle(first, 'passed');
+  await settle(first, 'passed');
+  p = await until(progress, (v) => v.passed === 2);
+  expect(p).toMatchObject({ running: 1, passed: 2, failed: 0 });
+  await settle(third!, 'cancelled');
+  const result = await fleetHandle.result();
+  expect(result.total).toBe(3);
+
+  // Starting the same machines again starts nothing: running or finished, each run is the one there was.
+  const before = await Promise.all(
+    runs.map((r) => stack.temporal.workflow.getHandle(r.workflowId).describe()),
+  );
+  for (const d of before)
+    if (d.status.name === 'RUNNING')
+      await stack.temporal.workflow.getHandle(d.workflowId).terminate('test done');
+  const env = new MockActivityEnvironment({ taskQueue: stack.taskQueue }, { client: stack.temporal });
+  const again: { workflowId: string }[] = await env.run(
+    createProvisioningActivities({ orm: stack.orm }).startFleetMachines,
+    {
+      tenantId: stack.tenant.tenantId,
+      fleetRunId: started.id,
+      fleetWorkflowId: `fleet-run:${started.id}`,
+      profileId,
+      fromSeq: 1,
+      limit: 10,
+      runOptions: {},
+    },
+  );
+  expect(again.map((r) => r.workflowId).sort()).toEqual(runs.map((r) => r.workflowId).sort());
+  for (const d of before) {
+    const now = await stack.temporal.workflow.getHandle(d.workflowId).describe();
+    expect(now.runId).toBe(d.runId);
+    expect(now.status.name).not.toBe('RUNNING');
+  }
+
+  // A record that runs again (its signal failed the first time) audits the outcome once.
+  const record = () =>
+    env.run(createProvisioningActivities({ orm: stack.orm }).recordMachineRun, {
+      tenantId: stack.tenant.tenantId,
+      runId: first.id,
+      status: 'cancelled' as const,
+      finished: true,
+    });
+  await record();
+  await record();
+  const audited = await withTenant(stack.orm, stack.tenant.tenantId, (em) =>
+    em.execute<{ n: number }[]>(
+      `select count(*)::int as n from audit_events where action = 'machine_run.cancelled' and data->>'runId' = ?`,
+      [first.id],
+    ),
+  );
+  expect(audited[0]!.n).toBe(1);
 });
 
 it('roles: operators run, only engineers edit profiles, viewers do neither', async () => {
