@@ -248,7 +248,11 @@ it('a fleet run counts each machine once: repeated settles change nothing, a set
   const fleetHandle = stack.temporal.workflow.getHandle(`fleet-run:${started.id}`);
   const progress = () => fleetHandle.query(fleetProgressQuery);
   await until(progress, (p) => p.running === 1);
-  const runs = await fleetMachineRuns(stack, started.id);
+  // The started run's row says so once it has prepared.
+  const runs = await until(
+    () => fleetMachineRuns(stack, started.id),
+    (rows) => rows.some((r) => r.status !== 'queued'),
+  );
   const first = runs.find((r) => r.status !== 'queued')!;
   const [second, third] = runs.filter((r) => r !== first);
   const settle = (r: { id: string; workflowId: string }, outcome: MachineRunSettled['outcome']) =>

@@ -196,7 +196,7 @@ export async function fleetRun(input: FleetRunInput): Promise<FleetRunResult> {
     if (exhausted && running.size === 0) break;
 
     if (startedThisBatch >= batchSize || workflowInfo().continueAsNewSuggested) {
-      // Hand the window over to a fresh history; children keep signalling the same workflow id.
+      // Hand the window over to a fresh history; the machines' runs keep signalling the same workflow id.
       while (settledQueue.length > 0) apply(settledQueue.shift()!);
       await continueAsNew<typeof fleetRun>({
         ...input,
