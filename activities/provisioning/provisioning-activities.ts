@@ -319,34 +319,46 @@ export function createProvisioningActivities(deps: { orm: Orm }) {
         };
         const scoped =
           (sel.siteIds?.length ?? 0) + (sel.clientIds?.length ?? 0) + (sel.machineIds?.length ?? 0) > 0;
-        await em.execute(
-          `insert into machine_runs (id, tenant_id, machine_id, site_id, fleet_run_id, seq, workflow_id, profile_id, created_by)
-           select r.id, r.tenant_id, r.machine_id, r.site_id, ?, r.seq, 'provision:' || r.machine_id || ':' || r.id, ?, ?
-             from (
-               select gen_random_uuid() as id, m.tenant_id, m.id as machine_id, m.site_id,
-                      row_number() over (order by s.code, m.hostname, m.id)::int as seq
-                 from machines m join sites s on s.id = m.site_id
-                where m.status = 'active'
-                  and (not ? or m.site_id = any(?::uuid[]) or s.client_id = any(?::uuid[]) or m.id = any(?::uuid[]))
-                  and m.labels @> ?::jsonb
-             ) r`,
+        // One run per machine at a time: a selected machine with an unfinished run of its own
+        // (queued in another fleet run, running, paused, failed and waiting) is left out and counted.
+        const [selected] = await em.execute<{ total: number; skipped: number }[]>(
+          `with chosen as (
+             select m.tenant_id, m.id as machine_id, m.site_id, s.code, m.hostname,
+                    exists (select 1 from machine_runs b
+                             where b.tenant_id = m.tenant_id and b.machine_id = m.id and b.finished_at is null) as busy
+               from machines m join sites s on s.id = m.site_id
+              where m.status = 'active'
+                and (not ? or m.site_id = any(?::uuid[]) or s.client_id = any(?::uuid[]) or m.id = any(?::uuid[]))
+                and m.labels @> ?::jsonb
+           ), inserted as (
+             insert into machine_runs (id, tenant_id, machine_id, site_id, fleet_run_id, seq, workflow_id, profile_id, created_by)
+             select r.id, r.tenant_id, r.machine_id, r.site_id, ?, r.seq, 'provision:' || r.machine_id || ':' || r.id, ?, ?
+               from (
+                 select gen_random_uuid() as id, c.tenant_id, c.machine_id, c.site_id,
+                        row_number() over (order by c.code, c.hostname, c.machine_id)::int as seq
+                   from chosen c where not c.busy
+               ) r
+             returning 1
+           )
+           select (select count(*) from inserted)::int as total,
+                  (select count(*) from chosen where busy)::int as skipped`,
           [
-            input.fleetRunId,
-            fleet.profile_id,
-            fleet.created_by,
             scoped,
             `{${(sel.siteIds ?? []).join(',')}}`,
             `{${(sel.clientIds ?? []).join(',')}}`,
             `{${(sel.machineIds ?? []).join(',')}}`,
             JSON.stringify(sel.tags ?? {}),
+            input.fleetRunId,
+            fleet.profile_id,
+            fleet.created_by,
           ],
         );
-        const [count] = await em.execute<{ n: number }[]>(
-          `select count(*)::int as n from machine_runs where fleet_run_id = ?`,
-          [input.fleetRunId],
-        );
-        await em.execute(`update fleet_runs set total = ? where id = ?`, [count!.n, input.fleetRunId]);
-        return { total: count!.n };
+        await em.execute(`update fleet_runs set total = ?, skipped = ? where id = ?`, [
+          selected!.total,
+          selected!.skipped,
+          input.fleetRunId,
+        ]);
+        return { total: selected!.total };
       });
     },
 

@@ -319,6 +319,32 @@ it('a fleet run counts each machine once: repeated settles change nothing, a set
   expect(audited[0]!.n).toBe(1);
 });
 
+it('a fleet run leaves out a machine that already has a run of its own, and counts it as skipped', async () => {
+  // Offline agents: the single machine's run waits at its first step.
+  const fleet = await enrolledFleet(stack, 'skipped', 2);
+  await fleet.stop();
+  const [busy, free] = fleet.machines.map((m) => m.agent.machineId!);
+  const own = (await provision(busy!)).data!.provisionMachine;
+  const started = await startFleetRun(stack, { profileId, concurrency: 2, machineIds: [busy!, free!] });
+  const view = await until(
+    () =>
+      q<{ fleetRun: { total: number; skipped: number } }>(
+        'query($id: ID!) { fleetRun(id: $id) { total skipped } }',
+        { id: started.id },
+      ),
+    (r) => r.data!.fleetRun.total > 0,
+  );
+  expect(view.data!.fleetRun).toEqual({ total: 1, skipped: 1 });
+  const runs = await fleetMachineRuns(stack, started.id);
+  expect(runs.map((r) => r.machineId)).toEqual([free]);
+  // And the other way round: the machine queued or running in the fleet run takes no run of its own.
+  const refused = await provision(free!);
+  expect(refused.errors?.[0]?.extensions?.code).toBe('RUN_IN_PROGRESS');
+  // Their steps wait for offline agents: end the runs here rather than after the offline limit.
+  for (const workflowId of [own.workflowId, runs[0]!.workflowId, `fleet-run:${started.id}`])
+    await stack.temporal.workflow.getHandle(workflowId).terminate('test done');
+});
+
 it('roles: operators run, only engineers edit profiles, viewers do neither', async () => {
   const save = (role: 'operator' | 'engineer') =>
     q('mutation { saveProfile(name: "Lean", documentJson: "{}") { id } }', {}, role);

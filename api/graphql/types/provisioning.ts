@@ -127,7 +127,11 @@ const FleetRunRef = builder.objectRef<FleetRun>('FleetRun').implement({
     profileId: t.exposeID('profileId'),
     status: t.exposeString('status'),
     concurrency: t.exposeInt('concurrency'),
-    total: t.exposeInt('total'),
+    total: t.exposeInt('total', { description: 'Machines in the run (the selection less `skipped`).' }),
+    skipped: t.exposeInt('skipped', {
+      description:
+        'Selected machines left out because each already had a run of its own (queued, running, paused, or failed and waiting for a retry).',
+    }),
     passed: t.exposeInt('passed', {
       description: 'Machines whose latest run passed (updated after retries).',
     }),
@@ -276,6 +280,7 @@ builder.mutationField('startFleetRun', (t) =>
           concurrency,
           status: FleetRunStatus.Running,
           total: 0,
+          skipped: 0,
           passed: 0,
           failed: 0,
           cancelled: 0,

@@ -91,6 +91,8 @@ export interface FleetRun {
   concurrency: number;
   status: FleetRunStatus;
   total: number;
+  /** Selected machines left out: each already had a run of its own. */
+  skipped: number;
   passed: number;
   failed: number;
   cancelled: number;
@@ -112,6 +114,7 @@ export const FleetRunSchema = new EntitySchema<FleetRun>({
     concurrency: { type: 'number' },
     status: { enum: true, items: () => FleetRunStatus },
     total: { type: 'number' },
+    skipped: { type: 'number', default: 0 },
     passed: { type: 'number' },
     failed: { type: 'number' },
     cancelled: { type: 'number' },
