@@ -56,24 +56,16 @@ interface KnexPoolClient {
   releaseConnection(connection: PgClient): Promise<void>;
 }
 
-const numbered = new Map<string, string>();
-
 /**
  * One function call on a connection of the ORM's own pool, straight through node-postgres: at one
  * call per step per process, the ORM's and the query builder's layers cost several times the
- * driver's work (profiles, ADR 0012). Placeholders are written `?` and numbered here.
+ * driver's work (profiles, ADR 0012). Placeholders are node-postgres's: `$1`, `$2`, …
  */
 async function call<T>(orm: Orm, sql: string, params: unknown[]): Promise<T[]> {
-  let text = numbered.get(sql);
-  if (text === undefined) {
-    let n = 0;
-    text = sql.replace(/\?/g, () => `$${++n}`);
-    numbered.set(sql, text);
-  }
   const pool = (orm.em.getConnection().getKnex() as unknown as { client: KnexPoolClient }).client;
   const connection = await pool.acquireConnection();
   try {
-    return (await connection.query({ text, values: params })).rows as T[];
+    return (await connection.query({ text: sql, values: params })).rows as T[];
   } finally {
     await pool.releaseConnection(connection);
   }
@@ -88,25 +80,29 @@ export async function dispatchTask(orm: Orm, input: DispatchInput): Promise<Disp
     status: TaskState['status'] | null;
     result: TaskState['result'];
     error: TaskState['error'];
-  }>(orm, `select * from agent_dispatch_task(?, ?, ?, ?, ?::jsonb, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, [
-    input.tenantId,
-    input.machineId,
-    input.id,
-    input.kind,
-    JSON.stringify(input.payload),
-    input.idempotencyKey,
-    input.workflowId,
-    input.activityId,
-    Buffer.from(input.taskToken),
-    input.attempt,
-    input.run?.runId ?? null,
-    input.run?.status ?? null,
-    input.run?.phase ?? null,
-    input.run?.step ?? null,
-    input.run?.attempt ?? null,
-    AGENT_CHANNEL,
-    JSON.stringify(notice),
-  ]);
+  }>(
+    orm,
+    `select * from agent_dispatch_task($1, $2, $3, $4, $5::jsonb, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)`,
+    [
+      input.tenantId,
+      input.machineId,
+      input.id,
+      input.kind,
+      JSON.stringify(input.payload),
+      input.idempotencyKey,
+      input.workflowId,
+      input.activityId,
+      Buffer.from(input.taskToken),
+      input.attempt,
+      input.run?.runId ?? null,
+      input.run?.status ?? null,
+      input.run?.phase ?? null,
+      input.run?.step ?? null,
+      input.run?.attempt ?? null,
+      AGENT_CHANNEL,
+      JSON.stringify(notice),
+    ],
+  );
   const machine = row!.machine_status as 'missing' | 'retired' | 'active' | 'pending';
   if (machine === 'missing' || machine === 'retired') return { machine };
   return { machine, task: { status: row!.status!, result: row!.result, error: row!.error } };
@@ -131,7 +127,7 @@ export async function claimTask(
     kind: string;
     payload: Record<string, unknown>;
     idempotency_key: string;
-  }>(orm, `select * from agent_claim_task(?, ?)`, [tenantId, machineId]);
+  }>(orm, `select * from agent_claim_task($1, $2)`, [tenantId, machineId]);
   return row
     ? { id: row.id, kind: row.kind, payload: row.payload, idempotencyKey: row.idempotency_key }
     : null;
@@ -151,7 +147,7 @@ export async function finishTask(
     result: TaskState['result'];
     error: TaskState['error'];
     task_token: Buffer | null;
-  }>(orm, `select * from agent_finish_task(?, ?, ?, ?, ?::jsonb, ?::jsonb)`, [
+  }>(orm, `select * from agent_finish_task($1, $2, $3, $4, $5::jsonb, $6::jsonb)`, [
     tenantId,
     machineId,
     taskId,
@@ -172,7 +168,7 @@ export async function taskState(
   checkIds(tenantId, machineId, taskId);
   const [row] = await call<{ status: TaskState['status']; task_token: Buffer | null }>(
     orm,
-    `select * from agent_task_state(?, ?, ?)`,
+    `select * from agent_task_state($1, $2, $3)`,
     [tenantId, machineId, taskId],
   );
   return row ? { status: row.status, taskToken: row.task_token } : null;
@@ -192,7 +188,7 @@ export async function lookupAgentKey(orm: Orm, keyId: string): Promise<AgentKeyR
     machine_id: string;
     key_hash: string;
     revoked_at: Date | null;
-  }>(orm, `select * from agent_key_lookup(?)`, [keyId]);
+  }>(orm, `select * from agent_key_lookup($1)`, [keyId]);
   return row
     ? { tenantId: row.tenant_id, machineId: row.machine_id, keyHash: row.key_hash, revokedAt: row.revoked_at }
     : null;
