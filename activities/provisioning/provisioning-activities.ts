@@ -292,6 +292,59 @@ export function createProvisioningActivities(deps: { orm: Orm }) {
     },
 
     /**
+     * The fleet run's check of what its signals told it (ADR 0014): which of the runs it waits for
+     * have settled by their rows, and which were closed in Temporal without settling (terminated by
+     * an engineer, timed out, failed by a fault in the code) — those are settled here as failed, with
+     * the reason on their row. So a settle that never arrived costs the fleet one interval, not its end.
+     */
+    async reconcileFleetMachines(input: {
+      tenantId: string;
+      fleetRunId: string;
+      workflowIds: string[];
+    }): Promise<MachineRunSettled[]> {
+      if (input.workflowIds.length === 0) return [];
+      const waitingFor = new Set(input.workflowIds);
+      // Few runs close this way, and visibility lists them in one query (their rows cannot say).
+      const closed = new Map<string, string>();
+      const { client, log } = Context.current();
+      const query =
+        `WorkflowType = 'provisionMachine' AND FleetRunId = '${input.fleetRunId.replaceAll("'", '')}'` +
+        ` AND ExecutionStatus != 'Running' AND ExecutionStatus != 'Completed'`;
+      for await (const run of client.workflow.list({ query })) {
+        if (waitingFor.has(run.workflowId)) closed.set(run.workflowId, run.status.name);
+      }
+      return withTenant(deps.orm, input.tenantId, async (em) => {
+        for (const [workflowId, status] of closed) {
+          const how = status === 'TIMED_OUT' ? 'timed out' : status.toLowerCase();
+          const lastError = {
+            type: 'RunClosed',
+            message: `the run was ${how} in Temporal, outside Drydock; start a new run for this machine`,
+          };
+          const [row] = await em.execute<{ id: string; step: string | null }[]>(
+            `update machine_runs set status = 'failed', finished_at = now(), updated_at = now(),
+                    last_error = ?::jsonb || jsonb_build_object('step', step)
+              where fleet_run_id = ? and workflow_id = ? and finished_at is null
+             returning id, step`,
+            [JSON.stringify(lastError), input.fleetRunId, workflowId],
+          );
+          if (row) {
+            log.warn('a machine run closed without settling: failed', { workflowId, status });
+            await auditRun(em, { tenantId: input.tenantId, runId: row.id, status: 'failed', lastError });
+          }
+        }
+        const rows = await em.execute<
+          { id: string; workflow_id: string; status: MachineRunSettled['outcome'] }[]
+        >(
+          `select id, workflow_id, status from machine_runs
+            where fleet_run_id = ? and status in ('passed', 'failed', 'cancelled')
+              and workflow_id in (select jsonb_array_elements_text(?::jsonb))`,
+          [input.fleetRunId, JSON.stringify(input.workflowIds)],
+        );
+        return rows.map((r) => ({ runId: r.id, workflowId: r.workflow_id, outcome: r.status }));
+      });
+    },
+
+    /**
      * Fixes the fleet run's machines once: one queued machine_runs row per selected active machine,
      * numbered 1..n. A repeat (activity retry, continue-as-new) counts the rows already there.
      */

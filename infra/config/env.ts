@@ -78,6 +78,8 @@ const schema = z.object({
   PROVISION_RETRY_BACKOFF_SECONDS: z.coerce.number().int().min(0).max(3600).default(5),
   /** A fleet run continues as new after starting this many machines (keeps each history small). */
   PROVISION_FLEET_BATCH_SIZE: z.coerce.number().int().min(1).max(10_000).default(500),
+  /** A fleet run checks the runs it waits for this often (a lost settle, a run closed outside Drydock). */
+  PROVISION_FLEET_RECONCILE_SECONDS: z.coerce.number().int().min(1).max(3600).default(60),
 });
 
 export type Env = z.infer<typeof schema>;

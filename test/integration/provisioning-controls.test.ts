@@ -1,3 +1,5 @@
+import { randomUUID } from 'node:crypto';
+import { temporal } from '@temporalio/proto';
 import type { Harness } from '../../agent/harness/harness';
 import { withTenant } from '../../infra/db/orm';
 import { MockActivityEnvironment } from '@temporalio/testing';
@@ -31,6 +33,8 @@ beforeAll(async () => {
     PROVISION_RETRY_BACKOFF_SECONDS: '1',
     PROVISION_OFFLINE_LIMIT_SECONDS: '120',
     PROVISION_FAILED_HOLD_SECONDS: '600',
+    // The fleet runs check on their machines' runs every 2 seconds (a lost settle, a terminated run).
+    PROVISION_FLEET_RECONCILE_SECONDS: '2',
   });
   profileId = await saveProfile(stack, 'Standard', {});
 });
@@ -317,6 +321,63 @@ it('a fleet run counts each machine once: repeated settles change nothing, a set
     ),
   );
   expect(audited[0]!.n).toBe(1);
+});
+
+it('a fleet run ends though no settle reaches it: a run terminated in Temporal fails, a reset that drops the signals still counts every machine', async () => {
+  const online = await enrolledFleet(stack, 'check-online', 1);
+  harnesses.push(online);
+  const offline = await enrolledFleet(stack, 'check-offline', 1);
+  await offline.stop(); // its run waits at its first step
+  const [up, down] = [online, offline].map((h) => h.machines[0]!.agent.machineId!);
+  const started = await startFleetRun(stack, { profileId, concurrency: 2, machineIds: [up!, down!] });
+  const fleetHandle = stack.temporal.workflow.getHandle(`fleet-run:${started.id}`);
+  const runs = await until(
+    () => fleetMachineRuns(stack, started.id),
+    (rows) =>
+      rows.find((r) => r.machineId === up)?.status === 'passed' && rows.every((r) => r.status !== 'queued'),
+  );
+  const stuck = runs.find((r) => r.machineId === down)!;
+
+  // An engineer terminates the waiting run in the Temporal UI: it never settles, the fleet's check fails it.
+  await stack.temporal.workflow.getHandle(stuck.workflowId).terminate('stuck, ended by an engineer');
+  const first = await fleetHandle.result();
+  expect(first).toMatchObject({ total: 2, passed: 1, failed: 1, outcome: 'FAIL' });
+  const closed = (await fleetMachineRuns(stack, started.id)).find((r) => r.machineId === down)!;
+  expect(closed.status).toBe('failed');
+  expect(closed.lastError).toMatchObject({ type: 'RunClosed', step: 'preflight' });
+  expect(closed.lastError!.message).toBe(
+    'the run was terminated in Temporal, outside Drydock; start a new run for this machine',
+  );
+  const audited = await withTenant(stack.orm, stack.tenant.tenantId, (em) =>
+    em.execute<{ n: number }[]>(
+      `select count(*)::int as n from audit_events where action = 'machine_run.failed' and data->>'runId' = ?`,
+      [stuck.id],
+    ),
+  );
+  expect(audited[0]!.n).toBe(1);
+
+  // Reset to its first workflow task without its signals: it starts over, finds both runs started
+  // (and closed), hears nothing from them, and still ends with the same counts.
+  const history = await fleetHandle.fetchHistory();
+  const firstTask = history.events!.find((e) => e.workflowTaskCompletedEventAttributes)!;
+  const { runId } = await fleetHandle.describe();
+  const reset = await stack.temporal.workflowService.resetWorkflowExecution({
+    namespace: stack.temporal.options.namespace,
+    workflowExecution: { workflowId: fleetHandle.workflowId, runId },
+    reason: 'test: a reset that drops the signals',
+    workflowTaskFinishEventId: firstTask.eventId,
+    requestId: randomUUID(),
+    resetReapplyType: temporal.api.enums.v1.ResetReapplyType.RESET_REAPPLY_TYPE_NONE,
+  });
+  const again = await stack.temporal.workflow.getHandle(fleetHandle.workflowId, reset.runId!).result();
+  expect(again).toMatchObject({ total: 2, passed: 1, failed: 1, outcome: 'FAIL' });
+  const afterReset = await stack.temporal.workflow
+    .getHandle(fleetHandle.workflowId, reset.runId!)
+    .fetchHistory();
+  const signals = afterReset.events!.filter((e) => e.workflowExecutionSignaledEventAttributes);
+  expect(signals).toEqual([]);
+  const view = await fleetRun(stack, started.id);
+  expect(view).toMatchObject({ status: 'completed', total: 2, passed: 1, failed: 1 });
 });
 
 it('a fleet run leaves out a machine that already has a run of its own, and counts it as skipped', async () => {

@@ -29,6 +29,8 @@ beforeAll(async () => {
     PROVISION_FAILED_HOLD_SECONDS: '600',
     // Small batches: the 50-machine fleet continues as new twice.
     PROVISION_FLEET_BATCH_SIZE: '20',
+    // …and checks on its machines' runs every 2 seconds (recorded in the fleet history below).
+    PROVISION_FLEET_RECONCILE_SECONDS: '2',
   });
 });
 afterAll(async () => {

@@ -132,6 +132,8 @@ export interface FleetRunInput {
   retryBackoffSeconds?: number;
   /** Continue-as-new after this many machines started in one run of the workflow. Default 500. */
   batchSize?: number;
+  /** How often the runs waited for are checked against their rows and Temporal. Default 60. */
+  reconcileSeconds?: number;
   /** Carried over continue-as-new. */
   carried?: FleetRunCarried;
 }

@@ -2,8 +2,11 @@ import {
   condition,
   continueAsNew,
   getExternalWorkflowHandle,
+  log,
+  patched,
   proxyLocalActivities,
   setHandler,
+  sleep,
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
@@ -30,7 +33,9 @@ const db = proxyLocalActivities<ProvisioningActivities>(databaseLocalActivity);
  * a sliding window of `concurrency`. The runs are started by a local activity (not as child
  * workflows: ADR 0012) and report back by signal when they settle (a failed machine waits for
  * retry without holding its slot), so the window keeps moving. Continue-as-new every `batchSize`
- * machines keeps 10,000 machines out of one history.
+ * machines keeps 10,000 machines out of one history. Every `reconcileSeconds` it checks the runs
+ * it waits for against their rows and Temporal (ADR 0014): a settle that never arrived, or a run
+ * closed outside Drydock, cannot hold the fleet run open.
  */
 export async function fleetRun(input: FleetRunInput): Promise<FleetRunResult> {
   const batchSize = input.batchSize ?? 500;
@@ -56,6 +61,12 @@ export async function fleetRun(input: FleetRunInput): Promise<FleetRunResult> {
   const state = { ...carried };
   let startedThisBatch = 0;
   const settledQueue: MachineRunSettled[] = [];
+  // The periodic check (histories recorded before it replay without it).
+  const checks = patched('fleet-run-reconcile');
+  let checkDue = false;
+  const armCheck = () =>
+    void sleep(`${input.reconcileSeconds ?? 60} seconds`).then(() => void (checkDue = true));
+  if (checks) armCheck();
 
   const progress = (): FleetRunProgress => ({
     total: Math.max(0, state.total),
@@ -134,6 +145,30 @@ export async function fleetRun(input: FleetRunInput): Promise<FleetRunResult> {
 
   for (;;) {
     while (settledQueue.length > 0) apply(settledQueue.shift()!);
+
+    if (checkDue) {
+      checkDue = false;
+      const waitingFor = [...running, ...failedWaiting];
+      if (waitingFor.length > 0) {
+        const found = await db.reconcileFleetMachines({
+          tenantId: input.tenantId,
+          fleetRunId: input.fleetRunId,
+          workflowIds: waitingFor,
+        });
+        // Signals that came while the check ran are applied first: what is left was missed.
+        while (settledQueue.length > 0) apply(settledQueue.shift()!);
+        const missed = found.filter(
+          (s) => running.has(s.workflowId) || (failedWaiting.has(s.workflowId) && s.outcome !== 'failed'),
+        );
+        if (missed.length > 0) {
+          log.warn('machine runs settled without their signal reaching the fleet run', {
+            workflowIds: missed.map((s) => s.workflowId),
+          });
+          missed.forEach(apply);
+        }
+      }
+      armCheck();
+    }
 
     if (state.cancelRequested && !cancelSent) {
       cancelSent = true;
@@ -214,6 +249,7 @@ export async function fleetRun(input: FleetRunInput): Promise<FleetRunResult> {
     await condition(
       () =>
         settledQueue.length > 0 ||
+        checkDue ||
         `${state.paused}:${state.cancelRequested}` !== seenState ||
         (!state.paused && !state.cancelRequested && refillDue()),
     );

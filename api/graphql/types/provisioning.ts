@@ -304,6 +304,7 @@ builder.mutationField('startFleetRun', (t) =>
         profileId: fleet.profileId,
         concurrency,
         batchSize: ctx.env.PROVISION_FLEET_BATCH_SIZE,
+        reconcileSeconds: ctx.env.PROVISION_FLEET_RECONCILE_SECONDS,
         ...provisioningDefaults(ctx),
       };
       await ctx.temporal.workflow.start('fleetRun', {
