@@ -29,11 +29,12 @@ export interface FleetRunView {
     passed: number;
     failed: number;
     batches: number;
+    recovered: number;
   } | null;
 }
 
 const FLEET_FIELDS =
-  'id status total passed failed cancelled progress { state queued running passed failed batches }';
+  'id status total passed failed cancelled progress { state queued running passed failed batches recovered }';
 
 export async function startFleetRun(
   stack: AgentStack,

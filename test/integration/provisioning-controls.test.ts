@@ -378,6 +378,11 @@ it('a fleet run ends though no settle reaches it: a run terminated in Temporal f
   expect(signals).toEqual([]);
   const view = await fleetRun(stack, started.id);
   expect(view).toMatchObject({ status: 'completed', total: 2, passed: 1, failed: 1 });
+  // Both settles came by the check (the progress query of the finished run).
+  const progress = await stack.temporal.workflow
+    .getHandle(fleetHandle.workflowId, reset.runId!)
+    .query(fleetProgressQuery);
+  expect(progress).toMatchObject({ state: 'done', recovered: 2 });
 });
 
 it('a fleet run leaves out a machine that already has a run of its own, and counts it as skipped', async () => {

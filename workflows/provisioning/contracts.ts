@@ -151,6 +151,8 @@ export interface FleetRunCarried {
   failedWaiting: string[];
   /** Settles of machines not (yet) known as running: applied when they are (see fleetRun). */
   early?: MachineRunSettled[];
+  /** Settles the periodic check found that no signal brought (ADR 0014). */
+  recovered?: number;
 }
 
 export interface FleetRunProgress {
@@ -164,6 +166,8 @@ export interface FleetRunProgress {
   cancelRequested: boolean;
   state: 'selecting' | 'running' | 'paused' | 'cancelling' | 'done';
   batches: number;
+  /** Settles the periodic check found that no signal brought: lost signals, runs closed outside Drydock. */
+  recovered: number;
 }
 
 export interface FleetRunResult {

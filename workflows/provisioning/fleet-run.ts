@@ -89,6 +89,7 @@ export async function fleetRun(input: FleetRunInput): Promise<FleetRunResult> {
               ? 'paused'
               : 'running',
     batches: state.batches,
+    recovered: state.recovered ?? 0,
   });
   setHandler(fleetProgressQuery, progress);
   setHandler(machineRunSettledSignal, (s) => void settledQueue.push(s));
@@ -165,6 +166,7 @@ export async function fleetRun(input: FleetRunInput): Promise<FleetRunResult> {
             workflowIds: missed.map((s) => s.workflowId),
           });
           missed.forEach(apply);
+          state.recovered = (state.recovered ?? 0) + missed.length;
         }
       }
       armCheck();

@@ -63,6 +63,10 @@ const FleetProgressRef = builder.objectRef<FleetRunProgress>('FleetRunProgress')
     cancelled: t.exposeInt('cancelled'),
     paused: t.exposeBoolean('paused'),
     batches: t.exposeInt('batches', { description: 'Histories so far (continue-as-new).' }),
+    recovered: t.exposeInt('recovered', {
+      description:
+        "Settles the fleet run's periodic check found that no signal brought (lost signals, runs closed outside Drydock).",
+    }),
   }),
 });
 
