@@ -38,9 +38,6 @@ export enum ProvisioningFailure {
   NoFreeName = 'NoFreeName',
 }
 
-/** How long after a run's row settles its signal may take before the fleet's check counts it lost. */
-const SETTLE_SIGNAL_GRACE_SECONDS = 5;
-
 const permanent = (type: ProvisioningFailure, message: string) =>
   ApplicationFailure.create({ type, message, nonRetryable: true });
 
@@ -304,7 +301,7 @@ export function createProvisioningActivities(deps: { orm: Orm }) {
       tenantId: string;
       fleetRunId: string;
       workflowIds: string[];
-    }): Promise<MachineRunSettled[]> {
+    }): Promise<(MachineRunSettled & { closedInTemporal?: true })[]> {
       if (input.workflowIds.length === 0) return [];
       const waitingFor = new Set(input.workflowIds);
       // Few runs close this way, and visibility lists them in one query (their rows cannot say).
@@ -335,24 +332,20 @@ export function createProvisioningActivities(deps: { orm: Orm }) {
             await auditRun(em, { tenantId: input.tenantId, runId: row.id, status: 'failed', lastError });
           }
         }
-        // A run's signal follows its row's commit within moments: a row settled in the last few
-        // seconds is left to its signal (the next check still finds it if the signal was lost).
         const rows = await em.execute<
           { id: string; workflow_id: string; status: MachineRunSettled['outcome'] }[]
         >(
           `select id, workflow_id, status from machine_runs
             where fleet_run_id = ? and status in ('passed', 'failed', 'cancelled')
-              and workflow_id in (select jsonb_array_elements_text(?::jsonb))
-              and (updated_at < now() - make_interval(secs => ?)
-                   or workflow_id in (select jsonb_array_elements_text(?::jsonb)))`,
-          [
-            input.fleetRunId,
-            JSON.stringify(input.workflowIds),
-            SETTLE_SIGNAL_GRACE_SECONDS,
-            JSON.stringify([...closed.keys()]),
-          ],
+              and workflow_id in (select jsonb_array_elements_text(?::jsonb))`,
+          [input.fleetRunId, JSON.stringify(input.workflowIds)],
         );
-        return rows.map((r) => ({ runId: r.id, workflowId: r.workflow_id, outcome: r.status }));
+        return rows.map((r) => ({
+          runId: r.id,
+          workflowId: r.workflow_id,
+          outcome: r.status,
+          ...(closed.has(r.workflow_id) ? { closedInTemporal: true } : {}),
+        }));
       });
     },
 

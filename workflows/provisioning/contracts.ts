@@ -151,7 +151,7 @@ export interface FleetRunCarried {
   failedWaiting: string[];
   /** Settles of machines not (yet) known as running: applied when they are (see fleetRun). */
   early?: MachineRunSettled[];
-  /** Settles the periodic check found that no signal brought (ADR 0014). */
+  /** Settles the periodic check applied before any signal did (ADR 0014). */
   recovered?: number;
 }
 
@@ -166,7 +166,7 @@ export interface FleetRunProgress {
   cancelRequested: boolean;
   state: 'selecting' | 'running' | 'paused' | 'cancelling' | 'done';
   batches: number;
-  /** Settles the periodic check found that no signal brought: lost signals, runs closed outside Drydock. */
+  /** Settles the periodic check applied before any signal did: lost or late signals, runs closed outside Drydock. */
   recovered: number;
 }
 

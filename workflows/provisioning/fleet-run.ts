@@ -64,6 +64,9 @@ export async function fleetRun(input: FleetRunInput): Promise<FleetRunResult> {
   // The periodic check (histories recorded before it replay without it).
   const checks = patched('fleet-run-reconcile');
   let checkDue = false;
+  // Settled by their rows at the last check, and no signal yet: lost if the next check says so too
+  // (a signal can be on its way, or wait on the server while this workflow's task runs).
+  let suspects = new Set<string>();
   const armCheck = () =>
     void sleep(`${input.reconcileSeconds ?? 60} seconds`).then(() => void (checkDue = true));
   if (checks) armCheck();
@@ -156,11 +159,15 @@ export async function fleetRun(input: FleetRunInput): Promise<FleetRunResult> {
           fleetRunId: input.fleetRunId,
           workflowIds: waitingFor,
         });
-        // Signals that came while the check ran are applied first: what is left was missed.
+        // Signals that came while the check ran are applied first: what is left is missed or late.
         while (settledQueue.length > 0) apply(settledQueue.shift()!);
-        const missed = found.filter(
+        const unapplied = found.filter(
           (s) => running.has(s.workflowId) || (failedWaiting.has(s.workflowId) && s.outcome !== 'failed'),
         );
+        // A run closed in Temporal sends no signal; any other is given until the next check.
+        const missed = unapplied.filter((s) => s.closedInTemporal || suspects.has(s.workflowId));
+        suspects = new Set(unapplied.map((s) => s.workflowId));
+        for (const s of missed) suspects.delete(s.workflowId);
         if (missed.length > 0) {
           log.warn('machine runs settled without their signal reaching the fleet run', {
             workflowIds: missed.map((s) => s.workflowId),

@@ -65,7 +65,7 @@ const FleetProgressRef = builder.objectRef<FleetRunProgress>('FleetRunProgress')
     batches: t.exposeInt('batches', { description: 'Histories so far (continue-as-new).' }),
     recovered: t.exposeInt('recovered', {
       description:
-        "Settles the fleet run's periodic check found that no signal brought (lost signals, runs closed outside Drydock).",
+        "Settles the fleet run's periodic check applied before any signal did (lost or late signals, runs closed outside Drydock).",
     }),
   }),
 });
