@@ -15,6 +15,13 @@ const entry = (state: JournalEntry['state'], reported = false): JournalEntry => 
   reported,
 });
 
+/** The ids of the entries a journal still has to report, sorted. */
+const pendingIds = (journal: Journal) =>
+  journal
+    .pending()
+    .map((e) => e.task.id)
+    .sort();
+
 describe('the agent journal', () => {
   it('keeps unacknowledged entries across a restart, and forgets acknowledged ones as pending', () => {
     const started = entry('started');
@@ -23,20 +30,10 @@ describe('the agent journal', () => {
     const journal = new Journal(dir);
     for (const e of [started, finished, acknowledged]) journal.put(e);
     journal.put({ ...acknowledged, reported: true });
-    expect(
-      journal
-        .pending()
-        .map((e) => e.task.id)
-        .sort(),
-    ).toEqual([started.task.id, finished.task.id].sort());
+    expect(pendingIds(journal)).toEqual([started.task.id, finished.task.id].sort());
 
     const reopened = new Journal(dir);
-    expect(
-      reopened
-        .pending()
-        .map((e) => e.task.id)
-        .sort(),
-    ).toEqual([started.task.id, finished.task.id].sort());
+    expect(pendingIds(reopened)).toEqual([started.task.id, finished.task.id].sort());
     // A redelivered task finds its outcome, acknowledged or not: it never runs twice.
     expect(reopened.get(finished.task.id)).toMatchObject({ state: 'finished', reported: false });
     expect(reopened.get(acknowledged.task.id)).toMatchObject({ state: 'finished', reported: true });
