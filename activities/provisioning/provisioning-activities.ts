@@ -295,7 +295,8 @@ export function createProvisioningActivities(deps: { orm: Orm }) {
      * The fleet run's check of what its signals told it (ADR 0014): which of the runs it waits for
      * have settled by their rows, and which were closed in Temporal without settling (terminated by
      * an engineer, timed out, failed by a fault in the code) — those are settled here as failed, with
-     * the reason on their row. So a settle that never arrived costs the fleet one interval, not its end.
+     * the reason on their row. So a settle that never arrived costs the fleet two intervals (the
+     * fleet waits one check for a late signal), not its end.
      */
     async reconcileFleetMachines(input: {
       tenantId: string;
@@ -320,11 +321,11 @@ export function createProvisioningActivities(deps: { orm: Orm }) {
             type: 'RunClosed',
             message: `the run was ${how} in Temporal, outside Drydock; start a new run for this machine`,
           };
-          const [row] = await em.execute<{ id: string; step: string | null }[]>(
+          const [row] = await em.execute<{ id: string }[]>(
             `update machine_runs set status = 'failed', finished_at = now(), updated_at = now(),
                     last_error = ?::jsonb || jsonb_build_object('step', step)
               where fleet_run_id = ? and workflow_id = ? and finished_at is null
-             returning id, step`,
+             returning id`,
             [JSON.stringify(lastError), input.fleetRunId, workflowId],
           );
           if (row) {
