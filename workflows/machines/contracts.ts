@@ -20,6 +20,11 @@ export interface AgentTaskInput {
   machineId: string;
   kind: AgentTaskKind | StepKind;
   payload: Record<string, unknown>;
+  /**
+   * How long the task may wait for the machine to pick it up (its offline limit). Once it has, the
+   * step has its own running time (the activity's start-to-close): two budgets, not one.
+   */
+  deliverWithinSeconds?: number;
   /** Mirror this step to the machine_runs row in the same transaction (no extra activity per step). */
   run?: { runId: string; phase: string; step: string; attempt: number; status?: 'running' | 'rebooting' };
 }
@@ -36,6 +41,12 @@ export enum AgentTaskKind {
 export enum AgentChannelFailure {
   MachineNotFound = 'MachineNotFound',
   MachineNotActive = 'MachineNotActive',
+  /** The machine did not pick the step up within its offline limit; the task was abandoned. */
+  MachineUnreachable = 'MachineUnreachable',
+  /** The task's run ended (cancelled, failed, terminated): it will never run. */
+  TaskAbandoned = 'TaskAbandoned',
+  /** A task of another kind holds this step's idempotency key: a bug, never papered over. */
+  TaskKeyConflict = 'TaskKeyConflict',
 }
 
 export interface CollectInventoryInput {

@@ -17,27 +17,24 @@ import {
   type MachineRun,
 } from '../../../infra/db/entities';
 import { resolveProfile, type ProfileLayer } from '../../../infra/provisioning/profile';
-import { snapshotFleetMachines } from '../../../infra/db/fleet-selection';
 import {
-  FleetRunIdKey,
-  MachineIdKey,
-  RunStatusKey,
-  SiteIdKey,
-  TenantIdKey,
-} from '../../../workflows/search-attributes';
+  healMachineRun,
+  OpenRunExists,
+  snapshotFleetMachines,
+  startSingleRun,
+} from '../../../infra/provisioning/machine-runs';
+import { FleetRunIdKey, TenantIdKey } from '../../../workflows/search-attributes';
 import {
   cancelSignal,
   fleetProgressQuery,
   fleetRunWorkflowId,
   machineProgressQuery,
   pauseSignal,
-  provisionMachineWorkflowId,
   resumeSignal,
   retryFromStepUpdate,
   type FleetRunInput,
   type FleetRunProgress,
   type MachineRunProgress,
-  type ProvisionMachineInput,
 } from '../../../workflows/provisioning/contracts';
 import { builder } from '../builder';
 import type { GraphQLContext } from '../context';
@@ -90,6 +87,11 @@ const MachineRunRef = builder.objectRef<MachineRun>('MachineRun').implement({
     id: t.exposeID('id'),
     machineId: t.exposeID('machineId'),
     fleetRunId: t.id({ nullable: true, resolve: (r) => r.fleetRunId ?? null }),
+    seq: t.int({
+      nullable: true,
+      description: 'Its place in its fleet run (1..total).',
+      resolve: (r) => r.seq ?? null,
+    }),
     workflowId: t.exposeString('workflowId'),
     status: t.exposeString('status'),
     phase: t.string({ nullable: true, resolve: (r) => r.phase ?? null }),
@@ -332,6 +334,7 @@ builder.mutationField('startFleetRun', (t) =>
         taskQueue: ctx.taskQueue,
         workflowId: fleet.workflowId,
         args: [args],
+        staticSummary: `Fleet run of ${fleet.total} machine(s), ${concurrency} at a time, started by ${identity.actor}`,
         typedSearchAttributes: [
           { key: TenantIdKey, value: identity.tenantId },
           { key: FleetRunIdKey, value: fleet.id },
@@ -350,76 +353,43 @@ builder.mutationField('provisionMachine', (t) =>
     resolve: async (_r, args, ctx) => {
       const identity = requireIdentity(ctx, Role.Operator);
       const [machineId, profileId] = checkIds([args.machineId, args.profileId], 'id');
-      const run = await inTenant(ctx, async (em) => {
+      const { machine, profile } = await inTenant(ctx, async (em) => {
         const machine = await em.findOne(MachineSchema, { id: machineId!, status: 'active' as never });
         if (!machine) throw apiError(ErrorCode.NotFound, 'no active machine with that id');
         const profile = await em.findOne(ProfileVersionSchema, { id: profileId! });
         if (!profile) throw apiError(ErrorCode.NotFound, 'profile not found');
-        // One run per machine at a time: two would race for its name, apps and reboots.
-        const active = await em.findOne(MachineRunSchema, {
-          machineId: machine.id,
-          finishedAt: null,
-          status: {
-            $in: [
-              MachineRunStatus.Queued,
-              MachineRunStatus.Running,
-              MachineRunStatus.Paused,
-              MachineRunStatus.Rebooting,
-              MachineRunStatus.Failed,
-            ],
-          },
-        });
-        if (active)
-          throw apiError(
-            ErrorCode.RunInProgress,
-            `the machine already has a run (${active.status}); cancel it or let it finish first`,
-            { runId: active.id },
-          );
-        const id = randomUUID();
-        const row = em.create(MachineRunSchema, {
-          id,
+        return { machine, profile };
+      });
+      try {
+        // One open run per machine (the database says so): two would race for its name, apps and reboots.
+        return await startSingleRun(ctx.orm, ctx.temporal, {
           tenantId: identity.tenantId,
           machineId: machine.id,
           siteId: machine.siteId,
-          workflowId: provisionMachineWorkflowId(machine.id, id),
+          hostname: machine.hostname,
           profileId: profile.id,
-          status: MachineRunStatus.Queued,
-          attempt: 0,
           createdBy: identity.actor,
-          createdAt: new Date(),
-          updatedAt: new Date(),
+          taskQueue: ctx.taskQueue,
+          options: provisioningDefaults(ctx),
+          also: (em, run) =>
+            appendAudit(em, {
+              tenantId: identity.tenantId,
+              actor: identity.actor,
+              action: 'machine_run.started',
+              subjectType: 'machine',
+              subjectId: machine.id,
+              data: { runId: run.id, profile: `${profile.name} v${profile.version}` },
+            }),
         });
-        await em.flush();
-        await appendAudit(em, {
-          tenantId: identity.tenantId,
-          actor: identity.actor,
-          action: 'machine_run.started',
-          subjectType: 'machine',
-          subjectId: machine.id,
-          data: { runId: id, profile: `${profile.name} v${profile.version}` },
-        });
-        return row;
-      });
-      const input: ProvisionMachineInput = {
-        tenantId: identity.tenantId,
-        machineId: run.machineId,
-        siteId: run.siteId,
-        runId: run.id,
-        profileId: run.profileId,
-        ...provisioningDefaults(ctx),
-      };
-      await ctx.temporal.workflow.start('provisionMachine', {
-        taskQueue: ctx.taskQueue,
-        workflowId: run.workflowId,
-        args: [input],
-        typedSearchAttributes: [
-          { key: TenantIdKey, value: identity.tenantId },
-          { key: SiteIdKey, value: run.siteId },
-          { key: MachineIdKey, value: run.machineId },
-          { key: RunStatusKey, value: 'running' },
-        ],
-      });
-      return run;
+      } catch (err) {
+        if (err instanceof OpenRunExists)
+          throw apiError(
+            ErrorCode.RunInProgress,
+            `the machine already has a run (${err.run.status}); cancel it or let it finish first`,
+            { runId: err.run.id },
+          );
+        throw err;
+      }
     },
   }),
 );
@@ -463,7 +433,18 @@ builder.mutationField('controlMachineRun', (t) =>
       const [id] = checkIds([args.id], 'id');
       const run = await inTenant(ctx, (em) => em.findOne(MachineRunSchema, { id: id! }));
       if (!run) throw apiError(ErrorCode.NotFound, 'machine run not found');
-      await signalRun(ctx, run.workflowId, controlSignal[args.action]);
+      try {
+        await signalRun(ctx, run.workflowId, controlSignal[args.action]);
+      } catch (err) {
+        // Its workflow ended outside Drydock (terminated in the Temporal UI): its row says so now.
+        if (!run.finishedAt) {
+          const fleet = run.fleetRunId
+            ? await inTenant(ctx, (em) => em.findOne(FleetRunSchema, { id: run.fleetRunId! }))
+            : null;
+          await healMachineRun(ctx.orm, ctx.temporal, identity.tenantId, run, fleet?.workflowId);
+        }
+        throw err;
+      }
       await inTenant(ctx, (em) =>
         appendAudit(em, {
           tenantId: identity.tenantId,
