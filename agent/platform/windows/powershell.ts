@@ -160,8 +160,13 @@ function powershellExe(): string {
 }
 
 /** Runs a script in a fresh `powershell.exe`, without a shell. Rejects only if it could not run to an exit code. */
+/** The whole text powershell.exe runs for `script` (error handling around it). */
+export function wrapScript(script: string): string {
+  return PRELUDE + script + POSTLUDE;
+}
+
 export function runPowerShell(script: string, opts: PsRunOptions = {}): Promise<PsResult> {
-  const encoded = encodeCommand(PRELUDE + script + POSTLUDE);
+  const encoded = encodeCommand(wrapScript(script));
   if (encoded.length > MAX_ENCODED_LENGTH) return Promise.reject(new Error('PowerShell script too long'));
   const args = ['-NoProfile', '-NonInteractive', '-ExecutionPolicy', 'Bypass', '-EncodedCommand', encoded];
   const timeoutMs = opts.timeoutMs ?? 60_000;
