@@ -7,6 +7,7 @@ import {
   WorkflowIdReusePolicy,
 } from '@temporalio/common';
 import { appendAudit } from '../../infra/db/audit';
+import { snapshotFleetMachines, type FleetSelection } from '../../infra/db/fleet-selection';
 import { storeInventory } from '../machines/machine-activities';
 import { withTenant, type EntityManager, type Orm } from '../../infra/db/orm';
 import { buildPlan, isNetbiosName, renderName } from '../../infra/provisioning/plan';
@@ -360,7 +361,7 @@ export function createProvisioningActivities(deps: { orm: Orm }) {
     }): Promise<{ total: number }> {
       return withTenant(deps.orm, input.tenantId, async (em) => {
         const [fleet] = await em.execute<
-          { selection: Record<string, unknown>; profile_id: string; created_by: string }[]
+          { selection: FleetSelection; profile_id: string; created_by: string }[]
         >(`select selection, profile_id, created_by from fleet_runs where id = ? for update`, [
           input.fleetRunId,
         ]);
@@ -370,53 +371,12 @@ export function createProvisioningActivities(deps: { orm: Orm }) {
           [input.fleetRunId],
         );
         if (existing!.n > 0) return { total: existing!.n };
-        const sel = fleet.selection as {
-          siteIds?: string[];
-          clientIds?: string[];
-          machineIds?: string[];
-          tags?: Record<string, string>;
-        };
-        const scoped =
-          (sel.siteIds?.length ?? 0) + (sel.clientIds?.length ?? 0) + (sel.machineIds?.length ?? 0) > 0;
-        // One run per machine at a time: a selected machine with an unfinished run of its own
-        // (queued in another fleet run, running, paused, failed and waiting) is left out and counted.
-        const [selected] = await em.execute<{ total: number; skipped: number }[]>(
-          `with chosen as (
-             select m.tenant_id, m.id as machine_id, m.site_id, s.code, m.hostname,
-                    exists (select 1 from machine_runs b
-                             where b.tenant_id = m.tenant_id and b.machine_id = m.id and b.finished_at is null) as busy
-               from machines m join sites s on s.id = m.site_id
-              where m.status = 'active'
-                and (not ? or m.site_id = any(?::uuid[]) or s.client_id = any(?::uuid[]) or m.id = any(?::uuid[]))
-                and m.labels @> ?::jsonb
-           ), inserted as (
-             insert into machine_runs (id, tenant_id, machine_id, site_id, fleet_run_id, seq, workflow_id, profile_id, created_by)
-             select r.id, r.tenant_id, r.machine_id, r.site_id, ?, r.seq, 'provision:' || r.machine_id || ':' || r.id, ?, ?
-               from (
-                 select gen_random_uuid() as id, c.tenant_id, c.machine_id, c.site_id,
-                        row_number() over (order by c.code, c.hostname, c.machine_id)::int as seq
-                   from chosen c where not c.busy
-               ) r
-             returning 1
-           )
-           select (select count(*) from inserted)::int as total,
-                  (select count(*) from chosen where busy)::int as skipped`,
-          [
-            scoped,
-            `{${(sel.siteIds ?? []).join(',')}}`,
-            `{${(sel.clientIds ?? []).join(',')}}`,
-            `{${(sel.machineIds ?? []).join(',')}}`,
-            JSON.stringify(sel.tags ?? {}),
-            input.fleetRunId,
-            fleet.profile_id,
-            fleet.created_by,
-          ],
-        );
-        await em.execute(`update fleet_runs set total = ?, skipped = ? where id = ?`, [
-          selected!.total,
-          selected!.skipped,
-          input.fleetRunId,
-        ]);
+        const selected = await snapshotFleetMachines(em, {
+          id: input.fleetRunId,
+          selection: fleet.selection,
+          profileId: fleet.profile_id,
+          createdBy: fleet.created_by,
+        });
         return { total: selected!.total };
       });
     },

@@ -174,6 +174,23 @@ export async function taskState(
   return row ? { status: row.status, taskToken: row.task_token } : null;
 }
 
+/** A task's kind, or null if the machine has no such task (read where a result arrives unannounced). */
+export async function taskKind(
+  orm: Orm,
+  tenantId: string,
+  machineId: string,
+  taskId: string,
+): Promise<string | null> {
+  checkIds(tenantId, machineId, taskId);
+  const rows = await withTenant(orm, tenantId, (em) =>
+    em.execute<{ kind: string }[]>(
+      `select kind from agent_tasks where tenant_id = ? and machine_id = ? and id = ?`,
+      [tenantId, machineId, taskId],
+    ),
+  );
+  return rows[0]?.kind ?? null;
+}
+
 export interface AgentKeyRow {
   tenantId: string;
   machineId: string;

@@ -264,6 +264,7 @@ describe('the RLS catalog check', () => {
       'alerts',
       'audit_events',
       'clients',
+      'enrollment_site_rate',
       'fleet_runs',
       'machine_names',
       'machine_runs',
@@ -304,6 +305,46 @@ describe('the RLS catalog check', () => {
       expect(await findRlsProblems(admin)).toEqual([]);
     } finally {
       await admin.query('drop table rls_probe');
+    }
+  });
+
+  it('fails on a foreign key between tenant tables that leaves out tenant_id', async () => {
+    const admin = await db.adminClient();
+    await admin.query(
+      `create table fk_probe (id int primary key, tenant_id uuid not null, site_id uuid not null)`,
+    );
+    try {
+      await admin.query('alter table fk_probe enable row level security');
+      await admin.query('alter table fk_probe force row level security');
+      await admin.query(`create policy p on fk_probe using (tenant_id = current_setting('app.tenant_id', true)::uuid)
+        with check (tenant_id = current_setting('app.tenant_id', true)::uuid)`);
+      await admin.query(
+        'alter table fk_probe add constraint fk_probe_site foreign key (site_id) references sites (id)',
+      );
+      expect(await findRlsProblems(admin)).toEqual([
+        { table: 'fk_probe', problem: 'foreign key fk_probe_site does not include tenant_id' },
+      ]);
+      await admin.query('alter table fk_probe drop constraint fk_probe_site');
+      await admin.query(
+        'alter table fk_probe add constraint fk_probe_site foreign key (tenant_id, site_id) references sites (tenant_id, id)',
+      );
+      expect(await findRlsProblems(admin)).toEqual([]);
+    } finally {
+      await admin.query('drop table fk_probe');
+    }
+  });
+
+  it('fails on a function that does not pin its search_path', async () => {
+    const admin = await db.adminClient();
+    await admin.query(`create function probe_fn() returns int language sql as $$ select 1 $$`);
+    try {
+      expect(await findRlsProblems(admin)).toEqual([
+        { table: 'probe_fn()', problem: 'function does not pin its search_path' },
+      ]);
+      await admin.query(`alter function probe_fn() set search_path = pg_catalog, public, pg_temp`);
+      expect(await findRlsProblems(admin)).toEqual([]);
+    } finally {
+      await admin.query('drop function probe_fn()');
     }
   });
 });

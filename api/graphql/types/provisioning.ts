@@ -16,8 +16,8 @@ import {
   type FleetRun,
   type MachineRun,
 } from '../../../infra/db/entities';
-import { uuidPattern } from '../../../infra/db/orm';
 import { resolveProfile, type ProfileLayer } from '../../../infra/provisioning/profile';
+import { snapshotFleetMachines } from '../../../infra/db/fleet-selection';
 import {
   FleetRunIdKey,
   MachineIdKey,
@@ -42,14 +42,8 @@ import {
 import { builder } from '../builder';
 import type { GraphQLContext } from '../context';
 import { apiError, ErrorCode } from '../errors';
+import { checkIds, checkRange } from '../ids';
 import { inTenant, requireIdentity } from '../tenant-scope';
-
-const checkIds = (ids: readonly (string | number)[] | null | undefined, what: string): string[] => {
-  const out = (ids ?? []).map(String);
-  const bad = out.find((id) => !uuidPattern.test(id));
-  if (bad) throw apiError(ErrorCode.BadUserInput, `${what}: ${JSON.stringify(bad)} is not an id`);
-  return out;
-};
 
 const FleetProgressRef = builder.objectRef<FleetRunProgress>('FleetRunProgress').implement({
   description: 'Live counts from the fleetRun workflow.',
@@ -155,18 +149,14 @@ const FleetRunRef = builder.objectRef<FleetRun>('FleetRun').implement({
         afterSeq: t.arg.int({ required: false, defaultValue: 0 }),
       },
       resolve: (f, args, ctx) => {
-        const first = Math.min(Math.max(args.first ?? 100, 1), 1000);
-        return inTenant(ctx, (em) =>
-          em.find(
-            MachineRunSchema,
-            {
-              fleetRunId: f.id,
-              seq: { $gt: args.afterSeq ?? 0 },
-              ...(args.status ? { status: args.status as MachineRunStatus } : {}),
-            },
-            { orderBy: { seq: 'asc' }, limit: first },
-          ),
-        );
+        const first = checkRange(args.first, 'first', { min: 1, max: 1000, fallback: 100 });
+        if (args.status && !Object.values(MachineRunStatus).includes(args.status as MachineRunStatus))
+          throw apiError(
+            ErrorCode.BadUserInput,
+            `status must be one of ${Object.values(MachineRunStatus).join(', ')}`,
+          );
+        const afterSeq = checkRange(args.afterSeq, 'afterSeq', { min: 0, max: 2 ** 31 - 1, fallback: 0 });
+        return ctx.loaders.machineRunPage({ status: args.status ?? null, first, afterSeq }).load(f.id);
       },
     }),
     createdBy: t.exposeString('createdBy'),
@@ -176,7 +166,14 @@ const FleetRunRef = builder.objectRef<FleetRun>('FleetRun').implement({
 });
 
 /** A live query of a run; null when the workflow is gone (retention) or unreachable. */
-async function queryWorkflow<T>(ctx: GraphQLContext, workflowId: string, query: string): Promise<T | null> {
+async function queryWorkflow<T>(
+  ctx: GraphQLContext,
+  workflowId: string,
+  query: string,
+  budgeted = true,
+): Promise<T | null> {
+  // A subscription's periodic polls are paced by its timer, not by the document: not budgeted.
+  if (budgeted) ctx.budget.spend('workflowQueries');
   try {
     return await ctx.temporal.workflow.getHandle(workflowId).query<T>(query);
   } catch {
@@ -204,7 +201,10 @@ builder.queryField('fleetRuns', (t) =>
         em.find(
           FleetRunSchema,
           {},
-          { orderBy: { createdAt: 'desc' }, limit: Math.min(args.first ?? 50, 500) },
+          {
+            orderBy: { createdAt: 'desc' },
+            limit: checkRange(args.first, 'first', { min: 1, max: 500, fallback: 50 }),
+          },
         ),
       ),
   }),
@@ -292,13 +292,30 @@ builder.mutationField('startFleetRun', (t) =>
           createdAt: new Date(),
         });
         await em.flush();
+        // The machines are fixed now, in this transaction: the answer carries the real total, and
+        // a selection of nothing is refused (rolled back) instead of becoming a run of zero.
+        const { total, skipped } = await snapshotFleetMachines(em, {
+          id,
+          selection,
+          profileId: profile.id,
+          createdBy: identity.actor,
+        });
+        if (total === 0)
+          throw apiError(
+            ErrorCode.EmptySelection,
+            skipped > 0
+              ? `all ${skipped} selected machine(s) already have a run of their own; nothing to start`
+              : 'the selection matches no active machine; nothing to start',
+            { skipped },
+          );
+        Object.assign(row, { total, skipped });
         await appendAudit(em, {
           tenantId: identity.tenantId,
           actor: identity.actor,
           action: 'fleet_run.started',
           subjectType: 'fleet_run',
           subjectId: id,
-          data: { profile: `${profile.name} v${profile.version}`, concurrency },
+          data: { profile: `${profile.name} v${profile.version}`, concurrency, total, skipped },
         });
         return row;
       });
@@ -582,6 +599,7 @@ builder.subscriptionField('fleetRunProgress', (t) =>
           ctx,
           fleet.workflowId,
           fleetProgressQuery.name,
+          false,
         );
         if (!progress) return;
         const text = JSON.stringify(progress);

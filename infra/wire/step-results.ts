@@ -1,0 +1,126 @@
+import { Type, type TSchema } from '@sinclair/typebox';
+import { TypeCompiler, type TypeCheck } from '@sinclair/typebox/compiler';
+import { HardwareFactsSchema, OsInfoSchema } from './agent-protocol';
+import { StepKind } from './agent-steps';
+
+/**
+ * What the server accepts as a step's result, per task kind. An agent's result is stored and then
+ * read by workflows, the portal and exports (the Autopilot CSV an admin imports into Intune), so it
+ * is held to these schemas before anything is stored: no field the step does not produce, text
+ * without control characters, identifiers in their own character sets. A result that does not fit
+ * is refused with 400 and nothing is stored (docs/SECURITY.md).
+ */
+
+/** Printable text: no control characters (CR, LF, NUL, …), bounded. */
+const Text = (maxLength: number) => Type.String({ maxLength, pattern: '^[^\\u0000-\\u001f\\u007f]*$' });
+const Flags = { alreadyDone: Type.Optional(Type.Boolean()), reboot: Type.Optional(Type.Boolean()) };
+const strict = { additionalProperties: false } as const;
+const result = (fields: Record<string, TSchema>) => Type.Object({ ...Flags, ...fields }, strict);
+
+/**
+ * Autopilot fields as Intune imports them. A serial and a product id start with a letter or a
+ * digit (never `=`, `+`, `-`, `@`: a spreadsheet formula) and hold no comma or quote; the hash is
+ * base64 (a real 4K hash starts with `T0`; never with `+` or `/`).
+ */
+export const AutopilotSchema = Type.Object(
+  {
+    serial: Type.String({ maxLength: 64, pattern: '^([A-Za-z0-9][A-Za-z0-9 ._/-]*)?$' }),
+    productId: Type.Union([
+      Type.String({ maxLength: 64, pattern: '^([A-Za-z0-9][A-Za-z0-9-]*)?$' }),
+      Type.Null(),
+    ]),
+    hardwareHash: Type.String({
+      minLength: 4,
+      maxLength: 16_384,
+      pattern: '^[A-Za-z0-9][A-Za-z0-9+/]*={0,2}$',
+    }),
+  },
+  strict,
+);
+
+const InventorySchema = Type.Object(
+  {
+    hostname: Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9.-]{0,62}$' }),
+    os: OsInfoSchema,
+    manufacturer: Type.Optional(Text(128)),
+    model: Type.Optional(Text(128)),
+    serial: Type.Optional(Text(128)),
+    cpu: Type.Optional(Text(256)),
+    memoryMb: Type.Optional(Type.Integer({ minimum: 0, maximum: 1 << 30 })),
+    disks: Type.Optional(
+      Type.Array(
+        Type.Object(
+          {
+            name: Text(128),
+            sizeGb: Type.Number({ minimum: 0, maximum: 1e6 }),
+            freeGb: Type.Number({ minimum: 0, maximum: 1e6 }),
+          },
+          strict,
+        ),
+        { maxItems: 64 },
+      ),
+    ),
+    domain: Type.Optional(Type.Union([Text(255), Type.Null()])),
+    hardware: HardwareFactsSchema,
+    autopilot: Type.Optional(AutopilotSchema),
+  },
+  strict,
+);
+
+const schemas: Record<StepKind, TSchema> = {
+  [StepKind.Preflight]: result({
+    checks: Type.Array(
+      Type.Object(
+        {
+          check: Type.Union(
+            ['ac-power', 'free-disk', 'api-reachable', 'tpm', 'secure-boot', 'os-build'].map((c) =>
+              Type.Literal(c),
+            ),
+          ),
+          ok: Type.Boolean(),
+          detail: Text(500),
+        },
+        strict,
+      ),
+      { maxItems: 32 },
+    ),
+  }),
+  [StepKind.Rename]: result({}),
+  [StepKind.Winget]: result({
+    exitCode: Type.Integer({ minimum: -(2 ** 31), maximum: 2 ** 32 - 1 }),
+    outcome: Text(200),
+  }),
+  [StepKind.Installer]: result({
+    exitCode: Type.Optional(Type.Integer({ minimum: -(2 ** 31), maximum: 2 ** 32 - 1 })),
+  }),
+  [StepKind.Tweaks]: result({ changed: Type.Array(Text(600), { maxItems: 1000 }) }),
+  [StepKind.Locale]: result({}),
+  [StepKind.Wifi]: result({ added: Type.Array(Text(64), { maxItems: 64 }) }),
+  [StepKind.Inventory]: InventorySchema,
+  [StepKind.Validate]: result({
+    items: Type.Array(Type.Object({ item: Text(600), pass: Type.Boolean(), detail: Text(600) }, strict), {
+      maxItems: 2000,
+    }),
+  }),
+  [StepKind.Reboot]: result({ bootId: Text(64) }),
+  [StepKind.BootId]: result({ bootId: Text(64) }),
+};
+
+const compiled = new Map<string, TypeCheck<TSchema>>(
+  Object.entries(schemas).map(([kind, schema]) => [kind, TypeCompiler.Compile(schema)]),
+);
+
+/** The kinds the server knows a result schema for: every kind it dispatches. */
+export const resultKinds = (): string[] => [...compiled.keys()];
+
+/**
+ * Checks a successful step result against its kind's schema: null when it fits, else one line
+ * naming the first field that does not (for the 400 answer and the server log).
+ */
+export function checkStepResult(kind: string, value: unknown): string | null {
+  const check = compiled.get(kind);
+  if (!check) return `no result schema for task kind ${JSON.stringify(kind)}`;
+  if (check.Check(value)) return null;
+  const first = check.Errors(value).First();
+  return first ? `${first.path || '/'}: ${first.message}` : 'does not match the result schema';
+}
