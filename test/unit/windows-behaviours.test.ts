@@ -14,6 +14,7 @@ import { classifyWingetExit, WingetCode } from '../../agent/steps/winget-codes';
 import { buildPlan } from '../../infra/provisioning/plan';
 import { standardProfile } from '../../infra/provisioning/profile';
 import { StepKind, type TweaksPayload, type TweaksResult } from '../../infra/wire/agent-steps';
+import { checkStepResult } from '../../infra/wire/step-results';
 import { rejection } from '../helpers/rejection';
 
 /**
@@ -41,8 +42,12 @@ const ctx: StepContext = {
   checkApi: async () => ({ ok: true, ms: 1, detail: 'ok' }),
   signal: new AbortController().signal,
 };
-const run = (host: SimulatedPlatform, kind: StepKind, payload: object) =>
-  runStep(host, kind, payload as Record<string, unknown>, ctx);
+/** Runs a step; what it answers must be what the API accepts (infra/wire/step-results.ts), or it would be refused. */
+const run = async (host: SimulatedPlatform, kind: StepKind, payload: object) => {
+  const result = await runStep(host, kind, payload as Record<string, unknown>, ctx);
+  expect(checkStepResult(kind, result)).toBeNull();
+  return result;
+};
 const tweaksPayload = () =>
   buildPlan(standardProfile).find((s) => s.kind === StepKind.Tweaks)!.payload as unknown as TweaksPayload;
 
