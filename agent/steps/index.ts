@@ -10,6 +10,7 @@ import {
   type PreflightResult,
   type RebootResult,
   type RenamePayload,
+  type TweakSpec,
   type TweaksPayload,
   type TweaksResult,
   type TweaksUndoPayload,
@@ -24,6 +25,7 @@ import {
   type WingetResult,
 } from '../../infra/wire/agent-steps';
 import {
+  PlatformError,
   StepError,
   type MachineFacts,
   type Platform,
@@ -239,47 +241,64 @@ export const steps: Record<string, StepHandler> = {
       if (reason) skipped.push({ id: t.id, reason });
       return !reason;
     });
-    const fail = (id: string, message: string) => {
+    // A failure that may pass on another go (not access denied, not an invalid value) makes the
+    // step retryable once every tweak was tried: the values already set are found set next time.
+    let transient: string | null = null;
+    const fail = (id: string, message: string, permanent = true) => {
+      if (!permanent) transient ??= `${id}: ${message}`;
       if (!failed.some((f) => f.id === id)) failed.push({ id, message });
     };
-    for (const tweak of applicable) {
-      await ctx.progress(10, `${tweak.id}: actions`);
-      for (const action of tweak.actions ?? []) {
-        // The restore point comes first (catalogue order), before any value below changes.
-        if (action === 'restore-point') continue;
+    const isPermanent = (err: unknown) => {
+      if ((err as { fatal?: boolean }).fatal) throw err;
+      return err instanceof PlatformError ? err.permanent : false;
+    };
+    const setValues = async (batch: TweakSpec[]) => {
+      const items: RegistryApplyItem[] = batch.flatMap((t) =>
+        t.registry.map((r) => ({ path: r.path, name: r.name, type: r.type, value: r.value, tweak: t.id })),
+      );
+      if (items.length === 0) return;
+      await ctx.progress(40, `setting ${items.length} value(s)`);
+      const outcomes = await platform.applyRegistry(items);
+      outcomes.forEach((o, i) => {
+        const item = items[i]!;
+        if (o.error) fail(item.tweak, `${item.path}\\${item.name}: ${o.error.message}`, o.error.permanent);
+        else if (o.changed) changed.push(`${item.tweak}: ${item.path}\\${item.name}`);
+      });
+    };
+    // The restore point is taken before anything else changes: its own value first (without it
+    // Windows skips a restore point made within 24 hours of the last), then Checkpoint-Computer.
+    const restorePoint = applicable.find((t) => t.actions?.includes('restore-point'));
+    if (restorePoint) {
+      await setValues([restorePoint]);
+      if (!failed.some((f) => f.id === restorePoint.id)) {
         try {
-          if (await platform.applyTweakAction(action, tweak.id)) changed.push(`${tweak.id}: ${action}`);
+          await ctx.progress(20, 'creating a restore point');
+          if (await platform.applyTweakAction('restore-point', restorePoint.id))
+            changed.unshift(`${restorePoint.id}: restore point`);
         } catch (err) {
-          fail(tweak.id, `${action}: ${(err as Error).message}`);
+          fail(restorePoint.id, `restore point: ${(err as Error).message}`, isPermanent(err));
         }
       }
     }
-    const restorePoint = applicable.find((t) => t.actions?.includes('restore-point'));
-    const items: (RegistryApplyItem & { index: number })[] = [];
-    const ordered = restorePoint
-      ? [restorePoint, ...applicable.filter((t) => t !== restorePoint)]
-      : applicable;
-    ordered.forEach((t, index) =>
-      t.registry.forEach((r) =>
-        items.push({ path: r.path, name: r.name, type: r.type, value: r.value, tweak: t.id, index }),
-      ),
-    );
-    await ctx.progress(30, `setting ${items.length} value(s)`);
-    const outcomes = await platform.applyRegistry(items);
-    outcomes.forEach((o, i) => {
-      const item = items[i]!;
-      if (o.error) fail(item.tweak, `${item.path}\\${item.name}: ${o.error.message}`);
-      else if (o.changed) changed.push(`${item.tweak}: ${item.path}\\${item.name}`);
-    });
-    if (restorePoint && !failed.some((f) => f.id === restorePoint.id)) {
-      try {
-        await ctx.progress(20, 'creating a restore point');
-        if (await platform.applyTweakAction('restore-point', restorePoint.id))
-          changed.unshift(`${restorePoint.id}: restore point`);
-      } catch (err) {
-        fail(restorePoint.id, `restore point: ${(err as Error).message}`);
+    for (const tweak of applicable) {
+      for (const action of tweak.actions ?? []) {
+        if (action === 'restore-point') continue;
+        await ctx.progress(30, `${tweak.id}: ${action}`);
+        try {
+          if (await platform.applyTweakAction(action, tweak.id)) changed.push(`${tweak.id}: ${action}`);
+        } catch (err) {
+          fail(tweak.id, `${action}: ${(err as Error).message}`, isPermanent(err));
+        }
       }
     }
+    // Every other value in one batch: the default user hive is loaded once.
+    await setValues(applicable.filter((t) => t !== restorePoint));
+    if (transient !== null)
+      throw new StepError(
+        StepFailure.SettingFailed,
+        `a setting could not be applied and may be on another try: ${transient}`,
+        true,
+      );
     for (const t of applicable) {
       if (t.needs && changed.some((c) => c.startsWith(`${t.id}: `))) reboot = true;
     }

@@ -179,6 +179,42 @@ describe('tweaks', () => {
     ]);
   });
 
+  it('takes the restore point before any other value or action changes the machine', async () => {
+    const host = hosts({ windows: 10, editionId: 'Enterprise', desktop: true });
+    const order: string[] = [];
+    host.afterEffect = (effect) => void order.push(effect);
+    await run(host, StepKind.Tweaks, tweaksPayload());
+    const changes = order.filter((e) => !e.startsWith('record:'));
+    expect(changes.slice(0, 2)).toEqual([
+      'registry:HKLM:\\SOFTWARE\\Microsoft\\Windows NT\\CurrentVersion\\SystemRestore\\SystemRestorePointCreationFrequency',
+      'restore-point:1',
+    ]);
+    expect(changes).toContain('powercfg:hibernate-off');
+    expect(changes.length).toBeGreaterThan(10);
+  });
+
+  it('a value that may be set on another try makes the step retryable; the next try finishes it', async () => {
+    const host = hosts({ windows: 11 });
+    const busy = 'HKLM:\\SOFTWARE\\Policies\\Microsoft\\Dsh\\AllowNewsAndInterests';
+    host.mutate((s) => void (s.simulation.flakyValues = { [busy]: 1 }));
+    const error = await rejection(run(host, StepKind.Tweaks, tweaksPayload()));
+    expect(error).toMatchObject({ type: 'SettingFailed', retryable: true });
+    expect((error as Error).message).toContain('widgets-button-off');
+    const again = (await run(host, StepKind.Tweaks, tweaksPayload())) as unknown as TweaksResult;
+    expect(again.failed).toBeUndefined();
+    expect(again.changed).toEqual(['create-restore-point: restore point', `widgets-button-off: ${busy}`]);
+  });
+
+  it('the power going in the middle ends the step (it is not a value Windows refused)', async () => {
+    const host = hosts({ windows: 11 });
+    host.afterEffect = (effect) => {
+      if (effect.startsWith('registry:HKCU')) throw Object.assign(new Error('power lost'), { fatal: true });
+    };
+    await expect(rejection(run(host, StepKind.Tweaks, tweaksPayload()))).resolves.toMatchObject({
+      fatal: true,
+    });
+  });
+
   it('Standard applies on Windows 11 Pro: restore point first, widgets by policy, Pro-only skips reported, restart asked', async () => {
     const host = hosts({ windows: 11 });
     const result = (await run(host, StepKind.Tweaks, tweaksPayload())) as unknown as TweaksResult;

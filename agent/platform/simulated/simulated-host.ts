@@ -108,6 +108,8 @@ export interface SimulationSettings {
   wingetRebootFirstIds?: string[];
   /** Values whose writes Windows denies (UCPD on Windows 11: Explorer\Advanced\TaskbarDa), `path\name`. */
   deniedValues?: string[];
+  /** The next N writes of these values (`path\\name`) fail as a busy registry key does (transient). */
+  flakyValues?: Record<string, number>;
   /** Installers (by URL basename) that start their app and leave it running. */
   installerStartsApp?: boolean;
   /** Boot count at each id's first 0x8A15010A answer (internal). */
@@ -597,12 +599,21 @@ export class SimulatedPlatform implements Platform {
         }
         if ((this.state.simulation.deniedValues ?? []).includes(full))
           throw new PlatformError(`Requested registry access is not allowed. (UCPD, simulated)`, true);
+        if ((this.state.simulation.flakyValues?.[full] ?? 0) > 0) {
+          this.mutate((s) => void (s.simulation.flakyValues![full]! -= 1));
+          throw new PlatformError(
+            'The process cannot access the file because it is being used by another process. (simulated)',
+            false,
+          );
+        }
         this.effect(`registry:${full}`, (s) => {
           for (const { key } of targets)
             s.registry[key] = { ...(s.registry[key] ?? {}), [item.name]: item.value };
         });
         out.push({ changed: true });
       } catch (err) {
+        // The harness pulling the plug is not a value Windows refused: it ends the step.
+        if ((err as { fatal?: boolean }).fatal) throw err;
         out.push({
           changed: false,
           error: {
