@@ -21,3 +21,20 @@ export const databaseLocalActivity: LocalActivityOptions = {
   // Retries after this long are scheduled with a timer instead of holding the workflow task.
   localRetryThreshold: '10 seconds',
 };
+
+/**
+ * One agent step (dispatchAgentTask, completed by the API when the agent answers): the whole wait,
+ * offline time included, within `scheduleToCloseSeconds`; each delivery lives as long as the agent
+ * heartbeats. Delivery retries are unlimited within that; a step's own failure is the workflow's to
+ * retry (`details[0].retryable`). The same shape provisionMachine builds for its steps.
+ */
+export const agentStepActivity = (
+  startToClose: '10 minutes' | '20 minutes' | '60 minutes',
+  scheduleToCloseSeconds: number,
+  nonRetryableErrorTypes: string[],
+): ActivityOptions => ({
+  scheduleToCloseTimeout: `${Math.max(1, Math.floor(scheduleToCloseSeconds))} seconds`,
+  startToCloseTimeout: startToClose,
+  heartbeatTimeout: '2 minutes',
+  retry: { initialInterval: '1 second', maximumInterval: '30 seconds', nonRetryableErrorTypes },
+});
