@@ -140,6 +140,12 @@ const cases: [string, (p: WindowsPlatform) => Promise<unknown>][] = [
     },
   ],
   [
+    'the WinHTTP proxy for downloads',
+    async (p) => {
+      await (await p.downloadNetwork()).close();
+    },
+  ],
+  [
     'protected secrets',
     async (p) => {
       await p.saveProtected('agent-key', 'x');

@@ -5,6 +5,7 @@ import path from 'node:path';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { ReadableStream as NodeReadableStream } from 'node:stream/web';
+import { fetch as undiciFetch } from 'undici';
 import { describeExit, WingetCode } from '../../steps/winget-codes';
 import type {
   AutopilotHash,
@@ -24,6 +25,7 @@ import type {
   WifiNetworkSpec,
   WingetReadiness,
 } from '../platform';
+import { DownloadNetwork, parseWinHttpProxy, systemTrust, WINHTTP_PROXY } from './download-network';
 import {
   firstLine,
   parseScriptError,
@@ -240,7 +242,19 @@ export class WindowsPlatform implements Platform {
       },
     );
     await this.downloadsReady;
-    return downloadToFile(url, this.downloadsDir, { signal });
+    // Read for each download (a proxy set by policy may change while the agent runs).
+    const network = await this.downloadNetwork();
+    try {
+      return await downloadToFile(url, this.downloadsDir, { signal, network });
+    } finally {
+      await network.close();
+    }
+  }
+
+  /** The machine's WinHTTP proxy and the Windows certificate store, as downloads use them. */
+  async downloadNetwork(): Promise<DownloadNetwork> {
+    const proxy = parseWinHttpProxy((await this.json<Record<string, unknown> | null>(WINHTTP_PROXY)) ?? {});
+    return new DownloadNetwork(proxy, systemTrust());
   }
 
   async runInstaller(file: string, args: string[], sha256: string, signal?: AbortSignal): Promise<number> {
@@ -705,7 +719,12 @@ export interface DownloadOptions {
   signal?: AbortSignal;
   /** For tests against a local server only: WindowsPlatform.download never sets it. */
   allowHttp?: boolean;
+  /** The proxy and trusted certificates (WindowsPlatform: the WinHTTP proxy and the Windows store). */
+  network?: DownloadNetwork;
 }
+
+/** Redirects a download follows, each hop checked (https only) and routed (proxy or bypass) on its own. */
+const MAX_REDIRECTS = 5;
 
 export function checkDownloadUrl(url: string, allowHttp: boolean): URL {
   let parsed: URL;
@@ -762,18 +781,31 @@ export async function downloadToFile(
 ): Promise<{ file: string; sha256: string }> {
   const allowHttp = options.allowHttp ?? false;
   const parsed = checkDownloadUrl(url, allowHttp);
-  const where = parsed.host;
-  const response = await fetch(parsed, { signal: options.signal, redirect: 'follow' });
+  const network = options.network ?? new DownloadNetwork(null, systemTrust());
+  let target = parsed;
+  let response: Awaited<ReturnType<typeof undiciFetch>> | undefined;
+  for (let hop = 0; ; hop++) {
+    const { dispatcher, via } = network.route(target);
+    try {
+      response = await undiciFetch(target, { signal: options.signal, redirect: 'manual', dispatcher });
+    } catch (error) {
+      // fetch says "fetch failed"; the cause says why (certificate, refused, proxy). Host only: a
+      // signed URL's query string is a credential.
+      const cause = (error as { cause?: Error }).cause?.message ?? (error as Error).message;
+      throw new Error(`download from ${target.host} (${via}) failed: ${cause}`);
+    }
+    const location = response.headers.get('location');
+    if (response.status < 300 || response.status > 399 || location === null) break;
+    await response.body?.cancel();
+    if (hop >= MAX_REDIRECTS)
+      throw new Error(`download from ${parsed.host}: more than ${MAX_REDIRECTS} redirects`);
+    // A redirect must not downgrade to http.
+    target = checkDownloadUrl(new URL(location, target).href, allowHttp);
+  }
+  const where = target.host;
   if (!response.ok || !response.body) {
     await response.body?.cancel();
     throw new Error(`download from ${where} failed: HTTP ${response.status}`);
-  }
-  try {
-    // A redirect must not downgrade to http.
-    if (response.url) checkDownloadUrl(response.url, allowHttp);
-  } catch (error) {
-    await response.body.cancel();
-    throw error;
   }
   await mkdir(dir, { recursive: true });
   const base = path.join(dir, downloadFileName(parsed));
