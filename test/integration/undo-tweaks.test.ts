@@ -11,6 +11,7 @@ import { standardProfile } from '../../infra/provisioning/profile';
 import { StepKind, type TweaksPayload } from '../../infra/wire/agent-steps';
 import { startAgentStack, type AgentStack } from '../helpers/agent-stack';
 import { gql } from '../helpers/api';
+import { createTenant } from '../helpers/fixtures';
 import {
   enrolledFleet,
   fleetMachineRuns,
@@ -296,6 +297,29 @@ describe('undo of one machine', () => {
       restored: [`registry:${adv}\\HideFileExt`],
       failures: [],
     });
+    // Another tenant sees no such undo and cannot cancel it, nor undo this tenant's machine.
+    const other = await createTenant(stack.orm);
+    const read = await gql<{ machineTweakUndo: unknown }>(
+      stack.app,
+      other.tenantId,
+      'query($id: ID!) { machineTweakUndo(id: $id) { id } }',
+      { id: done.id },
+    );
+    expect(read.data?.machineTweakUndo).toBeNull();
+    expect(
+      (
+        await gql(stack.app, other.tenantId, 'mutation($id: ID!) { cancelTweakUndo(id: $id) }', {
+          id: done.id,
+        })
+      ).errors?.[0]?.extensions?.code,
+    ).toBe('NOT_FOUND');
+    expect(
+      (
+        await gql(stack.app, other.tenantId, 'mutation($m: ID!) { undoTweaks(machineId: $m) { id } }', {
+          m: machineId,
+        })
+      ).errors?.[0]?.extensions?.code,
+    ).toBe('NOT_FOUND');
     if (busy.errors) expect(busy.errors[0]?.extensions?.code).toBe('RUN_IN_PROGRESS');
     else {
       // The first had finished already: then the second ran, and put back everything else.
