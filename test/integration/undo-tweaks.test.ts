@@ -403,6 +403,32 @@ describe('undo runs end true, however they end', () => {
     expect(tweakedState(back.machines[0]!.platform.snapshot)).toEqual(tweaked);
   });
 
+  it('a machine undo terminated in Temporal is ended RunClosed when read, its queued task withdrawn', async () => {
+    const fleet = await enrolledFleet(stack, 'terminate-one', 1);
+    harnesses.push(fleet);
+    const machineId = fleet.machines[0]!.agent.machineId!;
+    await fleet.stop(); // its undo waits for it
+    const started = await startUndo(machineId);
+    const id = started.data!.undoTweaks.id;
+    const running = await until(
+      () => machineUndo(id),
+      (u) => u.status === 'running',
+    );
+    const taskRows = () =>
+      withTenant(stack.orm, stack.tenant.tenantId, (em) =>
+        em.execute<{ status: string }[]>(`select status from agent_tasks where workflow_id = ?`, [
+          running.workflowId,
+        ]),
+      );
+    expect(await until(taskRows, (rows) => rows.length === 1)).toEqual([{ status: 'queued' }]);
+    await stack.temporal.workflow.getHandle(running.workflowId).terminate('an engineer ended it');
+    const read = await machineUndo(id);
+    expect(read).toMatchObject({ status: 'failed', lastError: { type: 'RunClosed' } });
+    expect(await taskRows()).toEqual([{ status: 'failed' }]);
+    // The machine is free again: a new undo may start.
+    expect((await startUndo(machineId)).errors).toBeUndefined();
+  });
+
   it('a fleet-wide undo whose machine run is terminated in Temporal still ends, that machine failed with RunClosed', async () => {
     const fleet = await enrolledFleet(stack, 'terminate', 2);
     harnesses.push(fleet);
