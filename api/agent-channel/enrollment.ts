@@ -96,8 +96,6 @@ export async function enroll(
   }
   if (uid !== req.machineUid) return { kind: 'uid-mismatch' };
 
-  const budget = await spendSiteBudget(orm, key.tenant_id, key.site_id, s.sitePerMinute);
-  if (budget !== null) return { kind: 'site-rate-limited', retryAfterSeconds: budget };
   const proof = await provenMachine(orm, s.secret, key.tenant_id, context.authorization, log);
 
   return withTenant(orm, key.tenant_id, async (em) => {
@@ -154,6 +152,10 @@ export async function enroll(
         ...(machine.replacesMachineId ? { replacesMachineId: machine.replacesMachineId } : {}),
       },
     });
+    // Last, so the counter row stays locked only for the commit (enrollments of a tenant commit one
+    // at a time anyway: the audit chain). Over the budget: the whole enrollment rolls back.
+    const wait = await spendSiteBudget(em, key.tenant_id, site.id, s.sitePerMinute);
+    if (wait !== null) throw new SiteBudgetSpent(wait);
     log.info({ machineId: machine.id, decision, site: site.code }, 'machine enrolled');
     return {
       kind: 'enrolled',
@@ -163,7 +165,17 @@ export async function enroll(
       decision,
       revokedKeyIds: old.map((k) => k.keyId),
     } as const;
+  }).catch((err: unknown) => {
+    if (err instanceof SiteBudgetSpent)
+      return { kind: 'site-rate-limited', retryAfterSeconds: err.retryAfterSeconds } as const;
+    throw err;
   });
+}
+
+class SiteBudgetSpent extends Error {
+  constructor(readonly retryAfterSeconds: number) {
+    super('site enrollment budget spent');
+  }
 }
 
 const auditAction: Record<Decision, string> = {
@@ -177,26 +189,23 @@ const auditAction: Record<Decision, string> = {
 };
 
 /**
- * Counts a valid enrollment against its site's budget, in a short transaction of its own (the
- * counter row must not stay locked for the whole enrollment: 500 machines of one site enroll at
- * once). Null when admitted; else the seconds until the window ends.
+ * Counts a valid enrollment against its site's budget, in the enrollment's transaction. Null when
+ * admitted; else the seconds until the window ends.
  */
 async function spendSiteBudget(
-  orm: Orm,
+  em: EntityManager,
   tenantId: string,
   siteId: string,
   perMinute: number,
 ): Promise<number | null> {
-  const [row] = await withTenant(orm, tenantId, (em) =>
-    em.execute<{ enrollments: number; window_left: number }[]>(
-      `insert into enrollment_site_rate as r (tenant_id, site_id, enrollments) values (?, ?, 1)
+  const [row] = await em.execute<{ enrollments: number; window_left: number }[]>(
+    `insert into enrollment_site_rate as r (tenant_id, site_id, enrollments) values (?, ?, 1)
        on conflict (tenant_id, site_id) do update set
          enrollments = case when r.window_started_at < now() - interval '1 minute' then 1 else r.enrollments + 1 end,
          window_started_at = case when r.window_started_at < now() - interval '1 minute' then now() else r.window_started_at end
        returning enrollments,
          ceil(extract(epoch from (window_started_at + interval '1 minute' - now())))::int as window_left`,
-      [tenantId, siteId],
-    ),
+    [tenantId, siteId],
   );
   return row!.enrollments > perMinute ? Math.max(row!.window_left, 1) : null;
 }

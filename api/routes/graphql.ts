@@ -146,6 +146,8 @@ export async function graphqlRoutes(app: FastifyInstance, deps: AppDeps): Promis
         (err as { code?: string }).code === 'FST_ERR_CTP_BODY_TOO_LARGE'
           ? 'QUERY_TOO_EXPENSIVE'
           : 'BAD_REQUEST';
+      // Refused before its body was read: close the connection rather than read (and drop) the rest.
+      if (code === 'QUERY_TOO_EXPENSIVE') void reply.header('connection', 'close');
       void reply.code(status >= 400 && status < 500 ? status : 500).send({
         errors: [
           {

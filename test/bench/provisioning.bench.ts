@@ -379,8 +379,6 @@ async function main(): Promise<void> {
       {
         ...childEnv,
         API_PORT: String(apiPort),
-        // Every simulated machine comes from 127.0.0.1: lift the per-address limit for the bench.
-        ENROLL_RATE_LIMIT_PER_MINUTE: '100000000',
         AGENT_POLL_MAX_SECONDS: '30',
         PROVISION_RETRY_BACKOFF_SECONDS: '1',
         PROVISION_OFFLINE_LIMIT_SECONDS: '600',

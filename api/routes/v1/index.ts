@@ -27,6 +27,8 @@ export async function v1Routes(app: FastifyInstance, opts: AppDeps & { prefix?: 
       return sendError(reply, 400, WireErrorCode.BadRequest, `invalid request: ${err.message}`.slice(0, 300));
     switch (err.code) {
       case 'FST_ERR_CTP_BODY_TOO_LARGE':
+        // Refused before its body was read: close the connection rather than read the rest.
+        void reply.header('connection', 'close');
         return sendError(
           reply,
           413,
