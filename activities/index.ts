@@ -3,6 +3,7 @@ import { createAgentChannelActivities } from './agent-channel/agent-channel-acti
 import { createMachineActivities } from './machines/machine-activities';
 import { createProvisioningActivities } from './provisioning/provisioning-activities';
 import { createSiteActivities } from './sites/site-activities';
+import { createTweakUndoActivities } from './tweaks/tweak-undo-activities';
 
 export interface ActivityDeps {
   orm: Orm;
@@ -15,5 +16,6 @@ export function createActivities(deps: ActivityDeps) {
     ...createAgentChannelActivities(deps),
     ...createMachineActivities(deps),
     ...createProvisioningActivities(deps),
+    ...createTweakUndoActivities(deps),
   };
 }

@@ -1,10 +1,10 @@
 import { computeMachineUid } from '../infra/wire/machine-uid';
 import type { AgentTaskMessage, ResultRequest } from '../infra/wire/agent-protocol';
-import { StepKind } from '../infra/wire/agent-steps';
+import { StepFailure, StepKind } from '../infra/wire/agent-steps';
 import { AgentApiClient, ApiError, type FetchLike } from './api-client';
 import { checkApiUrl, writeConfig, type AgentConfig } from './config';
 import { Journal, type JournalEntry, type JournalOptions } from './journal';
-import { StepError, type Platform } from './platform/platform';
+import { PlatformError, StepError, type Platform } from './platform/platform';
 import { runStep } from './steps';
 
 export const AGENT_VERSION = '0.1.0';
@@ -219,6 +219,12 @@ export class Agent {
       if ((err as { fatal?: boolean }).fatal) throw err;
       if (err instanceof StepError)
         return { ok: false, error: { type: err.type, message: err.message, retryable: err.retryable } };
+      // Access denied, an invalid argument, an unsupported call: running the step again cannot help.
+      if (err instanceof PlatformError && err.permanent)
+        return {
+          ok: false,
+          error: { type: StepFailure.WindowsError, message: err.message.slice(0, 1000), retryable: false },
+        };
       return {
         ok: false,
         error: { type: 'StepCrashed', message: (err as Error).message.slice(0, 1000), retryable: true },

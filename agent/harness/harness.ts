@@ -4,6 +4,7 @@ import { Agent, type AgentState } from '../agent';
 import { readConfig, writeConfig } from '../config';
 import {
   newHostState,
+  type HostOptions,
   SimulatedPlatform,
   type SimulatedHostState,
 } from '../platform/simulated/simulated-host';
@@ -25,6 +26,8 @@ export interface HarnessOptions {
   enrollTimeoutMs?: number;
   /** How long a simulated restart keeps the machine offline. */
   bootDelayMs?: number;
+  /** Windows version, edition and form factor of machine i (default: Windows 11 Pro laptop). */
+  hostOptions?: (index: number) => HostOptions;
 }
 
 export interface SimulatedMachine {
@@ -61,7 +64,8 @@ export class Harness {
     for (let i = 0; i < opts.machines; i++) {
       const name = `sim-${String(i).padStart(4, '0')}`;
       // Seeded by folder and name: the same folder is the same fleet next time, another folder another fleet.
-      this.add(name, () => newHostState(name, `${path.resolve(opts.stateDir)}:${name}`));
+      const options = opts.hostOptions?.(i) ?? {};
+      this.add(name, () => newHostState(name, `${path.resolve(opts.stateDir)}:${name}`, options));
     }
     for (let k = 0; k < (opts.clones ?? 0); k++) {
       const original = this.machines[k]!;

@@ -10,5 +10,6 @@ import './types/alert';
 import './types/machine-actions';
 import './types/profile';
 import './types/provisioning';
+import './types/undo-tweaks';
 
 export const schema = builder.toSchema();

@@ -40,11 +40,22 @@ export class OpenRunExists extends Error {
   }
 }
 
+/** The machine runs something else that excludes provisioning (an undo of tweaks). */
+export class MachineBusy extends Error {
+  override name = 'MachineBusy';
+}
+
 /** A single machine's run row, queued. The database refuses a second open run of the machine. */
 export async function createMachineRun(
   em: EntityManager,
   input: { tenantId: string; machineId: string; siteId: string; profileId: string; createdBy: string },
 ): Promise<MachineRun> {
+  // An undo of tweaks on the machine is a run too (workflows/tweaks): not both at once.
+  const [undo] = await em.execute<{ id: string }[]>(
+    `select id from machine_tweak_undos where machine_id = ? and finished_at is null limit 1`,
+    [input.machineId],
+  );
+  if (undo) throw new MachineBusy('the machine is undoing tweaks; wait for it or cancel it first');
   // The conflict is answered by the statement itself: an error would end the caller's transaction.
   for (let tries = 0; ; tries++) {
     const id = randomUUID();
@@ -96,6 +107,8 @@ export async function snapshotFleetMachines(
        select c.* from chosen c
         where not exists (select 1 from machine_runs b
                            where b.tenant_id = c.tenant_id and b.machine_id = c.machine_id and b.finished_at is null)
+          and not exists (select 1 from machine_tweak_undos u
+                           where u.tenant_id = c.tenant_id and u.machine_id = c.machine_id and u.finished_at is null)
      ), inserted as (
        insert into machine_runs (id, tenant_id, machine_id, site_id, fleet_run_id, seq, workflow_id, profile_id, created_by)
        select r.id, r.tenant_id, r.machine_id, r.site_id, ?, r.seq, 'provision:' || r.machine_id || ':' || r.id, ?, ?

@@ -67,6 +67,11 @@ const InventorySchema = Type.Object(
   strict,
 );
 
+/** A catalogue tweak id (infra/provisioning/tweaks.ts). */
+const TweakId = Type.String({ pattern: '^[a-z0-9][a-z0-9-]{0,63}$' });
+/** A restart indicator or an applicability reason: one short line. */
+const Reason = Text(300);
+
 const schemas: Record<StepKind, TSchema> = {
   [StepKind.Preflight]: result({
     checks: Type.Array(
@@ -84,18 +89,40 @@ const schemas: Record<StepKind, TSchema> = {
       ),
       { maxItems: 32 },
     ),
+    /** Windows' pending-restart indicators (CBS, WU, PendingFileRenameOperations, a pending name). */
+    pendingReboot: Type.Optional(Type.Array(Reason, { maxItems: 16 })),
   }),
   [StepKind.Rename]: result({}),
+  [StepKind.WingetReady]: result({ path: Text(400), version: Text(64), runtime: Text(200) }),
   [StepKind.Winget]: result({
     exitCode: Type.Integer({ minimum: -(2 ** 31), maximum: 2 ** 32 - 1 }),
-    outcome: Text(200),
+    /** The outcome, with the restart indicators found after the install. */
+    outcome: Text(400),
   }),
   [StepKind.Installer]: result({
     exitCode: Type.Optional(Type.Integer({ minimum: -(2 ** 31), maximum: 2 ** 32 - 1 })),
   }),
-  [StepKind.Tweaks]: result({ changed: Type.Array(Text(600), { maxItems: 1000 }) }),
+  [StepKind.Tweaks]: result({
+    changed: Type.Array(Text(600), { maxItems: 1000 }),
+    failed: Type.Optional(
+      Type.Array(Type.Object({ id: TweakId, message: Text(1000) }, strict), { maxItems: 200 }),
+    ),
+    skipped: Type.Optional(
+      Type.Array(Type.Object({ id: TweakId, reason: Reason }, strict), { maxItems: 200 }),
+    ),
+  }),
+  [StepKind.TweaksUndo]: result({
+    /** Record keys put back: `registry:<path>\<name>` or `action:<action>`. */
+    restored: Type.Array(Text(600), { maxItems: 1000 }),
+    failed: Type.Array(Type.Object({ key: Text(600), message: Text(1000) }, strict), { maxItems: 1000 }),
+  }),
   [StepKind.Locale]: result({}),
-  [StepKind.Wifi]: result({ added: Type.Array(Text(64), { maxItems: 64 }) }),
+  [StepKind.Wifi]: result({
+    added: Type.Array(Text(64), { maxItems: 64 }),
+    skipped: Type.Optional(
+      Type.Array(Type.Object({ ssid: Text(64), reason: Reason }, strict), { maxItems: 64 }),
+    ),
+  }),
   [StepKind.Inventory]: InventorySchema,
   [StepKind.Validate]: result({
     items: Type.Array(Type.Object({ item: Text(600), pass: Type.Boolean(), detail: Text(600) }, strict), {

@@ -274,12 +274,14 @@ describe('the RLS catalog check', () => {
       'fleet_runs',
       'machine_names',
       'machine_runs',
+      'machine_tweak_undos',
       'machines',
       'memberships',
       'profiles',
       'site_enrollment_keys',
       'sites',
       'tenants',
+      'tweak_undos',
       'users',
     ]);
   });

@@ -69,6 +69,7 @@ describe('the plan', () => {
     expect(plan.map((s) => s.key)).toEqual([
       'preflight',
       'identity.rename',
+      'apps.winget-ready',
       'apps.winget:Google.Chrome',
       'apps.winget:7zip.7zip',
       'apps.winget:Adobe.Acrobat.Reader.64-bit',

@@ -13,7 +13,7 @@ import {
 } from '@temporalio/workflow';
 import type { AgentChannelActivities } from '../../activities/agent-channel/agent-channel-activities';
 import type { ProvisioningActivities } from '../../activities/provisioning/provisioning-activities';
-import { StepKind, type RebootResult, type ValidateResult } from '../../infra/wire/agent-steps';
+import { StepFailure, StepKind, type RebootResult, type ValidateResult } from '../../infra/wire/agent-steps';
 import { agentStepActivity, databaseLocalActivity, type AgentStepPolicy } from '../activity-presets';
 import { bootIdChangedSignal, type StepFailureDetails } from '../machines/contracts';
 import { MachineIdKey, PhaseKey, RunStatusKey, SiteIdKey, TenantIdKey } from '../search-attributes';
@@ -350,6 +350,11 @@ export class MachineRun {
           entry.status = 'failed';
           const gaveUp = info.retryable && spent ? ` (gave up after ${entry.attempts} attempts)` : '';
           throw new StepFailed(step, { ...info, message: `${info.message}${gaveUp}` });
+        }
+        // "Restart before installing" (winget 0x8A15010A): a retry helps only after the restart.
+        if (info.type === StepFailure.RebootRequiredFirst) {
+          await this.reboot(`${step.key} asks for a restart before it installs`);
+          continue;
         }
         await sleep(`${backoff * 2 ** (entry.attempts - 1)} seconds`);
       }

@@ -19,6 +19,7 @@ import {
 import { resolveProfile, type ProfileLayer } from '../../../infra/provisioning/profile';
 import {
   healMachineRun,
+  MachineBusy,
   OpenRunExists,
   snapshotFleetMachines,
   startSingleRun,
@@ -382,6 +383,7 @@ builder.mutationField('provisionMachine', (t) =>
             }),
         });
       } catch (err) {
+        if (err instanceof MachineBusy) throw apiError(ErrorCode.RunInProgress, err.message);
         if (err instanceof OpenRunExists)
           throw apiError(
             ErrorCode.RunInProgress,

@@ -4,6 +4,7 @@ import { AlertSchema } from './alert';
 import { AuditEventSchema } from './audit-event';
 import { ProfileVersionSchema } from './profile';
 import { FleetRunSchema, MachineRunSchema } from './provisioning-run';
+import { MachineTweakUndoSchema, TweakUndoSchema } from './tweak-undo';
 import { SiteEnrollmentKeySchema } from './site-enrollment-key';
 import { ClientSchema } from './client';
 import { MachineSchema } from './machine';
@@ -27,6 +28,8 @@ export const entities = [
   ProfileVersionSchema,
   MachineRunSchema,
   FleetRunSchema,
+  TweakUndoSchema,
+  MachineTweakUndoSchema,
 ];
 
 export * from './agent-key';
@@ -35,6 +38,7 @@ export * from './alert';
 export * from './audit-event';
 export * from './profile';
 export * from './provisioning-run';
+export * from './tweak-undo';
 export * from './site-enrollment-key';
 export * from './client';
 export * from './machine';

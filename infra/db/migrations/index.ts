@@ -7,6 +7,7 @@ import { Migration0005AgentChannelFunctions } from './0005-agent-channel-functio
 import { Migration0006AgentTaskReboots } from './0006-agent-task-reboots';
 import { Migration0007FleetRunSkipped } from './0007-fleet-run-skipped';
 import { Migration0008SecurityHardening } from './0008-security-hardening';
+import { Migration0009TweakUndos } from './0009-tweak-undos';
 import { Migration0010RunLifecycle } from './0010-run-lifecycle';
 
 /** Checked-in migrations, in order. Listed explicitly so bundlers and tsx need no file discovery. */
@@ -19,5 +20,6 @@ export const migrationsList: MigrationObject[] = [
   { name: '0006-agent-task-reboots', class: Migration0006AgentTaskReboots },
   { name: '0007-fleet-run-skipped', class: Migration0007FleetRunSkipped },
   { name: '0008-security-hardening', class: Migration0008SecurityHardening },
+  { name: '0009-tweak-undos', class: Migration0009TweakUndos },
   { name: '0010-run-lifecycle', class: Migration0010RunLifecycle },
 ];

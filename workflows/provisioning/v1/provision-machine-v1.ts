@@ -2,6 +2,7 @@ import {
   ActivityFailure,
   ApplicationFailure,
   condition,
+  patched,
   proxyActivities,
   proxyLocalActivities,
   setHandler,
@@ -328,6 +329,11 @@ export async function provisionMachineV1(input: ProvisionMachineInput): Promise<
                 ? `${info.message} (gave up after ${entry.attempts} attempts)`
                 : info.message,
           });
+        }
+        // "Restart before installing" (winget 0x8A15010A): a retry helps only after the restart.
+        if (info.type === 'RebootRequiredFirst' && patched('reboot-before-retry')) {
+          await reboot(`${step.key} asks for a restart before it installs`);
+          continue;
         }
         await sleep(`${backoff * 2 ** (entry.attempts - 1)} seconds`);
       }
