@@ -110,8 +110,7 @@ export async function withdrawQueuedTasks(
 ): Promise<{ withdrawn: number; delivered: number }> {
   const [row] = await em.execute<{ withdrawn: number; delivered: number }[]>(
     `with withdrawn as (
-       update agent_tasks set status = 'failed', finished_at = now(), task_token = null,
-              error = jsonb_build_object('type', 'Withdrawn', 'message', ?::text, 'retryable', false)
+       update agent_tasks set status = 'abandoned', finished_at = now(), abandoned_reason = left(?::text, 200)
         where tenant_id = ? and machine_id = ? and workflow_id = ? and status = 'queued'
        returning 1
      )

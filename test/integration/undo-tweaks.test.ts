@@ -362,12 +362,12 @@ describe('undo runs end true, however they end', () => {
     );
     expect(cancelled.status).toBe('cancelled');
     const tasks = await withTenant(stack.orm, stack.tenant.tenantId, (em) =>
-      em.execute<{ status: string; error: { type: string } | null }[]>(
-        `select status, error from agent_tasks where workflow_id = ?`,
+      em.execute<{ status: string; abandoned_reason: string | null }[]>(
+        `select status, abandoned_reason from agent_tasks where workflow_id = ?`,
         [cancelled.workflowId],
       ),
     );
-    expect(tasks).toEqual([{ status: 'failed', error: expect.objectContaining({ type: 'Withdrawn' }) }]);
+    expect(tasks).toEqual([{ status: 'abandoned', abandoned_reason: expect.any(String) }]);
     await recordHistory(cancelled.workflowId, 'undo-tweaks-cancelled.json');
     // Cancelling again says it has ended.
     expect((await cancelUndo(id)).errors?.[0]?.extensions?.code).toBe('RUN_NOT_RUNNING');
@@ -424,7 +424,7 @@ describe('undo runs end true, however they end', () => {
     await stack.temporal.workflow.getHandle(running.workflowId).terminate('an engineer ended it');
     const read = await machineUndo(id);
     expect(read).toMatchObject({ status: 'failed', lastError: { type: 'RunClosed' } });
-    expect(await taskRows()).toEqual([{ status: 'failed' }]);
+    expect(await taskRows()).toEqual([{ status: 'abandoned' }]);
     // The machine is free again: a new undo may start.
     expect((await startUndo(machineId)).errors).toBeUndefined();
   });
