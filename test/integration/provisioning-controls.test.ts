@@ -7,7 +7,6 @@ import { MockActivityEnvironment } from '@temporalio/testing';
 import { createProvisioningActivities } from '../../activities/provisioning/provisioning-activities';
 import {
   fleetProgressQuery,
-  machineRunSettledSignal,
   type MachineRunSettled,
   type ProvisionMachineResult,
 } from '../../workflows/provisioning/contracts';

@@ -14,7 +14,7 @@ import type { AgentChannelActivities } from '../../activities/agent-channel/agen
 import type { MachineUndoUpdate, TweakUndoActivities } from '../../activities/tweaks/tweak-undo-activities';
 import { StepKind, type TweaksUndoResult } from '../../infra/wire/agent-steps';
 import { agentStepActivity, databaseLocalActivity } from '../activity-presets';
-import { AgentChannelFailure, bootIdChangedSignal, type StepFailureDetails } from '../machines/contracts';
+import { bootIdChangedSignal, type StepFailureDetails } from '../machines/contracts';
 import { restartMachine } from '../machines/restart-machine';
 import {
   UndoFailure,
