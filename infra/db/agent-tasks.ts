@@ -181,7 +181,7 @@ export async function finishTask(
  * For a progress report: the task's status and current activity attempt's token, or null if the
  * machine has no such task. An open task is marked delivered (the machine is working on it).
  */
-export async function taskState(
+export async function taskForProgress(
   orm: Orm,
   tenantId: string,
   machineId: string,

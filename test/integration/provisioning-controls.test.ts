@@ -378,8 +378,8 @@ it('a fleet run ends though no settle reaches it: a run terminated in Temporal f
   );
   expect(audited[0]!.n).toBe(1);
 
-  // Reset to its first workflow task without its signals: it starts over, finds both runs started
-  // (and closed), hears nothing from them, and still ends with the same counts.
+  // Reset to its first workflow task without its signals: it starts over, finds both runs' rows
+  // settled (so starts neither again, and waits for no signal), and ends with the same counts.
   const history = await fleetHandle.fetchHistory();
   const firstTask = history.events!.find((e) => e.workflowTaskCompletedEventAttributes)!;
   const { runId } = await fleetHandle.describe();
@@ -400,11 +400,15 @@ it('a fleet run ends though no settle reaches it: a run terminated in Temporal f
   expect(signals).toEqual([]);
   const view = await fleetRun(stack, started.id);
   expect(view).toMatchObject({ status: 'completed', total: 2, passed: 1, failed: 1 });
-  // Both settles came by the check (the progress query of the finished run).
+  // The first run healed the terminated one (closed in Temporal); the reset needed no recovery.
   const progress = await stack.temporal.workflow
     .getHandle(fleetHandle.workflowId, reset.runId!)
     .query(fleetProgressQuery);
-  expect(progress).toMatchObject({ state: 'done', recovered: 2 });
+  expect(progress).toMatchObject({ state: 'done', recovered: 0, passed: 1, failed: 1 });
+  const firstProgress = await stack.temporal.workflow
+    .getHandle(fleetHandle.workflowId, runId)
+    .query(fleetProgressQuery);
+  expect(firstProgress).toMatchObject({ closedInTemporal: 1, lateSignals: 0 });
 });
 
 it('a fleet run leaves out a machine that already has a run of its own, and counts it as skipped', async () => {

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { Client } from 'pg';
-import { claimTask, dispatchTask, finishTask, taskState } from '../../infra/db/agent-tasks';
+import { claimTask, dispatchTask, finishTask, taskForProgress } from '../../infra/db/agent-tasks';
 import { ClientSchema, SiteSchema, TenantSchema } from '../../infra/db/entities';
 import { createOrm, withTenant, type Orm } from '../../infra/db/orm';
 import { findRlsProblems } from '../../infra/db/rls-check';
@@ -211,13 +211,19 @@ describe('the agent channel functions (one round trip each, migration 0005)', ()
       }),
     ).toEqual({ machine: 'missing' });
     expect(await claimTask(appOrm, b.tenantId, machineId)).toBeNull();
-    expect(await taskState(appOrm, b.tenantId, machineId, taskId)).toBeNull();
+    expect(await taskForProgress(appOrm, b.tenantId, machineId, taskId)).toBeNull();
     expect(
       await finishTask(appOrm, b.tenantId, machineId, taskId, { ok: true, result: { x: 1 } }),
     ).toBeNull();
     // Tenant a still has its task untouched: queued, then claimed and finished once.
-    expect(await taskState(appOrm, a.tenantId, machineId, taskId)).toEqual({
-      status: 'queued',
+    expect(
+      await withTenant(appOrm, a.tenantId, (em) =>
+        em.execute(`select status, task_token from agent_tasks where id = ?`, [taskId]),
+      ),
+    ).toEqual([{ status: 'queued', task_token: Buffer.from('token') }]);
+    // A progress report of the machine's own marks it delivered (the machine is working on it).
+    expect(await taskForProgress(appOrm, a.tenantId, machineId, taskId)).toEqual({
+      status: 'delivered',
       taskToken: Buffer.from('token'),
     });
     expect(await claimTask(appOrm, a.tenantId, machineId)).toMatchObject({ id: taskId });

@@ -1,7 +1,13 @@
 import { ActivityNotFoundError, WorkflowNotFoundError } from '@temporalio/client';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { serverSecret } from '../../../infra/config/env';
-import { claimTask, finishTask, taskKind, taskState, waitingWorkflows } from '../../../infra/db/agent-tasks';
+import {
+  claimTask,
+  finishTask,
+  taskKind,
+  taskForProgress,
+  waitingWorkflows,
+} from '../../../infra/db/agent-tasks';
 import { MachineSchema } from '../../../infra/db/entities';
 import { withTenant } from '../../../infra/db/orm';
 import {
@@ -187,7 +193,7 @@ export async function agentRoutes(app: FastifyInstance, deps: AppDeps): Promise<
     { bodyLimit: V1_BODY_LIMIT, schema: { security, params: TaskParamsSchema, body: ProgressRequestSchema } },
     async (request, reply) => {
       const agent = request.agent!;
-      const task = await taskState(orm, agent.tenantId, agent.machineId, request.params.id);
+      const task = await taskForProgress(orm, agent.tenantId, agent.machineId, request.params.id);
       if (!task) return sendError(reply, 404, WireErrorCode.NotFound, 'no such task for this machine');
       if (task.taskToken && task.status === 'delivered') {
         await temporal.activity.heartbeat(task.taskToken, request.body).catch((err) => {
