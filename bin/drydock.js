@@ -11,4 +11,4 @@ if (major < 24) {
   process.exit(1);
 }
 require('tsx/cjs');
-require('../infra/cli/main.ts').main(process.argv);
+require('../cli/main.ts').main(process.argv);

@@ -13,7 +13,7 @@ import { createOrm, withTenant } from '../../infra/db/orm';
 import { resolvePostgres } from '../../infra/postgres/resolve';
 import { ensureTemporalCli } from '../../infra/temporal/cli';
 import { startDevServer } from '../../infra/temporal/dev-server';
-import { API_NODE_FLAGS } from '../../infra/cli/processes';
+import { API_NODE_FLAGS } from '../../cli/processes';
 import { createTenant } from '../helpers/fixtures';
 import { dropDatabase, freePort } from '../helpers/shared';
 

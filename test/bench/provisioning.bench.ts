@@ -9,7 +9,7 @@ import { DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/wo
 import { Client as PgClient } from 'pg';
 import { Harness } from '../../agent/harness/harness';
 import { loadEnv, serverSecret } from '../../infra/config/env';
-import { API_NODE_FLAGS, spawnEntry, stopChild } from '../../infra/cli/processes';
+import { API_NODE_FLAGS, spawnEntry, stopChild } from '../../cli/processes';
 import { DEV_APP_PASSWORD, deriveAppUrl, migrate, withDatabase } from '../../infra/db/database';
 import { rotateEnrollmentKey, type IssuedEnrollmentKey } from '../../infra/db/enrollment-keys';
 import { SiteSchema } from '../../infra/db/entities';

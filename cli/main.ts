@@ -1,14 +1,14 @@
 import { Command } from 'commander';
-import { loadEnv } from '../config/env';
-import { exitOnStartupError } from '../config/fatal';
-import { verifyAuditChains } from '../db/audit-verify';
-import { DEV_APP_PASSWORD, migrate } from '../db/database';
-import { resolvePostgres } from '../postgres/resolve';
-import { runApi } from '../../api/main';
-import { runWorker } from '../../workers/main';
-import { ensureTemporalCli } from '../temporal/cli';
-import { runHarnessCli, type HarnessCliOptions } from '../../agent/harness/main';
-import { runAgent } from '../../agent/main';
+import { loadEnv } from '../infra/config/env';
+import { exitOnStartupError } from '../infra/config/fatal';
+import { verifyAuditChains } from '../infra/db/audit-verify';
+import { DEV_APP_PASSWORD, migrate } from '../infra/db/database';
+import { resolvePostgres } from '../infra/postgres/resolve';
+import { runApi } from '../api/main';
+import { runWorker } from '../workers/main';
+import { ensureTemporalCli } from '../infra/temporal/cli';
+import { runHarnessCli, type HarnessCliOptions } from '../agent/harness/main';
+import { runAgent } from '../agent/main';
 import { up } from './up';
 
 export function program(): Command {

@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
-import { repoRoot } from '../config/env';
+import { repoRoot } from '../infra/config/env';
 
 /**
  * V8 flags for the API process. Without a cap V8 lets the heap grow lazily after a burst (1,000

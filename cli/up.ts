@@ -1,20 +1,20 @@
 import path from 'node:path';
-import { loadEnv, type Env } from '../config/env';
-import { StartupError } from '../config/fatal';
-import { createOrm } from '../db/orm';
-import { deriveAppUrl, migrate, DEV_APP_PASSWORD } from '../db/database';
-import { DEMO_SITE_CODE, seedDemoTenant } from '../db/seed-demo';
-import { rotateEnrollmentKey, type IssuedEnrollmentKey } from '../db/enrollment-keys';
-import { SiteSchema } from '../db/entities';
-import { withTenant } from '../db/orm';
-import { serverSecret } from '../config/env';
-import { resolvePostgres, type ResolvedPostgres } from '../postgres/resolve';
-import { ensureTemporalCli } from '../temporal/cli';
-import { connectTemporal } from '../temporal/connection';
-import { startDevServer } from '../temporal/dev-server';
+import { loadEnv, type Env } from '../infra/config/env';
+import { StartupError } from '../infra/config/fatal';
+import { createOrm } from '../infra/db/orm';
+import { deriveAppUrl, migrate, DEV_APP_PASSWORD } from '../infra/db/database';
+import { DEMO_SITE_CODE, seedDemoTenant } from '../infra/db/seed-demo';
+import { rotateEnrollmentKey, type IssuedEnrollmentKey } from '../infra/db/enrollment-keys';
+import { SiteSchema } from '../infra/db/entities';
+import { withTenant } from '../infra/db/orm';
+import { serverSecret } from '../infra/config/env';
+import { resolvePostgres, type ResolvedPostgres } from '../infra/postgres/resolve';
+import { ensureTemporalCli } from '../infra/temporal/cli';
+import { connectTemporal } from '../infra/temporal/connection';
+import { startDevServer } from '../infra/temporal/dev-server';
 import { API_NODE_FLAGS, spawnEntry, stopChild } from './processes';
 import { Supervised } from './supervise';
-import { assertIdentitySafe } from '../config/safety';
+import { assertIdentitySafe } from '../infra/config/safety';
 
 const say = (line: string) => process.stdout.write(`${line}\n`);
 
@@ -115,7 +115,7 @@ export async function up(opts: { demo: boolean; fleet: number }): Promise<void> 
       // stack keeps running and says so.
       const fleet = new Supervised(
         'simulated fleet',
-        entry('fleet', 'infra/cli/harness-entry.ts', {
+        entry('fleet', 'cli/harness-entry.ts', {
           ...childEnv,
           DRYDOCK_ENROLLMENT_KEY: demoKey.key,
           DRYDOCK_ENROLLMENT_FINGERPRINT: demoKey.fingerprint,
