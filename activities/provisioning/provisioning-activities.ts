@@ -26,16 +26,9 @@ import {
 } from '../../workflows/provisioning/contracts';
 import { storeInventory } from '../machines/machine-activities';
 
-/** Failure types of the provisioning activities; all permanent (an operator must change something). */
-export enum ProvisioningFailure {
-  ProfileNotFound = 'ProfileNotFound',
-  MachineNotFound = 'MachineNotFound',
-  FleetRunNotFound = 'FleetRunNotFound',
-  InvalidProfile = 'InvalidProfile',
-  NameTaken = 'NameTaken',
-  InvalidName = 'InvalidName',
-  NoFreeName = 'NoFreeName',
-}
+// The failure types live with the domain's contracts, where the API maps them to codes and sentences.
+import { ProvisioningFailure } from '../../workflows/provisioning/contracts';
+export { ProvisioningFailure };
 
 const permanent = (type: ProvisioningFailure, message: string) =>
   ApplicationFailure.create({ type, message, nonRetryable: true });

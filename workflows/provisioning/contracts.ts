@@ -7,8 +7,9 @@ import type { StepKind } from '../../infra/wire/agent-steps';
  * the search attributes TenantId, SiteId, MachineId, FleetRunId, Phase and RunStatus.
  */
 /**
- * Why a run failed, besides a step's own failure type (StepFailure, agent-steps.ts): each maps to a
- * GraphQL error code and a sentence the portal shows (api/graphql/types/run-failures.ts).
+ * Why a run failed, besides a step's own failure type (StepFailure, agent-steps.ts) and the
+ * activities' (ProvisioningFailure): each maps to a GraphQL error code and a sentence the portal
+ * shows (api/services/failures.ts).
  */
 export enum RunFailure {
   /** The workflow was terminated, timed out or failed in Temporal, outside Drydock. */
@@ -23,6 +24,17 @@ export enum RunFailure {
   MachineUnreachable = 'MachineUnreachable',
   /** A retry's refreshed profile is still invalid. */
   RetryFailed = 'RetryFailed',
+}
+
+/** Failure types of the provisioning activities; all permanent (an operator must change something). */
+export enum ProvisioningFailure {
+  ProfileNotFound = 'ProfileNotFound',
+  MachineNotFound = 'MachineNotFound',
+  FleetRunNotFound = 'FleetRunNotFound',
+  InvalidProfile = 'InvalidProfile',
+  NameTaken = 'NameTaken',
+  InvalidName = 'InvalidName',
+  NoFreeName = 'NoFreeName',
 }
 
 export const provisionMachineWorkflowId = (machineId: string, runId: string): string =>
