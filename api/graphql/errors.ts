@@ -1,51 +1,31 @@
 import { GraphQLError } from 'graphql';
-import { WorkflowFailedError } from '@temporalio/client';
-import { ApplicationFailure } from '@temporalio/common';
-import { SiteFailure } from '../../workflows/sites/contracts';
+import { ErrorCode, ServiceError } from '../services/errors';
 
-/** Stable error codes the portal maps to a sentence. Never rename one: add a new one. */
-export enum ErrorCode {
-  Unauthenticated = 'UNAUTHENTICATED',
-  Forbidden = 'FORBIDDEN',
-  NotFound = 'NOT_FOUND',
-  BadUserInput = 'BAD_USER_INPUT',
-  ClientNotFound = 'CLIENT_NOT_FOUND',
-  SiteCodeTaken = 'SITE_CODE_TAKEN',
-  InvalidProfile = 'INVALID_PROFILE',
-  Unavailable = 'UNAVAILABLE',
-  RunNotRunning = 'RUN_NOT_RUNNING',
-  RunNotRetryable = 'RUN_NOT_RETRYABLE',
-  RunInProgress = 'RUN_IN_PROGRESS',
-  /** A request over a limit: document depth, aliases, tokens, cost, or transactions it opened. */
-  QueryTooExpensive = 'QUERY_TOO_EXPENSIVE',
-  /** Selected nothing to run (a fleet run whose selection matches no machine). */
-  EmptySelection = 'EMPTY_SELECTION',
-}
+export { ErrorCode };
 
+/** A GraphQL error with a stable code in `extensions.code` (and any details beside it). */
 export function apiError(
-  code: ErrorCode,
+  code: ErrorCode | string,
   message: string,
   extra: Record<string, unknown> = {},
 ): GraphQLError {
   return new GraphQLError(message, { extensions: { ...extra, code } });
 }
 
-const failureCodes: Record<string, ErrorCode> = {
-  [SiteFailure.ClientNotFound]: ErrorCode.ClientNotFound,
-  [SiteFailure.SiteCodeTaken]: ErrorCode.SiteCodeTaken,
-  [SiteFailure.InvalidSite]: ErrorCode.BadUserInput,
-};
-
-/** Maps a failed workflow's application failure type to a stable API error code. */
-export function fromWorkflowFailure(err: unknown): GraphQLError {
-  if (err instanceof WorkflowFailedError) {
-    let cause: unknown = err.cause;
-    while (cause) {
-      if (cause instanceof ApplicationFailure && cause.type && failureCodes[cause.type]) {
-        return apiError(failureCodes[cause.type]!, cause.message);
-      }
-      cause = (cause as { cause?: unknown }).cause;
-    }
-  }
-  return apiError(ErrorCode.Unavailable, 'the request could not be completed; try again');
+/**
+ * A service's refusal as the GraphQL error the portal reads: its message, its stable code and its
+ * details in `extensions`, at the field that asked. The one place service errors become GraphQL
+ * errors (yoga's maskError calls it); null for anything else, which stays masked as internal.
+ */
+export function fromServiceError(error: unknown): GraphQLError | null {
+  const located = error instanceof GraphQLError ? error : null;
+  const cause = located ? located.originalError : error;
+  if (!(cause instanceof ServiceError)) return null;
+  return new GraphQLError(cause.message, {
+    ...(located
+      ? { nodes: located.nodes, source: located.source, positions: located.positions, path: located.path }
+      : {}),
+    originalError: cause,
+    extensions: { ...cause.extra, code: cause.code },
+  });
 }

@@ -1,3 +1,4 @@
+import type { Budget } from '../services/service-context';
 import { apiError, ErrorCode } from './errors';
 
 export interface RequestLimits {
@@ -16,7 +17,7 @@ export const DEFAULT_REQUEST_LIMITS: RequestLimits = { transactions: 50, workflo
  * below these; past them a field fails with QUERY_TOO_EXPENSIVE instead of holding a connection
  * pool and the event loop the agents share.
  */
-export class RequestBudget {
+export class RequestBudget implements Budget {
   private spent = { transactions: 0, workflowQueries: 0 };
 
   constructor(private readonly limits: RequestLimits = DEFAULT_REQUEST_LIMITS) {}

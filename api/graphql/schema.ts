@@ -1,15 +1,26 @@
 import { builder } from './builder';
-import './types/machine';
-import './types/site';
-import './types/client';
 import './types/tenant';
-import './types/audit-event';
-import './types/create-site';
+import './types/client';
+import './types/site';
+import './types/machine';
+import './types/enrollment-requester';
 import './types/enrollment-key';
 import './types/alert';
-import './types/machine-actions';
+import './types/audit-event';
 import './types/profile';
-import './types/provisioning';
-import './types/undo-tweaks';
+import './types/profile-error';
+import './types/profile-layer';
+import './types/run-control';
+import './types/run-error';
+import './types/validation-item';
+import './types/machine-run';
+import './types/fleet-run';
+import './types/fleet-run-progress';
+import './types/undo-error';
+import './types/undo-value-failure';
+import './types/machine-tweak-undo';
+import './types/tweak-undo-counts';
+import './types/tweak-undo';
 
+/** The schema: every type registers itself with the builder when imported; this file only imports. */
 export const schema = builder.toSchema();

@@ -3,11 +3,12 @@ import { GraphQLError, NoSchemaIntrospectionCustomRule, type ValidationContext }
 import { EnvelopArmorPlugin } from '@escape.tech/graphql-armor';
 import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
 import { useCSRFPrevention } from '@graphql-yoga/plugin-csrf-prevention';
-import { createYoga, type Plugin } from 'graphql-yoga';
+import { createYoga, maskError, type Plugin } from 'graphql-yoga';
 import type { Env } from '../../infra/config/env';
 import { resolveIdentity } from '../auth/identity';
 import type { AppDeps } from '../app';
 import type { GraphQLContext } from '../graphql/context';
+import { fromServiceError } from '../graphql/errors';
 import { createLoaders } from '../graphql/loaders';
 import { RequestBudget } from '../graphql/request-budget';
 import { schema } from '../graphql/schema';
@@ -84,7 +85,11 @@ export async function graphqlRoutes(app: FastifyInstance, deps: AppDeps): Promis
     // The bundled renderer: the default one loads GraphiQL from a CDN, which an offline site cannot reach.
     renderGraphiQL,
     landingPage: false,
-    maskedErrors: true,
+    // A service's refusal becomes its stable code at the field that asked (one place); anything
+    // else a resolver throws stays masked as an internal error.
+    maskedErrors: {
+      maskError: (error, message, isDev) => fromServiceError(error) ?? maskError(error, message, isDev),
+    },
     // No CORS unless origins are configured: the portal is same-origin. Never reflect any Origin.
     cors: origins ? { origin: origins, credentials: true, methods: ['GET', 'POST'] } : false,
     plugins: [
@@ -111,7 +116,7 @@ export async function graphqlRoutes(app: FastifyInstance, deps: AppDeps): Promis
     },
     context: ({ req }) => {
       const ctx: GraphQLContext = {
-        identity: resolveIdentity(deps.env, req),
+        caller: resolveIdentity(deps.env, req),
         env: deps.env,
         orm: deps.orm,
         temporal: deps.temporal,

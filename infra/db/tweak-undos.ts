@@ -1,3 +1,4 @@
+import { UndoFailure } from '../../workflows/tweaks/contracts';
 import { appendAudit } from './audit';
 import type { FleetSelection } from './entities';
 import type { EntityManager } from './orm';
@@ -12,6 +13,15 @@ export const MACHINE_BUSY_SQL = `(exists (select 1 from machine_runs b
      where b.tenant_id = m.tenant_id and b.machine_id = m.id and b.finished_at is null)
   or exists (select 1 from machine_tweak_undos u
      where u.tenant_id = m.tenant_id and u.machine_id = m.id and u.finished_at is null))`;
+
+/** Whether the machine has an unfinished provisioning run or undo (MACHINE_BUSY_SQL). */
+export async function machineIsBusy(em: EntityManager, machineId: string): Promise<boolean> {
+  const [row] = await em.execute<{ busy: boolean }[]>(
+    `select ${MACHINE_BUSY_SQL} as busy from machines m where m.id = ?`,
+    [machineId],
+  );
+  return row?.busy ?? false;
+}
 
 /**
  * Fixes a fleet-wide undo's machines: one queued machine_tweak_undos row per selected active
@@ -145,7 +155,7 @@ export async function closeUnrecordedUndo(
   const lastError = cancelled
     ? null
     : {
-        type: 'RunClosed',
+        type: UndoFailure.RunClosed,
         message: `the undo run was ${how} in Temporal, outside Drydock; the machine's records tell what is left to undo`,
       };
   const [changed] = await em.execute<{ id: string }[]>(
@@ -169,4 +179,31 @@ export async function closeUnrecordedUndo(
     data: { undoId: row.id, ...(lastError ? { error: lastError.type, temporal: temporalStatus } : {}) },
   });
   return true;
+}
+
+/**
+ * Ends a fleet-wide undo row whose workflow closed in Temporal without recording its end: cancelled,
+ * or failed with `RunClosed`. Its machines' undos are runs of their own and go on. Nothing when the
+ * row has ended already.
+ */
+export async function closeUnrecordedFleetUndo(
+  em: EntityManager,
+  undoId: string,
+  temporalStatus: string,
+): Promise<void> {
+  const cancelled = temporalStatus === 'CANCELLED';
+  await em.execute(
+    `update tweak_undos set status = ?, finished_at = now(),
+            last_error = case when ? then last_error else ?::jsonb end
+      where id = ? and finished_at is null`,
+    [
+      cancelled ? 'cancelled' : 'failed',
+      cancelled,
+      JSON.stringify({
+        type: UndoFailure.RunClosed,
+        message: `the fleet-wide undo was ${temporalStatus.toLowerCase().replace('_', ' ')} in Temporal, outside Drydock; its machines' undos go on by themselves`,
+      }),
+      undoId,
+    ],
+  );
 }

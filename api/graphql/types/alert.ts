@@ -1,7 +1,6 @@
-import { AlertKind, AlertSchema, type Alert } from '../../../infra/db/entities';
+import { AlertKind, type Alert } from '../../../infra/db/entities';
+import { listAlerts } from '../../services/alerts';
 import { builder } from '../builder';
-import { checkRange } from '../ids';
-import { inTenant } from '../tenant-scope';
 
 export const AlertKindEnum = builder.enumType(AlertKind, { name: 'AlertKind' });
 
@@ -22,16 +21,6 @@ builder.queryField('alerts', (t) =>
     type: [AlertRef],
     description: 'Newest first.',
     args: { last: t.arg.int({ required: false, defaultValue: 50 }) },
-    resolve: (_root, args, ctx) =>
-      inTenant(ctx, (em) =>
-        em.find(
-          AlertSchema,
-          {},
-          {
-            orderBy: { createdAt: 'desc' },
-            limit: checkRange(args.last, 'last', { min: 1, max: 500, fallback: 50 }),
-          },
-        ),
-      ),
+    resolve: (_root, args, ctx) => listAlerts(ctx, { last: args.last }),
   }),
 );

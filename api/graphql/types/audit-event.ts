@@ -1,7 +1,6 @@
-import { AuditEventSchema, Role, type AuditEvent } from '../../../infra/db/entities';
+import type { AuditEvent } from '../../../infra/db/entities';
+import { listAuditEvents } from '../../services/audit';
 import { builder } from '../builder';
-import { checkRange } from '../ids';
-import { inTenant, requireIdentity } from '../tenant-scope';
 
 export const AuditEventRef = builder.objectRef<AuditEvent>('AuditEvent').implement({
   description: 'One link of the tenant’s tamper-evident audit chain.',
@@ -21,10 +20,6 @@ builder.queryField('auditEvents', (t) =>
     type: [AuditEventRef],
     description: 'The newest audit events, newest first (engineer role).',
     args: { last: t.arg.int({ required: false, defaultValue: 50 }) },
-    resolve: (_root, args, ctx) => {
-      requireIdentity(ctx, Role.Engineer);
-      const limit = checkRange(args.last, 'last', { min: 1, max: 500, fallback: 50 });
-      return inTenant(ctx, (em) => em.find(AuditEventSchema, {}, { orderBy: { seq: 'desc' }, limit }));
-    },
+    resolve: (_root, args, ctx) => listAuditEvents(ctx, { last: args.last }),
   }),
 );

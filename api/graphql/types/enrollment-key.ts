@@ -1,9 +1,6 @@
-import { serverSecret } from '../../../infra/config/env';
-import { Role, SiteSchema } from '../../../infra/db/entities';
-import { rotateEnrollmentKey, type IssuedEnrollmentKey } from '../../../infra/db/enrollment-keys';
+import type { IssuedEnrollmentKey } from '../../../infra/db/enrollment-keys';
+import { rotateSiteEnrollmentKey } from '../../services/keys';
 import { builder } from '../builder';
-import { apiError, ErrorCode } from '../errors';
-import { inTenant, requireIdentity } from '../tenant-scope';
 
 const IssuedKeyRef = builder.objectRef<IssuedEnrollmentKey>('IssuedEnrollmentKey').implement({
   description:
@@ -25,14 +22,6 @@ builder.mutationField('rotateEnrollmentKey', (t) =>
       "Issues the site's first enrollment key, or a new version of it. From then on older keys enroll nothing new; " +
       'machines already enrolled keep working with their own agent keys. Admin role.',
     args: { siteId: t.arg.id({ required: true }) },
-    resolve: (_root, args, ctx) => {
-      const identity = requireIdentity(ctx, Role.Admin);
-      const secret = serverSecret(ctx.env);
-      return inTenant(ctx, async (em) => {
-        const site = await em.findOne(SiteSchema, { id: String(args.siteId) });
-        if (!site) throw apiError(ErrorCode.NotFound, 'site not found');
-        return rotateEnrollmentKey(em, site, identity.actor, secret);
-      });
-    },
+    resolve: (_root, args, ctx) => rotateSiteEnrollmentKey(ctx, { siteId: args.siteId }),
   }),
 );

@@ -1,40 +1,21 @@
+import { MachineStatus, PendingKind, type Machine } from '../../../infra/db/entities';
 import {
-  MachineSchema,
-  MachineStatus,
-  PendingKind,
-  Role,
-  type EnrollmentRequester,
-  type Machine,
-} from '../../../infra/db/entities';
-import { hasRole } from '../../auth/identity';
+  approveMachine,
+  autopilotFor,
+  collectInventory,
+  inventoryFor,
+  listMachines,
+  rejectMachine,
+} from '../../services/machines';
+import { revokeAgentKey } from '../../services/keys';
 import { builder } from '../builder';
-import type { GraphQLContext } from '../context';
-import { inTenant } from '../tenant-scope';
+import { EnrollmentRequesterRef } from './enrollment-requester';
 
 export const MachineStatusEnum = builder.enumType(MachineStatus, { name: 'MachineStatus' });
 export const PendingKindEnum = builder.enumType(PendingKind, {
   name: 'PendingKind',
   description: 'What an operator is asked to decide about a machine.',
 });
-
-const RequesterRef = builder.objectRef<EnrollmentRequester>('EnrollmentRequester').implement({
-  description: 'Who asked for the decision: the enrollment request behind it.',
-  fields: (t) => ({
-    sourceIp: t.exposeString('sourceIp'),
-    siteId: t.exposeID('siteId'),
-    siteCode: t.exposeString('siteCode'),
-    hostname: t.exposeString('hostname'),
-    keyVersion: t.exposeInt('keyVersion'),
-    at: t.exposeString('at'),
-  }),
-});
-
-/**
- * Raw hardware identifiers (SMBIOS UUID, serials, MachineGuid, MACs, disk serials) are what an
- * enrollment presents as the machine's identity: viewers never read them (docs/SECURITY.md).
- */
-const identifierFields = new Set(['hardware', 'serial', 'machineGuid', 'smbiosUuid', 'macs', 'diskSerials']);
-const mayReadIdentifiers = (ctx: GraphQLContext) => !!ctx.identity && hasRole(ctx.identity, Role.Operator);
 
 /** `"=1+2"` in a cell is a formula to a spreadsheet: quote every field and defuse such a start. */
 export function csvField(value: string): string {
@@ -63,7 +44,11 @@ export const MachineRef = builder.objectRef<Machine>('Machine').implement({
       description: 'The site this machine asked to move to; it stays in `siteId` until an operator approves.',
       resolve: (m) => m.requestedSiteId ?? null,
     }),
-    requestedBy: t.field({ type: RequesterRef, nullable: true, resolve: (m) => m.requestedBy ?? null }),
+    requestedBy: t.field({
+      type: EnrollmentRequesterRef,
+      nullable: true,
+      resolve: (m) => m.requestedBy ?? null,
+    }),
     agentVersion: t.exposeString('agentVersion', { nullable: true }),
     bootId: t.exposeString('bootId', { nullable: true }),
     inventoryJson: t.string({
@@ -71,27 +56,26 @@ export const MachineRef = builder.objectRef<Machine>('Machine').implement({
       description:
         'The last inventory the agent reported, as JSON. Hardware identifiers (serials, SMBIOS UUID, MachineGuid, MACs) are left out below the operator role.',
       resolve: (m, _args, ctx) => {
-        if (!m.inventory) return null;
-        if (mayReadIdentifiers(ctx)) return JSON.stringify(m.inventory);
-        return JSON.stringify(
-          Object.fromEntries(Object.entries(m.inventory).filter(([k]) => !identifierFields.has(k))),
-        );
+        const inventory = inventoryFor(ctx, m);
+        return inventory ? JSON.stringify(inventory) : null;
       },
     }),
     autopilotHashCsv: t.string({
       nullable: true,
       description:
         'The harvested Autopilot hardware hash as the one-row CSV Intune imports (Device Serial Number,Windows Product ID,Hardware Hash); every field quoted. Operator role (null below it).',
-      resolve: (m, _args, ctx) =>
-        m.autopilot && mayReadIdentifiers(ctx)
+      resolve: (m, _args, ctx) => {
+        const hash = autopilotFor(ctx, m);
+        return hash
           ? `Device Serial Number,Windows Product ID,Hardware Hash\r\n${[
-              m.autopilot.serial,
-              m.autopilot.productId ?? '',
-              m.autopilot.hardwareHash,
+              hash.serial,
+              hash.productId ?? '',
+              hash.hardwareHash,
             ]
               .map(csvField)
               .join(',')}\r\n`
-          : null,
+          : null;
+      },
     }),
     lastSeenAt: t.field({ type: 'DateTime', nullable: true, resolve: (m) => m.lastSeenAt ?? null }),
     createdAt: t.field({ type: 'DateTime', resolve: (m) => m.createdAt }),
@@ -103,11 +87,54 @@ builder.queryField('machines', (t) =>
     type: [MachineRef],
     description: "The tenant's machines, optionally of one site.",
     args: { siteId: t.arg.id({ required: false }) },
+    resolve: (_root, args, ctx) => listMachines(ctx, { siteId: args.siteId }),
+  }),
+);
+
+builder.mutationField('approveMachine', (t) =>
+  t.field({
+    type: MachineRef,
+    description:
+      "Decides what a machine waits for (operator role). A pending machine becomes active as a machine of its own, or with `asReplacement` takes over the machine it claims to be (its site, its row, its history; that machine's old agent key stops working). A machine that asked to move to another site moves.",
+    args: {
+      id: t.arg.id({ required: true }),
+      asReplacement: t.arg.boolean({
+        required: false,
+        defaultValue: false,
+        description: 'For a pending machine: replace the machine it claims to be instead of adding one.',
+      }),
+    },
     resolve: (_root, args, ctx) =>
-      inTenant(ctx, (em) =>
-        em.find(MachineSchema, args.siteId ? { siteId: String(args.siteId) } : {}, {
-          orderBy: { hostname: 'asc' },
-        }),
-      ),
+      approveMachine(ctx, { id: args.id, asReplacement: args.asReplacement ?? false }),
+  }),
+);
+
+builder.mutationField('rejectMachine', (t) =>
+  t.field({
+    type: MachineRef,
+    description:
+      'Refuses what a machine waits for (operator role): a pending machine is retired and its agent key revoked; a move request is dropped and the machine stays in its site.',
+    args: { id: t.arg.id({ required: true }) },
+    resolve: (_root, args, ctx) => rejectMachine(ctx, { id: args.id }),
+  }),
+);
+
+builder.mutationField('collectInventory', (t) =>
+  t.field({
+    type: 'String',
+    description:
+      'Starts a collectInventory workflow for the machine; returns its workflow id. Operator role.',
+    args: { machineId: t.arg.id({ required: true }) },
+    resolve: (_root, args, ctx) => collectInventory(ctx, { machineId: args.machineId }),
+  }),
+);
+
+builder.mutationField('revokeAgentKey', (t) =>
+  t.field({
+    type: 'Int',
+    description:
+      "Revokes the machine's agent key(s): its requests get 401 at once, its long-poll ends. Admin role. Returns how many.",
+    args: { machineId: t.arg.id({ required: true }) },
+    resolve: (_root, args, ctx) => revokeAgentKey(ctx, { machineId: args.machineId }),
   }),
 );

@@ -1,6 +1,6 @@
-import { SiteSchema, type Site } from '../../../infra/db/entities';
+import type { Site } from '../../../infra/db/entities';
+import { createSite, getSite, listSites } from '../../services/clients-and-sites';
 import { builder } from '../builder';
-import { inTenant } from '../tenant-scope';
 import { MachineRef } from './machine';
 
 export const SiteRef = builder.objectRef<Site>('Site').implement({
@@ -24,11 +24,7 @@ export const SiteRef = builder.objectRef<Site>('Site').implement({
 });
 
 builder.queryField('sites', (t) =>
-  t.field({
-    type: [SiteRef],
-    resolve: (_root, _args, ctx) =>
-      inTenant(ctx, (em) => em.find(SiteSchema, {}, { orderBy: { code: 'asc' } })),
-  }),
+  t.field({ type: [SiteRef], resolve: (_root, _args, ctx) => listSites(ctx) }),
 );
 
 builder.queryField('site', (t) =>
@@ -36,6 +32,24 @@ builder.queryField('site', (t) =>
     type: SiteRef,
     nullable: true,
     args: { id: t.arg.id({ required: true }) },
-    resolve: (_root, args, ctx) => inTenant(ctx, (em) => em.findOne(SiteSchema, { id: String(args.id) })),
+    resolve: (_root, args, ctx) => getSite(ctx, { id: String(args.id) }),
+  }),
+);
+
+const CreateSiteInput = builder.inputType('CreateSiteInput', {
+  fields: (t) => ({
+    clientId: t.id({ required: true }),
+    code: t.string({ required: true, description: 'Upper-case letters, digits, dashes; 3–32 characters.' }),
+    name: t.string({ required: true }),
+  }),
+});
+
+builder.mutationField('createSite', (t) =>
+  t.field({
+    type: SiteRef,
+    description:
+      'Creates a site through the createSite workflow (admin role). Repeating it returns the same site.',
+    args: { input: t.arg({ type: CreateSiteInput, required: true }) },
+    resolve: (_root, { input }, ctx) => createSite(ctx, input),
   }),
 );

@@ -1,7 +1,6 @@
-import { ClientSchema, TenantSchema, type Tenant } from '../../../infra/db/entities';
+import type { Tenant } from '../../../infra/db/entities';
+import { callerTenant, listClients } from '../../services/clients-and-sites';
 import { builder } from '../builder';
-import { apiError, ErrorCode } from '../errors';
-import { inTenant } from '../tenant-scope';
 import { ClientRef } from './client';
 
 export const TenantRef = builder.objectRef<Tenant>('Tenant').implement({
@@ -10,11 +9,7 @@ export const TenantRef = builder.objectRef<Tenant>('Tenant').implement({
     id: t.exposeID('id'),
     slug: t.exposeString('slug'),
     name: t.exposeString('name'),
-    clients: t.field({
-      type: [ClientRef],
-      resolve: (_tenant, _args, ctx) =>
-        inTenant(ctx, (em) => em.find(ClientSchema, {}, { orderBy: { name: 'asc' } })),
-    }),
+    clients: t.field({ type: [ClientRef], resolve: (_tenant, _args, ctx) => listClients(ctx) }),
   }),
 });
 
@@ -22,11 +17,6 @@ builder.queryField('tenant', (t) =>
   t.field({
     type: TenantRef,
     description: 'Your tenant, with its clients, their sites and the sites’ machines.',
-    resolve: (_root, _args, ctx) =>
-      inTenant(ctx, async (em, identity) => {
-        const tenant = await em.findOne(TenantSchema, { id: identity.tenantId });
-        if (!tenant) throw apiError(ErrorCode.NotFound, 'tenant not found');
-        return tenant;
-      }),
+    resolve: (_root, _args, ctx) => callerTenant(ctx),
   }),
 );

@@ -28,7 +28,7 @@ import {
 } from '../../../infra/wire/agent-protocol';
 import { checkStepResult } from '../../../infra/wire/step-results';
 import { bootIdChangedSignal, stepFailure } from '../../../workflows/machines/contracts';
-import { authenticateAgent, type AgentIdentity } from '../../agent-channel/agent-auth';
+import { authenticateAgent, type AgentIdentity } from '../../services/keys';
 import type { AppDeps } from '../../app';
 import { sendError, V1_BODY_LIMIT } from './reply';
 

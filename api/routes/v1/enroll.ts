@@ -8,7 +8,8 @@ import {
   WireErrorCode,
   type EnrollRequest,
 } from '../../../infra/wire/agent-protocol';
-import { enroll } from '../../agent-channel/enrollment';
+import { enroll } from '../../services/enrollment';
+import { forgetKeys } from '../../services/keys';
 import {
   admitEnrollment,
   enrollmentSource,
@@ -76,7 +77,7 @@ export async function enrollRoute(app: FastifyInstance, deps: AppDeps): Promise<
         throw err;
       });
       // Committed: this process stops trusting the replaced keys now, not when their notice arrives.
-      if (outcome.kind === 'enrolled') for (const keyId of outcome.revokedKeyIds) deps.hub.keys.forget(keyId);
+      if (outcome.kind === 'enrolled') forgetKeys(deps.hub.keys, outcome.revokedKeyIds);
       if (outcome.kind === 'site-rate-limited') {
         reply.header('retry-after', String(outcome.retryAfterSeconds));
         return sendError(

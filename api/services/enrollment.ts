@@ -1,7 +1,5 @@
 import { createHash, randomUUID } from 'node:crypto';
 import type { FastifyBaseLogger } from 'fastify';
-import { lookupAgentKey } from '../../infra/db/agent-tasks';
-import { appendAudit } from '../../infra/db/audit';
 import {
   AgentKeySchema,
   AlertKind,
@@ -18,8 +16,8 @@ import { withTenant, type EntityManager, type Orm } from '../../infra/db/orm';
 import { generateKey, hashKeySecret, parseKey, verifyKeySecret } from '../../infra/security/keys';
 import type { EnrollRequest } from '../../infra/wire/agent-protocol';
 import { computeMachineUid, isPlaceholder } from '../../infra/wire/machine-uid';
-import { lookupKeyRow } from './key-lookup';
-import { noticeSql } from '../../infra/db/agent-notices';
+import { appendAuditAs } from './audit';
+import { checkAgentKey, lookupEnrollmentKey, revokeMachineKeys } from './keys';
 
 export interface EnrollmentSettings {
   secret: string;
@@ -76,15 +74,9 @@ export async function enroll(
 ): Promise<EnrollOutcome> {
   const parsed = parseKey(req.enrollmentKey, 'dek');
   if (!parsed) return { kind: 'rejected', reason: 'malformed enrollment key' };
-  const key = await lookupKeyRow<{
-    tenant_id: string;
-    site_id: string;
-    key_hash: string;
-    active: boolean;
-    version: number;
-  }>(orm, 'site_enrollment_keys', parsed.keyId, 'tenant_id, site_id, key_hash, active, version');
+  const key = await lookupEnrollmentKey(orm, parsed.keyId);
   if (!key) return { kind: 'rejected', reason: 'unknown enrollment key id' };
-  if (!verifyKeySecret(s.secret, parsed, key.key_hash))
+  if (!verifyKeySecret(s.secret, parsed, key.keyHash))
     return { kind: 'rejected', reason: 'wrong enrollment key secret' };
   if (!key.active) return { kind: 'rejected', reason: `enrollment key v${key.version} was rotated` };
 
@@ -96,10 +88,10 @@ export async function enroll(
   }
   if (uid !== req.machineUid) return { kind: 'uid-mismatch' };
 
-  const proof = await provenMachine(orm, s.secret, key.tenant_id, context.authorization, log);
+  const proof = await provenMachine(orm, s.secret, key.tenantId, context.authorization, log);
 
-  return withTenant(orm, key.tenant_id, async (em) => {
-    const site = await em.findOne(SiteSchema, { id: key.site_id });
+  return withTenant(orm, key.tenantId, async (em) => {
+    const site = await em.findOne(SiteSchema, { id: key.siteId });
     if (!site || site.code !== req.siteCode)
       return { kind: 'rejected', reason: 'enrollment key belongs to another site' } as const;
     const requester: EnrollmentRequester = {
@@ -110,51 +102,45 @@ export async function enroll(
       keyVersion: key.version,
       at: new Date().toISOString(),
     };
-    const decided = await decide(em, s, { tenantId: key.tenant_id, site, uid, req, proof, requester });
+    const decided = await decide(em, s, { tenantId: key.tenantId, site, uid, req, proof, requester });
     if ('rejected' in decided) return { kind: 'rejected', reason: decided.rejected } as const;
     const { machine, decision } = decided;
 
     // An enrollment replaces the key of the row it lands on: the old one stops working at once.
-    const old = await em.find(AgentKeySchema, { machineId: machine.id, revokedAt: null });
-    for (const k of old) {
-      k.revokedAt = new Date();
-      k.revokedReason = 're-enrolled';
-    }
+    const revokedKeyIds = await revokeMachineKeys(em, machine.id, 're-enrolled');
     const agentKey = generateKey('dak');
     em.create(AgentKeySchema, {
       id: randomUUID(),
-      tenantId: key.tenant_id,
+      tenantId: key.tenantId,
       machineId: machine.id,
       keyId: agentKey.keyId,
       keyHash: hashKeySecret(s.secret, parseKey(agentKey.key, 'dak')!),
       createdAt: new Date(),
     });
     await em.flush();
-    for (const k of old) {
-      const n = noticeSql({ t: 'revoked', k: k.keyId });
-      await em.execute(n.sql, n.params);
-    }
-    await appendAudit(em, {
-      tenantId: key.tenant_id,
-      actor: `agent:${uid.slice(0, 12)}`,
-      action: auditAction[decision],
-      subjectType: 'machine',
-      subjectId: machine.id,
-      data: {
-        machineUid: uid,
-        siteId: site.id,
-        siteCode: site.code,
-        sourceIp: context.sourceIp,
-        hostname: req.hostname,
-        keyVersion: key.version,
-        decision,
-        proven: proof !== null,
-        ...(machine.replacesMachineId ? { replacesMachineId: machine.replacesMachineId } : {}),
+    await appendAuditAs(
+      em,
+      { tenantId: key.tenantId, actor: `agent:${uid.slice(0, 12)}` },
+      {
+        action: auditAction[decision],
+        subjectType: 'machine',
+        subjectId: machine.id,
+        data: {
+          machineUid: uid,
+          siteId: site.id,
+          siteCode: site.code,
+          sourceIp: context.sourceIp,
+          hostname: req.hostname,
+          keyVersion: key.version,
+          decision,
+          proven: proof !== null,
+          ...(machine.replacesMachineId ? { replacesMachineId: machine.replacesMachineId } : {}),
+        },
       },
-    });
+    );
     // Last, so the counter row stays locked only for the commit (enrollments of a tenant commit one
     // at a time anyway: the audit chain). Over the budget: the whole enrollment rolls back.
-    const wait = await spendSiteBudget(em, key.tenant_id, site.id, s.sitePerMinute);
+    const wait = await spendSiteBudget(em, key.tenantId, site.id, s.sitePerMinute);
     if (wait !== null) throw new SiteBudgetSpent(wait);
     log.info({ machineId: machine.id, decision, site: site.code }, 'machine enrolled');
     return {
@@ -163,7 +149,7 @@ export async function enroll(
       agentKey: agentKey.key,
       status: machine.status,
       decision,
-      revokedKeyIds: old.map((k) => k.keyId),
+      revokedKeyIds,
     } as const;
   }).catch((err: unknown) => {
     if (err instanceof SiteBudgetSpent)
@@ -223,19 +209,15 @@ async function provenMachine(
   log: FastifyBaseLogger,
 ): Promise<{ machineId: string } | null> {
   if (!authorization) return null;
-  const parsed = parseKey(authorization.startsWith('Bearer ') ? authorization.slice(7).trim() : '', 'dak');
-  const row = parsed ? await lookupAgentKey(orm, parsed.keyId) : null;
-  if (
-    !parsed ||
-    !row ||
-    row.revokedAt ||
-    row.tenantId !== tenantId ||
-    !verifyKeySecret(secret, parsed, row.keyHash)
-  ) {
-    log.info({ keyId: parsed?.keyId }, 'enrollment carried an agent key that proves nothing');
+  const check = await checkAgentKey(orm, secret, authorization);
+  if (!check.ok || check.agent.tenantId !== tenantId) {
+    log.info(
+      { keyId: check.ok ? check.agent.keyId : check.keyId },
+      'enrollment carried an agent key that proves nothing',
+    );
     return null;
   }
-  return { machineId: row.machineId };
+  return { machineId: check.agent.machineId };
 }
 
 interface DecideInput {

@@ -1,0 +1,56 @@
+import { appendAudit } from '../../infra/db/audit';
+import { AuditEventSchema, Role, type AuditEvent } from '../../infra/db/entities';
+import type { EntityManager } from '../../infra/db/orm';
+import { checkRange } from './input';
+import { authorize, inTenant, type Caller, type ServiceContext } from './service-context';
+
+/** What happened, to what; who did it and in which tenant come from the caller. */
+export interface AuditEntry {
+  action: string;
+  subjectType: string;
+  subjectId: string;
+  data?: Record<string, unknown>;
+}
+
+/** Appends the entry to the tenant's chain as `who`, inside the caller's transaction. */
+export function appendAuditAs(
+  em: EntityManager,
+  who: Pick<Caller, 'tenantId' | 'actor'>,
+  entry: AuditEntry,
+): Promise<unknown> {
+  return appendAudit(em, { tenantId: who.tenantId, actor: who.actor, ...entry });
+}
+
+/**
+ * A change and its audit event, in one tenant transaction of the caller: `write` runs and is
+ * flushed, then the entry its result calls for is appended; both commit or neither does. Every
+ * change an operator makes through a service goes through here (authorize first).
+ */
+export function audited<T>(
+  ctx: ServiceContext,
+  write: (em: EntityManager, caller: Caller) => Promise<T>,
+  entry: (result: T) => AuditEntry,
+): Promise<T> {
+  return inTenant(ctx, async (em, caller) => {
+    const result = await write(em, caller);
+    await em.flush();
+    await appendAuditAs(em, caller, entry(result));
+    return result;
+  });
+}
+
+/** The audit event of a change made elsewhere (a signal to a workflow), in a transaction of its own. */
+export function auditAfter(ctx: ServiceContext, entry: AuditEntry): Promise<void> {
+  return audited(
+    ctx,
+    async () => undefined,
+    () => entry,
+  );
+}
+
+/** The newest audit events, newest first (engineer role). */
+export function listAuditEvents(ctx: ServiceContext, input: { last?: number | null }): Promise<AuditEvent[]> {
+  authorize(ctx, Role.Engineer);
+  const limit = checkRange(input.last, 'last', { min: 1, max: 500, fallback: 50 });
+  return inTenant(ctx, (em) => em.find(AuditEventSchema, {}, { orderBy: { seq: 'desc' }, limit }));
+}

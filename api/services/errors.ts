@@ -1,0 +1,42 @@
+/**
+ * Stable error codes: the API's answer when a request is refused. The portal maps each to what it
+ * shows; never rename one, add a new one. GraphQL carries them in `extensions.code`
+ * (api/graphql/errors.ts); failure types of runs have their own codes (failures.ts).
+ */
+export enum ErrorCode {
+  Unauthenticated = 'UNAUTHENTICATED',
+  Forbidden = 'FORBIDDEN',
+  NotFound = 'NOT_FOUND',
+  BadUserInput = 'BAD_USER_INPUT',
+  ClientNotFound = 'CLIENT_NOT_FOUND',
+  SiteCodeTaken = 'SITE_CODE_TAKEN',
+  InvalidProfile = 'INVALID_PROFILE',
+  Unavailable = 'UNAVAILABLE',
+  RunNotRunning = 'RUN_NOT_RUNNING',
+  RunNotRetryable = 'RUN_NOT_RETRYABLE',
+  RunInProgress = 'RUN_IN_PROGRESS',
+  /** A request over a limit: document depth, aliases, tokens, cost, or transactions it opened. */
+  QueryTooExpensive = 'QUERY_TOO_EXPENSIVE',
+  /** Selected nothing to run (a fleet run whose selection matches no machine). */
+  EmptySelection = 'EMPTY_SELECTION',
+}
+
+/**
+ * A service refusing a request: a stable code, a sentence for the person who asked, and details a
+ * client may use (`extra`, e.g. the run that is in the way). Transports turn it into their own error
+ * (GraphQL: api/graphql/errors.ts); anything else a service throws is an internal error.
+ */
+export class ServiceError extends Error {
+  override name = 'ServiceError';
+
+  constructor(
+    readonly code: ErrorCode | string,
+    message: string,
+    readonly extra: Record<string, unknown> = {},
+  ) {
+    super(message);
+  }
+}
+
+export const refuse = (code: ErrorCode | string, message: string, extra?: Record<string, unknown>) =>
+  new ServiceError(code, message, extra);

@@ -1,0 +1,208 @@
+import { StepFailure } from '../../infra/wire/agent-steps';
+import { AgentChannelFailure } from '../../workflows/machines/contracts';
+import { ProvisioningFailure, RunFailure } from '../../workflows/provisioning/contracts';
+import { SiteFailure } from '../../workflows/sites/contracts';
+import { UndoFailure } from '../../workflows/tweaks/contracts';
+import { ErrorCode } from './errors';
+
+/** Every failure type a run or a workflow can end with, from each domain's contracts. */
+export const failureEnums = {
+  StepFailure,
+  RunFailure,
+  ProvisioningFailure,
+  AgentChannelFailure,
+  UndoFailure,
+  SiteFailure,
+} as const;
+
+export type FailureType =
+  | `${StepFailure}`
+  | `${RunFailure}`
+  | `${ProvisioningFailure}`
+  | `${AgentChannelFailure}`
+  | `${UndoFailure}`
+  | `${SiteFailure}`;
+
+/**
+ * What the portal shows for a failure: a stable code (never renamed; a new type gets a new one) and
+ * one sentence for an operator — what happened and what to do. The message beside it carries the
+ * details (which check, which exit code, which path).
+ */
+export interface FailureText {
+  code: string;
+  sentence: string;
+}
+
+/**
+ * The one table: every failure type of every domain (a type name shared by two domains means the
+ * same there, and has one entry). TypeScript refuses a type left out; a unit test checks it again
+ * at run time, with the codes' shape and uniqueness.
+ */
+export const failureTexts: Record<FailureType, FailureText> = {
+  // A step's own failure, as the agent reports it (infra/wire/agent-steps.ts).
+  PreflightFailed: {
+    code: 'PREFLIGHT_FAILED',
+    sentence: 'The machine is not ready to be provisioned: the message lists each check that failed.',
+  },
+  NameTaken: {
+    code: 'NAME_TAKEN',
+    sentence:
+      'Another machine of the site already has this name: change the name template, then retry with a refreshed profile.',
+  },
+  WingetFailed: {
+    code: 'WINGET_FAILED',
+    sentence: 'winget could not install the app: the message gives its exit code and last line of output.',
+  },
+  WingetPackageNotFound: {
+    code: 'WINGET_PACKAGE_NOT_FOUND',
+    sentence: 'The package id is not in the winget source: fix it in the profile, then retry.',
+  },
+  InstallerHashMismatch: {
+    code: 'INSTALLER_HASH_MISMATCH',
+    sentence:
+      'The downloaded installer is not the file the profile pins, so nothing was run: fix the pin or the URL, then retry with a refreshed profile.',
+  },
+  InstallerDownloadFailed: {
+    code: 'INSTALLER_DOWNLOAD_FAILED',
+    sentence: 'The machine could not download the installer over HTTPS: check the URL and its network.',
+  },
+  InstallerFailed: {
+    code: 'INSTALLER_FAILED',
+    sentence: 'The installer ran and failed: check its arguments against the exit code in the message.',
+  },
+  SettingFailed: {
+    code: 'SETTING_FAILED',
+    sentence: 'A setting could not be written, possibly only for a moment: retry the step.',
+  },
+  WingetUnavailable: {
+    code: 'WINGET_UNAVAILABLE',
+    sentence:
+      'winget cannot run as SYSTEM on this machine (missing, too old, unsigned or not starting): the message says which.',
+  },
+  RebootRequiredFirst: {
+    code: 'REBOOT_REQUIRED_FIRST',
+    sentence: 'The app needs a restart before it installs: the run restarts the machine and tries again.',
+  },
+  RenameNeedsDomainCredential: {
+    code: 'RENAME_NEEDS_DOMAIN_CREDENTIAL',
+    sentence:
+      'The machine is joined to a domain, so renaming it needs a domain credential: rename it in Active Directory or turn the identity phase off for it.',
+  },
+  WindowsError: {
+    code: 'WINDOWS_ERROR',
+    sentence:
+      'Windows refused the change for good (access denied or an invalid argument): the message is Windows’ own text.',
+  },
+  UnknownStep: {
+    code: 'UNKNOWN_STEP',
+    sentence: 'The machine’s agent does not know this step: update the agent, then retry.',
+  },
+  StepCrashed: {
+    code: 'STEP_CRASHED',
+    sentence: 'The step failed unexpectedly on the machine: the message says what went wrong.',
+  },
+
+  // How a run ended besides a step's failure (workflows/provisioning, workflows/tweaks).
+  RunClosed: {
+    code: 'RUN_CLOSED',
+    sentence:
+      'The run was ended in Temporal, outside Drydock, and will not go on: start a new one for this machine.',
+  },
+  RunNotStarted: {
+    code: 'RUN_NOT_STARTED',
+    sentence: 'The run never started (its start was interrupted): start a new one for this machine.',
+  },
+  ValidationFailed: {
+    code: 'VALIDATION_FAILED',
+    sentence:
+      'Validation found the machine not as the profile asks: fix each FAIL item, then retry from the step responsible.',
+  },
+  MachineOffline: {
+    code: 'MACHINE_OFFLINE',
+    sentence:
+      'The machine did not come back from a restart within the offline limit: bring it online, then try again.',
+  },
+  MachineUnreachable: {
+    code: 'MACHINE_UNREACHABLE',
+    sentence:
+      'The machine did not pick up or finish its work within its limits: bring it online, then try again.',
+  },
+  RetryFailed: {
+    code: 'RETRY_FAILED',
+    sentence:
+      'The retry could not start: the refreshed profile is still invalid (the message lists each error).',
+  },
+  UndoIncomplete: {
+    code: 'UNDO_INCOMPLETE',
+    sentence:
+      'Some values were not put back (each is listed with Windows’ reason); a new undo tries them again.',
+  },
+
+  // Preparing a run (activities/provisioning).
+  ProfileNotFound: {
+    code: 'PROFILE_NOT_FOUND',
+    sentence: 'The run’s profile no longer exists: start a new run with another profile.',
+  },
+  MachineNotFound: {
+    code: 'MACHINE_NOT_FOUND',
+    sentence: 'The machine no longer exists in Drydock.',
+  },
+  FleetRunNotFound: {
+    code: 'FLEET_RUN_NOT_FOUND',
+    sentence: 'The fleet run this machine belongs to no longer exists.',
+  },
+  InvalidProfile: {
+    code: ErrorCode.InvalidProfile,
+    sentence:
+      'The profile and its layers together are invalid (the message lists each path): fix them, then retry with a refreshed profile.',
+  },
+  InvalidName: {
+    code: 'INVALID_NAME',
+    sentence:
+      'The name template makes a name Windows cannot use (all digits, or a dash at either end): change it, then retry with a refreshed profile.',
+  },
+  NoFreeName: {
+    code: 'NO_FREE_NAME',
+    sentence:
+      'Every name the template can make is taken in this site: change the template, then retry with a refreshed profile.',
+  },
+
+  // The agent channel (activities/agent-channel).
+  MachineNotActive: {
+    code: 'MACHINE_NOT_ACTIVE',
+    sentence:
+      'The machine is not active (waiting for approval, or retired): approve it before running anything.',
+  },
+  TaskAbandoned: {
+    code: 'TASK_ABANDONED',
+    sentence: 'The step was withdrawn because its run ended; the machine will never run it.',
+  },
+  TaskKeyConflict: {
+    code: 'TASK_KEY_CONFLICT',
+    sentence:
+      'Drydock found two different steps under one key and stopped rather than guess: report this as a bug.',
+  },
+
+  // Creating a site (workflows/sites): these are also the createSite mutation's error codes.
+  ClientNotFound: { code: ErrorCode.ClientNotFound, sentence: 'The client does not exist.' },
+  SiteCodeTaken: {
+    code: ErrorCode.SiteCodeTaken,
+    sentence: 'Another site of this tenant already has this code: choose another.',
+  },
+  InvalidSite: { code: ErrorCode.BadUserInput, sentence: 'The site’s code or name is not valid.' },
+};
+
+/** A type no table entry knows (an agent newer than the server, an unexpected error's name). */
+export const UNKNOWN_FAILURE: FailureText = {
+  code: 'UNKNOWN_FAILURE',
+  sentence: 'The run failed for a reason Drydock does not know: the message says what happened.',
+};
+
+export function isKnownFailure(type: string): type is FailureType {
+  return Object.hasOwn(failureTexts, type);
+}
+
+/** The code and sentence of a failure type; UNKNOWN_FAILURE for one no domain declares. */
+export function failureText(type: string): FailureText {
+  return isKnownFailure(type) ? failureTexts[type] : UNKNOWN_FAILURE;
+}
