@@ -82,6 +82,67 @@ export default tseslint.config(
     },
   },
   {
+    // The API's layers (ADR 0017): a resolver maps its arguments to a service call; the services
+    // reach the database and Temporal. Types and entity enums may be imported.
+    files: ['api/graphql/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: [
+                '@mikro-orm/*',
+                'pg',
+                '@temporalio/client',
+                '**/infra/db/*',
+                '!**/infra/db/entities',
+                '**/infra/provisioning/machine-runs',
+              ],
+              allowTypeImports: true,
+              message: 'Resolvers call a service (api/services); services reach the database and Temporal.',
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
+    // Services know no transport: GraphQL and the REST routes call them, never the reverse.
+    files: ['api/services/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: ['graphql', 'graphql-yoga', '@pothos/*', '**/api/graphql/**', '**/api/routes/**'],
+              allowTypeImports: true,
+              message: 'Services know no transport: refuse with ServiceError, the transport maps it.',
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
+    // What every process shares (ADR 0006): infra/ imports no process's code.
+    files: ['infra/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: ['**/api/**', '**/workers/**', '**/agent/**', '**/cli/**', '**/activities/**'],
+              message: 'infra/ is shared by every process and imports none of them (ADR 0006).',
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
     files: ['**/*.js', '**/*.mjs'],
     ...tseslint.configs.disableTypeChecked,
     rules: { '@typescript-eslint/no-require-imports': 'off' },
