@@ -90,7 +90,7 @@ export interface MachineRunView {
   seq: number | null;
   status: string;
   step: string | null;
-  lastError: { type: string; message: string; step: string | null } | null;
+  lastError: { type: string; message: string; step: string | null; code: string; sentence: string } | null;
   validation: { item: string; result: string; detail: string }[];
   profileVersion: number | null;
 }
@@ -100,7 +100,7 @@ export async function fleetMachineRuns(stack: AgentStack, id: string): Promise<M
     stack.app,
     stack.tenant.tenantId,
     `query($id: ID!) { fleetRun(id: $id) { machineRuns(first: 1000) {
-       id machineId workflowId seq status step profileVersion lastError { type message step } validation { item result detail } } } }`,
+       id machineId workflowId seq status step profileVersion lastError { type message step code sentence } validation { item result detail } } } }`,
     { id },
   );
   if (!res.data) throw new Error(JSON.stringify(res.errors));

@@ -2,6 +2,7 @@ import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import type { Harness } from '../../agent/harness/harness';
+import { failureTexts } from '../../api/services/failures';
 import { repoRoot } from '../../infra/config/env';
 import { simulatedDownloadSha256 } from '../../agent/platform/simulated/simulated-host';
 import { MachineSchema } from '../../infra/db/entities';
@@ -192,6 +193,9 @@ describe('acceptance', () => {
     expect(failed.lastError).toMatchObject({
       type: 'InstallerHashMismatch',
       step: 'apps.installer:DrydockTool',
+      // The portal's code and sentence for the type (api/services/failures.ts).
+      code: 'INSTALLER_HASH_MISMATCH',
+      sentence: failureTexts.InstallerHashMismatch.sentence,
     });
     expect(failed.lastError!.message).toContain('not run');
     // The run waiting for a retry is found by where it stopped.

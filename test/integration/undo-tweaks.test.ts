@@ -46,7 +46,7 @@ afterAll(async () => {
 
 const UNDO_FIELDS = 'id status total skipped counts { queued running passed failed cancelled }';
 const MACHINE_UNDO_FIELDS =
-  'id machineId workflowId status restored failures { key message } lastError { type message }';
+  'id machineId workflowId status restored failures { key message } lastError { type message code }';
 interface MachineUndoView {
   id: string;
   machineId: string;
@@ -54,7 +54,7 @@ interface MachineUndoView {
   status: string;
   restored: string[];
   failures: { key: string; message: string }[];
-  lastError: { type: string; message: string } | null;
+  lastError: { type: string; message: string; code: string } | null;
 }
 interface FleetUndoView {
   id: string;
@@ -423,7 +423,7 @@ describe('undo runs end true, however they end', () => {
     expect(await until(taskRows, (rows) => rows.length === 1)).toEqual([{ status: 'queued' }]);
     await stack.temporal.workflow.getHandle(running.workflowId).terminate('an engineer ended it');
     const read = await machineUndo(id);
-    expect(read).toMatchObject({ status: 'failed', lastError: { type: 'RunClosed' } });
+    expect(read).toMatchObject({ status: 'failed', lastError: { type: 'RunClosed', code: 'RUN_CLOSED' } });
     expect(await taskRows()).toEqual([{ status: 'abandoned' }]);
     // The machine is free again: a new undo may start.
     expect((await startUndo(machineId)).errors).toBeUndefined();
