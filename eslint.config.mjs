@@ -82,9 +82,9 @@ export default tseslint.config(
     },
   },
   {
-    // The API's layers (ADR 0017): a resolver maps its arguments to a service call; the services
-    // reach the database and Temporal. Types and entity enums may be imported.
-    files: ['api/graphql/**/*.ts'],
+    // The API's layers (ADR 0017): a resolver or a route maps its arguments to a service call; the
+    // services reach the database and Temporal. Types and entity enums may be imported.
+    files: ['api/graphql/**/*.ts', 'api/routes/graphql.ts', 'api/routes/v1/**/*.ts'],
     rules: {
       'no-restricted-imports': [
         'error',
@@ -100,7 +100,8 @@ export default tseslint.config(
                 '**/infra/provisioning/machine-runs',
               ],
               allowTypeImports: true,
-              message: 'Resolvers call a service (api/services); services reach the database and Temporal.',
+              message:
+                'Resolvers and routes call a service (api/services); services reach the database and Temporal.',
             },
           ],
         },

@@ -1,4 +1,5 @@
 import { createHash, randomUUID } from 'node:crypto';
+import { UniqueConstraintViolationException } from '@mikro-orm/core';
 import type { FastifyBaseLogger } from 'fastify';
 import {
   AgentKeySchema,
@@ -65,7 +66,21 @@ export interface EnrollContext {
  * behind a live machine never takes that machine over, and no enrollment moves a machine to another
  * site or client without an operator's approval.
  */
-export async function enroll(
+export function enroll(
+  orm: Orm,
+  s: EnrollmentSettings,
+  req: EnrollRequest,
+  context: EnrollContext,
+  log: FastifyBaseLogger,
+): Promise<EnrollOutcome> {
+  return enrollOnce(orm, s, req, context, log).catch((err: unknown) => {
+    // Two first enrollments of the same hardware at once: the loser retries and reuses the row.
+    if (err instanceof UniqueConstraintViolationException) return enrollOnce(orm, s, req, context, log);
+    throw err;
+  });
+}
+
+async function enrollOnce(
   orm: Orm,
   s: EnrollmentSettings,
   req: EnrollRequest,

@@ -41,6 +41,10 @@ const cases = {
       "import { listClients } from '../../services/clients-and-sites';\n" +
       'export const x: [typeof AlertKind, typeof listClients, Client?, Orm?] = [AlertKind, listClients];',
   },
+  routeOrm: {
+    file: 'api/routes/v1/agent.ts',
+    code: "import { withTenant } from '../../../infra/db/orm';\nexport const x = withTenant;",
+  },
   serviceTransport: {
     file: 'api/services/machines.ts',
     code: "import { GraphQLError } from 'graphql';\nexport const x = GraphQLError;",
@@ -111,8 +115,8 @@ describe('workflow determinism lint', () => {
 
 /** The layering lint: resolvers reach no database or Temporal, services no transport, infra/ no process. */
 describe('layer lint', () => {
-  it.each(['resolverOrm', 'resolverAudit', 'resolverTemporal', 'resolverRunOwner'] as const)(
-    'refuses a resolver that goes around the services (%s)',
+  it.each(['resolverOrm', 'resolverAudit', 'resolverTemporal', 'resolverRunOwner', 'routeOrm'] as const)(
+    'refuses a resolver or route that goes around the services (%s)',
     (name) => {
       expect(results[name]).toEqual(['no-restricted-imports']);
     },

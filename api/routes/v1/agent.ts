@@ -1,15 +1,5 @@
-import { ActivityNotFoundError, WorkflowNotFoundError } from '@temporalio/client';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { serverSecret } from '../../../infra/config/env';
-import {
-  claimTask,
-  finishTask,
-  taskKind,
-  taskForProgress,
-  waitingWorkflows,
-} from '../../../infra/db/agent-tasks';
-import { MachineSchema } from '../../../infra/db/entities';
-import { withTenant } from '../../../infra/db/orm';
 import {
   CheckInRequestSchema,
   CheckInResponseSchema,
@@ -26,8 +16,7 @@ import {
   type ProgressRequest,
   type ResultRequest,
 } from '../../../infra/wire/agent-protocol';
-import { checkStepResult } from '../../../infra/wire/step-results';
-import { bootIdChangedSignal, stepFailure } from '../../../workflows/machines/contracts';
+import { checkIn, nextTask, reportProgress, reportResult } from '../../services/agent-channel';
 import { authenticateAgent, type AgentIdentity } from '../../services/keys';
 import type { AppDeps } from '../../app';
 import { sendError, V1_BODY_LIMIT } from './reply';
@@ -57,6 +46,8 @@ const pollsThrottled = (reply: FastifyReply) => {
 export async function agentRoutes(app: FastifyInstance, deps: AppDeps): Promise<void> {
   const { env, orm, temporal, hub } = deps;
   const secret = serverSecret(env);
+  // The agent channel's service, with the request's logger.
+  const channel = (request: FastifyRequest) => ({ orm, temporal, log: request.log });
   // Kinds of the tasks this process handed out: a result is checked against its kind's schema
   // without a lookup (a result that reaches another replica reads the kind from its row).
   const claimedKinds = new BoundedMap<string, string>(100_000);
@@ -90,7 +81,7 @@ export async function agentRoutes(app: FastifyInstance, deps: AppDeps): Promise<
         // for one a newer poll of the key replaced.
         if (closed() || !hub.isCurrent(agent.keyId, poll)) return null;
         // A pending (unapproved clone) or retired machine is offered nothing (claimTask checks).
-        const task = await claimTask(orm, agent.tenantId, agent.machineId);
+        const task = await nextTask(channel(request), agent);
         if (task) {
           claimedKinds.set(task.id, task.kind);
           return task;
@@ -130,39 +121,10 @@ export async function agentRoutes(app: FastifyInstance, deps: AppDeps): Promise<
       },
     },
     async (request) => {
-      const agent = request.agent!;
-      const body = request.body;
-      const { machine, previousBootId, previousBootAt } = await withTenant(
-        orm,
-        agent.tenantId,
-        async (em) => {
-          const m = await em.findOneOrFail(MachineSchema, { id: agent.machineId });
-          const previous = m.bootId ?? null;
-          // When the previous boot began: its check-in time less the uptime it reported then.
-          const previousBootAt = m.lastSeenAt
-            ? new Date(m.lastSeenAt.getTime() - (m.uptimeSeconds ?? 0) * 1000)
-            : null;
-          m.bootId = body.bootId;
-          m.uptimeSeconds = body.uptimeSeconds;
-          m.agentVersion = body.agentVersion;
-          m.lastSeenAt = new Date();
-          if (body.hostname) m.hostname = body.hostname;
-          await em.flush();
-          return { machine: m, previousBootId: previous, previousBootAt };
-        },
-      );
-      if (previousBootId !== null && previousBootId !== body.bootId) {
-        await signalWaitingWorkflows(
-          deps,
-          agent,
-          { bootId: body.bootId, previousBootId },
-          previousBootAt,
-          request,
-        );
-      }
+      const checked = await checkIn(channel(request), request.agent!, request.body);
       return {
-        machineId: machine.id,
-        status: machine.status,
+        machineId: checked.machineId,
+        status: checked.status,
         serverTime: new Date().toISOString(),
         pollSeconds: env.AGENT_POLL_MAX_SECONDS,
       };
@@ -192,14 +154,8 @@ export async function agentRoutes(app: FastifyInstance, deps: AppDeps): Promise<
     '/agent/tasks/:id/progress',
     { bodyLimit: V1_BODY_LIMIT, schema: { security, params: TaskParamsSchema, body: ProgressRequestSchema } },
     async (request, reply) => {
-      const agent = request.agent!;
-      const task = await taskForProgress(orm, agent.tenantId, agent.machineId, request.params.id);
-      if (!task) return sendError(reply, 404, WireErrorCode.NotFound, 'no such task for this machine');
-      if (task.taskToken && task.status === 'delivered') {
-        await temporal.activity.heartbeat(task.taskToken, request.body).catch((err) => {
-          if (!(err instanceof ActivityNotFoundError)) throw err;
-        });
-      }
+      const known = await reportProgress(channel(request), request.agent!, request.params.id, request.body);
+      if (!known) return sendError(reply, 404, WireErrorCode.NotFound, 'no such task for this machine');
       return reply.code(202).send({});
     },
   );
@@ -219,61 +175,39 @@ export async function agentRoutes(app: FastifyInstance, deps: AppDeps): Promise<
       },
     },
     async (request, reply) => {
-      const agent = request.agent!;
-      const body = request.body;
-      // 0. A result is stored only if it is what its step produces (ADR 0015, docs/SECURITY.md).
-      if (body.ok) {
-        const kind =
-          claimedKinds.get(request.params.id) ??
-          (await taskKind(orm, agent.tenantId, agent.machineId, request.params.id));
-        if (kind === null)
+      const taskId = request.params.id;
+      const outcome = await reportResult(
+        channel(request),
+        request.agent!,
+        taskId,
+        request.body,
+        claimedKinds.get(taskId),
+      );
+      switch (outcome.kind) {
+        case 'not-found':
           return sendError(reply, 404, WireErrorCode.NotFound, 'no such task for this machine');
-        const problem = checkStepResult(kind, body.result);
-        if (problem) {
-          request.log.warn({ taskId: request.params.id, kind, problem }, 'step result refused');
+        case 'invalid':
+          request.log.warn(
+            { taskId, kind: outcome.taskKind, problem: outcome.problem },
+            'step result refused',
+          );
           return sendError(
             reply,
             400,
             WireErrorCode.BadRequest,
-            `invalid ${kind} result: ${problem}`.slice(0, 300),
+            `invalid ${outcome.taskKind} result: ${outcome.problem}`.slice(0, 300),
           );
-        }
+        case 'engine-unavailable':
+          claimedKinds.delete(taskId);
+          request.log.warn({ err: outcome.error, taskId }, 'could not complete the activity yet');
+          return sendError(
+            reply,
+            503,
+            WireErrorCode.Internal,
+            'result stored; the workflow engine is unavailable, send it again later',
+          );
       }
-      // 1. Persist first: from here on the result survives an API or Temporal restart. The first
-      // result of a task is the one kept; a repeat gets the stored one completed again.
-      const task = await finishTask(
-        orm,
-        agent.tenantId,
-        agent.machineId,
-        request.params.id,
-        body.ok ? { ok: true, result: body.result } : { ok: false, error: body.error },
-      );
-      if (!task) return sendError(reply, 404, WireErrorCode.NotFound, 'no such task for this machine');
-      claimedKinds.delete(request.params.id);
-      // 2. Then complete the waiting activity. Repeats are harmless: an activity that is already
-      // done (or whose attempt timed out) is "not found", and the next attempt reads the row.
-      if (task.taskToken) {
-        try {
-          if (task.status === 'completed')
-            await temporal.activity.complete(task.taskToken, task.result ?? {});
-          else if (task.error) {
-            await temporal.activity.fail(task.taskToken, stepFailure(task.error));
-          }
-        } catch (err) {
-          if (!(err instanceof ActivityNotFoundError)) {
-            request.log.warn(
-              { err: (err as Error).message, taskId: request.params.id },
-              'could not complete the activity yet',
-            );
-            return sendError(
-              reply,
-              503,
-              WireErrorCode.Internal,
-              'result stored; the workflow engine is unavailable, send it again later',
-            );
-          }
-        }
-      }
+      claimedKinds.delete(taskId);
       if (request.query.wait === undefined) return reply.code(200).send({ accepted: true });
       // The result is in; a revoked key is told so by its next request.
       const next = await waitForTask(request, reply, request.query.wait);
@@ -284,43 +218,6 @@ export async function agentRoutes(app: FastifyInstance, deps: AppDeps): Promise<
         );
     },
   );
-}
-
-/**
- * A new boot id: tell the workflows that may be waiting on it — those with a task still open on
- * this machine, and those that asked it to restart during the previous boot. Found in agent_tasks
- * (one indexed query), not by a visibility search, which costs the Temporal server a scan per
- * reboot. A workflow that has finished meanwhile is skipped.
- */
-async function signalWaitingWorkflows(
-  deps: AppDeps,
-  agent: AgentIdentity,
-  boot: { bootId: string; previousBootId: string },
-  previousBootAt: Date | null,
-  request: FastifyRequest,
-) {
-  try {
-    const workflowIds = await waitingWorkflows(
-      deps.orm,
-      agent.tenantId,
-      agent.machineId,
-      previousBootAt ?? new Date(Date.now() - 24 * 3600_000),
-    );
-    for (const workflowId of workflowIds) {
-      await deps.temporal.workflow
-        .getHandle(workflowId)
-        .signal(bootIdChangedSignal, boot)
-        .catch((err: Error) => {
-          if (!(err instanceof WorkflowNotFoundError))
-            request.log.warn({ err: err.message, workflowId }, 'boot signal failed');
-        });
-    }
-  } catch (err) {
-    request.log.warn(
-      { err: (err as Error).message, machineId: agent.machineId },
-      'could not find the machine’s waiting workflows',
-    );
-  }
 }
 
 /** A Map that forgets its oldest entries beyond `max` (insertion order). */

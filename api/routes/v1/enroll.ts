@@ -1,5 +1,4 @@
 import type { FastifyInstance } from 'fastify';
-import { UniqueConstraintViolationException } from '@mikro-orm/core';
 import { serverSecret } from '../../../infra/config/env';
 import {
   EnrollRequestSchema,
@@ -70,12 +69,7 @@ export async function enrollRoute(app: FastifyInstance, deps: AppDeps): Promise<
         );
       }
       const context = { sourceIp: request.ip, authorization: request.headers.authorization };
-      let outcome = await enroll(orm, settings, body, context, request.log).catch(async (err) => {
-        // Two first enrollments of the same hardware at once: the loser retries and reuses the row.
-        if (err instanceof UniqueConstraintViolationException)
-          return enroll(orm, settings, body, context, request.log);
-        throw err;
-      });
+      let outcome = await enroll(orm, settings, body, context, request.log);
       // Committed: this process stops trusting the replaced keys now, not when their notice arrives.
       if (outcome.kind === 'enrolled') forgetKeys(deps.hub.keys, outcome.revokedKeyIds);
       if (outcome.kind === 'site-rate-limited') {

@@ -1,0 +1,178 @@
+import {
+  ActivityNotFoundError,
+  WorkflowNotFoundError,
+  type Client as TemporalClient,
+} from '@temporalio/client';
+import type { FastifyBaseLogger } from 'fastify';
+import {
+  claimTask,
+  finishTask,
+  taskForProgress,
+  taskKind,
+  waitingWorkflows,
+} from '../../infra/db/agent-tasks';
+import { MachineSchema, type MachineStatus } from '../../infra/db/entities';
+import { withTenant, type Orm } from '../../infra/db/orm';
+import type {
+  AgentTaskMessage,
+  CheckInRequest,
+  ProgressRequest,
+  ResultRequest,
+} from '../../infra/wire/agent-protocol';
+import { checkStepResult } from '../../infra/wire/step-results';
+import { bootIdChangedSignal, stepFailure } from '../../workflows/machines/contracts';
+import type { AgentIdentity } from './keys';
+
+/**
+ * The agent channel as an authenticated agent uses it (ADR 0010): check in, take its next task,
+ * report a step's progress and result. The REST routes (`api/routes/v1/agent.ts`) hold the
+ * long-poll and answer in HTTP; the rules are here.
+ */
+export interface AgentChannelContext {
+  orm: Orm;
+  temporal: TemporalClient;
+  log: FastifyBaseLogger;
+}
+
+/**
+ * A check-in: the machine's boot id, uptime, version and name. A new boot id is told to the
+ * workflows that may be waiting for it (see signalWaitingWorkflows).
+ */
+export async function checkIn(
+  ctx: AgentChannelContext,
+  agent: AgentIdentity,
+  body: CheckInRequest,
+): Promise<{ machineId: string; status: MachineStatus }> {
+  const { machine, previousBootId, previousBootAt } = await withTenant(
+    ctx.orm,
+    agent.tenantId,
+    async (em) => {
+      const m = await em.findOneOrFail(MachineSchema, { id: agent.machineId });
+      const previous = m.bootId ?? null;
+      // When the previous boot began: its check-in time less the uptime it reported then.
+      const previousBootAt = m.lastSeenAt
+        ? new Date(m.lastSeenAt.getTime() - (m.uptimeSeconds ?? 0) * 1000)
+        : null;
+      m.bootId = body.bootId;
+      m.uptimeSeconds = body.uptimeSeconds;
+      m.agentVersion = body.agentVersion;
+      m.lastSeenAt = new Date();
+      if (body.hostname) m.hostname = body.hostname;
+      await em.flush();
+      return { machine: m, previousBootId: previous, previousBootAt };
+    },
+  );
+  if (previousBootId !== null && previousBootId !== body.bootId)
+    await signalWaitingWorkflows(ctx, agent, { bootId: body.bootId, previousBootId }, previousBootAt);
+  return { machineId: machine.id, status: machine.status };
+}
+
+/** The machine's next task, claimed for it; null when none is queued (a pending or retired machine gets none). */
+export function nextTask(ctx: AgentChannelContext, agent: AgentIdentity): Promise<AgentTaskMessage | null> {
+  return claimTask(ctx.orm, agent.tenantId, agent.machineId);
+}
+
+/** A step's progress becomes its activity's heartbeat. False: no such task for this machine. */
+export async function reportProgress(
+  ctx: AgentChannelContext,
+  agent: AgentIdentity,
+  taskId: string,
+  body: ProgressRequest,
+): Promise<boolean> {
+  const task = await taskForProgress(ctx.orm, agent.tenantId, agent.machineId, taskId);
+  if (!task) return false;
+  if (task.taskToken && task.status === 'delivered') {
+    await ctx.temporal.activity.heartbeat(task.taskToken, body).catch((err) => {
+      if (!(err instanceof ActivityNotFoundError)) throw err;
+    });
+  }
+  return true;
+}
+
+export type ResultOutcome =
+  | { kind: 'stored' }
+  | { kind: 'not-found' }
+  /** The result is not what its step produces: refused, not stored (ADR 0015). */
+  | { kind: 'invalid'; taskKind: string; problem: string }
+  /** Stored, but the workflow engine did not take it: the agent sends it again later. */
+  | { kind: 'engine-unavailable'; error: string };
+
+/**
+ * A step's result: checked against its kind's schema, stored (the first result of a task is the
+ * one kept), then handed to the waiting activity. `knownKind` saves a lookup when this process
+ * handed the task out.
+ */
+export async function reportResult(
+  ctx: AgentChannelContext,
+  agent: AgentIdentity,
+  taskId: string,
+  body: ResultRequest,
+  knownKind?: string,
+): Promise<ResultOutcome> {
+  // 0. A result is stored only if it is what its step produces (ADR 0015, docs/SECURITY.md).
+  if (body.ok) {
+    const kind = knownKind ?? (await taskKind(ctx.orm, agent.tenantId, agent.machineId, taskId));
+    if (kind === null) return { kind: 'not-found' };
+    const problem = checkStepResult(kind, body.result);
+    if (problem) return { kind: 'invalid', taskKind: kind, problem };
+  }
+  // 1. Persist first: from here on the result survives an API or Temporal restart. The first
+  // result of a task is the one kept; a repeat gets the stored one completed again.
+  const task = await finishTask(
+    ctx.orm,
+    agent.tenantId,
+    agent.machineId,
+    taskId,
+    body.ok ? { ok: true, result: body.result } : { ok: false, error: body.error },
+  );
+  if (!task) return { kind: 'not-found' };
+  // 2. Then complete the waiting activity. Repeats are harmless: an activity that is already
+  // done (or whose attempt timed out) is "not found", and the next attempt reads the row.
+  if (task.taskToken) {
+    try {
+      if (task.status === 'completed')
+        await ctx.temporal.activity.complete(task.taskToken, task.result ?? {});
+      else if (task.error) await ctx.temporal.activity.fail(task.taskToken, stepFailure(task.error));
+    } catch (err) {
+      if (!(err instanceof ActivityNotFoundError))
+        return { kind: 'engine-unavailable', error: (err as Error).message };
+    }
+  }
+  return { kind: 'stored' };
+}
+
+/**
+ * A new boot id: tell the workflows that may be waiting on it — those with a task still open on
+ * this machine, and those that asked it to restart during the previous boot. Found in agent_tasks
+ * (one indexed query), not by a visibility search, which costs the Temporal server a scan per
+ * reboot. A workflow that has finished meanwhile is skipped.
+ */
+async function signalWaitingWorkflows(
+  ctx: AgentChannelContext,
+  agent: AgentIdentity,
+  boot: { bootId: string; previousBootId: string },
+  previousBootAt: Date | null,
+): Promise<void> {
+  try {
+    const workflowIds = await waitingWorkflows(
+      ctx.orm,
+      agent.tenantId,
+      agent.machineId,
+      previousBootAt ?? new Date(Date.now() - 24 * 3600_000),
+    );
+    for (const workflowId of workflowIds) {
+      await ctx.temporal.workflow
+        .getHandle(workflowId)
+        .signal(bootIdChangedSignal, boot)
+        .catch((err: Error) => {
+          if (!(err instanceof WorkflowNotFoundError))
+            ctx.log.warn({ err: err.message, workflowId }, 'boot signal failed');
+        });
+    }
+  } catch (err) {
+    ctx.log.warn(
+      { err: (err as Error).message, machineId: agent.machineId },
+      'could not find the machine’s waiting workflows',
+    );
+  }
+}
