@@ -68,7 +68,10 @@ export async function checkIn(
 }
 
 /** The machine's next task, claimed for it; null when none is queued (a pending or retired machine gets none). */
-export function nextTask(ctx: AgentChannelContext, agent: AgentIdentity): Promise<AgentTaskMessage | null> {
+export async function nextTask(
+  ctx: AgentChannelContext,
+  agent: AgentIdentity,
+): Promise<AgentTaskMessage | null> {
   return claimTask(ctx.orm, agent.tenantId, agent.machineId);
 }
 

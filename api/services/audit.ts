@@ -13,7 +13,7 @@ export interface AuditEntry {
 }
 
 /** Appends the entry to the tenant's chain as `who`, inside the caller's transaction. */
-export function appendAuditAs(
+export async function appendAuditAs(
   em: EntityManager,
   who: Pick<Caller, 'tenantId' | 'actor'>,
   entry: AuditEntry,
@@ -26,7 +26,7 @@ export function appendAuditAs(
  * flushed, then the entry its result calls for is appended; both commit or neither does. Every
  * change an operator makes through a service goes through here (authorize first).
  */
-export function audited<T>(
+export async function audited<T>(
   ctx: ServiceContext,
   write: (em: EntityManager, caller: Caller) => Promise<T>,
   entry: (result: T) => AuditEntry,
@@ -40,7 +40,7 @@ export function audited<T>(
 }
 
 /** The audit event of a change made elsewhere (a signal to a workflow), in a transaction of its own. */
-export function auditAfter(ctx: ServiceContext, entry: AuditEntry): Promise<void> {
+export async function auditAfter(ctx: ServiceContext, entry: AuditEntry): Promise<void> {
   return audited(
     ctx,
     async () => undefined,
@@ -49,7 +49,10 @@ export function auditAfter(ctx: ServiceContext, entry: AuditEntry): Promise<void
 }
 
 /** The newest audit events, newest first (engineer role). */
-export function listAuditEvents(ctx: ServiceContext, input: { last?: number | null }): Promise<AuditEvent[]> {
+export async function listAuditEvents(
+  ctx: ServiceContext,
+  input: { last?: number | null },
+): Promise<AuditEvent[]> {
   authorize(ctx, Role.Engineer);
   const limit = checkRange(input.last, 'last', { min: 1, max: 500, fallback: 50 });
   return inTenant(ctx, (em) => em.find(AuditEventSchema, {}, { orderBy: { seq: 'desc' }, limit }));

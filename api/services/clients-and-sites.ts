@@ -24,7 +24,7 @@ import { authorize, inTenant, type ServiceContext } from './service-context';
 
 /** Clients and sites: the tenant's companies and their locations. */
 
-export function callerTenant(ctx: ServiceContext): Promise<Tenant> {
+export async function callerTenant(ctx: ServiceContext): Promise<Tenant> {
   return inTenant(ctx, async (em, caller) => {
     const tenant = await em.findOne(TenantSchema, { id: caller.tenantId });
     if (!tenant) throw refuse(ErrorCode.NotFound, 'tenant not found');
@@ -32,12 +32,12 @@ export function callerTenant(ctx: ServiceContext): Promise<Tenant> {
   });
 }
 
-export function listClients(ctx: ServiceContext): Promise<Client[]> {
+export async function listClients(ctx: ServiceContext): Promise<Client[]> {
   return inTenant(ctx, (em) => em.find(ClientSchema, {}, { orderBy: { name: 'asc' } }));
 }
 
 /** Adds a client (admin role). */
-export function createClient(ctx: ServiceContext, input: { name: string }): Promise<Client> {
+export async function createClient(ctx: ServiceContext, input: { name: string }): Promise<Client> {
   authorize(ctx, Role.Admin);
   const name = input.name.trim();
   if (name.length < 1 || name.length > 200)
@@ -50,16 +50,16 @@ export function createClient(ctx: ServiceContext, input: { name: string }): Prom
   );
 }
 
-export function listSites(ctx: ServiceContext): Promise<Site[]> {
+export async function listSites(ctx: ServiceContext): Promise<Site[]> {
   return inTenant(ctx, (em) => em.find(SiteSchema, {}, { orderBy: { code: 'asc' } }));
 }
 
-export function getSite(ctx: ServiceContext, input: { id: string }): Promise<Site | null> {
+export async function getSite(ctx: ServiceContext, input: { id: string }): Promise<Site | null> {
   return inTenant(ctx, (em) => em.findOne(SiteSchema, { id: input.id }));
 }
 
 /** The sites of many clients, in one transaction (for lists under lists). */
-export function sitesOfClients(ctx: ServiceContext, clientIds: readonly string[]): Promise<Site[]> {
+export async function sitesOfClients(ctx: ServiceContext, clientIds: readonly string[]): Promise<Site[]> {
   return inTenant(ctx, (em) =>
     em.find(SiteSchema, { clientId: { $in: [...clientIds] } }, { orderBy: { code: 'asc' } }),
   );

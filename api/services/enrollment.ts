@@ -66,7 +66,7 @@ export interface EnrollContext {
  * behind a live machine never takes that machine over, and no enrollment moves a machine to another
  * site or client without an operator's approval.
  */
-export function enroll(
+export async function enroll(
   orm: Orm,
   s: EnrollmentSettings,
   req: EnrollRequest,

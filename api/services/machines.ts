@@ -13,7 +13,7 @@ import { authorize, callerHas, inTenant, type Caller, type ServiceContext } from
 
 /** Machines and the decisions operators make about them (ADR 0009): approve, reject, move. */
 
-export function listMachines(
+export async function listMachines(
   ctx: ServiceContext,
   input: { siteId?: string | number | null },
 ): Promise<Machine[]> {
@@ -25,7 +25,7 @@ export function listMachines(
 }
 
 /** The machines of many sites, in one transaction (for lists under lists). */
-export function machinesOfSites(ctx: ServiceContext, siteIds: readonly string[]): Promise<Machine[]> {
+export async function machinesOfSites(ctx: ServiceContext, siteIds: readonly string[]): Promise<Machine[]> {
   return inTenant(ctx, (em) =>
     em.find(MachineSchema, { siteId: { $in: [...siteIds] } }, { orderBy: { hostname: 'asc' } }),
   );

@@ -9,7 +9,7 @@ import { authorize, inTenant, type ServiceContext } from './service-context';
 
 /** Provisioning profiles (versioned, insert-only) and the layers tenants, clients, sites and machines put over them. */
 
-export function listProfiles(ctx: ServiceContext): Promise<ProfileVersion[]> {
+export async function listProfiles(ctx: ServiceContext): Promise<ProfileVersion[]> {
   return inTenant(ctx, (em) =>
     em.find(ProfileVersionSchema, {}, { orderBy: { name: 'asc', version: 'desc' } }),
   );
@@ -42,7 +42,7 @@ export function validateProfile(ctx: ServiceContext, input: { documentJson: stri
 }
 
 /** Saves a new version of a profile (engineer role); an invalid document is refused with every error by path. */
-export function saveProfile(
+export async function saveProfile(
   ctx: ServiceContext,
   input: { name: string; documentJson: string },
 ): Promise<ProfileVersion> {

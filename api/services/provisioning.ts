@@ -43,17 +43,23 @@ import { authorize, inTenant, type ServiceContext } from './service-context';
  * (infra/provisioning/machine-runs.ts, ADR 0016); this service asks it and the workflows.
  */
 
-export function listFleetRuns(ctx: ServiceContext, input: { first?: number | null }): Promise<FleetRun[]> {
+export async function listFleetRuns(
+  ctx: ServiceContext,
+  input: { first?: number | null },
+): Promise<FleetRun[]> {
   const limit = checkRange(input.first, 'first', { min: 1, max: 500, fallback: 50 });
   return inTenant(ctx, (em) => em.find(FleetRunSchema, {}, { orderBy: { createdAt: 'desc' }, limit }));
 }
 
-export function getFleetRun(ctx: ServiceContext, input: { id: string | number }): Promise<FleetRun | null> {
+export async function getFleetRun(
+  ctx: ServiceContext,
+  input: { id: string | number },
+): Promise<FleetRun | null> {
   const id = checkId(input.id, 'id');
   return inTenant(ctx, (em) => em.findOne(FleetRunSchema, { id }));
 }
 
-export function getMachineRun(
+export async function getMachineRun(
   ctx: ServiceContext,
   input: { id: string | number },
 ): Promise<MachineRun | null> {
@@ -62,7 +68,7 @@ export function getMachineRun(
 }
 
 /** A machine's runs, newest first (the last 50). */
-export function machineRunsOf(
+export async function machineRunsOf(
   ctx: ServiceContext,
   input: { machineId: string | number },
 ): Promise<MachineRun[]> {
@@ -95,7 +101,7 @@ export function checkMachineRunPage(input: {
 }
 
 /** The same page of many fleet runs, in one transaction (for lists under lists). */
-export function machineRunPages(
+export async function machineRunPages(
   ctx: ServiceContext,
   fleetRunIds: readonly string[],
   page: MachineRunPage,
@@ -120,12 +126,18 @@ export function machineRunPages(
 }
 
 /** A machine run's live progress from its workflow; null once the workflow is gone. */
-export function machineRunProgress(ctx: ServiceContext, run: MachineRun): Promise<MachineRunProgress | null> {
+export async function machineRunProgress(
+  ctx: ServiceContext,
+  run: MachineRun,
+): Promise<MachineRunProgress | null> {
   return queryRun<MachineRunProgress>(ctx, run.workflowId, machineProgressQuery.name);
 }
 
 /** A fleet run's live counts from its workflow; null once the workflow is gone. */
-export function fleetRunProgress(ctx: ServiceContext, fleet: FleetRun): Promise<FleetRunProgress | null> {
+export async function fleetRunProgress(
+  ctx: ServiceContext,
+  fleet: FleetRun,
+): Promise<FleetRunProgress | null> {
   return queryRun<FleetRunProgress>(ctx, fleet.workflowId, fleetProgressQuery.name);
 }
 

@@ -49,7 +49,7 @@ export function callerHas(ctx: Pick<ServiceContext, 'caller'>, role: Role): bool
  * One transaction in the caller's tenant (the ORM filter and row-level security both set), spent
  * from the request's budget. Every service reads and writes through here or `audited`.
  */
-export function inTenant<T>(
+export async function inTenant<T>(
   ctx: ServiceContext,
   fn: (em: EntityManager, caller: Caller) => Promise<T>,
 ): Promise<T> {

@@ -102,7 +102,7 @@ export async function getTweakUndo(
 }
 
 /** A machine's undos, newest first (the last 50). */
-export function machineTweakUndosOf(
+export async function machineTweakUndosOf(
   ctx: ServiceContext,
   input: { machineId: string | number },
 ): Promise<MachineTweakUndo[]> {
@@ -118,7 +118,7 @@ export function tweakUndoCounts(ctx: ServiceContext, undo: TweakUndo) {
 }
 
 /** A page of a fleet-wide undo's machine undos, in selection order. */
-export function machineUndosOf(
+export async function machineUndosOf(
   ctx: ServiceContext,
   undo: TweakUndo,
   input: { first?: number | null; afterSeq?: number | null },
@@ -135,7 +135,7 @@ export function machineUndosOf(
 }
 
 /** Live progress of a machine's undo; null once its workflow is gone. */
-export function machineUndoProgress(
+export async function machineUndoProgress(
   ctx: ServiceContext,
   undo: MachineTweakUndo,
 ): Promise<UndoTweaksProgress | null> {
@@ -143,7 +143,7 @@ export function machineUndoProgress(
 }
 
 /** Live progress of a fleet-wide undo (starting, waiting, cancelling, done); null once it is gone. */
-export function tweakUndoProgress(
+export async function tweakUndoProgress(
   ctx: ServiceContext,
   undo: TweakUndo,
 ): Promise<FleetUndoTweaksProgress | null> {
