@@ -340,3 +340,29 @@ describe('identity, Wi-Fi, locale', () => {
     expect(items.filter((i) => i.item.startsWith('new user')).map((i) => i.pass)).toEqual([true, true, true]);
   });
 });
+
+describe('every step kind', () => {
+  it('answers on the simulated host with a result the API accepts (its kind’s schema)', async () => {
+    const host = hosts({ windows: 11 });
+    host.onRestart = () => undefined; // the restart itself is not what this checks
+    const url = 'https://downloads.example.com/tool.msi';
+    const answered = new Set<StepKind>();
+    const step = async <K extends StepKind>(kind: K, payload: StepPayloads[K]) => {
+      await run(host, kind, payload); // checks the result against the kind's schema
+      answered.add(kind);
+    };
+    for (const s of buildPlan(standardProfile, { hostname: 'PC-001' })) await step(s.kind, s.payload);
+    await step(StepKind.Installer, {
+      name: 'Tool',
+      url,
+      sha256: simulatedDownloadSha256(url),
+      arguments: [],
+    });
+    await step(StepKind.Wifi, { networks: [{ ssid: 'Guest', authentication: 'open', autoConnect: true }] });
+    await step(StepKind.TweaksUndo, {});
+    await step(StepKind.Inventory, {}); // as collectInventory asks: no Autopilot hash
+    await step(StepKind.BootId, {});
+    await step(StepKind.Reboot, { reason: 'every kind answered' });
+    expect([...answered].sort()).toEqual(Object.values(StepKind).sort());
+  });
+});
