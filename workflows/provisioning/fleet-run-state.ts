@@ -143,7 +143,11 @@ export class FleetRunState {
   }
 
   private armCheck(): void {
-    void sleep(`${this.input.reconcileSeconds ?? 60} seconds`).then(() => void (this.checkDue = true));
+    // A timer of its own; when the workflow is cancelled it is cancelled too, and that is no error.
+    void sleep(`${this.input.reconcileSeconds ?? 60} seconds`).then(
+      () => void (this.checkDue = true),
+      () => undefined,
+    );
   }
 
   /**

@@ -72,7 +72,10 @@ export async function fleetRunV1(input: FleetRunInput): Promise<FleetRunResult> 
   // (a signal can be on its way, or wait on the server while this workflow's task runs).
   let suspects = new Set<string>();
   const armCheck = () =>
-    void sleep(`${input.reconcileSeconds ?? 60} seconds`).then(() => void (checkDue = true));
+    void sleep(`${input.reconcileSeconds ?? 60} seconds`).then(
+      () => void (checkDue = true),
+      () => undefined, // cancelled with the workflow: no error
+    );
   if (checks) armCheck();
 
   const progress = (): FleetRunProgress => ({
