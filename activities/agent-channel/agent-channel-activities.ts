@@ -3,6 +3,8 @@ import { CompleteAsyncError, Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import { dispatchTask } from '../../infra/db/agent-tasks';
 import type { Orm } from '../../infra/db/orm';
+import type { StepKind, TaskResult } from '../../infra/wire/agent-steps';
+import { checkStepResult, isStepResult } from '../../infra/wire/step-results';
 import { AgentChannelFailure, stepFailure, type AgentTaskInput } from '../../workflows/machines/contracts';
 
 /**
@@ -12,7 +14,7 @@ import { AgentChannelFailure, stepFailure, type AgentTaskInput } from '../../wor
  */
 export function createAgentChannelActivities(deps: { orm: Orm }) {
   return {
-    async dispatchAgentTask(input: AgentTaskInput): Promise<Record<string, unknown>> {
+    async dispatchAgentTask<K extends StepKind>(input: AgentTaskInput<K>): Promise<TaskResult<K>> {
       const { info } = Context.current();
       const { workflowId, runId } = info.workflowExecution!;
       // Stable across retries of this activity, and this run's own: a reset's new run (same
@@ -51,8 +53,13 @@ export function createAgentChannelActivities(deps: { orm: Orm }) {
       const row = outcome.task;
       switch (row.status) {
         // An earlier attempt's result arrived after that attempt timed out: use it, do not redo the step.
+        // The API stored it only if it fit the kind's schema (infra/wire/step-results.ts).
         case 'completed':
-          return row.result ?? {};
+          if (isStepResult(input.kind, row.result)) return row.result;
+          throw permanent(
+            AgentChannelFailure.ResultInvalid,
+            `the stored ${input.kind} result does not fit its schema: ${checkStepResult(input.kind, row.result)}`,
+          );
         case 'failed':
           if (row.error) throw stepFailure(row.error);
           break;

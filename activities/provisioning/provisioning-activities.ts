@@ -17,7 +17,6 @@ import {
 } from '../../infra/provisioning/machine-runs';
 import { buildPlan, isNetbiosName, renderName } from '../../infra/provisioning/plan';
 import { resolveProfile, type ProfileLayer } from '../../infra/provisioning/profile';
-import { StepKind } from '../../infra/wire/agent-steps';
 import {
   cancelSignal,
   type MachineRunSettled,
@@ -185,18 +184,16 @@ export function createProvisioningActivities(deps: { orm: Orm }) {
           profileVersion: chosen.version,
         });
         // The machine's name is reserved now, in this transaction: the rename step carries it.
-        const plan = buildPlan(resolved.profile);
-        for (const step of plan) {
-          if (step.kind !== StepKind.Rename) continue;
-          const { name } = await reserveName(em, {
-            tenantId: input.tenantId,
-            siteId: layers.site_id,
-            machineId: input.machineId,
-            template: String(step.payload.template),
-          });
-          step.payload = { name };
-          step.label = `Rename to ${name}`;
-        }
+        const identity = resolved.profile.phases.identity;
+        const reserved = identity.enabled
+          ? await reserveName(em, {
+              tenantId: input.tenantId,
+              siteId: layers.site_id,
+              machineId: input.machineId,
+              template: identity.nameTemplate,
+            })
+          : null;
+        const plan = buildPlan(resolved.profile, reserved ? { hostname: reserved.name } : {});
         return {
           plan,
           profileId: chosen.id,

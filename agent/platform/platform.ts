@@ -228,6 +228,14 @@ export interface Platform {
   autopilotHash(): Promise<AutopilotHash>;
   /** Restarts the machine shortly (Windows: shutdown.exe /r /t 10); the agent stops with it. */
   restart(reason: string): Promise<void>;
+
+  /**
+   * Optional hook: told as a step starts to run here, by its idempotency key — after its payload
+   * was checked, and only when it really runs (the journal answers a finished step's redelivery
+   * without running it). The simulated host counts executions with it (the tests' proof that
+   * nothing ran twice); the steps themselves know nothing of the platform they run on.
+   */
+  stepStarted?(idempotencyKey: string): void;
 }
 
 export interface WifiNetworkSpec {

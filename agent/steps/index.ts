@@ -2,28 +2,13 @@ import {
   INSTALLER_MARKER_PATH,
   StepFailure,
   StepKind,
-  type InstallerPayload,
-  type InventoryPayload,
-  type LocalePayload,
   type PreflightCheck,
-  type PreflightPayload,
-  type PreflightResult,
-  type RebootResult,
-  type RenamePayload,
+  type StepPayloads,
+  type StepResults,
   type TweakSpec,
-  type TweaksPayload,
-  type TweaksResult,
-  type TweaksUndoPayload,
-  type TweaksUndoResult,
-  type WifiResult,
-  type WingetReadyResult,
-  type ValidatePayload,
-  type ValidateResult,
   type ValidationItem,
-  type WifiPayload,
-  type WingetPayload,
-  type WingetResult,
 } from '../../infra/wire/agent-steps';
+import { checkStepPayload, isStepPayload } from '../../infra/wire/step-payloads';
 import {
   PlatformError,
   StepError,
@@ -32,15 +17,15 @@ import {
   type RegistryApplyItem,
   type StepContext,
 } from '../platform/platform';
-import type { SimulatedPlatform } from '../platform/simulated/simulated-host';
 import { notApplicable, WINDOWS_11_BUILD } from './applicability';
 import { classifyWingetExit, describeExit, WingetCode } from './winget-codes';
 
-export type StepHandler = (
+/** The step of kind K: takes that kind's payload, returns that kind's result (infra/wire/agent-steps.ts). */
+export type StepHandler<K extends StepKind> = (
   platform: Platform,
-  payload: Record<string, unknown>,
+  payload: StepPayloads[K],
   ctx: StepContext,
-) => Promise<Record<string, unknown>>;
+) => Promise<StepResults[K]>;
 
 /** Where the reboot step remembers which boot it restarted, so a redelivery does not restart again. */
 const REBOOT_MARKER_PATH = 'HKLM:\\SOFTWARE\\Drydock\\Reboots';
@@ -52,9 +37,8 @@ const sameValue = (a: unknown, b: unknown) => a !== null && String(a) === String
  * middle re-runs a step), so every step checks, then acts: a second run finds the work done and
  * changes nothing. Failures say whether trying again can help (StepError.retryable).
  */
-export const steps: Record<string, StepHandler> = {
-  [StepKind.Preflight]: async (platform, raw, ctx) => {
-    const p = raw as unknown as PreflightPayload;
+export const steps: { [K in StepKind]: StepHandler<K> } = {
+  [StepKind.Preflight]: async (platform, p, ctx) => {
     await ctx.progress(10, 'checking power, disk, TPM, Secure Boot and OS build');
     const facts = await platform.preflightFacts();
     const api = await ctx.checkApi();
@@ -107,15 +91,10 @@ export const steps: Record<string, StepHandler> = {
         failed.every((c) => c.check === 'api-reachable'),
       );
     }
-    const result: PreflightResult = {
-      checks,
-      ...(pendingReboot.length > 0 ? { pendingReboot, reboot: true } : {}),
-    };
-    return result as unknown as Record<string, unknown>;
+    return { checks, ...(pendingReboot.length > 0 ? { pendingReboot, reboot: true } : {}) };
   },
 
-  [StepKind.Rename]: async (platform, raw, ctx) => {
-    const { name } = raw as unknown as RenamePayload;
+  [StepKind.Rename]: async (platform, { name }, ctx) => {
     const current = await platform.computerName();
     if (current.active.toUpperCase() === name.toUpperCase()) return { alreadyDone: true, reboot: false };
     if (current.pending.toUpperCase() === name.toUpperCase()) return { alreadyDone: true, reboot: true };
@@ -132,17 +111,10 @@ export const steps: Record<string, StepHandler> = {
     return { reboot: true };
   },
 
-  [StepKind.Winget]: async (platform, raw, ctx) => {
-    const { id, version } = raw as unknown as WingetPayload;
+  [StepKind.Winget]: async (platform, { id, version }, ctx) => {
     const installed = await platform.wingetInstalledVersion(id);
-    if (installed && (!version || installed === version)) {
-      const done: WingetResult = {
-        alreadyDone: true,
-        exitCode: 0,
-        outcome: `already installed (${installed})`,
-      };
-      return done as unknown as Record<string, unknown>;
-    }
+    if (installed && (!version || installed === version))
+      return { alreadyDone: true, exitCode: 0, outcome: `already installed (${installed})` };
     await ctx.progress(20, `winget install ${id}`);
     const { exitCode, output } = await platform.wingetInstall(id, version, ctx.signal);
     const outcome = classifyWingetExit(exitCode);
@@ -168,17 +140,15 @@ export const steps: Record<string, StepHandler> = {
     }
     // Since winget 1.7 "restart to finish" (MSI 3010 too) exits 0: Windows' own indicators tell.
     const pending = outcome === 'reboot-required' ? [] : await platform.pendingReboot();
-    const result: WingetResult = {
+    return {
       exitCode,
       outcome: pending.length > 0 ? `${outcome}; restart pending (${pending.join(', ')})` : outcome,
       alreadyDone: outcome === 'already-installed',
       reboot: outcome === 'reboot-required' || pending.length > 0,
     };
-    return result as unknown as Record<string, unknown>;
   },
 
-  [StepKind.Installer]: async (platform, raw, ctx) => {
-    const p = raw as unknown as InstallerPayload;
+  [StepKind.Installer]: async (platform, p, ctx) => {
     // The marker holds the SHA-256 of what was installed: the same pinned installer never runs twice.
     if (sameValue(await platform.registryRead(INSTALLER_MARKER_PATH, p.name), p.sha256.toLowerCase()))
       return { alreadyDone: true };
@@ -224,12 +194,10 @@ export const steps: Record<string, StepHandler> = {
   [StepKind.WingetReady]: async (platform) => {
     const ready = await platform.wingetReady();
     if (!ready.ok) throw new StepError(StepFailure.WingetUnavailable, ready.reason, false);
-    const result: WingetReadyResult = { path: ready.path, version: ready.version, runtime: ready.runtime };
-    return result as unknown as Record<string, unknown>;
+    return { path: ready.path, version: ready.version, runtime: ready.runtime };
   },
 
-  [StepKind.Tweaks]: async (platform, raw, ctx) => {
-    const { tweaks } = raw as unknown as TweaksPayload;
+  [StepKind.Tweaks]: async (platform, { tweaks }, ctx) => {
     const facts = await platform.machineFacts();
     const changed: string[] = [];
     const failed: { id: string; message: string }[] = [];
@@ -302,7 +270,7 @@ export const steps: Record<string, StepHandler> = {
     for (const t of applicable) {
       if (t.needs && changed.some((c) => c.startsWith(`${t.id}: `))) reboot = true;
     }
-    const result: TweaksResult = {
+    return {
       changed,
       ...(failed.length > 0 ? { failed } : {}),
       ...(skipped.length > 0 ? { skipped } : {}),
@@ -310,29 +278,25 @@ export const steps: Record<string, StepHandler> = {
       // A tweak that waits for a restart or a new sign-in gets one: a restart signs everyone in anew.
       reboot,
     };
-    return result as unknown as Record<string, unknown>;
   },
 
-  [StepKind.TweaksUndo]: async (platform, raw, ctx) => {
-    const { tweaks } = raw as unknown as TweaksUndoPayload;
+  [StepKind.TweaksUndo]: async (platform, { tweaks }, ctx) => {
     const wanted = tweaks && tweaks.length > 0 ? new Set(tweaks) : null;
     const records = (await platform.tweakRecords()).filter((r) => !wanted || wanted.has(r.tweak));
     await ctx.progress(20, `restoring ${records.length} recorded value(s)`);
     const outcomes = records.length > 0 ? await platform.restoreTweakRecords(records.map((r) => r.key)) : [];
     const restored = outcomes.filter((o) => !o.error).map((o) => o.key);
     const failed = outcomes.flatMap((o) => (o.error ? [{ key: o.key, message: o.error }] : []));
-    const result: TweaksUndoResult = {
+    return {
       restored,
       failed,
       alreadyDone: records.length === 0,
       // Most tweaks take effect at sign-in or restart; so does putting them back.
       reboot: restored.length > 0,
     };
-    return result as unknown as Record<string, unknown>;
   },
 
-  [StepKind.Locale]: async (platform, raw) => {
-    const p = raw as unknown as LocalePayload;
+  [StepKind.Locale]: async (platform, p) => {
     const now = await platform.localeState();
     let reboot = false;
     if (now.timeZone !== p.timeZone) await platform.setTimeZone(p.timeZone);
@@ -352,17 +316,14 @@ export const steps: Record<string, StepHandler> = {
     return { reboot, alreadyDone: now.timeZone === p.timeZone && !reboot && sameInternational };
   },
 
-  [StepKind.Wifi]: async (platform, raw) => {
-    const { networks } = raw as unknown as WifiPayload;
+  [StepKind.Wifi]: async (platform, { networks }) => {
     // A desktop without Wi-Fi has nothing to configure: reported, not failed.
-    if (!(await platform.wifiAdapterPresent())) {
-      const result: WifiResult = {
+    if (!(await platform.wifiAdapterPresent()))
+      return {
         added: [],
         skipped: networks.map((n) => ({ ssid: n.ssid, reason: 'no Wi-Fi adapter' })),
         alreadyDone: true,
       };
-      return result as unknown as Record<string, unknown>;
-    }
     const facts = await platform.machineFacts();
     const have = new Set(await platform.wifiProfiles());
     const added: string[] = [];
@@ -380,28 +341,19 @@ export const steps: Record<string, StepHandler> = {
       await platform.addWifiProfile(network);
       added.push(network.ssid);
     }
-    const result: WifiResult = {
-      added,
-      ...(skipped.length > 0 ? { skipped } : {}),
-      alreadyDone: added.length === 0,
-    };
-    return result as unknown as Record<string, unknown>;
+    return { added, ...(skipped.length > 0 ? { skipped } : {}), alreadyDone: added.length === 0 };
   },
 
-  [StepKind.Inventory]: async (platform, raw, ctx) => {
-    const p = raw as unknown as Partial<InventoryPayload>;
+  [StepKind.Inventory]: async (platform, { autopilotHash }, ctx) => {
     await ctx.progress(10, 'reading inventory');
     const inventory = await platform.inventory();
-    const out: Record<string, unknown> = { ...inventory, hardware: await platform.hardwareFacts() };
-    if (p.autopilotHash) {
-      await ctx.progress(60, 'harvesting the Autopilot hardware hash');
-      out.autopilot = await platform.autopilotHash();
-    }
-    return out;
+    const hardware = await platform.hardwareFacts();
+    if (!autopilotHash) return { ...inventory, hardware };
+    await ctx.progress(60, 'harvesting the Autopilot hardware hash');
+    return { ...inventory, hardware, autopilot: await platform.autopilotHash() };
   },
 
-  [StepKind.Validate]: async (platform, raw) => {
-    const p = raw as unknown as ValidatePayload;
+  [StepKind.Validate]: async (platform, p) => {
     const items: ValidationItem[] = [];
     const check = (item: string, pass: boolean, detail: string) => items.push({ item, pass, detail });
     if (p.hostname) {
@@ -477,25 +429,18 @@ export const steps: Record<string, StepHandler> = {
         else check(`wifi ${ssid}`, have.has(ssid), have.has(ssid) ? 'profile present' : 'missing');
       }
     }
-    const result: ValidateResult = { items };
-    return result as unknown as Record<string, unknown>;
+    return { items };
   },
 
-  [StepKind.Reboot]: async (platform, raw, ctx) => {
+  [StepKind.Reboot]: async (platform, { reason }, ctx) => {
     const bootId = await platform.bootId();
     // Redelivered after the restart it asked for: the marker names an earlier boot, so it is done.
     const marker = await platform.registryRead(REBOOT_MARKER_PATH, ctx.idempotencyKey);
-    if (marker !== null && String(marker) !== bootId) {
-      const done: RebootResult = { bootId: String(marker), alreadyDone: true };
-      return done as unknown as Record<string, unknown>;
-    }
+    if (marker !== null && String(marker) !== bootId) return { bootId: String(marker), alreadyDone: true };
     if (marker === null)
       await platform.registryWrite(REBOOT_MARKER_PATH, ctx.idempotencyKey, 'String', bootId);
-    await platform.restart(
-      `Drydock provisioning: ${String(raw.reason ?? 'restart')} [${ctx.idempotencyKey}]`,
-    );
-    const result: RebootResult = { bootId };
-    return result as unknown as Record<string, unknown>;
+    await platform.restart(`Drydock provisioning: ${reason ?? 'restart'} [${ctx.idempotencyKey}]`);
+    return { bootId };
   },
 
   [StepKind.BootId]: async (platform) => ({ bootId: await platform.bootId() }),
@@ -506,16 +451,45 @@ function lastLine(output: string): string {
   return (lines[lines.length - 1] ?? '').slice(0, 300);
 }
 
-export async function runStep(
+const known = new Set<string>(Object.values(StepKind));
+const isStepKind = (kind: string): kind is StepKind => known.has(kind);
+
+/**
+ * Runs one task as it came over the wire: a kind this agent knows, with a payload that fits the
+ * kind's schema (infra/wire/step-payloads.ts), else a permanent failure and nothing runs. The
+ * platform hears of every step that starts (`Platform.stepStarted`). A known kind gets its typed result.
+ */
+export function runStep<K extends StepKind>(
+  platform: Platform,
+  kind: K,
+  payload: unknown,
+  ctx: StepContext,
+): Promise<StepResults[K]>;
+export function runStep(
   platform: Platform,
   kind: string,
-  payload: Record<string, unknown>,
+  payload: unknown,
   ctx: StepContext,
-) {
-  const handler = steps[kind];
-  if (!handler)
+): Promise<StepResults[StepKind]>;
+export async function runStep(platform: Platform, kind: string, payload: unknown, ctx: StepContext) {
+  if (!isStepKind(kind))
     throw new StepError(StepFailure.UnknownStep, `this agent does not know the step "${kind}"`, false);
-  if (platform.kind === 'simulated')
-    (platform as unknown as SimulatedPlatform).recordExecution(ctx.idempotencyKey);
+  return runKnownStep(platform, kind, payload, ctx);
+}
+
+async function runKnownStep<K extends StepKind>(
+  platform: Platform,
+  kind: K,
+  payload: unknown,
+  ctx: StepContext,
+): Promise<StepResults[K]> {
+  if (!isStepPayload(kind, payload))
+    throw new StepError(
+      StepFailure.InvalidPayload,
+      `this agent cannot run the ${kind} step: its payload does not fit (${checkStepPayload(kind, payload)}); update the agent`,
+      false,
+    );
+  platform.stepStarted?.(ctx.idempotencyKey);
+  const handler: StepHandler<K> = steps[kind];
   return handler(platform, payload, ctx);
 }

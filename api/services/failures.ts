@@ -97,6 +97,11 @@ export const failureTexts: Record<FailureType, FailureText> = {
     code: 'UNKNOWN_STEP',
     sentence: 'The machine’s agent does not know this step: update the agent, then retry.',
   },
+  InvalidPayload: {
+    code: 'INVALID_PAYLOAD',
+    sentence:
+      'The machine’s agent cannot take this step as sent (it is older than the server), so nothing ran: update the agent, then retry.',
+  },
   StepCrashed: {
     code: 'STEP_CRASHED',
     sentence: 'The step failed unexpectedly on the machine: the message says what went wrong.',
@@ -176,6 +181,11 @@ export const failureTexts: Record<FailureType, FailureText> = {
   TaskAbandoned: {
     code: 'TASK_ABANDONED',
     sentence: 'The step was withdrawn because its run ended; the machine will never run it.',
+  },
+  ResultInvalid: {
+    code: 'RESULT_INVALID',
+    sentence:
+      'The result stored for this step is not one the step can produce (stored by an older server, or altered): retry from the step.',
   },
   TaskKeyConflict: {
     code: 'TASK_KEY_CONFLICT',

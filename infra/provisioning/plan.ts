@@ -1,4 +1,10 @@
-import { StepKind, type RegistrySetting, type TweakSpec, type ValidatePayload } from '../wire/agent-steps';
+import {
+  StepKind,
+  type LocalePayload,
+  type RegistrySetting,
+  type TweakSpec,
+  type ValidatePayload,
+} from '../wire/agent-steps';
 import type { PlanStep } from '../../workflows/provisioning/contracts';
 import { PHASE_ORDER, type Profile } from './profile';
 import { retiredTweakIds, tweakCatalogue } from './tweaks';
@@ -6,9 +12,10 @@ import { retiredTweakIds, tweakCatalogue } from './tweaks';
 /**
  * Turns a resolved profile into the ordered steps provisionMachine runs. Built by an activity and
  * recorded in the run's history, so the workflow replays the same plan even after the code or the
- * catalogue changes. The rename step's name is filled in at run time (reserved server-side).
+ * catalogue changes. Each step carries its kind's payload (`StepPayloads`); the rename step carries
+ * the name the activity reserved for the machine from the identity phase's template (reserveName).
  */
-export function buildPlan(profile: Profile): PlanStep[] {
+export function buildPlan(profile: Profile, reserved: { hostname?: string } = {}): PlanStep[] {
   const p = profile.phases;
   const steps: PlanStep[] = [];
   // In catalogue order, so the restore point comes first whatever the selection's order; retired
@@ -46,12 +53,16 @@ export function buildPlan(profile: Profile): PlanStep[] {
         break;
       }
       case 'identity':
+        if (reserved.hostname === undefined)
+          throw new Error(
+            `the identity phase renames the machine: reserve its name (template ${p.identity.nameTemplate}) before building the plan`,
+          );
         steps.push({
           key: 'identity.rename',
           phase,
           kind: StepKind.Rename,
-          label: `Rename (${p.identity.nameTemplate})`,
-          payload: { template: p.identity.nameTemplate },
+          label: `Rename to ${reserved.hostname}`,
+          payload: { name: reserved.hostname },
           policy: 'change',
         });
         break;
@@ -147,7 +158,7 @@ export function buildPlan(profile: Profile): PlanStep[] {
           phase,
           kind: StepKind.Validate,
           label: 'Validate the machine against the config',
-          payload: expected as unknown as Record<string, unknown>,
+          payload: expected,
           policy: 'check',
         });
         break;
@@ -160,7 +171,7 @@ export function buildPlan(profile: Profile): PlanStep[] {
   return steps;
 }
 
-function localePayload(l: Profile['phases']['locale']) {
+function localePayload(l: Profile['phases']['locale']): LocalePayload {
   return {
     timeZone: l.timeZone,
     locale: l.locale,

@@ -1,7 +1,16 @@
+import type { StepPayloads } from './step-payloads';
+import type { StepResults } from './step-results';
+
 /**
  * The provisioning steps an agent runs: task kinds, their payloads and their results. Shared by
  * the workflows (which dispatch them), the agent (which runs them) and the tests. Payloads carry
  * settings only, never secrets: they are recorded in workflow histories and in agent_tasks.
+ *
+ * One map per direction, keyed by kind: `StepPayloads[K]` is what a step of kind K takes (a plan
+ * step, a dispatch, the agent's handler), `StepResults[K]` what it gives back. Both are the
+ * `Static` types of the TypeBox schemas the two ends check them with — payloads on the agent
+ * (`step-payloads.ts`), results on the server (`step-results.ts`) — so types and checks cannot
+ * drift. This module holds only enums and types: workflows import it.
  */
 export enum StepKind {
   Preflight = 'preflight.check',
@@ -21,171 +30,61 @@ export enum StepKind {
   BootId = 'system.boot-id',
 }
 
-/** Every step result may ask for a reboot; the workflow then sends a reboot task and waits for a new boot id. */
-export interface StepResultBase {
+export type { StepPayloads, StepResults };
+
+/**
+ * Every step result may ask for a reboot; the workflow then sends a reboot task and waits for a new
+ * boot id. (A type, not an interface: results are plain JSON records, `Record<string, unknown>`.)
+ */
+export type StepResultBase = {
   /** Nothing was changed: the machine already was in the asked-for state. */
   alreadyDone?: boolean;
   reboot?: boolean;
-}
+};
 
-export interface PreflightPayload {
-  requireAcPower: boolean;
-  minFreeDiskGb: number;
-  requireTpm: boolean;
-  requireSecureBoot: boolean;
-  minOsBuild: number;
-}
-export interface PreflightCheck {
-  check: 'ac-power' | 'free-disk' | 'api-reachable' | 'tpm' | 'secure-boot' | 'os-build';
-  ok: boolean;
-  detail: string;
-}
-export interface PreflightResult extends StepResultBase {
-  checks: PreflightCheck[];
-  /** Windows' own pending-restart indicators found (a restart then happens before the next phase). */
-  pendingReboot?: string[];
-}
+/**
+ * What the agent channel hands a workflow for a step of kind K: its result, held to the kind's
+ * schema, read with the flags every step may set (inventory's schema allows none, so it has none).
+ */
+export type TaskResult<K extends StepKind = StepKind> = StepResults[K] & StepResultBase;
 
-export interface RenamePayload {
-  name: string;
-}
+/** A step's kind with its result: narrowing `kind` narrows `result` (a plan runs steps of every kind). */
+export type StepOutcome<K extends StepKind = StepKind> = {
+  [P in K]: { kind: P; result: TaskResult<P> };
+}[K];
 
-export interface WingetPayload {
-  id: string;
-  version?: string;
-}
-export interface WingetResult extends StepResultBase {
-  exitCode: number;
-  outcome: string;
-}
+export type PreflightPayload = StepPayloads[StepKind.Preflight];
+export type RenamePayload = StepPayloads[StepKind.Rename];
+export type WingetPayload = StepPayloads[StepKind.Winget];
+export type InstallerPayload = StepPayloads[StepKind.Installer];
+export type TweaksPayload = StepPayloads[StepKind.Tweaks];
+export type TweaksUndoPayload = StepPayloads[StepKind.TweaksUndo];
+export type LocalePayload = StepPayloads[StepKind.Locale];
+export type WifiPayload = StepPayloads[StepKind.Wifi];
+export type InventoryPayload = StepPayloads[StepKind.Inventory];
+export type ValidatePayload = StepPayloads[StepKind.Validate];
+export type RebootPayload = StepPayloads[StepKind.Reboot];
+export type {
+  EditionFamily,
+  RadiusPin,
+  RegistrySetting,
+  TweakAction,
+  TweakApplicability,
+  TweakSpec,
+  WifiNetwork,
+} from './step-payloads';
 
-export interface InstallerPayload {
-  name: string;
-  url: string;
-  sha256: string;
-  arguments: string[];
-}
-
-export interface RegistrySetting {
-  path: string;
-  name: string;
-  type: 'DWord' | 'String';
-  value: number | string;
-  /** The tweak it belongs to and where it applies (validation skips it where the tweak does not apply). */
-  tweak?: string;
-  applies?: TweakApplicability;
-}
-
-/** Editions as Windows names them in EditionID, lower-cased families (see infra/provisioning/tweaks.ts). */
-export type EditionFamily = 'home' | 'pro' | 'enterprise' | 'education' | 'ltsc' | 'other';
-
-/** Where a tweak does anything; elsewhere it is skipped with the reason (never written to no effect). */
-export interface TweakApplicability {
-  editions?: EditionFamily[];
-  minBuild?: number;
-  /** Machines without a battery only (hibernation off drains a Modern Standby laptop). */
-  desktopOnly?: boolean;
-}
-
-/** Actions a tweak takes besides registry values; typed, never a command line from a payload. */
-export type TweakAction = 'restore-point' | 'hibernation-off';
-
-export interface TweakSpec {
-  id: string;
-  registry: RegistrySetting[];
-  actions?: TweakAction[];
-  applies?: TweakApplicability;
-  /** What it needs before it takes effect: the step then asks for a restart. */
-  needs?: 'restart' | 'sign-in';
-}
-export interface TweaksPayload {
-  tweaks: TweakSpec[];
-}
-export interface TweaksResult extends StepResultBase {
-  changed: string[];
-  /** Tweaks that could not be applied, each with its reason; the others were. */
-  failed?: { id: string; message: string }[];
-  /** Tweaks that do not apply to this machine (edition, build, hardware). */
-  skipped?: { id: string; reason: string }[];
-}
-
-export interface TweaksUndoPayload {
-  /** Tweak ids to undo; empty or absent: every tweak the machine has a record of. */
-  tweaks?: string[];
-}
-export interface TweaksUndoResult extends StepResultBase {
-  /** Values and actions put back as they were before Drydock changed them. */
-  restored: string[];
-  failed: { key: string; message: string }[];
-}
-
-export interface WingetReadyResult extends StepResultBase {
-  path: string;
-  version: string;
-  /** How winget was made to start as SYSTEM (e.g. the VCLibs framework folder on its PATH). */
-  runtime: string;
-}
-
-export interface LocalePayload {
-  timeZone: string;
-  locale: string;
-  keyboard: string;
-  /** Regional formats (user locale) for new users; default: the locale. */
-  formats?: string;
-  /** Home location (GeoID, e.g. 244 = United States) for new users. */
-  homeLocation?: number;
-}
-
-export interface WifiNetwork {
-  ssid: string;
-  authentication: 'open' | 'wpa2-enterprise' | 'wpa3-enterprise';
-  autoConnect: boolean;
-  /** Enterprise networks: the RADIUS server certificate the machine accepts (pinned, no prompt). */
-  radius?: RadiusPin;
-}
-export interface RadiusPin {
-  /** Server names the certificate must carry (ServerNames; `;`-joined in the profile). */
-  serverNames: string[];
-  /** SHA-1 thumbprints (40 hex digits) of the root CAs that may issue it (TrustedRootCA). */
-  trustedRootCaThumbprints: string[];
-}
-export interface WifiPayload {
-  networks: WifiNetwork[];
-}
-export interface WifiResult extends StepResultBase {
-  added: string[];
-  /** Networks not added, with the reason (no Wi-Fi adapter, WPA3-Enterprise before Windows 11). */
-  skipped?: { ssid: string; reason: string }[];
-}
-
-export interface InventoryPayload {
-  autopilotHash: boolean;
-}
-
-/** What validation compares the machine against: the state the resolved config asked for. */
-export interface ValidatePayload {
-  hostname?: string;
-  apps: string[];
-  installers: { name: string; sha256: string }[];
-  registry: RegistrySetting[];
-  locale?: LocalePayload;
-  wifi: string[];
-  /** Of `wifi`, the WPA3-Enterprise networks (not expected before Windows 11). */
-  wifiWpa3Enterprise?: string[];
-}
-export interface ValidationItem {
-  item: string;
-  pass: boolean;
-  detail: string;
-}
-export interface ValidateResult extends StepResultBase {
-  items: ValidationItem[];
-}
-
-export interface RebootResult extends StepResultBase {
-  /** The boot id before the reboot: the workflow waits for a different one. */
-  bootId: string;
-}
+export type PreflightResult = StepResults[StepKind.Preflight];
+export type WingetReadyResult = StepResults[StepKind.WingetReady];
+export type WingetResult = StepResults[StepKind.Winget];
+export type InstallerResult = StepResults[StepKind.Installer];
+export type TweaksResult = StepResults[StepKind.Tweaks];
+export type TweaksUndoResult = StepResults[StepKind.TweaksUndo];
+export type WifiResult = StepResults[StepKind.Wifi];
+export type InventoryResult = StepResults[StepKind.Inventory];
+export type ValidateResult = StepResults[StepKind.Validate];
+export type RebootResult = StepResults[StepKind.Reboot];
+export type { PreflightCheck, ValidationItem } from './step-results';
 
 /** Where direct installers record what they installed (check-then-act across redeliveries). */
 export const INSTALLER_MARKER_PATH = 'HKLM:\\SOFTWARE\\Drydock\\Installers';
@@ -209,5 +108,7 @@ export enum StepFailure {
   /** A Windows error that running the step again cannot fix (access denied, invalid argument). */
   WindowsError = 'WindowsError',
   UnknownStep = 'UnknownStep',
+  /** The payload is not what this agent's step takes (a value a newer server sends, or a bug): nothing ran. */
+  InvalidPayload = 'InvalidPayload',
   StepCrashed = 'StepCrashed',
 }

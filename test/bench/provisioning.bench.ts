@@ -452,7 +452,7 @@ async function main(): Promise<void> {
     );
     const resolved = resolveProfile([layer]);
     if (!resolved.ok) throw new Error(JSON.stringify(resolved.errors));
-    const plan = buildPlan(resolved.profile);
+    const plan = buildPlan(resolved.profile, { hostname: 'BENCH-001' });
     const reboots = plan.filter((s) => s.kind === StepKind.Rename).length;
     const stepsPerMachine = plan.length + reboots;
     out(

@@ -8,7 +8,7 @@ import { repoRoot } from '../../infra/config/env';
 import { withTenant } from '../../infra/db/orm';
 import { buildPlan } from '../../infra/provisioning/plan';
 import { standardProfile } from '../../infra/provisioning/profile';
-import { StepKind, type TweaksPayload } from '../../infra/wire/agent-steps';
+import { StepKind } from '../../infra/wire/agent-steps';
 import { startAgentStack, type AgentStack } from '../helpers/agent-stack';
 import { gql } from '../helpers/api';
 import { createTenant } from '../helpers/fixtures';
@@ -117,9 +117,9 @@ const cancelUndo = (id: string) =>
   );
 
 /** Every place each Standard tweak's values live on a host: HKLM/HKU as they are, HKCU for the default profile and each signed-in user. */
-const tweakValues = buildPlan(standardProfile)
-  .filter((s) => s.kind === StepKind.Tweaks)
-  .flatMap((s) => (s.payload as unknown as TweaksPayload).tweaks.flatMap((t) => t.registry));
+const tweakValues = buildPlan(standardProfile, { hostname: 'PC-001' })
+  .flatMap((s) => (s.kind === StepKind.Tweaks ? s.payload.tweaks : []))
+  .flatMap((t) => t.registry);
 function tweakedState(s: Readonly<SimulatedHostState>): Record<string, string | number | null> {
   const out: Record<string, string | number | null> = { hibernation: s.hibernation ? 1 : 0 };
   for (const r of tweakValues) {

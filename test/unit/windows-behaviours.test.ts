@@ -13,7 +13,7 @@ import { runStep } from '../../agent/steps';
 import { classifyWingetExit, WingetCode } from '../../agent/steps/winget-codes';
 import { buildPlan } from '../../infra/provisioning/plan';
 import { standardProfile } from '../../infra/provisioning/profile';
-import { StepKind, type TweaksPayload, type TweaksResult } from '../../infra/wire/agent-steps';
+import { StepKind, type StepPayloads, type TweaksPayload } from '../../infra/wire/agent-steps';
 import { checkStepResult } from '../../infra/wire/step-results';
 import { rejection } from '../helpers/rejection';
 
@@ -43,13 +43,15 @@ const ctx: StepContext = {
   signal: new AbortController().signal,
 };
 /** Runs a step; what it answers must be what the API accepts (infra/wire/step-results.ts), or it would be refused. */
-const run = async (host: SimulatedPlatform, kind: StepKind, payload: object) => {
-  const result = await runStep(host, kind, payload as Record<string, unknown>, ctx);
+const run = async <K extends StepKind>(host: SimulatedPlatform, kind: K, payload: StepPayloads[K]) => {
+  const result = await runStep(host, kind, payload, ctx);
   expect(checkStepResult(kind, result)).toBeNull();
   return result;
 };
-const tweaksPayload = () =>
-  buildPlan(standardProfile).find((s) => s.kind === StepKind.Tweaks)!.payload as unknown as TweaksPayload;
+const tweaksPayload = (): TweaksPayload =>
+  buildPlan(standardProfile, { hostname: 'PC-001' }).flatMap((s) =>
+    s.kind === StepKind.Tweaks ? [s.payload] : [],
+  )[0]!;
 
 describe('winget as SYSTEM', () => {
   it('starts on a fresh image only with the VCLibs framework on its PATH, and says why not otherwise', async () => {
@@ -85,7 +87,7 @@ describe('winget as SYSTEM', () => {
     host.mutate((s) => void (s.simulation.wingetSilentRebootIds = ['Contoso.Vpn']));
     const result = await run(host, StepKind.Winget, { id: 'Contoso.Vpn' });
     expect(result).toMatchObject({ exitCode: 0, reboot: true });
-    expect(String(result.outcome)).toMatch(/PendingFileRenameOperations/);
+    expect(result.outcome).toMatch(/PendingFileRenameOperations/);
     // The indicator stays until the restart; after it, a plain install asks for none.
     await expect(run(host, StepKind.Winget, { id: '7zip.7zip' })).resolves.toMatchObject({ reboot: true });
     host.reboot();
@@ -172,7 +174,7 @@ describe('tweaks', () => {
         },
       ],
     };
-    const result = (await run(host, StepKind.Tweaks, payload)) as unknown as TweaksResult;
+    const result = await run(host, StepKind.Tweaks, payload);
     expect(result.failed).toEqual([{ id: 'old-widgets', message: expect.stringMatching(/not allowed/) }]);
     expect(result.changed).toEqual([
       'dark: HKCU:\\Software\\Microsoft\\Windows\\CurrentVersion\\Themes\\Personalize\\AppsUseLightTheme',
@@ -200,7 +202,7 @@ describe('tweaks', () => {
     const error = await rejection(run(host, StepKind.Tweaks, tweaksPayload()));
     expect(error).toMatchObject({ type: 'SettingFailed', retryable: true });
     expect((error as Error).message).toContain('widgets-button-off');
-    const again = (await run(host, StepKind.Tweaks, tweaksPayload())) as unknown as TweaksResult;
+    const again = await run(host, StepKind.Tweaks, tweaksPayload());
     expect(again.failed).toBeUndefined();
     expect(again.changed).toEqual(['create-restore-point: restore point', `widgets-button-off: ${busy}`]);
   });
@@ -217,7 +219,7 @@ describe('tweaks', () => {
 
   it('Standard applies on Windows 11 Pro: restore point first, widgets by policy, Pro-only skips reported, restart asked', async () => {
     const host = hosts({ windows: 11 });
-    const result = (await run(host, StepKind.Tweaks, tweaksPayload())) as unknown as TweaksResult;
+    const result = await run(host, StepKind.Tweaks, tweaksPayload());
     expect(result.failed).toBeUndefined();
     expect(result.changed[0]).toBe('create-restore-point: restore point');
     expect(result.changed).toContain(
@@ -233,7 +235,7 @@ describe('tweaks', () => {
 
   it('Standard on a Windows 10 Enterprise desktop: hibernation off by powercfg, Windows 11-only tweaks skipped', async () => {
     const host = hosts({ windows: 10, editionId: 'Enterprise', desktop: true });
-    const result = (await run(host, StepKind.Tweaks, tweaksPayload())) as unknown as TweaksResult;
+    const result = await run(host, StepKind.Tweaks, tweaksPayload());
     expect(result.changed).toContain('disable-hibernation: hibernation-off');
     expect(host.snapshot.hibernation).toBe(false);
     expect(result.skipped?.map((s) => s.id).sort()).toEqual(['center-taskbar', 'end-task-right-click']);
@@ -309,7 +311,7 @@ describe('identity, Wi-Fi, locale', () => {
       wifi: ['Corp3', 'Guest'],
       wifiWpa3Enterprise: ['Corp3'],
     });
-    expect((validation.items as { pass: boolean }[]).every((i) => i.pass)).toBe(true);
+    expect(validation.items.every((i) => i.pass)).toBe(true);
   });
 
   it('sets formats, keyboard and home location for new users, and validation checks what they get', async () => {
@@ -334,7 +336,33 @@ describe('identity, Wi-Fi, locale', () => {
       wifi: [],
       locale,
     });
-    const items = validation.items as { item: string; pass: boolean }[];
+    const items = validation.items;
     expect(items.filter((i) => i.item.startsWith('new user')).map((i) => i.pass)).toEqual([true, true, true]);
+  });
+});
+
+describe('every step kind', () => {
+  it('answers on the simulated host with a result the API accepts (its kind’s schema)', async () => {
+    const host = hosts({ windows: 11 });
+    host.onRestart = () => undefined; // the restart itself is not what this checks
+    const url = 'https://downloads.example.com/tool.msi';
+    const answered = new Set<StepKind>();
+    const step = async <K extends StepKind>(kind: K, payload: StepPayloads[K]) => {
+      await run(host, kind, payload); // checks the result against the kind's schema
+      answered.add(kind);
+    };
+    for (const s of buildPlan(standardProfile, { hostname: 'PC-001' })) await step(s.kind, s.payload);
+    await step(StepKind.Installer, {
+      name: 'Tool',
+      url,
+      sha256: simulatedDownloadSha256(url),
+      arguments: [],
+    });
+    await step(StepKind.Wifi, { networks: [{ ssid: 'Guest', authentication: 'open', autoConnect: true }] });
+    await step(StepKind.TweaksUndo, {});
+    await step(StepKind.Inventory, {}); // as collectInventory asks: no Autopilot hash
+    await step(StepKind.BootId, {});
+    await step(StepKind.Reboot, { reason: 'every kind answered' });
+    expect([...answered].sort()).toEqual(Object.values(StepKind).sort());
   });
 });

@@ -10,7 +10,7 @@ import {
 } from '@temporalio/client';
 import { CancelledFailure } from '@temporalio/common';
 import { repoRoot } from '../../infra/config/env';
-import { StepKind } from '../../infra/wire/agent-steps';
+import { StepKind, type TaskResult } from '../../infra/wire/agent-steps';
 import { stepFailure } from '../../workflows/machines/contracts';
 import {
   cancelSignal,
@@ -40,7 +40,13 @@ const PLAN: PlanStep[] = [
     phase: 'preflight',
     kind: StepKind.Preflight,
     label: 'Preflight',
-    payload: {},
+    payload: {
+      requireAcPower: false,
+      minFreeDiskGb: 0,
+      requireTpm: false,
+      requireSecureBoot: false,
+      minOsBuild: 0,
+    },
     policy: 'check',
   },
   {
@@ -56,10 +62,17 @@ const PLAN: PlanStep[] = [
     phase: 'validation',
     kind: StepKind.Validate,
     label: 'Validate',
-    payload: {},
+    payload: { apps: ['Contoso.App'], installers: [], registry: [], wifi: [] },
     policy: 'check',
   },
 ];
+
+/** What each step of the plan answers when it passes, typed by its kind. */
+const ANSWERS: { [K in StepKind]?: TaskResult<K> } = {
+  [StepKind.Preflight]: { checks: [] },
+  [StepKind.Winget]: { exitCode: 0, outcome: 'installed' },
+  [StepKind.Validate]: { items: [{ item: 'app', pass: true, detail: 'installed' }] },
+};
 
 /** A gate a fake waits at until the test opens it. */
 class Gate {
@@ -123,9 +136,9 @@ class FakeRun {
             message: 'no package Contoso.App',
             retryable: false,
           });
-        if (task.kind === StepKind.Validate)
-          return { items: [{ item: 'app', pass: true, detail: 'installed' }] };
-        return {};
+        const answer = ANSWERS[task.kind];
+        if (!answer) throw new Error(`the fake plan has no ${task.kind} step`);
+        return answer;
       },
     };
   }

@@ -1,6 +1,6 @@
 import { ApplicationFailure } from '@temporalio/common';
 import { defineQuery, defineSignal } from '@temporalio/workflow';
-import type { StepKind } from '../../infra/wire/agent-steps';
+import { StepKind, type StepPayloads } from '../../infra/wire/agent-steps';
 
 /** The machines domain: per-machine workflows, the agent channel's task kinds and failure types. */
 export { CORE_TASK_QUEUE } from '../task-queues';
@@ -15,11 +15,12 @@ export interface BootIdChanged {
 }
 export const bootIdChangedSignal = defineSignal<[BootIdChanged]>('bootIdChanged');
 
-export interface AgentTaskInput {
+/** A step of kind K for one machine: it carries that kind's payload, and its result is that kind's (TaskResult). */
+export interface AgentTaskInput<K extends StepKind = StepKind> {
   tenantId: string;
   machineId: string;
-  kind: AgentTaskKind | StepKind;
-  payload: Record<string, unknown>;
+  kind: K;
+  payload: StepPayloads[K];
   /**
    * How long the task may wait for the machine to pick it up (its offline limit). Once it has, the
    * step has its own running time (the activity's start-to-close): two budgets, not one.
@@ -34,9 +35,8 @@ export interface StepFailureDetails {
   retryable: boolean;
 }
 
-export enum AgentTaskKind {
-  CollectInventory = 'inventory.collect',
-}
+/** The agent channel's tasks are steps: collectInventory sends the inventory step. */
+export const AgentTaskKind = { CollectInventory: StepKind.Inventory } as const;
 
 export enum AgentChannelFailure {
   MachineNotFound = 'MachineNotFound',
@@ -47,6 +47,8 @@ export enum AgentChannelFailure {
   TaskAbandoned = 'TaskAbandoned',
   /** A task of another kind holds this step's idempotency key: a bug, never papered over. */
   TaskKeyConflict = 'TaskKeyConflict',
+  /** A stored result does not fit its kind's schema (stored before the schema, or altered): never handed on. */
+  ResultInvalid = 'ResultInvalid',
 }
 
 export interface CollectInventoryInput {

@@ -1,12 +1,12 @@
 import { ApplicationFailure, condition } from '@temporalio/workflow';
-import { StepKind, type RebootResult } from '../../infra/wire/agent-steps';
+import { StepKind, type StepPayloads, type TaskResult } from '../../infra/wire/agent-steps';
 
 /** Sends one agent step; `scheduleToCloseSeconds` bounds its whole wait (offline time included). */
-export type DispatchStep = (
-  kind: StepKind.Reboot | StepKind.BootId,
-  payload: Record<string, unknown>,
+export type DispatchStep = <K extends StepKind.Reboot | StepKind.BootId>(
+  kind: K,
+  payload: StepPayloads[K],
   scheduleToCloseSeconds: number,
-) => Promise<Record<string, unknown>>;
+) => Promise<TaskResult<K>>;
 
 /**
  * Restarts a machine and waits for it to come back with a new boot id: the API's `bootIdChanged`
@@ -28,11 +28,11 @@ export async function restartMachine(opts: {
   const patience = Math.min(120, Math.max(30, Math.floor(opts.offlineLimitSeconds / 4)));
   // Boot ids known before the request: a signal may arrive with the reboot task's own result.
   const seenBefore = new Set(opts.bootIdsSeen());
-  const { bootId: before } = (await opts.dispatch(
+  const { bootId: before } = await opts.dispatch(
     StepKind.Reboot,
     { reason: opts.reason },
     opts.offlineLimitSeconds,
-  )) as unknown as RebootResult;
+  );
   seenBefore.add(before);
   const back = () => ({ seconds: Math.round((now() - started) / 1000) });
   let askedAt = now();
@@ -41,7 +41,7 @@ export async function restartMachine(opts: {
     if (await condition(() => opts.bootIdsSeen().some((id) => !seenBefore.has(id)), `${patience} seconds`))
       return back();
     const remaining = Math.max(1, Math.floor((deadline - now()) / 1000));
-    const { bootId } = (await opts.dispatch(StepKind.BootId, {}, remaining)) as { bootId: string };
+    const { bootId } = await opts.dispatch(StepKind.BootId, {}, remaining);
     if (bootId !== before) return back();
     if (now() - askedAt >= 90_000 && asks < 3) {
       await opts.dispatch(StepKind.Reboot, { reason: `${opts.reason} (asked again)` }, remaining);

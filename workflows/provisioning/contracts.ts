@@ -1,5 +1,5 @@
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
-import type { StepKind } from '../../infra/wire/agent-steps';
+import type { StepKind, StepPayloads } from '../../infra/wire/agent-steps';
 
 /**
  * The provisioning domain's workflow contracts: ids, inputs, signals, updates and queries of
@@ -56,14 +56,19 @@ export type Phase =
 /** How a step is retried and timed; each kind of work has its own (see PLAN_POLICIES). */
 export type StepPolicy = 'check' | 'change' | 'install';
 
-/** One step of a machine's plan: an agent task, built from the resolved profile by prepareMachineRun. */
-export interface PlanStep {
+/**
+ * One step of a machine's plan: an agent task, built from the resolved profile by prepareMachineRun.
+ * A step of kind K carries that kind's payload; `PlanStep` (all kinds) is a union on `kind`.
+ */
+export type PlanStep<K extends StepKind = StepKind> = { [P in K]: PlanStepOf<P> }[K];
+
+interface PlanStepOf<K extends StepKind> {
   /** Stable within a plan, e.g. `apps.winget:Google.Chrome`: retry-from-step names it. */
   key: string;
   phase: Phase;
-  kind: StepKind;
+  kind: K;
   label: string;
-  payload: Record<string, unknown>;
+  payload: StepPayloads[K];
   policy: StepPolicy;
 }
 

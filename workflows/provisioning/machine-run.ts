@@ -13,7 +13,13 @@ import {
 } from '@temporalio/workflow';
 import type { AgentChannelActivities } from '../../activities/agent-channel/agent-channel-activities';
 import type { ProvisioningActivities } from '../../activities/provisioning/provisioning-activities';
-import { StepFailure, StepKind, type RebootResult, type ValidateResult } from '../../infra/wire/agent-steps';
+import {
+  StepFailure,
+  StepKind,
+  type StepOutcome,
+  type StepPayloads,
+  type ValidateResult,
+} from '../../infra/wire/agent-steps';
 import { agentStepActivity, databaseLocalActivity, type AgentStepPolicy } from '../activity-presets';
 import { bootIdChangedSignal, type StepFailureDetails } from '../machines/contracts';
 import { MachineIdKey, PhaseKey, RunStatusKey, SiteIdKey, TenantIdKey } from '../search-attributes';
@@ -49,7 +55,7 @@ export type Decision =
 
 class StepFailed extends Error {
   constructor(
-    readonly step: PlanStep,
+    readonly step: Pick<PlanStep, 'key'>,
     readonly info: StepErrorInfo,
   ) {
     super(info.message);
@@ -269,11 +275,11 @@ export class MachineRun {
       this.progress.phase = step.phase;
     }
     this.progress.step = step.key;
-    const result = await this.dispatchWithRetries(step, index);
-    if (result.reboot === true) this.rebootPending = true;
-    if (step.kind === StepKind.Rename && this.rebootPending) await this.reboot('rename');
-    if (step.kind === StepKind.Inventory) this.inventory = result;
-    if (step.kind === StepKind.Validate) this.checkValidation(step, result as unknown as ValidateResult);
+    const done = await this.dispatchWithRetries(step, index);
+    if (done.result.reboot === true) this.rebootPending = true;
+    if (done.kind === StepKind.Rename && this.rebootPending) await this.reboot('rename');
+    if (done.kind === StepKind.Inventory) this.inventory = done.result;
+    if (done.kind === StepKind.Validate) this.checkValidation(step, done.result);
   }
 
   private checkValidation(step: PlanStep, { items }: ValidateResult): void {
@@ -288,12 +294,12 @@ export class MachineRun {
   }
 
   /** An agent step on this machine, named in the Temporal UI by `summary`. */
-  private dispatch(
+  private dispatch<K extends StepKind>(
     policy: AgentStepPolicy,
     summary: string,
     task: {
-      kind: StepKind;
-      payload: Record<string, unknown>;
+      kind: K;
+      payload: StepPayloads[K];
       /** Mirror it on the run's row (a plan step, a restart): not for a probe of the boot id. */
       mirror?: boolean;
       status?: 'rebooting';
@@ -325,7 +331,10 @@ export class MachineRun {
   }
 
   /** The step until it succeeds, fails for good, or has used up its attempts (with back-off between). */
-  private async dispatchWithRetries(step: PlanStep, index: number): Promise<Record<string, unknown>> {
+  private async dispatchWithRetries<K extends StepKind>(
+    step: PlanStep<K>,
+    index: number,
+  ): Promise<StepOutcome<K>> {
     const entry = this.progress.steps[index]!;
     const backoff = this.input.retryBackoffSeconds ?? 5;
     for (;;) {
@@ -339,7 +348,7 @@ export class MachineRun {
         entry.finishedAt = new Date().toISOString();
         entry.alreadyDone = result.alreadyDone === true;
         delete entry.error;
-        return result;
+        return { kind: step.kind, result };
       } catch (err) {
         if (isCancellation(err)) throw err;
         const info = describeFailure(err);
@@ -378,7 +387,7 @@ export class MachineRun {
         payload: { reason: why },
         status: 'rebooting',
       });
-    const { bootId: before } = (await restart(reason)) as unknown as RebootResult;
+    const { bootId: before } = await restart(reason);
     seenBefore.add(before);
     let askedAt = now();
     let asks = 1;
@@ -387,12 +396,12 @@ export class MachineRun {
         return this.rebooted(reason, started);
       // No boot signal: ask the machine itself (a lost signal, an API restart, a slow boot).
       const offlineSeconds = Math.max(1, Math.floor((deadline - now()) / 1000));
-      const { bootId } = (await this.dispatch('check', 'boot id after the restart', {
+      const { bootId } = await this.dispatch('check', 'boot id after the restart', {
         kind: StepKind.BootId,
         payload: {},
         mirror: false,
         offlineSeconds,
-      })) as { bootId: string };
+      });
       if (bootId !== before) {
         this.bootIdsSeen = [...this.bootIdsSeen, bootId];
         return this.rebooted(reason, started);

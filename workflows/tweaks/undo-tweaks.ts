@@ -12,7 +12,7 @@ import {
 } from '@temporalio/workflow';
 import type { AgentChannelActivities } from '../../activities/agent-channel/agent-channel-activities';
 import type { MachineUndoUpdate, TweakUndoActivities } from '../../activities/tweaks/tweak-undo-activities';
-import { StepKind, type TweaksUndoResult } from '../../infra/wire/agent-steps';
+import { StepKind, type StepPayloads, type TaskResult } from '../../infra/wire/agent-steps';
 import { agentStepActivity, databaseLocalActivity } from '../activity-presets';
 import { bootIdChangedSignal, type StepFailureDetails } from '../machines/contracts';
 import { restartMachine } from '../machines/restart-machine';
@@ -25,7 +25,6 @@ import {
 } from './contracts';
 
 const db = proxyLocalActivities<TweakUndoActivities>(databaseLocalActivity);
-const channel = proxyActivities<AgentChannelActivities>(agentStepActivity('change', 3600));
 
 /** Attempts of the undo step when the machine says another go may help (as provisioning's changes). */
 const MAX_ATTEMPTS = 4;
@@ -65,19 +64,21 @@ export async function undoTweaks(input: UndoTweaksInput): Promise<UndoTweaksResu
       runId,
       ...update,
     });
-  const dispatch = (
-    kind: StepKind,
-    payload: Record<string, unknown>,
+  const dispatch = <K extends StepKind>(
+    kind: K,
+    payload: StepPayloads[K],
     summary: string,
     limit = offlineLimit,
   ) =>
-    channel.dispatchAgentTask.executeWithOptions(
-      {
-        ...agentStepActivity(kind === StepKind.BootId ? 'check' : 'change', limit),
-        summary,
-      },
-      [{ tenantId: input.tenantId, machineId: input.machineId, kind, payload, deliverWithinSeconds: limit }],
-    );
+    proxyActivities<AgentChannelActivities>(
+      agentStepActivity(kind === StepKind.BootId ? 'check' : 'change', limit, summary),
+    ).dispatchAgentTask({
+      tenantId: input.tenantId,
+      machineId: input.machineId,
+      kind,
+      payload,
+      deliverWithinSeconds: limit,
+    });
 
   try {
     // Ended before it started (the fleet-wide undo was cancelled first): nothing to do.
@@ -87,15 +88,15 @@ export async function undoTweaks(input: UndoTweaksInput): Promise<UndoTweaksResu
     }
     progress.state = 'restoring';
     const payload = input.tweaks && input.tweaks.length > 0 ? { tweaks: input.tweaks } : {};
-    let result: TweaksUndoResult;
+    let result: TaskResult<StepKind.TweaksUndo>;
     for (;;) {
       progress.attempts += 1;
       try {
-        result = (await dispatch(
+        result = await dispatch(
           StepKind.TweaksUndo,
           payload,
           `tweaks.undo: put back ${input.tweaks?.length ? input.tweaks.join(', ') : 'every recorded tweak'} (attempt ${progress.attempts})`,
-        )) as unknown as TweaksUndoResult;
+        );
         break;
       } catch (err) {
         if (isCancellation(err)) throw err;

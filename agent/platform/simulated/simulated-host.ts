@@ -766,8 +766,8 @@ export class SimulatedPlatform implements Platform {
     setTimeout(restart, 50).unref();
   }
 
-  /** Counts a real execution of a step, for tests that prove nothing runs twice. */
-  recordExecution(idempotencyKey: string): void {
+  /** Counts a real execution of a step (`executions`), for tests that prove nothing runs twice. */
+  stepStarted(idempotencyKey: string): void {
     this.mutate((s) => void (s.executions[idempotencyKey] = (s.executions[idempotencyKey] ?? 0) + 1));
   }
 }

@@ -14,7 +14,12 @@ import {
 } from '@temporalio/workflow';
 import type { AgentChannelActivities } from '../../../activities/agent-channel/agent-channel-activities';
 import type { ProvisioningActivities } from '../../../activities/provisioning/provisioning-activities';
-import { StepKind, type RebootResult, type ValidateResult } from '../../../infra/wire/agent-steps';
+import {
+  StepKind,
+  type StepOutcome,
+  type StepPayloads,
+  type ValidateResult,
+} from '../../../infra/wire/agent-steps';
 import { databaseLocalActivity } from '../../activity-presets';
 import { AgentChannelFailure, bootIdChangedSignal, type StepFailureDetails } from '../../machines/contracts';
 import { MachineIdKey, PhaseKey, RunStatusKey, SiteIdKey, TenantIdKey } from '../../search-attributes';
@@ -53,7 +58,7 @@ const now = () => new Date().getTime();
 /** Why a run stops: carried to the failure handling below. */
 class StepFailed extends Error {
   constructor(
-    readonly step: PlanStep,
+    readonly step: Pick<PlanStep, 'key'>,
     readonly info: StepErrorInfo,
   ) {
     super(info.message);
@@ -212,10 +217,10 @@ export async function provisionMachineV1(input: ProvisionMachineInput): Promise<
     );
   };
 
-  const dispatchTo = (
+  const dispatchTo = <K extends StepKind>(
     policy: StepPolicy,
-    kind: StepKind,
-    payload: Record<string, unknown>,
+    kind: K,
+    payload: StepPayloads[K],
     limit?: number,
     status?: 'rebooting',
   ) =>
@@ -257,13 +262,13 @@ export async function provisionMachineV1(input: ProvisionMachineInput): Promise<
     };
     // Boot ids known before the request: a signal may arrive with the reboot task's own result.
     const seenBefore = new Set(bootIdsSeen);
-    const { bootId: before } = (await dispatchTo(
+    const { bootId: before } = await dispatchTo(
       'change',
       StepKind.Reboot,
       { reason },
       undefined,
       'rebooting',
-    )) as unknown as RebootResult;
+    );
     seenBefore.add(before);
     const newBoot = () => bootIdsSeen.some((id) => !seenBefore.has(id));
     let askedAt = now();
@@ -272,7 +277,7 @@ export async function provisionMachineV1(input: ProvisionMachineInput): Promise<
       if (await condition(newBoot, `${patience} seconds`)) return done();
       // No boot signal: ask the machine itself (a lost signal, an API restart, a slow boot).
       const remaining = Math.max(1, Math.floor((deadline - now()) / 1000));
-      const { bootId } = (await dispatchTo('check', StepKind.BootId, {}, remaining)) as { bootId: string };
+      const { bootId } = await dispatchTo('check', StepKind.BootId, {}, remaining);
       if (bootId !== before) {
         bootIdsSeen = [...bootIdsSeen, bootId];
         return done();
@@ -294,7 +299,7 @@ export async function provisionMachineV1(input: ProvisionMachineInput): Promise<
     });
   };
 
-  const runStep = async (step: PlanStep, index: number) => {
+  const runStep = async <K extends StepKind>(step: PlanStep<K>, index: number): Promise<StepOutcome<K>> => {
     const entry = progress.steps[index]!;
     const maxAttempts = MAX_ATTEMPTS[step.policy];
     const payload = step.payload;
@@ -315,7 +320,7 @@ export async function provisionMachineV1(input: ProvisionMachineInput): Promise<
         entry.finishedAt = new Date().toISOString();
         entry.alreadyDone = result.alreadyDone === true;
         delete entry.error;
-        return result;
+        return { kind: step.kind, result };
       } catch (err) {
         const info = describeFailure(err);
         entry.error = info;
@@ -401,15 +406,15 @@ export async function provisionMachineV1(input: ProvisionMachineInput): Promise<
           progress.phase = step.phase;
         }
         progress.step = step.key;
-        const result = await runStep(step, index);
-        if (result.reboot === true) rebootPending = true;
-        if (step.kind === StepKind.Rename && rebootPending) {
+        const done = await runStep(step, index);
+        if (done.result.reboot === true) rebootPending = true;
+        if (done.kind === StepKind.Rename && rebootPending) {
           await reboot('rename');
           rebootPending = false;
         }
-        if (step.kind === StepKind.Inventory) inventory = result;
-        if (step.kind === StepKind.Validate) {
-          const { items } = result as unknown as ValidateResult;
+        if (done.kind === StepKind.Inventory) inventory = done.result;
+        if (done.kind === StepKind.Validate) {
+          const { items } = done.result;
           validation = items; // recorded with the run's outcome (no activity of its own)
           const failed = items.filter((i) => !i.pass);
           if (failed.length > 0) {
