@@ -345,20 +345,24 @@ export async function recordMachineRun(
   return { repeat };
 }
 
-/** Ends the open agent tasks of a workflow: no claim hands them out again. */
+/**
+ * Ends the open agent tasks of a workflow: no claim hands them out again. `queuedOnly`: only those
+ * no machine has picked up (a cancel takes back what has not started; what runs, runs to its end).
+ */
 export async function abandonRunTasks(
   em: EntityManager,
   tenantId: string,
   workflowId: string,
   reason: string,
+  queuedOnly = false,
 ): Promise<number> {
   const rows = await em.execute<{ n: number }[]>(
     `with gone as (
        update agent_tasks set status = 'abandoned', abandoned_reason = left(?, 200), finished_at = now()
-        where tenant_id = ? and workflow_id = ? and status in ('queued', 'delivered')
+        where tenant_id = ? and workflow_id = ? and status in ('queued', ?)
        returning 1)
      select count(*)::int as n from gone`,
-    [reason, tenantId, workflowId],
+    [reason, tenantId, workflowId, queuedOnly ? 'queued' : 'delivered'],
   );
   return rows[0]?.n ?? 0;
 }

@@ -96,8 +96,16 @@ class FakeRun {
   /** Records fail this many times (a database outage) before they succeed. */
   recordFailures = 0;
 
+  /** Whether a cancel finds the current step still queued (an offline machine) and takes it back. */
+  queued = false;
+  withdrawals = 0;
+
   activities(): Partial<Activities> {
     return {
+      withdrawQueuedSteps: async () => {
+        this.withdrawals++;
+        return { withdrawn: this.queued ? 1 : 0 };
+      },
       prepareMachineRun: async () => ({
         plan: PLAN,
         profileId: randomUUID(),
@@ -211,6 +219,18 @@ it('pauses between steps, resumes, and a cancel stops it after the current step'
   // The app step finished; validation never started.
   expect(fake.dispatched).toEqual(['preflight', 'apps.winget:Contoso.App']);
   expect(fake.statuses()).toEqual(['paused', 'cancelled!']);
+});
+
+it('a cancel takes back a step no machine has picked up, and the run ends cancelled at once', async () => {
+  const handle = await start((f) => {
+    f.queued = true; // the laptop is away: its step waits in the queue
+    f.stepGates.set('preflight', new Gate());
+  });
+  await eventually(async () => fake.stepGates.get('preflight')!.waiting, Boolean);
+  await handle.signal(cancelSignal);
+  expect(await handle.result()).toMatchObject({ outcome: 'cancelled', reason: 'cancelled by an operator' });
+  expect(fake.withdrawals).toBe(1);
+  expect(fake.statuses()).toEqual(['cancelled!']);
 });
 
 it('waits after a failure and runs again from the failed step when asked', async () => {
