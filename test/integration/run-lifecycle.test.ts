@@ -1,8 +1,12 @@
+import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import { randomUUID } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
 import { temporal } from '@temporalio/proto';
 import type { Harness } from '../../agent/harness/harness';
 import { noFaults } from '../../agent/harness/faults';
 import { claimTask, dispatchTask, taskForProgress } from '../../infra/db/agent-tasks';
+import { repoRoot } from '../../infra/config/env';
 import { withTenant } from '../../infra/db/orm';
 import { MachineIdKey, TenantIdKey } from '../../workflows/search-attributes';
 import { AgentTaskKind, collectInventoryWorkflowId } from '../../workflows/machines/contracts';
@@ -206,6 +210,11 @@ it('answers a reset run with its own results, not the old run’s (task keys nam
   });
   await handle.result();
   const history = await handle.fetchHistory();
+  if (process.env.DRYDOCK_RECORD_HISTORIES === '1')
+    writeFileSync(
+      path.join(repoRoot, 'test', 'histories', 'collect-inventory-completed.json'),
+      `${historyToJSON(history)}\n`,
+    );
   const firstTask = history.events!.find((e) => e.workflowTaskCompletedEventAttributes)!;
   const { runId } = await handle.describe();
   const reset = await stack.temporal.workflowService.resetWorkflowExecution({
