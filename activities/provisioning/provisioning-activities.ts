@@ -5,6 +5,7 @@ import { appendAudit } from '../../infra/db/audit';
 import type { FleetSelection } from '../../infra/db/entities';
 import { withTenant, type EntityManager, type Orm } from '../../infra/db/orm';
 import {
+  abandonRunTasks,
   beginMachineRun,
   closeFleetMachines,
   fleetCounts,
@@ -296,6 +297,27 @@ export function createProvisioningActivities(deps: { orm: Orm }) {
      * come back: the fleet applies them.
      */
     reconcileFleetMachines: reconcile,
+
+    /**
+     * An operator cancelled a run whose step no machine has picked up (an offline laptop): the step
+     * is taken back (abandoned), so the run can end now instead of at its offline limit. A step a
+     * machine is running is left to finish. Returns how many were taken back.
+     */
+    async withdrawQueuedSteps(input: {
+      tenantId: string;
+      workflowId: string;
+    }): Promise<{ withdrawn: number }> {
+      const withdrawn = await withTenant(deps.orm, input.tenantId, (em) =>
+        abandonRunTasks(
+          em,
+          input.tenantId,
+          input.workflowId,
+          'the run was cancelled before the machine picked the step up',
+          true,
+        ),
+      );
+      return { withdrawn };
+    },
 
     /**
      * fleetRun v2's check (ADR 0014): the runs it waits for, from reconcileFleetMachines, sorted.

@@ -345,20 +345,24 @@ export async function recordMachineRun(
   return { repeat };
 }
 
-/** Ends the open agent tasks of a workflow: no claim hands them out again. */
+/**
+ * Ends the open agent tasks of a workflow: no claim hands them out again. `queuedOnly`: only those
+ * no machine has picked up (a cancel takes back what has not started; what runs, runs to its end).
+ */
 export async function abandonRunTasks(
   em: EntityManager,
   tenantId: string,
   workflowId: string,
   reason: string,
+  queuedOnly = false,
 ): Promise<number> {
   const rows = await em.execute<{ n: number }[]>(
     `with gone as (
        update agent_tasks set status = 'abandoned', abandoned_reason = left(?, 200), finished_at = now()
-        where tenant_id = ? and workflow_id = ? and status in ('queued', 'delivered')
+        where tenant_id = ? and workflow_id = ? and status in ('queued', ?)
        returning 1)
      select count(*)::int as n from gone`,
-    [reason, tenantId, workflowId],
+    [reason, tenantId, workflowId, queuedOnly ? 'queued' : 'delivered'],
   );
   return rows[0]?.n ?? 0;
 }
@@ -428,11 +432,15 @@ export async function healMachineRun(
   orm: Orm,
   temporal: TemporalClient,
   tenantId: string,
-  run: Pick<MachineRun, 'id' | 'workflowId' | 'fleetRunId'>,
+  run: Pick<MachineRun, 'id' | 'workflowId' | 'fleetRunId'> & { createdAt?: Date },
   fleetWorkflowId?: string,
 ): Promise<'running' | 'healed' | 'settled'> {
   const now = await currentExecution(temporal, run.workflowId);
   if (now === 'running') return 'running';
+  // No workflow yet: a fleet's queued machine waits for its fleet to start it, and a single run is
+  // started right after its row (a minute without its workflow: the start died with its process).
+  const young = run.createdAt !== undefined && Date.now() - run.createdAt.getTime() < 60_000;
+  if (now === 'missing' && (run.fleetRunId || young || run.createdAt === undefined)) return 'running';
   const how =
     now === 'missing' ? 'never started' : now.closed === 'TIMED_OUT' ? 'timed out' : now.closed.toLowerCase();
   const cancelled = now !== 'missing' && now.closed === 'CANCELED';

@@ -1,3 +1,4 @@
+import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import { randomUUID } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -96,8 +97,16 @@ class FakeRun {
   /** Records fail this many times (a database outage) before they succeed. */
   recordFailures = 0;
 
+  /** Whether a cancel finds the current step still queued (an offline machine) and takes it back. */
+  queued = false;
+  withdrawals = 0;
+
   activities(): Partial<Activities> {
     return {
+      withdrawQueuedSteps: async () => {
+        this.withdrawals++;
+        return { withdrawn: this.queued ? 1 : 0 };
+      },
       prepareMachineRun: async () => ({
         plan: PLAN,
         profileId: randomUUID(),
@@ -185,7 +194,7 @@ const progress = (h: WorkflowHandle) => h.query(machineProgressQuery);
 async function record(handle: WorkflowHandle, name: string) {
   if (process.env.DRYDOCK_RECORD_HISTORIES !== '1') return;
   const history = await handle.fetchHistory();
-  writeFileSync(path.join(repoRoot, 'test', 'histories', name), `${JSON.stringify(history, null, 2)}\n`);
+  writeFileSync(path.join(repoRoot, 'test', 'histories', name), `${historyToJSON(history)}\n`);
 }
 
 it('pauses between steps, resumes, and a cancel stops it after the current step', async () => {
@@ -213,6 +222,18 @@ it('pauses between steps, resumes, and a cancel stops it after the current step'
   expect(fake.statuses()).toEqual(['paused', 'cancelled!']);
 });
 
+it('a cancel takes back a step no machine has picked up, and the run ends cancelled at once', async () => {
+  const handle = await start((f) => {
+    f.queued = true; // the laptop is away: its step waits in the queue
+    f.stepGates.set('preflight', new Gate());
+  });
+  await eventually(async () => fake.stepGates.get('preflight')!.waiting, Boolean);
+  await handle.signal(cancelSignal);
+  expect(await handle.result()).toMatchObject({ outcome: 'cancelled', reason: 'cancelled by an operator' });
+  expect(fake.withdrawals).toBe(1);
+  expect(fake.statuses()).toEqual(['cancelled!']);
+});
+
 it('waits after a failure and runs again from the failed step when asked', async () => {
   const handle = await start();
   await eventually(
@@ -234,7 +255,6 @@ it('waits after a failure and runs again from the failed step when asked', async
     'apps.winget:Contoso.App',
     'validation',
   ]);
-  await record(handle, 'provision-machine-v2-retried.json');
 });
 
 it('takes a retry that arrives while the failure is being recorded (it is not lost)', async () => {
@@ -267,6 +287,7 @@ it('answers a waiting retry when the run is cancelled instead, and ends cancelle
   expect(answer).toBeInstanceOf(WorkflowUpdateFailedError);
   expect(await handle.result()).toMatchObject({ outcome: 'cancelled' });
   expect(fake.statuses()).toEqual(['failed', 'cancelled!']);
+  await record(handle, 'provision-machine-v2-retry-then-cancel.json');
 });
 
 it('cancelled in Temporal mid-step: settles its row cancelled before it closes', async () => {

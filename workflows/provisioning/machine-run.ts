@@ -1,6 +1,7 @@
 import {
   ActivityFailure,
   ApplicationFailure,
+  CancellationScope,
   condition,
   isCancellation,
   proxyActivities,
@@ -52,6 +53,9 @@ export type RunStopped = StepErrorInfo & { step: string };
 /** What an operator decided about a failed run (or the hold ran out). */
 export type Decision =
   { kind: 'retry'; fromStep: string; refresh: boolean } | { kind: 'cancel' } | { kind: 'gave-up' };
+
+/** An operator's cancel took back a step no machine had picked up: the run ends cancelled now. */
+class StepWithdrawn extends Error {}
 
 class StepFailed extends Error {
   constructor(
@@ -226,6 +230,7 @@ export class MachineRun {
       return 'passed';
     } catch (err) {
       if (isCancellation(err)) throw err;
+      if (err instanceof StepWithdrawn) return 'cancelled';
       const stopped: RunStopped =
         err instanceof StepFailed
           ? { step: err.step.key, ...err.info }
@@ -330,6 +335,40 @@ export class MachineRun {
     });
   }
 
+  /**
+   * A plan step an operator's cancel may take back while no machine has picked it up (an offline
+   * laptop): the run then ends cancelled at once, not at its offline limit. A step the machine is
+   * running is waited for: a cancel stops the run after its current step.
+   */
+  private async withdrawable<T>(step: () => Promise<T>): Promise<T> {
+    const scope = new CancellationScope();
+    let settled = false;
+    let withdrawn = false;
+    const watch = (async () => {
+      await condition(() => settled || this.progress.cancelRequested);
+      if (settled) return;
+      const taken = await db.withdrawQueuedSteps({
+        tenantId: this.input.tenantId,
+        workflowId: workflowInfo().workflowId,
+      });
+      if (taken.withdrawn > 0 && !settled) {
+        withdrawn = true;
+        scope.cancel();
+      }
+    })().catch((err: unknown) => {
+      if (!isCancellation(err)) throw err; // the whole run was cancelled: its own handling follows
+    });
+    try {
+      return await scope.run(step);
+    } catch (err) {
+      if (withdrawn && isCancellation(err)) throw new StepWithdrawn();
+      throw err;
+    } finally {
+      settled = true;
+      await watch;
+    }
+  }
+
   /** The step until it succeeds, fails for good, or has used up its attempts (with back-off between). */
   private async dispatchWithRetries<K extends StepKind>(
     step: PlanStep<K>,
@@ -343,14 +382,16 @@ export class MachineRun {
       entry.startedAt ??= new Date().toISOString();
       this.progress.attempt = entry.attempts;
       try {
-        const result = await this.dispatch(step.policy, `${step.key}: ${step.label}`, step, entry.attempts);
+        const result = await this.withdrawable(() =>
+          this.dispatch(step.policy, `${step.key}: ${step.label}`, step, entry.attempts),
+        );
         entry.status = 'done';
         entry.finishedAt = new Date().toISOString();
         entry.alreadyDone = result.alreadyDone === true;
         delete entry.error;
         return { kind: step.kind, result };
       } catch (err) {
-        if (isCancellation(err)) throw err;
+        if (isCancellation(err) || err instanceof StepWithdrawn) throw err;
         const info = describeFailure(err);
         entry.error = info;
         this.progress.lastError = { ...info, step: step.key };
