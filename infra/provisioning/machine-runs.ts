@@ -443,7 +443,7 @@ export async function healMachineRun(
   if (now === 'missing' && (run.fleetRunId || young || run.createdAt === undefined)) return 'running';
   const how =
     now === 'missing' ? 'never started' : now.closed === 'TIMED_OUT' ? 'timed out' : now.closed.toLowerCase();
-  const cancelled = now !== 'missing' && now.closed === 'CANCELED';
+  const cancelled = now !== 'missing' && now.closed === 'CANCELLED';
   const lastError = {
     type: now === 'missing' ? RunFailure.RunNotStarted : RunFailure.RunClosed,
     message: `the run's workflow ${how} outside Drydock; start a new run for this machine`,
