@@ -6,6 +6,26 @@ import type { StepKind, StepPayloads } from '../../infra/wire/agent-steps';
  * provisionMachine and fleetRun. Engineers find these runs in the Temporal UI by these ids and by
  * the search attributes TenantId, SiteId, MachineId, FleetRunId, Phase and RunStatus.
  */
+/** A machine run's status on its row and in GraphQL (`RunStatus` in Temporal says the same). */
+export enum MachineRunStatus {
+  Queued = 'queued',
+  Running = 'running',
+  Paused = 'paused',
+  Rebooting = 'rebooting',
+  Failed = 'failed',
+  Passed = 'passed',
+  Cancelled = 'cancelled',
+}
+
+/** A fleet run's status on its row and in GraphQL. */
+export enum FleetRunStatus {
+  Running = 'running',
+  Paused = 'paused',
+  Cancelling = 'cancelling',
+  Cancelled = 'cancelled',
+  Completed = 'completed',
+}
+
 /**
  * Why a run failed, besides a step's own failure type (StepFailure, agent-steps.ts) and the
  * activities' (ProvisioningFailure): each maps to a GraphQL error code and a sentence the portal

@@ -1,23 +1,9 @@
 import { EntitySchema } from '@mikro-orm/core';
 import { tenantFilter } from './tenant-scoped';
 
-export enum MachineRunStatus {
-  Queued = 'queued',
-  Running = 'running',
-  Paused = 'paused',
-  Rebooting = 'rebooting',
-  Failed = 'failed',
-  Passed = 'passed',
-  Cancelled = 'cancelled',
-}
-
-export enum FleetRunStatus {
-  Running = 'running',
-  Paused = 'paused',
-  Cancelling = 'cancelling',
-  Cancelled = 'cancelled',
-  Completed = 'completed',
-}
+// The statuses belong to the provisioning domain (its contracts); the rows carry them.
+import { FleetRunStatus, MachineRunStatus } from '../../../workflows/provisioning/contracts';
+export { FleetRunStatus, MachineRunStatus };
 
 /** The portal's mirror of one provisionMachine run; the workflow is the source of truth. */
 export interface MachineRun {
