@@ -50,6 +50,8 @@ export class Agent {
     if (stored) {
       this.api.agentKey = stored;
       this.state = 'enrolled';
+      // An upgrade or repair lays the installer's config down again: the key is not needed.
+      if (this.opts.configFile && this.opts.config.enrollmentKey) this.forgetEnrollmentKey();
       return;
     }
     const { config, platform } = this.opts;
@@ -67,16 +69,19 @@ export class Agent {
       os: await platform.osInfo(),
       agentVersion: AGENT_VERSION,
       ...(config.fingerprint ? { fingerprint: config.fingerprint } : {}),
+      ...(config.labels && Object.keys(config.labels).length ? { labels: config.labels } : {}),
     });
     await platform.saveProtected(AGENT_KEY, res.agentKey);
     this.api.agentKey = res.agentKey;
     this.machineId = res.machineId;
     this.state = res.status === 'pending' ? 'pending' : 'enrolled';
-    if (this.opts.configFile) {
-      const { enrollmentKey: _forgotten, ...rest } = config;
-      writeConfig(this.opts.configFile, rest);
-    }
+    if (this.opts.configFile) this.forgetEnrollmentKey();
     this.log(`enrolled as ${res.machineId} (${res.status})`);
+  }
+
+  private forgetEnrollmentKey(): void {
+    const { enrollmentKey: _forgotten, ...rest } = this.opts.config;
+    writeConfig(this.opts.configFile!, rest);
   }
 
   async checkIn(): Promise<void> {
