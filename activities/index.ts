@@ -1,11 +1,15 @@
+import { loadEnv, type Env } from '../infra/config/env';
 import type { Orm } from '../infra/db/orm';
 import { createAgentChannelActivities } from './agent-channel/agent-channel-activities';
+import { createInstallerActivities } from './installers/installer-activities';
 import { createMachineActivities } from './machines/machine-activities';
 import { createProvisioningActivities } from './provisioning/provisioning-activities';
 import { createSiteActivities } from './sites/site-activities';
 
 export interface ActivityDeps {
   orm: Orm;
+  /** The worker's environment (installer builds read DRYDOCK_DATA_DIR and the signing settings). */
+  env?: Env;
 }
 
 /** Every activity the core worker registers, built from its dependencies. */
@@ -15,5 +19,6 @@ export function createActivities(deps: ActivityDeps) {
     ...createAgentChannelActivities(deps),
     ...createMachineActivities(deps),
     ...createProvisioningActivities(deps),
+    ...createInstallerActivities({ orm: deps.orm, env: deps.env ?? loadEnv() }),
   };
 }

@@ -3,3 +3,4 @@ export { createSite } from './sites/create-site';
 export { collectInventory } from './machines/collect-inventory';
 export { provisionMachine } from './provisioning/provision-machine';
 export { fleetRun } from './provisioning/fleet-run';
+export { buildSiteInstallers } from './installers/build-site-installers';

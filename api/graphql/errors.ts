@@ -16,6 +16,7 @@ export enum ErrorCode {
   RunNotRunning = 'RUN_NOT_RUNNING',
   RunNotRetryable = 'RUN_NOT_RETRYABLE',
   RunInProgress = 'RUN_IN_PROGRESS',
+  InstallerKeyNotAvailable = 'INSTALLER_KEY_NOT_AVAILABLE',
 }
 
 export function apiError(

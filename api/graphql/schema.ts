@@ -10,5 +10,6 @@ import './types/alert';
 import './types/machine-actions';
 import './types/profile';
 import './types/provisioning';
+import './types/site-installers';
 
 export const schema = builder.toSchema();

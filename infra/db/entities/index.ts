@@ -5,6 +5,7 @@ import { AuditEventSchema } from './audit-event';
 import { ProfileVersionSchema } from './profile';
 import { FleetRunSchema, MachineRunSchema } from './provisioning-run';
 import { SiteEnrollmentKeySchema } from './site-enrollment-key';
+import { SiteInstallerSchema } from './site-installer';
 import { ClientSchema } from './client';
 import { MachineSchema } from './machine';
 import { MembershipSchema } from './membership';
@@ -27,6 +28,7 @@ export const entities = [
   ProfileVersionSchema,
   MachineRunSchema,
   FleetRunSchema,
+  SiteInstallerSchema,
 ];
 
 export * from './agent-key';
@@ -36,6 +38,7 @@ export * from './audit-event';
 export * from './profile';
 export * from './provisioning-run';
 export * from './site-enrollment-key';
+export * from './site-installer';
 export * from './client';
 export * from './machine';
 export * from './membership';

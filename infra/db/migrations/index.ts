@@ -6,6 +6,7 @@ import { Migration0004ProvisioningRuns } from './0004-provisioning-runs';
 import { Migration0005AgentChannelFunctions } from './0005-agent-channel-functions';
 import { Migration0006AgentTaskReboots } from './0006-agent-task-reboots';
 import { Migration0007FleetRunSkipped } from './0007-fleet-run-skipped';
+import { Migration0008SiteInstallers } from './0008-site-installers';
 
 /** Checked-in migrations, in order. Listed explicitly so bundlers and tsx need no file discovery. */
 export const migrationsList: MigrationObject[] = [
@@ -16,4 +17,5 @@ export const migrationsList: MigrationObject[] = [
   { name: '0005-agent-channel-functions', class: Migration0005AgentChannelFunctions },
   { name: '0006-agent-task-reboots', class: Migration0006AgentTaskReboots },
   { name: '0007-fleet-run-skipped', class: Migration0007FleetRunSkipped },
+  { name: '0008-site-installers', class: Migration0008SiteInstallers },
 ];
