@@ -50,7 +50,11 @@ export async function selfTest(
   } catch (err) {
     checks.push({ name: 'journal', ok: false, detail: `${config.stateDir}: ${(err as Error).message}` });
   } finally {
-    rmSync(probe, { force: true });
+    try {
+      rmSync(probe, { force: true });
+    } catch {
+      // Nothing was written, so there is nothing to remove.
+    }
   }
   const url = new URL('/healthz', config.apiUrl).toString();
   try {
