@@ -220,8 +220,9 @@ static void WINAPI service_main(DWORD argc, wchar_t **argv) {
   ZeroMemory(&limits, sizeof limits);
   limits.BasicLimitInformation.LimitFlags = JOB_OBJECT_LIMIT_KILL_ON_JOB_CLOSE;
   SetInformationJobObject(job, JobObjectExtendedLimitInformation, &limits, sizeof limits);
-  ensure_own_failure_actions();
   set_status(SERVICE_RUNNING, NO_ERROR, 0, 0);
+  /* After RUNNING: while a start is pending the service control manager may hold its database lock. */
+  ensure_own_failure_actions();
 
   child_t child = {NULL, NULL};
   DWORD backoff = BACKOFF_FIRST_MS, specific = 0;
