@@ -1,19 +1,11 @@
-import {
-  copyFileSync,
-  existsSync,
-  mkdirSync,
-  readFileSync,
-  renameSync,
-  rmSync,
-  writeFileSync,
-} from 'node:fs';
+import { copyFileSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { build } from 'esbuild';
 import { inject } from 'postject';
 import { AGENT_VERSION } from '../agent/agent';
 import { nodeWinExecutable, pinnedNodeVersion } from './node-win';
 import { signAndCheck, type Signer } from './signing';
-import { InstallerError, InstallerErrorCode, run, sha256File } from './tools';
+import { buildIntoPlace, InstallerError, InstallerErrorCode, run, sha256File } from './tools';
 
 const repoRoot = path.resolve(__dirname, '..');
 /** Node's documented fuse for single executable applications (nodejs.org/api/single-executable-applications). */
@@ -86,10 +78,8 @@ export async function buildAgentExecutable(opts: {
     `${nodeVersion}-${bundle.sha256.slice(0, 32)}`,
   );
   const unsigned = path.join(unsignedDir, 'drydock-agent.unsigned.exe');
-  if (!existsSync(unsigned)) {
+  await buildIntoPlace(unsignedDir, async (work) => {
     const nodeExe = await nodeWinExecutable(opts.cacheDir, nodeVersion);
-    const work = `${unsignedDir}.partial-${process.pid}`;
-    rmSync(work, { recursive: true, force: true });
     mkdirSync(work, { recursive: true });
     log('writing the single-executable blob');
     copyFileSync(bundle.file, path.join(work, 'agent.js'));
@@ -108,15 +98,18 @@ export async function buildAgentExecutable(opts: {
     log('injecting the agent into node.exe');
     // node.exe from npm carries the Node.js project's signature; a changed file must not keep it.
     await run('osslsigncode', ['remove-signature', '-in', nodeExe, '-out', path.join(work, 'node.exe')]);
-    await inject(path.join(work, 'node.exe'), 'NODE_SEA_BLOB', readFileSync(path.join(work, 'agent.blob')), {
-      sentinelFuse: SEA_FUSE,
-    });
+    const blob = readFileSync(path.join(work, 'agent.blob'));
+    await inject(path.join(work, 'node.exe'), 'NODE_SEA_BLOB', blob, { sentinelFuse: SEA_FUSE });
+    const injected = readFileSync(path.join(work, 'node.exe'));
+    // A check worth its cost: an executable without its script is node.exe, and would ship.
+    if (injected.indexOf(readFileSync(bundle.file)) < 0 || injected.indexOf(`${SEA_FUSE}:1`) < 0)
+      throw new InstallerError(
+        InstallerErrorCode.ToolFailed,
+        'postject did not inject the agent into node.exe',
+      );
     renameSync(path.join(work, 'node.exe'), path.join(work, 'drydock-agent.unsigned.exe'));
     for (const name of ['agent.js', 'agent.blob', 'sea-config.json']) rmSync(path.join(work, name));
-    rmSync(unsignedDir, { recursive: true, force: true });
-    mkdirSync(path.dirname(unsignedDir), { recursive: true });
-    renameSync(work, unsignedDir);
-  }
+  });
   const file = path.join(opts.outDir, 'drydock-agent.exe');
   log('signing drydock-agent.exe');
   await signAndCheck(opts.signer, unsigned, file, 'Drydock Agent');

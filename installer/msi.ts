@@ -39,13 +39,16 @@ export function wixSource(opts: { target: InstallerTarget; agentVersion: string 
   <Product Id="${productCode}" Name="Drydock Agent" Language="1033" Version="${agentVersion}"
            Manufacturer="Drydock" UpgradeCode="${UPGRADE_CODE}">
     <Package InstallerVersion="500" Compressed="yes" InstallScope="perMachine"
-             Platform="x64" Description="${description}" Manufacturer="Drydock" Comments="${description}"/>
+             Description="${description}" Manufacturer="Drydock" Comments="${description}"/>
     <MajorUpgrade DowngradeErrorMessage="A newer Drydock Agent is already installed."/>
     <Media Id="1" Cabinet="agent.cab" EmbedCab="yes"/>
-    <Property Id="API_URL" Value="${apiUrl}" Secure="yes"/>
-    <Property Id="SITE_CODE" Value="${site?.siteCode ?? ''}" Secure="yes"/>
-    <Property Id="ENROLL_KEY" Secure="yes" Hidden="yes"/>
-    <Property Id="MsiHiddenProperties" Value="ENROLL_KEY"/>
+    <Property Id="API_URL" Value="${apiUrl}"/>
+${
+  site
+    ? `    <Property Id="SITE_CODE" Value="${site.siteCode}"/>
+`
+    : ''
+}    <Property Id="MsiHiddenProperties" Value="ENROLL_KEY"/>
     <Property Id="ARPNOMODIFY" Value="1"/>
 ${
   site
@@ -68,7 +71,7 @@ ${
       </Directory>
       <Directory Id="CommonAppDataFolder">
         <Directory Id="DATADIR" Name="Drydock">
-          <Component Id="DataDir" Guid="${COMPONENT_DATA}" Win64="yes" KeyPath="yes">
+          <Component Id="DataDir" Guid="${COMPONENT_DATA}" Win64="yes">
             <CreateFolder/>
           </Component>
 ${
@@ -163,6 +166,12 @@ export function clampSummaryTimes(msi: Buffer, fromMs: number, toMs: number, epo
   return out;
 }
 
+/**
+ * Public properties the installation may take from the command line must be listed as secure, or
+ * Windows Installer drops them before the server-side (elevated) part of the install runs.
+ */
+export const SECURE_PROPERTIES = 'WIX_DOWNGRADE_DETECTED;WIX_UPGRADE_DETECTED;API_URL;SITE_CODE;ENROLL_KEY';
+
 /** Builds and signs the `.msi`. */
 export async function buildMsiInstaller(opts: {
   target: InstallerTarget;
@@ -197,6 +206,15 @@ export async function buildMsiInstaller(opts: {
   for (const table of ['MsiLockPermissionsEx', 'CustomAction', 'Upgrade']) {
     await run('msibuild', [unsigned, '-i', `${table}.idt`], { cwd: opts.workDir, env });
   }
+  await run(
+    'msibuild',
+    [
+      unsigned,
+      '-q',
+      `UPDATE \`Property\` SET \`Value\` = '${SECURE_PROPERTIES}' WHERE \`Property\` = 'SecureCustomProperties'`,
+    ],
+    { cwd: opts.workDir, env },
+  );
   // wixl 0.101 writes a random package code and the current time into the summary information.
   const packageCode = `{${stableUuid('drydock-msi-package', opts.contentId)}}`;
   const subject = site

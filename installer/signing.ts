@@ -1,6 +1,6 @@
-import { existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { InstallerError, InstallerErrorCode, run } from './tools';
+import { buildIntoPlace, InstallerError, InstallerErrorCode, run } from './tools';
 
 /** Who signs: the operator's key (PFX, or PEM certificate chain + key), or the development test CA. */
 export type SignerKey =
@@ -87,36 +87,33 @@ export async function ensureTestCa(dir: string): Promise<TestCa> {
     signerCert: path.join(dir, 'signer.pem'),
     signerKey: path.join(dir, 'signer.key'),
   };
-  if (existsSync(ca.caCert) && existsSync(ca.signerCert) && existsSync(ca.signerKey)) return ca;
-  const work = `${dir}.partial-${process.pid}`;
-  rmSync(work, { recursive: true, force: true });
-  mkdirSync(work, { recursive: true, mode: 0o700 });
-  const at = (name: string) => path.join(work, name);
-  await run('openssl', [
-    'req', '-x509', '-newkey', 'rsa:3072', '-nodes', '-sha256', '-days', '3650',
-    '-keyout', at('ca.key'), '-out', at('ca.pem'),
-    '-subj', '/O=Drydock/CN=Drydock Test CA (development only)',
-    '-addext', 'basicConstraints=critical,CA:TRUE',
-    '-addext', 'keyUsage=critical,keyCertSign,cRLSign',
-  ]); // prettier-ignore
-  await run('openssl', [
-    'req', '-newkey', 'rsa:3072', '-nodes', '-sha256',
-    '-keyout', at('signer.key'), '-out', at('signer.csr'),
-    '-subj', '/O=Drydock/CN=Drydock Test Code Signing (development only)',
-  ]); // prettier-ignore
-  writeFileSync(
-    at('signer.ext'),
-    'basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=codeSigning\n',
-  );
-  await run('openssl', [
-    'x509', '-req', '-in', at('signer.csr'), '-CA', at('ca.pem'), '-CAkey', at('ca.key'),
-    '-set_serial', '0x01', '-days', '1825', '-sha256', '-extfile', at('signer.ext'), '-out', at('signer.pem'),
-  ]); // prettier-ignore
-  rmSync(at('signer.csr'));
-  rmSync(at('signer.ext'));
-  rmSync(dir, { recursive: true, force: true });
   mkdirSync(path.dirname(dir), { recursive: true });
-  renameSync(work, dir);
+  await buildIntoPlace(dir, async (work) => {
+    mkdirSync(work, { recursive: true, mode: 0o700 });
+    const at = (name: string) => path.join(work, name);
+    await run('openssl', [
+      'req', '-x509', '-newkey', 'rsa:3072', '-nodes', '-sha256', '-days', '3650',
+      '-keyout', at('ca.key'), '-out', at('ca.pem'),
+      '-subj', '/O=Drydock/CN=Drydock Test CA (development only)',
+      '-addext', 'basicConstraints=critical,CA:TRUE',
+      '-addext', 'keyUsage=critical,keyCertSign,cRLSign',
+    ]); // prettier-ignore
+    await run('openssl', [
+      'req', '-newkey', 'rsa:3072', '-nodes', '-sha256',
+      '-keyout', at('signer.key'), '-out', at('signer.csr'),
+      '-subj', '/O=Drydock/CN=Drydock Test Code Signing (development only)',
+    ]); // prettier-ignore
+    writeFileSync(
+      at('signer.ext'),
+      'basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=codeSigning\n',
+    );
+    await run('openssl', [
+      'x509', '-req', '-in', at('signer.csr'), '-CA', at('ca.pem'), '-CAkey', at('ca.key'),
+      '-set_serial', '0x01', '-days', '1825', '-sha256', '-extfile', at('signer.ext'), '-out', at('signer.pem'),
+    ]); // prettier-ignore
+    rmSync(at('signer.csr'));
+    rmSync(at('signer.ext'));
+  });
   return ca;
 }
 

@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
-import { createHash } from 'node:crypto';
-import { createReadStream, readdirSync, statSync, utimesSync } from 'node:fs';
+import { createHash, randomUUID } from 'node:crypto';
+import { createReadStream, existsSync, readdirSync, renameSync, rmSync, statSync, utimesSync } from 'node:fs';
 import path from 'node:path';
 
 /** Stable codes for everything an installer build can refuse (docs/installers.md lists them). */
@@ -113,4 +113,27 @@ export function stableUuid(...parts: string[]): string {
   h[8] = (h[8]! & 0x3f) | 0x80;
   const hex = h.subarray(0, 16).toString('hex').toUpperCase();
   return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+}
+
+/**
+ * Makes `finalDir` by filling a private work folder and renaming it into place, so a reader never
+ * sees half of it and concurrent builds (two sites at once, in one process or two) never share a
+ * work folder. If another build finished first, its result is kept and ours dropped.
+ */
+export async function buildIntoPlace(
+  finalDir: string,
+  fill: (workDir: string) => Promise<void>,
+): Promise<void> {
+  if (existsSync(finalDir)) return;
+  const work = `${finalDir}.partial-${randomUUID()}`;
+  try {
+    await fill(work);
+    try {
+      renameSync(work, finalDir);
+    } catch (err) {
+      if (!existsSync(finalDir)) throw err;
+    }
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
 }

@@ -330,6 +330,19 @@ static int cmd_control(const wchar_t *verb) {
   return rc;
 }
 
+/* Whether `sid` is this process's own user: an elevated installer owns what it created before. */
+static BOOL is_own_user(PSID sid) {
+  HANDLE token;
+  BYTE buffer[256];
+  DWORD size;
+  BOOL same = FALSE;
+  if (!OpenProcessToken(GetCurrentProcess(), TOKEN_QUERY, &token)) return FALSE;
+  if (GetTokenInformation(token, TokenUser, buffer, sizeof buffer, &size))
+    same = EqualSid(sid, ((TOKEN_USER *)buffer)->User.Sid);
+  CloseHandle(token);
+  return same;
+}
+
 /* Creates DIR with the private ACL at once (never a moment with ProgramData's), or resets it. */
 static int cmd_secure_dir(const wchar_t *dir) {
   PSECURITY_DESCRIPTOR sd;
@@ -341,14 +354,18 @@ static int cmd_secure_dir(const wchar_t *dir) {
     if (GetLastError() != ERROR_ALREADY_EXISTS) {
       rc = fail(L"cannot create the directory", GetLastError());
     } else {
-      /* It exists: someone else may have made it. Only SYSTEM or Administrators may own it. */
+      /*
+       * It exists: someone else may have made it (a user who owns it could change its ACL back).
+       * Only SYSTEM, Administrators or the account running this installer may own it.
+       */
       PSID owner = NULL;
       PSECURITY_DESCRIPTOR existing = NULL;
       DWORD error = GetNamedSecurityInfoW(dir, SE_FILE_OBJECT, OWNER_SECURITY_INFORMATION, &owner, NULL, NULL,
                                           NULL, &existing);
       if (error != ERROR_SUCCESS) {
         rc = fail(L"cannot read the directory's owner", error);
-      } else if (!IsWellKnownSid(owner, WinLocalSystemSid) && !IsWellKnownSid(owner, WinBuiltinAdministratorsSid)) {
+      } else if (!IsWellKnownSid(owner, WinLocalSystemSid) && !IsWellKnownSid(owner, WinBuiltinAdministratorsSid) &&
+                 !is_own_user(owner)) {
         rc = fail(L"the directory exists and is owned by someone other than SYSTEM or Administrators; remove it",
                   ERROR_ACCESS_DENIED);
       } else {
