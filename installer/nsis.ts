@@ -60,6 +60,48 @@ Var SiteCode
 Var EnrollKey
 Var ApiUrl
 
+; --NAME=VALUE from the command line (values have no spaces). FileFunc's GetOptions cannot be used:
+; it splits on the option's first character, "-", which site codes and keys contain.
+; Push the parameters, push "--name=", Call GetFlag, Pop the value ("" when absent).
+Function GetFlag
+  Exch $1
+  Exch
+  Exch $0
+  Push $2
+  Push $3
+  Push $4
+  StrLen $3 $1
+  StrCpy $2 0
+  find:
+    StrCpy $4 $0 $3 $2
+    StrCmp $4 "" absent
+    StrCmp $4 $1 found
+    IntOp $2 $2 + 1
+    Goto find
+  found:
+    IntOp $2 $2 + $3
+    StrCpy $0 $0 "" $2
+    StrCpy $2 0
+  cut:
+    StrCpy $4 $0 1 $2
+    StrCmp $4 "" done
+    StrCmp $4 " " done
+    IntOp $2 $2 + 1
+    Goto cut
+  done:
+    StrCpy $0 $0 $2
+    Goto end
+  absent:
+    StrCpy $0 ""
+  end:
+  Pop $4
+  Pop $3
+  Pop $2
+  Exch
+  Pop $1
+  Exch $0
+FunctionEnd
+
 Function .onInit
   SetShellVarContext all
   \${IfNot} \${RunningX64}
@@ -69,9 +111,18 @@ Function .onInit
   \${EndIf}
   SetRegView 64
   \${GetParameters} $R0
-  \${GetOptions} $R0 "--site-code=" $SiteCode
-  \${GetOptions} $R0 "--enroll-key=" $EnrollKey
-  \${GetOptions} $R0 "--api-url=" $ApiUrl
+  Push $R0
+  Push "--site-code="
+  Call GetFlag
+  Pop $SiteCode
+  Push $R0
+  Push "--enroll-key="
+  Call GetFlag
+  Pop $EnrollKey
+  Push $R0
+  Push "--api-url="
+  Call GetFlag
+  Pop $ApiUrl
   \${If} $ApiUrl == ""
     StrCpy $ApiUrl "\${API_URL}"
   \${EndIf}

@@ -136,9 +136,9 @@ export function program(): Command {
     .command('installer')
     .description(
       "Build a site's signed installers (EXE and MSI) for its current enrollment key, or generic ones. " +
-        'Signing: SIGNING_PFX or SIGNING_CERT + SIGNING_KEY (docs/installers.md); outside production a ' +
-        'development test CA under DRYDOCK_DATA_DIR/signing/test-ca otherwise. Needs makensis, wixl, msitools, ' +
-        'osslsigncode and mingw-w64 (Debian packages).',
+        'Signing: SIGNING_PFX, or SIGNING_CERT + SIGNING_KEY (docs/installers.md); without them, outside ' +
+        'production, a development test CA under DRYDOCK_DATA_DIR/signing/test-ca. Needs makensis, wixl, ' +
+        'msitools, osslsigncode and mingw-w64 (Debian packages).',
     )
     .option(
       '--site <code>',
@@ -146,7 +146,10 @@ export function program(): Command {
     )
     .option('--tenant <id>', 'the tenant the site belongs to (default: the demo tenant)')
     .option('--generic', 'build generic installers that take --site-code/--enroll-key when run', false)
-    .option('--api-url <url>', 'with --generic: the API address agents use (default INSTALLER_API_URL)')
+    .option(
+      '--api-url <url>',
+      'with --generic: the API address agents use (default INSTALLER_API_URL, else http://API_HOST:API_PORT)',
+    )
     .option(
       '--out <dir>',
       'copy the installers here (a site build is also kept under DRYDOCK_DATA_DIR/installers; generic: default .)',

@@ -22,6 +22,7 @@ import { withTenant, type Orm } from '../../infra/db/orm';
 import { computeMachineUid } from '../../infra/wire/machine-uid';
 import { bundleAgent } from '../../installer/build-agent';
 import { buildInstallers } from '../../installer/build-installers';
+import { runInstallerCli } from '../../installer/cli';
 import { verify } from '../../installer/signing';
 import { buildEpoch, installerPaths, signerFromEnv } from '../../installer/site-builds';
 import { run } from '../../installer/tools';
@@ -342,6 +343,40 @@ describe('building installers for two sites', () => {
       .result()) as BuildSiteInstallersResult;
     expect(result.cached).toBe(true);
     expect((await listInstallers(site.id)).map((l) => l.sha256)).toEqual(before.map((l) => l.sha256));
+  });
+
+  it('builds the same bytes again from the command line (drydock installer --site): the build is reproducible', async () => {
+    const site = sites[1]!;
+    const out = path.join(work, 'cli');
+    const env = loadEnv({
+      ...process.env,
+      DRYDOCK_ENV: 'test',
+      DRYDOCK_DATA_DIR: dataDir,
+      INSTALLER_API_URL: API,
+      DATABASE_URL: db.adminUrl,
+    });
+    const printed: string[] = [];
+    const write = jest.spyOn(process.stdout, 'write').mockImplementation((chunk) => {
+      printed.push(String(chunk));
+      return true;
+    });
+    let code: number;
+    try {
+      code = await runInstallerCli(env, { site: site.code.toLowerCase(), tenant: tenant.tenantId, out });
+    } finally {
+      write.mockRestore();
+    }
+    expect(code).toBe(0);
+    const earlier = downloaded[site.code]!.listed;
+    for (const item of earlier) {
+      // Same sources, Node, key, signer and SOURCE_DATE_EPOCH: the same bytes, signature included.
+      expect(sha256(path.join(out, item.fileName))).toBe(item.sha256);
+      expect(printed.join('')).toContain(`${item.fileName}  sha256 ${item.sha256}`);
+    }
+    expect(printed.join('')).toContain('signed by the DEVELOPMENT test CA');
+    expect(printed.join('')).not.toContain(site.key);
+    // The command line's build is recorded like the API's: the listed installers are its files.
+    expect((await listInstallers(site.id)).map((l) => l.sha256)).toEqual(earlier.map((l) => l.sha256));
   });
 
   it('refuses a tampered or foreign download link, and refuses viewers and sites without a key', async () => {
