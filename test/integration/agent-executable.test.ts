@@ -1,13 +1,16 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { AGENT_VERSION } from '../../agent/agent';
 import { readConfig } from '../../agent/config';
 import { MachineSchema } from '../../infra/db/entities';
 import { withTenant } from '../../infra/db/orm';
-import { bundleAgent, type AgentBundle } from '../../installer/build-agent';
+import { buildAgentExecutable, bundleAgent, type AgentBundle } from '../../installer/build-agent';
+import { ensureTestCa, resolveSigner } from '../../installer/signing';
+import { nodeWinExecutable } from '../../installer/node-win';
+import { repoRoot } from '../../infra/config/env';
 import { pinnedNodeVersion } from '../../installer/node-win';
 import { MachineIdKey, TenantIdKey } from '../../workflows/search-attributes';
 import { collectInventoryWorkflowId } from '../../workflows/machines/contracts';
@@ -161,4 +164,29 @@ it('enrolls, runs a task, stops when its stdin closes, keeps its identity across
   expect(revoked.errors).toBeUndefined();
   expect(await second.exit).toBe(3);
   expect(second.output()).toContain('agent key rejected');
+});
+
+it('builds the same unsigned executable twice from nothing but the same inputs, and records its hash', async () => {
+  // Two empty caches (node.exe itself shared: it is the pinned download, not a build output).
+  const shared = path.join(repoRoot, '.drydock', 'installer-cache');
+  const nodeExe = await nodeWinExecutable(shared);
+  await ensureTestCa(path.join(dir, 'ca'));
+  const signer = await resolveSigner({
+    env: 'test',
+    testCaDir: path.join(dir, 'ca'),
+    signingTime: 1_767_225_600,
+  });
+  const builds = [];
+  for (const n of [1, 2]) {
+    const cacheDir = path.join(dir, `cache-${n}`);
+    mkdirSync(cacheDir, { recursive: true });
+    symlinkSync(path.dirname(nodeExe), path.join(cacheDir, path.basename(path.dirname(nodeExe))));
+    builds.push(await buildAgentExecutable({ cacheDir, outDir: path.join(dir, `out-${n}`), signer }));
+  }
+  expect(builds[0]!.unsignedSha256).toMatch(/^[0-9a-f]{64}$/);
+  expect(builds[1]!.unsignedSha256).toBe(builds[0]!.unsignedSha256);
+  expect(builds[1]!.bundle.sha256).toBe(bundle.sha256);
+  // Without a timestamp server the signing time is the build epoch, so even the signed bytes repeat.
+  expect(builds[1]!.sha256).toBe(builds[0]!.sha256);
+  expect(builds[0]!.sha256).not.toBe(builds[0]!.unsignedSha256);
 });

@@ -516,6 +516,17 @@ describe('a key rotation', () => {
       readFileSync(path.join(dataRoot, 'state', 'task-1.json'), 'utf8') === '{"journal":"kept"}' &&
       readFileSync(path.join(dataRoot, 'secrets', 'agent-key'), 'utf8') === 'sealed';
 
+    it('cannot start the Node 24 agent, for the reason docs/installers.md gives (once Wine can, it must answer --version)', async () => {
+      await wine.run(['winecfg', '/v', 'win10']);
+      const exe = path.join(work, 'x', sites[1]!.code, 'msi', 'Drydock', 'drydock-agent.exe');
+      const res = await wine.run([winPath(exe), '--version'], 60_000);
+      if (res.code === 0) expect(res.stdout.trim()).toBe(AGENT_VERSION);
+      else
+        expect(`${res.stdout}${res.stderr}`).toContain(
+          'SegmentedTable::InitializeTable (subspace allocation)',
+        );
+    });
+
     it('the EXE installs silently, registers and starts the service, upgrades in place, and uninstalls', async () => {
       const site = sites[0]!;
       expect((await wine.run([winPath(old.exe!), '/S'])).code).toBe(0);
