@@ -39,20 +39,18 @@ const TOOL_PACKAGES: Record<string, string> = {
 export interface RunOptions {
   cwd?: string;
   env?: NodeJS.ProcessEnv;
-  /** Written to the tool's stdin (a password for osslsigncode's `-readpass -`). */
-  input?: string;
 }
 
 /**
  * Runs a build tool and returns its stdout. Arguments travel as an array (no shell). A failure
- * names the tool and carries its last output lines, never the input (which may be a password).
+ * names the tool and carries its last output lines.
  */
 export function run(tool: string, args: string[], options: RunOptions = {}): Promise<string> {
   return new Promise((resolve, reject) => {
     const child = spawn(tool, args, {
       cwd: options.cwd,
       env: options.env ?? process.env,
-      stdio: ['pipe', 'pipe', 'pipe'],
+      stdio: ['ignore', 'pipe', 'pipe'],
     });
     let stdout = '';
     let stderr = '';
@@ -76,7 +74,6 @@ export function run(tool: string, args: string[], options: RunOptions = {}): Pro
         reject(new InstallerError(InstallerErrorCode.ToolFailed, `${tool} exited ${code}:\n${tail}`));
       }
     });
-    child.stdin.end(options.input ?? '');
   });
 }
 

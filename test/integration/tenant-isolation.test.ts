@@ -271,6 +271,7 @@ describe('the RLS catalog check', () => {
       'memberships',
       'profiles',
       'site_enrollment_keys',
+      'site_installers',
       'sites',
       'tenants',
       'users',
