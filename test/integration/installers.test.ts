@@ -546,11 +546,12 @@ describe('a key rotation', () => {
       expect(identityKept()).toBe(true);
       expect(await serviceState()).toMatch(/RUNNING|START_PENDING/);
 
+      // NSIS's uninstaller copies itself to a temporary folder and finishes from there.
       expect((await wine.run(['C:\\Program Files\\Drydock\\uninstall.exe', '/S'])).code).toBe(0);
       await eventually(
-        () => !existsSync(path.join(programDir, 'drydock-agent.exe')),
+        () => !existsSync(programDir) && !existsSync(path.join(dataRoot, 'agent.json')),
         30_000,
-        'the files to go',
+        'the uninstaller to finish',
       );
       expect(existsSync(path.join(dataRoot, 'agent.json'))).toBe(false);
       expect(identityKept()).toBe(true);
@@ -609,11 +610,12 @@ describe('a key rotation', () => {
         siteCode: site.code,
         enrollmentKey: site.key,
       });
+      // NSIS's uninstaller copies itself to a temporary folder and finishes from there.
       expect((await wine.run(['C:\\Program Files\\Drydock\\uninstall.exe', '/S'])).code).toBe(0);
       await eventually(
-        () => !existsSync(path.join(programDir, 'drydock-agent.exe')),
+        () => !existsSync(programDir) && !existsSync(path.join(dataRoot, 'agent.json')),
         30_000,
-        'the files to go',
+        'the uninstaller to finish',
       );
 
       const msiRefused = await wine.run(['msiexec', '/i', winPath(generic.msi.file), '/qn']);
