@@ -41,15 +41,23 @@ export async function createWinePrefix(): Promise<WinePrefix> {
       child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
       const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
       child.on('error', reject);
-      // 'exit', not 'close': processes Wine starts (services, wineboot's helpers) inherit the pipes
-      // and keep them open long after the command itself has ended.
-      child.on('exit', (code) => {
+      // Not only 'close': processes Wine starts (services, wineboot's helpers, a crash's debugger)
+      // inherit the pipes and may keep them open long after the command itself has ended. So
+      // after 'exit', wait for the output to close, but at most 2 s.
+      let exited: number | null = null;
+      const finish = () => {
         clearTimeout(timer);
-        setTimeout(() => {
-          child.stdout.destroy();
-          child.stderr.destroy();
-          resolve({ code: code ?? -1, stdout, stderr });
-        }, 100);
+        child.stdout.destroy();
+        child.stderr.destroy();
+        resolve({ code: exited ?? -1, stdout, stderr });
+      };
+      child.on('exit', (code) => {
+        exited = code ?? -1;
+        const grace = setTimeout(finish, 2000);
+        child.on('close', () => {
+          clearTimeout(grace);
+          finish();
+        });
       });
     });
   await exec(tools.wine, ['wineboot', '-i']);
