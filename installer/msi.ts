@@ -203,7 +203,18 @@ export async function buildMsiInstaller(opts: {
   const env = { ...process.env, SOURCE_DATE_EPOCH: String(opts.epoch) };
   const started = Date.now();
   await run('wixl', ['-a', 'x64', '-o', unsigned, wxs], { cwd: opts.workDir, env });
-  for (const table of ['MsiLockPermissionsEx', 'CustomAction', 'Upgrade']) {
+  const tables = ['MsiLockPermissionsEx', 'CustomAction', 'Upgrade'];
+  if (!site) {
+    // The generic package's config is written by the custom action, not installed as a file:
+    // remove it on uninstall like the per-site package's agent.json.
+    writeFileSync(
+      path.join(opts.workDir, 'RemoveFile.idt'),
+      'FileKey\tComponent_\tFileName\tDirProperty\tInstallMode\r\ns72\ts72\tL255\ts72\ti2\r\n' +
+        'RemoveFile\tFileKey\r\nRemoveAgentJson\tDataDir\tagent.json\tDATADIR\t2\r\n',
+    );
+    tables.push('RemoveFile');
+  }
+  for (const table of tables) {
     await run('msibuild', [unsigned, '-i', `${table}.idt`], { cwd: opts.workDir, env });
   }
   await run(

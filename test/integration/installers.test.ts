@@ -630,6 +630,9 @@ describe('a key rotation', () => {
         enrollmentKey: site.key,
       });
       expect(await serviceState()).toMatch(/RUNNING/);
+      expect((await wine.run(['msiexec', '/x', winPath(generic.msi.file), '/qn'])).code).toBe(0);
+      expect(existsSync(path.join(dataRoot, 'agent.json'))).toBe(false);
+      expect(existsSync(path.join(programDir, 'drydock-agent.exe'))).toBe(false);
     });
   });
 });
