@@ -19,7 +19,8 @@ import { gql } from '../helpers/api';
 import { freePort } from '../helpers/shared';
 import { eventually } from '../helpers/wine';
 
-jest.setTimeout(180_000);
+// Two cold builds of the executable take ~30 s alone, minutes on a loaded two-core machine.
+jest.setTimeout(600_000);
 
 /**
  * The agent as it ships: the one bundled script that installer/build-agent.ts injects into
