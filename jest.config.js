@@ -8,7 +8,7 @@ module.exports = {
     ],
   },
   // ESM-only packages the API pulls in (light-my-request → cookie) are compiled to CommonJS for Jest.
-  transformIgnorePatterns: ['/node_modules/(?!(cookie)/)'],
+  transformIgnorePatterns: ['/node_modules/(?!(cookie|proxy)/)'],
   testMatch: ['<rootDir>/test/**/*.test.ts'],
   // One Temporal dev server and one migrated template database for the whole run (docs/adr/0004).
   globalSetup: '<rootDir>/test/global-setup.ts',

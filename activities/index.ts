@@ -5,6 +5,7 @@ import { createInstallerActivities } from './installers/installer-activities';
 import { createMachineActivities } from './machines/machine-activities';
 import { createProvisioningActivities } from './provisioning/provisioning-activities';
 import { createSiteActivities } from './sites/site-activities';
+import { createTweakUndoActivities } from './tweaks/tweak-undo-activities';
 
 export interface ActivityDeps {
   orm: Orm;
@@ -19,6 +20,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createAgentChannelActivities(deps),
     ...createMachineActivities(deps),
     ...createProvisioningActivities(deps),
+    ...createTweakUndoActivities(deps),
     ...createInstallerActivities({ orm: deps.orm, env: deps.env ?? loadEnv() }),
   };
 }

@@ -1,10 +1,10 @@
 import { computeMachineUid } from '../infra/wire/machine-uid';
 import type { AgentTaskMessage, ResultRequest } from '../infra/wire/agent-protocol';
-import { StepKind } from '../infra/wire/agent-steps';
+import { StepFailure, StepKind } from '../infra/wire/agent-steps';
 import { AgentApiClient, ApiError, type FetchLike } from './api-client';
-import { writeConfig, type AgentConfig } from './config';
+import { checkApiUrl, writeConfig, type AgentConfig } from './config';
 import { Journal, type JournalEntry, type JournalOptions } from './journal';
-import { StepError, type Platform } from './platform/platform';
+import { PlatformError, StepError, type Platform } from './platform/platform';
 import { runStep } from './steps';
 
 export const AGENT_VERSION = '0.1.0';
@@ -39,49 +39,71 @@ export class Agent {
   private readonly log: (line: string) => void;
 
   constructor(private readonly opts: AgentOptions) {
+    checkApiUrl(opts.config.apiUrl);
     this.api = new AgentApiClient(opts.config.apiUrl, opts.fetch);
     this.journal = new Journal(opts.config.stateDir, opts.journal);
     this.log = opts.log ?? (() => {});
   }
 
-  /** First run: enroll with the site's key, keep the agent key protected, forget the enrollment key. */
+  /**
+   * First run: enroll with the site's key, keep the agent key protected, forget the enrollment key.
+   * An enrollment key in the config of an enrolled agent means an installer ran again (a repair, an
+   * upgrade, another site's installer): enroll again, proving with the current agent key that this
+   * is the same install (ADR 0009). A move to another site then waits for an operator's approval.
+   */
   async ensureEnrolled(): Promise<void> {
-    const stored = await this.opts.platform.loadProtected(AGENT_KEY);
-    if (stored) {
+    const { config, platform } = this.opts;
+    const stored = await platform.loadProtected(AGENT_KEY);
+    if (stored && !config.enrollmentKey) {
       this.api.agentKey = stored;
       this.state = 'enrolled';
-      // An upgrade or repair lays the installer's config down again: the key is not needed.
-      if (this.opts.configFile && this.opts.config.enrollmentKey) this.forgetEnrollmentKey();
       return;
     }
-    const { config, platform } = this.opts;
     if (!config.enrollmentKey)
       throw new Error(
         'no agent key stored and no enrollment key in the config: reinstall with the site installer',
       );
     const hardware = await platform.hardwareFacts();
-    const res = await this.api.enroll({
-      siteCode: config.siteCode,
-      enrollmentKey: config.enrollmentKey,
-      machineUid: computeMachineUid(hardware),
-      hostname: await platform.hostname(),
-      hardware,
-      os: await platform.osInfo(),
-      agentVersion: AGENT_VERSION,
-      ...(config.fingerprint ? { fingerprint: config.fingerprint } : {}),
-      ...(config.labels && Object.keys(config.labels).length ? { labels: config.labels } : {}),
-    });
+    // The stored key, if any, goes along as the proof of possession (Authorization header).
+    this.api.agentKey = stored;
+    let res;
+    try {
+      res = await this.api.enroll({
+        siteCode: config.siteCode,
+        enrollmentKey: config.enrollmentKey,
+        machineUid: computeMachineUid(hardware),
+        hostname: await platform.hostname(),
+        hardware,
+        os: await platform.osInfo(),
+        agentVersion: AGENT_VERSION,
+        ...(config.fingerprint ? { fingerprint: config.fingerprint } : {}),
+        ...(config.labels && Object.keys(config.labels).length ? { labels: config.labels } : {}),
+      });
+    } catch (err) {
+      // An outdated installer's key on an enrolled machine: keep the identity it has.
+      if (stored && err instanceof ApiError && err.code === 'ENROLLMENT_REJECTED') {
+        this.log(`re-enrollment rejected (${err.message}); keeping the current agent key`);
+        this.forgetEnrollmentKey();
+        this.state = 'enrolled';
+        return;
+      }
+      this.api.agentKey = null;
+      throw err;
+    }
     await platform.saveProtected(AGENT_KEY, res.agentKey);
     this.api.agentKey = res.agentKey;
     this.machineId = res.machineId;
     this.state = res.status === 'pending' ? 'pending' : 'enrolled';
-    if (this.opts.configFile) this.forgetEnrollmentKey();
+    this.forgetEnrollmentKey();
     this.log(`enrolled as ${res.machineId} (${res.status})`);
   }
 
   private forgetEnrollmentKey(): void {
-    const { enrollmentKey: _forgotten, ...rest } = this.opts.config;
-    writeConfig(this.opts.configFile!, rest);
+    const { config, configFile } = this.opts;
+    if (!config.enrollmentKey) return;
+    const { enrollmentKey: _forgotten, ...rest } = config;
+    this.opts.config = rest;
+    if (configFile) writeConfig(configFile, rest);
   }
 
   async checkIn(): Promise<void> {
@@ -198,6 +220,12 @@ export class Agent {
       if ((err as { fatal?: boolean }).fatal) throw err;
       if (err instanceof StepError)
         return { ok: false, error: { type: err.type, message: err.message, retryable: err.retryable } };
+      // Access denied, an invalid argument, an unsupported call: running the step again cannot help.
+      if (err instanceof PlatformError && err.permanent)
+        return {
+          ok: false,
+          error: { type: StepFailure.WindowsError, message: err.message.slice(0, 1000), retryable: false },
+        };
       return {
         ok: false,
         error: { type: 'StepCrashed', message: (err as Error).message.slice(0, 1000), retryable: true },

@@ -44,7 +44,28 @@ export function readConfig(file: string): AgentConfig {
         throw new Error(`agent config ${file}: label ${JSON.stringify(name)} is not a valid label`);
     }
   }
+  checkApiUrl(parsed.apiUrl!);
   return { ...parsed, stateDir: parsed.stateDir ?? path.join(path.dirname(file), 'state') } as AgentConfig;
+}
+
+const loopbackHosts = /^(localhost|127(\.\d{1,3}){3}|\[::1\])$/i;
+
+/**
+ * The agent sends its keys and results to this URL: it must be https, except to this machine's own
+ * loopback address (development, the harness, tests). Throws a one-line reason otherwise.
+ */
+export function checkApiUrl(apiUrl: string): URL {
+  let url: URL;
+  try {
+    url = new URL(apiUrl);
+  } catch {
+    throw new Error(`agent config: apiUrl ${JSON.stringify(apiUrl)} is not a URL`);
+  }
+  if (url.protocol === 'https:') return url;
+  if (url.protocol === 'http:' && loopbackHosts.test(url.hostname)) return url;
+  throw new Error(
+    `agent config: apiUrl ${url.origin} must use https (plain http only to a loopback address): the agent key and every result travel over it`,
+  );
 }
 
 /** Atomic rewrite (temp file + rename), so a crash never leaves half a config. */

@@ -1,6 +1,7 @@
 import type { Client as TemporalClient } from '@temporalio/client';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyServerOptions } from 'fastify';
 import type { Env } from '../infra/config/env';
+import { defaultMaxConnections } from '../infra/config/limits';
 import type { Orm } from '../infra/db/orm';
 import { NotifyHub } from './agent-channel/notify-hub';
 import { graphqlRoutes } from './routes/graphql';
@@ -26,11 +27,20 @@ export async function buildApp(
   input: AppInput,
   options: FastifyServerOptions = {},
 ): Promise<FastifyInstance> {
+  const { env } = input;
   const app = Fastify({
-    logger: { level: input.env.LOG_LEVEL, redact: ['req.headers.authorization', 'req.headers.cookie'] },
-    bodyLimit: 1024 * 1024,
+    logger: { level: env.LOG_LEVEL, redact: ['req.headers.authorization', 'req.headers.cookie'] },
+    // Routes set their own, smaller limits (/v1 64 KiB, /graphql 64 KiB); nothing needs more.
+    bodyLimit: 64 * 1024,
     // Idle keep-alive sockets (agents between polls) must not hold up a shutdown.
     forceCloseConnections: true,
+    // Slow clients: the whole request (headers and body) within 30 s; a socket silent for longer
+    // than the longest long-poll plus a margin is closed (docs/SECURITY.md).
+    requestTimeout: 30_000,
+    connectionTimeout: (env.AGENT_POLL_MAX_SECONDS + 30) * 1000,
+    keepAliveTimeout: 65_000,
+    // The client address is the socket's unless a proxy is named (the enrollment guard counts it).
+    trustProxy: env.API_TRUST_PROXY ? env.API_TRUST_PROXY.split(',').map((p) => p.trim()) : false,
     // Validate, never repair: no silent type coercion, unknown fields are an error, not dropped.
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: false } },
     // Malformed URLs are refused by the router before any plugin: answer them in /v1's format too.
@@ -43,6 +53,10 @@ export async function buildApp(
     },
     ...options,
   });
+  // Sockets beyond this are refused at once: a flood can never use up the descriptors the API
+  // needs for PostgreSQL and Temporal, and /healthz keeps answering (docs/SECURITY.md).
+  app.server.maxConnections = env.API_MAX_CONNECTIONS ?? defaultMaxConnections();
+  app.server.headersTimeout = 10_000;
   const hub = new NotifyHub(input.databaseUrl, app.log);
   await hub.start();
   const deps: AppDeps = { ...input, hub };

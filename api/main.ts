@@ -4,10 +4,12 @@ import { exitOnStartupError } from '../infra/config/fatal';
 import { appDatabaseUrl, openAppOrm } from '../infra/db/connect';
 import { temporalClient } from '../infra/temporal/connection';
 import { buildApp } from './app';
+import { assertIdentitySafe } from '../infra/config/safety';
 
 /** The API process: `drydock api`. */
 export async function runApi(): Promise<void> {
   const env = loadEnv();
+  assertIdentitySafe(env);
   const databaseUrl = appDatabaseUrl(env);
   const orm = await openAppOrm(databaseUrl);
   const temporal = await temporalClient(

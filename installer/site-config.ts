@@ -1,3 +1,4 @@
+import { checkApiUrl } from '../agent/config';
 import { parseKey } from '../infra/security/keys';
 import { InstallerError, InstallerErrorCode } from './tools';
 
@@ -29,6 +30,12 @@ export function validateTarget(target: InstallerTarget): void {
   const apiUrl = target.kind === 'site' ? target.site.apiUrl : target.apiUrl;
   if (!API_URL.test(apiUrl) || apiUrl.length > 300)
     throw bad(`API URL ${JSON.stringify(apiUrl)} is not an http(s) URL`);
+  // The agent refuses plain http except to its own loopback address: refuse such an installer now.
+  try {
+    checkApiUrl(apiUrl);
+  } catch (err) {
+    throw bad((err as Error).message);
+  }
   if (target.kind === 'generic') return;
   const site = target.site;
   if (!SITE_CODE.test(site.siteCode))

@@ -3,4 +3,6 @@ export { createSite } from './sites/create-site';
 export { collectInventory } from './machines/collect-inventory';
 export { provisionMachine } from './provisioning/provision-machine';
 export { fleetRun } from './provisioning/fleet-run';
+export { undoTweaks } from './tweaks/undo-tweaks';
+export { fleetUndoTweaks } from './tweaks/fleet-undo-tweaks';
 export { buildSiteInstallers } from './installers/build-site-installers';

@@ -3,6 +3,8 @@ import { CompleteAsyncError, Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import { dispatchTask } from '../../infra/db/agent-tasks';
 import type { Orm } from '../../infra/db/orm';
+import type { StepKind, TaskResult } from '../../infra/wire/agent-steps';
+import { checkStepResult, isStepResult } from '../../infra/wire/step-results';
 import { AgentChannelFailure, stepFailure, type AgentTaskInput } from '../../workflows/machines/contracts';
 
 /**
@@ -12,10 +14,19 @@ import { AgentChannelFailure, stepFailure, type AgentTaskInput } from '../../wor
  */
 export function createAgentChannelActivities(deps: { orm: Orm }) {
   return {
-    async dispatchAgentTask(input: AgentTaskInput): Promise<Record<string, unknown>> {
+    async dispatchAgentTask<K extends StepKind>(input: AgentTaskInput<K>): Promise<TaskResult<K>> {
       const { info } = Context.current();
-      // Stable across retries of this activity: the agent journals its result under it.
-      const idempotencyKey = `${info.workflowExecution!.workflowId}:${info.activityId}`;
+      const { workflowId, runId } = info.workflowExecution!;
+      // Stable across retries of this activity, and this run's own: a reset's new run (same
+      // workflow id, same activity ids) never gets the old run's results. The agent journals by it.
+      const idempotencyKey = `${workflowId}:${runId}:${info.activityId}`;
+      // Both budgets count from the activity's first schedule, not from this attempt's.
+      // Without a delivery limit of its own, a task may wait for delivery as long as it may live.
+      const firstScheduled = info.scheduledTimestampMs;
+      const lifetimeMs = info.scheduleToCloseTimeoutMs || 24 * 3600_000;
+      const deliverWithinMs = input.deliverWithinSeconds ? input.deliverWithinSeconds * 1000 : lifetimeMs;
+      const deliverBy = new Date(firstScheduled + deliverWithinMs);
+      const expiresAt = new Date(firstScheduled + lifetimeMs);
       const outcome = await dispatchTask(deps.orm, {
         tenantId: input.tenantId,
         machineId: input.machineId,
@@ -23,27 +34,54 @@ export function createAgentChannelActivities(deps: { orm: Orm }) {
         kind: input.kind,
         payload: input.payload,
         idempotencyKey,
-        workflowId: info.workflowExecution!.workflowId,
+        workflowId,
+        runId,
         activityId: info.activityId,
         taskToken: info.taskToken,
         attempt: info.attempt,
+        deliverBy,
+        expiresAt,
         ...(input.run ? { run: { ...input.run, status: input.run.status ?? 'running' } } : {}),
       });
       if (!('task' in outcome)) {
         const missing = outcome.machine === 'missing';
-        throw ApplicationFailure.create({
-          type: missing ? AgentChannelFailure.MachineNotFound : AgentChannelFailure.MachineNotActive,
-          message: missing ? 'machine not found' : 'machine is retired',
-          nonRetryable: true,
-        });
+        throw permanent(
+          missing ? AgentChannelFailure.MachineNotFound : AgentChannelFailure.MachineNotActive,
+          missing ? 'machine not found' : 'machine is retired',
+        );
       }
       const row = outcome.task;
-      // An earlier attempt's result arrived after that attempt timed out: use it, do not redo the step.
-      if (row.status === 'completed') return row.result ?? {};
-      if (row.status === 'failed' && row.error) throw stepFailure(row.error);
+      switch (row.status) {
+        // An earlier attempt's result arrived after that attempt timed out: use it, do not redo the step.
+        // The API stored it only if it fit the kind's schema (infra/wire/step-results.ts).
+        case 'completed':
+          if (isStepResult(input.kind, row.result)) return row.result;
+          throw permanent(
+            AgentChannelFailure.ResultInvalid,
+            `the stored ${input.kind} result does not fit its schema: ${checkStepResult(input.kind, row.result)}`,
+          );
+        case 'failed':
+          if (row.error) throw stepFailure(row.error);
+          break;
+        case 'undelivered':
+          throw permanent(
+            AgentChannelFailure.MachineUnreachable,
+            `the machine did not pick up the step within ${Math.round(deliverWithinMs / 1000)} s (offline, or switched off)`,
+          );
+        case 'abandoned':
+          throw permanent(AgentChannelFailure.TaskAbandoned, 'the step was abandoned: its run has ended');
+        case 'conflict':
+          throw permanent(
+            AgentChannelFailure.TaskKeyConflict,
+            `another kind of task holds the idempotency key ${idempotencyKey}; not dispatched`,
+          );
+      }
       throw new CompleteAsyncError();
     },
   };
 }
+
+const permanent = (type: AgentChannelFailure, message: string) =>
+  ApplicationFailure.create({ type, message, nonRetryable: true });
 
 export type AgentChannelActivities = ReturnType<typeof createAgentChannelActivities>;

@@ -1,31 +1,30 @@
 import { Context } from '@temporalio/activity';
 import { WorkflowNotFoundError } from '@temporalio/client';
-import {
-  ApplicationFailure,
-  WorkflowExecutionAlreadyStartedError,
-  WorkflowIdConflictPolicy,
-  WorkflowIdReusePolicy,
-} from '@temporalio/common';
+import { ApplicationFailure } from '@temporalio/common';
 import { appendAudit } from '../../infra/db/audit';
-import { storeInventory } from '../machines/machine-activities';
+import type { FleetSelection } from '../../infra/db/entities';
 import { withTenant, type EntityManager, type Orm } from '../../infra/db/orm';
-import { buildPlan, isNetbiosName, renderName } from '../../infra/provisioning/plan';
-import { StepKind } from '../../infra/wire/agent-steps';
-import { resolveProfile, type ProfileLayer } from '../../infra/provisioning/profile';
-import type { MachineRunStatus } from '../../infra/db/entities';
 import {
-  machineRunSettledSignal,
+  abandonRunTasks,
+  beginMachineRun,
+  closeFleetMachines,
+  fleetCounts,
+  healMachineRun,
+  recordMachineRun,
+  settleWithFleet,
+  snapshotFleetMachines,
+  startMachineRun,
+  type MachineRunUpdate,
+} from '../../infra/provisioning/machine-runs';
+import { buildPlan, isNetbiosName, renderName } from '../../infra/provisioning/plan';
+import { resolveProfile, type ProfileLayer } from '../../infra/provisioning/profile';
+import {
+  cancelSignal,
   type MachineRunSettled,
   type PlanStep,
   type ProvisionMachineInput,
 } from '../../workflows/provisioning/contracts';
-import {
-  FleetRunIdKey,
-  MachineIdKey,
-  RunStatusKey,
-  SiteIdKey,
-  TenantIdKey,
-} from '../../workflows/search-attributes';
+import { storeInventory } from '../machines/machine-activities';
 
 /** Failure types of the provisioning activities; all permanent (an operator must change something). */
 export enum ProvisioningFailure {
@@ -57,21 +56,16 @@ export interface PreparedRun {
   profileVersion: number;
 }
 
-export interface MachineRunUpdate {
-  tenantId: string;
-  runId: string;
-  status: MachineRunStatus | `${MachineRunStatus}`;
-  phase?: string | null;
-  step?: string | null;
-  attempt?: number;
-  lastError?: { type: string; message: string; step?: string } | null;
-  validation?: { item: string; pass: boolean; detail: string }[];
-  finished?: boolean;
+/** A run's record: the row's update, a collected inventory to store with it, the fleet to tell. */
+export interface RecordMachineRunInput extends MachineRunUpdate {
   /** An inventory the run collected and has not stored yet: stored on the machine with this update. */
   inventory?: { machineId: string; report: Record<string, unknown> };
   /** The run settled (passed, failed, cancelled): its fleet run is told once the row says so. */
   settle?: { fleetWorkflowId: string; signal: MachineRunSettled };
 }
+
+/** Machine runs a cancelled fleet signals at once. */
+const CANCEL_PARALLELISM = 20;
 
 export interface StartFleetMachinesInput {
   tenantId: string;
@@ -90,6 +84,59 @@ export interface StartFleetMachinesInput {
 }
 
 export function createProvisioningActivities(deps: { orm: Orm }) {
+  /** See reconcileFleetMachines below. */
+  async function reconcile(input: {
+    tenantId: string;
+    fleetRunId: string;
+    fleetWorkflowId?: string;
+    workflowIds: string[];
+  }): Promise<(MachineRunSettled & { closedInTemporal?: true })[]> {
+    if (input.workflowIds.length === 0) return [];
+    const waitingFor = new Set(input.workflowIds);
+    const { client, log } = Context.current();
+    // Few runs end this way, and visibility lists the candidates in one query; each candidate is
+    // then judged by its current execution.
+    const query =
+      `WorkflowType = 'provisionMachine' AND FleetRunId = '${input.fleetRunId.replaceAll("'", '')}'` +
+      ` AND ExecutionStatus != 'Running' AND ExecutionStatus != 'Completed'`;
+    const candidates = new Set<string>();
+    for await (const run of client.workflow.list({ query }))
+      if (waitingFor.has(run.workflowId)) candidates.add(run.workflowId);
+    const healed = new Set<string>();
+    for (const workflowId of candidates) {
+      const [row] = await withTenant(deps.orm, input.tenantId, (em) =>
+        em.execute<{ id: string }[]>(
+          `select id from machine_runs where fleet_run_id = ? and workflow_id = ?`,
+          [input.fleetRunId, workflowId],
+        ),
+      );
+      if (!row) continue;
+      const outcome = await healMachineRun(deps.orm, client, input.tenantId, {
+        id: row.id,
+        workflowId,
+        fleetRunId: input.fleetRunId,
+      });
+      if (outcome === 'healed') {
+        healed.add(workflowId);
+        log.warn('a machine run ended in Temporal without settling: healed', { workflowId });
+      }
+    }
+    const rows = await withTenant(deps.orm, input.tenantId, (em) =>
+      em.execute<{ id: string; workflow_id: string; status: MachineRunSettled['outcome'] }[]>(
+        `select id, workflow_id, status from machine_runs
+          where fleet_run_id = ? and status in ('passed', 'failed', 'cancelled')
+            and workflow_id in (select jsonb_array_elements_text(?::jsonb))`,
+        [input.fleetRunId, JSON.stringify(input.workflowIds)],
+      ),
+    );
+    return rows.map((r) => ({
+      runId: r.id,
+      workflowId: r.workflow_id,
+      outcome: r.status,
+      ...(healed.has(r.workflow_id) ? { closedInTemporal: true } : {}),
+    }));
+  }
+
   return {
     /**
      * Resolves the machine's effective config (tenant ⊕ client ⊕ site ⊕ profile ⊕ machine over the
@@ -138,25 +185,23 @@ export function createProvisioningActivities(deps: { orm: Orm }) {
             `the effective config is invalid: ${resolved.errors.map((e) => `${e.path} ${e.message}`).join('; ')}`,
           );
         }
-        await em.execute(
-          `update machine_runs set resolved_config = ?::jsonb, profile_id = ?, profile_version = ?,
-                  status = 'running', started_at = coalesce(started_at, now()), updated_at = now(), finished_at = null
-            where id = ?`,
-          [JSON.stringify(resolved.profile), chosen.id, chosen.version, input.runId],
-        );
+        await beginMachineRun(em, {
+          runId: input.runId,
+          resolvedConfig: resolved.profile,
+          profileId: chosen.id,
+          profileVersion: chosen.version,
+        });
         // The machine's name is reserved now, in this transaction: the rename step carries it.
-        const plan = buildPlan(resolved.profile);
-        for (const step of plan) {
-          if (step.kind !== StepKind.Rename) continue;
-          const { name } = await reserveName(em, {
-            tenantId: input.tenantId,
-            siteId: layers.site_id,
-            machineId: input.machineId,
-            template: String(step.payload.template),
-          });
-          step.payload = { name };
-          step.label = `Rename to ${name}`;
-        }
+        const identity = resolved.profile.phases.identity;
+        const reserved = identity.enabled
+          ? await reserveName(em, {
+              tenantId: input.tenantId,
+              siteId: layers.site_id,
+              machineId: input.machineId,
+              template: identity.nameTemplate,
+            })
+          : null;
+        const plan = buildPlan(resolved.profile, reserved ? { hostname: reserved.name } : {});
         return {
           plan,
           profileId: chosen.id,
@@ -176,67 +221,19 @@ export function createProvisioningActivities(deps: { orm: Orm }) {
     },
 
     /**
-     * Mirrors a run's state to machine_runs for the portal (the workflow stays the source of truth);
-     * when the run settles, then tells its fleet run (after the row is committed: the fleet's final
-     * counts come from these rows). A repeat (a retry after the signal failed) writes the same row
-     * and audits nothing twice; the fleet ignores a repeated signal.
+     * Mirrors a run's state to its row (infra/provisioning/machine-runs.ts owns it); a collected
+     * inventory goes to the machine in the same transaction. When the run settles, then tells its
+     * fleet run, after the row is committed (the fleet's counts come from the rows). A repeat writes
+     * the same row and audits nothing twice; the fleet ignores a repeated signal.
      */
-    async recordMachineRun(update: MachineRunUpdate): Promise<void> {
+    async recordMachineRun(update: RecordMachineRunInput): Promise<void> {
+      const { inventory, settle, ...row } = update;
       await withTenant(deps.orm, update.tenantId, async (em) => {
-        const [before] = await em.execute<{ status: string; finished: boolean }[]>(
-          `with previous as (select id, status, finished_at from machine_runs where id = ? for update)
-           update machine_runs m set status = ?,
-                  phase = coalesce(?, phase), step = coalesce(?, step), attempt = coalesce(?, attempt),
-                  last_error = case when ? then ?::jsonb else last_error end,
-                  validation = coalesce(?::jsonb, validation),
-                  finished_at = case when ? then now() else null end,
-                  updated_at = now()
-             from previous where m.id = previous.id
-           returning previous.status, previous.finished_at is not null as finished`,
-          [
-            update.runId,
-            update.status,
-            update.phase ?? null,
-            update.step ?? null,
-            update.attempt ?? null,
-            update.lastError !== undefined,
-            update.lastError ? JSON.stringify(update.lastError) : null,
-            update.validation ? JSON.stringify(update.validation) : null,
-            update.finished === true,
-          ],
-        );
-        if (update.inventory) {
-          await storeInventory(
-            em,
-            update.inventory.machineId,
-            update.inventory.report,
-            'system:provision-machine',
-          );
-        }
-        const repeat = before?.finished === true && before.status === update.status;
-        if (update.finished && !repeat) {
-          await auditRun(em, update);
-          // A run that settles after its fleet run finished (a retry): keep the fleet's summary true.
-          await em.execute(
-            `update fleet_runs f set
-                passed = (select count(*) from machine_runs r where r.fleet_run_id = f.id and r.status = 'passed'),
-                failed = (select count(*) from machine_runs r where r.fleet_run_id = f.id and r.status = 'failed'),
-                cancelled = (select count(*) from machine_runs r where r.fleet_run_id = f.id and r.status = 'cancelled')
-              where f.id = (select fleet_run_id from machine_runs where id = ?) and f.finished_at is not null`,
-            [update.runId],
-          );
-        }
+        await recordMachineRun(em, row);
+        if (inventory)
+          await storeInventory(em, inventory.machineId, inventory.report, 'system:provision-machine');
       });
-      if (update.settle) {
-        try {
-          await Context.current()
-            .client.workflow.getHandle(update.settle.fleetWorkflowId)
-            .signal(machineRunSettledSignal, update.settle.signal);
-        } catch (err) {
-          // The fleet run has finished (this is a late retry): the machine_runs row carries the outcome.
-          if (!(err instanceof WorkflowNotFoundError)) throw err;
-        }
-      }
+      if (settle) await settleWithFleet(Context.current().client, settle.fleetWorkflowId, settle.signal);
     },
 
     /**
@@ -246,108 +243,164 @@ export function createProvisioningActivities(deps: { orm: Orm }) {
      * workflow task (ADR 0012). Safe to repeat: a run already started (an earlier attempt, a run of
      * the fleet before continue-as-new) is taken as started, never started again.
      */
-    async startFleetMachines(input: StartFleetMachinesInput): Promise<{ workflowId: string; seq: number }[]> {
+    async startFleetMachines(
+      input: StartFleetMachinesInput,
+    ): Promise<{ workflowId: string; seq: number; settled?: MachineRunSettled['outcome'] }[]> {
       const rows = await withTenant(deps.orm, input.tenantId, (em) =>
-        em.execute<{ id: string; machine_id: string; site_id: string; workflow_id: string; seq: number }[]>(
-          `select id, machine_id, site_id, workflow_id, seq from machine_runs
-            where fleet_run_id = ? and seq >= ? order by seq limit ?`,
+        em.execute<
+          {
+            id: string;
+            machine_id: string;
+            site_id: string;
+            workflow_id: string;
+            seq: number;
+            hostname: string;
+            status: string;
+            finished: boolean;
+          }[]
+        >(
+          `select r.id, r.machine_id, r.site_id, r.workflow_id, r.seq, m.hostname, r.status,
+                  r.finished_at is not null as finished
+             from machine_runs r join machines m on m.id = r.machine_id
+            where r.fleet_run_id = ? and r.seq >= ? order by r.seq limit ?`,
           [input.fleetRunId, input.fromSeq, input.limit],
         ),
       );
       const { client, info } = Context.current();
+      // A row that settled already (its run ran, or was healed or cancelled) is never started again.
+      const toStart = rows.filter((r) => !r.finished);
       await Promise.all(
-        rows.map(async (row) => {
-          const args: ProvisionMachineInput = {
+        toStart.map((row) =>
+          startMachineRun(client, {
             tenantId: input.tenantId,
-            machineId: row.machine_id,
-            siteId: row.site_id,
-            runId: row.id,
-            profileId: input.profileId,
-            fleetRunId: input.fleetRunId,
-            fleetWorkflowId: input.fleetWorkflowId,
-            ...input.runOptions,
-          };
-          try {
-            await client.workflow.start('provisionMachine', {
-              taskQueue: info.taskQueue,
+            run: {
+              id: row.id,
+              machineId: row.machine_id,
+              siteId: row.site_id,
               workflowId: row.workflow_id,
-              args: [args],
-              // Running already: that run is ours. Finished already: never run it again.
-              workflowIdConflictPolicy: WorkflowIdConflictPolicy.USE_EXISTING,
-              workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
-              typedSearchAttributes: [
-                { key: TenantIdKey, value: input.tenantId },
-                { key: SiteIdKey, value: row.site_id },
-                { key: MachineIdKey, value: row.machine_id },
-                { key: FleetRunIdKey, value: input.fleetRunId },
-                { key: RunStatusKey, value: 'running' },
-              ],
-            });
-          } catch (err) {
-            if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
-          }
-        }),
+              profileId: input.profileId,
+              fleetRunId: input.fleetRunId,
+              seq: row.seq,
+            },
+            hostname: row.hostname,
+            taskQueue: info.taskQueue,
+            fleetWorkflowId: input.fleetWorkflowId,
+            options: input.runOptions,
+          }),
+        ),
       );
-      return rows.map((r) => ({ workflowId: r.workflow_id, seq: r.seq }));
+      return rows.map((r) => ({
+        workflowId: r.workflow_id,
+        seq: r.seq,
+        ...(r.finished ? { settled: r.status as MachineRunSettled['outcome'] } : {}),
+      }));
     },
 
     /**
      * The fleet run's check of what its signals told it (ADR 0014): which of the runs it waits for
-     * have settled by their rows, and which were closed in Temporal without settling (terminated by
-     * an engineer, timed out, failed by a fault in the code) — those are settled here as failed, with
-     * the reason on their row. So a settle that never arrived costs the fleet two intervals (the
-     * fleet waits one check for a late signal), not its end.
+     * have settled by their rows, and which ended in Temporal without settling (terminated by an
+     * engineer, timed out, failed by a fault in the code) — those are healed here from the
+     * workflow's current execution (a reset's new run is running: left alone). Only settled runs
+     * come back: the fleet applies them.
      */
-    async reconcileFleetMachines(input: {
+    reconcileFleetMachines: reconcile,
+
+    /**
+     * An operator cancelled a run whose step no machine has picked up (an offline laptop): the step
+     * is taken back (abandoned), so the run can end now instead of at its offline limit. A step a
+     * machine is running is left to finish. Returns how many were taken back.
+     */
+    async withdrawQueuedSteps(input: {
+      tenantId: string;
+      workflowId: string;
+    }): Promise<{ withdrawn: number }> {
+      const withdrawn = await withTenant(deps.orm, input.tenantId, (em) =>
+        abandonRunTasks(
+          em,
+          input.tenantId,
+          input.workflowId,
+          'the run was cancelled before the machine picked the step up',
+          true,
+        ),
+      );
+      return { withdrawn };
+    },
+
+    /**
+     * fleetRun v2's check (ADR 0014): the runs it waits for, from reconcileFleetMachines, sorted.
+     * `closed`: healed from Temporal (apply at once). `late`: settled by their rows at this check and
+     * the last one, with no signal — lost or very late; alerted. `suspects`: settled by their rows
+     * at this check only (a signal may be on its way): the next check's `suspects` input.
+     */
+    async checkFleetMachines(input: {
       tenantId: string;
       fleetRunId: string;
       workflowIds: string[];
-    }): Promise<(MachineRunSettled & { closedInTemporal?: true })[]> {
-      if (input.workflowIds.length === 0) return [];
-      const waitingFor = new Set(input.workflowIds);
-      // Few runs close this way, and visibility lists them in one query (their rows cannot say).
-      const closed = new Map<string, string>();
-      const { client, log } = Context.current();
-      const query =
-        `WorkflowType = 'provisionMachine' AND FleetRunId = '${input.fleetRunId.replaceAll("'", '')}'` +
-        ` AND ExecutionStatus != 'Running' AND ExecutionStatus != 'Completed'`;
-      for await (const run of client.workflow.list({ query })) {
-        if (waitingFor.has(run.workflowId)) closed.set(run.workflowId, run.status.name);
-      }
-      return withTenant(deps.orm, input.tenantId, async (em) => {
-        for (const [workflowId, status] of closed) {
-          const how = status === 'TIMED_OUT' ? 'timed out' : status.toLowerCase();
-          const lastError = {
-            type: 'RunClosed',
-            message: `the run was ${how} in Temporal, outside Drydock; start a new run for this machine`,
-          };
-          const [row] = await em.execute<{ id: string }[]>(
-            `update machine_runs set status = 'failed', finished_at = now(), updated_at = now(),
-                    last_error = ?::jsonb || jsonb_build_object('step', step)
-              where fleet_run_id = ? and workflow_id = ? and finished_at is null
-             returning id`,
-            [JSON.stringify(lastError), input.fleetRunId, workflowId],
-          );
-          if (row) {
-            log.warn('a machine run closed without settling: failed', { workflowId, status });
-            await auditRun(em, { tenantId: input.tenantId, runId: row.id, status: 'failed', lastError });
-          }
-        }
-        const rows = await em.execute<
-          { id: string; workflow_id: string; status: MachineRunSettled['outcome'] }[]
-        >(
-          `select id, workflow_id, status from machine_runs
-            where fleet_run_id = ? and status in ('passed', 'failed', 'cancelled')
-              and workflow_id in (select jsonb_array_elements_text(?::jsonb))`,
-          [input.fleetRunId, JSON.stringify(input.workflowIds)],
+      suspects: string[];
+    }): Promise<{ closed: MachineRunSettled[]; late: MachineRunSettled[]; suspects: string[] }> {
+      const found = await reconcile(input);
+      const before = new Set(input.suspects);
+      const strip = ({ closedInTemporal: _c, ...s }: MachineRunSettled & { closedInTemporal?: true }) => s;
+      const closed = found.filter((s) => s.closedInTemporal).map(strip);
+      const unsignalled = found.filter((s) => !s.closedInTemporal).map(strip);
+      const late = unsignalled.filter((s) => before.has(s.workflowId));
+      if (late.length > 0) {
+        await withTenant(deps.orm, input.tenantId, (em) =>
+          em.execute(
+            `insert into alerts (id, tenant_id, kind, message, data)
+             values (gen_random_uuid(), ?, 'fleet_run.lost_signals', ?, ?::jsonb)`,
+            [
+              input.tenantId,
+              `${late.length} machine run(s) of fleet run ${input.fleetRunId} settled without their signal reaching the fleet run; the check applied them (ADR 0014)`,
+              JSON.stringify({ fleetRunId: input.fleetRunId, workflowIds: late.map((s) => s.workflowId) }),
+            ],
+          ),
         );
-        return rows.map((r) => ({
-          runId: r.id,
-          workflowId: r.workflow_id,
-          outcome: r.status,
-          ...(closed.has(r.workflow_id) ? { closedInTemporal: true } : {}),
-        }));
-      });
+      }
+      return {
+        closed,
+        late,
+        suspects: unsignalled.filter((s) => !before.has(s.workflowId)).map((s) => s.workflowId),
+      };
+    },
+
+    /**
+     * A cancelled fleet run's fan-out: every machine run of the fleet that started and has not
+     * finished (running, paused, failed and waiting for a retry) is told to cancel, a bounded number
+     * at a time — from this activity, not one signal command per machine in the fleet's history.
+     * Safe to repeat (a cancel signal to a cancelling run changes nothing).
+     */
+    async cancelFleetMachines(input: {
+      tenantId: string;
+      fleetRunId: string;
+    }): Promise<{ signalled: number }> {
+      const rows = await withTenant(deps.orm, input.tenantId, (em) =>
+        em.execute<{ workflow_id: string }[]>(
+          `select workflow_id from machine_runs
+            where fleet_run_id = ? and finished_at is null and status <> 'queued'`,
+          [input.fleetRunId],
+        ),
+      );
+      const { client, heartbeat } = Context.current();
+      const queue = rows.map((r) => r.workflow_id);
+      let signalled = 0;
+      await Promise.all(
+        Array.from({ length: Math.min(CANCEL_PARALLELISM, queue.length) }, async () => {
+          for (let id = queue.pop(); id; id = queue.pop()) {
+            await client.workflow
+              .getHandle(id)
+              .signal(cancelSignal)
+              .then(
+                () => signalled++,
+                (err: unknown) => {
+                  if (!(err instanceof WorkflowNotFoundError)) throw err;
+                },
+              );
+            heartbeat();
+          }
+        }),
+      );
+      return { signalled };
     },
 
     /**
@@ -360,7 +413,7 @@ export function createProvisioningActivities(deps: { orm: Orm }) {
     }): Promise<{ total: number }> {
       return withTenant(deps.orm, input.tenantId, async (em) => {
         const [fleet] = await em.execute<
-          { selection: Record<string, unknown>; profile_id: string; created_by: string }[]
+          { selection: FleetSelection; profile_id: string; created_by: string }[]
         >(`select selection, profile_id, created_by from fleet_runs where id = ? for update`, [
           input.fleetRunId,
         ]);
@@ -370,84 +423,31 @@ export function createProvisioningActivities(deps: { orm: Orm }) {
           [input.fleetRunId],
         );
         if (existing!.n > 0) return { total: existing!.n };
-        const sel = fleet.selection as {
-          siteIds?: string[];
-          clientIds?: string[];
-          machineIds?: string[];
-          tags?: Record<string, string>;
-        };
-        const scoped =
-          (sel.siteIds?.length ?? 0) + (sel.clientIds?.length ?? 0) + (sel.machineIds?.length ?? 0) > 0;
-        // One run per machine at a time: a selected machine with an unfinished run of its own
-        // (queued in another fleet run, running, paused, failed and waiting) is left out and counted.
-        const [selected] = await em.execute<{ total: number; skipped: number }[]>(
-          `with chosen as (
-             select m.tenant_id, m.id as machine_id, m.site_id, s.code, m.hostname,
-                    exists (select 1 from machine_runs b
-                             where b.tenant_id = m.tenant_id and b.machine_id = m.id and b.finished_at is null) as busy
-               from machines m join sites s on s.id = m.site_id
-              where m.status = 'active'
-                and (not ? or m.site_id = any(?::uuid[]) or s.client_id = any(?::uuid[]) or m.id = any(?::uuid[]))
-                and m.labels @> ?::jsonb
-           ), inserted as (
-             insert into machine_runs (id, tenant_id, machine_id, site_id, fleet_run_id, seq, workflow_id, profile_id, created_by)
-             select r.id, r.tenant_id, r.machine_id, r.site_id, ?, r.seq, 'provision:' || r.machine_id || ':' || r.id, ?, ?
-               from (
-                 select gen_random_uuid() as id, c.tenant_id, c.machine_id, c.site_id,
-                        row_number() over (order by c.code, c.hostname, c.machine_id)::int as seq
-                   from chosen c where not c.busy
-               ) r
-             returning 1
-           )
-           select (select count(*) from inserted)::int as total,
-                  (select count(*) from chosen where busy)::int as skipped`,
-          [
-            scoped,
-            `{${(sel.siteIds ?? []).join(',')}}`,
-            `{${(sel.clientIds ?? []).join(',')}}`,
-            `{${(sel.machineIds ?? []).join(',')}}`,
-            JSON.stringify(sel.tags ?? {}),
-            input.fleetRunId,
-            fleet.profile_id,
-            fleet.created_by,
-          ],
-        );
-        await em.execute(`update fleet_runs set total = ?, skipped = ? where id = ?`, [
-          selected!.total,
-          selected!.skipped,
-          input.fleetRunId,
-        ]);
+        const selected = await snapshotFleetMachines(em, {
+          id: input.fleetRunId,
+          selection: fleet.selection,
+          profileId: fleet.profile_id,
+          createdBy: fleet.created_by,
+        });
         return { total: selected!.total };
       });
     },
 
-    /** The fleet run's row; when it finishes, counts from machine_runs (never-started machines of a cancelled run become cancelled). */
+    /**
+     * The fleet run's row: its status, and its counts from the machines' rows (the truth, retries
+     * included), which it returns for the fleet's progress. Finishing cancels the machines that never
+     * started.
+     */
     async recordFleetRun(input: {
       tenantId: string;
       fleetRunId: string;
       status: 'running' | 'paused' | 'cancelling' | 'cancelled' | 'completed';
-      passed: number;
-      failed: number;
-      cancelled: number;
       finished?: boolean;
     }): Promise<{ passed: number; failed: number; cancelled: number }> {
       return withTenant(deps.orm, input.tenantId, async (em) => {
-        let counts = { passed: input.passed, failed: input.failed, cancelled: input.cancelled };
-        if (input.finished) {
-          await em.execute(
-            `update machine_runs set status = 'cancelled', finished_at = now(), updated_at = now()
-              where fleet_run_id = ? and status = 'queued'`,
-            [input.fleetRunId],
-          );
-          const [row] = await em.execute<{ passed: number; failed: number; cancelled: number }[]>(
-            `select count(*) filter (where status = 'passed')::int as passed,
-                    count(*) filter (where status = 'failed')::int as failed,
-                    count(*) filter (where status = 'cancelled')::int as cancelled
-               from machine_runs where fleet_run_id = ?`,
-            [input.fleetRunId],
-          );
-          counts = row!;
-        }
+        const counts = input.finished
+          ? await closeFleetMachines(em, input.fleetRunId)
+          : await fleetCounts(em, input.fleetRunId);
         await em.execute(
           `update fleet_runs set status = ?, passed = ?, failed = ?, cancelled = ?,
                   finished_at = case when ? then coalesce(finished_at, now()) else null end
@@ -555,21 +555,6 @@ async function reserveName(em: EntityManager, input: ReserveNameInput): Promise<
     [input.tenantId, input.siteId, name, input.machineId, seq],
   );
   return { name };
-}
-
-async function auditRun(em: EntityManager, update: MachineRunUpdate): Promise<void> {
-  const [row] = await em.execute<{ machine_id: string }[]>(
-    `select machine_id from machine_runs where id = ?`,
-    [update.runId],
-  );
-  await appendAudit(em, {
-    tenantId: update.tenantId,
-    actor: 'system:provision-machine',
-    action: `machine_run.${update.status}`,
-    subjectType: 'machine',
-    subjectId: row?.machine_id ?? update.runId,
-    data: { runId: update.runId, ...(update.lastError ? { error: update.lastError.type } : {}) },
-  });
 }
 
 export type ProvisioningActivities = ReturnType<typeof createProvisioningActivities>;

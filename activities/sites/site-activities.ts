@@ -61,11 +61,11 @@ export function createSiteActivities(deps: { orm: Orm }) {
           return { siteId: site.id, created: true };
         });
       } catch (err) {
-        // The code is unique across tenants, so another tenant's site is invisible here but still
-        // collides: the unique index reports it.
+        // Two requests creating the same code in this tenant at once: the unique index reports it.
+        // Codes are unique per tenant only, so nothing here can reveal another tenant's site.
         if (
           (err as { code?: string }).code === '23505' &&
-          String((err as Error).message).includes('sites_code')
+          String((err as Error).message).includes('sites_tenant_id_code_key')
         ) {
           throw siteCodeTaken(input.code);
         }

@@ -1,8 +1,10 @@
+import { existsSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { Agent, type AgentState } from '../agent';
-import type { AgentConfig } from '../config';
+import { readConfig, writeConfig } from '../config';
 import {
   newHostState,
+  type HostOptions,
   SimulatedPlatform,
   type SimulatedHostState,
 } from '../platform/simulated/simulated-host';
@@ -24,6 +26,8 @@ export interface HarnessOptions {
   enrollTimeoutMs?: number;
   /** How long a simulated restart keeps the machine offline. */
   bootDelayMs?: number;
+  /** Windows version, edition and form factor of machine i (default: Windows 11 Pro laptop). */
+  hostOptions?: (index: number) => HostOptions;
 }
 
 export interface SimulatedMachine {
@@ -60,7 +64,8 @@ export class Harness {
     for (let i = 0; i < opts.machines; i++) {
       const name = `sim-${String(i).padStart(4, '0')}`;
       // Seeded by folder and name: the same folder is the same fleet next time, another folder another fleet.
-      this.add(name, () => newHostState(name, `${path.resolve(opts.stateDir)}:${name}`));
+      const options = opts.hostOptions?.(i) ?? {};
+      this.add(name, () => newHostState(name, `${path.resolve(opts.stateDir)}:${name}`, options));
     }
     for (let k = 0; k < (opts.clones ?? 0); k++) {
       const original = this.machines[k]!;
@@ -93,17 +98,32 @@ export class Harness {
     this.machines.push(machine);
   }
 
+  /**
+   * The machine's agent config on its disk, as the site installer leaves it: written once, with the
+   * enrollment key, which the agent removes once it has enrolled. Only the API address follows the
+   * harness (tests move the API between ports).
+   */
+  private installedConfig(dir: string): string {
+    const file = path.join(dir, 'agent-config.json');
+    const installed = existsSync(file)
+      ? readConfig(file)
+      : {
+          siteCode: this.opts.siteCode,
+          enrollmentKey: this.opts.enrollmentKey,
+          ...(this.opts.fingerprint ? { fingerprint: this.opts.fingerprint } : {}),
+          stateDir: dir,
+        };
+    mkdirSync(dir, { recursive: true });
+    writeConfig(file, { ...installed, apiUrl: this.opts.apiUrl });
+    return file;
+  }
+
   private newAgent(dir: string, platform: SimulatedPlatform): Agent {
     const faults = this.opts.faults ?? noFaults;
-    const config: AgentConfig = {
-      apiUrl: this.opts.apiUrl,
-      siteCode: this.opts.siteCode,
-      enrollmentKey: this.opts.enrollmentKey,
-      fingerprint: this.opts.fingerprint,
-      stateDir: dir,
-    };
+    const configFile = this.installedConfig(dir);
     return new Agent({
-      config,
+      config: readConfig(configFile),
+      configFile,
       platform,
       pollSeconds: this.opts.pollSeconds,
       fetch: flakyFetch(faults.network),

@@ -48,6 +48,17 @@ export interface StepContext {
   signal: AbortSignal;
 }
 
+/** A failure of the machine's own API that says whether running the step again can help. */
+export class PlatformError extends Error {
+  override name = 'PlatformError';
+  constructor(
+    message: string,
+    readonly permanent: boolean,
+  ) {
+    super(message);
+  }
+}
+
 /** A failure the step classifies itself: retryable (transient) or permanent. */
 export class StepError extends Error {
   override name = 'StepError';
@@ -76,6 +87,56 @@ export interface ComputerName {
   active: string;
   /** The name after the next reboot (equal to `active` when no rename is pending). */
   pending: string;
+  /** The AD domain the machine is joined to, or null (workgroup). */
+  domain?: string | null;
+}
+
+/** What decides whether a tweak applies here. */
+export interface MachineFacts {
+  /** HKLM\SOFTWARE\Microsoft\Windows NT\CurrentVersion\EditionID, e.g. Professional, Enterprise, EnterpriseS. */
+  editionId: string;
+  build: number;
+  /** A battery is present (laptop, tablet): Modern Standby relies on hibernation there. */
+  hasBattery: boolean;
+}
+
+/** winget as the agent will run it, or why it cannot run (a permanent condition of the machine). */
+export type WingetReadiness =
+  { ok: true; path: string; version: string; runtime: string } | { ok: false; reason: string };
+
+/** A value in one place a registry path reaches: HKLM/HKU as it is, or for HKCU `default` and each loaded user's SID. */
+export type RegistryTargetValue = { kind: string; value: RegistryData } | null;
+export type RegistrySnapshot = Record<string, RegistryTargetValue>;
+
+export interface RegistryApplyItem {
+  path: string;
+  name: string;
+  type: 'DWord' | 'String';
+  value: RegistryData;
+  /** The tweak it belongs to: its previous value is recorded under it the first time (for undo). */
+  tweak: string;
+}
+export interface RegistryApplyOutcome {
+  changed: boolean;
+  /** This value could not be set; the others were still tried. */
+  error?: { message: string; permanent: boolean };
+}
+
+/** What the machine had before Drydock changed it: kept on the machine until undone. */
+export interface TweakRecord {
+  /** `registry:<path>\<name>` or `action:<action>`. */
+  key: string;
+  tweak: string;
+  before: RegistrySnapshot | { hibernation: boolean };
+}
+
+export interface InternationalSettings {
+  /** Regional formats (user locale), e.g. en-GB. */
+  formats: string;
+  /** Default input method, e.g. 0409:00000409. */
+  keyboard: string;
+  /** Home location GeoID. */
+  homeLocation: number;
 }
 
 export interface LocaleState {
@@ -84,6 +145,8 @@ export interface LocaleState {
   locale: string;
   /** Input locales of the default user, e.g. 0409:00000409. */
   keyboards: string[];
+  /** What a user signing in for the first time gets (the default user profile). */
+  newUser?: { formats: string | null; keyboards: string[]; homeLocation: number | null };
 }
 
 export interface AutopilotHash {
@@ -117,29 +180,67 @@ export interface Platform {
   renameComputer(name: string): Promise<void>;
   /** The installed version of a winget package, or null when it is not installed. */
   wingetInstalledVersion(id: string): Promise<string | null>;
+  /** Finds winget for SYSTEM (signed by Microsoft, new enough, its runtime reachable) and checks it starts. */
+  wingetReady(): Promise<WingetReadiness>;
   /** Runs `winget install` for one package id; returns winget's exit code (see agent/steps/winget-codes.ts). */
-  wingetInstall(id: string, version: string | undefined): Promise<{ exitCode: number; output: string }>;
+  wingetInstall(
+    id: string,
+    version: string | undefined,
+    signal?: AbortSignal,
+  ): Promise<{ exitCode: number; output: string }>;
   /** Downloads to a local file and returns its SHA-256 (hex, lower-case), computed while writing. */
   download(url: string, signal: AbortSignal): Promise<{ file: string; sha256: string }>;
-  /** Runs a downloaded installer with its arguments and returns its exit code. */
-  runInstaller(file: string, args: string[]): Promise<number>;
+  /**
+   * Runs a downloaded installer with its arguments and returns its exit code; refuses to run it
+   * unless the file it opens has `sha256`. Waits for the installer itself, not for programs it
+   * starts; a timeout or `signal` ends the installer and everything it started.
+   */
+  runInstaller(file: string, args: string[], sha256: string, signal?: AbortSignal): Promise<number>;
+  /** Windows' pending-restart indicators that are set now (empty: none). */
+  pendingReboot(): Promise<string[]>;
+  machineFacts(): Promise<MachineFacts>;
+  /**
+   * Sets many values at once (the default user hive is loaded once): for each, records what every
+   * target had before (first time only), then writes where it differs. One failure does not stop the others.
+   */
+  applyRegistry(items: RegistryApplyItem[]): Promise<RegistryApplyOutcome[]>;
+  /** Reads many values at once; HKCU: the default user profile (what a new user gets). */
+  readRegistry(items: { path: string; name: string }[]): Promise<(RegistryData | null)[]>;
+  /** Takes a tweak action; `hibernation-off` records the previous state first. Returns whether it changed anything. */
+  applyTweakAction(action: 'restore-point' | 'hibernation-off', tweak: string): Promise<boolean>;
+  /** Every record of what the machine had before a tweak changed it. */
+  tweakRecords(): Promise<TweakRecord[]>;
+  /** Puts each record's values back (deleting values that were absent), then drops the record. */
+  restoreTweakRecords(keys: string[]): Promise<{ key: string; error?: string }[]>;
   /** HKLM:/HKCU: paths as PowerShell writes them; HKCU means the default user profile and every existing one. */
   registryRead(path: string, name: string): Promise<RegistryData | null>;
   registryWrite(path: string, name: string, type: 'DWord' | 'String', value: RegistryData): Promise<void>;
   localeState(): Promise<LocaleState>;
   setTimeZone(id: string): Promise<void>;
   setLocale(tag: string): Promise<void>;
-  setKeyboard(inputLocale: string): Promise<void>;
+  /** Formats, keyboard and home location, for the welcome screen and every new user (Windows 10 and 11). */
+  setInternational(settings: InternationalSettings): Promise<void>;
   /** Names (SSIDs) of the machine's Wi-Fi profiles. */
   wifiProfiles(): Promise<string[]>;
+  /** Whether the machine has a Wi-Fi adapter (WLAN AutoConfig has something to configure). */
+  wifiAdapterPresent(): Promise<boolean>;
   addWifiProfile(network: WifiNetworkSpec): Promise<void>;
   autopilotHash(): Promise<AutopilotHash>;
   /** Restarts the machine shortly (Windows: shutdown.exe /r /t 10); the agent stops with it. */
   restart(reason: string): Promise<void>;
+
+  /**
+   * Optional hook: told as a step starts to run here, by its idempotency key — after its payload
+   * was checked, and only when it really runs (the journal answers a finished step's redelivery
+   * without running it). The simulated host counts executions with it (the tests' proof that
+   * nothing ran twice); the steps themselves know nothing of the platform they run on.
+   */
+  stepStarted?(idempotencyKey: string): void;
 }
 
 export interface WifiNetworkSpec {
   ssid: string;
   authentication: 'open' | 'wpa2-enterprise' | 'wpa3-enterprise';
   autoConnect: boolean;
+  radius?: { serverNames: string[]; trustedRootCaThumbprints: string[] };
 }

@@ -4,7 +4,8 @@
  * "already there" is success, "restart to finish" is success plus a reboot, and the rest are
  * retryable (transient: network, busy, in use) or permanent (wrong id, policy, unsupported).
  */
-export type WingetOutcome = 'installed' | 'already-installed' | 'reboot-required' | 'retryable' | 'permanent';
+export type WingetOutcome =
+  'installed' | 'already-installed' | 'reboot-required' | 'reboot-first' | 'retryable' | 'permanent';
 
 const hresult = (hex: number) => hex | 0; // winget's HRESULTs arrive as negative 32-bit exit codes
 
@@ -40,6 +41,8 @@ export const WingetCode = {
   MsiRebootRequired: 3010,
   MsiRebootInitiated: 1641,
   MsiAnotherInstallInProgress: 1618,
+  /** STATUS_DLL_NOT_FOUND: winget.exe could not load its VC++ runtime (winget-cli #2748, #4321). */
+  DllNotFound: hresult(0xc0000135),
 } as const;
 
 const outcomes = new Map<number, WingetOutcome>([
@@ -63,7 +66,8 @@ const outcomes = new Map<number, WingetOutcome>([
   [WingetCode.InstallInsufficientMemory, 'retryable'],
   [WingetCode.InstallNoNetwork, 'retryable'],
   [WingetCode.InstallInUseByApplication, 'retryable'],
-  [WingetCode.RebootRequiredToInstall, 'retryable'],
+  // "Restart before installing": retrying without a restart cannot help (the workflow restarts first).
+  [WingetCode.RebootRequiredToInstall, 'reboot-first'],
   [WingetCode.MsiAnotherInstallInProgress, 'retryable'],
   // Permanent: retrying the same command cannot help; the profile or the machine must change.
   [WingetCode.NoApplicationsFound, 'permanent'],
@@ -76,6 +80,7 @@ const outcomes = new Map<number, WingetOutcome>([
   [WingetCode.InstallDiskFull, 'permanent'],
   [WingetCode.InstallDowngrade, 'permanent'],
   [WingetCode.InstallSystemNotSupported, 'permanent'],
+  [WingetCode.DllNotFound, 'permanent'],
 ]);
 
 /** Unknown codes are retryable: a bounded retry policy stops them, and a transient cause gets its chance. */

@@ -3,7 +3,14 @@ import type { FastifyBaseLogger } from 'fastify';
 import { AGENT_CHANNEL, type AgentNotice } from '../../infra/db/agent-notices';
 import { AgentKeyCache } from './key-cache';
 
-export type WakeReason = 'task' | 'revoked' | 'timeout' | 'closed' | 'reconnected';
+/**
+ * Why a long-poll's wait ended. `superseded`: a newer poll of the same key took over (one poll per
+ * key); `rekeyed`: the key now belongs to another machine row (an approved replacement).
+ */
+/** A key's polls may replace its own open poll this often a minute (an agent restart does it once). */
+export const SUPERSEDES_PER_MINUTE = 20;
+
+export type WakeReason = 'task' | 'revoked' | 'timeout' | 'closed' | 'reconnected' | 'superseded' | 'rekeyed';
 
 interface Waiter {
   machineId: string;
@@ -16,11 +23,20 @@ interface Waiter {
  * wakes the long-polls waiting in this process. Any replica can serve any agent, since every
  * replica hears every NOTIFY. Reconnects with backoff and re-LISTENs; waiters are woken after a
  * reconnect so they re-check what they may have missed.
+ *
+ * One outstanding poll per agent key (per process): a new poll ends the older one (it answers
+ * 204), so one key cannot hold thousands of sockets and wake-ups. A task notice wakes one waiter
+ * of the machine, the newest.
  */
 export class NotifyHub {
   private client: Client | null = null;
   private readonly byMachine = new Map<string, Set<Waiter>>();
-  private readonly byKey = new Map<string, Set<Waiter>>();
+  private readonly byKey = new Map<string, Waiter>();
+  /** The current poll of each key that has one (its number): older polls of the key are over. */
+  private readonly currentPoll = new Map<string, number>();
+  private polls = 0;
+  /** Per key: how often its polls replaced its own open poll in the current minute. */
+  private readonly supersedes = new Map<string, { since: number; count: number }>();
   private closed = false;
   private reconnectDelay = 250;
   /** Agent keys, cached only while this hub hears revocations (it forgets them on each notice). */
@@ -76,20 +92,68 @@ export class NotifyHub {
     } catch {
       return;
     }
-    if (notice.t === 'task') for (const w of this.byMachine.get(notice.m) ?? []) w.wake('task');
-    if (notice.t === 'revoked') {
-      this.keys.forget(notice.k);
-      for (const w of this.byKey.get(notice.k) ?? []) w.wake('revoked');
+    if (notice.t === 'task') {
+      const waiters = this.byMachine.get(notice.m);
+      // The newest waiter (a Set iterates in insertion order): one claim per notice.
+      if (waiters?.size) [...waiters][waiters.size - 1]!.wake('task');
     }
+    if (notice.t === 'revoked' || notice.t === 'rekeyed') {
+      this.keys.forget(notice.k);
+      this.byKey.get(notice.k)?.wake(notice.t);
+    }
+  }
+
+  /**
+   * A long-poll of this key begins: it becomes the key's current poll, and the older one, if still
+   * open, ends now ('superseded'). Returns the poll's number for `wait` and `isCurrent`, or null
+   * when the key has superseded its own polls more than SUPERSEDES_PER_MINUTE times in a minute:
+   * an agent polls one at a time, so only a broken or hostile client does that (answer 429).
+   */
+  beginPoll(keyId: string): number | null {
+    if (this.currentPoll.has(keyId) && this.countSupersede(keyId) > SUPERSEDES_PER_MINUTE) return null;
+    const poll = ++this.polls;
+    this.currentPoll.set(keyId, poll);
+    this.byKey.get(keyId)?.wake('superseded');
+    return poll;
+  }
+
+  private countSupersede(keyId: string): number {
+    const now = Date.now();
+    let entry = this.supersedes.get(keyId);
+    if (!entry || now - entry.since > 60_000) {
+      if (this.supersedes.size >= 100_000) this.supersedes.clear();
+      entry = { since: now, count: 0 };
+      this.supersedes.set(keyId, entry);
+    }
+    return ++entry.count;
+  }
+
+  isCurrent(keyId: string, poll: number): boolean {
+    return this.currentPoll.get(keyId) === poll;
+  }
+
+  /** The poll answered: forget it unless a newer one took over. */
+  endPoll(keyId: string, poll: number): void {
+    if (this.currentPoll.get(keyId) === poll) this.currentPoll.delete(keyId);
   }
 
   private wakeAll(reason: WakeReason): void {
     for (const set of this.byMachine.values()) for (const w of set) w.wake(reason);
   }
 
-  /** Resolves on a task or revocation notice for this machine/key, the timeout, or `signal` aborting. */
-  wait(machineId: string, keyId: string, timeoutMs: number, signal?: AbortSignal): Promise<WakeReason> {
+  /**
+   * Resolves on a task or revocation notice for this machine/key, the timeout, `signal` aborting,
+   * or (with `poll`) a newer poll of the key.
+   */
+  wait(
+    machineId: string,
+    keyId: string,
+    timeoutMs: number,
+    signal?: AbortSignal,
+    poll?: number,
+  ): Promise<WakeReason> {
     if (this.closed) return Promise.resolve('closed');
+    if (poll !== undefined && !this.isCurrent(keyId, poll)) return Promise.resolve('superseded');
     return new Promise((resolve) => {
       const waiter: Waiter = {
         machineId,
@@ -98,9 +162,8 @@ export class NotifyHub {
           clearTimeout(timer);
           signal?.removeEventListener('abort', onAbort);
           this.byMachine.get(machineId)?.delete(waiter);
-          this.byKey.get(keyId)?.delete(waiter);
           if (this.byMachine.get(machineId)?.size === 0) this.byMachine.delete(machineId);
-          if (this.byKey.get(keyId)?.size === 0) this.byKey.delete(keyId);
+          if (this.byKey.get(keyId) === waiter) this.byKey.delete(keyId);
           resolve(reason);
         },
       };
@@ -108,9 +171,10 @@ export class NotifyHub {
       const timer = setTimeout(() => waiter.wake('timeout'), timeoutMs);
       signal?.addEventListener('abort', onAbort, { once: true });
       if (!this.byMachine.has(machineId)) this.byMachine.set(machineId, new Set());
-      if (!this.byKey.has(keyId)) this.byKey.set(keyId, new Set());
       this.byMachine.get(machineId)!.add(waiter);
-      this.byKey.get(keyId)!.add(waiter);
+      // One waiter per key: an older one (a wait without a poll number) makes way.
+      this.byKey.get(keyId)?.wake('superseded');
+      this.byKey.set(keyId, waiter);
     });
   }
 

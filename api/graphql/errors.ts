@@ -16,6 +16,10 @@ export enum ErrorCode {
   RunNotRunning = 'RUN_NOT_RUNNING',
   RunNotRetryable = 'RUN_NOT_RETRYABLE',
   RunInProgress = 'RUN_IN_PROGRESS',
+  /** A request over a limit: document depth, aliases, tokens, cost, or transactions it opened. */
+  QueryTooExpensive = 'QUERY_TOO_EXPENSIVE',
+  /** Selected nothing to run (a fleet run whose selection matches no machine). */
+  EmptySelection = 'EMPTY_SELECTION',
   InstallerKeyNotAvailable = 'INSTALLER_KEY_NOT_AVAILABLE',
 }
 

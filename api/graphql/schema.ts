@@ -10,6 +10,7 @@ import './types/alert';
 import './types/machine-actions';
 import './types/profile';
 import './types/provisioning';
+import './types/undo-tweaks';
 import './types/site-installers';
 
 export const schema = builder.toSchema();

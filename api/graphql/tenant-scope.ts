@@ -17,5 +17,6 @@ export function inTenant<T>(
   fn: (em: EntityManager, identity: Identity) => Promise<T>,
 ): Promise<T> {
   const identity = requireIdentity(ctx);
+  ctx.budget.spend('transactions');
   return withTenant(ctx.orm, identity.tenantId, (em) => fn(em, identity));
 }

@@ -33,7 +33,10 @@ async function timed(fn: () => Promise<unknown>, timeoutMs: number): Promise<Che
   }
 }
 
-/** 200 when PostgreSQL and Temporal both answer, 503 otherwise; the body says which. */
+/**
+ * 200 when PostgreSQL and Temporal both answer, 503 otherwise; the body says which, and nothing
+ * more: it is unauthenticated, so why one failed (addresses, error text) goes to the log only.
+ */
 export async function healthzRoutes(app: FastifyInstance, deps: AppDeps): Promise<void> {
   // Its own connection without the SDK's retry interceptor: a health check must answer "down"
   // within its deadline, not retry in the background after the answer was given.
@@ -46,6 +49,10 @@ export async function healthzRoutes(app: FastifyInstance, deps: AppDeps): Promis
       timed(() => probe.withDeadline(Date.now() + 2000, () => probe.workflowService.getSystemInfo({})), 2000),
     ]);
     const ok = postgres.ok && temporal.ok;
-    return reply.code(ok ? 200 : 503).send({ status: ok ? 'ok' : 'unavailable', postgres, temporal });
+    if (!ok) app.log.warn({ postgres: postgres.error, temporal: temporal.error }, 'health check failed');
+    const shown = ({ ok, latencyMs }: Check) => ({ ok, latencyMs });
+    return reply
+      .code(ok ? 200 : 503)
+      .send({ status: ok ? 'ok' : 'unavailable', postgres: shown(postgres), temporal: shown(temporal) });
   });
 }

@@ -1,4 +1,3 @@
-import type { ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { loadEnv, type Env } from '../config/env';
 import { StartupError } from '../config/fatal';
@@ -12,8 +11,10 @@ import { serverSecret } from '../config/env';
 import { resolvePostgres, type ResolvedPostgres } from '../postgres/resolve';
 import { ensureTemporalCli } from '../temporal/cli';
 import { connectTemporal } from '../temporal/connection';
-import { startDevServer, type DevServer } from '../temporal/dev-server';
+import { startDevServer } from '../temporal/dev-server';
 import { API_NODE_FLAGS, spawnEntry, stopChild } from './processes';
+import { Supervised } from './supervise';
+import { assertIdentitySafe } from '../config/safety';
 
 const say = (line: string) => process.stdout.write(`${line}\n`);
 
@@ -24,6 +25,7 @@ const say = (line: string) => process.stdout.write(`${line}\n`);
  */
 export async function up(opts: { demo: boolean; fleet: number }): Promise<void> {
   const env = loadEnv();
+  assertIdentitySafe(env);
   const started: { stop(): Promise<void>; name: string }[] = [];
   let stopping = false;
   const stopAll = async (code: number) => {
@@ -83,23 +85,37 @@ export async function up(opts: { demo: boolean; fleet: number }): Promise<void> 
       TEMPORAL_ADDRESS: temporalAddress,
       DRYDOCK_ENV: env.DRYDOCK_ENV,
     };
-    const worker = spawnEntry('worker', 'workers/main.ts', childEnv, say);
-    started.push({ name: 'worker', stop: () => stopChild(worker) });
-    const api = spawnEntry('api', 'api/main.ts', childEnv, say, API_NODE_FLAGS);
-    started.push({ name: 'API', stop: () => stopChild(api) });
-    for (const [name, child] of [
-      ['worker', worker],
-      ['API', api],
-    ] as const)
-      watchExit(name, child, () => stopping, stopAll);
+    const fatal = () => void stopAll(1);
+    const entry =
+      (name: string, file: string, env: NodeJS.ProcessEnv, flags: string[] = []) =>
+      async () => {
+        const child = spawnEntry(name, file, env, say, flags);
+        return { process: child, stop: () => stopChild(child) };
+      };
+    // Supervised: a crashed worker or API comes back with back-off; the stack does not stop.
+    const worker = new Supervised('worker', entry('worker', 'workers/main.ts', childEnv), {
+      say,
+      restart: true,
+      onFatal: fatal,
+    });
+    await worker.run();
+    started.push({ name: 'worker', stop: () => worker.stop() });
+    const api = new Supervised('API', entry('api', 'api/main.ts', childEnv, API_NODE_FLAGS), {
+      say,
+      restart: true,
+      onFatal: fatal,
+    });
+    await api.run();
+    started.push({ name: 'API', stop: () => api.stop() });
 
     const base = `http://${env.API_HOST}:${env.API_PORT}`;
     await waitHealthy(`${base}/healthz`, 120_000);
     if (demoKey && opts.fleet > 0) {
-      const fleet = spawnEntry(
-        'fleet',
-        'infra/cli/harness-entry.ts',
-        {
+      // The demo's simulated machines: if they stop (a rotated key before they enrolled, say), the
+      // stack keeps running and says so.
+      const fleet = new Supervised(
+        'simulated fleet',
+        entry('fleet', 'infra/cli/harness-entry.ts', {
           ...childEnv,
           DRYDOCK_ENROLLMENT_KEY: demoKey.key,
           DRYDOCK_ENROLLMENT_FINGERPRINT: demoKey.fingerprint,
@@ -110,11 +126,11 @@ export async function up(opts: { demo: boolean; fleet: number }): Promise<void> 
             DEMO_SITE_CODE,
             '--stay',
           ]),
-        },
-        say,
+        }),
+        { say, restart: false },
       );
-      started.push({ name: 'simulated fleet', stop: () => stopChild(fleet) });
-      watchExit('simulated fleet', fleet, () => stopping, stopAll);
+      await fleet.run();
+      started.push({ name: 'simulated fleet', stop: () => fleet.stop() });
     }
     say('');
     say('Drydock is up.');
@@ -143,15 +159,23 @@ async function startTemporal(env: Env, started: { stop(): Promise<void>; name: s
     log: say,
   });
   say(`drydock: Temporal CLI: ${cli.path} (${cli.source})`);
-  const server: DevServer = await startDevServer({
+  const options = {
     cliPath: cli.path,
     port: env.TEMPORAL_PORT,
     uiPort: env.TEMPORAL_UI_PORT,
     dbFile: path.join(env.DRYDOCK_DATA_DIR, 'temporal', 'dev.sqlite'),
     namespace: env.TEMPORAL_NAMESPACE,
     detached: true,
+  };
+  // Supervised like the worker and the API: a dead dev server comes back on its SQLite file (the
+  // worker and the API reconnect by themselves), instead of leaving an unhealthy API behind.
+  const temporal = new Supervised('Temporal dev server', () => startDevServer(options), {
+    say,
+    restart: true,
   });
-  started.push({ name: 'Temporal dev server', stop: server.stop });
+  await temporal.run();
+  started.push({ name: 'Temporal dev server', stop: () => temporal.stop() });
+  const server = { address: `127.0.0.1:${env.TEMPORAL_PORT}` };
   // The gRPC port opens before the frontend serves; wait until a client really connects.
   const deadline = Date.now() + 60_000;
   for (;;) {
@@ -163,19 +187,6 @@ async function startTemporal(env: Env, started: { stop(): Promise<void>; name: s
       await new Promise((r) => setTimeout(r, 500));
     }
   }
-}
-
-function watchExit(
-  name: string,
-  child: ChildProcess,
-  stopping: () => boolean,
-  stopAll: (code: number) => Promise<void>,
-) {
-  child.once('exit', (code, signal) => {
-    if (stopping()) return;
-    say(`drydock: the ${name} exited (${signal ?? code}); stopping everything`);
-    void stopAll(1);
-  });
 }
 
 async function waitHealthy(url: string, timeoutMs: number): Promise<void> {

@@ -46,6 +46,35 @@ const schema = z.object({
   WORKFLOW_BUNDLE_PATH: z.string().min(1).optional(),
   API_HOST: z.string().min(1).default('127.0.0.1'),
   API_PORT: port.default(3000),
+  /** Client connections the API holds at once; unset = the open-file limit less a reserve (docs/SECURITY.md). */
+  API_MAX_CONNECTIONS: z.coerce.number().int().min(16).max(1_000_000).optional(),
+  /**
+   * Proxies whose X-Forwarded-For the API believes (Fastify trustProxy: comma-separated addresses or
+   * CIDRs). Unset = none: the client address is the socket's, as the enrollment guard needs it.
+   */
+  API_TRUST_PROXY: z
+    .string()
+    .regex(/^[0-9A-Fa-f:.\/]+(,\s*[0-9A-Fa-f:.\/]+)*$/, 'must be comma-separated addresses or CIDRs')
+    .optional(),
+  /**
+   * Origins (scheme://host[:port]) a browser may call /graphql from with credentials; unset = none
+   * (the portal is served from the API's own origin and needs no CORS).
+   */
+  API_CORS_ORIGINS: z
+    .string()
+    .regex(
+      /^https?:\/\/[^\s,/]+(,\s*https?:\/\/[^\s,/]+)*$/,
+      'must be comma-separated origins like https://portal.example.com',
+    )
+    .optional(),
+  /**
+   * Host names /graphql answers to (DNS rebinding defence), comma-separated, ports allowed; the
+   * loopback names are always allowed. Production: the API's public name(s).
+   */
+  API_ALLOWED_HOSTS: z
+    .string()
+    .regex(/^[A-Za-z0-9.\-[\]:]+(,\s*[A-Za-z0-9.\-[\]:]+)*$/, 'must be comma-separated host names')
+    .optional(),
   TEMPORAL_PORT: port.default(7233),
   TEMPORAL_UI_PORT: port.default(8233),
   DRYDOCK_DEMO_TENANT: z
@@ -54,9 +83,11 @@ const schema = z.object({
     .default('demo'),
   /** Server secret for key HMACs. Required in production; a fixed development value otherwise. */
   DRYDOCK_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
-  ENROLL_RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(1).default(60),
-  ENROLL_LOCKOUT_FAILURES: z.coerce.number().int().min(1).default(5),
-  ENROLL_LOCKOUT_SECONDS: z.coerce.number().int().min(1).default(900),
+  /** Valid enrollments one site may make per minute (sized for imaging hundreds behind one address). */
+  ENROLL_RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(1).default(1000),
+  /** Failed enrollments one source (IPv4 address, IPv6 /64) may make per ENROLL_LOCKOUT_SECONDS. */
+  ENROLL_LOCKOUT_FAILURES: z.coerce.number().int().min(1).max(1_000_000).default(10),
+  ENROLL_LOCKOUT_SECONDS: z.coerce.number().int().min(1).max(86_400).default(900),
   /** A machine_uid seen from another MachineGuid within this window is a clone, not a re-image. */
   COLLISION_WINDOW_SECONDS: z.coerce.number().int().min(0).default(86_400),
   AGENT_POLL_MAX_SECONDS: z.coerce.number().int().min(1).max(120).default(30),

@@ -4,7 +4,11 @@
  */
 export const AGENT_CHANNEL = 'drydock_agent';
 
-export type AgentNotice = { t: 'task'; m: string } | { t: 'revoked'; k: string };
+export type AgentNotice =
+  | { t: 'task'; m: string }
+  | { t: 'revoked'; k: string }
+  /** The key now belongs to another machine row (an approved replacement): forget it, end its poll. */
+  | { t: 'rekeyed'; k: string };
 
 /** For use inside the caller's transaction: delivered on commit, dropped on rollback. */
 export function noticeSql(notice: AgentNotice): { sql: string; params: string[] } {

@@ -18,7 +18,8 @@ export interface TaskError {
 
 /** A task row as the agent channel reads it back. */
 export interface TaskState {
-  status: 'queued' | 'delivered' | 'completed' | 'failed';
+  /** `abandoned`: its run ended (or it was not delivered within the offline limit); it never runs. */
+  status: 'queued' | 'delivered' | 'completed' | 'failed' | 'abandoned';
   result: Record<string, unknown> | null;
   error: TaskError | null;
   taskToken: Buffer | null;
@@ -32,16 +33,28 @@ export interface DispatchInput {
   payload: Record<string, unknown>;
   idempotencyKey: string;
   workflowId: string;
+  /** The Temporal run that asked for it: a reset's new run never gets the old run's results. */
+  runId: string;
   activityId: string;
   taskToken: Uint8Array;
   attempt: number;
+  /** Not delivered by then (the step's offline limit): abandoned, the step fails as unreachable. */
+  deliverBy: Date;
+  /** Never handed out after this (the activity's schedule-to-close: nobody waits for it any more). */
+  expiresAt: Date;
   /** The machine_runs row to mirror (status, phase, step, attempt), if the task belongs to a run. */
   run?: { runId: string; status: string; phase: string; step: string; attempt: number };
 }
 
 export type DispatchOutcome =
   | { machine: 'missing' | 'retired' }
-  | { machine: 'active' | 'pending'; task: Pick<TaskState, 'status' | 'result' | 'error'> };
+  | {
+      machine: 'active' | 'pending';
+      task:
+        | Pick<TaskState, 'status' | 'result' | 'error'>
+        /** A row of this key but another kind exists; `undelivered`: the delivery deadline passed. */
+        | { status: 'conflict' | 'undelivered'; result: null; error: null };
+    };
 
 function checkIds(...ids: string[]): void {
   for (const id of ids) if (!uuidPattern.test(id)) throw new Error(`not an id: ${JSON.stringify(id)}`);
@@ -77,12 +90,12 @@ export async function dispatchTask(orm: Orm, input: DispatchInput): Promise<Disp
   const notice: AgentNotice = { t: 'task', m: input.machineId };
   const [row] = await call<{
     machine_status: string;
-    status: TaskState['status'] | null;
+    status: TaskState['status'] | 'conflict' | 'undelivered' | null;
     result: TaskState['result'];
     error: TaskState['error'];
   }>(
     orm,
-    `select * from agent_dispatch_task($1, $2, $3, $4, $5::jsonb, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)`,
+    `select * from agent_dispatch_task($1, $2, $3, $4, $5::jsonb, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)`,
     [
       input.tenantId,
       input.machineId,
@@ -91,9 +104,12 @@ export async function dispatchTask(orm: Orm, input: DispatchInput): Promise<Disp
       JSON.stringify(input.payload),
       input.idempotencyKey,
       input.workflowId,
+      input.runId,
       input.activityId,
       Buffer.from(input.taskToken),
       input.attempt,
+      input.deliverBy,
+      input.expiresAt,
       input.run?.runId ?? null,
       input.run?.status ?? null,
       input.run?.phase ?? null,
@@ -105,7 +121,10 @@ export async function dispatchTask(orm: Orm, input: DispatchInput): Promise<Disp
   );
   const machine = row!.machine_status as 'missing' | 'retired' | 'active' | 'pending';
   if (machine === 'missing' || machine === 'retired') return { machine };
-  return { machine, task: { status: row!.status!, result: row!.result, error: row!.error } };
+  const status = row!.status!;
+  if (status === 'conflict' || status === 'undelivered')
+    return { machine, task: { status, result: null, error: null } };
+  return { machine, task: { status, result: row!.result, error: row!.error } };
 }
 
 /**
@@ -158,8 +177,11 @@ export async function finishTask(
   return row ? { status: row.status, result: row.result, error: row.error, taskToken: row.task_token } : null;
 }
 
-/** A task's status and current activity attempt's token, or null if the machine has no such task. */
-export async function taskState(
+/**
+ * For a progress report: the task's status and current activity attempt's token, or null if the
+ * machine has no such task. An open task is marked delivered (the machine is working on it).
+ */
+export async function taskForProgress(
   orm: Orm,
   tenantId: string,
   machineId: string,
@@ -172,6 +194,23 @@ export async function taskState(
     [tenantId, machineId, taskId],
   );
   return row ? { status: row.status, taskToken: row.task_token } : null;
+}
+
+/** A task's kind, or null if the machine has no such task (read where a result arrives unannounced). */
+export async function taskKind(
+  orm: Orm,
+  tenantId: string,
+  machineId: string,
+  taskId: string,
+): Promise<string | null> {
+  checkIds(tenantId, machineId, taskId);
+  const rows = await withTenant(orm, tenantId, (em) =>
+    em.execute<{ kind: string }[]>(
+      `select kind from agent_tasks where tenant_id = ? and machine_id = ? and id = ?`,
+      [tenantId, machineId, taskId],
+    ),
+  );
+  return rows[0]?.kind ?? null;
 }
 
 export interface AgentKeyRow {

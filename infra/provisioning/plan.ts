@@ -1,30 +1,42 @@
-import { StepKind, type RegistrySetting, type ValidatePayload } from '../wire/agent-steps';
+import {
+  StepKind,
+  type LocalePayload,
+  type RegistrySetting,
+  type TweakSpec,
+  type ValidatePayload,
+} from '../wire/agent-steps';
 import type { PlanStep } from '../../workflows/provisioning/contracts';
 import { PHASE_ORDER, type Profile } from './profile';
-import { tweakCatalogue } from './tweaks';
+import { retiredTweakIds, tweakCatalogue } from './tweaks';
 
 /**
  * Turns a resolved profile into the ordered steps provisionMachine runs. Built by an activity and
  * recorded in the run's history, so the workflow replays the same plan even after the code or the
- * catalogue changes. The rename step's name is filled in at run time (reserved server-side).
+ * catalogue changes. Each step carries its kind's payload (`StepPayloads`); the rename step carries
+ * the name the activity reserved for the machine from the identity phase's template (reserveName).
  */
-export function buildPlan(profile: Profile): PlanStep[] {
+export function buildPlan(profile: Profile, reserved: { hostname?: string } = {}): PlanStep[] {
   const p = profile.phases;
   const steps: PlanStep[] = [];
-  const tweaks = p.tweaks.enabled
-    ? p.tweaks.selected.map((id) => {
-        const tweak = tweakCatalogue.find((t) => t.id === id)!;
-        return {
-          id,
-          registry: tweak.registry.map((r): RegistrySetting => ({
-            path: r.path,
-            name: r.name,
-            type: r.type,
-            value: r.value,
-          })),
-        };
-      })
-    : [];
+  // In catalogue order, so the restore point comes first whatever the selection's order; retired
+  // tweaks (no longer doing anything on current Windows) are left out.
+  const selected = new Set(
+    p.tweaks.enabled ? p.tweaks.selected.filter((id) => !retiredTweakIds.has(id)) : [],
+  );
+  const tweaks: TweakSpec[] = tweakCatalogue
+    .filter((t) => selected.has(t.id))
+    .map((tweak) => ({
+      id: tweak.id,
+      registry: tweak.registry.map((r): RegistrySetting => ({
+        path: r.path,
+        name: r.name,
+        type: r.type,
+        value: r.value,
+      })),
+      ...(tweak.actions ? { actions: tweak.actions } : {}),
+      ...(tweak.applies ? { applies: tweak.applies } : {}),
+      ...(tweak.needs ? { needs: tweak.needs } : {}),
+    }));
   for (const phase of PHASE_ORDER) {
     if (!p[phase].enabled) continue;
     switch (phase) {
@@ -41,16 +53,30 @@ export function buildPlan(profile: Profile): PlanStep[] {
         break;
       }
       case 'identity':
+        if (reserved.hostname === undefined)
+          throw new Error(
+            `the identity phase renames the machine: reserve its name (template ${p.identity.nameTemplate}) before building the plan`,
+          );
         steps.push({
           key: 'identity.rename',
           phase,
           kind: StepKind.Rename,
-          label: `Rename (${p.identity.nameTemplate})`,
-          payload: { template: p.identity.nameTemplate },
+          label: `Rename to ${reserved.hostname}`,
+          payload: { name: reserved.hostname },
           policy: 'change',
         });
         break;
       case 'apps':
+        // winget must be able to run as SYSTEM before any package is asked of it.
+        if (p.apps.winget.length > 0)
+          steps.push({
+            key: 'apps.winget-ready',
+            phase,
+            kind: StepKind.WingetReady,
+            label: 'Make winget ready (App Installer, runtime, signature)',
+            payload: {},
+            policy: 'check',
+          });
         for (const app of p.apps.winget) {
           steps.push({
             key: `apps.winget:${app.id}`,
@@ -89,7 +115,7 @@ export function buildPlan(profile: Profile): PlanStep[] {
           phase,
           kind: StepKind.Locale,
           label: `Time zone ${p.locale.timeZone}, locale ${p.locale.locale}, keyboard ${p.locale.keyboard}`,
-          payload: { timeZone: p.locale.timeZone, locale: p.locale.locale, keyboard: p.locale.keyboard },
+          payload: localePayload(p.locale),
           policy: 'change',
         });
         if (p.locale.wifi.length > 0)
@@ -118,20 +144,21 @@ export function buildPlan(profile: Profile): PlanStep[] {
           installers: p.apps.enabled
             ? p.apps.installers.map((i) => ({ name: i.name, sha256: i.sha256 }))
             : [],
-          registry: tweaks.flatMap((t) => t.registry),
-          ...(p.locale.enabled
-            ? {
-                locale: { timeZone: p.locale.timeZone, locale: p.locale.locale, keyboard: p.locale.keyboard },
-              }
-            : {}),
+          registry: tweaks.flatMap((t) =>
+            t.registry.map((r) => ({ ...r, tweak: t.id, ...(t.applies ? { applies: t.applies } : {}) })),
+          ),
+          ...(p.locale.enabled ? { locale: localePayload(p.locale) } : {}),
           wifi: p.locale.enabled ? p.locale.wifi.map((w) => w.ssid) : [],
+          wifiWpa3Enterprise: p.locale.enabled
+            ? p.locale.wifi.filter((w) => w.authentication === 'wpa3-enterprise').map((w) => w.ssid)
+            : [],
         };
         steps.push({
           key: 'validation',
           phase,
           kind: StepKind.Validate,
           label: 'Validate the machine against the config',
-          payload: expected as unknown as Record<string, unknown>,
+          payload: expected,
           policy: 'check',
         });
         break;
@@ -142,6 +169,16 @@ export function buildPlan(profile: Profile): PlanStep[] {
     }
   }
   return steps;
+}
+
+function localePayload(l: Profile['phases']['locale']): LocalePayload {
+  return {
+    timeZone: l.timeZone,
+    locale: l.locale,
+    keyboard: l.keyboard,
+    formats: l.formats ?? l.locale,
+    homeLocation: l.homeLocation,
+  };
 }
 
 /** Renders a NetBIOS name from a template. Tokens: {SITE} (6), {SERIAL4}, {SEQ3}. Upper-case, ≤ 15. */

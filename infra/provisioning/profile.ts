@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { standardTweakIds, tweakIds } from './tweaks';
+import { retiredTweakIds, standardTweakIds, tweakIds } from './tweaks';
 
 /** Phases in the order provisionMachine runs them (security and join steps arrive later). */
 export const PHASE_ORDER = [
@@ -93,7 +93,14 @@ export const ProfileSchema = z
         tweaks: z.object({
           enabled: z.boolean(),
           selected: z
-            .array(z.string().refine((id) => tweakIds.has(id), 'is not a tweak in the catalogue'))
+            .array(
+              z
+                .string()
+                .refine(
+                  (id) => tweakIds.has(id) || retiredTweakIds.has(id),
+                  'is not a tweak in the catalogue',
+                ),
+            )
             .max(200),
         }),
         drivers: z.object({ enabled: z.boolean() }),
@@ -106,6 +113,13 @@ export const ProfileSchema = z
             .regex(/^[0-9a-fA-F]{4}:[0-9a-fA-F]{8}$/, 'must be a Windows input locale like 0409:00000409')
             // As Windows reports it, so comparisons are exact.
             .transform((k) => k.toUpperCase()),
+          /** Regional formats (user locale) new users get; default: the same as `locale`. */
+          formats: z
+            .string()
+            .regex(/^[a-z]{2,3}-[A-Z]{2}$/, 'must look like en-GB')
+            .optional(),
+          /** Home location as a Windows GeoID (244 = United States, 242 = United Kingdom, 94 = Germany). */
+          homeLocation: z.number().int().min(1).max(999_999).default(244),
           /**
            * Wi-Fi profiles to add. Open and 802.1X (enterprise, machine authentication) networks only:
            * a pre-shared key is a secret, and secrets never travel in a profile or a workflow history.
@@ -117,8 +131,33 @@ export const ProfileSchema = z
                   ssid: z.string().min(1).max(32),
                   authentication: z.enum(['open', 'wpa2-enterprise', 'wpa3-enterprise']),
                   autoConnect: z.boolean().default(true),
+                  /**
+                   * Enterprise networks must pin the RADIUS server: without it a machine-mode PEAP
+                   * profile accepts any certificate from any trusted root for any name.
+                   */
+                  radius: z
+                    .object({
+                      serverNames: z
+                        .array(
+                          z.string().regex(/^[A-Za-z0-9*](?:[A-Za-z0-9.*-]{0,252})$/, 'must be a DNS name'),
+                        )
+                        .min(1)
+                        .max(10),
+                      trustedRootCaThumbprints: z
+                        .array(
+                          z.string().regex(/^[0-9a-fA-F]{40}$/, 'must be a SHA-1 thumbprint (40 hex digits)'),
+                        )
+                        .min(1)
+                        .max(10),
+                    })
+                    .strict()
+                    .optional(),
                 })
-                .strict(),
+                .strict()
+                .refine(
+                  (w) => w.authentication === 'open' || w.radius !== undefined,
+                  'an enterprise network needs radius { serverNames, trustedRootCaThumbprints } (the RADIUS certificate is pinned)',
+                ),
             )
             .max(20)
             .default([]),
@@ -160,7 +199,14 @@ export const standardProfile: Profile = {
     },
     tweaks: { enabled: true, selected: standardTweakIds },
     drivers: { enabled: false },
-    locale: { enabled: true, timeZone: 'UTC', locale: 'en-US', keyboard: '0409:00000409', wifi: [] },
+    locale: {
+      enabled: true,
+      timeZone: 'UTC',
+      locale: 'en-US',
+      keyboard: '0409:00000409',
+      homeLocation: 244,
+      wifi: [],
+    },
     inventory: { enabled: true, autopilotHash: true },
     validation: { enabled: true },
   },

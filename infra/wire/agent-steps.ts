@@ -1,7 +1,16 @@
+import type { StepPayloads } from './step-payloads';
+import type { StepResults } from './step-results';
+
 /**
  * The provisioning steps an agent runs: task kinds, their payloads and their results. Shared by
  * the workflows (which dispatch them), the agent (which runs them) and the tests. Payloads carry
  * settings only, never secrets: they are recorded in workflow histories and in agent_tasks.
+ *
+ * One map per direction, keyed by kind: `StepPayloads[K]` is what a step of kind K takes (a plan
+ * step, a dispatch, the agent's handler), `StepResults[K]` what it gives back. Both are the
+ * `Static` types of the TypeBox schemas the two ends check them with — payloads on the agent
+ * (`step-payloads.ts`), results on the server (`step-results.ts`) — so types and checks cannot
+ * drift. This module holds only enums and types: workflows import it.
  */
 export enum StepKind {
   Preflight = 'preflight.check',
@@ -9,6 +18,10 @@ export enum StepKind {
   Winget = 'apps.winget',
   Installer = 'apps.installer',
   Tweaks = 'tweaks.apply',
+  /** Restores the values the tweaks step recorded before changing them (undoTweaks). */
+  TweaksUndo = 'tweaks.undo',
+  /** Finds winget for SYSTEM, checks its signature and version, and that it starts (before the winget steps). */
+  WingetReady = 'apps.winget-ready',
   Locale = 'locale.apply',
   Wifi = 'wifi.apply',
   Inventory = 'inventory.collect',
@@ -17,103 +30,61 @@ export enum StepKind {
   BootId = 'system.boot-id',
 }
 
-/** Every step result may ask for a reboot; the workflow then sends a reboot task and waits for a new boot id. */
-export interface StepResultBase {
+export type { StepPayloads, StepResults };
+
+/**
+ * Every step result may ask for a reboot; the workflow then sends a reboot task and waits for a new
+ * boot id. (A type, not an interface: results are plain JSON records, `Record<string, unknown>`.)
+ */
+export type StepResultBase = {
   /** Nothing was changed: the machine already was in the asked-for state. */
   alreadyDone?: boolean;
   reboot?: boolean;
-}
+};
 
-export interface PreflightPayload {
-  requireAcPower: boolean;
-  minFreeDiskGb: number;
-  requireTpm: boolean;
-  requireSecureBoot: boolean;
-  minOsBuild: number;
-}
-export interface PreflightCheck {
-  check: 'ac-power' | 'free-disk' | 'api-reachable' | 'tpm' | 'secure-boot' | 'os-build';
-  ok: boolean;
-  detail: string;
-}
-export interface PreflightResult extends StepResultBase {
-  checks: PreflightCheck[];
-}
+/**
+ * What the agent channel hands a workflow for a step of kind K: its result, held to the kind's
+ * schema, read with the flags every step may set (inventory's schema allows none, so it has none).
+ */
+export type TaskResult<K extends StepKind = StepKind> = StepResults[K] & StepResultBase;
 
-export interface RenamePayload {
-  name: string;
-}
+/** A step's kind with its result: narrowing `kind` narrows `result` (a plan runs steps of every kind). */
+export type StepOutcome<K extends StepKind = StepKind> = {
+  [P in K]: { kind: P; result: TaskResult<P> };
+}[K];
 
-export interface WingetPayload {
-  id: string;
-  version?: string;
-}
-export interface WingetResult extends StepResultBase {
-  exitCode: number;
-  outcome: string;
-}
+export type PreflightPayload = StepPayloads[StepKind.Preflight];
+export type RenamePayload = StepPayloads[StepKind.Rename];
+export type WingetPayload = StepPayloads[StepKind.Winget];
+export type InstallerPayload = StepPayloads[StepKind.Installer];
+export type TweaksPayload = StepPayloads[StepKind.Tweaks];
+export type TweaksUndoPayload = StepPayloads[StepKind.TweaksUndo];
+export type LocalePayload = StepPayloads[StepKind.Locale];
+export type WifiPayload = StepPayloads[StepKind.Wifi];
+export type InventoryPayload = StepPayloads[StepKind.Inventory];
+export type ValidatePayload = StepPayloads[StepKind.Validate];
+export type RebootPayload = StepPayloads[StepKind.Reboot];
+export type {
+  EditionFamily,
+  RadiusPin,
+  RegistrySetting,
+  TweakAction,
+  TweakApplicability,
+  TweakSpec,
+  WifiNetwork,
+} from './step-payloads';
 
-export interface InstallerPayload {
-  name: string;
-  url: string;
-  sha256: string;
-  arguments: string[];
-}
-
-export interface RegistrySetting {
-  path: string;
-  name: string;
-  type: 'DWord' | 'String';
-  value: number | string;
-}
-export interface TweaksPayload {
-  tweaks: { id: string; registry: RegistrySetting[] }[];
-}
-export interface TweaksResult extends StepResultBase {
-  changed: string[];
-}
-
-export interface LocalePayload {
-  timeZone: string;
-  locale: string;
-  keyboard: string;
-}
-
-export interface WifiNetwork {
-  ssid: string;
-  authentication: 'open' | 'wpa2-enterprise' | 'wpa3-enterprise';
-  autoConnect: boolean;
-}
-export interface WifiPayload {
-  networks: WifiNetwork[];
-}
-
-export interface InventoryPayload {
-  autopilotHash: boolean;
-}
-
-/** What validation compares the machine against: the state the resolved config asked for. */
-export interface ValidatePayload {
-  hostname?: string;
-  apps: string[];
-  installers: { name: string; sha256: string }[];
-  registry: RegistrySetting[];
-  locale?: LocalePayload;
-  wifi: string[];
-}
-export interface ValidationItem {
-  item: string;
-  pass: boolean;
-  detail: string;
-}
-export interface ValidateResult extends StepResultBase {
-  items: ValidationItem[];
-}
-
-export interface RebootResult extends StepResultBase {
-  /** The boot id before the reboot: the workflow waits for a different one. */
-  bootId: string;
-}
+export type PreflightResult = StepResults[StepKind.Preflight];
+export type WingetReadyResult = StepResults[StepKind.WingetReady];
+export type WingetResult = StepResults[StepKind.Winget];
+export type InstallerResult = StepResults[StepKind.Installer];
+export type TweaksResult = StepResults[StepKind.Tweaks];
+export type TweaksUndoResult = StepResults[StepKind.TweaksUndo];
+export type WifiResult = StepResults[StepKind.Wifi];
+export type InventoryResult = StepResults[StepKind.Inventory];
+export type ValidateResult = StepResults[StepKind.Validate];
+export type RebootResult = StepResults[StepKind.Reboot];
+export type { PreflightCheck, ValidationItem } from './step-results';
 
 /** Where direct installers record what they installed (check-then-act across redeliveries). */
 export const INSTALLER_MARKER_PATH = 'HKLM:\\SOFTWARE\\Drydock\\Installers';
@@ -128,6 +99,16 @@ export enum StepFailure {
   InstallerDownloadFailed = 'InstallerDownloadFailed',
   InstallerFailed = 'InstallerFailed',
   SettingFailed = 'SettingFailed',
+  /** winget cannot run as SYSTEM here (no App Installer, too old, unsigned, or it does not start). */
+  WingetUnavailable = 'WingetUnavailable',
+  /** The install needs a restart first (winget 0x8A15010A): the workflow restarts, then retries. */
+  RebootRequiredFirst = 'RebootRequiredFirst',
+  /** Renaming a domain-joined machine needs a domain credential, which no step has yet. */
+  RenameNeedsDomainCredential = 'RenameNeedsDomainCredential',
+  /** A Windows error that running the step again cannot fix (access denied, invalid argument). */
+  WindowsError = 'WindowsError',
   UnknownStep = 'UnknownStep',
+  /** The payload is not what this agent's step takes (a value a newer server sends, or a bug): nothing ran. */
+  InvalidPayload = 'InvalidPayload',
   StepCrashed = 'StepCrashed',
 }

@@ -410,9 +410,11 @@ static int cmd_configure(int argc, wchar_t **argv) {
   }
   if (!config || !api || !site || !key)
     return fail(L"configure needs --config, --api-url, --site-code and --enroll-key", ERROR_INVALID_PARAMETER);
-  if (!(wcsncmp(api, L"https://", 8) == 0 || wcsncmp(api, L"http://", 7) == 0) ||
-      !only(api, UPPER LOWER DIGITS L":/.-_[]~", 10, 300))
-    return fail(L"--api-url must be an http(s) URL", ERROR_INVALID_PARAMETER);
+  /* As the agent requires (agent/config.ts): https, or plain http to this machine's loopback only. */
+  BOOL loopback = wcsncmp(api, L"http://127.", 11) == 0 || wcsncmp(api, L"http://localhost", 16) == 0 ||
+                  wcsncmp(api, L"http://[::1]", 12) == 0;
+  if (!(wcsncmp(api, L"https://", 8) == 0 || loopback) || !only(api, UPPER LOWER DIGITS L":/.-_[]~", 10, 300))
+    return fail(L"--api-url must be an https URL (http only to a loopback address)", ERROR_INVALID_PARAMETER);
   if (!only(site, UPPER DIGITS L"-", 3, 32))
     return fail(L"--site-code must be 3-32 upper-case letters, digits or dashes", ERROR_INVALID_PARAMETER);
   if (wcsncmp(key, L"dek_", 4) != 0 || !only(key, UPPER LOWER DIGITS L"_-", 20, 100))

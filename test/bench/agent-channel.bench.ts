@@ -18,14 +18,21 @@ import { createTenant } from '../helpers/fixtures';
 import { dropDatabase, freePort } from '../helpers/shared';
 
 /**
- * Agent-channel benchmark (issue 3): enrollments per second for 1,000 simulated machines, then the
- * API's memory and task-dispatch latency (queued → delivered) with 2,000 idle long-polling agents.
- * Baselines from the same run: /healthz round trips at the same concurrency, and the API's memory
- * before any agent connected. Everything real: API process, PostgreSQL, HTTP on loopback.
+ * Agent-channel benchmark (issues 3 and 10): a site imaging 500 machines behind one address with the
+ * default limits; enrollments per second for 1,000 simulated machines; the API's memory and
+ * task-dispatch latency (queued → delivered) with 2,000 idle long-polling agents; then a bystander
+ * agent's check-in latency and the API's memory while one agent key opens 10,000 polls and while
+ * 100 unauthenticated 1 MiB GraphQL documents arrive. Baselines from the same run: /healthz round
+ * trips at the same concurrency, the API's memory before any agent connected, the bystander's
+ * latency with no attack. Everything real: API process, PostgreSQL, HTTP on loopback; the
+ * enrollment limits are the defaults (each phase enrolls into its own site).
  */
+const IMAGING = 500;
 const ENROLL = 1000;
 const POLLERS = 2000;
 const DISPATCHES = 300;
+const ATTACK_POLLS = 10_000;
+const ATTACK_DOCUMENTS = 100;
 
 const out = (line: string) => process.stdout.write(`${line}\n`);
 const pct = (sorted: number[], p: number) =>
@@ -45,11 +52,25 @@ async function main(): Promise<void> {
   const stateDir = mkdtempSync(path.join(os.tmpdir(), 'drydock-bench-'));
   const orm = await createOrm(deriveAppUrl(adminUrl), { pool: { min: 0, max: 4 } });
 
-  // A tenant, a client, a site and its enrollment key.
-  const { tenantId, siteId, siteCode } = await createTenant(orm, `bench-${process.pid}`);
-  const key = await withTenant(orm, tenantId, async (em) =>
-    rotateEnrollmentKey(em, await em.findOneOrFail(SiteSchema, { id: siteId }), 'bench', serverSecret(env)),
-  );
+  // A tenant, a client, and a site (with its enrollment key) per phase: each has its own budget.
+  const { tenantId, clientId } = await createTenant(orm, `bench-${process.pid}`);
+  const site = (code: string) =>
+    withTenant(orm, tenantId, async (em) => {
+      const row = em.create(SiteSchema, {
+        id: randomUUID(),
+        tenantId,
+        clientId,
+        code,
+        name: code,
+        createdAt: new Date(),
+      });
+      await em.flush();
+      const issued = await rotateEnrollmentKey(em, row, 'bench', serverSecret(env));
+      return { siteCode: code, key: issued };
+    });
+  const imaging = await site(`IMG-${process.pid}`);
+  const { siteCode, key } = await site(`ENR-${process.pid}`);
+  const pollers = await site(`POLL-${process.pid}`);
 
   // The API as its own process, with the flags `drydock up` gives it, so its memory is its own.
   const port = await freePort();
@@ -64,8 +85,6 @@ async function main(): Promise<void> {
         DATABASE_URL: adminUrl,
         TEMPORAL_ADDRESS: temporal.address,
         API_PORT: String(port),
-        // Every simulated machine comes from 127.0.0.1: lift the per-address limit for the bench.
-        ENROLL_RATE_LIMIT_PER_MINUTE: '100000000',
         AGENT_POLL_MAX_SECONDS: '30',
       },
       stdio: ['ignore', 'inherit', 'inherit'],
@@ -84,8 +103,30 @@ async function main(): Promise<void> {
   const idleRss = rssMb(api.pid!);
 
   try {
-    // Baseline: the same number of concurrent requests to /healthz.
+    // A site images 500 machines at once behind one NAT address, with the default limits. Every
+    // refusal an agent meets is in its log (it retries after Retry-After): count them.
+    let refused = 0;
+    const imaged = new Harness({
+      log: (line) => void (/more machines a minute|too many failed enrollments/.test(line) && refused++),
+      apiUrl,
+      siteCode: imaging.siteCode,
+      enrollmentKey: imaging.key.key,
+      machines: IMAGING,
+      stateDir: path.join(stateDir, 'imaging'),
+      pollSeconds: 25,
+      enrollTimeoutMs: 120_000,
+    });
     let started = performance.now();
+    imaged.start();
+    const imagedReport = await imaged.waitForEnrollment();
+    const imagedSeconds = (performance.now() - started) / 1000;
+    await imaged.stop();
+    out(
+      `bulk imaging: ${imagedReport.enrolled}/${IMAGING} machines of one site behind one address enrolled in ${imagedSeconds.toFixed(1)} s with the default limits; ${refused} answered 429 [target: none]`,
+    );
+
+    // Baseline: the same number of concurrent requests to /healthz.
+    started = performance.now();
     await Promise.all(Array.from({ length: ENROLL }, () => fetch(`${apiUrl}/healthz`).then((r) => r.text())));
     const healthRate = ENROLL / ((performance.now() - started) / 1000);
 
@@ -111,8 +152,8 @@ async function main(): Promise<void> {
 
     const more = new Harness({
       apiUrl,
-      siteCode,
-      enrollmentKey: key.key,
+      siteCode: pollers.siteCode,
+      enrollmentKey: pollers.key.key,
       machines: POLLERS - ENROLL,
       stateDir: path.join(stateDir, 'b'),
       pollSeconds: 25,
@@ -164,6 +205,32 @@ async function main(): Promise<void> {
     out(
       `dispatch baseline: /healthz round trip under the same load p50 ${pct(rtts, 50).toFixed(1)} ms, p99 ${pct(rtts, 99).toFixed(1)} ms`,
     );
+
+    // Attacks, with the 2,000 agents still polling: a bystander checks in every 20 ms meanwhile.
+    const bystander = (await fleet.machines[0]!.platform.loadProtected('agent-key'))!;
+    const attackerKey = (await fleet.machines[1]!.platform.loadProtected('agent-key'))!;
+    const quiet = await bystanderLatencies(apiUrl, bystander, 3000, api.pid!);
+    out(
+      `bystander baseline: check-in p50 ${pct(quiet.ms, 50).toFixed(1)} ms, p99 ${pct(quiet.ms, 99).toFixed(1)} ms; API RSS ${quiet.peakRssMb.toFixed(0)} MB`,
+    );
+    const polls = await underAttack(apiUrl, bystander, api.pid!, [
+      'polls',
+      apiUrl,
+      attackerKey,
+      String(ATTACK_POLLS),
+    ]);
+    out(
+      `attack, one key opens ${ATTACK_POLLS} polls: bystander check-in p50 ${pct(polls.ms, 50).toFixed(1)} ms, p99 ${pct(polls.ms, 99).toFixed(1)} ms [target: p99 under 100 ms]; API RSS peak ${polls.peakRssMb.toFixed(0)} MB; answers ${polls.answers}`,
+    );
+    const documents = await underAttack(apiUrl, bystander, api.pid!, [
+      'documents',
+      apiUrl,
+      '-',
+      String(ATTACK_DOCUMENTS),
+    ]);
+    out(
+      `attack, ${ATTACK_DOCUMENTS} unauthenticated 1 MiB GraphQL documents: bystander check-in p50 ${pct(documents.ms, 50).toFixed(1)} ms, p99 ${pct(documents.ms, 99).toFixed(1)} ms [target: p99 under 100 ms]; API RSS peak ${documents.peakRssMb.toFixed(0)} MB; answers ${documents.answers}`,
+    );
     await fleet.stop();
     await more.stop();
   } finally {
@@ -175,6 +242,67 @@ async function main(): Promise<void> {
     await pg.stop();
     rmSync(stateDir, { recursive: true, force: true });
   }
+}
+
+/** The bystander checks in every 20 ms for `ms`; its latencies, and the API's peak RSS meanwhile. */
+async function bystanderLatencies(apiUrl: string, agentKey: string, ms: number, apiPid: number) {
+  const latencies: number[] = [];
+  let peakRssMb = 0;
+  const until = Date.now() + ms;
+  while (Date.now() < until) {
+    const t = performance.now();
+    const res = await fetch(`${apiUrl}/v1/agent/check-in`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${agentKey}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ bootId: 'bench-bystander', uptimeSeconds: 60, agentVersion: '0.1.0' }),
+    });
+    await res.text();
+    if (res.status !== 200) throw new Error(`bystander check-in answered ${res.status}`);
+    latencies.push(performance.now() - t);
+    peakRssMb = Math.max(peakRssMb, rssMb(apiPid));
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  return { ms: latencies.sort((a, b) => a - b), peakRssMb };
+}
+
+/**
+ * Runs the attacker (test/bench/attacker.ts) in its own process and measures the bystander until it
+ * has every answer (at least 3 s).
+ */
+async function underAttack(apiUrl: string, bystander: string, apiPid: number, args: string[]) {
+  const attacker = spawn(
+    process.execPath,
+    ['--require', require.resolve('tsx/cjs'), path.join(__dirname, 'attacker.ts'), ...args],
+    {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    },
+  );
+  let output = '';
+  attacker.stdout!.on('data', (d: Buffer) => (output += d.toString()));
+  let done = false;
+  const exited = new Promise<number | null>((resolve) =>
+    attacker.once('exit', (code) => {
+      done = true;
+      resolve(code);
+    }),
+  );
+  const measured = { ms: [] as number[], peakRssMb: 0 };
+  const started = Date.now();
+  while (!done || Date.now() - started < 3000) {
+    const slice = await bystanderLatencies(apiUrl, bystander, 500, apiPid);
+    measured.ms.push(...slice.ms);
+    measured.peakRssMb = Math.max(measured.peakRssMb, slice.peakRssMb);
+    if (Date.now() - started > 120_000) attacker.kill();
+  }
+  if ((await exited) !== 0) throw new Error(`the attacker failed: ${output}`);
+  const { answers } = JSON.parse(output) as { answers: Record<string, number> };
+  measured.ms.sort((a, b) => a - b);
+  return {
+    ...measured,
+    answers: Object.entries(answers)
+      .map(([status, n]) => `${n}× ${status}`)
+      .join(', '),
+  };
 }
 
 main().catch((err) => {

@@ -379,8 +379,6 @@ async function main(): Promise<void> {
       {
         ...childEnv,
         API_PORT: String(apiPort),
-        // Every simulated machine comes from 127.0.0.1: lift the per-address limit for the bench.
-        ENROLL_RATE_LIMIT_PER_MINUTE: '100000000',
         AGENT_POLL_MAX_SECONDS: '30',
         PROVISION_RETRY_BACKOFF_SECONDS: '1',
         PROVISION_OFFLINE_LIMIT_SECONDS: '600',
@@ -454,7 +452,7 @@ async function main(): Promise<void> {
     );
     const resolved = resolveProfile([layer]);
     if (!resolved.ok) throw new Error(JSON.stringify(resolved.errors));
-    const plan = buildPlan(resolved.profile);
+    const plan = buildPlan(resolved.profile, { hostname: 'BENCH-001' });
     const reboots = plan.filter((s) => s.kind === StepKind.Rename).length;
     const stepsPerMachine = plan.length + reboots;
     out(

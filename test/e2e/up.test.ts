@@ -148,3 +148,62 @@ describe('drydock up', () => {
     await stop(second);
   });
 });
+
+/** The pid `drydock up` printed for one of the processes it supervises (the newest). */
+function pidOf(up: Up, name: string): number {
+  const matches = [...up.output().matchAll(new RegExp(`drydock: ${name} running \\(pid (\\d+)\\)`, 'g'))];
+  if (matches.length === 0) throw new Error(`no pid for ${name}:\n${up.output()}`);
+  return Number(matches[matches.length - 1]![1]);
+}
+
+async function healthy(): Promise<boolean> {
+  try {
+    return (await fetch(`http://127.0.0.1:${ports.api}/healthz`)).status === 200;
+  } catch {
+    return false;
+  }
+}
+
+async function until(what: string, check: () => Promise<boolean>, up: Up, timeoutMs = 90_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (up.child.exitCode !== null) throw new Error(`drydock up exited:\n${up.output()}`);
+    if (Date.now() > deadline) throw new Error(`${what} did not happen:\n${up.output()}`);
+    await new Promise((r) => setTimeout(r, 300));
+  }
+}
+
+describe('drydock up supervises what it starts', () => {
+  it('restarts a killed worker, API and Temporal dev server, and keeps running when the demo fleet exits', async () => {
+    const up = startUp();
+    try {
+      await waitFor(up, 'Drydock is up.');
+      await waitFor(up, 'harness: enrolled 5');
+
+      // The simulated fleet ends (killed): the stack stays and says so.
+      process.kill(pidOf(up, 'simulated fleet'), 'SIGKILL');
+      await waitFor(up, 'the simulated fleet exited');
+      expect(await healthy()).toBe(true);
+
+      for (const name of ['worker', 'API', 'Temporal dev server']) {
+        const before = up.output().split(`the ${name} is back`).length;
+        process.kill(pidOf(up, name), 'SIGKILL');
+        await waitFor(up, `the ${name} stopped`);
+        await until(
+          `${name} restart`,
+          async () => up.output().split(`the ${name} is back`).length > before,
+          up,
+        );
+      }
+      // Everything answers again: the API is healthy (Temporal included) and a workflow runs on the worker.
+      await until('health', healthy, up);
+      const fleet = await graphql('{ tenant { clients { id } } }');
+      const created = await graphql('mutation($i: CreateSiteInput!) { createSite(input: $i) { code } }', {
+        i: { clientId: fleet.data!.tenant.clients[0].id, code: 'AFTER-KILLS', name: 'After the kills' },
+      });
+      expect(created).toEqual({ data: { createSite: { code: 'AFTER-KILLS' } } });
+    } finally {
+      await stop(up);
+    }
+  });
+});

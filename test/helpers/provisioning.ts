@@ -87,6 +87,7 @@ export interface MachineRunView {
   id: string;
   machineId: string;
   workflowId: string;
+  seq: number | null;
   status: string;
   step: string | null;
   lastError: { type: string; message: string; step: string | null } | null;
@@ -99,7 +100,7 @@ export async function fleetMachineRuns(stack: AgentStack, id: string): Promise<M
     stack.app,
     stack.tenant.tenantId,
     `query($id: ID!) { fleetRun(id: $id) { machineRuns(first: 1000) {
-       id machineId workflowId status step profileVersion lastError { type message step } validation { item result detail } } } }`,
+       id machineId workflowId seq status step profileVersion lastError { type message step } validation { item result detail } } } }`,
     { id },
   );
   if (!res.data) throw new Error(JSON.stringify(res.errors));

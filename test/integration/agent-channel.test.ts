@@ -97,7 +97,7 @@ async function rawPoll(agentKey: string, wait: number) {
 }
 
 describe('enrollment', () => {
-  it('enrolls 20 agents at once into 20 rows, then reuses the row when the same hardware enrolls again', async () => {
+  it('enrolls 20 agents at once into 20 rows; an installer run again reuses the row on proof of the agent key', async () => {
     const fleet = harness('fleet', 20);
     fleet.start();
     expect(await fleet.waitForEnrollment()).toMatchObject({ enrolled: 20, pending: 0, failed: 0 });
@@ -106,12 +106,13 @@ describe('enrollment', () => {
     expect(rows.filter((m) => m.hostname.startsWith('SIM-'))).toHaveLength(20);
     expect(new Set(rows.map((m) => m.machineUid)).size).toBe(rows.length);
 
-    // Reinstall the agent on sim-0003: its stored key is gone, the same hardware enrolls again.
+    // The site installer runs again on sim-0003 (a repair): the config carries an enrollment key
+    // and the agent still has its key, which it presents as proof. Same row, new key.
     const machine = fleet.machines[3]!;
     const oldKey = (await machine.platform.loadProtected('agent-key'))!;
-    await machine.platform.deleteProtected('agent-key');
     const again = agentFor(machine.platform, machine.dir);
     await again.ensureEnrolled();
+    expect(again.state).toBe('enrolled');
     const after = await machines();
     expect(after).toHaveLength(rows.length);
     expect(again.machineId).toBe(
@@ -122,6 +123,50 @@ describe('enrollment', () => {
     const unknown = await rawPoll(`dak_${'0'.repeat(16)}_${'A'.repeat(43)}`, 0);
     expect(revoked.status).toBe(401);
     expect(await revoked.text()).toBe(await unknown.text());
+  });
+
+  it('holds a re-enrollment of a live machine that cannot prove it is that install, until an operator approves it as the replacement', async () => {
+    const m = await enrolledMachine('lost-key');
+    const ownerId = m.agent.machineId!;
+    const ownerKey = (await m.platform.loadProtected('agent-key'))!;
+    // The agent was reinstalled and lost its key while the machine kept checking in: no proof.
+    await m.platform.deleteProtected('agent-key');
+    const again = agentFor(m.platform, path.join(m.dir, 'reinstalled'));
+    await again.ensureEnrolled();
+    expect(again.state).toBe('pending');
+    expect(again.machineId).not.toBe(ownerId);
+    const pendingRow = (await machines()).find((r) => r.id === again.machineId)!;
+    expect(pendingRow).toMatchObject({
+      status: 'pending',
+      pendingKind: 'unverified',
+      replacesMachineId: ownerId,
+    });
+    // The machine it claims to be keeps its key and its site: nothing was taken over.
+    expect((await rawPoll(ownerKey, 0)).status).toBe(204);
+    const alerts = await gql<{ alerts: { kind: string; machineId: string }[] }>(
+      stack.app,
+      stack.tenant.tenantId,
+      '{ alerts { kind machineId } }',
+    );
+    expect(alerts.data!.alerts).toContainEqual({
+      kind: 'MachineReenrollmentUnverified',
+      machineId: pendingRow.id,
+    });
+
+    const approved = await gql<{ approveMachine: { id: string; status: string } }>(
+      stack.app,
+      stack.tenant.tenantId,
+      'mutation($id: ID!) { approveMachine(id: $id, asReplacement: true) { id status } }',
+      { id: pendingRow.id },
+    );
+    expect(approved.data).toEqual({ approveMachine: { id: ownerId, status: 'Active' } });
+    // The new install now is the machine: its key speaks for the owner row; the old key is dead.
+    const newKey = (await m.platform.loadProtected('agent-key'))!;
+    expect((await rawPoll(ownerKey, 0)).status).toBe(401);
+    expect((await rawPoll(newKey, 0)).status).toBe(204);
+    await again.checkIn();
+    expect(again.machineId).toBe(ownerId);
+    expect((await machines()).find((r) => r.id === pendingRow.id)!.status).toBe('retired');
   });
 
   it('treats a re-image (new MachineGuid, machine not seen lately) as the same machine', async () => {
@@ -143,8 +188,9 @@ describe('enrollment', () => {
     expect(fresh.state).toBe('enrolled');
   });
 
-  it('moves a machine enrolling under another site of the tenant, with a site-move alert', async () => {
+  it('keeps a machine in its site when it enrolls under another one, until an operator approves the move', async () => {
     const m = await enrolledMachine('mover');
+    const machineId = m.agent.machineId!;
     const created = await gql<{ createSite: { id: string; code: string } }>(
       stack.app,
       stack.tenant.tenantId,
@@ -159,27 +205,62 @@ describe('enrollment', () => {
     );
     const site = created.data!.createSite;
     const otherKey = await stack.issueEnrollmentKey(site.id);
+    const otherSite = (dir: string) =>
+      new Agent({
+        config: { apiUrl: stack.apiUrl, siteCode: site.code, enrollmentKey: otherKey.key, stateDir: dir },
+        platform: m.platform,
+        pollSeconds: 2,
+      });
+
+    // Without its agent key (no proof): a pending request; the machine stays where it is.
+    const stored = (await m.platform.loadProtected('agent-key'))!;
     await m.platform.deleteProtected('agent-key');
-    const moved = new Agent({
-      config: {
-        apiUrl: stack.apiUrl,
-        siteCode: site.code,
-        enrollmentKey: otherKey.key,
-        stateDir: path.join(m.dir, 'moved'),
-      },
-      platform: m.platform,
-      pollSeconds: 2,
+    const stranger = otherSite(path.join(m.dir, 'stranger'));
+    await stranger.ensureEnrolled();
+    expect(stranger.state).toBe('pending');
+    let rows = await machines();
+    expect(rows.find((r) => r.id === stranger.machineId)).toMatchObject({
+      pendingKind: 'unverified',
+      replacesMachineId: machineId,
+      siteId: site.id,
     });
+    expect(rows.find((r) => r.id === machineId)!.siteId).toBe(stack.tenant.siteId);
+
+    // With its agent key (the other site's installer ran on the machine): a move request. It stays
+    // in its site and keeps working until approved.
+    await m.platform.saveProtected('agent-key', stored);
+    const moved = otherSite(path.join(m.dir, 'moved'));
     await moved.ensureEnrolled();
-    expect(moved.machineId).toBe(m.agent.machineId);
-    const row = (await machines()).find((r) => r.id === moved.machineId)!;
-    expect(row.siteId).toBe(site.id);
+    expect(moved.machineId).toBe(machineId);
+    expect(moved.state).toBe('enrolled');
+    rows = await machines();
+    expect(rows.find((r) => r.id === machineId)).toMatchObject({
+      siteId: stack.tenant.siteId,
+      requestedSiteId: site.id,
+      pendingKind: 'move',
+    });
     const alerts = await gql<{ alerts: { kind: string; machineId: string }[] }>(
       stack.app,
       stack.tenant.tenantId,
       '{ alerts { kind machineId } }',
     );
-    expect(alerts.data!.alerts).toContainEqual({ kind: 'MachineSiteMoved', machineId: row.id });
+    expect(alerts.data!.alerts).toContainEqual({ kind: 'MachineMoveRequested', machineId });
+    const inventory = await startInventory(machineId);
+    const stop = new AbortController();
+    const running = moved.run(stop.signal);
+    expect(((await inventory.result()) as CollectInventoryResult).hostname).toBe(
+      m.platform.snapshot.hostname,
+    );
+
+    const approved = await gql<{ approveMachine: { siteId: string; requestedSiteId: string | null } }>(
+      stack.app,
+      stack.tenant.tenantId,
+      'mutation($id: ID!) { approveMachine(id: $id) { siteId requestedSiteId } }',
+      { id: machineId },
+    );
+    expect(approved.data).toEqual({ approveMachine: { siteId: site.id, requestedSiteId: null } });
+    stop.abort();
+    await running;
   });
 
   it('puts a clone in pending, gives it no task until approved, then delivers', async () => {
@@ -189,7 +270,8 @@ describe('enrollment', () => {
     const clone = pair.machines[1]!;
     const row = (await machines()).find((r) => r.id === clone.agent.machineId)!;
     expect(row.status).toBe(MachineStatus.Pending);
-    expect(row.pendingReason).toMatch(/collision/);
+    expect(row.pendingKind).toBe('collision');
+    expect(row.pendingReason).toMatch(/another MachineGuid/);
     const alerts = await gql<{ alerts: { kind: string; machineId: string }[] }>(
       stack.app,
       stack.tenant.tenantId,

@@ -83,12 +83,27 @@ describe('createSite: GraphQL mutation → workflow → worker → PostgreSQL', 
     expect(res.errors?.[0]?.extensions?.code).toBe('CLIENT_NOT_FOUND');
   });
 
-  it('maps a code taken by another tenant to SITE_CODE_TAKEN without revealing that tenant', async () => {
-    const res = await gql(app, tenant.tenantId, createSite, {
+  it("reveals nothing about another tenant's site codes: the same code is simply a site of mine", async () => {
+    // Site codes are unique per tenant: an answer of SITE_CODE_TAKEN here would tell this tenant
+    // that some other tenant of Drydock has a site called that (an enumeration oracle).
+    const res = await gql<{ createSite: { id: string; code: string } }>(app, tenant.tenantId, createSite, {
       input: { clientId: tenant.clientId, code: other.siteCode, name: 'x' },
     });
-    expect(res.errors?.[0]?.extensions?.code).toBe('SITE_CODE_TAKEN');
+    expect(res.errors).toBeUndefined();
+    expect(res.data!.createSite.code).toBe(other.siteCode);
+    expect(res.data!.createSite.id).not.toBe(other.siteId);
     expect(JSON.stringify(res)).not.toContain(other.tenantId);
+    // Within one tenant a code is still taken once (a third tenant, so the others stay as they were).
+    const third = await createTenant(orm);
+    const client = await gql<{ createClient: { id: string } }>(
+      app,
+      third.tenantId,
+      `mutation { createClient(name: "Second client") { id } }`,
+    );
+    const again = await gql(app, third.tenantId, createSite, {
+      input: { clientId: client.data!.createClient.id, code: third.siteCode, name: 'y' },
+    });
+    expect(again.errors?.[0]?.extensions?.code).toBe('SITE_CODE_TAKEN');
   });
 
   it('refuses malformed input before starting anything', async () => {

@@ -1,12 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import { temporal } from '@temporalio/proto';
+import { WorkflowNotFoundError } from '@temporalio/client';
 import type { Harness } from '../../agent/harness/harness';
 import { withTenant } from '../../infra/db/orm';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { createProvisioningActivities } from '../../activities/provisioning/provisioning-activities';
 import {
   fleetProgressQuery,
-  machineRunSettledSignal,
   type MachineRunSettled,
   type ProvisionMachineResult,
 } from '../../workflows/provisioning/contracts';
@@ -20,6 +20,7 @@ import {
   saveProfile,
   startFleetRun,
   waitForFleet,
+  type MachineRunView,
 } from '../helpers/provisioning';
 
 /** Pause, resume and cancel; the offline limit; roles; tenant isolation; the live progress stream. */
@@ -153,7 +154,7 @@ it('a machine that stays offline past its limit fails the run with a clear reaso
   await stack.temporal.workflow.getHandle(run.workflowId).terminate('replaced by the short-limit run');
   const result: ProvisionMachineResult = await handle.result();
   expect(result.outcome).toBe('failed');
-  expect(result.reason).toBe('the machine did not pick up or finish the step within the offline limit');
+  expect(result.reason).toBe('the machine did not pick up the step within 5 s (offline, or switched off)');
   const row = await withTenant(stack.orm, stack.tenant.tenantId, (em) =>
     em.execute<{ last_error: { type: string } }[]>('select last_error from machine_runs where id = ?', [
       run.id,
@@ -259,8 +260,19 @@ it('a fleet run counts each machine once: repeated settles change nothing, a set
   );
   const first = runs.find((r) => r.status !== 'queued')!;
   const [second, third] = runs.filter((r) => r !== first);
-  const settle = (r: { id: string; workflowId: string }, outcome: MachineRunSettled['outcome']) =>
-    fleetHandle.signal(machineRunSettledSignal, { runId: r.id, workflowId: r.workflowId, outcome });
+  // A settle as a run's record makes it: its row first, then the signal (the counts come from rows).
+  const env = new MockActivityEnvironment({ taskQueue: stack.taskQueue }, { client: stack.temporal });
+  const settle = (r: MachineRunView, outcome: MachineRunSettled['outcome']) =>
+    env.run(createProvisioningActivities({ orm: stack.orm }).recordMachineRun, {
+      tenantId: stack.tenant.tenantId,
+      runId: r.id,
+      status: outcome,
+      finished: outcome !== 'failed',
+      settle: {
+        fleetWorkflowId: `fleet-run:${started.id}`,
+        signal: { runId: r.id, workflowId: r.workflowId, outcome, seq: r.seq ?? undefined },
+      },
+    });
 
   // As from a start whose workflow task failed after the run had finished: kept until it starts.
   await settle(second!, 'passed');
@@ -277,14 +289,21 @@ it('a fleet run counts each machine once: repeated settles change nothing, a set
   const result = await fleetHandle.result();
   expect(result.total).toBe(3);
 
-  // Starting the same machines again starts nothing: running or finished, each run is the one there was.
-  const before = await Promise.all(
-    runs.map((r) => stack.temporal.workflow.getHandle(r.workflowId).describe()),
-  );
+  // Starting the same machines again starts nothing: running or finished, each run is the one there
+  // was; a run whose row had settled before its start (here: by a played settle) never starts.
+  const describe = (workflowId: string) =>
+    stack.temporal.workflow
+      .getHandle(workflowId)
+      .describe()
+      .catch((err: unknown) => {
+        if (err instanceof WorkflowNotFoundError) return null;
+        throw err;
+      });
+  const before = await Promise.all(runs.map((r) => describe(r.workflowId)));
+  expect(before[runs.indexOf(second!)]).toBeNull();
   for (const d of before)
-    if (d.status.name === 'RUNNING')
+    if (d?.status.name === 'RUNNING')
       await stack.temporal.workflow.getHandle(d.workflowId).terminate('test done');
-  const env = new MockActivityEnvironment({ taskQueue: stack.taskQueue }, { client: stack.temporal });
   const again: { workflowId: string }[] = await env.run(
     createProvisioningActivities({ orm: stack.orm }).startFleetMachines,
     {
@@ -298,10 +317,13 @@ it('a fleet run counts each machine once: repeated settles change nothing, a set
     },
   );
   expect(again.map((r) => r.workflowId).sort()).toEqual(runs.map((r) => r.workflowId).sort());
-  for (const d of before) {
-    const now = await stack.temporal.workflow.getHandle(d.workflowId).describe();
-    expect(now.runId).toBe(d.runId);
-    expect(now.status.name).not.toBe('RUNNING');
+  for (const [i, d] of before.entries()) {
+    const now = await describe(runs[i]!.workflowId);
+    if (d === null) expect(now).toBeNull();
+    else {
+      expect(now!.runId).toBe(d.runId);
+      expect(now!.status.name).not.toBe('RUNNING');
+    }
   }
 
   // A record that runs again (its signal failed the first time) audits the outcome once.
@@ -346,7 +368,7 @@ it('a fleet run ends though no settle reaches it: a run terminated in Temporal f
   expect(closed.status).toBe('failed');
   expect(closed.lastError).toMatchObject({ type: 'RunClosed', step: 'preflight' });
   expect(closed.lastError!.message).toBe(
-    'the run was terminated in Temporal, outside Drydock; start a new run for this machine',
+    "the run's workflow terminated outside Drydock; start a new run for this machine",
   );
   const audited = await withTenant(stack.orm, stack.tenant.tenantId, (em) =>
     em.execute<{ n: number }[]>(
@@ -356,8 +378,8 @@ it('a fleet run ends though no settle reaches it: a run terminated in Temporal f
   );
   expect(audited[0]!.n).toBe(1);
 
-  // Reset to its first workflow task without its signals: it starts over, finds both runs started
-  // (and closed), hears nothing from them, and still ends with the same counts.
+  // Reset to its first workflow task without its signals: it starts over, finds both runs' rows
+  // settled (so starts neither again, and waits for no signal), and ends with the same counts.
   const history = await fleetHandle.fetchHistory();
   const firstTask = history.events!.find((e) => e.workflowTaskCompletedEventAttributes)!;
   const { runId } = await fleetHandle.describe();
@@ -378,11 +400,15 @@ it('a fleet run ends though no settle reaches it: a run terminated in Temporal f
   expect(signals).toEqual([]);
   const view = await fleetRun(stack, started.id);
   expect(view).toMatchObject({ status: 'completed', total: 2, passed: 1, failed: 1 });
-  // Both settles came by the check (the progress query of the finished run).
+  // The first run healed the terminated one (closed in Temporal); the reset needed no recovery.
   const progress = await stack.temporal.workflow
     .getHandle(fleetHandle.workflowId, reset.runId!)
     .query(fleetProgressQuery);
-  expect(progress).toMatchObject({ state: 'done', recovered: 2 });
+  expect(progress).toMatchObject({ state: 'done', recovered: 0, passed: 1, failed: 1 });
+  const firstProgress = await stack.temporal.workflow
+    .getHandle(fleetHandle.workflowId, runId)
+    .query(fleetProgressQuery);
+  expect(firstProgress).toMatchObject({ closedInTemporal: 1, lateSignals: 0 });
 });
 
 it('a fleet run leaves out a machine that already has a run of its own, and counts it as skipped', async () => {

@@ -104,7 +104,7 @@ describe('fleet provisioning through the Standard profile', () => {
     );
     for (const m of csv.data!.machines)
       expect(m.autopilotHashCsv).toMatch(
-        /^Device Serial Number,Windows Product ID,Hardware Hash\nSIM[0-9A-F]+,,\S+\n$/,
+        /^Device Serial Number,Windows Product ID,Hardware Hash\r\n"SIM[0-9A-F]+","","[A-Za-z0-9+/=]+"\r\n$/,
       );
     // Engineers find the runs in the Temporal UI by search attributes.
     expect(

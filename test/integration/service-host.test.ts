@@ -157,6 +157,7 @@ describeWine('the service host under Wine', () => {
       ['--enroll-key', 'dek_"}, "apiUrl": "http://evil'],
       ['--site-code', 'branch 2'],
       ['--api-url', 'file:///etc'],
+      ['--api-url', 'http://drydock.example.com'],
     ]) {
       const args = {
         '--api-url': 'https://a.example',

@@ -43,6 +43,16 @@ describe('start-up errors are one clear line', () => {
     ['a malformed API_PORT', { API_PORT: 'eighty' }, /^drydock api: invalid API_PORT: /],
     ['an unknown DRYDOCK_ENV', { DRYDOCK_ENV: 'staging' }, /^drydock api: invalid DRYDOCK_ENV: /],
     [
+      'a development API bound to every address (the development identity would make any caller an admin)',
+      { API_HOST: '0.0.0.0' },
+      /^drydock api: invalid API_HOST: 0\.0\.0\.0 is not a loopback address/,
+    ],
+    [
+      'a CORS origin with a path',
+      { API_CORS_ORIGINS: 'https://portal.example/x' },
+      /^drydock api: invalid API_CORS_ORIGINS: /,
+    ],
+    [
       'a malformed TEMPORAL_ADDRESS',
       { TEMPORAL_ADDRESS: 'localhost' },
       /^drydock api: invalid TEMPORAL_ADDRESS: must be host:port/,

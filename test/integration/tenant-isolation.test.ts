@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { Client } from 'pg';
-import { claimTask, dispatchTask, finishTask, taskState } from '../../infra/db/agent-tasks';
+import { claimTask, dispatchTask, finishTask, taskForProgress } from '../../infra/db/agent-tasks';
 import { ClientSchema, SiteSchema, TenantSchema } from '../../infra/db/entities';
 import { createOrm, withTenant, type Orm } from '../../infra/db/orm';
 import { findRlsProblems } from '../../infra/db/rls-check';
@@ -173,6 +173,9 @@ describe('the agent channel functions (one round trip each, migration 0005)', ()
       payload: {},
       idempotencyKey: `wf-${machineId}:1`,
       workflowId: `wf-${machineId}`,
+      runId: 'run',
+      deliverBy: new Date(Date.now() + 3600_000),
+      expiresAt: new Date(Date.now() + 3600_000),
       activityId: '1',
       taskToken: Buffer.from('token'),
       attempt: 1,
@@ -199,19 +202,28 @@ describe('the agent channel functions (one round trip each, migration 0005)', ()
         payload: {},
         idempotencyKey: `other:${machineId}`,
         workflowId: 'other',
+        runId: 'run',
+        deliverBy: new Date(Date.now() + 3600_000),
+        expiresAt: new Date(Date.now() + 3600_000),
         activityId: '1',
         taskToken: Buffer.from('x'),
         attempt: 1,
       }),
     ).toEqual({ machine: 'missing' });
     expect(await claimTask(appOrm, b.tenantId, machineId)).toBeNull();
-    expect(await taskState(appOrm, b.tenantId, machineId, taskId)).toBeNull();
+    expect(await taskForProgress(appOrm, b.tenantId, machineId, taskId)).toBeNull();
     expect(
       await finishTask(appOrm, b.tenantId, machineId, taskId, { ok: true, result: { x: 1 } }),
     ).toBeNull();
     // Tenant a still has its task untouched: queued, then claimed and finished once.
-    expect(await taskState(appOrm, a.tenantId, machineId, taskId)).toEqual({
-      status: 'queued',
+    expect(
+      await withTenant(appOrm, a.tenantId, (em) =>
+        em.execute(`select status, task_token from agent_tasks where id = ?`, [taskId]),
+      ),
+    ).toEqual([{ status: 'queued', task_token: Buffer.from('token') }]);
+    // A progress report of the machine's own marks it delivered (the machine is working on it).
+    expect(await taskForProgress(appOrm, a.tenantId, machineId, taskId)).toEqual({
+      status: 'delivered',
       taskToken: Buffer.from('token'),
     });
     expect(await claimTask(appOrm, a.tenantId, machineId)).toMatchObject({ id: taskId });
@@ -264,9 +276,11 @@ describe('the RLS catalog check', () => {
       'alerts',
       'audit_events',
       'clients',
+      'enrollment_site_rate',
       'fleet_runs',
       'machine_names',
       'machine_runs',
+      'machine_tweak_undos',
       'machines',
       'memberships',
       'profiles',
@@ -274,6 +288,7 @@ describe('the RLS catalog check', () => {
       'site_installers',
       'sites',
       'tenants',
+      'tweak_undos',
       'users',
     ]);
   });
@@ -305,6 +320,46 @@ describe('the RLS catalog check', () => {
       expect(await findRlsProblems(admin)).toEqual([]);
     } finally {
       await admin.query('drop table rls_probe');
+    }
+  });
+
+  it('fails on a foreign key between tenant tables that leaves out tenant_id', async () => {
+    const admin = await db.adminClient();
+    await admin.query(
+      `create table fk_probe (id int primary key, tenant_id uuid not null, site_id uuid not null)`,
+    );
+    try {
+      await admin.query('alter table fk_probe enable row level security');
+      await admin.query('alter table fk_probe force row level security');
+      await admin.query(`create policy p on fk_probe using (tenant_id = current_setting('app.tenant_id', true)::uuid)
+        with check (tenant_id = current_setting('app.tenant_id', true)::uuid)`);
+      await admin.query(
+        'alter table fk_probe add constraint fk_probe_site foreign key (site_id) references sites (id)',
+      );
+      expect(await findRlsProblems(admin)).toEqual([
+        { table: 'fk_probe', problem: 'foreign key fk_probe_site does not include tenant_id' },
+      ]);
+      await admin.query('alter table fk_probe drop constraint fk_probe_site');
+      await admin.query(
+        'alter table fk_probe add constraint fk_probe_site foreign key (tenant_id, site_id) references sites (tenant_id, id)',
+      );
+      expect(await findRlsProblems(admin)).toEqual([]);
+    } finally {
+      await admin.query('drop table fk_probe');
+    }
+  });
+
+  it('fails on a function that does not pin its search_path', async () => {
+    const admin = await db.adminClient();
+    await admin.query(`create function probe_fn() returns int language sql as $$ select 1 $$`);
+    try {
+      expect(await findRlsProblems(admin)).toEqual([
+        { table: 'probe_fn()', problem: 'function does not pin its search_path' },
+      ]);
+      await admin.query(`alter function probe_fn() set search_path = pg_catalog, public, pg_temp`);
+      expect(await findRlsProblems(admin)).toEqual([]);
+    } finally {
+      await admin.query('drop function probe_fn()');
     }
   });
 });

@@ -548,8 +548,8 @@ async function overHttp(c: Case, init: RequestInit = {}): Promise<Answer> {
 
 /**
  * Row counts and a digest of every row of the tables a /v1 request could write. Not
- * `enrollment_throttle`: it counts attempts, so every enrollment request (even a rejected one)
- * is meant to change it.
+ * `enrollment_guard` / `enrollment_site_rate`: they count failed and valid enrollments, so
+ * rejected requests are meant to change them.
  */
 async function snapshot(): Promise<Record<string, { rows: number; digest: string }>> {
   const db = await stack.db.adminClient();

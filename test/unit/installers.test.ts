@@ -75,14 +75,15 @@ describe('site installer config', () => {
     expect(code(() => validateTarget({ kind: 'site', site: site({ enrollmentKey: 'dak_x' }) }))).toBe(bad);
     expect(code(() => validateTarget({ kind: 'site', site: site({ fingerprint: 'v2 (7F2A)' }) }))).toBe(bad);
     expect(code(() => validateTarget({ kind: 'site', site: site({ labels: { Bad: 'x' } }) }))).toBe(bad);
-    expect(code(() => validateTarget({ kind: 'generic', apiUrl: 'http://10.0.0.5:3000' }))).toBeUndefined();
+    expect(code(() => validateTarget({ kind: 'generic', apiUrl: 'http://127.0.0.1:3000' }))).toBeUndefined();
+    expect(code(() => validateTarget({ kind: 'generic', apiUrl: 'http://10.0.0.5:3000' }))).toBe(bad);
   });
 
   it('gives the agent config a state folder beside it unless it names one, and refuses broken ones', () => {
     const file = path.join(dir, 'agent.json');
-    writeFileSync(file, JSON.stringify({ apiUrl: 'http://a', siteCode: 'ABC' }));
+    writeFileSync(file, JSON.stringify({ apiUrl: 'https://a.example', siteCode: 'ABC' }));
     expect(readConfig(file).stateDir).toBe(path.join(dir, 'state'));
-    writeFileSync(file, JSON.stringify({ apiUrl: 'http://a', siteCode: 'ABC', labels: { x: 1 } }));
+    writeFileSync(file, JSON.stringify({ apiUrl: 'https://a.example', siteCode: 'ABC', labels: { x: 1 } }));
     expect(() => readConfig(file)).toThrow(/label "x" is not a valid label/);
     writeFileSync(file, '[]');
     expect(() => readConfig(file)).toThrow(/not a JSON object/);

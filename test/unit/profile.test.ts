@@ -9,7 +9,9 @@ describe('profiles', () => {
     expect(standardTweakIds).toEqual(
       expect.arrayContaining(['disable-telemetry', 'dark-theme', 'numlock-on', 'show-file-extensions']),
     );
-    expect(standardTweakIds).not.toContain('end-task-right-click');
+    expect(standardTweakIds[0]).toBe('create-restore-point');
+    expect(standardTweakIds).toContain('end-task-right-click');
+    expect(standardTweakIds).not.toContain('disable-wifi-sense');
     expect(standardTweakIds).not.toContain('show-hidden-files');
   });
 
@@ -34,6 +36,7 @@ describe('profiles', () => {
       locale: 'nl-NL',
       wifi: [],
       keyboard: '0409:00000409',
+      homeLocation: 244,
     });
     expect(result.profile.phases.apps.winget).toEqual([{ id: 'Mozilla.Firefox' }]);
     expect(result.profile.phases.identity.nameTemplate).toBe('AMS-{SEQ3}');
@@ -109,12 +112,14 @@ describe('profiles', () => {
 });
 
 describe('the tweak catalogue', () => {
-  it('has unique ids, a restore value for every change, and nothing that touches disk encryption', () => {
+  it('has unique ids, a source for every tweak, and nothing that touches disk encryption', () => {
     expect(new Set(tweakCatalogue.map((t) => t.id)).size).toBe(tweakCatalogue.length);
     for (const tweak of tweakCatalogue) {
       expect(tweak.registry.length).toBeGreaterThan(0);
+      expect(tweak.source).toMatch(/WinUtil|Microsoft Learn/);
       for (const change of tweak.registry) {
-        expect(change).toHaveProperty('restore');
+        // Widgets: the UCPD-blocked Explorer\Advanced\TaskbarDa is never written.
+        expect(change.name).not.toBe('TaskbarDa');
         expect(`${change.path}\\${change.name}`).not.toMatch(/bitlocker|fve|encrypt/i);
       }
     }

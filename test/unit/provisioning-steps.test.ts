@@ -12,7 +12,7 @@ import { runStep } from '../../agent/steps';
 import { classifyWingetExit, describeExit, WingetCode } from '../../agent/steps/winget-codes';
 import { buildPlan, isNetbiosName, renderName } from '../../infra/provisioning/plan';
 import { resolveProfile, standardProfile } from '../../infra/provisioning/profile';
-import { StepKind } from '../../infra/wire/agent-steps';
+import { StepKind, type StepPayloads, type TweakSpec } from '../../infra/wire/agent-steps';
 import { rejection } from '../helpers/rejection';
 
 let dir: string;
@@ -30,8 +30,8 @@ const ctx = (key = 'wf:1', api = true): StepContext => ({
   checkApi: async () => ({ ok: api, ms: 3, detail: api ? 'API answered in 3 ms' : 'API unreachable' }),
   signal: new AbortController().signal,
 });
-const run = (kind: StepKind, payload: object, c = ctx()) =>
-  runStep(host, kind, payload as Record<string, unknown>, c);
+const run = <K extends StepKind>(kind: K, payload: StepPayloads[K], c = ctx()) =>
+  runStep(host, kind, payload, c);
 
 describe('winget exit codes', () => {
   it.each([
@@ -65,10 +65,11 @@ describe('names', () => {
 
 describe('the plan', () => {
   it('follows the phase order and skips disabled phases', () => {
-    const plan = buildPlan(standardProfile);
+    const plan = buildPlan(standardProfile, { hostname: 'DEMOHQ-007' });
     expect(plan.map((s) => s.key)).toEqual([
       'preflight',
       'identity.rename',
+      'apps.winget-ready',
       'apps.winget:Google.Chrome',
       'apps.winget:7zip.7zip',
       'apps.winget:Adobe.Acrobat.Reader.64-bit',
@@ -157,7 +158,7 @@ describe('steps on the simulated host: check, then act', () => {
   });
 
   it('tweaks write only values that differ; validation reports PASS/FAIL per item', async () => {
-    const tweaks = [
+    const tweaks: TweakSpec[] = [
       { id: 't', registry: [{ path: 'HKLM:\\SOFTWARE\\X', name: 'A', type: 'DWord', value: 0 }] },
     ];
     expect(await run(StepKind.Tweaks, { tweaks })).toMatchObject({ changed: ['t: HKLM:\\SOFTWARE\\X\\A'] });
@@ -169,7 +170,7 @@ describe('steps on the simulated host: check, then act', () => {
       registry: tweaks[0]!.registry,
       wifi: [],
     });
-    expect((result.items as { item: string; pass: boolean }[]).map((i) => [i.item, i.pass])).toEqual([
+    expect(result.items.map((i) => [i.item, i.pass])).toEqual([
       ['name NOT-THIS', false],
       ['app Missing.App', false],
       ['setting HKLM:\\SOFTWARE\\X\\A', true],
@@ -188,7 +189,7 @@ describe('steps on the simulated host: check, then act', () => {
   });
 
   it('an unknown step is a permanent failure', async () => {
-    expect(await rejection(run('nope' as StepKind, {}))).toMatchObject({
+    expect(await rejection(runStep(host, 'nope', {}, ctx()))).toMatchObject({
       type: 'UnknownStep',
       retryable: false,
     });

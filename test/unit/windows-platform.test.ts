@@ -89,12 +89,19 @@ describe('WindowsPlatform facts', () => {
     expect(calls[0]!.script).toContain('Win32_OperatingSystem');
   });
 
-  it('derives the boot id from the last boot time in UTC, and the uptime', async () => {
-    const { run, calls } = fakeRunner(() => json({ bootEpochSeconds: 1_714_543_953, uptimeSeconds: 3600 }));
+  it('derives the boot id from the boot counter, not from a clock that may be corrected, and the uptime', async () => {
+    const { run, calls } = fakeRunner(() => json({ bootCount: 117, uptimeSeconds: 3600 }));
     const platform = new WindowsPlatform({ run });
-    await expect(platform.bootId()).resolves.toBe('2024-05-01T06:12:33.000Z');
+    await expect(platform.bootId()).resolves.toBe('boot-117');
     await expect(platform.uptimeSeconds()).resolves.toBe(3600);
-    expect(calls[0]!.script).toContain('LastBootUpTime');
+    expect(calls[0]!.script).toContain(
+      "OpenSubKey('SYSTEM\\CurrentControlSet\\Control\\Session Manager\\Memory Management\\PrefetchParameters')",
+    );
+    expect(calls[0]!.script).toContain("$prefetch.GetValue('BootId', $null)");
+    expect(calls[0]!.script).toContain('[System.Diagnostics.Stopwatch]::GetTimestamp()');
+    expect(calls[0]!.script).not.toContain('LastBootUpTime');
+    const noCounter = new WindowsPlatform({ run: fakeRunner(() => json({ bootCount: null })).run });
+    await expect(noCounter.bootId()).rejects.toThrow(/no boot counter/);
   });
 
   it('reads the hostname from COMPUTERNAME', async () => {

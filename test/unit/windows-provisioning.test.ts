@@ -109,6 +109,7 @@ function parseCommandLine(line: string): string[] {
 const argvOf = (script: string, variable = '$arguments = ') =>
   parseCommandLine(literalAfter(script, variable));
 
+const PIN = 'abababababababababababababababababababababababababababababababab';
 const hostile = [
   "it's",
   "'; Remove-Item -Recurse C:\\ ; '",
@@ -251,7 +252,11 @@ describe('preflightFacts', () => {
 describe('computer name', () => {
   it('reads the active and pending names from the registry', async () => {
     const { platform, script } = platformWith(() => json({ active: 'DESKTOP-1A2B3C', pending: 'WS-0042' }));
-    await expect(platform.computerName()).resolves.toEqual({ active: 'DESKTOP-1A2B3C', pending: 'WS-0042' });
+    await expect(platform.computerName()).resolves.toEqual({
+      active: 'DESKTOP-1A2B3C',
+      pending: 'WS-0042',
+      domain: null,
+    });
     expect(script()).toContain("OpenSubKey('SYSTEM\\CurrentControlSet\\Control\\ComputerName')");
     expect(script()).toContain("Get-ComputerNameValue 'ActiveComputerName'");
     expect(script()).toContain("Get-ComputerNameValue 'ComputerName'");
@@ -303,12 +308,23 @@ describe('wingetInstalledVersion', () => {
       '--disable-interactivity',
     ]);
     expect(script()).toContain("Join-Path $env:ProgramFiles 'WindowsApps'");
-    expect(script()).toContain('"Microsoft.DesktopAppInstaller_*_$($arch)__8wekyb3d8bbwe"');
+    expect(script()).toContain('-Filter "$($Prefix)_*_$($wingetArch)__8wekyb3d8bbwe"');
+    expect(script()).toContain("$package = Get-NewestPackageDir 'Microsoft.DesktopAppInstaller'");
+    expect(script()).toContain("$vclibs = Get-NewestPackageDir 'Microsoft.VCLibs.140.00.UWPDesktop'");
     expect(script()).toContain('Sort-Object -Property version -Descending');
-    expect(script()).toContain('Get-Command -Name winget.exe -CommandType Application');
+    // No PATH fallback: a user-writable PATH entry could plant a winget.exe.
+    expect(script()).not.toContain('Get-Command -Name winget');
+    expect(script()).toContain('$signature = Get-AuthenticodeSignature -LiteralPath $exe');
     expect(script()).toContain(
-      'Invoke-Native (Get-WingetPath) $arguments ([System.Text.UTF8Encoding]::new($false))',
+      "$signature.SignerCertificate.Subject -notmatch '(^|, )O=Microsoft Corporation(,|$)'",
     );
+    expect(script()).toContain(
+      'Invoke-Native $winget.path $arguments ([System.Text.UTF8Encoding]::new($false)) $winget.runtimePath',
+    );
+    expect(script()).toContain(
+      "$info.EnvironmentVariables['PATH'] = $PathPrefix + ';' + $info.EnvironmentVariables['PATH']",
+    );
+    expect(script()).toContain('[Drydock.KillOnCloseJob]::Enter()');
     expect(script()).toContain('[System.Diagnostics.ProcessStartInfo]::new($FilePath, $Arguments)');
     expect(calls[0]!.opts?.timeoutMs).toBe(600_000);
   });
@@ -452,34 +468,59 @@ describe('wingetInstall', () => {
 });
 
 describe('runInstaller', () => {
-  it('runs an .exe hidden, waits, and returns its exit code', async () => {
+  it('runs an .exe it hashed through the handle it keeps open, waits for it alone, in a kill-on-close job', async () => {
     const { platform, calls, script } = platformWith(() => json({ exitCode: 3010 }));
     const file = 'C:\\ProgramData\\Drydock\\downloads\\0a1b2c3d4e5f-setup.exe';
-    await expect(platform.runInstaller(file, ['/S', '/D=C:\\Program Files\\App'])).resolves.toBe(3010);
+    await expect(platform.runInstaller(file, ['/D=C:\\Program Files\\App', '/S'], PIN)).resolves.toBe(3010);
     expect(literalAfter(script(), '$file = ')).toBe(file);
-    expect(argvOf(script())).toEqual(['/S', '/D=C:\\Program Files\\App']);
-    expect(script()).toContain(
-      "$start = @{ FilePath = $file; Wait = $true; PassThru = $true; WindowStyle = 'Hidden' }",
-    );
-    expect(script()).toContain('if ($arguments) { $start.ArgumentList = $arguments }');
-    expect(script()).toContain('$process = Start-Process @start');
-    expect(script()).toContain('exitCode = $process.ExitCode');
+    expect(literalAfter(script(), '$pinned = ')).toBe(PIN);
+    // NSIS: /D= last and unquoted, spaces and all (NSIS manual 3.2).
+    expect(literalAfter(script(), '$arguments = ')).toBe('/S /D=C:\\Program Files\\App');
+    for (const part of [
+      'Assert-TrustedPath ([System.IO.Path]::GetDirectoryName($file))',
+      "$stream = [System.IO.File]::Open($file, 'Open', 'Read', 'Read')",
+      "$actual = -join ($sha.ComputeHash($stream) | ForEach-Object { $_.ToString('x2') })",
+      'if ($actual -ne $pinned) { throw',
+      '$process = [System.Diagnostics.Process]::Start($info)\n  $process.WaitForExit()',
+      '} finally { $stream.Dispose() }',
+      '[Drydock.KillOnCloseJob]::Enter()',
+      'limits.Basic.LimitFlags = 0x2000;',
+    ])
+      expect(script()).toContain(part);
+    expect(script()).not.toContain('Start-Process');
     expect(script()).toContain('$isMsi = $false');
     expect(calls[0]!.opts?.timeoutMs).toBe(3_600_000);
+  });
+
+  it('refuses a second /D= or one with a quote, and a pin that is not a SHA-256', async () => {
+    const { platform, calls } = platformWith(() => json({ exitCode: 0 }));
+    await expect(platform.runInstaller('C:\\x\\s.exe', ['/D=C:\\a', '/D=C:\\b'], PIN)).rejects.toThrow(
+      /at most one \/D=/,
+    );
+    await expect(platform.runInstaller('C:\\x\\s.exe', ['/D=C:\\a" /evil'], PIN)).rejects.toThrow(/quotes/);
+    await expect(platform.runInstaller('C:\\x\\s.exe', [], 'abc')).rejects.toThrow(/SHA-256/);
+    expect(calls).toHaveLength(0);
+  });
+
+  it('quotes msiexec properties as msiexec parses them (a quote inside is doubled)', async () => {
+    const { platform, script } = platformWith(() => json({ exitCode: 0 }));
+    await platform.runInstaller(
+      'C:\\x\\a.msi',
+      ['SERVER=vpn.example.com', 'NOTE=say "hi" now', 'EMPTY='],
+      PIN,
+    );
+    expect(literalAfter(script(), '$arguments = ')).toBe(
+      '/i C:\\x\\a.msi /qn /norestart SERVER=vpn.example.com NOTE="say ""hi"" now" EMPTY=""',
+    );
   });
 
   it('installs an .msi through msiexec, quietly and without restarting', async () => {
     const { platform, script } = platformWith(() => json({ exitCode: 0 }));
     const file = 'C:\\ProgramData\\Drydock\\downloads\\App Setup.MSI';
-    await platform.runInstaller(file, ['ALLUSERS=1', 'INSTALLDIR=C:\\Program Files\\App']);
-    expect(argvOf(script())).toEqual([
-      '/i',
-      file,
-      '/qn',
-      '/norestart',
-      'ALLUSERS=1',
-      'INSTALLDIR=C:\\Program Files\\App',
-    ]);
+    await platform.runInstaller(file, ['ALLUSERS=1', 'INSTALLDIR=C:\\Program Files\\App'], PIN);
+    expect(literalAfter(script(), '$arguments = ')).toBe(
+      `/i "${file}" /qn /norestart ALLUSERS=1 INSTALLDIR="C:\\Program Files\\App"`,
+    );
     expect(literalAfter(script(), '$arguments = ')).toContain('INSTALLDIR="C:\\Program Files\\App"');
     expect(script()).toContain('$isMsi = $true');
     expect(script()).toContain("Join-Path $env:SystemRoot 'System32\\msiexec.exe'");
@@ -487,19 +528,19 @@ describe('runInstaller', () => {
 
   it.each(hostile)('passes the argument %j through as one argument', async (arg) => {
     const { platform, script } = platformWith(() => json({ exitCode: 0 }));
-    await platform.runInstaller("C:\\O'Brien $(x)\\setup.exe", [arg, '/quiet']);
+    await platform.runInstaller("C:\\O'Brien $(x)\\setup.exe", [arg, '/quiet'], PIN);
     expect(argvOf(script())).toEqual([arg, '/quiet']);
     expect(literalAfter(script(), '$file = ')).toBe("C:\\O'Brien $(x)\\setup.exe");
   });
 
   it('refuses other file types and relative paths, and an answer without exit code', async () => {
     const { platform, calls } = platformWith(() => json({}));
-    await expect(platform.runInstaller('C:\\x\\install.ps1', [])).rejects.toThrow(
+    await expect(platform.runInstaller('C:\\x\\install.ps1', [], PIN)).rejects.toThrow(
       /\.exe and \.msi files only/,
     );
-    await expect(platform.runInstaller('setup.exe', [])).rejects.toThrow(/absolute local path/);
+    await expect(platform.runInstaller('setup.exe', [], PIN)).rejects.toThrow(/absolute local path/);
     expect(calls).toHaveLength(0);
-    await expect(platform.runInstaller('C:\\x\\setup.exe', [])).rejects.toThrow(/without an exit code/);
+    await expect(platform.runInstaller('C:\\x\\setup.exe', [], PIN)).rejects.toThrow(/without an exit code/);
   });
 });
 
@@ -671,35 +712,31 @@ describe('locale', () => {
     expect(calls).toHaveLength(0);
   });
 
-  it('adds the keyboard to its language, makes it the default, and copies it where Windows 11 can', async () => {
+  it('sets formats, keyboard and home location for new users on Windows 10 and 11 with an intl.cpl answer file', async () => {
     const { platform, calls, script } = platformWith();
-    await platform.setKeyboard('0407:00000407');
-    expect(literalAfter(script(), '$tip = ')).toBe('0407:00000407');
+    await platform.setInternational({ formats: 'de-DE', keyboard: '0407:00000407', homeLocation: 94 });
+    const xml = literalAfter(script(), '$xml = ');
     for (const part of [
-      '$list = Get-WinUserLanguageList',
-      '$langId = [Convert]::ToInt32($tip.Substring(0, 4), 16)',
-      '$list.Add([System.Globalization.CultureInfo]::GetCultureInfo($langId).Name)',
-      '$owner.InputMethodTips.Add($tip)',
-      'Set-WinUserLanguageList -LanguageList $list -Force',
-      'Set-WinDefaultInputMethodOverride -InputTip $tip',
-      'if (Get-Command -Name Copy-UserInternationalSettingsToSystem -ErrorAction SilentlyContinue) {\n  Copy-UserInternationalSettingsToSystem -WelcomeScreen $true -NewUser $true',
-    ]) {
-      expect(script()).toContain(part);
-    }
+      '<gs:User UserID="Current" CopySettingsToDefaultUserAcct="true" CopySettingsToSystemAcct="true"/>',
+      '<gs:GeoID Value="94"/>',
+      '<gs:InputLanguageID Action="add" ID="0407:00000407" Default="true"/>',
+      '<gs:Locale Name="de-DE" SetAsCurrent="true" ResetAllSettings="false"/>',
+    ])
+      expect(xml).toContain(part);
+    expect(script()).toContain('Invoke-Native $control "intl.cpl,,/f:');
+    // Checked where a new user gets it: the default user hive.
+    expect(script()).toContain('if ($got -ne $formats) { throw');
+    expect(script()).not.toContain('Copy-UserInternationalSettingsToSystem');
     expect(calls[0]!.opts?.timeoutMs).toBe(300_000);
-    await platform.setKeyboard(
-      '0411:{03b5835f-f03c-411b-9ce2-aa23e1171e36}{a76c93d9-5523-4e90-aafa-4db112f9ac76}',
-    );
-    expect(literalAfter(script(1), '$tip = ')).toBe(
-      '0411:{03B5835F-F03C-411B-9CE2-AA23E1171E36}{A76C93D9-5523-4E90-AAFA-4DB112F9AC76}',
-    );
   });
 
   it.each(['0409', '0409:0000040G', "0409:00000409'; calc", '0409:00000409\n', 'en-US'])(
     'refuses the input locale %j',
     async (tip) => {
       const { platform, calls } = platformWith();
-      await expect(platform.setKeyboard(tip)).rejects.toThrow(/invalid input locale/);
+      await expect(
+        platform.setInternational({ formats: 'en-US', keyboard: tip, homeLocation: 244 }),
+      ).rejects.toThrow(/invalid input locale/);
       expect(calls).toHaveLength(0);
     },
   );
@@ -725,6 +762,7 @@ describe('Wi-Fi', () => {
     ssid: 'Corp',
     authentication: 'wpa2-enterprise',
     autoConnect: true,
+    radius: { serverNames: ['radius.corp.example'], trustedRootCaThumbprints: ['A1'.repeat(20)] },
     ...over,
   });
 
@@ -801,7 +839,9 @@ describe('autopilotHash', () => {
     );
     expect(script()).toContain('DeviceHardwareData');
     expect(script()).toContain('(Get-CimInstance -ClassName Win32_BIOS).SerialNumber');
-    expect(script()).toContain('(Get-CimInstance -ClassName Win32_OperatingSystem).SerialNumber');
+    // Get-WindowsAutopilotInfo leaves the Product ID column empty; so does Drydock.
+    expect(script()).toContain('productId = $null');
+    expect(script()).not.toContain('Win32_OperatingSystem');
     for (const absent of ['OA3xOriginalProductKey', 'SoftwareLicensingService'])
       expect(script()).not.toContain(absent);
   });

@@ -1,9 +1,8 @@
 import { proxyActivities, setHandler } from '@temporalio/workflow';
 import type { AgentChannelActivities } from '../../activities/agent-channel/agent-channel-activities';
 import type { MachineActivities } from '../../activities/machines/machine-activities';
-import { databaseActivity } from '../activity-presets';
+import { agentStepActivity, databaseActivity } from '../activity-presets';
 import {
-  AgentChannelFailure,
   AgentTaskKind,
   bootIdChangedSignal,
   collectInventoryStatusQuery,
@@ -23,22 +22,17 @@ export async function collectInventory(input: CollectInventoryInput): Promise<Co
   setHandler(collectInventoryStatusQuery, () => status);
   setHandler(bootIdChangedSignal, ({ bootId }) => void status.bootIdsSeen.push(bootId));
 
-  const { dispatchAgentTask } = proxyActivities<AgentChannelActivities>({
-    // The whole wait, offline time included; each attempt lives as long as the agent heartbeats.
-    scheduleToCloseTimeout: `${input.offlineLimitSeconds ?? 3600} seconds`,
-    startToCloseTimeout: '10 minutes',
-    heartbeatTimeout: '2 minutes',
-    retry: {
-      initialInterval: '1 second',
-      maximumInterval: '30 seconds',
-      nonRetryableErrorTypes: Object.values(AgentChannelFailure),
-    },
-  });
+  // Queued while the machine is offline (up to its offline limit), then the step's own running time.
+  const offline = input.offlineLimitSeconds ?? 3600;
+  const { dispatchAgentTask } = proxyActivities<AgentChannelActivities>(
+    agentStepActivity('check', offline, 'inventory.collect: read the inventory'),
+  );
   const inventory = await dispatchAgentTask({
     tenantId: input.tenantId,
     machineId: input.machineId,
     kind: AgentTaskKind.CollectInventory,
     payload: {},
+    deliverWithinSeconds: offline,
   });
   status.state = 'saving';
   const { hostname } = await saveInventory({

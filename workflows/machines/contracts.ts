@@ -1,6 +1,6 @@
 import { ApplicationFailure } from '@temporalio/common';
 import { defineQuery, defineSignal } from '@temporalio/workflow';
-import type { StepKind } from '../../infra/wire/agent-steps';
+import { StepKind, type StepPayloads } from '../../infra/wire/agent-steps';
 
 /** The machines domain: per-machine workflows, the agent channel's task kinds and failure types. */
 export { CORE_TASK_QUEUE } from '../task-queues';
@@ -15,11 +15,17 @@ export interface BootIdChanged {
 }
 export const bootIdChangedSignal = defineSignal<[BootIdChanged]>('bootIdChanged');
 
-export interface AgentTaskInput {
+/** A step of kind K for one machine: it carries that kind's payload, and its result is that kind's (TaskResult). */
+export interface AgentTaskInput<K extends StepKind = StepKind> {
   tenantId: string;
   machineId: string;
-  kind: AgentTaskKind | StepKind;
-  payload: Record<string, unknown>;
+  kind: K;
+  payload: StepPayloads[K];
+  /**
+   * How long the task may wait for the machine to pick it up (its offline limit). Once it has, the
+   * step has its own running time (the activity's start-to-close): two budgets, not one.
+   */
+  deliverWithinSeconds?: number;
   /** Mirror this step to the machine_runs row in the same transaction (no extra activity per step). */
   run?: { runId: string; phase: string; step: string; attempt: number; status?: 'running' | 'rebooting' };
 }
@@ -29,13 +35,20 @@ export interface StepFailureDetails {
   retryable: boolean;
 }
 
-export enum AgentTaskKind {
-  CollectInventory = 'inventory.collect',
-}
+/** The agent channel's tasks are steps: collectInventory sends the inventory step. */
+export const AgentTaskKind = { CollectInventory: StepKind.Inventory } as const;
 
 export enum AgentChannelFailure {
   MachineNotFound = 'MachineNotFound',
   MachineNotActive = 'MachineNotActive',
+  /** The machine did not pick the step up within its offline limit; the task was abandoned. */
+  MachineUnreachable = 'MachineUnreachable',
+  /** The task's run ended (cancelled, failed, terminated): it will never run. */
+  TaskAbandoned = 'TaskAbandoned',
+  /** A task of another kind holds this step's idempotency key: a bug, never papered over. */
+  TaskKeyConflict = 'TaskKeyConflict',
+  /** A stored result does not fit its kind's schema (stored before the schema, or altered): never handed on. */
+  ResultInvalid = 'ResultInvalid',
 }
 
 export interface CollectInventoryInput {

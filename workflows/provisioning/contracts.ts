@@ -1,11 +1,30 @@
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
-import type { StepKind } from '../../infra/wire/agent-steps';
+import type { StepKind, StepPayloads } from '../../infra/wire/agent-steps';
 
 /**
  * The provisioning domain's workflow contracts: ids, inputs, signals, updates and queries of
  * provisionMachine and fleetRun. Engineers find these runs in the Temporal UI by these ids and by
  * the search attributes TenantId, SiteId, MachineId, FleetRunId, Phase and RunStatus.
  */
+/**
+ * Why a run failed, besides a step's own failure type (StepFailure, agent-steps.ts): each maps to a
+ * GraphQL error code and a sentence the portal shows (api/graphql/types/run-failures.ts).
+ */
+export enum RunFailure {
+  /** The workflow was terminated, timed out or failed in Temporal, outside Drydock. */
+  RunClosed = 'RunClosed',
+  /** The row exists but its workflow never started (the start died with its API process). */
+  RunNotStarted = 'RunNotStarted',
+  /** Validation found the machine not in the asked-for state. */
+  ValidationFailed = 'ValidationFailed',
+  /** The machine did not come back from a restart, or never restarted. */
+  MachineOffline = 'MachineOffline',
+  /** The machine did not pick a step up, or finish it, within its limits. */
+  MachineUnreachable = 'MachineUnreachable',
+  /** A retry's refreshed profile is still invalid. */
+  RetryFailed = 'RetryFailed',
+}
+
 export const provisionMachineWorkflowId = (machineId: string, runId: string): string =>
   `provision:${machineId}:${runId}`;
 export const fleetRunWorkflowId = (fleetRunId: string): string => `fleet-run:${fleetRunId}`;
@@ -25,14 +44,19 @@ export type Phase =
 /** How a step is retried and timed; each kind of work has its own (see PLAN_POLICIES). */
 export type StepPolicy = 'check' | 'change' | 'install';
 
-/** One step of a machine's plan: an agent task, built from the resolved profile by prepareMachineRun. */
-export interface PlanStep {
+/**
+ * One step of a machine's plan: an agent task, built from the resolved profile by prepareMachineRun.
+ * A step of kind K carries that kind's payload; `PlanStep` (all kinds) is a union on `kind`.
+ */
+export type PlanStep<K extends StepKind = StepKind> = { [P in K]: PlanStepOf<P> }[K];
+
+interface PlanStepOf<K extends StepKind> {
   /** Stable within a plan, e.g. `apps.winget:Google.Chrome`: retry-from-step names it. */
   key: string;
   phase: Phase;
-  kind: StepKind;
+  kind: K;
   label: string;
-  payload: Record<string, unknown>;
+  payload: StepPayloads[K];
   policy: StepPolicy;
 }
 
@@ -46,6 +70,8 @@ export interface ProvisionMachineInput {
   fleetRunId?: string;
   /** The fleet run's workflow id: told when this machine's run settles (passes, fails, is cancelled). */
   fleetWorkflowId?: string;
+  /** Its place in the fleet run (1..total): carried in its settle, so the fleet can tell a late one. */
+  fleetSeq?: number;
   /** How long the machine may be unreachable (offline, rebooting) before the run fails. Default 1 hour. */
   offlineLimitSeconds?: number;
   /** How long a failed run waits for "retry from step" before it ends as failed. Default 3 days. */
@@ -119,6 +145,8 @@ export interface MachineRunSettled {
   runId: string;
   workflowId: string;
   outcome: 'passed' | 'failed' | 'cancelled';
+  /** The run's place in its fleet run (runs started before it was sent have none). */
+  seq?: number;
 }
 export const machineRunSettledSignal = defineSignal<[MachineRunSettled]>('machineRunSettled');
 
@@ -138,21 +166,33 @@ export interface FleetRunInput {
   carried?: FleetRunCarried;
 }
 
+/**
+ * What a fleet run carries over continue-as-new: bounded by its window, not by its size (failed
+ * machines waiting for a retry are rows, not ids here). Runs of v1 carried `failedWaiting` and a
+ * single `recovered`; v2 reads them.
+ */
 export interface FleetRunCarried {
   total: number;
   nextSeq: number;
   running: string[];
+  /** Settles of machines not (yet) known as running: applied when they are (see FleetWindow). */
+  early?: MachineRunSettled[];
   passed: number;
   failed: number;
   cancelled: number;
   paused: boolean;
   cancelRequested: boolean;
+  /** The cancel went out to the machines already: not again after continue-as-new. */
+  cancelSent?: boolean;
   batches: number;
-  failedWaiting: string[];
-  /** Settles of machines not (yet) known as running: applied when they are (see fleetRun). */
-  early?: MachineRunSettled[];
-  /** Settles the periodic check applied before any signal did (ADR 0014). */
+  /** v1 only. */
+  failedWaiting?: string[];
+  /** v1: every settle the periodic check applied. */
   recovered?: number;
+  /** Runs the check found ended in Temporal without settling (terminated, timed out), and healed. */
+  closedInTemporal?: number;
+  /** Runs the check found settled by their rows twice with no signal: lost or very late (alerted). */
+  lateSignals?: number;
 }
 
 export interface FleetRunProgress {
@@ -166,8 +206,12 @@ export interface FleetRunProgress {
   cancelRequested: boolean;
   state: 'selecting' | 'running' | 'paused' | 'cancelling' | 'done';
   batches: number;
-  /** Settles the periodic check applied before any signal did: lost or late signals, runs closed outside Drydock. */
+  /** Settles the periodic check applied before any signal did: `closedInTemporal` + `lateSignals`. */
   recovered: number;
+  /** Runs ended in Temporal without settling (terminated, timed out), healed by the check. */
+  closedInTemporal: number;
+  /** Runs settled by their rows with no signal for two checks: lost or very late signals (alerted). */
+  lateSignals: number;
 }
 
 export interface FleetRunResult {

@@ -10,7 +10,7 @@ export const createSiteWorkflowId = (tenantId: string, code: string): string =>
 export interface CreateSiteInput {
   tenantId: string;
   clientId: string;
-  /** Upper-case letters, digits and dashes, 3–32 characters; unique across Drydock. */
+  /** Upper-case letters, digits and dashes, 3–32 characters; unique within the tenant (other tenants' codes are invisible). */
   code: string;
   name: string;
   /** Who asked, for the audit event. */

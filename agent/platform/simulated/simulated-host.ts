@@ -2,17 +2,25 @@ import { createHash, randomUUID } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { WingetCode } from '../../steps/winget-codes';
-import type {
-  AutopilotHash,
-  ComputerName,
-  HardwareFacts,
-  InventorySummary,
-  LocaleState,
-  OsInfo,
-  Platform,
-  PreflightFacts,
-  RegistryData,
-  WifiNetworkSpec,
+import {
+  PlatformError,
+  type AutopilotHash,
+  type ComputerName,
+  type HardwareFacts,
+  type InternationalSettings,
+  type InventorySummary,
+  type LocaleState,
+  type MachineFacts,
+  type OsInfo,
+  type Platform,
+  type PreflightFacts,
+  type RegistryApplyItem,
+  type RegistryApplyOutcome,
+  type RegistryData,
+  type RegistrySnapshot,
+  type TweakRecord,
+  type WifiNetworkSpec,
+  type WingetReadiness,
 } from '../platform';
 
 /**
@@ -57,6 +65,34 @@ export interface SimulatedHostState {
   installers: Record<string, string>;
   /** How the simulated winget source behaves; tests and the harness set these. */
   simulation: SimulationSettings;
+  /** EditionID, e.g. Professional, Enterprise, EnterpriseS. */
+  editionId: string;
+  /** App Installer as SYSTEM finds it (see wingetReady). */
+  winget: SimulatedWinget;
+  /** Windows' pending-restart indicators set now (CBS, WU, PendingFileRenameOperations). */
+  rebootIndicators: string[];
+  wifiAdapter: boolean;
+  /** What a new user gets (the default user hive's International and Keyboard Layout keys). */
+  newUser: { formats: string | null; keyboards: string[]; homeLocation: number | null };
+  hibernation: boolean;
+  restorePoints: string[];
+  /** SIDs of users signed in now: their hives are loaded, so HKCU writes reach them too. */
+  signedIn: string[];
+  /** Processes still running that a step started (an installer's app): a kill-on-close job ends them. */
+  processes: string[];
+}
+
+export interface SimulatedWinget {
+  /** Microsoft.DesktopAppInstaller package version, or null (LTSC ships without App Installer). */
+  appInstaller: string | null;
+  /** winget.exe's own version. */
+  version: string;
+  /** The VC++ 2015-2022 runtime installed system-wide (then winget starts as SYSTEM by itself). */
+  vcRuntimeSystemWide: boolean;
+  /** The Microsoft.VCLibs.140.00.UWPDesktop framework package (App Installer's dependency). */
+  vclibsFramework: boolean;
+  /** Authenticode: signed by Microsoft. */
+  microsoftSigned: boolean;
 }
 
 export interface SimulationSettings {
@@ -66,7 +102,35 @@ export interface SimulationSettings {
   wingetRebootIds: string[];
   /** The next N installs of these ids fail with a transient download error (0x8A150008), nothing installed. */
   wingetTransientFailures: Record<string, number>;
+  /** winget ≥ 1.7: these install, exit 0, and leave a restart pending (PendingFileRenameOperations). */
+  wingetSilentRebootIds?: string[];
+  /** These answer 0x8A15010A (restart before installing) until the machine restarted after the first try. */
+  wingetRebootFirstIds?: string[];
+  /** Values whose writes Windows denies (UCPD on Windows 11: Explorer\Advanced\TaskbarDa), `path\name`. */
+  deniedValues?: string[];
+  /** The next N writes of these values (`path\\name`) fail as a busy registry key does (transient). */
+  flakyValues?: Record<string, number>;
+  /** Installers (by URL basename) that start their app and leave it running. */
+  installerStartsApp?: boolean;
+  /** Boot count at each id's first 0x8A15010A answer (internal). */
+  rebootFirstAt?: Record<string, number>;
 }
+
+export interface HostOptions {
+  /** Windows 10 22H2 (build 19045) or Windows 11 24H2 (build 26100). */
+  windows?: 10 | 11;
+  editionId?: string;
+  /** No battery: a desktop. */
+  desktop?: boolean;
+}
+
+/** UCPD (User Choice Protection Driver) denies these on current Windows 11 (WinUtil dropped the toggle). */
+export const UCPD_DENIED = [
+  'HKCU:\\Software\\Microsoft\\Windows\\CurrentVersion\\Explorer\\Advanced\\TaskbarDa',
+];
+
+/** Where the agent keeps what each tweak found before it changed it (as on Windows). */
+const TWEAK_RECORDS = 'HKLM:\\SOFTWARE\\Drydock\\TweakUndo';
 
 /** What the simulated download server serves for a URL: deterministic, so a profile can pin its SHA-256. */
 export function simulatedDownloadContent(url: string): Buffer {
@@ -78,7 +142,10 @@ export function simulatedDownloadSha256(url: string): string {
 
 const hex = (seed: string, n: number) => createHash('sha256').update(seed).digest('hex').slice(0, n);
 
-export function newHostState(name: string, seed: string): SimulatedHostState {
+export function newHostState(name: string, seed: string, options: HostOptions = {}): SimulatedHostState {
+  const win10 = options.windows === 10;
+  const editionId = options.editionId ?? 'Professional';
+  const editionName = editionId === 'Professional' ? 'Pro' : editionId;
   const machineSid = `S-1-5-21-${parseInt(hex(`${seed}a`, 8), 16)}-${parseInt(hex(`${seed}b`, 8), 16)}-${parseInt(hex(`${seed}c`, 8), 16)}`;
   const u = hex(`${seed}uuid`, 32).toUpperCase();
   return {
@@ -100,7 +167,10 @@ export function newHostState(name: string, seed: string): SimulatedHostState {
       manufacturer: 'Drydock Simulated',
       model: 'Simulated Windows Host',
     },
-    os: { name: 'Microsoft Windows 11 Pro (simulated)', version: '10.0.26100', build: '26100' },
+    os: win10
+      ? { name: `Microsoft Windows 10 ${editionName} (simulated)`, version: '10.0.19045', build: '19045' }
+      : { name: `Microsoft Windows 11 ${editionName} (simulated)`, version: '10.0.26100', build: '26100' },
+    editionId,
     bootId: randomUUID(),
     bootCount: 1,
     bootedAt: Date.now(),
@@ -122,14 +192,35 @@ export function newHostState(name: string, seed: string): SimulatedHostState {
     effects: {},
     secrets: {},
     pendingHostname: name.toUpperCase().slice(0, 15),
-    power: { onAc: true },
+    power: { onAc: options.desktop ? null : true },
     freeDiskGb: 180,
     tpm: { present: true, ready: true, version: '2.0' },
     secureBoot: true,
     locale: { timeZone: 'Pacific Standard Time', locale: 'en-US', keyboards: ['0409:00000409'] },
     wifi: [],
     installers: {},
-    simulation: { wingetUnknownIds: [], wingetRebootIds: [], wingetTransientFailures: {} },
+    simulation: {
+      wingetUnknownIds: [],
+      wingetRebootIds: [],
+      wingetTransientFailures: {},
+      deniedValues: win10 ? [] : [...UCPD_DENIED],
+    },
+    // A fresh image: App Installer and its VCLibs framework present, but no system-wide VC++
+    // runtime, so winget.exe run as SYSTEM exits at once unless VCLibs is on its PATH.
+    winget: {
+      appInstaller: win10 ? '1.22.10861.0' : '1.25.340.0',
+      version: win10 ? '1.7.10861' : '1.10.340',
+      vcRuntimeSystemWide: false,
+      vclibsFramework: true,
+      microsoftSigned: true,
+    },
+    rebootIndicators: [],
+    wifiAdapter: !options.desktop,
+    newUser: { formats: 'en-US', keyboards: ['0409:00000409'], homeLocation: 244 },
+    hibernation: true,
+    restorePoints: [],
+    signedIn: [],
+    processes: [],
   };
 }
 
@@ -195,6 +286,8 @@ export class SimulatedPlatform implements Platform {
       s.bootCount += 1;
       s.bootedAt = Date.now();
       s.pendingReboot = false;
+      s.rebootIndicators = [];
+      s.processes = [];
       s.hostname = s.pendingHostname;
       s.registry['HKLM\\SYSTEM\\CurrentControlSet\\Control\\ComputerName\\ComputerName'] = {
         ComputerName: s.pendingHostname,
@@ -272,7 +365,7 @@ export class SimulatedPlatform implements Platform {
   }
 
   async computerName(): Promise<ComputerName> {
-    return { active: this.state.hostname, pending: this.state.pendingHostname };
+    return { active: this.state.hostname, pending: this.state.pendingHostname, domain: this.state.domain };
   }
 
   async renameComputer(name: string): Promise<void> {
@@ -288,12 +381,68 @@ export class SimulatedPlatform implements Platform {
     return this.state.apps.find((a) => a.id.toLowerCase() === id.toLowerCase())?.version ?? null;
   }
 
+  /**
+   * As SYSTEM the agent runs winget.exe from the App Installer folder with the VCLibs framework
+   * folder on its PATH (agent/platform/windows/provisioning-scripts.ts): it starts when that
+   * framework or the system-wide VC++ runtime is there, and exits at once (STATUS_DLL_NOT_FOUND)
+   * when neither is.
+   */
+  private wingetStarts(): boolean {
+    const w = this.state.winget;
+    return w.appInstaller !== null && (w.vcRuntimeSystemWide || w.vclibsFramework);
+  }
+
+  async wingetReady(): Promise<WingetReadiness> {
+    const w = this.state.winget;
+    if (w.appInstaller === null)
+      return {
+        ok: false,
+        reason:
+          'winget is not available: App Installer (Microsoft.DesktopAppInstaller) is not installed for the machine (LTSC editions have none) (simulated)',
+      };
+    if (!w.microsoftSigned)
+      return { ok: false, reason: 'winget.exe is not signed by Microsoft: refusing to run it (simulated)' };
+    if (!this.wingetStarts())
+      return {
+        ok: false,
+        reason:
+          'winget.exe cannot start as SYSTEM: neither the VC++ 2015-2022 runtime nor the VCLibs framework package is installed (simulated)',
+      };
+    const [major = 0, minor = 0] = w.version.split('.').map(Number);
+    if (major < 1 || (major === 1 && minor < 4))
+      return {
+        ok: false,
+        reason: `winget ${w.version} is older than 1.4 (no --disable-interactivity) (simulated)`,
+      };
+    return {
+      ok: true,
+      path: `C:\\Program Files\\WindowsApps\\Microsoft.DesktopAppInstaller_${w.appInstaller}_x64__8wekyb3d8bbwe\\winget.exe (simulated)`,
+      version: w.version,
+      runtime: w.vcRuntimeSystemWide ? 'VC++ runtime (system-wide)' : 'VCLibs framework folder on PATH',
+    };
+  }
+
   /** Behaves like winget: exit codes for unknown ids, transient failures, already installed, reboot required. */
   async wingetInstall(
     id: string,
     version: string | undefined,
+    signal?: AbortSignal,
   ): Promise<{ exitCode: number; output: string }> {
+    signal?.throwIfAborted();
+    if (!this.wingetStarts()) return { exitCode: WingetCode.DllNotFound, output: '' };
     const sim = this.state.simulation;
+    if ((sim.wingetRebootFirstIds ?? []).includes(id)) {
+      const firstAt = sim.rebootFirstAt?.[id];
+      if (firstAt === undefined || firstAt === this.state.bootCount) {
+        this.mutate(
+          (s) => void (s.simulation.rebootFirstAt = { ...s.simulation.rebootFirstAt, [id]: s.bootCount }),
+        );
+        return {
+          exitCode: WingetCode.RebootRequiredToInstall,
+          output: 'A restart is required before this package can be installed. (simulated)',
+        };
+      }
+    }
     if (sim.wingetUnknownIds.includes(id))
       return {
         exitCode: WingetCode.NoApplicationsFound,
@@ -327,6 +476,12 @@ export class SimulatedPlatform implements Platform {
     this.effect(`winget:${id}`, (s) => {
       s.apps.push({ id, version: version ?? '1.0.0-simulated' });
       if (sim.wingetRebootIds.includes(id)) s.pendingReboot = true;
+      // winget ≥ 1.7 exits 0 here; only Windows' own indicator says a restart is due.
+      if (
+        (sim.wingetSilentRebootIds ?? []).includes(id) &&
+        !s.rebootIndicators.includes('PendingFileRenameOperations')
+      )
+        s.rebootIndicators.push('PendingFileRenameOperations');
     });
     return sim.wingetRebootIds.includes(id)
       ? {
@@ -349,15 +504,195 @@ export class SimulatedPlatform implements Platform {
     return { file, sha256: createHash('sha256').update(content).digest('hex') };
   }
 
-  /** "Runs" a simulated installer: it must be one the simulated download server produced. */
-  async runInstaller(file: string, _args: string[]): Promise<number> {
-    const content = readFileSync(file, 'utf8');
+  /**
+   * "Runs" a simulated installer: it must be one the simulated download server produced, and its
+   * bytes as opened must have the pinned hash. An installer that starts its app: the step waits
+   * for the installer alone, and the kill-on-close job ends the app with the step.
+   */
+  async runInstaller(file: string, _args: string[], sha256: string, signal?: AbortSignal): Promise<number> {
+    signal?.throwIfAborted();
+    const bytes = readFileSync(file);
+    if (createHash('sha256').update(bytes).digest('hex') !== sha256.toLowerCase())
+      throw new PlatformError(
+        `the installer ${path.basename(file)} no longer has its pinned SHA-256; not run (simulated)`,
+        true,
+      );
+    const content = bytes.toString('utf8');
     if (!content.startsWith('Drydock simulated installer')) return 1603; // MSI: fatal error during installation
     const product = path.basename(file);
     // Like an MSI whose product is already installed: a maintenance run that changes nothing, exit 0.
     if (this.state.installers[product]) return 0;
-    this.effect(`installer:${product}`, (s) => void (s.installers[product] = content));
+    this.effect(`installer:${product}`, (s) => {
+      s.installers[product] = content;
+      if (s.simulation.installerStartsApp) s.processes.push(`app started by ${product}`);
+    });
+    // The job object closes with the step's PowerShell: what the installer started ends with it.
+    if (this.state.processes.length > 0) this.mutate((s) => void (s.processes = []));
     return 0;
+  }
+
+  async pendingReboot(): Promise<string[]> {
+    const s = this.state;
+    const reasons = [...s.rebootIndicators];
+    if (s.pendingHostname !== s.hostname) reasons.push('computer name change');
+    return reasons;
+  }
+
+  async machineFacts(): Promise<MachineFacts> {
+    return {
+      editionId: this.state.editionId,
+      build: Number(this.state.os.build),
+      hasBattery: this.state.power.onAc !== null,
+    };
+  }
+
+  /** HKCU reaches the default user profile and every signed-in user's hive, as on Windows. */
+  private targets(keyPath: string): { target: string; key: string }[] {
+    if (!/^HKCU:\\/i.test(keyPath)) return [{ target: keyPath.slice(0, keyPath.indexOf(':')), key: keyPath }];
+    return [
+      { target: 'default', key: keyPath },
+      ...this.state.signedIn.map((sid) => ({ target: sid, key: keyPath.replace(/^HKCU:/i, `HKU:\\${sid}`) })),
+    ];
+  }
+
+  private snapshotOf(keyPath: string, name: string, type: string): RegistrySnapshot {
+    const snap: RegistrySnapshot = {};
+    for (const { target, key } of this.targets(keyPath)) {
+      const value = this.state.registry[key]?.[name];
+      snap[target] =
+        value === undefined
+          ? null
+          : { kind: typeof value === 'number' ? 'DWord' : type === 'DWord' ? 'DWord' : 'String', value };
+    }
+    return snap;
+  }
+
+  async applyRegistry(items: RegistryApplyItem[]): Promise<RegistryApplyOutcome[]> {
+    const out: RegistryApplyOutcome[] = [];
+    for (const item of items) {
+      const full = `${item.path}\\${item.name}`;
+      try {
+        const recordKey = `registry:${full}`;
+        const records = this.state.registry[TWEAK_RECORDS] ?? {};
+        const targets = this.targets(item.path);
+        const differs = targets.some(
+          ({ key }) =>
+            this.state.registry[key]?.[item.name] === undefined ||
+            String(this.state.registry[key]![item.name]) !== String(item.value),
+        );
+        if (!differs) {
+          out.push({ changed: false });
+          continue;
+        }
+        if (records[recordKey] === undefined) {
+          const record: TweakRecord = {
+            key: recordKey,
+            tweak: item.tweak,
+            before: this.snapshotOf(item.path, item.name, item.type),
+          };
+          this.effect(`record:${full}`, (s) => {
+            s.registry[TWEAK_RECORDS] = {
+              ...(s.registry[TWEAK_RECORDS] ?? {}),
+              [recordKey]: JSON.stringify(record),
+            };
+          });
+        }
+        if ((this.state.simulation.deniedValues ?? []).includes(full))
+          throw new PlatformError(`Requested registry access is not allowed. (UCPD, simulated)`, true);
+        if ((this.state.simulation.flakyValues?.[full] ?? 0) > 0) {
+          this.mutate((s) => void (s.simulation.flakyValues![full]! -= 1));
+          throw new PlatformError(
+            'The process cannot access the file because it is being used by another process. (simulated)',
+            false,
+          );
+        }
+        this.effect(`registry:${full}`, (s) => {
+          for (const { key } of targets)
+            s.registry[key] = { ...(s.registry[key] ?? {}), [item.name]: item.value };
+        });
+        out.push({ changed: true });
+      } catch (err) {
+        // The harness pulling the plug is not a value Windows refused: it ends the step.
+        if ((err as { fatal?: boolean }).fatal) throw err;
+        out.push({
+          changed: false,
+          error: {
+            message: (err as Error).message,
+            permanent: err instanceof PlatformError ? err.permanent : false,
+          },
+        });
+      }
+    }
+    return out;
+  }
+
+  async readRegistry(items: { path: string; name: string }[]): Promise<(RegistryData | null)[]> {
+    return items.map((i) => this.state.registry[i.path]?.[i.name] ?? null);
+  }
+
+  async applyTweakAction(action: 'restore-point' | 'hibernation-off', tweak: string): Promise<boolean> {
+    if (action === 'restore-point') {
+      this.effect(
+        `restore-point:${this.state.restorePoints.length + 1}`,
+        (s) => void s.restorePoints.push(`before Drydock tweaks (${tweak})`),
+      );
+      return true;
+    }
+    if (!this.state.hibernation) return false;
+    const recordKey = 'action:hibernation-off';
+    if ((this.state.registry[TWEAK_RECORDS] ?? {})[recordKey] === undefined) {
+      const record: TweakRecord = { key: recordKey, tweak, before: { hibernation: this.state.hibernation } };
+      this.effect(`record:${recordKey}`, (s) => {
+        s.registry[TWEAK_RECORDS] = {
+          ...(s.registry[TWEAK_RECORDS] ?? {}),
+          [recordKey]: JSON.stringify(record),
+        };
+      });
+    }
+    this.effect('powercfg:hibernate-off', (s) => void (s.hibernation = false));
+    return true;
+  }
+
+  async tweakRecords(): Promise<TweakRecord[]> {
+    return Object.values(this.state.registry[TWEAK_RECORDS] ?? {}).map(
+      (v) => JSON.parse(String(v)) as TweakRecord,
+    );
+  }
+
+  async restoreTweakRecords(keys: string[]): Promise<{ key: string; error?: string }[]> {
+    const out: { key: string; error?: string }[] = [];
+    for (const key of keys) {
+      const raw = this.state.registry[TWEAK_RECORDS]?.[key];
+      if (raw === undefined) {
+        out.push({ key });
+        continue;
+      }
+      const record = JSON.parse(String(raw)) as TweakRecord;
+      this.effect(`restore:${key}`, (s) => {
+        if ('hibernation' in record.before) s.hibernation = record.before.hibernation as boolean;
+        else {
+          const full = key.slice('registry:'.length);
+          const cut = full.lastIndexOf('\\');
+          const keyPath = full.slice(0, cut);
+          const name = full.slice(cut + 1);
+          for (const [target, value] of Object.entries(record.before as RegistrySnapshot)) {
+            const regKey =
+              target === 'default' || !/^HKCU:/i.test(keyPath)
+                ? keyPath
+                : keyPath.replace(/^HKCU:/i, `HKU:\\${target}`);
+            const values = { ...(s.registry[regKey] ?? {}) };
+            if (value === null) delete values[name];
+            else values[name] = value.value;
+            s.registry[regKey] = values;
+          }
+        }
+        const records = { ...(s.registry[TWEAK_RECORDS] ?? {}) };
+        delete records[key];
+        s.registry[TWEAK_RECORDS] = records;
+      });
+      out.push({ key });
+    }
+    return out;
   }
 
   async registryRead(keyPath: string, name: string): Promise<RegistryData | null> {
@@ -376,7 +711,7 @@ export class SimulatedPlatform implements Platform {
   }
 
   async localeState(): Promise<LocaleState> {
-    return structuredClone(this.state.locale);
+    return { ...structuredClone(this.state.locale), newUser: structuredClone(this.state.newUser) };
   }
   async setTimeZone(id: string): Promise<void> {
     this.effect(`timezone:${id}`, (s) => void (s.locale.timeZone = id));
@@ -384,17 +719,31 @@ export class SimulatedPlatform implements Platform {
   async setLocale(tag: string): Promise<void> {
     this.effect(`locale:${tag}`, (s) => void (s.locale.locale = tag));
   }
-  async setKeyboard(tip: string): Promise<void> {
-    this.effect(
-      `keyboard:${tip}`,
-      (s) => void (s.locale.keyboards = [tip, ...s.locale.keyboards.filter((k) => k !== tip)]),
-    );
+  /** Like the intl.cpl answer file: SYSTEM's settings, copied to the welcome screen and the default user. */
+  async setInternational(settings: InternationalSettings): Promise<void> {
+    const tip = settings.keyboard.toUpperCase();
+    this.effect(`international:${settings.formats}:${tip}:${settings.homeLocation}`, (s) => {
+      s.locale.keyboards = [tip, ...s.locale.keyboards.filter((k) => k !== tip)];
+      s.newUser = {
+        formats: settings.formats,
+        keyboards: [tip, ...s.newUser.keyboards.filter((k) => k !== tip)],
+        homeLocation: settings.homeLocation,
+      };
+    });
   }
 
   async wifiProfiles(): Promise<string[]> {
     return [...this.state.wifi];
   }
+  async wifiAdapterPresent(): Promise<boolean> {
+    return this.state.wifiAdapter;
+  }
   async addWifiProfile(network: WifiNetworkSpec): Promise<void> {
+    if (!this.state.wifiAdapter)
+      throw new PlatformError(
+        'netsh wlan: the Wireless AutoConfig Service (wlansvc) is not running (simulated)',
+        true,
+      );
     this.effect(`wifi:${network.ssid}`, (s) => void s.wifi.push(network.ssid));
   }
 
@@ -417,8 +766,8 @@ export class SimulatedPlatform implements Platform {
     setTimeout(restart, 50).unref();
   }
 
-  /** Counts a real execution of a step, for tests that prove nothing runs twice. */
-  recordExecution(idempotencyKey: string): void {
+  /** Counts a real execution of a step (`executions`), for tests that prove nothing runs twice. */
+  stepStarted(idempotencyKey: string): void {
     this.mutate((s) => void (s.executions[idempotencyKey] = (s.executions[idempotencyKey] ?? 0) + 1));
   }
 }

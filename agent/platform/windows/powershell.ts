@@ -1,5 +1,6 @@
 import { execFile } from 'node:child_process';
 import path from 'node:path';
+import { PlatformError } from '../platform';
 
 /**
  * The one place that quotes values for PowerShell and runs it. Every script goes through
@@ -62,14 +63,67 @@ export interface PsRunOptions {
 
 export type PsRunner = (script: string, opts?: PsRunOptions) => Promise<PsResult>;
 
-/** A script that failed. Carries the first line of stderr, never the script, so callers may log it freely. */
-export class PowerShellError extends Error {
+/** Exceptions a second attempt cannot fix: the machine or the input must change. */
+const PERMANENT_TYPES = new Set([
+  'System.UnauthorizedAccessException',
+  'System.Security.SecurityException',
+  'System.ArgumentException',
+  'System.ArgumentNullException',
+  'System.ArgumentOutOfRangeException',
+  'System.NotSupportedException',
+  'System.PlatformNotSupportedException',
+  'System.Management.Automation.ParameterBindingException',
+  'System.Management.Automation.CommandNotFoundException',
+]);
+/** E_ACCESSDENIED, ERROR_NOT_SUPPORTED, ERROR_BAD_EXE_FORMAT, ERROR_INVALID_PARAMETER as HRESULTs. */
+const PERMANENT_HRESULTS = new Set([0x80070005, 0x80070032, 0x800700c1, 0x80070057].map((h) => h | 0));
+
+export interface ScriptErrorReport {
+  message: string;
+  type?: string;
+  hresult?: number;
+}
+
+/** The error report a failed script wrote (see POSTLUDE), or the first plain line of stderr. */
+export function parseScriptError(stderr: string): ScriptErrorReport {
+  const line = stderr.split(/\r?\n/).find((l) => l.startsWith('DRYDOCK-ERROR:'));
+  if (line) {
+    try {
+      const report = JSON.parse(
+        Buffer.from(line.slice('DRYDOCK-ERROR:'.length), 'base64').toString('utf8'),
+      ) as Record<string, unknown>;
+      return {
+        message: typeof report.message === 'string' ? report.message.trim().slice(0, 1000) : '',
+        ...(typeof report.type === 'string' ? { type: report.type } : {}),
+        ...(typeof report.hresult === 'number' ? { hresult: report.hresult | 0 } : {}),
+      };
+    } catch {
+      // fall through to the plain text
+    }
+  }
+  return { message: firstLine(stderr) };
+}
+
+/**
+ * A script that failed. Carries the script's error message (never the script), so callers may log
+ * it freely; `permanent` when the exception says a retry cannot help.
+ */
+export class PowerShellError extends PlatformError {
   override name = 'PowerShellError';
+  readonly detail: string;
+  readonly errorType: string | undefined;
   constructor(
     readonly exitCode: number,
-    readonly detail: string,
+    detail: string | ScriptErrorReport,
   ) {
-    super(`PowerShell exited with code ${exitCode}${detail ? `: ${detail}` : ''}`);
+    const report = typeof detail === 'string' ? { message: detail } : detail;
+    super(
+      `PowerShell exited with code ${exitCode}${report.message ? `: ${report.message}` : ''}`,
+      (report.type !== undefined && PERMANENT_TYPES.has(report.type)) ||
+        (report.hresult !== undefined && PERMANENT_HRESULTS.has(report.hresult)),
+    );
+    this.detail = report.message;
+    this.errorType = report.type;
   }
 }
 
@@ -80,9 +134,15 @@ const PRELUDE = `$ErrorActionPreference = 'Stop'
 $ProgressPreference = 'SilentlyContinue'
 try {
 `;
+// The error goes out as base64 of UTF-8 JSON on one line: stderr is encoded with the console's
+// OEM code page, which garbles a localised message ("Zugriff verweigert" in German is fine, Czech
+// or Japanese is not). The exception's type and HResult travel with it, so the agent can tell an
+// error that a retry cannot fix (access denied, invalid argument) from one it can.
 const POSTLUDE = `
 } catch {
-  [Console]::Error.WriteLine($_.Exception.Message)
+  $e = $_.Exception
+  $report = [pscustomobject]@{ message = $e.Message; type = $e.GetType().FullName; hresult = $e.HResult }
+  [Console]::Error.WriteLine('DRYDOCK-ERROR:' + [Convert]::ToBase64String([System.Text.Encoding]::UTF8.GetBytes((ConvertTo-Json -InputObject $report -Compress))))
   exit 1
 }`;
 
@@ -100,8 +160,13 @@ function powershellExe(): string {
 }
 
 /** Runs a script in a fresh `powershell.exe`, without a shell. Rejects only if it could not run to an exit code. */
+/** The whole text powershell.exe runs for `script` (error handling around it). */
+export function wrapScript(script: string): string {
+  return PRELUDE + script + POSTLUDE;
+}
+
 export function runPowerShell(script: string, opts: PsRunOptions = {}): Promise<PsResult> {
-  const encoded = encodeCommand(PRELUDE + script + POSTLUDE);
+  const encoded = encodeCommand(wrapScript(script));
   if (encoded.length > MAX_ENCODED_LENGTH) return Promise.reject(new Error('PowerShell script too long'));
   const args = ['-NoProfile', '-NonInteractive', '-ExecutionPolicy', 'Bypass', '-EncodedCommand', encoded];
   const timeoutMs = opts.timeoutMs ?? 60_000;
@@ -159,7 +224,7 @@ ${script}
 if ($null -eq $json) { $json = 'null' }
 [Console]::Out.Write([Convert]::ToBase64String([System.Text.Encoding]::UTF8.GetBytes($json)))`;
   const result = await run(wrapped, opts);
-  if (result.exitCode !== 0) throw new PowerShellError(result.exitCode, firstLine(result.stderr));
+  if (result.exitCode !== 0) throw new PowerShellError(result.exitCode, parseScriptError(result.stderr));
   try {
     return JSON.parse(Buffer.from(result.stdout.trim(), 'base64').toString('utf8')) as T;
   } catch {

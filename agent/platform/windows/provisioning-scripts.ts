@@ -47,9 +47,10 @@ export function windowsCommandLine(args: readonly string[]): string {
  * Int32, so winget's HRESULTs arrive negative. stderr is read asynchronously so that neither pipe
  * can fill up and block the program.
  */
-const NATIVE_FUNCTIONS = String.raw`function Invoke-Native([string]$FilePath, [string]$Arguments, [System.Text.Encoding]$Encoding) {
+const NATIVE_FUNCTIONS = String.raw`function Invoke-Native([string]$FilePath, [string]$Arguments, [System.Text.Encoding]$Encoding, [string]$PathPrefix) {
   $info = [System.Diagnostics.ProcessStartInfo]::new($FilePath, $Arguments)
   $info.UseShellExecute = $false
+  if ($PathPrefix) { $info.EnvironmentVariables['PATH'] = $PathPrefix + ';' + $info.EnvironmentVariables['PATH'] }
   $info.CreateNoWindow = $true
   $info.RedirectStandardOutput = $true
   $info.RedirectStandardError = $true
@@ -68,6 +69,37 @@ function Get-FirstLine([string]$Text) {
   $line = @($Text -split '\r?\n' | ForEach-Object { ($_ -split '\r')[-1].Trim() } | Where-Object { $_ -ne '' })[0]
   if ($line) { $line } else { '(no output)' }
 }
+`;
+
+/**
+ * Puts this powershell.exe in a job object with JOB_OBJECT_LIMIT_KILL_ON_JOB_CLOSE (Win32
+ * SetInformationJobObject, JOBOBJECT_EXTENDED_LIMIT_INFORMATION). Every process started after
+ * it (winget, an installer, whatever those start) is in the job too, so when this PowerShell ends
+ * — finished, killed by the agent's timeout, or killed because the step was cancelled — Windows
+ * ends them all: a timeout or a cancel never leaves an installer running, and a retry never runs a
+ * second one beside it. The handle is deliberately never closed: the job lives as long as the process.
+ */
+const JOB_FUNCTIONS = String.raw`Add-Type -Namespace Drydock -Name KillOnCloseJob -MemberDefinition @'
+[StructLayout(LayoutKind.Sequential)]
+public struct BasicLimits { public long PerProcessUserTimeLimit; public long PerJobUserTimeLimit; public uint LimitFlags; public UIntPtr MinimumWorkingSetSize; public UIntPtr MaximumWorkingSetSize; public uint ActiveProcessLimit; public UIntPtr Affinity; public uint PriorityClass; public uint SchedulingClass; }
+[StructLayout(LayoutKind.Sequential)]
+public struct IoCounters { public ulong ReadOperationCount; public ulong WriteOperationCount; public ulong OtherOperationCount; public ulong ReadTransferCount; public ulong WriteTransferCount; public ulong OtherTransferCount; }
+[StructLayout(LayoutKind.Sequential)]
+public struct ExtendedLimits { public BasicLimits Basic; public IoCounters Io; public UIntPtr ProcessMemoryLimit; public UIntPtr JobMemoryLimit; public UIntPtr PeakProcessMemoryUsed; public UIntPtr PeakJobMemoryUsed; }
+[DllImport("kernel32.dll", SetLastError = true)] public static extern IntPtr CreateJobObject(IntPtr attributes, string name);
+[DllImport("kernel32.dll", SetLastError = true)] public static extern bool SetInformationJobObject(IntPtr job, int infoClass, ref ExtendedLimits info, int length);
+[DllImport("kernel32.dll", SetLastError = true)] public static extern bool AssignProcessToJobObject(IntPtr job, IntPtr process);
+[DllImport("kernel32.dll")] public static extern IntPtr GetCurrentProcess();
+public static void Enter() {
+  IntPtr job = CreateJobObject(IntPtr.Zero, null);
+  if (job == IntPtr.Zero) throw new System.ComponentModel.Win32Exception();
+  ExtendedLimits limits = new ExtendedLimits();
+  limits.Basic.LimitFlags = 0x2000;
+  if (!SetInformationJobObject(job, 9, ref limits, Marshal.SizeOf(typeof(ExtendedLimits)))) throw new System.ComponentModel.Win32Exception();
+  if (!AssignProcessToJobObject(job, GetCurrentProcess())) throw new System.ComponentModel.Win32Exception();
+}
+'@
+[Drydock.KillOnCloseJob]::Enter()
 `;
 
 // --- Preflight -------------------------------------------------------------------------------
@@ -120,9 +152,11 @@ function Get-ComputerNameValue([string]$Key) {
 
 export const COMPUTER_NAME =
   COMPUTER_NAME_FUNCTIONS +
-  String.raw`[pscustomobject]@{
+  String.raw`$system = Get-CimInstance -ClassName Win32_ComputerSystem
+[pscustomobject]@{
   active = Get-ComputerNameValue 'ActiveComputerName'
   pending = Get-ComputerNameValue 'ComputerName'
+  domain = if ($system.PartOfDomain) { $system.Domain } else { $null }
 }`;
 
 /** NetBIOS rules Windows enforces for a computer name: 1–15 of A-Z a-z 0-9 -, not only digits. */
@@ -152,25 +186,39 @@ export function renameComputerScript(name: string): string {
 // --- winget ----------------------------------------------------------------------------------
 
 /**
- * winget.exe by path: the agent runs as SYSTEM, whose PATH has no App Installer alias
- * (%LOCALAPPDATA%\Microsoft\WindowsApps exists only for signed-in users). The newest
- * Microsoft.DesktopAppInstaller package folder for this machine's architecture wins; a winget on
- * PATH is the fallback (a machine where it was installed some other way).
+ * winget.exe for SYSTEM, or a clear reason why there is none:
+ * - By path only: SYSTEM's PATH has no App Installer alias, and a PATH fallback would run any
+ *   winget.exe a user managed to put on a writable PATH entry. The newest
+ *   Microsoft.DesktopAppInstaller folder for this architecture under WindowsApps (writable by
+ *   TrustedInstaller only) wins, and its winget.exe must carry a valid Authenticode signature by
+ *   Microsoft Corporation (Get-AuthenticodeSignature).
+ * - Its runtime: run as SYSTEM, winget.exe does not get its package dependencies on the DLL search
+ *   path and exits at once on images without the system-wide VC++ 2015-2022 runtime (winget-cli
+ *   #2748, #4321, #4798). The Microsoft.VCLibs.140.00.UWPDesktop framework — App Installer's own
+ *   dependency, so present wherever it is — goes first on the child's PATH, which the DLL search
+ *   order includes.
+ * - Its version: `--disable-interactivity` needs winget 1.4 or later.
+ * LTSC editions ship without App Installer: no folder, a permanent failure that says so.
  */
-const WINGET_FUNCTIONS = String.raw`function Get-WingetPath {
-  $arch = if ($env:PROCESSOR_ARCHITECTURE -eq 'ARM64') { 'arm64' } else { 'x64' }
-  $root = Join-Path $env:ProgramFiles 'WindowsApps'
-  $candidates = foreach ($dir in @(Get-ChildItem -LiteralPath $root -Directory -Filter "Microsoft.DesktopAppInstaller_*_$($arch)__8wekyb3d8bbwe" -ErrorAction SilentlyContinue)) {
-    $exe = Join-Path $dir.FullName 'winget.exe'
-    if ($dir.Name -match '^Microsoft\.DesktopAppInstaller_(\d+(?:\.\d+){1,3})_' -and (Test-Path -LiteralPath $exe -PathType Leaf)) {
-      [pscustomobject]@{ version = [version]$Matches[1]; path = $exe }
-    }
+const WINGET_FUNCTIONS = String.raw`$wingetArch = if ($env:PROCESSOR_ARCHITECTURE -eq 'ARM64') { 'arm64' } else { 'x64' }
+$windowsApps = Join-Path $env:ProgramFiles 'WindowsApps'
+function Get-NewestPackageDir([string]$Prefix) {
+  $found = foreach ($dir in @(Get-ChildItem -LiteralPath $windowsApps -Directory -Filter "$($Prefix)_*_$($wingetArch)__8wekyb3d8bbwe" -ErrorAction SilentlyContinue)) {
+    if ($dir.Name -match '_(\d+(?:\.\d+){1,3})_') { [pscustomobject]@{ version = [version]$Matches[1]; path = $dir.FullName } }
   }
-  $newest = @($candidates | Sort-Object -Property version -Descending)[0]
-  if ($newest) { return $newest.path }
-  $onPath = @(Get-Command -Name winget.exe -CommandType Application -ErrorAction SilentlyContinue)[0]
-  if ($onPath) { return $onPath.Source }
-  throw 'winget was not found: App Installer (Microsoft.DesktopAppInstaller) is not installed for the machine'
+  @($found | Sort-Object -Property version -Descending)[0]
+}
+function Get-Winget {
+  $package = Get-NewestPackageDir 'Microsoft.DesktopAppInstaller'
+  if (-not $package) { throw 'winget is not available: App Installer (Microsoft.DesktopAppInstaller) is not installed for the machine (LTSC editions have none)' }
+  $exe = Join-Path $package.path 'winget.exe'
+  if (-not (Test-Path -LiteralPath $exe -PathType Leaf)) { throw "winget is not available: $exe is missing" }
+  $signature = Get-AuthenticodeSignature -LiteralPath $exe
+  if ($signature.Status -ne 'Valid' -or $signature.SignerCertificate.Subject -notmatch '(^|, )O=Microsoft Corporation(,|$)') {
+    throw "winget.exe at $exe is not validly signed by Microsoft ($($signature.Status)); refusing to run it"
+  }
+  $vclibs = Get-NewestPackageDir 'Microsoft.VCLibs.140.00.UWPDesktop'
+  [pscustomobject]@{ path = $exe; runtimePath = if ($vclibs) { $vclibs.path } else { '' } }
 }
 `;
 
@@ -190,17 +238,44 @@ function checkWingetVersion(version: string): void {
   }
 }
 
-/** winget writes UTF-8 to a pipe, whatever the console code page. */
+/** winget writes UTF-8 to a pipe, whatever the console code page. In a kill-on-close job (see JOB_FUNCTIONS). */
 function wingetScript(args: string[]): string {
   return (
     psCommand`$arguments = ${windowsCommandLine(args)}
 ` +
     NATIVE_FUNCTIONS +
+    JOB_FUNCTIONS +
     WINGET_FUNCTIONS +
-    String.raw`$result = Invoke-Native (Get-WingetPath) $arguments ([System.Text.UTF8Encoding]::new($false))
+    String.raw`$winget = Get-Winget
+$result = Invoke-Native $winget.path $arguments ([System.Text.UTF8Encoding]::new($false)) $winget.runtimePath
 [pscustomobject]@{ exitCode = $result.exitCode; output = $result.output }`
   );
 }
+
+/**
+ * Finds winget (see WINGET_FUNCTIONS) and runs `winget --version`: a winget that cannot load its
+ * runtime exits at once with STATUS_DLL_NOT_FOUND and no output. Answers ok with path, version and
+ * how the runtime was found, or ok = $false with the reason (the step then fails permanently).
+ */
+export const WINGET_READY =
+  NATIVE_FUNCTIONS +
+  WINGET_FUNCTIONS +
+  String.raw`try { $winget = Get-Winget } catch { return [pscustomobject]@{ ok = $false; reason = $_.Exception.Message } }
+$result = Invoke-Native $winget.path '--version' ([System.Text.UTF8Encoding]::new($false)) $winget.runtimePath
+$text = "$($result.output)".Trim()
+if ($result.exitCode -ne 0 -or $text -notmatch '^v?(\d+)\.(\d+)') {
+  $hex = '0x{0:X8}' -f $result.exitCode
+  return [pscustomobject]@{ ok = $false; reason = "winget.exe at $($winget.path) does not start as SYSTEM (exit $hex): install the VC++ 2015-2022 runtime (x64) or repair App Installer and its VCLibs framework" }
+}
+if ([int]$Matches[1] -lt 1 -or ([int]$Matches[1] -eq 1 -and [int]$Matches[2] -lt 4)) {
+  return [pscustomobject]@{ ok = $false; reason = "winget $text is older than 1.4 (no --disable-interactivity): update App Installer" }
+}
+[pscustomobject]@{
+  ok = $true
+  path = $winget.path
+  version = $text.TrimStart('v')
+  runtime = if ($winget.runtimePath) { 'VCLibs framework folder on PATH' } else { 'VC++ runtime (system-wide)' }
+}`;
 
 /**
  * `winget list` for exactly one id. Only the winget source: what the agent installs comes from it,
@@ -291,29 +366,107 @@ export function parseWingetListVersion(output: string, id: string): string | und
 // --- Installers ------------------------------------------------------------------------------
 
 /**
- * Start-Process -Wait -PassThru gives the exit code (with -WindowStyle Hidden, not -NoNewWindow or
- * redirection, which in Windows PowerShell lose it). An .msi is not a program: msiexec installs it,
- * quietly and without restarting (3010 tells the caller a restart is due). Other file types are
- * refused: ShellExecute would open them with whatever is associated (a .ps1 opens in Notepad).
+ * msiexec parses its own command line: a property value with spaces or quotes is written
+ * `NAME="va""lue"` (a quote inside is doubled), which the C runtime's rules (`\"`) would break
+ * (Microsoft Learn, "Command-Line Options" for msiexec: property values with spaces in quotes).
+ * Switches and anything else are quoted the same way when they need it.
  */
-export function installerScript(file: string, args: readonly string[]): string {
+function msiexecArgument(arg: string): string {
+  const property = /^([A-Za-z_][\w.]*)=(.*)$/s.exec(arg);
+  const quote = (v: string) => (v !== '' && !/[\s"]/.test(v) ? v : `"${v.replace(/"/g, '""')}"`);
+  return property ? `${property[1]}=${quote(property[2]!)}` : quote(arg);
+}
+
+/**
+ * NSIS reads `/D=` as the install directory only as the very last parameter, and takes the rest of
+ * the command line verbatim, spaces included, with no quotes (NSIS manual, 3.2 Installer Usage). So
+ * it goes last, unquoted; a quote in it could never be meant and is refused.
+ */
+function exeCommandLine(args: readonly string[]): string {
+  const dirs = args.filter((a) => /^\/D=/.test(a));
+  if (dirs.length > 1) throw new Error('at most one /D= argument (the NSIS install directory)');
+  if (dirs.some((d) => /["\r\n]/.test(d)))
+    throw new Error('an NSIS /D= directory cannot contain quotes or line breaks');
+  const rest = windowsCommandLine(args.filter((a) => !/^\/D=/.test(a)));
+  return [rest, ...dirs].filter((part) => part !== '').join(' ');
+}
+
+/** The command line an installer gets: msiexec's own rules for an .msi, NSIS's /D= last for an .exe. */
+export function installerCommandLine(file: string, kind: 'msi' | 'exe', args: readonly string[]): string {
+  if (kind === 'exe') return exeCommandLine(args);
+  return ['/i', file, '/qn', '/norestart', ...args].map(msiexecArgument).join(' ');
+}
+
+/**
+ * Runs a downloaded installer that has the pinned SHA-256, and returns its exit code.
+ * - The exact file run is the file hashed: it is opened with FileShare.Read (no one may write,
+ *   rename or delete it while the handle is open), hashed through that handle, and kept open until
+ *   the installer has exited. Before that, every folder from %ProgramData% down to the file must
+ *   be owned by SYSTEM or Administrators and writable by no one else (a user who owned a parent
+ *   could swap the folder under the agent).
+ * - It waits for the installer process itself: Start-Process -Wait in Windows PowerShell 5.1 waits
+ *   for every descendant, so an installer that starts its app hung the step. What it leaves
+ *   running ends with this PowerShell (the kill-on-close job), as does everything on a timeout.
+ * An .msi is not a program: msiexec installs it, quietly and without restarting (3010 tells the
+ * caller a restart is due). Other file types are refused.
+ */
+export function installerScript(file: string, args: readonly string[], sha256: string): string {
   if (!/^[A-Za-z]:\\/.test(file)) throw new Error('installer path must be an absolute local path');
-  const kind = /\.(msi|exe)$/i.exec(file)?.[1]?.toLowerCase();
+  const kind = /\.(msi|exe)$/i.exec(file)?.[1]?.toLowerCase() as 'msi' | 'exe' | undefined;
   if (!kind) throw new Error('runInstaller runs .exe and .msi files only');
-  const commandLine = windowsCommandLine(kind === 'msi' ? ['/i', file, '/qn', '/norestart', ...args] : args);
+  if (!/^[0-9a-f]{64}$/.test(sha256)) throw new Error('the pinned SHA-256 must be 64 lower-case hex digits');
+  const commandLine = installerCommandLine(file, kind, args);
   return (
     psCommand`$file = ${file}
 $arguments = ${commandLine}
 $isMsi = ${kind === 'msi'}
+$pinned = ${sha256}
 ` +
-    String.raw`if (-not (Test-Path -LiteralPath $file -PathType Leaf)) { throw "the installer $file does not exist" }
-$start = @{ FilePath = $file; Wait = $true; PassThru = $true; WindowStyle = 'Hidden' }
-if ($isMsi) { $start.FilePath = Join-Path $env:SystemRoot 'System32\msiexec.exe' }
-if ($arguments) { $start.ArgumentList = $arguments }
-$process = Start-Process @start
-[pscustomobject]@{ exitCode = $process.ExitCode }`
+    TRUSTED_PATH_FUNCTIONS +
+    JOB_FUNCTIONS +
+    String.raw`Assert-TrustedPath ([System.IO.Path]::GetDirectoryName($file))
+$stream = [System.IO.File]::Open($file, 'Open', 'Read', 'Read')
+try {
+  $sha = [System.Security.Cryptography.SHA256]::Create()
+  $actual = -join ($sha.ComputeHash($stream) | ForEach-Object { $_.ToString('x2') })
+  if ($actual -ne $pinned) { throw "the installer $file has SHA-256 $actual, not the pinned $($pinned): not run" }
+  $exe = if ($isMsi) { Join-Path $env:SystemRoot 'System32\msiexec.exe' } else { $file }
+  $info = [System.Diagnostics.ProcessStartInfo]::new($exe, $arguments)
+  $info.UseShellExecute = $false
+  $info.CreateNoWindow = $true
+  $info.WorkingDirectory = [System.IO.Path]::GetDirectoryName($file)
+  $process = [System.Diagnostics.Process]::Start($info)
+  $process.WaitForExit()
+  [pscustomobject]@{ exitCode = $process.ExitCode }
+} finally { $stream.Dispose() }`
   );
 }
+
+/**
+ * Every folder from below %ProgramData% down to `$Path`: owner SYSTEM or Administrators, and no
+ * allow entry that lets anyone else write, create, delete, or change permissions or owner
+ * (FileSystemRights WriteData 0x2, AppendData 0x4, WriteExtendedAttributes 0x10, DeleteSubdirectoriesAndFiles 0x40,
+ * WriteAttributes 0x100, Delete 0x10000, ChangePermissions 0x40000, TakeOwnership 0x80000). SIDs, not localised names.
+ */
+const TRUSTED_PATH_FUNCTIONS = String.raw`function Assert-TrustedPath([string]$Path) {
+  $trusted = 'S-1-5-18', 'S-1-5-32-544', 'S-1-5-80-956008885-3418522649-1831038044-1853292631-2271478464'
+  $root = [System.IO.Path]::GetFullPath($env:ProgramData).TrimEnd('\')
+  $full = [System.IO.Path]::GetFullPath($Path).TrimEnd('\')
+  if (-not $full.StartsWith($root + '\', [System.StringComparison]::OrdinalIgnoreCase)) { throw "$full is not under $root" }
+  $sidType = [System.Security.Principal.SecurityIdentifier]
+  $dir = $full
+  while ($dir.Length -gt $root.Length) {
+    $acl = [System.IO.Directory]::GetAccessControl($dir)
+    if ($trusted -notcontains $acl.GetOwner($sidType).Value) { throw "the folder $dir is not owned by SYSTEM or Administrators; refusing to run from it" }
+    foreach ($rule in $acl.GetAccessRules($true, $true, $sidType)) {
+      if ($rule.AccessControlType -ne 'Allow' -or $trusted -contains $rule.IdentityReference.Value) { continue }
+      if (($rule.PropagationFlags -band [System.Security.AccessControl.PropagationFlags]::InheritOnly) -ne 0) { continue }
+      if (([int]$rule.FileSystemRights -band 0xD0156) -ne 0) { throw "the folder $dir lets $($rule.IdentityReference.Value) change it; refusing to run from it" }
+    }
+    $dir = [System.IO.Path]::GetDirectoryName($dir)
+  }
+}
+`;
 
 // --- Registry --------------------------------------------------------------------------------
 
@@ -487,19 +640,361 @@ foreach ($sid in Get-UserHives) { Write-Value $users "$sid\$subKey" }`
   );
 }
 
+// --- Registry in batches (tweaks, their undo, validation) -------------------------------------
+
+/** The key under HKLM where the agent records what each tweaked value was before (TweakRecord). */
+export const TWEAK_RECORDS_SUBKEY = 'SOFTWARE\\Drydock\\TweakUndo';
+
+/**
+ * Where one registry path lands: HKLM and HKU as they are; HKCU in the default user hive (mounted
+ * once for the whole script by Use-DefaultUserHive) and every loaded user hive. Values are read as
+ * kind + data (Binary as base64, MultiString as an array) so a record can put back exactly them.
+ */
+const BATCH_FUNCTIONS = String.raw`$machine = [Microsoft.Win32.RegistryKey]::OpenBaseKey('LocalMachine', 'Registry64')
+function Get-Targets([string]$Hive, [string]$SubKey, [string]$MountName) {
+  if ($Hive -eq 'HKLM') { return ,@([pscustomobject]@{ target = 'HKLM'; root = $machine; path = $SubKey }) }
+  if ($Hive -eq 'HKU') { return ,@([pscustomobject]@{ target = 'HKU'; root = $users; path = $SubKey }) }
+  $list = @([pscustomobject]@{ target = 'default'; root = $users; path = "$MountName\$SubKey" })
+  foreach ($sid in Get-UserHives) { $list += [pscustomobject]@{ target = $sid; root = $users; path = "$sid\$SubKey" } }
+  ,$list
+}
+function Get-State($Root, [string]$Path, [string]$Name) {
+  $key = $Root.OpenSubKey($Path)
+  if (-not $key) { return $null }
+  try {
+    if ($key.GetValueNames() -notcontains $Name) { return $null }
+    $kind = $key.GetValueKind($Name).ToString()
+    $value = $key.GetValue($Name, $null, 'DoNotExpandEnvironmentNames')
+    if ($kind -eq 'Binary') { $value = [Convert]::ToBase64String([byte[]]$value) }
+    [pscustomobject]@{ kind = $kind; value = $value }
+  } finally { $key.Close() }
+}
+function ConvertTo-Data([string]$Kind, $Value) {
+  switch ($Kind) {
+    'DWord' { return [int]$Value }
+    'QWord' { return [long]$Value }
+    'MultiString' { return [string[]]@($Value) }
+    'Binary' { return [Convert]::FromBase64String([string]$Value) }
+    default { return [string]$Value }
+  }
+}
+function Set-State($Root, [string]$Path, [string]$Name, $State) {
+  if ($null -eq $State) {
+    $key = $Root.OpenSubKey($Path, $true)
+    if ($key) { try { $key.DeleteValue($Name, $false) } finally { $key.Close() } }
+    return
+  }
+  $key = $Root.CreateSubKey($Path)
+  try { $key.SetValue($Name, (ConvertTo-Data $State.kind $State.value), [Microsoft.Win32.RegistryValueKind]$State.kind) } finally { $key.Close() }
+}
+function Test-Permanent($Exception) {
+  $Exception -is [System.UnauthorizedAccessException] -or $Exception -is [System.Security.SecurityException] -or $Exception -is [System.ArgumentException]
+}
+`;
+
+interface BatchItem {
+  hive: 'HKLM' | 'HKCU' | 'HKU';
+  subKey: string;
+  path: string;
+  name: string;
+}
+
+function batchItems<T extends { path: string; name: string }>(items: readonly T[]): (T & BatchItem)[] {
+  return items.map((item) => {
+    checkValueName(item.name);
+    return { ...item, ...parseRegistryPath(item.path) };
+  });
+}
+
+/** Runs `body` with the default user hive mounted once when any item is HKCU (and not at all otherwise). */
+function batchScript(head: string, items: readonly BatchItem[], body: string): string {
+  const needsHive = items.some((i) => i.hive === 'HKCU');
+  return (
+    head +
+    NATIVE_FUNCTIONS +
+    REGISTRY_FUNCTIONS +
+    BATCH_FUNCTIONS +
+    (needsHive
+      ? `Use-DefaultUserHive { param($mountName)\n${body}\n}`
+      : `$mountName = $null\n& {\n${body}\n}`)
+  );
+}
+
+/**
+ * Tweaks' values in one script: for each, read every target; if all hold the value, nothing;
+ * else record what each had (or that it was absent) under HKLM\SOFTWARE\Drydock\TweakUndo —
+ * once: a later run never overwrites the original with a tweaked value — then write. A value
+ * Windows refuses (UCPD answers "access denied" for Explorer\Advanced\TaskbarDa) is reported for
+ * its tweak; the others go on. Answers one { i, changed, error?, permanent? } per item.
+ */
+export function applyRegistryScript(
+  items: readonly {
+    path: string;
+    name: string;
+    type: 'DWord' | 'String';
+    value: RegistryData;
+    tweak: string;
+  }[],
+): string {
+  const checked = batchItems(items);
+  const batch = checked.map((item, i) => ({
+    i,
+    hive: item.hive,
+    subKey: item.subKey,
+    path: item.path,
+    name: item.name,
+    kind: item.type,
+    data: registryValue(item.type, item.value),
+    tweak: item.tweak,
+  }));
+  const head = psCommand`$items = @(ConvertFrom-Json ${JSON.stringify(batch)})
+$undoPath = ${TWEAK_RECORDS_SUBKEY}
+`;
+  return batchScript(
+    head,
+    checked,
+    String.raw`foreach ($item in $items) {
+  try {
+    $targets = Get-Targets $item.hive $item.subKey $mountName
+    $before = [ordered]@{}
+    $differs = $false
+    foreach ($t in $targets) {
+      $state = Get-State $t.root $t.path $item.name
+      $before[$t.target] = $state
+      if ($null -eq $state -or $state.kind -ne $item.kind -or "$($state.value)" -ne "$($item.data)") { $differs = $true }
+    }
+    if (-not $differs) { [pscustomobject]@{ i = $item.i; changed = $false }; continue }
+    $recordName = 'registry:' + $item.path + '\' + $item.name
+    $undo = $machine.CreateSubKey($undoPath)
+    try {
+      if ($undo.GetValueNames() -notcontains $recordName) {
+        $record = [pscustomobject]@{ key = $recordName; tweak = $item.tweak; before = [pscustomobject]$before }
+        $undo.SetValue($recordName, (ConvertTo-Json -InputObject $record -Compress -Depth 5), 'String')
+      }
+    } finally { $undo.Close() }
+    foreach ($t in $targets) { Set-State $t.root $t.path $item.name ([pscustomobject]@{ kind = $item.kind; value = $item.data }) }
+    [pscustomobject]@{ i = $item.i; changed = $true }
+  } catch {
+    [pscustomobject]@{ i = $item.i; changed = $false; error = $_.Exception.Message; permanent = (Test-Permanent $_.Exception) }
+  }
+}`,
+  );
+}
+
+/** Many values in one script (one hive load): HKCU answers from the default user profile. */
+export function readRegistryScript(items: readonly { path: string; name: string }[]): string {
+  const checked = batchItems(items);
+  const batch = checked.map((item, i) => ({ i, hive: item.hive, subKey: item.subKey, name: item.name }));
+  const head = psCommand`$items = @(ConvertFrom-Json ${JSON.stringify(batch)})
+`;
+  return batchScript(
+    head,
+    checked,
+    String.raw`foreach ($item in $items) {
+  $t = @(Get-Targets $item.hive $item.subKey $mountName)[0]
+  $state = Get-State $t.root $t.path $item.name
+  if ($state) { [pscustomobject]@{ i = $item.i; kind = $state.kind; value = $state.value } }
+  else { [pscustomobject]@{ i = $item.i; kind = 'absent'; value = $null } }
+}`,
+  );
+}
+
+/** Every record under HKLM\SOFTWARE\Drydock\TweakUndo, as the JSON text each was written as. */
+export const TWEAK_RECORDS =
+  psCommand`$undoPath = ${TWEAK_RECORDS_SUBKEY}
+` +
+  String.raw`$undo = [Microsoft.Win32.RegistryKey]::OpenBaseKey('LocalMachine', 'Registry64').OpenSubKey($undoPath)
+$texts = [System.Collections.Generic.List[string]]::new()
+if ($undo) {
+  try { foreach ($name in $undo.GetValueNames()) { $texts.Add([string]$undo.GetValue($name)) } } finally { $undo.Close() }
+}
+,$texts.ToArray()`;
+
+/**
+ * Puts recorded values back: each target gets the kind and data it had, or loses the value if it
+ * had none. A user whose hive is not loaded now (signed out) is loaded from the ProfileList for
+ * the moment, as the default user's is. `action:hibernation-off` runs powercfg /hibernate on when
+ * hibernation was on. The record goes once its values are back; one failure does not stop the others.
+ */
+export function restoreTweakRecordsScript(keys: readonly string[]): string {
+  for (const key of keys)
+    if (!/^(registry:|action:)/.test(key) || key.length > 20_000) throw new Error('invalid tweak record key');
+  const head = psCommand`$keys = @(ConvertFrom-Json ${JSON.stringify(keys)})
+$undoPath = ${TWEAK_RECORDS_SUBKEY}
+`;
+  return (
+    head +
+    NATIVE_FUNCTIONS +
+    REGISTRY_FUNCTIONS +
+    BATCH_FUNCTIONS +
+    String.raw`$userMount = 'Drydock_User'
+function Use-UserHive([string]$Sid, [scriptblock]$Action) {
+  if ($users.GetSubKeyNames() -contains $Sid) { return (& $Action $Sid) }
+  $profileKey = $machine.OpenSubKey("SOFTWARE\Microsoft\Windows NT\CurrentVersion\ProfileList\$Sid")
+  if (-not $profileKey) { throw "the user $Sid has no profile on this machine any more" }
+  $dir = [Environment]::ExpandEnvironmentVariables([string]$profileKey.GetValue('ProfileImagePath'))
+  $profileKey.Close()
+  $load = Invoke-Native $reg "load ""HKU\$userMount"" ""$(Join-Path $dir 'NTUSER.DAT')"""
+  if ($load.exitCode -ne 0) { throw "reg.exe could not load the hive of $($Sid): $(Get-FirstLine $load.output)" }
+  try { & $Action $userMount }
+  finally {
+    [gc]::Collect()
+    [gc]::WaitForPendingFinalizers()
+    [void](Invoke-Native $reg "unload ""HKU\$userMount""")
+  }
+}
+Use-DefaultUserHive { param($mountName)
+  foreach ($recordKey in $keys) {
+    try {
+      $undo = $machine.OpenSubKey($undoPath, $true)
+      if (-not $undo -or $undo.GetValueNames() -notcontains $recordKey) {
+        if ($undo) { $undo.Close() }
+        [pscustomobject]@{ key = $recordKey }
+        continue
+      }
+      $record = ConvertFrom-Json ([string]$undo.GetValue($recordKey))
+      $undo.Close()
+      if ($recordKey -eq 'action:hibernation-off') {
+        if ($record.before.hibernation) {
+          $result = Invoke-Native (Join-Path $env:SystemRoot 'System32\powercfg.exe') '/hibernate on'
+          if ($result.exitCode -ne 0) { throw "powercfg /hibernate on failed: $(Get-FirstLine $result.output)" }
+        }
+      } else {
+        $full = $recordKey.Substring('registry:'.Length)
+        $cut = $full.LastIndexOf('\')
+        $path = $full.Substring(0, $cut)
+        $name = $full.Substring($cut + 1)
+        $subKey = $path -replace '^(Registry::)?[^\\]+\\', ''
+        foreach ($property in $record.before.PSObject.Properties) {
+          $state = $property.Value
+          switch ($property.Name) {
+            'HKLM' { Set-State $machine $subKey $name $state }
+            'HKU' { Set-State $users $subKey $name $state }
+            'default' { Set-State $users "$mountName\$subKey" $name $state }
+            default { Use-UserHive $property.Name { param($at) Set-State $users "$at\$subKey" $name $state } }
+          }
+        }
+      }
+      $undo = $machine.OpenSubKey($undoPath, $true)
+      try { $undo.DeleteValue($recordKey, $false) } finally { $undo.Close() }
+      [pscustomobject]@{ key = $recordKey }
+    } catch {
+      [pscustomobject]@{ key = $recordKey; error = $_.Exception.Message }
+    }
+  }
+}`
+  );
+}
+
+/**
+ * A tweak's action. `restore-point`: System Restore is turned on for the system drive, then
+ * Checkpoint-Computer (the tweak's registry part has set the creation frequency to 0 first).
+ * `hibernation-off`: records whether hibernation was on (HKLM\SYSTEM\CurrentControlSet\Control\Power
+ * HibernateEnabled), then `powercfg /hibernate off`, which takes effect at once. Answers { changed }.
+ */
+export function tweakActionScript(action: 'restore-point' | 'hibernation-off', tweak: string): string {
+  if (action === 'restore-point') {
+    return (
+      psCommand`$description = ${`Drydock: before tweaks (${tweak})`.slice(0, 200)}
+` +
+      String.raw`try { Enable-ComputerRestore -Drive ($env:SystemDrive + '\') } catch { throw "System Restore cannot be turned on: $($_.Exception.Message)" }
+Checkpoint-Computer -Description $description -RestorePointType MODIFY_SETTINGS
+[pscustomobject]@{ changed = $true }`
+    );
+  }
+  if (action !== 'hibernation-off') throw new Error('unknown tweak action');
+  return (
+    psCommand`$tweak = ${tweak}
+$undoPath = ${TWEAK_RECORDS_SUBKEY}
+` +
+    NATIVE_FUNCTIONS +
+    String.raw`$machine = [Microsoft.Win32.RegistryKey]::OpenBaseKey('LocalMachine', 'Registry64')
+$power = $machine.OpenSubKey('SYSTEM\CurrentControlSet\Control\Power')
+$enabled = $power -and [int]$power.GetValue('HibernateEnabled', 0) -ne 0
+if ($power) { $power.Close() }
+if (-not $enabled) { return [pscustomobject]@{ changed = $false } }
+$undo = $machine.CreateSubKey($undoPath)
+try {
+  if ($undo.GetValueNames() -notcontains 'action:hibernation-off') {
+    $record = [pscustomobject]@{ key = 'action:hibernation-off'; tweak = $tweak; before = [pscustomobject]@{ hibernation = $true } }
+    $undo.SetValue('action:hibernation-off', (ConvertTo-Json -InputObject $record -Compress), 'String')
+  }
+} finally { $undo.Close() }
+$result = Invoke-Native (Join-Path $env:SystemRoot 'System32\powercfg.exe') '/hibernate off'
+if ($result.exitCode -ne 0) { throw "powercfg /hibernate off failed: $(Get-FirstLine $result.output)" }
+[pscustomobject]@{ changed = $true }`
+  );
+}
+
+// --- Restart indicators, machine facts -------------------------------------------------------
+
+/**
+ * Windows' own pending-restart indicators, as servicing and installers set them: CBS
+ * `Component Based Servicing\RebootPending` (key), Windows Update `Auto Update\RebootRequired`
+ * (key), `Session Manager\PendingFileRenameOperations` (a value with entries: MSI's files in use),
+ * and a pending computer name (ComputerName differs from ActiveComputerName).
+ */
+export const PENDING_REBOOT = String.raw`$machine = [Microsoft.Win32.RegistryKey]::OpenBaseKey('LocalMachine', 'Registry64')
+function Test-Key([string]$Path) { $key = $machine.OpenSubKey($Path); if ($key) { $key.Close(); $true } else { $false } }
+$reasons = [System.Collections.Generic.List[string]]::new()
+if (Test-Key 'SOFTWARE\Microsoft\Windows\CurrentVersion\Component Based Servicing\RebootPending') { $reasons.Add('CBS RebootPending') }
+if (Test-Key 'SOFTWARE\Microsoft\Windows\CurrentVersion\WindowsUpdate\Auto Update\RebootRequired') { $reasons.Add('Windows Update RebootRequired') }
+$session = $machine.OpenSubKey('SYSTEM\CurrentControlSet\Control\Session Manager')
+if ($session) {
+  try { if (@($session.GetValue('PendingFileRenameOperations', $null) | Where-Object { $_ }).Count -gt 0) { $reasons.Add('PendingFileRenameOperations') } }
+  finally { $session.Close() }
+}
+$names = $machine.OpenSubKey('SYSTEM\CurrentControlSet\Control\ComputerName')
+if ($names) {
+  try {
+    $active = $names.OpenSubKey('ActiveComputerName').GetValue('ComputerName')
+    $next = $names.OpenSubKey('ComputerName').GetValue('ComputerName')
+    if ($active -ne $next) { $reasons.Add('computer name change') }
+  } finally { $names.Close() }
+}
+,$reasons.ToArray()`;
+
+/** EditionID and build from the registry (not localised), battery presence from CIM. */
+export const MACHINE_FACTS = String.raw`$version = [Microsoft.Win32.RegistryKey]::OpenBaseKey('LocalMachine', 'Registry64').OpenSubKey('SOFTWARE\Microsoft\Windows NT\CurrentVersion')
+try {
+  [pscustomobject]@{
+    editionId = $version.GetValue('EditionID')
+    build = $version.GetValue('CurrentBuildNumber')
+    batteries = @(Get-CimInstance -ClassName Win32_Battery).Count
+  }
+} finally { $version.Close() }`;
+
 // --- Locale ----------------------------------------------------------------------------------
 
 /**
- * The agent runs as SYSTEM, so the user language list read and written here is SYSTEM's, which
- * is also what the welcome screen uses (HKU\.DEFAULT); Copy-UserInternationalSettingsToSystem
- * (Windows 11) copies it to new users. The default input method override, when set, is listed first.
+ * The agent runs as SYSTEM, so the user language list read here is SYSTEM's, which is also what the
+ * welcome screen uses (HKU\.DEFAULT). `newUser` is what a user signing in for the first time gets:
+ * the default user hive's Control Panel\International LocaleName, Keyboard Layout\Preload and
+ * International\Geo Nation, read from the hive itself.
  */
-export const LOCALE_STATE = String.raw`$override = Get-WinDefaultInputMethodOverride
+export const LOCALE_STATE =
+  NATIVE_FUNCTIONS +
+  REGISTRY_FUNCTIONS +
+  String.raw`$override = Get-WinDefaultInputMethodOverride
+$newUser = Use-DefaultUserHive { param($mountName)
+  $intl = $users.OpenSubKey("$mountName\Control Panel\International")
+  $geo = $users.OpenSubKey("$mountName\Control Panel\International\Geo")
+  $preload = $users.OpenSubKey("$mountName\Keyboard Layout\Preload")
+  try {
+    $layouts = if ($preload) { @($preload.GetValueNames() | Sort-Object { [int]$_ } | ForEach-Object { [string]$preload.GetValue($_) }) } else { @() }
+    [pscustomobject]@{
+      formats = if ($intl) { $intl.GetValue('LocaleName') } else { $null }
+      layouts = $layouts
+      homeLocation = if ($geo) { $geo.GetValue('Nation') } else { $null }
+    }
+  } finally { foreach ($k in $intl, $geo, $preload) { if ($k) { $k.Close() } } }
+}
 [pscustomobject]@{
   timeZone = (Get-TimeZone).Id
   locale = (Get-WinSystemLocale).Name
   keyboards = @(foreach ($language in Get-WinUserLanguageList) { foreach ($tip in $language.InputMethodTips) { $tip } })
   override = if ($override) { $override.InputMethodTip } else { $null }
+  newUser = $newUser
 }`;
 
 export function setTimeZoneScript(id: string): string {
@@ -524,34 +1019,73 @@ export function normaliseInputTip(tip: string): string {
 }
 
 /**
- * Adds the keyboard to the language its LANGID names (adding that language if the list lacks it:
- * a tip belongs to one language) and makes it the default input method, without reordering the
- * languages, which would change the display language. Then, where the cmdlet exists (Windows 11),
- * copies the settings to the welcome screen and new users.
+ * A Windows Globalization Services answer file (Microsoft Learn, "Guide to Windows Vista
+ * Multilingual User Interface" / intl.cpl `/f:`; the way MDT and ConfigMgr task sequences set
+ * regional settings as SYSTEM): the user locale (formats), the input method as default, the home
+ * location, for the current user (SYSTEM) with CopySettingsToSystemAcct (welcome screen) and
+ * CopySettingsToDefaultUserAcct (every new user). It works the same on Windows 10 and 11, where
+ * Copy-UserInternationalSettingsToSystem exists on Windows 11 only.
  */
-export function setKeyboardScript(inputLocale: string): string {
-  const tip = normaliseInputTip(inputLocale);
+export function internationalXml(settings: {
+  formats: string;
+  keyboard: string;
+  homeLocation: number;
+}): string {
+  if (!/^[a-z]{2,3}-[A-Z]{2}$/.test(settings.formats))
+    throw new Error(`invalid formats locale ${JSON.stringify(settings.formats)}`);
+  if (
+    !Number.isInteger(settings.homeLocation) ||
+    settings.homeLocation < 1 ||
+    settings.homeLocation > 999_999
+  )
+    throw new Error('invalid home location (a Windows GeoID)');
+  const tip = normaliseInputTip(settings.keyboard);
+  return `<gs:GlobalizationServices xmlns:gs="urn:longhornGlobalizationUnattend">
+  <gs:UserList>
+    <gs:User UserID="Current" CopySettingsToDefaultUserAcct="true" CopySettingsToSystemAcct="true"/>
+  </gs:UserList>
+  <gs:LocationPreferences>
+    <gs:GeoID Value="${settings.homeLocation}"/>
+  </gs:LocationPreferences>
+  <gs:InputPreferences>
+    <gs:InputLanguageID Action="add" ID="${tip}" Default="true"/>
+  </gs:InputPreferences>
+  <gs:UserLocale>
+    <gs:Locale Name="${settings.formats}" SetAsCurrent="true" ResetAllSettings="false"/>
+  </gs:UserLocale>
+</gs:GlobalizationServices>
+`;
+}
+
+/**
+ * Applies the answer file with `control.exe intl.cpl,,/f:"<file>"` (which returns before it is done,
+ * so the script waits for the rundll32 it starts), then checks the default user hive got it.
+ */
+export function setInternationalScript(settings: {
+  formats: string;
+  keyboard: string;
+  homeLocation: number;
+}): string {
+  const xml = internationalXml(settings);
   return (
-    psCommand`$tip = ${tip}
+    psCommand`$xml = ${xml}
+$formats = ${settings.formats}
 ` +
-    String.raw`$langId = [Convert]::ToInt32($tip.Substring(0, 4), 16)
-$list = Get-WinUserLanguageList
-$owner = @($list | Where-Object { $_.InputMethodTips -contains $tip })[0]
-if (-not $owner) {
-  $owner = @($list | Where-Object {
-    try { [System.Globalization.CultureInfo]::GetCultureInfo($_.LanguageTag).LCID -eq $langId } catch { $false }
-  })[0]
+    NATIVE_FUNCTIONS +
+    REGISTRY_FUNCTIONS +
+    String.raw`$file = Join-Path ([System.IO.Path]::GetTempPath()) ("drydock-intl-" + [guid]::NewGuid().ToString('N') + '.xml')
+try {
+  [System.IO.File]::WriteAllText($file, $xml, [System.Text.UTF8Encoding]::new($false))
+  $control = Join-Path $env:SystemRoot 'System32\control.exe'
+  $result = Invoke-Native $control "intl.cpl,,/f:""$file"""
+  if ($result.exitCode -ne 0) { throw "control.exe intl.cpl failed with exit code $($result.exitCode)" }
+  for ($i = 0; $i -lt 60 -and @(Get-Process -Name rundll32 -ErrorAction SilentlyContinue | Where-Object { $_.SessionId -eq 0 }).Count -gt 0; $i++) { Start-Sleep -Seconds 1 }
+} finally { [System.IO.File]::Delete($file) }
+$got = Use-DefaultUserHive { param($mountName)
+  $intl = $users.OpenSubKey("$mountName\Control Panel\International")
+  try { if ($intl) { $intl.GetValue('LocaleName') } } finally { if ($intl) { $intl.Close() } }
 }
-if (-not $owner) {
-  $list.Add([System.Globalization.CultureInfo]::GetCultureInfo($langId).Name)
-  $owner = $list[$list.Count - 1]
-}
-if ($owner.InputMethodTips -notcontains $tip) { $owner.InputMethodTips.Add($tip) }
-Set-WinUserLanguageList -LanguageList $list -Force
-Set-WinDefaultInputMethodOverride -InputTip $tip
-if (Get-Command -Name Copy-UserInternationalSettingsToSystem -ErrorAction SilentlyContinue) {
-  Copy-UserInternationalSettingsToSystem -WelcomeScreen $true -NewUser $true
-}`
+if ($got -ne $formats) { throw "the regional settings did not reach the default user profile (it has $got, not $formats)" }`
   );
 }
 
@@ -578,6 +1112,12 @@ if (Test-Path -LiteralPath $root -PathType Container) {
 }
 ,$names.ToArray()`;
 
+/**
+ * Whether WLAN AutoConfig has an interface to configure: Get-NetAdapter -Physical with the native
+ * 802.11 medium (NdisPhysicalMedium 9), present or disabled. A desktop without one: no Wi-Fi step work.
+ */
+export const WIFI_ADAPTER = String.raw`@(Get-NetAdapter -Physical -IncludeHidden -ErrorAction SilentlyContinue | Where-Object { $_.NdisPhysicalMedium -eq 9 }).Count -gt 0`;
+
 const XML_ESCAPES: Record<string, string> = {
   '&': '&amp;',
   '<': '&lt;',
@@ -599,9 +1139,38 @@ export function checkSsid(ssid: string): void {
 /**
  * PEAP with EAP-MSCHAPv2 inside, as the computer (authMode machine, UseWinLogonCredentials: the
  * domain computer account), so the machine connects before anyone signs in and no credential is
- * stored. The server's certificate is validated against the machine's trusted roots (no prompt
- * is possible in machine mode; pinning roots or server names needs a policy-deployed profile).
+ * stored. The RADIUS server is pinned (Microsoft Learn, MsPeapConnectionPropertiesV1 schema):
+ * ServerNames (its certificate must carry one of them), TrustedRootCA (the SHA-1 thumbprints of
+ * the roots that may issue it), no prompt to trust another (DisableUserPromptForServerValidation),
+ * and AcceptServerName so the names are enforced.
  */
+function onexPeapMachine(radius: { serverNames: string[]; trustedRootCaThumbprints: string[] }): string {
+  for (const name of radius.serverNames)
+    if (!/^[A-Za-z0-9*][A-Za-z0-9.*-]{0,252}$/.test(name)) throw new Error('invalid RADIUS server name');
+  for (const t of radius.trustedRootCaThumbprints)
+    if (!/^[0-9A-Fa-f]{40}$/.test(t)) throw new Error('invalid root CA thumbprint (SHA-1, 40 hex digits)');
+  if (radius.serverNames.length === 0 || radius.trustedRootCaThumbprints.length === 0)
+    throw new Error('an enterprise network needs RADIUS server names and root CA thumbprints');
+  const roots = radius.trustedRootCaThumbprints
+    .map(
+      (t) =>
+        `                    <TrustedRootCA>${t.toLowerCase().replace(/(..)(?!$)/g, '$1 ')}</TrustedRootCA>\n`,
+    )
+    .join('');
+  return ONEX_PEAP_MACHINE.replace(
+    '<DisableUserPromptForServerValidation>false',
+    '<DisableUserPromptForServerValidation>true',
+  )
+    .replace(
+      '<ServerNames></ServerNames>\n',
+      `<ServerNames>${xmlText(radius.serverNames.join(';'))}</ServerNames>\n${roots}`,
+    )
+    .replace(
+      '<AcceptServerName xmlns="http://www.microsoft.com/provisioning/MsPeapConnectionPropertiesV2">false',
+      '<AcceptServerName xmlns="http://www.microsoft.com/provisioning/MsPeapConnectionPropertiesV2">true',
+    );
+}
+
 const ONEX_PEAP_MACHINE = `      <OneX xmlns="http://www.microsoft.com/networking/OneX/v1">
         <authMode>machine</authMode>
         <EAPConfig>
@@ -679,7 +1248,7 @@ export function wlanProfileXml(network: WifiNetworkSpec): string {
         <encryption>${security.enc}</encryption>
         <useOneX>${security.oneX}</useOneX>
       </authEncryption>
-${security.oneX ? ONEX_PEAP_MACHINE : ''}    </security>
+${security.oneX ? onexPeapMachine(network.radius ?? { serverNames: [], trustedRootCaThumbprints: [] }) : ''}    </security>
   </MSM>
 </WLANProfile>
 `;
@@ -709,14 +1278,15 @@ try {
 
 /**
  * What Get-WindowsAutopilotInfo collects: the 4K hardware hash from the MDM bridge (SYSTEM or an
- * administrator only), the BIOS serial, and the "Product ID" of Win32_OperatingSystem. Not
- * SoftwareLicensingService.OA3xOriginalProductKey: that is the firmware's product key itself.
+ * administrator only) and the BIOS serial. Its "Windows Product ID" column stays empty, as that
+ * script leaves it (it sets the product id to ""): Intune does not use it, and the OS serial
+ * number is not it.
  */
 export const AUTOPILOT = String.raw`$devDetail = Get-CimInstance -Namespace root/cimv2/mdm/dmmap -ClassName MDM_DevDetail_Ext01 -Filter "InstanceID='Ext' AND ParentID='./DevDetail'"
 [pscustomobject]@{
   hardwareHash = $devDetail.DeviceHardwareData
   serial = (Get-CimInstance -ClassName Win32_BIOS).SerialNumber
-  productId = (Get-CimInstance -ClassName Win32_OperatingSystem).SerialNumber
+  productId = $null
 }`;
 
 /**

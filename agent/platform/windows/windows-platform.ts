@@ -5,21 +5,30 @@ import path from 'node:path';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { ReadableStream as NodeReadableStream } from 'node:stream/web';
+import { fetch as undiciFetch } from 'undici';
 import { describeExit, WingetCode } from '../../steps/winget-codes';
 import type {
   AutopilotHash,
   ComputerName,
   HardwareFacts,
+  InternationalSettings,
   InventorySummary,
   LocaleState,
+  MachineFacts,
   OsInfo,
   Platform,
   PreflightFacts,
+  RegistryApplyItem,
+  RegistryApplyOutcome,
   RegistryData,
+  TweakRecord,
   WifiNetworkSpec,
+  WingetReadiness,
 } from '../platform';
+import { DownloadNetwork, parseWinHttpProxy, systemTrust, WINHTTP_PROXY } from './download-network';
 import {
   firstLine,
+  parseScriptError,
   PowerShellError,
   psCommand,
   runPowerShell,
@@ -40,7 +49,16 @@ import {
   registryWriteScript,
   renameComputerScript,
   restartScript,
-  setKeyboardScript,
+  setInternationalScript,
+  WINGET_READY,
+  PENDING_REBOOT,
+  MACHINE_FACTS,
+  applyRegistryScript,
+  readRegistryScript,
+  tweakActionScript,
+  TWEAK_RECORDS,
+  restoreTweakRecordsScript,
+  WIFI_ADAPTER,
   setLocaleScript,
   setTimeZoneScript,
   WIFI_PROFILES,
@@ -96,12 +114,15 @@ export class WindowsPlatform implements Platform {
   }
 
   /**
-   * The last boot time in UTC, to the second: the same for the whole boot. A "shutdown" under Fast
-   * Startup is a hibernation and keeps it; a restart (what provisioning does) changes it.
+   * Windows' boot counter (Session Manager\Memory Management\PrefetchParameters BootId, one up on
+   * every boot), not the last boot time: Win32_OperatingSystem.LastBootUpTime is computed as "now
+   * minus uptime", so it shifts when the clock is corrected (time sync after boot), and the
+   * workflow would take that for a reboot. A "shutdown" under Fast Startup is a hibernation and
+   * keeps it; a restart (what provisioning does) changes it.
    */
   async bootId(): Promise<string> {
     const raw = await this.json<Record<string, unknown>>(BOOT);
-    return new Date(requiredNum(raw.bootEpochSeconds, 'boot time') * 1000).toISOString();
+    return parseBootId(raw);
   }
 
   async uptimeSeconds(): Promise<number> {
@@ -146,6 +167,7 @@ export class WindowsPlatform implements Platform {
     return {
       active: required(raw.active, 'active computer name'),
       pending: required(raw.pending, 'pending computer name'),
+      domain: text(raw.domain) ?? null,
     };
   }
 
@@ -173,12 +195,32 @@ export class WindowsPlatform implements Platform {
     return version;
   }
 
-  /** Never throws for winget's own exit code: the caller classifies it (agent/steps/winget-codes.ts). */
+  async wingetReady(): Promise<WingetReadiness> {
+    const raw = await runPowerShellJson<Record<string, unknown>>(
+      WINGET_READY,
+      { timeoutMs: 5 * MINUTE },
+      this.run,
+    );
+    if (raw?.ok === true)
+      return {
+        ok: true,
+        path: required(raw.path, 'winget path'),
+        version: required(raw.version, 'winget version'),
+        runtime: required(raw.runtime, 'winget runtime'),
+      };
+    return { ok: false, reason: text(raw?.reason) ?? 'winget is not available' };
+  }
+
+  /**
+   * Never throws for winget's own exit code: the caller classifies it (agent/steps/winget-codes.ts).
+   * A cancel (signal) kills the PowerShell, and with its job object winget and the installer it ran.
+   */
   async wingetInstall(
     id: string,
     version: string | undefined,
+    signal?: AbortSignal,
   ): Promise<{ exitCode: number; output: string }> {
-    const result = await this.native(wingetInstallScript(id, version), 60 * MINUTE);
+    const result = await this.native(wingetInstallScript(id, version), 60 * MINUTE, signal);
     return { exitCode: result.exitCode, output: outputTail(result.output) };
   }
 
@@ -200,13 +242,25 @@ export class WindowsPlatform implements Platform {
       },
     );
     await this.downloadsReady;
-    return downloadToFile(url, this.downloadsDir, { signal });
+    // Read for each download (a proxy set by policy may change while the agent runs).
+    const network = await this.downloadNetwork();
+    try {
+      return await downloadToFile(url, this.downloadsDir, { signal, network });
+    } finally {
+      await network.close();
+    }
   }
 
-  async runInstaller(file: string, args: string[]): Promise<number> {
+  /** The machine's WinHTTP proxy and the Windows certificate store, as downloads use them. */
+  async downloadNetwork(): Promise<DownloadNetwork> {
+    const proxy = parseWinHttpProxy((await this.json<Record<string, unknown> | null>(WINHTTP_PROXY)) ?? {});
+    return new DownloadNetwork(proxy, systemTrust());
+  }
+
+  async runInstaller(file: string, args: string[], sha256: string, signal?: AbortSignal): Promise<number> {
     const raw = await runPowerShellJson<Record<string, unknown>>(
-      installerScript(file, args),
-      { timeoutMs: 60 * MINUTE },
+      installerScript(file, args, sha256),
+      { timeoutMs: 60 * MINUTE, ...(signal ? { signal } : {}) },
       this.run,
     );
     const exitCode = num(raw?.exitCode);
@@ -232,6 +286,78 @@ export class WindowsPlatform implements Platform {
     await this.exec(registryWriteScript(keyPath, name, type, value), { timeoutMs: 2 * MINUTE });
   }
 
+  async pendingReboot(): Promise<string[]> {
+    return list(await this.json<unknown>(PENDING_REBOOT)).filter((r): r is string => typeof r === 'string');
+  }
+
+  async machineFacts(): Promise<MachineFacts> {
+    const raw = await this.json<Record<string, unknown>>(MACHINE_FACTS);
+    const build = Number(text(raw.build));
+    if (!Number.isInteger(build)) throw new Error('Windows reported no build number');
+    return {
+      editionId: required(raw.editionId, 'EditionID'),
+      build,
+      hasBattery: (num(raw.batteries) ?? 0) > 0,
+    };
+  }
+
+  /** One script for all values: the default user hive is loaded once per step, not once per value. */
+  async applyRegistry(items: RegistryApplyItem[]): Promise<RegistryApplyOutcome[]> {
+    if (items.length === 0) return [];
+    const raw = list(
+      await runPowerShellJson<unknown>(applyRegistryScript(items), { timeoutMs: 5 * MINUTE }, this.run),
+    ) as Record<string, unknown>[];
+    return items.map((_, i) => {
+      const o = raw.find((r) => r?.i === i);
+      if (!o) return { changed: false, error: { message: 'no answer for this value', permanent: false } };
+      return typeof o.error === 'string'
+        ? { changed: false, error: { message: o.error, permanent: o.permanent === true } }
+        : { changed: o.changed === true };
+    });
+  }
+
+  async readRegistry(items: { path: string; name: string }[]): Promise<(RegistryData | null)[]> {
+    if (items.length === 0) return [];
+    const raw = list(
+      await runPowerShellJson<unknown>(readRegistryScript(items), { timeoutMs: 5 * MINUTE }, this.run),
+    ) as Record<string, unknown>[];
+    return items.map((_, i) => {
+      const o = raw.find((r) => r?.i === i);
+      return o && o.kind !== 'absent' ? parseRegistryValue(o) : null;
+    });
+  }
+
+  async applyTweakAction(action: 'restore-point' | 'hibernation-off', tweak: string): Promise<boolean> {
+    const raw = await runPowerShellJson<Record<string, unknown>>(
+      tweakActionScript(action, tweak),
+      { timeoutMs: 10 * MINUTE },
+      this.run,
+    );
+    return raw?.changed === true;
+  }
+
+  async tweakRecords(): Promise<TweakRecord[]> {
+    return list(await this.json<unknown>(TWEAK_RECORDS)).flatMap((t) => {
+      try {
+        const record = JSON.parse(String(t)) as TweakRecord;
+        return typeof record.key === 'string' && typeof record.tweak === 'string' ? [record] : [];
+      } catch {
+        return [];
+      }
+    });
+  }
+
+  async restoreTweakRecords(keys: string[]): Promise<{ key: string; error?: string }[]> {
+    const raw = list(
+      await runPowerShellJson<unknown>(restoreTweakRecordsScript(keys), { timeoutMs: 10 * MINUTE }, this.run),
+    ) as Record<string, unknown>[];
+    return keys.map((key) => {
+      const o = raw.find((r) => r?.key === key);
+      if (!o) return { key, error: 'no answer for this record' };
+      return typeof o.error === 'string' ? { key, error: o.error } : { key };
+    });
+  }
+
   async localeState(): Promise<LocaleState> {
     return parseLocaleState(await this.json<Record<string, unknown>>(LOCALE_STATE));
   }
@@ -245,8 +371,12 @@ export class WindowsPlatform implements Platform {
   }
 
   /** Language list changes can take a while (Windows may fetch language features). */
-  async setKeyboard(inputLocale: string): Promise<void> {
-    await this.exec(setKeyboardScript(inputLocale), { timeoutMs: 5 * MINUTE });
+  async setInternational(settings: InternationalSettings): Promise<void> {
+    await this.exec(setInternationalScript(settings), { timeoutMs: 5 * MINUTE });
+  }
+
+  async wifiAdapterPresent(): Promise<boolean> {
+    return (await this.json<unknown>(WIFI_ADAPTER)) === true;
   }
 
   /** Names as Windows stores them: not trimmed (an SSID may begin or end with a space). */
@@ -272,8 +402,16 @@ export class WindowsPlatform implements Platform {
   }
 
   /** A script answering a native program's { exitCode, output }. */
-  private async native(script: string, timeoutMs: number): Promise<{ exitCode: number; output: string }> {
-    const raw = await runPowerShellJson<Record<string, unknown>>(script, { timeoutMs }, this.run);
+  private async native(
+    script: string,
+    timeoutMs: number,
+    signal?: AbortSignal,
+  ): Promise<{ exitCode: number; output: string }> {
+    const raw = await runPowerShellJson<Record<string, unknown>>(
+      script,
+      { timeoutMs, ...(signal ? { signal } : {}) },
+      this.run,
+    );
     const exitCode = num(raw?.exitCode);
     if (exitCode === undefined) throw new Error('PowerShell reported no exit code for the program it ran');
     return { exitCode: exitCode | 0, output: typeof raw.output === 'string' ? raw.output : '' };
@@ -281,7 +419,7 @@ export class WindowsPlatform implements Platform {
 
   private async exec(script: string, opts?: PsRunOptions): Promise<string> {
     const result = await this.run(script, opts);
-    if (result.exitCode !== 0) throw new PowerShellError(result.exitCode, firstLine(result.stderr));
+    if (result.exitCode !== 0) throw new PowerShellError(result.exitCode, parseScriptError(result.stderr));
     return result.stdout;
   }
 }
@@ -303,11 +441,21 @@ $crypto = [Microsoft.Win32.RegistryKey]::OpenBaseKey('LocalMachine', 'Registry64
 const OS_INFO = `$os = Get-CimInstance -ClassName Win32_OperatingSystem
 [pscustomobject]@{ name = $os.Caption; version = $os.Version; build = $os.BuildNumber }`;
 
-const BOOT = `$os = Get-CimInstance -ClassName Win32_OperatingSystem
+// Uptime from the performance counter (QueryPerformanceCounter counts from boot, whatever the clock says).
+export const BOOT = String.raw`$prefetch = [Microsoft.Win32.RegistryKey]::OpenBaseKey('LocalMachine', 'Registry64').OpenSubKey('SYSTEM\CurrentControlSet\Control\Session Manager\Memory Management\PrefetchParameters')
+try { $bootCount = if ($prefetch) { $prefetch.GetValue('BootId', $null) } else { $null } } finally { if ($prefetch) { $prefetch.Close() } }
 [pscustomobject]@{
-  bootEpochSeconds = ([DateTimeOffset]$os.LastBootUpTime).ToUnixTimeSeconds()
-  uptimeSeconds = [math]::Floor(((Get-Date) - $os.LastBootUpTime).TotalSeconds)
+  bootCount = $bootCount
+  uptimeSeconds = [math]::Floor([System.Diagnostics.Stopwatch]::GetTimestamp() / [System.Diagnostics.Stopwatch]::Frequency)
 }`;
+
+/** `boot-<n>` from the boot counter; a machine without one cannot tell boots apart safely. */
+export function parseBootId(raw: Record<string, unknown>): string {
+  const count = num(raw.bootCount);
+  if (count === undefined || !Number.isInteger(count))
+    throw new Error('Windows reported no boot counter (PrefetchParameters BootId)');
+  return `boot-${count >>> 0}`;
+}
 
 const INVENTORY = `$os = Get-CimInstance -ClassName Win32_OperatingSystem
 $system = Get-CimInstance -ClassName Win32_ComputerSystem
@@ -571,7 +719,12 @@ export interface DownloadOptions {
   signal?: AbortSignal;
   /** For tests against a local server only: WindowsPlatform.download never sets it. */
   allowHttp?: boolean;
+  /** The proxy and trusted certificates (WindowsPlatform: the WinHTTP proxy and the Windows store). */
+  network?: DownloadNetwork;
 }
+
+/** Redirects a download follows, each hop checked (https only) and routed (proxy or bypass) on its own. */
+const MAX_REDIRECTS = 5;
 
 export function checkDownloadUrl(url: string, allowHttp: boolean): URL {
   let parsed: URL;
@@ -628,18 +781,31 @@ export async function downloadToFile(
 ): Promise<{ file: string; sha256: string }> {
   const allowHttp = options.allowHttp ?? false;
   const parsed = checkDownloadUrl(url, allowHttp);
-  const where = parsed.host;
-  const response = await fetch(parsed, { signal: options.signal, redirect: 'follow' });
+  const network = options.network ?? new DownloadNetwork(null, systemTrust());
+  let target = parsed;
+  let response: Awaited<ReturnType<typeof undiciFetch>> | undefined;
+  for (let hop = 0; ; hop++) {
+    const { dispatcher, via } = network.route(target);
+    try {
+      response = await undiciFetch(target, { signal: options.signal, redirect: 'manual', dispatcher });
+    } catch (error) {
+      // fetch says "fetch failed"; the cause says why (certificate, refused, proxy). Host only: a
+      // signed URL's query string is a credential.
+      const cause = (error as { cause?: Error }).cause?.message ?? (error as Error).message;
+      throw new Error(`download from ${target.host} (${via}) failed: ${cause}`);
+    }
+    const location = response.headers.get('location');
+    if (response.status < 300 || response.status > 399 || location === null) break;
+    await response.body?.cancel();
+    if (hop >= MAX_REDIRECTS)
+      throw new Error(`download from ${parsed.host}: more than ${MAX_REDIRECTS} redirects`);
+    // A redirect must not downgrade to http.
+    target = checkDownloadUrl(new URL(location, target).href, allowHttp);
+  }
+  const where = target.host;
   if (!response.ok || !response.body) {
     await response.body?.cancel();
     throw new Error(`download from ${where} failed: HTTP ${response.status}`);
-  }
-  try {
-    // A redirect must not downgrade to http.
-    if (response.url) checkDownloadUrl(response.url, allowHttp);
-  } catch (error) {
-    await response.body.cancel();
-    throw error;
   }
   await mkdir(dir, { recursive: true });
   const base = path.join(dir, downloadFileName(parsed));

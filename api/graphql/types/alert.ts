@@ -1,5 +1,6 @@
 import { AlertKind, AlertSchema, type Alert } from '../../../infra/db/entities';
 import { builder } from '../builder';
+import { checkRange } from '../ids';
 import { inTenant } from '../tenant-scope';
 
 export const AlertKindEnum = builder.enumType(AlertKind, { name: 'AlertKind' });
@@ -26,7 +27,10 @@ builder.queryField('alerts', (t) =>
         em.find(
           AlertSchema,
           {},
-          { orderBy: { createdAt: 'desc' }, limit: Math.min(Math.max(args.last ?? 50, 1), 500) },
+          {
+            orderBy: { createdAt: 'desc' },
+            limit: checkRange(args.last, 'last', { min: 1, max: 500, fallback: 50 }),
+          },
         ),
       ),
   }),

@@ -1,5 +1,6 @@
 import { AuditEventSchema, Role, type AuditEvent } from '../../../infra/db/entities';
 import { builder } from '../builder';
+import { checkRange } from '../ids';
 import { inTenant, requireIdentity } from '../tenant-scope';
 
 export const AuditEventRef = builder.objectRef<AuditEvent>('AuditEvent').implement({
@@ -22,7 +23,7 @@ builder.queryField('auditEvents', (t) =>
     args: { last: t.arg.int({ required: false, defaultValue: 50 }) },
     resolve: (_root, args, ctx) => {
       requireIdentity(ctx, Role.Engineer);
-      const limit = Math.min(Math.max(args.last ?? 50, 1), 500);
+      const limit = checkRange(args.last, 'last', { min: 1, max: 500, fallback: 50 });
       return inTenant(ctx, (em) => em.find(AuditEventSchema, {}, { orderBy: { seq: 'desc' }, limit }));
     },
   }),

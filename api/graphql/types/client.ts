@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { appendAudit } from '../../../infra/db/audit';
-import { ClientSchema, Role, SiteSchema, type Client } from '../../../infra/db/entities';
+import { ClientSchema, Role, type Client } from '../../../infra/db/entities';
 import { builder } from '../builder';
 import { apiError, ErrorCode } from '../errors';
 import { inTenant, requireIdentity } from '../tenant-scope';
@@ -14,8 +14,7 @@ export const ClientRef = builder.objectRef<Client>('Client').implement({
     createdAt: t.field({ type: 'DateTime', resolve: (c) => c.createdAt }),
     sites: t.field({
       type: [SiteRef],
-      resolve: (client, _args, ctx) =>
-        inTenant(ctx, (em) => em.find(SiteSchema, { clientId: client.id }, { orderBy: { code: 'asc' } })),
+      resolve: (client, _args, ctx) => ctx.loaders.sitesByClient.load(client.id),
     }),
   }),
 });

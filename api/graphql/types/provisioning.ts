@@ -16,40 +16,32 @@ import {
   type FleetRun,
   type MachineRun,
 } from '../../../infra/db/entities';
-import { uuidPattern } from '../../../infra/db/orm';
 import { resolveProfile, type ProfileLayer } from '../../../infra/provisioning/profile';
 import {
-  FleetRunIdKey,
-  MachineIdKey,
-  RunStatusKey,
-  SiteIdKey,
-  TenantIdKey,
-} from '../../../workflows/search-attributes';
+  healMachineRun,
+  MachineBusy,
+  OpenRunExists,
+  snapshotFleetMachines,
+  startSingleRun,
+} from '../../../infra/provisioning/machine-runs';
+import { FleetRunIdKey, TenantIdKey } from '../../../workflows/search-attributes';
 import {
   cancelSignal,
   fleetProgressQuery,
   fleetRunWorkflowId,
   machineProgressQuery,
   pauseSignal,
-  provisionMachineWorkflowId,
   resumeSignal,
   retryFromStepUpdate,
   type FleetRunInput,
   type FleetRunProgress,
   type MachineRunProgress,
-  type ProvisionMachineInput,
 } from '../../../workflows/provisioning/contracts';
 import { builder } from '../builder';
 import type { GraphQLContext } from '../context';
 import { apiError, ErrorCode } from '../errors';
+import { checkIds, checkRange } from '../ids';
 import { inTenant, requireIdentity } from '../tenant-scope';
-
-const checkIds = (ids: readonly (string | number)[] | null | undefined, what: string): string[] => {
-  const out = (ids ?? []).map(String);
-  const bad = out.find((id) => !uuidPattern.test(id));
-  if (bad) throw apiError(ErrorCode.BadUserInput, `${what}: ${JSON.stringify(bad)} is not an id`);
-  return out;
-};
 
 const FleetProgressRef = builder.objectRef<FleetRunProgress>('FleetRunProgress').implement({
   description: 'Live counts from the fleetRun workflow.',
@@ -96,6 +88,11 @@ const MachineRunRef = builder.objectRef<MachineRun>('MachineRun').implement({
     id: t.exposeID('id'),
     machineId: t.exposeID('machineId'),
     fleetRunId: t.id({ nullable: true, resolve: (r) => r.fleetRunId ?? null }),
+    seq: t.int({
+      nullable: true,
+      description: 'Its place in its fleet run (1..total).',
+      resolve: (r) => r.seq ?? null,
+    }),
     workflowId: t.exposeString('workflowId'),
     status: t.exposeString('status'),
     phase: t.string({ nullable: true, resolve: (r) => r.phase ?? null }),
@@ -155,18 +152,14 @@ const FleetRunRef = builder.objectRef<FleetRun>('FleetRun').implement({
         afterSeq: t.arg.int({ required: false, defaultValue: 0 }),
       },
       resolve: (f, args, ctx) => {
-        const first = Math.min(Math.max(args.first ?? 100, 1), 1000);
-        return inTenant(ctx, (em) =>
-          em.find(
-            MachineRunSchema,
-            {
-              fleetRunId: f.id,
-              seq: { $gt: args.afterSeq ?? 0 },
-              ...(args.status ? { status: args.status as MachineRunStatus } : {}),
-            },
-            { orderBy: { seq: 'asc' }, limit: first },
-          ),
-        );
+        const first = checkRange(args.first, 'first', { min: 1, max: 1000, fallback: 100 });
+        if (args.status && !Object.values(MachineRunStatus).includes(args.status as MachineRunStatus))
+          throw apiError(
+            ErrorCode.BadUserInput,
+            `status must be one of ${Object.values(MachineRunStatus).join(', ')}`,
+          );
+        const afterSeq = checkRange(args.afterSeq, 'afterSeq', { min: 0, max: 2 ** 31 - 1, fallback: 0 });
+        return ctx.loaders.machineRunPage({ status: args.status ?? null, first, afterSeq }).load(f.id);
       },
     }),
     createdBy: t.exposeString('createdBy'),
@@ -176,7 +169,14 @@ const FleetRunRef = builder.objectRef<FleetRun>('FleetRun').implement({
 });
 
 /** A live query of a run; null when the workflow is gone (retention) or unreachable. */
-async function queryWorkflow<T>(ctx: GraphQLContext, workflowId: string, query: string): Promise<T | null> {
+async function queryWorkflow<T>(
+  ctx: GraphQLContext,
+  workflowId: string,
+  query: string,
+  budgeted = true,
+): Promise<T | null> {
+  // A subscription's periodic polls are paced by its timer, not by the document: not budgeted.
+  if (budgeted) ctx.budget.spend('workflowQueries');
   try {
     return await ctx.temporal.workflow.getHandle(workflowId).query<T>(query);
   } catch {
@@ -204,7 +204,10 @@ builder.queryField('fleetRuns', (t) =>
         em.find(
           FleetRunSchema,
           {},
-          { orderBy: { createdAt: 'desc' }, limit: Math.min(args.first ?? 50, 500) },
+          {
+            orderBy: { createdAt: 'desc' },
+            limit: checkRange(args.first, 'first', { min: 1, max: 500, fallback: 50 }),
+          },
         ),
       ),
   }),
@@ -292,13 +295,30 @@ builder.mutationField('startFleetRun', (t) =>
           createdAt: new Date(),
         });
         await em.flush();
+        // The machines are fixed now, in this transaction: the answer carries the real total, and
+        // a selection of nothing is refused (rolled back) instead of becoming a run of zero.
+        const { total, skipped } = await snapshotFleetMachines(em, {
+          id,
+          selection,
+          profileId: profile.id,
+          createdBy: identity.actor,
+        });
+        if (total === 0)
+          throw apiError(
+            ErrorCode.EmptySelection,
+            skipped > 0
+              ? `all ${skipped} selected machine(s) already have a run of their own; nothing to start`
+              : 'the selection matches no active machine; nothing to start',
+            { skipped },
+          );
+        Object.assign(row, { total, skipped });
         await appendAudit(em, {
           tenantId: identity.tenantId,
           actor: identity.actor,
           action: 'fleet_run.started',
           subjectType: 'fleet_run',
           subjectId: id,
-          data: { profile: `${profile.name} v${profile.version}`, concurrency },
+          data: { profile: `${profile.name} v${profile.version}`, concurrency, total, skipped },
         });
         return row;
       });
@@ -315,6 +335,7 @@ builder.mutationField('startFleetRun', (t) =>
         taskQueue: ctx.taskQueue,
         workflowId: fleet.workflowId,
         args: [args],
+        staticSummary: `Fleet run of ${fleet.total} machine(s), ${concurrency} at a time, started by ${identity.actor}`,
         typedSearchAttributes: [
           { key: TenantIdKey, value: identity.tenantId },
           { key: FleetRunIdKey, value: fleet.id },
@@ -333,76 +354,44 @@ builder.mutationField('provisionMachine', (t) =>
     resolve: async (_r, args, ctx) => {
       const identity = requireIdentity(ctx, Role.Operator);
       const [machineId, profileId] = checkIds([args.machineId, args.profileId], 'id');
-      const run = await inTenant(ctx, async (em) => {
+      const { machine, profile } = await inTenant(ctx, async (em) => {
         const machine = await em.findOne(MachineSchema, { id: machineId!, status: 'active' as never });
         if (!machine) throw apiError(ErrorCode.NotFound, 'no active machine with that id');
         const profile = await em.findOne(ProfileVersionSchema, { id: profileId! });
         if (!profile) throw apiError(ErrorCode.NotFound, 'profile not found');
-        // One run per machine at a time: two would race for its name, apps and reboots.
-        const active = await em.findOne(MachineRunSchema, {
-          machineId: machine.id,
-          finishedAt: null,
-          status: {
-            $in: [
-              MachineRunStatus.Queued,
-              MachineRunStatus.Running,
-              MachineRunStatus.Paused,
-              MachineRunStatus.Rebooting,
-              MachineRunStatus.Failed,
-            ],
-          },
-        });
-        if (active)
-          throw apiError(
-            ErrorCode.RunInProgress,
-            `the machine already has a run (${active.status}); cancel it or let it finish first`,
-            { runId: active.id },
-          );
-        const id = randomUUID();
-        const row = em.create(MachineRunSchema, {
-          id,
+        return { machine, profile };
+      });
+      try {
+        // One open run per machine (the database says so): two would race for its name, apps and reboots.
+        return await startSingleRun(ctx.orm, ctx.temporal, {
           tenantId: identity.tenantId,
           machineId: machine.id,
           siteId: machine.siteId,
-          workflowId: provisionMachineWorkflowId(machine.id, id),
+          hostname: machine.hostname,
           profileId: profile.id,
-          status: MachineRunStatus.Queued,
-          attempt: 0,
           createdBy: identity.actor,
-          createdAt: new Date(),
-          updatedAt: new Date(),
+          taskQueue: ctx.taskQueue,
+          options: provisioningDefaults(ctx),
+          also: (em, run) =>
+            appendAudit(em, {
+              tenantId: identity.tenantId,
+              actor: identity.actor,
+              action: 'machine_run.started',
+              subjectType: 'machine',
+              subjectId: machine.id,
+              data: { runId: run.id, profile: `${profile.name} v${profile.version}` },
+            }),
         });
-        await em.flush();
-        await appendAudit(em, {
-          tenantId: identity.tenantId,
-          actor: identity.actor,
-          action: 'machine_run.started',
-          subjectType: 'machine',
-          subjectId: machine.id,
-          data: { runId: id, profile: `${profile.name} v${profile.version}` },
-        });
-        return row;
-      });
-      const input: ProvisionMachineInput = {
-        tenantId: identity.tenantId,
-        machineId: run.machineId,
-        siteId: run.siteId,
-        runId: run.id,
-        profileId: run.profileId,
-        ...provisioningDefaults(ctx),
-      };
-      await ctx.temporal.workflow.start('provisionMachine', {
-        taskQueue: ctx.taskQueue,
-        workflowId: run.workflowId,
-        args: [input],
-        typedSearchAttributes: [
-          { key: TenantIdKey, value: identity.tenantId },
-          { key: SiteIdKey, value: run.siteId },
-          { key: MachineIdKey, value: run.machineId },
-          { key: RunStatusKey, value: 'running' },
-        ],
-      });
-      return run;
+      } catch (err) {
+        if (err instanceof MachineBusy) throw apiError(ErrorCode.RunInProgress, err.message);
+        if (err instanceof OpenRunExists)
+          throw apiError(
+            ErrorCode.RunInProgress,
+            `the machine already has a run (${err.run.status}); cancel it or let it finish first`,
+            { runId: err.run.id },
+          );
+        throw err;
+      }
     },
   }),
 );
@@ -446,7 +435,18 @@ builder.mutationField('controlMachineRun', (t) =>
       const [id] = checkIds([args.id], 'id');
       const run = await inTenant(ctx, (em) => em.findOne(MachineRunSchema, { id: id! }));
       if (!run) throw apiError(ErrorCode.NotFound, 'machine run not found');
-      await signalRun(ctx, run.workflowId, controlSignal[args.action]);
+      try {
+        await signalRun(ctx, run.workflowId, controlSignal[args.action]);
+      } catch (err) {
+        // Its workflow ended outside Drydock (terminated in the Temporal UI): its row says so now.
+        if (!run.finishedAt) {
+          const fleet = run.fleetRunId
+            ? await inTenant(ctx, (em) => em.findOne(FleetRunSchema, { id: run.fleetRunId! }))
+            : null;
+          await healMachineRun(ctx.orm, ctx.temporal, identity.tenantId, run, fleet?.workflowId);
+        }
+        throw err;
+      }
       await inTenant(ctx, (em) =>
         appendAudit(em, {
           tenantId: identity.tenantId,
@@ -582,6 +582,7 @@ builder.subscriptionField('fleetRunProgress', (t) =>
           ctx,
           fleet.workflowId,
           fleetProgressQuery.name,
+          false,
         );
         if (!progress) return;
         const text = JSON.stringify(progress);

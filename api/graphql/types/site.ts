@@ -1,4 +1,4 @@
-import { MachineSchema, SiteEnrollmentKeySchema, SiteSchema, type Site } from '../../../infra/db/entities';
+import { SiteSchema, type Site } from '../../../infra/db/entities';
 import { builder } from '../builder';
 import { inTenant } from '../tenant-scope';
 import { MachineRef } from './machine';
@@ -14,18 +14,11 @@ export const SiteRef = builder.objectRef<Site>('Site').implement({
     enrollmentFingerprint: t.string({
       nullable: true,
       description: 'The current enrollment key’s `vN (XXXX)`; null until one is issued.',
-      resolve: (site, _args, ctx) =>
-        inTenant(
-          ctx,
-          async (em) =>
-            (await em.findOne(SiteEnrollmentKeySchema, { siteId: site.id, active: true }))?.fingerprint ??
-            null,
-        ),
+      resolve: (site, _args, ctx) => ctx.loaders.fingerprintBySite.load(site.id),
     }),
     machines: t.field({
       type: [MachineRef],
-      resolve: (site, _args, ctx) =>
-        inTenant(ctx, (em) => em.find(MachineSchema, { siteId: site.id }, { orderBy: { hostname: 'asc' } })),
+      resolve: (site, _args, ctx) => ctx.loaders.machinesBySite.load(site.id),
     }),
   }),
 });

@@ -1,7 +1,13 @@
 import { ActivityNotFoundError, WorkflowNotFoundError } from '@temporalio/client';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { serverSecret } from '../../../infra/config/env';
-import { claimTask, finishTask, taskState, waitingWorkflows } from '../../../infra/db/agent-tasks';
+import {
+  claimTask,
+  finishTask,
+  taskKind,
+  taskForProgress,
+  waitingWorkflows,
+} from '../../../infra/db/agent-tasks';
 import { MachineSchema } from '../../../infra/db/entities';
 import { withTenant } from '../../../infra/db/orm';
 import {
@@ -20,6 +26,7 @@ import {
   type ProgressRequest,
   type ResultRequest,
 } from '../../../infra/wire/agent-protocol';
+import { checkStepResult } from '../../../infra/wire/step-results';
 import { bootIdChangedSignal, stepFailure } from '../../../workflows/machines/contracts';
 import { authenticateAgent, type AgentIdentity } from '../../agent-channel/agent-auth';
 import type { AppDeps } from '../../app';
@@ -36,10 +43,23 @@ const unauthorized = (reply: FastifyReply) =>
 
 const security = [{ agentKey: [] }];
 
+const pollsThrottled = (reply: FastifyReply) => {
+  reply.header('retry-after', '60');
+  return sendError(
+    reply,
+    429,
+    WireErrorCode.RateLimited,
+    'this agent key keeps opening polls over its own open poll; poll one at a time',
+  );
+};
+
 /** Check-in, long-poll, progress and result: every request authenticated by the machine's agent key. */
 export async function agentRoutes(app: FastifyInstance, deps: AppDeps): Promise<void> {
   const { env, orm, temporal, hub } = deps;
   const secret = serverSecret(env);
+  // Kinds of the tasks this process handed out: a result is checked against its kind's schema
+  // without a lookup (a result that reaches another replica reads the kind from its row).
+  const claimedKinds = new BoundedMap<string, string>(100_000);
 
   /**
    * The long-poll: the machine's next task as soon as one is queued, or null after `wait` seconds
@@ -49,29 +69,40 @@ export async function agentRoutes(app: FastifyInstance, deps: AppDeps): Promise<
     request: FastifyRequest,
     reply: FastifyReply,
     wait: string | undefined,
-  ): Promise<AgentTaskMessage | null | 'revoked'> => {
+  ): Promise<AgentTaskMessage | null | 'revoked' | 'throttled'> => {
     const agent = request.agent!;
     const waitMs =
       Math.min(wait === undefined ? env.AGENT_POLL_MAX_SECONDS : Number(wait), env.AGENT_POLL_MAX_SECONDS) *
       1000;
     const deadline = Date.now() + waitMs;
+    // One poll per key: this one takes over from an older one still waiting (which answers 204).
+    const poll = hub.beginPoll(agent.keyId);
+    if (poll === null) return 'throttled';
     // The client going away ends the wait (reply.raw 'close' is the reliable signal).
     const gone = new AbortController();
     reply.raw.on('close', () => gone.abort());
     // Closed before the listener existed (during authentication): the event has already fired.
     // The socket tells (a request whose body was read is itself "destroyed" once read).
     const closed = () => gone.signal.aborted || request.raw.socket.destroyed || reply.raw.destroyed;
-    for (;;) {
-      // Never claim for a poll nobody is waiting on: the task would go into a dead socket.
-      if (closed()) return null;
-      // A pending (unapproved clone) or retired machine is offered nothing (claimTask checks).
-      const task = await claimTask(orm, agent.tenantId, agent.machineId);
-      if (task) return task;
-      const left = deadline - Date.now();
-      if (left <= 0 || closed()) return null;
-      const reason = await hub.wait(agent.machineId, agent.keyId, left, gone.signal);
-      if (reason === 'revoked') return 'revoked';
-      if (reason === 'closed') return null;
+    try {
+      for (;;) {
+        // Never claim for a poll nobody is waiting on (the task would go into a dead socket), nor
+        // for one a newer poll of the key replaced.
+        if (closed() || !hub.isCurrent(agent.keyId, poll)) return null;
+        // A pending (unapproved clone) or retired machine is offered nothing (claimTask checks).
+        const task = await claimTask(orm, agent.tenantId, agent.machineId);
+        if (task) {
+          claimedKinds.set(task.id, task.kind);
+          return task;
+        }
+        const left = deadline - Date.now();
+        if (left <= 0 || closed()) return null;
+        const reason = await hub.wait(agent.machineId, agent.keyId, left, gone.signal, poll);
+        if (reason === 'revoked') return 'revoked';
+        if (reason === 'closed' || reason === 'superseded' || reason === 'rekeyed') return null;
+      }
+    } finally {
+      hub.endPoll(agent.keyId, poll);
     }
   };
 
@@ -152,6 +183,7 @@ export async function agentRoutes(app: FastifyInstance, deps: AppDeps): Promise<
     async (request, reply) => {
       const next = await waitForTask(request, reply, request.query.wait);
       if (next === 'revoked') return unauthorized(reply);
+      if (next === 'throttled') return pollsThrottled(reply);
       return next ? { task: next } : reply.code(204).send();
     },
   );
@@ -161,7 +193,7 @@ export async function agentRoutes(app: FastifyInstance, deps: AppDeps): Promise<
     { bodyLimit: V1_BODY_LIMIT, schema: { security, params: TaskParamsSchema, body: ProgressRequestSchema } },
     async (request, reply) => {
       const agent = request.agent!;
-      const task = await taskState(orm, agent.tenantId, agent.machineId, request.params.id);
+      const task = await taskForProgress(orm, agent.tenantId, agent.machineId, request.params.id);
       if (!task) return sendError(reply, 404, WireErrorCode.NotFound, 'no such task for this machine');
       if (task.taskToken && task.status === 'delivered') {
         await temporal.activity.heartbeat(task.taskToken, request.body).catch((err) => {
@@ -189,6 +221,24 @@ export async function agentRoutes(app: FastifyInstance, deps: AppDeps): Promise<
     async (request, reply) => {
       const agent = request.agent!;
       const body = request.body;
+      // 0. A result is stored only if it is what its step produces (ADR 0015, docs/SECURITY.md).
+      if (body.ok) {
+        const kind =
+          claimedKinds.get(request.params.id) ??
+          (await taskKind(orm, agent.tenantId, agent.machineId, request.params.id));
+        if (kind === null)
+          return sendError(reply, 404, WireErrorCode.NotFound, 'no such task for this machine');
+        const problem = checkStepResult(kind, body.result);
+        if (problem) {
+          request.log.warn({ taskId: request.params.id, kind, problem }, 'step result refused');
+          return sendError(
+            reply,
+            400,
+            WireErrorCode.BadRequest,
+            `invalid ${kind} result: ${problem}`.slice(0, 300),
+          );
+        }
+      }
       // 1. Persist first: from here on the result survives an API or Temporal restart. The first
       // result of a task is the one kept; a repeat gets the stored one completed again.
       const task = await finishTask(
@@ -199,6 +249,7 @@ export async function agentRoutes(app: FastifyInstance, deps: AppDeps): Promise<
         body.ok ? { ok: true, result: body.result } : { ok: false, error: body.error },
       );
       if (!task) return sendError(reply, 404, WireErrorCode.NotFound, 'no such task for this machine');
+      claimedKinds.delete(request.params.id);
       // 2. Then complete the waiting activity. Repeats are harmless: an activity that is already
       // done (or whose attempt timed out) is "not found", and the next attempt reads the row.
       if (task.taskToken) {
@@ -228,7 +279,9 @@ export async function agentRoutes(app: FastifyInstance, deps: AppDeps): Promise<
       const next = await waitForTask(request, reply, request.query.wait);
       return reply
         .code(200)
-        .send(next && next !== 'revoked' ? { accepted: true, task: next } : { accepted: true });
+        .send(
+          typeof next === 'object' && next !== null ? { accepted: true, task: next } : { accepted: true },
+        );
     },
   );
 }
@@ -267,5 +320,18 @@ async function signalWaitingWorkflows(
       { err: (err as Error).message, machineId: agent.machineId },
       'could not find the machine’s waiting workflows',
     );
+  }
+}
+
+/** A Map that forgets its oldest entries beyond `max` (insertion order). */
+class BoundedMap<K, V> extends Map<K, V> {
+  constructor(private readonly max: number) {
+    super();
+  }
+
+  override set(key: K, value: V): this {
+    this.delete(key);
+    if (this.size >= this.max) this.delete(this.keys().next().value!);
+    return super.set(key, value);
   }
 }

@@ -11,24 +11,32 @@ import {
 import { enroll } from '../../agent-channel/enrollment';
 import {
   admitEnrollment,
+  enrollmentSource,
+  purgeEnrollmentGuard,
   recordEnrollmentFailure,
-  recordEnrollmentSuccess,
 } from '../../agent-channel/throttle';
 import type { AppDeps } from '../../app';
 import { sendError, V1_BODY_LIMIT } from './reply';
 
 export async function enrollRoute(app: FastifyInstance, deps: AppDeps): Promise<void> {
   const { env, orm } = deps;
-  const throttle = {
-    perMinute: env.ENROLL_RATE_LIMIT_PER_MINUTE,
+  const guard = {
     lockoutFailures: env.ENROLL_LOCKOUT_FAILURES,
     lockoutSeconds: env.ENROLL_LOCKOUT_SECONDS,
   };
   const settings = {
     secret: serverSecret(env),
     collisionWindowSeconds: env.COLLISION_WINDOW_SECONDS,
-    pollSeconds: env.AGENT_POLL_MAX_SECONDS,
+    sitePerMinute: env.ENROLL_RATE_LIMIT_PER_MINUTE,
   };
+  // Guard rows whose window and lockout are over go away (bounded storage); any replica may do it.
+  const purge = setInterval(() => {
+    purgeEnrollmentGuard(orm, guard).catch((err: Error) =>
+      app.log.warn({ err: err.message }, 'could not purge the enrollment guard'),
+    );
+  }, 60_000);
+  purge.unref();
+  app.addHook('onClose', async () => clearInterval(purge));
 
   app.post<{ Body: EnrollRequest }>(
     '/enroll',
@@ -48,28 +56,38 @@ export async function enrollRoute(app: FastifyInstance, deps: AppDeps): Promise<
     },
     async (request, reply) => {
       const body = request.body;
-      // Throttle first: nothing is looked up or hashed for a caller over its limit.
-      const verdict = await admitEnrollment(orm, body.siteCode, request.ip, throttle);
+      const source = enrollmentSource(request.ip);
+      // The guard first: nothing is looked up or hashed for a source that keeps guessing.
+      const verdict = await admitEnrollment(orm, source);
       if (!verdict.ok) {
         reply.header('retry-after', String(verdict.retryAfterSeconds));
         return sendError(
           reply,
           429,
-          verdict.code === 'LOCKED_OUT' ? WireErrorCode.LockedOut : WireErrorCode.RateLimited,
-          verdict.code === 'LOCKED_OUT'
-            ? `too many failed enrollments from this address for this site; try again in ${verdict.retryAfterSeconds} s`
-            : `too many enrollment requests; try again in ${verdict.retryAfterSeconds} s`,
+          WireErrorCode.LockedOut,
+          `too many failed enrollments from this address; try again in ${verdict.retryAfterSeconds} s`,
         );
       }
-      let outcome = await enroll(orm, settings, body, request.ip, request.log).catch(async (err) => {
+      const context = { sourceIp: request.ip, authorization: request.headers.authorization };
+      let outcome = await enroll(orm, settings, body, context, request.log).catch(async (err) => {
         // Two first enrollments of the same hardware at once: the loser retries and reuses the row.
         if (err instanceof UniqueConstraintViolationException)
-          return enroll(orm, settings, body, request.ip, request.log);
+          return enroll(orm, settings, body, context, request.log);
         throw err;
       });
       // Committed: this process stops trusting the replaced keys now, not when their notice arrives.
       if (outcome.kind === 'enrolled') for (const keyId of outcome.revokedKeyIds) deps.hub.keys.forget(keyId);
+      if (outcome.kind === 'site-rate-limited') {
+        reply.header('retry-after', String(outcome.retryAfterSeconds));
+        return sendError(
+          reply,
+          429,
+          WireErrorCode.RateLimited,
+          `this site is enrolling more machines a minute than allowed; try again in ${outcome.retryAfterSeconds} s`,
+        );
+      }
       if (outcome.kind === 'uid-mismatch') {
+        await recordEnrollmentFailure(orm, source, guard);
         return sendError(
           reply,
           400,
@@ -82,7 +100,7 @@ export async function enrollRoute(app: FastifyInstance, deps: AppDeps): Promise<
           { siteCode: body.siteCode, ip: request.ip, reason: outcome.reason },
           'enrollment rejected',
         );
-        await recordEnrollmentFailure(orm, body.siteCode, request.ip, throttle);
+        await recordEnrollmentFailure(orm, source, guard);
         return sendError(
           reply,
           401,
@@ -90,7 +108,6 @@ export async function enrollRoute(app: FastifyInstance, deps: AppDeps): Promise<
           'enrollment rejected: check the site code and enrollment key',
         );
       }
-      await recordEnrollmentSuccess(orm, body.siteCode, request.ip);
       outcome = outcome as Extract<typeof outcome, { kind: 'enrolled' }>;
       return reply.code(201).send({
         machineId: outcome.machineId,

@@ -27,6 +27,8 @@ export async function v1Routes(app: FastifyInstance, opts: AppDeps & { prefix?: 
       return sendError(reply, 400, WireErrorCode.BadRequest, `invalid request: ${err.message}`.slice(0, 300));
     switch (err.code) {
       case 'FST_ERR_CTP_BODY_TOO_LARGE':
+        // Refused before its body was read: close the connection rather than read the rest.
+        void reply.header('connection', 'close');
         return sendError(
           reply,
           413,
@@ -52,11 +54,12 @@ export async function v1Routes(app: FastifyInstance, opts: AppDeps & { prefix?: 
     request.log.error({ err }, 'agent API error');
     return sendError(reply, 500, WireErrorCode.Internal, 'internal error; try again');
   });
-  // PostgreSQL text cannot hold U+0000: refuse it anywhere in a body, keys included, before any handler.
+  // Before any handler: PostgreSQL text cannot hold U+0000 (refused anywhere, keys included), and no
+  // body of ours nests deeply (a deep one would only cost stack further on).
   app.addHook('preValidation', async (request, reply) => {
-    if (request.body !== undefined && containsNul(request.body)) {
-      return sendError(reply, 400, WireErrorCode.BadRequest, 'text must not contain NUL characters');
-    }
+    if (request.body === undefined) return;
+    const problem = inspectBody(request.body);
+    if (problem) return sendError(reply, 400, WireErrorCode.BadRequest, problem);
   });
   app.setNotFoundHandler((_request, reply) => sendError(reply, 404, WireErrorCode.NotFound, 'no such route'));
 
@@ -66,11 +69,27 @@ export async function v1Routes(app: FastifyInstance, opts: AppDeps & { prefix?: 
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 }
 
-function containsNul(value: unknown, depth = 0): boolean {
-  if (typeof value === 'string') return value.includes('\u0000');
-  if (depth > 64 || value === null || typeof value !== 'object') return false;
-  for (const [key, inner] of Object.entries(value)) {
-    if (key.includes('\u0000') || containsNul(inner, depth + 1)) return true;
+/** Bodies nest at most this deep (a step result's deepest is 4). */
+export const MAX_BODY_DEPTH = 16;
+
+/**
+ * Walks a parsed body without recursion: the first NUL character (in a key or a string) or level
+ * past MAX_BODY_DEPTH is a one-line reason to refuse it; null when neither is there.
+ */
+export function inspectBody(body: unknown): string | null {
+  const stack: [unknown, number][] = [[body, 0]];
+  while (stack.length > 0) {
+    const [value, depth] = stack.pop()!;
+    if (typeof value === 'string') {
+      if (value.includes('\u0000')) return 'text must not contain NUL characters';
+      continue;
+    }
+    if (value === null || typeof value !== 'object') continue;
+    if (depth >= MAX_BODY_DEPTH) return `the body nests more than ${MAX_BODY_DEPTH} levels deep`;
+    for (const [key, inner] of Object.entries(value)) {
+      if (key.includes('\u0000')) return 'text must not contain NUL characters';
+      stack.push([inner, depth + 1]);
+    }
   }
-  return false;
+  return null;
 }

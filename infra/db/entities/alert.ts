@@ -5,6 +5,12 @@ export enum AlertKind {
   MachineEnrolled = 'machine.enrolled',
   MachineCollision = 'machine.collision',
   MachineSiteMoved = 'machine.site_moved',
+  /** An enrollment with a live machine's hardware identity that could not prove it is that install. */
+  MachineReenrollmentUnverified = 'machine.reenrollment_unverified',
+  /** An enrolled machine asks to move to another site: it stays where it is until an operator approves. */
+  MachineMoveRequested = 'machine.move_requested',
+  /** A fleet run's check applied settles whose signals never came (ADR 0014): worth a look. */
+  FleetRunLostSignals = 'fleet_run.lost_signals',
 }
 
 /** Something an operator should look at: a new machine, a collision waiting for approval, a move. */

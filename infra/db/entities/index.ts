@@ -4,6 +4,7 @@ import { AlertSchema } from './alert';
 import { AuditEventSchema } from './audit-event';
 import { ProfileVersionSchema } from './profile';
 import { FleetRunSchema, MachineRunSchema } from './provisioning-run';
+import { MachineTweakUndoSchema, TweakUndoSchema } from './tweak-undo';
 import { SiteEnrollmentKeySchema } from './site-enrollment-key';
 import { SiteInstallerSchema } from './site-installer';
 import { ClientSchema } from './client';
@@ -28,6 +29,8 @@ export const entities = [
   ProfileVersionSchema,
   MachineRunSchema,
   FleetRunSchema,
+  TweakUndoSchema,
+  MachineTweakUndoSchema,
   SiteInstallerSchema,
 ];
 
@@ -37,6 +40,7 @@ export * from './alert';
 export * from './audit-event';
 export * from './profile';
 export * from './provisioning-run';
+export * from './tweak-undo';
 export * from './site-enrollment-key';
 export * from './site-installer';
 export * from './client';

@@ -1,6 +1,26 @@
 import { EntitySchema } from '@mikro-orm/core';
 import { tenantFilter } from './tenant-scoped';
 
+/** Why a machine waits for an operator (docs/adr/0009-machine-identity.md). */
+export enum PendingKind {
+  /** Another live install (another MachineGuid) presents this hardware identity: a clone? */
+  Collision = 'collision',
+  /** A re-enrollment of a live or another site's machine that could not prove it is that install. */
+  Unverified = 'unverified',
+  /** An enrolled machine, proven by its agent key, asks to move to another site. */
+  Move = 'move',
+}
+
+/** Who asked for a decision: shown to the operator with the alert. */
+export interface EnrollmentRequester {
+  sourceIp: string;
+  siteId: string;
+  siteCode: string;
+  hostname: string;
+  keyVersion: number;
+  at: string;
+}
+
 export enum MachineStatus {
   Active = 'active',
   Pending = 'pending',
@@ -32,6 +52,13 @@ export interface Machine {
   profileLayer?: Record<string, unknown>;
   uptimeSeconds?: number | null;
   pendingReason?: string | null;
+  /** Set while a decision is open: pending rows (collision, unverified) and move requests. */
+  pendingKind?: PendingKind | null;
+  /** A pending row's claim: the machine it would replace if approved as a replacement. */
+  replacesMachineId?: string | null;
+  /** A proven move request: the site it asked for (the machine stays in its own until approved). */
+  requestedSiteId?: string | null;
+  requestedBy?: EnrollmentRequester | null;
   decidedBy?: string | null;
   decidedAt?: Date | null;
   createdAt: Date;
@@ -61,6 +88,10 @@ export const MachineSchema = new EntitySchema<Machine>({
     profileLayer: { type: 'json', default: '{}' },
     uptimeSeconds: { type: 'number', nullable: true },
     pendingReason: { type: 'string', nullable: true },
+    pendingKind: { enum: true, items: () => PendingKind, nullable: true },
+    replacesMachineId: { type: 'uuid', nullable: true },
+    requestedSiteId: { type: 'uuid', nullable: true },
+    requestedBy: { type: 'json', nullable: true },
     decidedBy: { type: 'string', nullable: true },
     decidedAt: { type: 'Date', nullable: true },
     createdAt: { type: 'Date', onCreate: () => new Date() },

@@ -6,7 +6,10 @@ import { Migration0004ProvisioningRuns } from './0004-provisioning-runs';
 import { Migration0005AgentChannelFunctions } from './0005-agent-channel-functions';
 import { Migration0006AgentTaskReboots } from './0006-agent-task-reboots';
 import { Migration0007FleetRunSkipped } from './0007-fleet-run-skipped';
-import { Migration0008SiteInstallers } from './0008-site-installers';
+import { Migration0008SecurityHardening } from './0008-security-hardening';
+import { Migration0009TweakUndos } from './0009-tweak-undos';
+import { Migration0010RunLifecycle } from './0010-run-lifecycle';
+import { Migration0011SiteInstallers } from './0011-site-installers';
 
 /** Checked-in migrations, in order. Listed explicitly so bundlers and tsx need no file discovery. */
 export const migrationsList: MigrationObject[] = [
@@ -17,5 +20,8 @@ export const migrationsList: MigrationObject[] = [
   { name: '0005-agent-channel-functions', class: Migration0005AgentChannelFunctions },
   { name: '0006-agent-task-reboots', class: Migration0006AgentTaskReboots },
   { name: '0007-fleet-run-skipped', class: Migration0007FleetRunSkipped },
-  { name: '0008-site-installers', class: Migration0008SiteInstallers },
+  { name: '0008-security-hardening', class: Migration0008SecurityHardening },
+  { name: '0009-tweak-undos', class: Migration0009TweakUndos },
+  { name: '0010-run-lifecycle', class: Migration0010RunLifecycle },
+  { name: '0011-site-installers', class: Migration0011SiteInstallers },
 ];

@@ -5,7 +5,7 @@ import { APP_ROLE } from '../roles';
  * Per-site installers (ADR 0024): the active enrollment key kept sealed for installer builds, and
  * the built installers, cached per (site, agent version, key version).
  */
-export class Migration0008SiteInstallers extends Migration {
+export class Migration0011SiteInstallers extends Migration {
   override async up(): Promise<void> {
     this.addSql(`alter table site_enrollment_keys add column key_sealed text;`);
     this.addSql(`create table site_installers (

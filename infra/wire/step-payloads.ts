@@ -1,0 +1,162 @@
+import { Type, type Static, type TSchema } from '@sinclair/typebox';
+import { TypeCompiler, type TypeCheck } from '@sinclair/typebox/compiler';
+import { StepKind } from './agent-steps';
+
+/**
+ * What each step kind takes, as the server builds it (infra/provisioning/plan.ts, the workflows)
+ * and as the agent checks it before the step runs (agent/steps): the payload types of
+ * `agent-steps.ts` are these schemas' `Static` types, so the two cannot drift. Unknown fields are
+ * let through — agents in the field are older than the server, which may add a field — but a
+ * field the step reads must have the type it reads it as; an enum value this agent does not know
+ * (a newer edition family, a newer tweak action) is refused rather than guessed at.
+ */
+
+/** Editions as Windows names them in EditionID, lower-cased families (see infra/provisioning/tweaks.ts). */
+const EditionFamilySchema = Type.Union([
+  Type.Literal('home'),
+  Type.Literal('pro'),
+  Type.Literal('enterprise'),
+  Type.Literal('education'),
+  Type.Literal('ltsc'),
+  Type.Literal('other'),
+]);
+
+/** Where a tweak does anything; elsewhere it is skipped with the reason (never written to no effect). */
+const TweakApplicabilitySchema = Type.Object({
+  editions: Type.Optional(Type.Array(EditionFamilySchema)),
+  minBuild: Type.Optional(Type.Number()),
+  /** Machines without a battery only (hibernation off drains a Modern Standby laptop). */
+  desktopOnly: Type.Optional(Type.Boolean()),
+});
+
+const RegistrySettingSchema = Type.Object({
+  path: Type.String(),
+  name: Type.String(),
+  type: Type.Union([Type.Literal('DWord'), Type.Literal('String')]),
+  value: Type.Union([Type.Number(), Type.String()]),
+  /** The tweak it belongs to and where it applies (validation skips it where the tweak does not apply). */
+  tweak: Type.Optional(Type.String()),
+  applies: Type.Optional(TweakApplicabilitySchema),
+});
+
+/** Actions a tweak takes besides registry values; typed, never a command line from a payload. */
+const TweakActionSchema = Type.Union([Type.Literal('restore-point'), Type.Literal('hibernation-off')]);
+
+const TweakSpecSchema = Type.Object({
+  id: Type.String(),
+  registry: Type.Array(RegistrySettingSchema),
+  actions: Type.Optional(Type.Array(TweakActionSchema)),
+  applies: Type.Optional(TweakApplicabilitySchema),
+  /** What it needs before it takes effect: the step then asks for a restart. */
+  needs: Type.Optional(Type.Union([Type.Literal('restart'), Type.Literal('sign-in')])),
+});
+
+const LocalePayloadSchema = Type.Object({
+  timeZone: Type.String(),
+  locale: Type.String(),
+  keyboard: Type.String(),
+  /** Regional formats (user locale) for new users; default: the locale. */
+  formats: Type.Optional(Type.String()),
+  /** Home location (GeoID, e.g. 244 = United States) for new users. */
+  homeLocation: Type.Optional(Type.Number()),
+});
+
+/** Enterprise networks: the RADIUS server certificate the machine accepts (pinned, no prompt). */
+const RadiusPinSchema = Type.Object({
+  /** Server names the certificate must carry (ServerNames; `;`-joined in the profile). */
+  serverNames: Type.Array(Type.String()),
+  /** SHA-1 thumbprints (40 hex digits) of the root CAs that may issue it (TrustedRootCA). */
+  trustedRootCaThumbprints: Type.Array(Type.String()),
+});
+
+const WifiNetworkSchema = Type.Object({
+  ssid: Type.String(),
+  authentication: Type.Union([
+    Type.Literal('open'),
+    Type.Literal('wpa2-enterprise'),
+    Type.Literal('wpa3-enterprise'),
+  ]),
+  autoConnect: Type.Boolean(),
+  radius: Type.Optional(RadiusPinSchema),
+});
+
+/** A step that takes nothing. */
+const Nothing = Type.Object({});
+
+const payloadSchemas = {
+  [StepKind.Preflight]: Type.Object({
+    requireAcPower: Type.Boolean(),
+    minFreeDiskGb: Type.Number(),
+    requireTpm: Type.Boolean(),
+    requireSecureBoot: Type.Boolean(),
+    minOsBuild: Type.Number(),
+  }),
+  /** The name reserved for the machine server-side (prepareMachineRun), not its template. */
+  [StepKind.Rename]: Type.Object({ name: Type.String() }),
+  [StepKind.WingetReady]: Nothing,
+  [StepKind.Winget]: Type.Object({ id: Type.String(), version: Type.Optional(Type.String()) }),
+  [StepKind.Installer]: Type.Object({
+    name: Type.String(),
+    url: Type.String(),
+    sha256: Type.String(),
+    arguments: Type.Array(Type.String()),
+  }),
+  [StepKind.Tweaks]: Type.Object({ tweaks: Type.Array(TweakSpecSchema) }),
+  [StepKind.TweaksUndo]: Type.Object({
+    /** Tweak ids to undo; empty or absent: every tweak the machine has a record of. */
+    tweaks: Type.Optional(Type.Array(Type.String())),
+  }),
+  [StepKind.Locale]: LocalePayloadSchema,
+  [StepKind.Wifi]: Type.Object({ networks: Type.Array(WifiNetworkSchema) }),
+  /** collectInventory sends none: no Autopilot hash then. */
+  [StepKind.Inventory]: Type.Object({ autopilotHash: Type.Optional(Type.Boolean()) }),
+  /** What validation compares the machine against: the state the resolved config asked for. */
+  [StepKind.Validate]: Type.Object({
+    hostname: Type.Optional(Type.String()),
+    apps: Type.Array(Type.String()),
+    installers: Type.Array(Type.Object({ name: Type.String(), sha256: Type.String() })),
+    registry: Type.Array(RegistrySettingSchema),
+    locale: Type.Optional(LocalePayloadSchema),
+    wifi: Type.Array(Type.String()),
+    /** Of `wifi`, the WPA3-Enterprise networks (not expected before Windows 11). */
+    wifiWpa3Enterprise: Type.Optional(Type.Array(Type.String())),
+  }),
+  /** The reason goes into the restart's comment (shutdown.exe /c). */
+  [StepKind.Reboot]: Type.Object({ reason: Type.Optional(Type.String()) }),
+  [StepKind.BootId]: Nothing,
+} satisfies Record<StepKind, TSchema>;
+
+/** Each step kind's payload: a `PlanStep`, a dispatch and a step handler of kind K carry `StepPayloads[K]`. */
+export type StepPayloads = { [K in StepKind]: Static<(typeof payloadSchemas)[K]> };
+
+export type EditionFamily = Static<typeof EditionFamilySchema>;
+export type TweakApplicability = Static<typeof TweakApplicabilitySchema>;
+export type RegistrySetting = Static<typeof RegistrySettingSchema>;
+export type TweakAction = Static<typeof TweakActionSchema>;
+export type TweakSpec = Static<typeof TweakSpecSchema>;
+export type RadiusPin = Static<typeof RadiusPinSchema>;
+export type WifiNetwork = Static<typeof WifiNetworkSchema>;
+
+const compiled = new Map<string, TypeCheck<TSchema>>(
+  Object.entries(payloadSchemas).map(([kind, schema]) => [kind, TypeCompiler.Compile(schema)]),
+);
+
+/** The kinds the agent knows a payload schema for: every kind the server dispatches. */
+export const payloadKinds = (): string[] => [...compiled.keys()];
+
+/**
+ * Checks a step's payload against its kind's schema: null when it fits, else one line naming the
+ * first field that does not (never its value: the agent reports it as the step's failure).
+ */
+export function checkStepPayload(kind: StepKind, value: unknown): string | null {
+  const check = compiled.get(kind);
+  if (!check) return `no payload schema for task kind ${JSON.stringify(kind)}`;
+  if (check.Check(value)) return null;
+  const first = check.Errors(value).First();
+  return first ? `${first.path || '/'}: ${first.message}` : 'does not match the payload schema';
+}
+
+/** Whether `value` is a payload of `kind`: the agent's step dispatcher narrows with it before running a step. */
+export function isStepPayload<K extends StepKind>(kind: K, value: unknown): value is StepPayloads[K] {
+  return compiled.get(kind)?.Check(value) ?? false;
+}

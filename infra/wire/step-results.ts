@@ -1,0 +1,185 @@
+import { Type, type Static, type TProperties, type TSchema } from '@sinclair/typebox';
+import { TypeCompiler, type TypeCheck } from '@sinclair/typebox/compiler';
+import { HardwareFactsSchema, OsInfoSchema } from './agent-protocol';
+import { StepKind, type StepResultBase } from './agent-steps';
+
+/**
+ * What the server accepts as a step's result, per task kind. An agent's result is stored and then
+ * read by workflows, the portal and exports (the Autopilot CSV an admin imports into Intune), so it
+ * is held to these schemas before anything is stored: no field the step does not produce, text
+ * without control characters, identifiers in their own character sets. A result that does not fit
+ * is refused with 400 and nothing is stored (docs/SECURITY.md). The result types of
+ * `agent-steps.ts` are these schemas' `Static` types: what a step handler returns is what the
+ * server accepts.
+ */
+
+/** Printable text: no control characters (CR, LF, NUL, …), bounded. */
+const Text = (maxLength: number) => Type.String({ maxLength, pattern: '^[^\\u0000-\\u001f\\u007f]*$' });
+const Flags = { alreadyDone: Type.Optional(Type.Boolean()), reboot: Type.Optional(Type.Boolean()) };
+const strict = { additionalProperties: false } as const;
+const result = <F extends TProperties>(fields: F) => Type.Object({ ...Flags, ...fields }, strict);
+
+/**
+ * Autopilot fields as Intune imports them. A serial and a product id start with a letter or a
+ * digit (never `=`, `+`, `-`, `@`: a spreadsheet formula) and hold no comma or quote; the hash is
+ * base64 (a real 4K hash starts with `T0`; never with `+` or `/`).
+ */
+export const AutopilotSchema = Type.Object(
+  {
+    serial: Type.String({ maxLength: 64, pattern: '^([A-Za-z0-9][A-Za-z0-9 ._/-]*)?$' }),
+    productId: Type.Union([
+      Type.String({ maxLength: 64, pattern: '^([A-Za-z0-9][A-Za-z0-9-]*)?$' }),
+      Type.Null(),
+    ]),
+    hardwareHash: Type.String({
+      minLength: 4,
+      maxLength: 16_384,
+      pattern: '^[A-Za-z0-9][A-Za-z0-9+/]*={0,2}$',
+    }),
+  },
+  strict,
+);
+
+const InventorySchema = Type.Object(
+  {
+    hostname: Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9.-]{0,62}$' }),
+    os: OsInfoSchema,
+    manufacturer: Type.Optional(Text(128)),
+    model: Type.Optional(Text(128)),
+    serial: Type.Optional(Text(128)),
+    cpu: Type.Optional(Text(256)),
+    memoryMb: Type.Optional(Type.Integer({ minimum: 0, maximum: 1 << 30 })),
+    disks: Type.Optional(
+      Type.Array(
+        Type.Object(
+          {
+            name: Text(128),
+            sizeGb: Type.Number({ minimum: 0, maximum: 1e6 }),
+            freeGb: Type.Number({ minimum: 0, maximum: 1e6 }),
+          },
+          strict,
+        ),
+        { maxItems: 64 },
+      ),
+    ),
+    domain: Type.Optional(Type.Union([Text(255), Type.Null()])),
+    hardware: HardwareFactsSchema,
+    autopilot: Type.Optional(AutopilotSchema),
+  },
+  strict,
+);
+
+/** A catalogue tweak id (infra/provisioning/tweaks.ts). */
+const TweakId = Type.String({ pattern: '^[a-z0-9][a-z0-9-]{0,63}$' });
+/** A restart indicator or an applicability reason: one short line. */
+const Reason = Text(300);
+
+const PreflightCheckSchema = Type.Object(
+  {
+    check: Type.Union([
+      Type.Literal('ac-power'),
+      Type.Literal('free-disk'),
+      Type.Literal('api-reachable'),
+      Type.Literal('tpm'),
+      Type.Literal('secure-boot'),
+      Type.Literal('os-build'),
+    ]),
+    ok: Type.Boolean(),
+    detail: Text(500),
+  },
+  strict,
+);
+
+const ValidationItemSchema = Type.Object(
+  { item: Text(600), pass: Type.Boolean(), detail: Text(600) },
+  strict,
+);
+
+const schemas = {
+  [StepKind.Preflight]: result({
+    checks: Type.Array(PreflightCheckSchema, { maxItems: 32 }),
+    /** Windows' pending-restart indicators (CBS, WU, PendingFileRenameOperations, a pending name). */
+    pendingReboot: Type.Optional(Type.Array(Reason, { maxItems: 16 })),
+  }),
+  [StepKind.Rename]: result({}),
+  [StepKind.WingetReady]: result({
+    path: Text(400),
+    version: Text(64),
+    /** How winget was made to start as SYSTEM (e.g. the VCLibs framework folder on its PATH). */
+    runtime: Text(200),
+  }),
+  [StepKind.Winget]: result({
+    exitCode: Type.Integer({ minimum: -(2 ** 31), maximum: 2 ** 32 - 1 }),
+    /** The outcome, with the restart indicators found after the install. */
+    outcome: Text(400),
+  }),
+  [StepKind.Installer]: result({
+    exitCode: Type.Optional(Type.Integer({ minimum: -(2 ** 31), maximum: 2 ** 32 - 1 })),
+  }),
+  [StepKind.Tweaks]: result({
+    changed: Type.Array(Text(600), { maxItems: 1000 }),
+    /** Tweaks that could not be applied, each with its reason; the others were. */
+    failed: Type.Optional(
+      Type.Array(Type.Object({ id: TweakId, message: Text(1000) }, strict), { maxItems: 200 }),
+    ),
+    /** Tweaks that do not apply to this machine (edition, build, hardware). */
+    skipped: Type.Optional(
+      Type.Array(Type.Object({ id: TweakId, reason: Reason }, strict), { maxItems: 200 }),
+    ),
+  }),
+  [StepKind.TweaksUndo]: result({
+    /** Values and actions put back as they were before Drydock changed them: `registry:<path>\<name>` or `action:<action>`. */
+    restored: Type.Array(Text(600), { maxItems: 1000 }),
+    failed: Type.Array(Type.Object({ key: Text(600), message: Text(1000) }, strict), { maxItems: 1000 }),
+  }),
+  [StepKind.Locale]: result({}),
+  [StepKind.Wifi]: result({
+    added: Type.Array(Text(64), { maxItems: 64 }),
+    /** Networks not added, with the reason (no Wi-Fi adapter, WPA3-Enterprise before Windows 11). */
+    skipped: Type.Optional(
+      Type.Array(Type.Object({ ssid: Text(64), reason: Reason }, strict), { maxItems: 64 }),
+    ),
+  }),
+  [StepKind.Inventory]: InventorySchema,
+  [StepKind.Validate]: result({ items: Type.Array(ValidationItemSchema, { maxItems: 2000 }) }),
+  /** The boot id before the reboot: the workflow waits for a different one. */
+  [StepKind.Reboot]: result({ bootId: Text(64) }),
+  [StepKind.BootId]: result({ bootId: Text(64) }),
+} satisfies Record<StepKind, TSchema>;
+
+/** Each step kind's result: a step handler of kind K returns `StepResults[K]`, and the server accepts nothing else. */
+export type StepResults = { [K in StepKind]: Static<(typeof schemas)[K]> };
+
+export type PreflightCheck = Static<typeof PreflightCheckSchema>;
+export type ValidationItem = Static<typeof ValidationItemSchema>;
+
+const compiled = new Map<string, TypeCheck<TSchema>>(
+  Object.entries(schemas).map(([kind, schema]) => [kind, TypeCompiler.Compile(schema)]),
+);
+
+/** The kinds the server knows a result schema for: every kind it dispatches. */
+export const resultKinds = (): string[] => [...compiled.keys()];
+
+/**
+ * Checks a successful step result against its kind's schema: null when it fits, else one line
+ * naming the first field that does not (for the 400 answer and the server log).
+ */
+export function checkStepResult(kind: string, value: unknown): string | null {
+  const check = compiled.get(kind);
+  if (!check) return `no result schema for task kind ${JSON.stringify(kind)}`;
+  if (check.Check(value)) return null;
+  const first = check.Errors(value).First();
+  return first ? `${first.path || '/'}: ${first.message}` : 'does not match the result schema';
+}
+
+/**
+ * Whether `value` is a result of `kind` (a stored result the agent channel hands back to its
+ * workflow). A result that fits is read with the flags every step may set: the strict schemas let
+ * none through where a kind has none (inventory), so such a result simply does not carry them.
+ */
+export function isStepResult<K extends StepKind>(
+  kind: K,
+  value: unknown,
+): value is StepResults[K] & StepResultBase {
+  return compiled.get(kind)?.Check(value) ?? false;
+}
