@@ -432,11 +432,15 @@ export async function healMachineRun(
   orm: Orm,
   temporal: TemporalClient,
   tenantId: string,
-  run: Pick<MachineRun, 'id' | 'workflowId' | 'fleetRunId'>,
+  run: Pick<MachineRun, 'id' | 'workflowId' | 'fleetRunId'> & { createdAt?: Date },
   fleetWorkflowId?: string,
 ): Promise<'running' | 'healed' | 'settled'> {
   const now = await currentExecution(temporal, run.workflowId);
   if (now === 'running') return 'running';
+  // No workflow yet: a fleet's queued machine waits for its fleet to start it, and a single run is
+  // started right after its row (a minute without its workflow: the start died with its process).
+  const young = run.createdAt !== undefined && Date.now() - run.createdAt.getTime() < 60_000;
+  if (now === 'missing' && (run.fleetRunId || young || run.createdAt === undefined)) return 'running';
   const how =
     now === 'missing' ? 'never started' : now.closed === 'TIMED_OUT' ? 'timed out' : now.closed.toLowerCase();
   const cancelled = now !== 'missing' && now.closed === 'CANCELED';

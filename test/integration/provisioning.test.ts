@@ -242,9 +242,15 @@ describe('acceptance', () => {
     expect(repeatedEffects(fleet)).toEqual([]);
 
     if (process.env.DRYDOCK_RECORD_HISTORIES === '1') {
-      await recordHistory(`fleet-run:${started.id}`, 'fleet-run-one-failed.json');
-      await recordHistory(runs.find((r) => r.id === failed.id)!.workflowId, 'provision-machine-retried.json');
-      await recordHistory(runs.find((r) => r.id !== failed.id)!.workflowId, 'provision-machine-passed.json');
+      await recordHistory(`fleet-run:${started.id}`, 'fleet-run-v2-one-failed.json');
+      await recordHistory(
+        runs.find((r) => r.id === failed.id)!.workflowId,
+        'provision-machine-v2-retried.json',
+      );
+      await recordHistory(
+        runs.find((r) => r.id !== failed.id)!.workflowId,
+        'provision-machine-v2-passed.json',
+      );
     }
 
     // A run that is not waiting after a failure refuses a retry with a stable code.

@@ -1,8 +1,12 @@
+import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import { randomUUID } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
 import { temporal } from '@temporalio/proto';
 import type { Harness } from '../../agent/harness/harness';
 import { noFaults } from '../../agent/harness/faults';
 import { claimTask, dispatchTask, taskForProgress } from '../../infra/db/agent-tasks';
+import { repoRoot } from '../../infra/config/env';
 import { withTenant } from '../../infra/db/orm';
 import { MachineIdKey, TenantIdKey } from '../../workflows/search-attributes';
 import { AgentTaskKind, collectInventoryWorkflowId } from '../../workflows/machines/contracts';
@@ -206,6 +210,11 @@ it('answers a reset run with its own results, not the old run’s (task keys nam
   });
   await handle.result();
   const history = await handle.fetchHistory();
+  if (process.env.DRYDOCK_RECORD_HISTORIES === '1')
+    writeFileSync(
+      path.join(repoRoot, 'test', 'histories', 'collect-inventory-completed.json'),
+      `${historyToJSON(history)}\n`,
+    );
   const firstTask = history.events!.find((e) => e.workflowTaskCompletedEventAttributes)!;
   const { runId } = await handle.describe();
   const reset = await stack.temporal.workflowService.resetWorkflowExecution({
@@ -306,9 +315,10 @@ it('cancelled in the Temporal UI, a fleet run cancels its machines and ends its 
   ).then((rows) => rows.filter((r) => r.status === 'running'));
   await fleetHandle.cancel();
   await expect(fleetHandle.result()).rejects.toThrow();
+  // The fleet closes at once; its running machine settles a moment later and its row follows.
   const view = await until(
     () => fleetRun(stack, started.id),
-    (f) => f.status === 'cancelled',
+    (f) => f.status === 'cancelled' && f.cancelled === 2,
   );
   expect(view).toMatchObject({ status: 'cancelled', cancelled: 2, total: 2 });
   const runs = await fleetMachineRuns(stack, started.id);
@@ -340,9 +350,13 @@ it('a three-minute database outage in the middle of a fleet run delays it and fa
   await adminQuery(admin, `grant connect on database "${stack.db.name}" to drydock_app`);
   const done = await waitForFleet(stack, started.id, (f) => f.status === 'completed', 300_000);
   expect(done).toMatchObject({ status: 'completed', total: 3, passed: 3, failed: 0 });
+  // No machine of this fleet run failed at any time (not even for a moment): no such audit event.
   const failures = await withTenant(stack.orm, stack.tenant.tenantId, (em) =>
     em.execute<{ n: number }[]>(
-      `select count(*)::int as n from audit_events where action = 'machine_run.failed'`,
+      `select count(*)::int as n from audit_events a
+        where a.action = 'machine_run.failed'
+          and a.data->>'runId' in (select id::text from machine_runs where fleet_run_id = ?)`,
+      [started.id],
     ),
   );
   expect(failures[0]!.n).toBe(0);

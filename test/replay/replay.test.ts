@@ -44,6 +44,17 @@ describe('recorded workflow histories', () => {
     ).rejects.toBeInstanceOf(DeterminismViolationError);
   });
 
+  it('catch a non-deterministic change to fleetRun', async () => {
+    const bundle = await bundleWorkflowCode({
+      workflowsPath: path.join(repoRoot, 'test', 'fixtures', 'nondeterministic-fleet'),
+      logger: { log() {}, trace() {}, debug() {}, info() {}, warn() {}, error() {} },
+    });
+    const recorded = histories.find((h) => h.file === 'fleet-run-v2-paused-cancelled.json')!;
+    await expect(
+      Worker.runReplayHistory({ workflowBundle: bundle }, recorded.history),
+    ).rejects.toBeInstanceOf(DeterminismViolationError);
+  });
+
   it('catch a non-deterministic change', async () => {
     const bundle = await bundleWorkflowCode({
       workflowsPath: path.join(repoRoot, 'test', 'fixtures', 'nondeterministic'),

@@ -1,3 +1,4 @@
+import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import { randomUUID } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -138,7 +139,7 @@ const progress = (handle: WorkflowHandle) => handle.query(fleetProgressQuery);
 async function record(handle: WorkflowHandle, name: string) {
   if (process.env.DRYDOCK_RECORD_HISTORIES !== '1') return;
   const history = await handle.fetchHistory();
-  writeFileSync(path.join(repoRoot, 'test', 'histories', name), `${JSON.stringify(history, null, 2)}\n`);
+  writeFileSync(path.join(repoRoot, 'test', 'histories', name), `${historyToJSON(history)}\n`);
 }
 
 it('keeps at most `concurrency` machines running, starts the next as each settles, and counts from the rows', async () => {
@@ -190,11 +191,13 @@ it('starts nothing while paused, and goes on when resumed; continue-as-new carri
   expect((await progress(handle)).batches).toBeGreaterThanOrEqual(3);
 });
 
-it('cancels: the machines once through an activity, never-started ones from the rows, and ends CANCELLED', async () => {
-  const handle = await start(5, { concurrency: 2 });
+it('cancels after continue-as-new: the machines once through an activity, never-started ones from the rows, and ends CANCELLED', async () => {
+  // Two starts fill the batch: the first run continues as new with the window; the next is paused,
+  // resumed and cancelled.
+  const handle = await start(5, { concurrency: 2, batchSize: 2 });
   await eventually(
     () => progress(handle),
-    (p) => p.running === 2,
+    (p) => p.running === 2 && p.batches === 2,
   );
   await handle.signal(pauseSignal);
   await handle.signal(resumeSignal);
@@ -212,6 +215,10 @@ it('cancels: the machines once through an activity, never-started ones from the 
     outcome: 'CANCELLED',
   });
   expect(fleet.cancelCalls).toBe(1);
+  await record(
+    worker.client.workflow.getHandle(handle.workflowId, handle.firstExecutionRunId),
+    'fleet-run-v2-continued-as-new.json',
+  );
   await record(handle, 'fleet-run-v2-paused-cancelled.json');
 });
 

@@ -1,3 +1,4 @@
+import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import { randomUUID } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -193,7 +194,7 @@ const progress = (h: WorkflowHandle) => h.query(machineProgressQuery);
 async function record(handle: WorkflowHandle, name: string) {
   if (process.env.DRYDOCK_RECORD_HISTORIES !== '1') return;
   const history = await handle.fetchHistory();
-  writeFileSync(path.join(repoRoot, 'test', 'histories', name), `${JSON.stringify(history, null, 2)}\n`);
+  writeFileSync(path.join(repoRoot, 'test', 'histories', name), `${historyToJSON(history)}\n`);
 }
 
 it('pauses between steps, resumes, and a cancel stops it after the current step', async () => {
@@ -254,7 +255,6 @@ it('waits after a failure and runs again from the failed step when asked', async
     'apps.winget:Contoso.App',
     'validation',
   ]);
-  await record(handle, 'provision-machine-v2-retried.json');
 });
 
 it('takes a retry that arrives while the failure is being recorded (it is not lost)', async () => {
@@ -287,6 +287,7 @@ it('answers a waiting retry when the run is cancelled instead, and ends cancelle
   expect(answer).toBeInstanceOf(WorkflowUpdateFailedError);
   expect(await handle.result()).toMatchObject({ outcome: 'cancelled' });
   expect(fake.statuses()).toEqual(['failed', 'cancelled!']);
+  await record(handle, 'provision-machine-v2-retry-then-cancel.json');
 });
 
 it('cancelled in Temporal mid-step: settles its row cancelled before it closes', async () => {

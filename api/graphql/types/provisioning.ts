@@ -57,7 +57,15 @@ const FleetProgressRef = builder.objectRef<FleetRunProgress>('FleetRunProgress')
     batches: t.exposeInt('batches', { description: 'Histories so far (continue-as-new).' }),
     recovered: t.exposeInt('recovered', {
       description:
-        "Settles the fleet run's periodic check applied before any signal did (lost or late signals, runs closed outside Drydock).",
+        "Settles the fleet run's periodic check applied before any signal did: closedInTemporal + lateSignals.",
+    }),
+    closedInTemporal: t.exposeInt('closedInTemporal', {
+      description:
+        'Machine runs ended in Temporal without settling (terminated, timed out), healed by the check.',
+    }),
+    lateSignals: t.exposeInt('lateSignals', {
+      description:
+        'Machine runs settled by their rows for two checks with no signal (lost or very late; alerted).',
     }),
   }),
 });
