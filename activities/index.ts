@@ -1,5 +1,7 @@
+import { loadEnv, type Env } from '../infra/config/env';
 import type { Orm } from '../infra/db/orm';
 import { createAgentChannelActivities } from './agent-channel/agent-channel-activities';
+import { createInstallerActivities } from './installers/installer-activities';
 import { createMachineActivities } from './machines/machine-activities';
 import { createProvisioningActivities } from './provisioning/provisioning-activities';
 import { createSiteActivities } from './sites/site-activities';
@@ -7,6 +9,8 @@ import { createTweakUndoActivities } from './tweaks/tweak-undo-activities';
 
 export interface ActivityDeps {
   orm: Orm;
+  /** The worker's environment (installer builds read DRYDOCK_DATA_DIR and the signing settings). */
+  env?: Env;
 }
 
 /** Every activity the core worker registers, built from its dependencies. */
@@ -17,5 +21,6 @@ export function createActivities(deps: ActivityDeps) {
     ...createMachineActivities(deps),
     ...createProvisioningActivities(deps),
     ...createTweakUndoActivities(deps),
+    ...createInstallerActivities({ orm: deps.orm, env: deps.env ?? loadEnv() }),
   };
 }

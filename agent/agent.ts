@@ -77,6 +77,7 @@ export class Agent {
         os: await platform.osInfo(),
         agentVersion: AGENT_VERSION,
         ...(config.fingerprint ? { fingerprint: config.fingerprint } : {}),
+        ...(config.labels && Object.keys(config.labels).length ? { labels: config.labels } : {}),
       });
     } catch (err) {
       // An outdated installer's key on an enrolled machine: keep the identity it has.

@@ -1,6 +1,10 @@
 import { readFileSync, renameSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
 
-/** Written beside the agent by the site installer (.exe or .msi). */
+/**
+ * Written by the site installer (.exe or .msi) to `C:\ProgramData\Drydock\agent.json`, in a folder
+ * only SYSTEM and Administrators can read (docs/installers.md).
+ */
 export interface AgentConfig {
   apiUrl: string;
   siteCode: string;
@@ -8,9 +12,13 @@ export interface AgentConfig {
   enrollmentKey?: string;
   /** `vN (XXXX)` of the enrollment key the installer carried. */
   fingerprint?: string;
-  /** Where the agent keeps its journal (Windows: C:\ProgramData\Drydock). */
+  /** Where the agent keeps its journal. Default: `state` beside the config file. */
   stateDir: string;
+  /** Sent once at enrollment (lower-case names, short values), e.g. `{ "department": "sales" }`. */
+  labels?: Record<string, string>;
 }
+
+const labelName = /^[a-z][a-z0-9_]{0,31}$/;
 
 export function readConfig(file: string): AgentConfig {
   let parsed: Partial<AgentConfig>;
@@ -19,12 +27,25 @@ export function readConfig(file: string): AgentConfig {
   } catch (err) {
     throw new Error(`cannot read agent config ${file}: ${(err as Error).message}`);
   }
-  for (const field of ['apiUrl', 'siteCode', 'stateDir'] as const) {
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed))
+    throw new Error(`agent config ${file}: not a JSON object`);
+  for (const field of ['apiUrl', 'siteCode'] as const) {
     if (typeof parsed[field] !== 'string' || !parsed[field])
       throw new Error(`agent config ${file}: ${field} is missing`);
   }
+  if (parsed.stateDir !== undefined && (typeof parsed.stateDir !== 'string' || !parsed.stateDir))
+    throw new Error(`agent config ${file}: stateDir must be a non-empty string`);
+  if (parsed.labels !== undefined) {
+    const labels = parsed.labels as unknown;
+    if (typeof labels !== 'object' || labels === null || Array.isArray(labels))
+      throw new Error(`agent config ${file}: labels must be an object of strings`);
+    for (const [name, value] of Object.entries(labels)) {
+      if (!labelName.test(name) || typeof value !== 'string' || value.length > 128)
+        throw new Error(`agent config ${file}: label ${JSON.stringify(name)} is not a valid label`);
+    }
+  }
   checkApiUrl(parsed.apiUrl!);
-  return parsed as AgentConfig;
+  return { ...parsed, stateDir: parsed.stateDir ?? path.join(path.dirname(file), 'state') } as AgentConfig;
 }
 
 const loopbackHosts = /^(localhost|127(\.\d{1,3}){3}|\[::1\])$/i;

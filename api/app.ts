@@ -7,6 +7,7 @@ import { NotifyHub } from './agent-channel/notify-hub';
 import { graphqlRoutes } from './routes/graphql';
 import { v1Routes } from './routes/v1';
 import { healthzRoutes } from './routes/healthz';
+import { installerDownloadRoutes } from './routes/installer-downloads';
 
 export interface AppInput {
   env: Env;
@@ -62,6 +63,7 @@ export async function buildApp(
   await app.register(healthzRoutes, deps);
   await app.register(graphqlRoutes, deps);
   await app.register(v1Routes, { ...deps, prefix: '/v1' });
+  await app.register(installerDownloadRoutes, deps);
   // Before the server stops accepting: end the long-polls (they answer 204 and the agents poll again).
   app.addHook('preClose', async () => deps.hub.close());
   return app;

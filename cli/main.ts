@@ -9,6 +9,7 @@ import { runWorker } from '../workers/main';
 import { ensureTemporalCli } from '../infra/temporal/cli';
 import { runHarnessCli, type HarnessCliOptions } from '../agent/harness/main';
 import { runAgent } from '../agent/main';
+import { runInstallerCli, type InstallerCliOptions } from '../installer/cli';
 import { up } from './up';
 
 export function program(): Command {
@@ -129,6 +130,32 @@ export function program(): Command {
     .option('--simulated <dir>', 'run against a simulated Windows host kept in <dir> (required off Windows)')
     .action(async (opts: { config: string; simulated?: string }) => {
       process.exitCode = await runAgent(opts);
+    });
+
+  cli
+    .command('installer')
+    .description(
+      "Build a site's signed installers (EXE and MSI) for its current enrollment key, or generic ones. " +
+        'Signing: SIGNING_PFX, or SIGNING_CERT + SIGNING_KEY (docs/installers.md); without them, outside ' +
+        'production, a development test CA under DRYDOCK_DATA_DIR/signing/test-ca. Needs makensis, wixl, ' +
+        'msitools, osslsigncode and mingw-w64 (Debian packages).',
+    )
+    .option(
+      '--site <code>',
+      "the site's code; its key must have been issued or rotated since installers existed",
+    )
+    .option('--tenant <id>', 'the tenant the site belongs to (default: the demo tenant)')
+    .option('--generic', 'build generic installers that take --site-code/--enroll-key when run', false)
+    .option(
+      '--api-url <url>',
+      'with --generic: the API address agents use (default INSTALLER_API_URL, else http://API_HOST:API_PORT)',
+    )
+    .option(
+      '--out <dir>',
+      'copy the installers here (a site build is also kept under DRYDOCK_DATA_DIR/installers; generic: default .)',
+    )
+    .action(async (opts: InstallerCliOptions) => {
+      process.exitCode = await runInstallerCli(loadEnv(), opts);
     });
 
   cli

@@ -27,7 +27,7 @@ export async function createCoreWorker(
     connection,
     namespace: opts.namespace,
     taskQueue: opts.taskQueue,
-    activities: createActivities({ orm: opts.orm }),
+    activities: createActivities({ orm: opts.orm, env: opts.env }),
     ...(opts.workflowBundle ? { workflowBundle: opts.workflowBundle } : { workflowsPath }),
   });
   return { worker, connection };

@@ -20,6 +20,7 @@ export async function runWorker(): Promise<void> {
     namespace: env.TEMPORAL_NAMESPACE,
     taskQueue: env.TEMPORAL_TASK_QUEUE,
     orm,
+    env,
     ...(env.WORKFLOW_BUNDLE_PATH ? { workflowBundle: { codePath: env.WORKFLOW_BUNDLE_PATH } } : {}),
   });
   process.stdout.write(`drydock worker: polling task queue ${env.TEMPORAL_TASK_QUEUE} on ${address}\n`);

@@ -5,3 +5,4 @@ export { provisionMachine } from './provisioning/provision-machine';
 export { fleetRun } from './provisioning/fleet-run';
 export { undoTweaks } from './tweaks/undo-tweaks';
 export { fleetUndoTweaks } from './tweaks/fleet-undo-tweaks';
+export { buildSiteInstallers } from './installers/build-site-installers';

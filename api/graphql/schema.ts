@@ -21,6 +21,7 @@ import './types/undo-value-failure';
 import './types/machine-tweak-undo';
 import './types/tweak-undo-counts';
 import './types/tweak-undo';
+import './types/site-installers';
 
 /** The schema: every type registers itself with the builder when imported; this file only imports. */
 export const schema = builder.toSchema();

@@ -19,6 +19,8 @@ export enum ErrorCode {
   QueryTooExpensive = 'QUERY_TOO_EXPENSIVE',
   /** Selected nothing to run (a fleet run whose selection matches no machine). */
   EmptySelection = 'EMPTY_SELECTION',
+  /** A site without an enrollment key the server can put in an installer (ADR 0024). */
+  InstallerKeyNotAvailable = 'INSTALLER_KEY_NOT_AVAILABLE',
 }
 
 /**

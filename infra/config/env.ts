@@ -111,6 +111,24 @@ const schema = z.object({
   PROVISION_FLEET_BATCH_SIZE: z.coerce.number().int().min(1).max(10_000).default(500),
   /** A fleet run checks the runs it waits for this often (a lost settle, a run closed outside Drydock). */
   PROVISION_FLEET_RECONCILE_SECONDS: z.coerce.number().int().min(1).max(3600).default(60),
+  /** Code signing (docs/installers.md): a PKCS#12 file, or a PEM certificate chain and key. */
+  SIGNING_PFX: z.string().min(1).optional(),
+  SIGNING_CERT: z.string().min(1).optional(),
+  SIGNING_KEY: z.string().min(1).optional(),
+  /** A file holding the PFX's (or encrypted PEM key's) password; never the password itself. */
+  SIGNING_PASSWORD_FILE: z.string().min(1).optional(),
+  /** RFC 3161 timestamp servers, comma-separated; none = signatures carry no timestamp. */
+  SIGNING_TIMESTAMP_URL: z
+    .string()
+    .regex(/^https?:\/\/[^\s,]+(,https?:\/\/[^\s,]+)*$/, 'must be http(s) URLs separated by commas')
+    .optional(),
+  /** The API address agents use, written into every installer (default http://API_HOST:API_PORT). */
+  INSTALLER_API_URL: z
+    .string()
+    .regex(/^https?:\/\/[A-Za-z0-9.\-_[\]:]+(\/[A-Za-z0-9._~\/-]*)?$/, 'must be an http(s) URL')
+    .optional(),
+  /** Build time for reproducible artifacts (reproducible-builds.org); default 2026-01-01. */
+  SOURCE_DATE_EPOCH: z.coerce.number().int().min(315_532_800).max(4_102_444_800).optional(),
 });
 
 export type Env = z.infer<typeof schema>;

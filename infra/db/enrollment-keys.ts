@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { fingerprint, generateKey, hashKeySecret, parseKey } from '../security/keys';
+import { sealEnrollmentKey } from '../security/sealed-keys';
 import { appendAudit } from './audit';
-import { SiteEnrollmentKeySchema, type Site } from './entities';
+import { SiteEnrollmentKeySchema, SiteInstallerSchema, type Site } from './entities';
 import type { EntityManager } from './orm';
 
 export interface IssuedEnrollmentKey {
@@ -14,8 +15,10 @@ export interface IssuedEnrollmentKey {
 
 /**
  * Issues a site's first enrollment key or its next version, retiring the current one: from then on
- * the old key enrolls nothing new, while enrolled machines keep their own agent keys. Audited.
- * Call inside the site's tenant transaction.
+ * the old key enrolls nothing new, while enrolled machines keep their own agent keys. The new key
+ * is also kept sealed for installer builds (ADR 0024); the old one's sealed copy is erased and the
+ * site's built installers are dropped (they carry the old key). Audited. Call inside the site's
+ * tenant transaction.
  */
 export async function rotateEnrollmentKey(
   em: EntityManager,
@@ -32,7 +35,9 @@ export async function rotateEnrollmentKey(
     k.active = false;
     k.retiredAt = new Date();
   }
+  for (const k of current) k.keySealed = null;
   await em.flush();
+  await em.nativeDelete(SiteInstallerSchema, { siteId: site.id });
   const version = (current[0]?.version ?? 0) + 1;
   const { key, keyId } = generateKey('dek');
   const fp = fingerprint(version, key);
@@ -43,6 +48,7 @@ export async function rotateEnrollmentKey(
     version,
     keyId,
     keyHash: hashKeySecret(serverSecret, parseKey(key, 'dek')!),
+    keySealed: sealEnrollmentKey(serverSecret, { tenantId: site.tenantId, siteId: site.id, version }, key),
     fingerprint: fp,
     active: true,
     createdBy: actor,

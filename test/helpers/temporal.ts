@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { randomUUID } from 'node:crypto';
 import { Client, Connection } from '@temporalio/client';
 import { Runtime, DefaultLogger, type Worker } from '@temporalio/worker';
+import type { Env } from '../../infra/config/env';
 import type { Orm } from '../../infra/db/orm';
 import { createCoreWorker } from '../../workers/core-worker';
 
@@ -15,6 +16,7 @@ export async function testTemporalClient(): Promise<Client> {
 /** A real core worker on the shared dev server, on a task queue of its own, with the prebuilt bundle. */
 export async function startTestWorker(
   orm: Orm,
+  env?: Env,
 ): Promise<{ worker: Worker; taskQueue: string; stop(): Promise<void> }> {
   if (!runtimeInstalled) {
     Runtime.install({
@@ -29,6 +31,7 @@ export async function startTestWorker(
     namespace: 'default',
     taskQueue,
     orm,
+    env,
     workflowBundle: { code: readFileSync(process.env.DRYDOCK_TEST_BUNDLE!, 'utf8') },
   });
   const running = worker.run();

@@ -285,6 +285,7 @@ describe('the RLS catalog check', () => {
       'memberships',
       'profiles',
       'site_enrollment_keys',
+      'site_installers',
       'sites',
       'tenants',
       'tweak_undos',

@@ -6,6 +6,7 @@ import { ProfileVersionSchema } from './profile';
 import { FleetRunSchema, MachineRunSchema } from './provisioning-run';
 import { MachineTweakUndoSchema, TweakUndoSchema } from './tweak-undo';
 import { SiteEnrollmentKeySchema } from './site-enrollment-key';
+import { SiteInstallerSchema } from './site-installer';
 import { ClientSchema } from './client';
 import { MachineSchema } from './machine';
 import { MembershipSchema } from './membership';
@@ -30,6 +31,7 @@ export const entities = [
   FleetRunSchema,
   TweakUndoSchema,
   MachineTweakUndoSchema,
+  SiteInstallerSchema,
 ];
 
 export * from './agent-key';
@@ -40,6 +42,7 @@ export * from './profile';
 export * from './provisioning-run';
 export * from './tweak-undo';
 export * from './site-enrollment-key';
+export * from './site-installer';
 export * from './client';
 export * from './machine';
 export * from './membership';

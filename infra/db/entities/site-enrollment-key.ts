@@ -10,6 +10,8 @@ export interface SiteEnrollmentKey {
   /** Non-secret lookup id embedded in the key (`dek_<keyId>_<secret>`). */
   keyId: string;
   keyHash: string;
+  /** The active key sealed for installer builds (infra/security/sealed-keys.ts); null once retired. */
+  keySealed?: string | null;
   /** `vN (XXXX)`. */
   fingerprint: string;
   active: boolean;
@@ -29,6 +31,7 @@ export const SiteEnrollmentKeySchema = new EntitySchema<SiteEnrollmentKey>({
     version: { type: 'number' },
     keyId: { type: 'string' },
     keyHash: { type: 'string', hidden: true },
+    keySealed: { type: 'text', nullable: true, hidden: true },
     fingerprint: { type: 'string' },
     active: { type: 'boolean' },
     createdBy: { type: 'string' },

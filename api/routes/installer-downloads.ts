@@ -1,0 +1,55 @@
+import { createReadStream, existsSync } from 'node:fs';
+import type { FastifyInstance } from 'fastify';
+import { serverSecret } from '../../infra/config/env';
+import { SiteInstallerSchema } from '../../infra/db/entities';
+import { uuidPattern, withTenant } from '../../infra/db/orm';
+import { checkDownloadLink } from '../../installer/download-links';
+import type { AppDeps } from '../app';
+
+/**
+ * `GET /installers/:tenantId/:installerId/:fileName?expires&sig`: a signed installer, for as long
+ * as its short-lived link (GraphQL `siteInstallers { downloadUrl }`) is valid and the installer is
+ * still current (a key rotation removes it). The link is the authorization: an RMM can fetch it.
+ */
+export async function installerDownloadRoutes(app: FastifyInstance, deps: AppDeps): Promise<void> {
+  app.get<{
+    Params: { tenantId: string; installerId: string; fileName: string };
+    Querystring: { expires?: string; sig?: string };
+  }>('/installers/:tenantId/:installerId/:fileName', async (request, reply) => {
+    const { tenantId, installerId, fileName } = request.params;
+    const refuse = (status: number, code: string, message: string) =>
+      reply.code(status).send({ error: { code, message } });
+    if (!uuidPattern.test(tenantId) || !uuidPattern.test(installerId))
+      return refuse(404, 'NOT_FOUND', 'no such installer');
+    const check = checkDownloadLink(
+      serverSecret(deps.env),
+      tenantId,
+      installerId,
+      request.query.expires,
+      request.query.sig,
+      Date.now(),
+    );
+    if (check === 'invalid') return refuse(403, 'FORBIDDEN', 'this download link is not valid');
+    if (check === 'expired')
+      return refuse(410, 'LINK_EXPIRED', 'this download link has expired: ask for a new one');
+    const row = await withTenant(deps.orm, tenantId, (em) =>
+      em.findOne(SiteInstallerSchema, { id: installerId }),
+    );
+    if (!row || row.fileName !== fileName || !existsSync(row.storagePath))
+      return refuse(
+        410,
+        'INSTALLER_SUPERSEDED',
+        'this installer is no longer current: build the site’s installers again',
+      );
+    return reply
+      .header(
+        'content-type',
+        row.kind === 'msi' ? 'application/x-msi' : 'application/vnd.microsoft.portable-executable',
+      )
+      .header('content-disposition', `attachment; filename="${row.fileName}"`)
+      .header('content-length', String(row.sizeBytes))
+      .header('cache-control', 'no-store')
+      .header('x-content-sha256', row.sha256)
+      .send(createReadStream(row.storagePath));
+  });
+}
