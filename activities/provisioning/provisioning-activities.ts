@@ -221,11 +221,16 @@ export function createProvisioningActivities(deps: { orm: Orm }) {
      */
     async recordMachineRun(update: RecordMachineRunInput): Promise<void> {
       const { inventory, settle, ...row } = update;
-      await withTenant(deps.orm, update.tenantId, async (em) => {
-        await recordMachineRun(em, row);
-        if (inventory)
-          await storeInventory(em, inventory.machineId, inventory.report, 'system:provision-machine');
-      });
+      const write = (reopen: boolean) =>
+        withTenant(deps.orm, update.tenantId, async (em) => {
+          const done = await recordMachineRun(em, { ...row, reopen });
+          if (inventory && !done.settled)
+            await storeInventory(em, inventory.machineId, inventory.report, 'system:provision-machine');
+          return done;
+        });
+      // A settled row is reopened only by the workflow's current, running execution (a reset): an
+      // execution terminated while this activity ran (and healed since) must not reopen it.
+      if ((await write(false)).settled && (await isCurrentRunningExecution())) await write(true);
       if (settle) await settleWithFleet(Context.current().client, settle.fleetWorkflowId, settle.signal);
     },
 
@@ -551,3 +556,17 @@ async function reserveName(em: EntityManager, input: ReserveNameInput): Promise<
 }
 
 export type ProvisioningActivities = ReturnType<typeof createProvisioningActivities>;
+
+/** Whether the calling activity's workflow execution is its workflow's current one, and running. */
+async function isCurrentRunningExecution(): Promise<boolean> {
+  const execution = Context.current().info.workflowExecution;
+  if (!execution) return false;
+  const { workflowId, runId } = execution;
+  try {
+    const now = await Context.current().client.workflow.getHandle(workflowId).describe();
+    return now.runId === runId && now.status.name === 'RUNNING';
+  } catch (err) {
+    if (err instanceof WorkflowNotFoundError) return false;
+    throw err;
+  }
+}

@@ -285,6 +285,12 @@ export interface MachineRunUpdate {
   finished?: boolean;
   /** Who records it, for the audit event of a settle. */
   actor?: string;
+  /**
+   * An update that is not a settle reopens a settled row only when asked: the caller has checked that
+   * its workflow execution is the current one and runs (a reset of a settled run). Otherwise it is a
+   * stale write from an execution that was terminated while its activity ran, and it changes nothing.
+   */
+  reopen?: boolean;
 }
 
 /** Statuses in which a run executes nothing: its open agent tasks end with it. */
@@ -303,7 +309,7 @@ const AT_REST = new Set<string>([
 export async function recordMachineRun(
   em: EntityManager,
   update: MachineRunUpdate,
-): Promise<{ repeat: boolean }> {
+): Promise<{ repeat: boolean; settled?: true }> {
   const [before] = await em.execute<{ status: string; finished: boolean; workflow_id: string }[]>(
     `with previous as (select id, status, finished_at, workflow_id from machine_runs where id = ? for update)
      update machine_runs m set status = ?,
@@ -312,7 +318,7 @@ export async function recordMachineRun(
             validation = coalesce(?::jsonb, validation),
             finished_at = case when ? then coalesce(previous.finished_at, now()) else null end,
             updated_at = now()
-       from previous where m.id = previous.id
+       from previous where m.id = previous.id and (previous.finished_at is null or ? or ?)
      returning previous.status, previous.finished_at is not null as finished, previous.workflow_id`,
     [
       update.runId,
@@ -324,9 +330,17 @@ export async function recordMachineRun(
       update.lastError ? JSON.stringify(update.lastError) : null,
       update.validation ? JSON.stringify(update.validation) : null,
       update.finished === true,
+      update.finished === true,
+      update.reopen === true,
     ],
   );
-  if (!before) return { repeat: false };
+  if (!before) {
+    const [settled] = await em.execute<{ id: string }[]>(
+      `select id from machine_runs where id = ? and finished_at is not null`,
+      [update.runId],
+    );
+    return settled ? { repeat: false, settled: true } : { repeat: false };
+  }
   if (AT_REST.has(update.status))
     await abandonRunTasks(em, update.tenantId, before.workflow_id, `the run is ${update.status}`);
   const repeat = before.finished && before.status === update.status;

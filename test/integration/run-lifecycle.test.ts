@@ -8,6 +8,7 @@ import { noFaults } from '../../agent/harness/faults';
 import { claimTask, dispatchTask, taskForProgress } from '../../infra/db/agent-tasks';
 import { repoRoot } from '../../infra/config/env';
 import { withTenant } from '../../infra/db/orm';
+import { recordMachineRun } from '../../infra/provisioning/machine-runs';
 import { MachineIdKey, TenantIdKey } from '../../workflows/search-attributes';
 import { AgentTaskKind, collectInventoryWorkflowId } from '../../workflows/machines/contracts';
 import { fleetProgressQuery, type ProvisionMachineResult } from '../../workflows/provisioning/contracts';
@@ -252,6 +253,17 @@ it('a run terminated in Temporal does not lock its machine: cancel heals it, a n
   );
   expect(row.data!.machineRun).toEqual({ status: 'failed', lastError: { type: 'RunClosed' } });
   expect((await tasksOf(first.workflowId)).map((t) => t.status)).toEqual(['abandoned']);
+  // The terminated execution's activity may still be running: its late write leaves the row settled.
+  const late = { tenantId: stack.tenant.tenantId, runId: first.id, status: 'running' as const, step: 'late' };
+  const stale = await withTenant(stack.orm, stack.tenant.tenantId, (em) => recordMachineRun(em, late));
+  expect(stale).toEqual({ repeat: false, settled: true });
+  const after = await q<{ machineRun: { status: string } }>(
+    'query($id: ID!) { machineRun(id: $id) { status } }',
+    {
+      id: first.id,
+    },
+  );
+  expect(after.data!.machineRun.status).toBe('failed');
   // And terminated again: the next start heals it by itself.
   const second = (await provision(machineId)).data!.provisionMachine;
   await stack.temporal.workflow.getHandle(second.workflowId).terminate('ended again');
