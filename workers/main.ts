@@ -2,6 +2,8 @@ import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { loadEnv } from '../infra/config/env';
 import { exitOnStartupError } from '../infra/config/fatal';
 import { appDatabaseUrl, openAppOrm } from '../infra/db/connect';
+import { temporalClient } from '../infra/temporal/connection';
+import { ensureRetentionSchedule } from '../infra/temporal/schedules';
 import { createCoreWorker } from './core-worker';
 
 /** The worker process: `drydock worker`. Shuts down cleanly on SIGINT/SIGTERM (Temporal's Runtime handles them). */
@@ -23,6 +25,16 @@ export async function runWorker(): Promise<void> {
     env,
     ...(env.WORKFLOW_BUNDLE_PATH ? { workflowBundle: { codePath: env.WORKFLOW_BUNDLE_PATH } } : {}),
   });
+  const client = await temporalClient(address, env.TEMPORAL_NAMESPACE);
+  try {
+    const schedule = await ensureRetentionSchedule(client, env);
+    if (schedule !== 'unchanged')
+      process.stdout.write(
+        `drydock worker: retention schedule ${schedule} (every ${env.RETENTION_INTERVAL_MINUTES} min)\n`,
+      );
+  } finally {
+    await client.connection.close();
+  }
   process.stdout.write(`drydock worker: polling task queue ${env.TEMPORAL_TASK_QUEUE} on ${address}\n`);
   try {
     await worker.run();

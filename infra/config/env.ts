@@ -111,6 +111,17 @@ const schema = z.object({
   PROVISION_FLEET_BATCH_SIZE: z.coerce.number().int().min(1).max(10_000).default(500),
   /** A fleet run checks the runs it waits for this often (a lost settle, a run closed outside Drydock). */
   PROVISION_FLEET_RECONCILE_SECONDS: z.coerce.number().int().min(1).max(3600).default(60),
+  /** Retention (ADR 0039): finished agent tasks are deleted this many days after their work ended. */
+  RETENTION_AGENT_TASK_DAYS: z.coerce.number().int().min(1).max(3650).default(30),
+  /** How often the worker's retention schedule prunes expired rows. */
+  RETENTION_INTERVAL_MINUTES: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(7 * 24 * 60)
+    .default(60),
+  /** Rows per delete statement while pruning. */
+  RETENTION_BATCH_SIZE: z.coerce.number().int().min(1).max(100_000).default(5000),
   /** Code signing (docs/installers.md): a PKCS#12 file, or a PEM certificate chain and key. */
   SIGNING_PFX: z.string().min(1).optional(),
   SIGNING_CERT: z.string().min(1).optional(),
