@@ -3,6 +3,7 @@ import Fastify, { type FastifyInstance, type FastifyReply, type FastifyServerOpt
 import type { Env } from '../infra/config/env';
 import { defaultMaxConnections } from '../infra/config/limits';
 import type { Orm } from '../infra/db/orm';
+import type { ApiMetrics } from '../infra/observability/metrics';
 import { NotifyHub } from './agent-channel/notify-hub';
 import { graphqlRoutes } from './routes/graphql';
 import { v1Routes } from './routes/v1';
@@ -15,6 +16,8 @@ export interface AppInput {
   temporal: TemporalClient;
   /** The app role's URL, for the LISTEN connection that wakes long-polls. */
   databaseUrl: string;
+  /** Prometheus instruments (served by api/main.ts on API_METRICS_ADDRESS); none in most tests. */
+  metrics?: ApiMetrics;
 }
 
 export interface AppDeps extends AppInput {
@@ -60,6 +63,16 @@ export async function buildApp(
   const hub = new NotifyHub(input.databaseUrl, app.log);
   await hub.start();
   const deps: AppDeps = { ...input, hub };
+  const { metrics } = input;
+  if (metrics) metrics.longPollsOpen = () => hub.waiting;
+  if (metrics)
+    app.addHook('onResponse', async (request, reply) => {
+      const route = request.routeOptions.url ?? 'unmatched';
+      const method = request.method;
+      metrics.requests.inc({ route, method, status: `${Math.floor(reply.statusCode / 100)}xx` });
+      if (route !== '/v1/agent/tasks')
+        metrics.requestSeconds.observe({ route, method }, reply.elapsedTime / 1000);
+    });
   await app.register(healthzRoutes, deps);
   await app.register(graphqlRoutes, deps);
   await app.register(v1Routes, { ...deps, prefix: '/v1' });

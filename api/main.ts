@@ -4,6 +4,8 @@ import { exitOnStartupError } from '../infra/config/fatal';
 import { appDatabaseUrl, openAppOrm } from '../infra/db/connect';
 import { temporalClient } from '../infra/temporal/connection';
 import { buildApp } from './app';
+import { ApiMetrics, serveMetrics } from '../infra/observability/metrics';
+import { runCounts } from '../infra/db/run-counts';
 import { assertIdentitySafe } from '../infra/config/safety';
 
 /** The API process: `drydock api`. */
@@ -19,9 +21,15 @@ export async function runApi(): Promise<void> {
     await orm.close();
     throw err;
   });
-  const app = await buildApp({ env, orm, temporal, databaseUrl });
+  const metrics = env.API_METRICS_ADDRESS ? new ApiMetrics({ runCounts: runCounts(orm) }) : undefined;
+  const app = await buildApp({ env, orm, temporal, databaseUrl, ...(metrics ? { metrics } : {}) });
+  const metricsServer =
+    metrics && env.API_METRICS_ADDRESS
+      ? await serveMetrics(env.API_METRICS_ADDRESS, metrics.registry)
+      : undefined;
   closeWithGrace({ delay: 10_000 }, async ({ err }) => {
     if (err) app.log.error({ err }, 'shutting down after an error');
+    metricsServer?.close();
     await app.close();
     await temporal.connection.close();
     await orm.close();

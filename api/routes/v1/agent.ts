@@ -75,6 +75,7 @@ export async function agentRoutes(app: FastifyInstance, deps: AppDeps): Promise<
     // Closed before the listener existed (during authentication): the event has already fired.
     // The socket tells (a request whose body was read is itself "destroyed" once read).
     const closed = () => gone.signal.aborted || request.raw.socket.destroyed || reply.raw.destroyed;
+    let wokenAt: number | undefined;
     try {
       for (;;) {
         // Never claim for a poll nobody is waiting on (the task would go into a dead socket), nor
@@ -84,11 +85,15 @@ export async function agentRoutes(app: FastifyInstance, deps: AppDeps): Promise<
         const task = await nextTask(channel(request), agent);
         if (task) {
           claimedKinds.set(task.id, task.kind);
+          deps.metrics?.tasksDelivered.inc({ kind: task.kind });
+          if (wokenAt !== undefined)
+            deps.metrics?.wakeToDelivery.observe((performance.now() - wokenAt) / 1000);
           return task;
         }
         const left = deadline - Date.now();
         if (left <= 0 || closed()) return null;
         const reason = await hub.wait(agent.machineId, agent.keyId, left, gone.signal, poll);
+        wokenAt = reason === 'task' ? performance.now() : undefined;
         if (reason === 'revoked') return 'revoked';
         if (reason === 'closed' || reason === 'superseded' || reason === 'rekeyed') return null;
       }
@@ -143,7 +148,12 @@ export async function agentRoutes(app: FastifyInstance, deps: AppDeps): Promise<
       },
     },
     async (request, reply) => {
+      const began = performance.now();
       const next = await waitForTask(request, reply, request.query.wait);
+      deps.metrics?.longPollSeconds.observe(
+        { outcome: next === null ? 'empty' : typeof next === 'string' ? next : 'task' },
+        (performance.now() - began) / 1000,
+      );
       if (next === 'revoked') return unauthorized(reply);
       if (next === 'throttled') return pollsThrottled(reply);
       return next ? { task: next } : reply.code(204).send();
@@ -210,7 +220,12 @@ export async function agentRoutes(app: FastifyInstance, deps: AppDeps): Promise<
       claimedKinds.delete(taskId);
       if (request.query.wait === undefined) return reply.code(200).send({ accepted: true });
       // The result is in; a revoked key is told so by its next request.
+      const began = performance.now();
       const next = await waitForTask(request, reply, request.query.wait);
+      deps.metrics?.longPollSeconds.observe(
+        { outcome: next === null ? 'empty' : typeof next === 'string' ? next : 'task' },
+        (performance.now() - began) / 1000,
+      );
       return reply
         .code(200)
         .send(

@@ -1,0 +1,116 @@
+import { randomUUID } from 'node:crypto';
+import path from 'node:path';
+import type { Server } from 'node:http';
+import type { FastifyInstance } from 'fastify';
+import { Harness } from '../../agent/harness/harness';
+import { buildApp } from '../../api/app';
+import { loadEnv } from '../../infra/config/env';
+import { noticeSql } from '../../infra/db/agent-notices';
+import { withTenant } from '../../infra/db/orm';
+import { runCounts } from '../../infra/db/run-counts';
+import { ApiMetrics, serveMetrics } from '../../infra/observability/metrics';
+import { createMachineRun } from '../../infra/provisioning/machine-runs';
+import { startAgentStack, type AgentStack } from '../helpers/agent-stack';
+import { saveProfile } from '../helpers/provisioning';
+import { freePort } from '../helpers/shared';
+
+/**
+ * The API's Prometheus metrics (issue 18) on a real API with agents long-polling it: served on
+ * their own address only, and each figure follows what happens.
+ */
+jest.setTimeout(120_000);
+
+let stack: AgentStack;
+let app: FastifyInstance;
+let apiUrl: string;
+let metricsServer: Server;
+let metricsUrl: string;
+let harness: Harness;
+beforeAll(async () => {
+  stack = await startAgentStack();
+  const env = loadEnv({
+    DRYDOCK_ENV: 'test',
+    LOG_LEVEL: 'silent',
+    TEMPORAL_TASK_QUEUE: stack.taskQueue,
+    AGENT_POLL_MAX_SECONDS: '5',
+  });
+  const metrics = new ApiMetrics({ runCounts: runCounts(stack.orm, 0) });
+  app = await buildApp({
+    env,
+    orm: stack.orm,
+    temporal: stack.temporal,
+    databaseUrl: stack.db.appUrl,
+    metrics,
+  });
+  const port = await freePort();
+  await app.listen({ host: '127.0.0.1', port });
+  apiUrl = `http://127.0.0.1:${port}`;
+  const metricsPort = await freePort();
+  metricsServer = await serveMetrics(`127.0.0.1:${metricsPort}`, metrics.registry);
+  metricsUrl = `http://127.0.0.1:${metricsPort}/metrics`;
+});
+afterAll(async () => {
+  await harness?.stop();
+  metricsServer?.close();
+  await app?.close();
+  await stack.close();
+});
+
+const scrape = () => fetch(metricsUrl).then((r) => r.text());
+const value = (text: string, series: string): number | undefined => {
+  const line = text.split('\n').find((l) => l.startsWith(`${series} `));
+  return line === undefined ? undefined : Number(line.slice(series.length + 1));
+};
+async function until(series: string, ok: (v: number | undefined) => boolean): Promise<number | undefined> {
+  for (let i = 0; i < 200; i++) {
+    const v = value(await scrape(), series);
+    if (ok(v)) return v;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`${series} never became right: ${value(await scrape(), series)}`);
+}
+
+it('counts requests, open long-polls, deliveries and runs, and is not on the public listener', async () => {
+  const key = await stack.issueEnrollmentKey();
+  harness = new Harness({
+    apiUrl,
+    siteCode: stack.tenant.siteCode,
+    enrollmentKey: key.key,
+    machines: 2,
+    stateDir: path.join(stack.stateDir, 'metrics'),
+    pollSeconds: 5,
+  });
+  harness.start();
+  await harness.waitForEnrollment();
+  await until('drydock_agent_long_polls_open', (v) => v === 2);
+
+  for (let i = 0; i < 3; i++) await fetch(`${apiUrl}/healthz`);
+  const text = await scrape();
+  expect(value(text, 'drydock_http_requests_total{route="/healthz",method="GET",status="2xx"}')).toBe(3);
+  expect(value(text, 'drydock_http_requests_total{route="/v1/enroll",method="POST",status="2xx"}')).toBe(2);
+  expect(value(text, 'drydock_http_request_duration_seconds_count{route="/healthz",method="GET"}')).toBe(3);
+  expect(text).toContain('drydock_api_process_resident_memory_bytes');
+
+  // A task for a waiting machine: the notice wakes its poll, which delivers it.
+  const machineId = harness.machines[0]!.agent.machineId!;
+  const tenantId = stack.tenant.tenantId;
+  await withTenant(stack.orm, tenantId, async (em) => {
+    await em.execute(
+      `insert into agent_tasks (id, tenant_id, machine_id, kind, idempotency_key, workflow_id, activity_id)
+       values (?, ?, ?, 'inventory.collect', ?, 'metrics-test', '1')`,
+      [randomUUID(), tenantId, machineId, `metrics:${randomUUID()}`],
+    );
+    const n = noticeSql({ t: 'task', m: machineId });
+    await em.execute(n.sql, n.params);
+  });
+  await until('drydock_agent_tasks_delivered_total{kind="inventory.collect"}', (v) => v === 1);
+  expect(value(await scrape(), 'drydock_agent_task_wake_to_delivery_seconds_count')).toBe(1);
+
+  const profileId = await saveProfile(stack, 'Metrics', {});
+  await withTenant(stack.orm, tenantId, (em) =>
+    createMachineRun(em, { tenantId, machineId, siteId: stack.tenant.siteId, profileId, createdBy: 'test' }),
+  );
+  expect(value(await scrape(), 'drydock_runs{kind="machine",status="queued"}')).toBe(1);
+
+  expect((await fetch(`${apiUrl}/metrics`)).status).toBe(404);
+});
