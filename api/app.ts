@@ -4,6 +4,7 @@ import type { Env } from '../infra/config/env';
 import { defaultMaxConnections } from '../infra/config/limits';
 import type { Orm } from '../infra/db/orm';
 import type { ApiMetrics } from '../infra/observability/metrics';
+import { traceFields } from '../infra/observability/tracing';
 import { NotifyHub } from './agent-channel/notify-hub';
 import { graphqlRoutes } from './routes/graphql';
 import { v1Routes } from './routes/v1';
@@ -32,7 +33,12 @@ export async function buildApp(
 ): Promise<FastifyInstance> {
   const { env } = input;
   const app = Fastify({
-    logger: { level: env.LOG_LEVEL, redact: ['req.headers.authorization', 'req.headers.cookie'] },
+    logger: {
+      level: env.LOG_LEVEL,
+      redact: ['req.headers.authorization', 'req.headers.cookie'],
+      // Each line carries the active trace's ids (none unless tracing is on: ADR 0040).
+      mixin: traceFields,
+    },
     // Routes set their own, smaller limits (/v1 64 KiB, /graphql 64 KiB); nothing needs more.
     bodyLimit: 64 * 1024,
     // Idle keep-alive sockets (agents between polls) must not hold up a shutdown.

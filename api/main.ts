@@ -4,6 +4,8 @@ import { exitOnStartupError } from '../infra/config/fatal';
 import { appDatabaseUrl, openAppOrm } from '../infra/db/connect';
 import { temporalClient } from '../infra/temporal/connection';
 import { buildApp } from './app';
+import { startTracing } from '../infra/observability/tracing';
+import { temporalTracing } from '../infra/observability/temporal-tracing';
 import { ApiMetrics, serveMetrics } from '../infra/observability/metrics';
 import { runCounts } from '../infra/db/run-counts';
 import { assertIdentitySafe } from '../infra/config/safety';
@@ -12,11 +14,13 @@ import { assertIdentitySafe } from '../infra/config/safety';
 export async function runApi(): Promise<void> {
   const env = loadEnv();
   assertIdentitySafe(env);
+  const tracing = startTracing('drydock-api', env);
   const databaseUrl = appDatabaseUrl(env);
   const orm = await openAppOrm(databaseUrl);
   const temporal = await temporalClient(
     env.TEMPORAL_ADDRESS ?? `127.0.0.1:${env.TEMPORAL_PORT}`,
     env.TEMPORAL_NAMESPACE,
+    tracing ? [temporalTracing(tracing)] : [],
   ).catch(async (err) => {
     await orm.close();
     throw err;
@@ -33,6 +37,7 @@ export async function runApi(): Promise<void> {
     await app.close();
     await temporal.connection.close();
     await orm.close();
+    await tracing?.shutdown();
   });
   try {
     await app.listen({ host: env.API_HOST, port: env.API_PORT });

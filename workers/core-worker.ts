@@ -2,6 +2,8 @@ import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker
 import { createActivities, type ActivityDeps } from '../activities';
 import { StartupError } from '../infra/config/fatal';
 import { firstLine } from '../infra/temporal/connection';
+import { temporalTracing } from '../infra/observability/temporal-tracing';
+import type { Tracing } from '../infra/observability/tracing';
 
 export const workflowsPath = require.resolve('../workflows');
 
@@ -11,6 +13,8 @@ export interface CoreWorkerOptions extends ActivityDeps {
   taskQueue: string;
   /** A prebuilt bundle (tests bundle once); otherwise the worker bundles `workflows/` at start. */
   workflowBundle?: WorkerOptions['workflowBundle'];
+  /** OpenTelemetry (ADR 0040): workflow, activity and client spans, exported by this processor. */
+  tracing?: Tracing;
 }
 
 /** The core worker: every workflow plus the server-side activities. */
@@ -29,6 +33,7 @@ export async function createCoreWorker(
     taskQueue: opts.taskQueue,
     activities: createActivities({ orm: opts.orm, env: opts.env }),
     ...(opts.workflowBundle ? { workflowBundle: opts.workflowBundle } : { workflowsPath }),
+    ...(opts.tracing ? { plugins: [temporalTracing(opts.tracing)] } : {}),
   });
   return { worker, connection };
 }

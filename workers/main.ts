@@ -5,10 +5,12 @@ import { appDatabaseUrl, openAppOrm } from '../infra/db/connect';
 import { temporalClient } from '../infra/temporal/connection';
 import { ensureRetentionSchedule } from '../infra/temporal/schedules';
 import { createCoreWorker } from './core-worker';
+import { startTracing } from '../infra/observability/tracing';
 
 /** The worker process: `drydock worker`. Shuts down cleanly on SIGINT/SIGTERM (Temporal's Runtime handles them). */
 export async function runWorker(): Promise<void> {
   const env = loadEnv();
+  const tracing = startTracing('drydock-worker', env);
   Runtime.install({
     logger: new DefaultLogger(env.LOG_LEVEL === 'debug' ? 'DEBUG' : 'WARN'),
     ...(env.WORKER_METRICS_ADDRESS
@@ -24,6 +26,7 @@ export async function runWorker(): Promise<void> {
     orm,
     env,
     ...(env.WORKFLOW_BUNDLE_PATH ? { workflowBundle: { codePath: env.WORKFLOW_BUNDLE_PATH } } : {}),
+    ...(tracing ? { tracing } : {}),
   });
   const client = await temporalClient(address, env.TEMPORAL_NAMESPACE);
   try {
@@ -41,6 +44,7 @@ export async function runWorker(): Promise<void> {
   } finally {
     await connection.close();
     await orm.close();
+    await tracing?.shutdown();
     process.stdout.write('drydock worker: stopped\n');
   }
 }

@@ -42,6 +42,8 @@ const schema = z.object({
   TEMPORAL_TASK_QUEUE: z.string().min(1).default('core'),
   /** Serve the worker's Temporal metrics (task latencies, slots, cache) for Prometheus at host:port `/metrics`. */
   WORKER_METRICS_ADDRESS: hostPort.optional(),
+  /** OTLP/HTTP collector for traces (API and worker), e.g. http://otel-collector:4318; unset = no tracing, nothing sent. */
+  OTEL_EXPORTER_OTLP_ENDPOINT: z.string().url().optional(),
   /** Serve the API's metrics (requests, long-polls, deliveries, runs by state) for Prometheus at host:port `/metrics`. */
   API_METRICS_ADDRESS: hostPort.optional(),
   /** A prebuilt workflow bundle (bundleWorkflowCode output); unset = the worker bundles workflows/ at start. */

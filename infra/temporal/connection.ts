@@ -1,4 +1,4 @@
-import { Client, Connection } from '@temporalio/client';
+import { Client, Connection, type ClientPlugin } from '@temporalio/client';
 import { StartupError } from '../config/fatal';
 
 /** Connects to Temporal or throws one StartupError line; Connection.connect checks the server answers. */
@@ -10,9 +10,13 @@ export async function connectTemporal(address: string, timeoutMs = 5000): Promis
   }
 }
 
-export async function temporalClient(address: string, namespace: string): Promise<Client> {
+export async function temporalClient(
+  address: string,
+  namespace: string,
+  plugins: ClientPlugin[] = [],
+): Promise<Client> {
   const connection = await connectTemporal(address);
-  const client = new Client({ connection, namespace });
+  const client = new Client({ connection, namespace, plugins });
   try {
     await connection.workflowService.describeNamespace({ namespace });
   } catch (err) {

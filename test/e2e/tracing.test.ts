@@ -1,0 +1,140 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createServer, type Server } from 'node:http';
+import { randomUUID } from 'node:crypto';
+import path from 'node:path';
+import { repoRoot } from '../../infra/config/env';
+import { createTenant, type TenantFixture } from '../helpers/fixtures';
+import { createTestDatabase, type TestDatabase } from '../helpers/database';
+import { freePort } from '../helpers/shared';
+
+/**
+ * Tracing (ADR 0040) across real processes: `drydock api` and `drydock worker` export to an OTLP/HTTP
+ * collector (a small receiver here), and one GraphQL request that starts a workflow is one trace —
+ * the API's HTTP span, the Temporal client's start, the workflow and its activity.
+ */
+jest.setTimeout(180_000);
+
+interface Span {
+  traceId: string;
+  spanId: string;
+  parentSpanId?: string;
+  name: string;
+  service: string;
+}
+
+let db: TestDatabase;
+let tenant: TenantFixture;
+let collector: Server;
+const spans: Span[] = [];
+const children: ChildProcess[] = [];
+let apiPort: number;
+let logs = '';
+
+beforeAll(async () => {
+  db = await createTestDatabase();
+  const orm = await db.appOrm();
+  tenant = await createTenant(orm);
+  collector = createServer((req, res) => {
+    let body = '';
+    req.on('data', (d: Buffer) => (body += d.toString()));
+    req.on('end', () => {
+      if (req.url === '/v1/traces') {
+        const doc = JSON.parse(body) as {
+          resourceSpans: {
+            resource: { attributes: { key: string; value: { stringValue?: string } }[] };
+            scopeSpans: { spans: Omit<Span, 'service'>[] }[];
+          }[];
+        };
+        for (const rs of doc.resourceSpans) {
+          const service =
+            rs.resource.attributes.find((a) => a.key === 'service.name')?.value.stringValue ?? '';
+          for (const ss of rs.scopeSpans) for (const s of ss.spans) spans.push({ ...s, service });
+        }
+      }
+      res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
+    });
+  });
+  const collectorPort = await freePort();
+  await new Promise<void>((r) => collector.listen(collectorPort, '127.0.0.1', r));
+  apiPort = await freePort();
+  const taskQueue = `tracing-${randomUUID()}`;
+  const env: NodeJS.ProcessEnv = {
+    PATH: process.env.PATH,
+    HOME: process.env.HOME,
+    DRYDOCK_ENV: 'development',
+    LOG_LEVEL: 'info',
+    DATABASE_URL: db.adminUrl,
+    TEMPORAL_ADDRESS: process.env.DRYDOCK_TEST_TEMPORAL_ADDRESS,
+    TEMPORAL_TASK_QUEUE: taskQueue,
+    API_PORT: String(apiPort),
+    OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${collectorPort}`,
+  };
+  for (const command of ['worker', 'api']) {
+    const child = spawn(process.execPath, [path.join(repoRoot, 'bin', 'drydock.js'), command], {
+      env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    child.stdout!.on('data', (d: Buffer) => (logs += d.toString()));
+    child.stderr!.on('data', (d: Buffer) => (logs += d.toString()));
+    children.push(child);
+  }
+  await until(() => logs.includes('polling task queue') && logs.includes(`${apiPort}`), 120_000);
+});
+afterAll(async () => {
+  for (const child of children) child.kill('SIGTERM');
+  await Promise.all(
+    children.map((c) => (c.exitCode === null ? new Promise((r) => c.once('exit', r)) : null)),
+  );
+  collector?.close();
+  await db.drop();
+});
+
+async function until(ok: () => boolean | Promise<boolean>, timeoutMs = 60_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await ok())) {
+    if (Date.now() > deadline) throw new Error(`not reached; process output:\n${logs}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+it('follows a GraphQL request into the workflow it starts and that workflow’s activity, in one trace', async () => {
+  await until(
+    async () => (await fetch(`http://127.0.0.1:${apiPort}/healthz`).catch(() => null))?.ok === true,
+  );
+  const res = await fetch(`http://127.0.0.1:${apiPort}/graphql`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'x-drydock-tenant': tenant.tenantId },
+    body: JSON.stringify({
+      query:
+        'mutation($c: ID!) { createSite(input: { clientId: $c, code: "TRACED-1", name: "Traced" }) { id } }',
+      variables: { c: tenant.clientId },
+    }),
+  });
+  const answer = (await res.json()) as { data?: unknown; errors?: unknown };
+  expect(answer.errors).toBeUndefined();
+
+  await until(() => spans.some((s) => s.name.startsWith('RunActivity:insertSite')), 30_000);
+  const activity = spans.find((s) => s.name.startsWith('RunActivity:insertSite'))!;
+  const trace = spans.filter((s) => s.traceId === activity.traceId);
+  const names = trace.map((s) => `${s.service} ${s.name}`);
+  expect(names).toEqual(
+    expect.arrayContaining([
+      expect.stringMatching(/^drydock-api POST/),
+      'drydock-api StartWorkflow:createSite',
+      'drydock-worker RunWorkflow:createSite',
+      'drydock-worker StartActivity:insertSite',
+      'drydock-worker RunActivity:insertSite',
+    ]),
+  );
+  // The HTTP span is the root: every other span of the trace descends from it.
+  const root = trace.find((s) => s.service === 'drydock-api' && s.name.startsWith('POST'))!;
+  expect(root.parentSpanId ?? '').toBe('');
+  const byId = new Map(trace.map((s) => [s.spanId, s]));
+  for (const s of trace) {
+    let at: Span | undefined = s;
+    while (at?.parentSpanId) at = byId.get(at.parentSpanId);
+    expect(at?.spanId).toBe(root.spanId);
+  }
+  // The API's log lines of that request carry the trace's id.
+  expect(logs).toContain(`"trace_id":"${root.traceId}"`);
+});
