@@ -21,6 +21,7 @@ export async function ensureRetentionSchedule(
     | 'RETENTION_INTERVAL_MINUTES'
     | 'RETENTION_BATCH_SIZE'
   >,
+  scheduleId = RETENTION_SCHEDULE_ID,
 ): Promise<'created' | 'updated' | 'unchanged'> {
   const input: PruneExpiredDataInput = {
     agentTaskRetentionDays: env.RETENTION_AGENT_TASK_DAYS,
@@ -37,7 +38,7 @@ export async function ensureRetentionSchedule(
   };
   try {
     await client.schedule.create({
-      scheduleId: RETENTION_SCHEDULE_ID,
+      scheduleId,
       spec: { intervals: [{ every: everyMs }] },
       action,
       policies: { overlap: ScheduleOverlapPolicy.SKIP, catchupWindow: everyMs },
@@ -47,7 +48,7 @@ export async function ensureRetentionSchedule(
   } catch (err) {
     if (!(err instanceof ScheduleAlreadyRunning)) throw err;
   }
-  const handle = client.schedule.getHandle(RETENTION_SCHEDULE_ID);
+  const handle = client.schedule.getHandle(scheduleId);
   const now = await handle.describe();
   const every = now.spec.intervals?.[0]?.every;
   const same =

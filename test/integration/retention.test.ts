@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { withTenant } from '../../infra/db/orm';
 import { createMachineRun } from '../../infra/provisioning/machine-runs';
 import { ensureRetentionSchedule } from '../../infra/temporal/schedules';
-import { RETENTION_SCHEDULE_ID, type PruneExpiredDataResult } from '../../workflows/maintenance/contracts';
+import type { PruneExpiredDataResult } from '../../workflows/maintenance/contracts';
 import { startAgentStack, type AgentStack } from '../helpers/agent-stack';
 import { enrolledFleet, saveProfile } from '../helpers/provisioning';
 
@@ -14,12 +14,14 @@ import { enrolledFleet, saveProfile } from '../helpers/provisioning';
 jest.setTimeout(180_000);
 
 let stack: AgentStack;
+// Its own schedule: worker processes of other test files create the default one on the shared server.
+const SCHEDULE_ID = `drydock-retention-${randomUUID()}`;
 beforeAll(async () => {
   stack = await startAgentStack();
 });
 afterAll(async () => {
   await stack.temporal.schedule
-    .getHandle(RETENTION_SCHEDULE_ID)
+    .getHandle(SCHEDULE_ID)
     .delete()
     .catch(() => undefined);
   await stack.close();
@@ -70,10 +72,10 @@ it('prunes what expired and keeps what may still be dispatched, in batches, from
     [quiet, locked],
   );
 
-  expect(await ensureRetentionSchedule(stack.temporal, settings(60))).toBe('created');
-  expect(await ensureRetentionSchedule(stack.temporal, settings(60))).toBe('unchanged');
-  expect(await ensureRetentionSchedule(stack.temporal, settings(30))).toBe('updated');
-  const schedule = stack.temporal.schedule.getHandle(RETENTION_SCHEDULE_ID);
+  expect(await ensureRetentionSchedule(stack.temporal, settings(60), SCHEDULE_ID)).toBe('created');
+  expect(await ensureRetentionSchedule(stack.temporal, settings(60), SCHEDULE_ID)).toBe('unchanged');
+  expect(await ensureRetentionSchedule(stack.temporal, settings(30), SCHEDULE_ID)).toBe('updated');
+  const schedule = stack.temporal.schedule.getHandle(SCHEDULE_ID);
   await schedule.trigger();
   let result: PruneExpiredDataResult | undefined;
   for (let i = 0; i < 300 && !result; i++) {
