@@ -1,11 +1,13 @@
 import type { Client as TemporalClient } from '@temporalio/client';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyServerOptions } from 'fastify';
-import type { Env } from '../infra/config/env';
+import { serverSecret, type Env } from '../infra/config/env';
 import { defaultMaxConnections } from '../infra/config/limits';
 import type { Orm } from '../infra/db/orm';
 import type { ApiMetrics } from '../infra/observability/metrics';
 import { traceFields } from '../infra/observability/tracing';
 import { NotifyHub } from './agent-channel/notify-hub';
+import { registerCsrfCheck } from './auth/csrf';
+import { authRoutes } from './routes/auth';
 import { graphqlRoutes } from './routes/graphql';
 import { v1Routes } from './routes/v1';
 import { healthzRoutes } from './routes/healthz';
@@ -35,7 +37,7 @@ export async function buildApp(
   const app = Fastify({
     logger: {
       level: env.LOG_LEVEL,
-      redact: ['req.headers.authorization', 'req.headers.cookie'],
+      redact: ['req.headers.authorization', 'req.headers.cookie', 'req.headers["x-drydock-csrf"]'],
       // Each line carries the active trace's ids (none unless tracing is on: ADR 0040).
       mixin: traceFields,
     },
@@ -79,7 +81,10 @@ export async function buildApp(
       if (route !== '/v1/agent/tasks')
         metrics.requestSeconds.observe({ route, method }, reply.elapsedTime / 1000);
     });
+  // Before any route: a state-changing request on the session cookie needs its CSRF token.
+  registerCsrfCheck(app, serverSecret(env));
   await app.register(healthzRoutes, deps);
+  await app.register(authRoutes, deps);
   await app.register(graphqlRoutes, deps);
   await app.register(v1Routes, { ...deps, prefix: '/v1' });
   await app.register(installerDownloadRoutes, deps);

@@ -3,6 +3,7 @@ import { createServer, type Server } from 'node:http';
 import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import { repoRoot } from '../../infra/config/env';
+import { mintApiToken } from '../helpers/auth';
 import { createTenant, type TenantFixture } from '../helpers/fixtures';
 import { createTestDatabase, type TestDatabase } from '../helpers/database';
 import { freePort } from '../helpers/shared';
@@ -29,11 +30,13 @@ const spans: Span[] = [];
 const children: ChildProcess[] = [];
 let apiPort: number;
 let logs = '';
+let token: string;
 
 beforeAll(async () => {
   db = await createTestDatabase();
   const orm = await db.appOrm();
   tenant = await createTenant(orm);
+  token = await mintApiToken(orm, tenant.tenantId, 'admin');
   collector = createServer((req, res) => {
     let body = '';
     req.on('data', (d: Buffer) => (body += d.toString()));
@@ -103,7 +106,7 @@ it('follows a GraphQL request into the workflow it starts and that workflow’s 
   );
   const res = await fetch(`http://127.0.0.1:${apiPort}/graphql`, {
     method: 'POST',
-    headers: { 'content-type': 'application/json', 'x-drydock-tenant': tenant.tenantId },
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
     body: JSON.stringify({
       query:
         'mutation($c: ID!) { createSite(input: { clientId: $c, code: "TRACED-1", name: "Traced" }) { id } }',
