@@ -13,7 +13,7 @@ import { freePort } from '../helpers/shared';
  * collector (a small receiver here), and one GraphQL request that starts a workflow is one trace —
  * the API's HTTP span, the Temporal client's start, the workflow and its activity.
  */
-jest.setTimeout(180_000);
+jest.setTimeout(300_000);
 
 interface Span {
   traceId: string;
@@ -81,7 +81,7 @@ beforeAll(async () => {
     child.stderr!.on('data', (d: Buffer) => (logs += d.toString()));
     children.push(child);
   }
-  await until(() => logs.includes('polling task queue') && logs.includes(`${apiPort}`), 120_000);
+  await until(() => logs.includes('polling task queue') && logs.includes(`${apiPort}`), 180_000);
 });
 afterAll(async () => {
   for (const child of children) child.kill('SIGTERM');
@@ -116,7 +116,7 @@ it('follows a GraphQL request into the workflow it starts and that workflow’s 
   const answer = (await res.json()) as { data?: unknown; errors?: unknown };
   expect(answer.errors).toBeUndefined();
 
-  await until(() => spans.some((s) => s.name.startsWith('RunActivity:insertSite')), 30_000);
+  await until(() => spans.some((s) => s.name.startsWith('RunActivity:insertSite')), 90_000);
   const activity = spans.find((s) => s.name.startsWith('RunActivity:insertSite'))!;
   const trace = spans.filter((s) => s.traceId === activity.traceId);
   const names = trace.map((s) => `${s.service} ${s.name}`);
