@@ -40,6 +40,21 @@ export interface FailureText {
  */
 export const failureTexts: Record<FailureType, FailureText> = {
   // A step's own failure, as the agent reports it (infra/wire/agent-steps.ts).
+  MigrationPrecondition: {
+    code: 'MIGRATION_PRECONDITION',
+    sentence:
+      'The profile cannot be migrated as asked (no such profile, the target does not resolve, not Entra-joined, no disk space): the message lists each check; nothing was changed.',
+  },
+  MigrationFailed: {
+    code: 'MIGRATION_FAILED',
+    sentence:
+      'A migration step failed on the machine; the run put the profile back from its backup: the message says which step and why.',
+  },
+  BackupMismatch: {
+    code: 'MIGRATION_BACKUP_MISMATCH',
+    sentence:
+      'The migration backup on the machine is missing or changed: nothing more was done; an engineer must look at the machine.',
+  },
   PreflightFailed: {
     code: 'PREFLIGHT_FAILED',
     sentence: 'The machine is not ready to be provisioned: the message lists each check that failed.',
