@@ -6,3 +6,4 @@ export { fleetRun } from './provisioning/fleet-run';
 export { undoTweaks } from './tweaks/undo-tweaks';
 export { fleetUndoTweaks } from './tweaks/fleet-undo-tweaks';
 export { buildSiteInstallers } from './installers/build-site-installers';
+export { migrateProfile } from './migration/migrate-profile';

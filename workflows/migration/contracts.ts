@@ -40,6 +40,8 @@ export interface MigrateProfileInput {
   /** How long the machine may be unreachable per step. Default 1 hour. */
   offlineLimitSeconds?: number;
   minFreeDiskGb?: number;
+  /** Pause before a retryable step's next attempt (grows with each). Default 5 seconds. */
+  retryBackoffSeconds?: number;
 }
 
 export type MigrationState =
