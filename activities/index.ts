@@ -3,6 +3,7 @@ import type { Orm } from '../infra/db/orm';
 import { createAgentChannelActivities } from './agent-channel/agent-channel-activities';
 import { createInstallerActivities } from './installers/installer-activities';
 import { createMachineActivities } from './machines/machine-activities';
+import { createMigrationActivities } from './migration/migration-activities';
 import { createProvisioningActivities } from './provisioning/provisioning-activities';
 import { createSiteActivities } from './sites/site-activities';
 import { createTweakUndoActivities } from './tweaks/tweak-undo-activities';
@@ -21,6 +22,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createMachineActivities(deps),
     ...createProvisioningActivities(deps),
     ...createTweakUndoActivities(deps),
+    ...createMigrationActivities(deps),
     ...createInstallerActivities({ orm: deps.orm, env: deps.env ?? loadEnv() }),
   };
 }

@@ -32,7 +32,12 @@ let host: SimulatedPlatform;
 let worker: Awaited<ReturnType<typeof startFakeWorker>>;
 const kinds: string[] = [];
 
-const agentChannel: Pick<Activities, 'dispatchAgentTask'> = {
+const recorded: string[] = [];
+const agentChannel: Pick<Activities, 'dispatchAgentTask' | 'recordProfileMigration'> = {
+  async recordProfileMigration(update) {
+    recorded.push(`${update.progress.state}${update.finished ? '!' : ''}`);
+    return { ended: false };
+  },
   async dispatchAgentTask<K extends StepKind>(input: { kind: K; payload: unknown }): Promise<TaskResult<K>> {
     kinds.push(input.kind);
     try {
@@ -58,6 +63,7 @@ beforeEach(() => {
   dir = mkdtempSync(path.join(os.tmpdir(), 'drydock-migrate-wf-'));
   host = migrationHost(dir, 'pc');
   kinds.length = 0;
+  recorded.length = 0;
 });
 afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -107,6 +113,16 @@ it('passes: check, backup, re-assign, repair, verify, the operator decides, the 
     'profile.verify',
     'profile.retire',
   ]);
+  expect(recorded).toEqual([
+    'checking',
+    'backing-up',
+    'migrating',
+    'repairing',
+    'verifying',
+    'awaiting-approval',
+    'retiring',
+    'passed!',
+  ]);
   const alice = host.snapshot.profiles.accounts.find((a) => a.name === 'alice')!;
   expect(alice.enabled).toBe(false);
   expect(host.snapshot.profiles.profileList[p.targetSid!]).toBeDefined();
@@ -140,6 +156,7 @@ it('a failure after the backup compensates: the machine is exactly as before', a
     reason: expect.stringContaining('simulated fault at reassign:hive-acls'),
   });
   expect(kinds).toEqual(['profile.check', 'profile.backup', 'profile.reassign', 'profile.restore']);
+  expect(recorded.slice(-2)).toEqual(['rolling-back', 'rolled-back!']);
   expect(changeableState(host)).toEqual(before);
   await record(h, 'migrate-profile-rolled-back.json');
 });

@@ -5,12 +5,15 @@ import {
   condition,
   isCancellation,
   proxyActivities,
+  proxyLocalActivities,
   setHandler,
   sleep,
+  workflowInfo,
 } from '@temporalio/workflow';
+import type { MigrationActivities } from '../../activities/migration/migration-activities';
 import type { AgentChannelActivities } from '../../activities/agent-channel/agent-channel-activities';
 import { StepKind, type StepPayloads, type TaskResult } from '../../infra/wire/agent-steps';
-import { agentStepActivity, type AgentStepPolicy } from '../activity-presets';
+import { agentStepActivity, databaseLocalActivity, type AgentStepPolicy } from '../activity-presets';
 import type { StepFailureDetails } from '../machines/contracts';
 import {
   decideRetireUpdate,
@@ -19,6 +22,7 @@ import {
   type MigrateProfileInput,
   type MigrateProfileResult,
   type MigrationProgress,
+  type MigrationState,
   type RetireDecision,
 } from './contracts';
 import {
@@ -29,6 +33,8 @@ import {
   verifyPayload,
   type ResolvedMigration,
 } from './migration-steps';
+
+const db = proxyLocalActivities<MigrationActivities>(databaseLocalActivity);
 
 /** Attempts of a step the machine says may pass on another go. */
 const MAX_ATTEMPTS = 4;
@@ -105,19 +111,38 @@ export async function migrateProfile(input: MigrateProfileInput): Promise<Migrat
   const fail = (type: MigrationFailure, message: string) =>
     ApplicationFailure.create({ type, message, nonRetryable: true });
 
+  const { workflowId, runId } = workflowInfo();
+  /** Each state change is mirrored to the run's row (per-user progress in GraphQL). */
+  const enter = async (state: MigrationState, finished = false) => {
+    progress.state = state;
+    return db.recordProfileMigration({
+      tenantId: input.tenantId,
+      migrationId: input.migrationId,
+      machineId: input.machineId,
+      workflowId,
+      runId,
+      progress,
+      finished,
+    });
+  };
+
+  if ((await enter('checking')).ended) {
+    progress.state = 'cancelled';
+    return { outcome: 'cancelled', reason: 'the migration had ended before it started' };
+  }
   let backedUp = false;
   try {
-    const resolved = await preconditions(input, progress, step);
-    progress.state = 'backing-up';
-    backedUp = true; // from here on, a failure compensates (a half-made backup is made again, restore needs the whole)
+    const resolved = await preconditions(input, progress, step, enter);
+    // From here on a failure compensates: a half-made backup is made again, the restore needs the whole.
+    backedUp = true;
+    await enter('backing-up');
     progress.backupChecksum = (await step(StepKind.ProfileBackup, backupPayload(input, resolved))).checksum;
-    progress.state = 'migrating';
+    await enter('migrating');
     const change = changeStep(input, resolved);
-    progress.changed = (
-      await step(change.kind, change.payload as never, input.mode === 'copy' ? 'install' : 'change')
-    ).changed;
+    const policy = input.mode === 'copy' ? 'install' : 'change';
+    progress.changed = (await step(change.kind, change.payload as never, policy)).changed;
     if (input.mode === 'in-place') {
-      progress.state = 'repairing';
+      await enter('repairing');
       const repair = await step(StepKind.ProfileRepair, {
         backupId: input.migrationId,
         sourceSid: resolved.sourceSid,
@@ -126,51 +151,48 @@ export async function migrateProfile(input: MigrateProfileInput): Promise<Migrat
       });
       progress.notMovable = repair.notMovable;
     }
-    progress.state = 'verifying';
+    await enter('verifying');
     const verify = await step(StepKind.ProfileVerify, verifyPayload(input, resolved), 'check');
     progress.verifyFailed = verify.items.filter((i) => !i.pass).map((i) => `${i.item}: ${i.detail}`);
     if (progress.verifyFailed.length > 0)
       throw fail(MigrationFailure.VerifyFailed, progress.verifyFailed.join('; '));
-    progress.state = 'awaiting-approval';
+    await enter('awaiting-approval');
     await condition(() => decision !== null);
     if (decision!.decision === 'roll-back')
       throw fail(MigrationFailure.DecisionRejected, `rolled back by ${decision!.actor}`);
     if (decision!.decision === 'retire' && input.retire !== 'keep') {
-      progress.state = 'retiring';
+      await enter('retiring');
       await step(StepKind.ProfileRetire, {
         backupId: input.migrationId,
         sourceSid: resolved.sourceSid,
         action: input.retire,
       });
     }
-    progress.state = 'passed';
+    await enter('passed', true);
     return { outcome: 'passed' };
   } catch (err) {
     const cancelled = isCancellation(err);
     progress.lastError = describe(err);
-    if (!backedUp) {
-      progress.state = cancelled ? 'cancelled' : 'failed';
-      if (cancelled) throw err;
-      return { outcome: 'failed', reason: progress.lastError.message };
-    }
-    // The compensation runs even when the run was cancelled; it is idempotent on the agent.
+    // The compensation and the last record run even when the run was cancelled; both are idempotent.
     await CancellationScope.nonCancellable(async () => {
-      progress.state = 'rolling-back';
-      try {
-        progress.restored = (await step(StepKind.ProfileRestore, { backupId: input.migrationId })).restored;
-        progress.state = cancelled ? 'cancelled' : 'rolled-back';
-      } catch (undoErr) {
-        progress.state = 'failed';
-        progress.lastError = {
-          type: MigrationFailure.RollbackFailed,
-          message: `${describe(undoErr).message} (after: ${progress.lastError!.message})`,
-        };
-      }
+      if (backedUp) {
+        await enter('rolling-back');
+        try {
+          progress.restored = (await step(StepKind.ProfileRestore, { backupId: input.migrationId })).restored;
+          progress.state = cancelled ? 'cancelled' : 'rolled-back';
+        } catch (undoErr) {
+          progress.state = 'failed';
+          progress.lastError = {
+            type: MigrationFailure.RollbackFailed,
+            message: `${describe(undoErr).message} (after: ${progress.lastError!.message})`,
+          };
+        }
+      } else progress.state = cancelled ? 'cancelled' : 'failed';
+      await enter(progress.state, true);
     });
     if (cancelled) throw err;
-    return progress.state === 'rolled-back'
-      ? { outcome: 'rolled-back', reason: progress.lastError.message }
-      : { outcome: 'failed', reason: progress.lastError.message };
+    const outcome = progress.state === 'rolled-back' ? 'rolled-back' : 'failed';
+    return { outcome, reason: progress.lastError.message };
   }
 }
 
@@ -185,6 +207,7 @@ async function preconditions(
   input: MigrateProfileInput,
   progress: MigrationProgress,
   step: Step,
+  enter: (state: MigrationState) => Promise<unknown>,
 ): Promise<ResolvedMigration> {
   const deadline = input.signOutDeadlineSeconds ?? 3600;
   const poll = input.signOutPollSeconds ?? 60;
@@ -214,7 +237,7 @@ async function preconditions(
         message: `the user was still signed in after ${deadline} s`,
         nonRetryable: true,
       });
-    progress.state = 'waiting-for-sign-out';
+    if (progress.state !== 'waiting-for-sign-out') await enter('waiting-for-sign-out');
     if (!told) {
       await step(StepKind.ProfileNotify, {
         sid: check.sourceSid!,

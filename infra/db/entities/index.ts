@@ -3,6 +3,7 @@ import { AgentTaskSchema } from './agent-task';
 import { AlertSchema } from './alert';
 import { AuditEventSchema } from './audit-event';
 import { ProfileVersionSchema } from './profile';
+import { ProfileMigrationBatchSchema, ProfileMigrationSchema } from './profile-migration';
 import { FleetRunSchema, MachineRunSchema } from './provisioning-run';
 import { MachineTweakUndoSchema, TweakUndoSchema } from './tweak-undo';
 import { SiteEnrollmentKeySchema } from './site-enrollment-key';
@@ -32,6 +33,8 @@ export const entities = [
   TweakUndoSchema,
   MachineTweakUndoSchema,
   SiteInstallerSchema,
+  ProfileMigrationBatchSchema,
+  ProfileMigrationSchema,
 ];
 
 export * from './agent-key';
@@ -39,6 +42,7 @@ export * from './agent-task';
 export * from './alert';
 export * from './audit-event';
 export * from './profile';
+export * from './profile-migration';
 export * from './provisioning-run';
 export * from './tweak-undo';
 export * from './site-enrollment-key';
