@@ -16,7 +16,13 @@ export interface ProfileMigrationUpdate {
 
 /** The portal's status for a saga state. */
 export function statusOf(state: MigrationState): string {
-  if (state === 'awaiting-approval' || state === 'passed' || state === 'rolled-back' || state === 'failed' || state === 'cancelled')
+  if (
+    state === 'awaiting-approval' ||
+    state === 'passed' ||
+    state === 'rolled-back' ||
+    state === 'failed' ||
+    state === 'cancelled'
+  )
     return state;
   return 'running';
 }
@@ -86,13 +92,23 @@ export function createMigrationActivities(deps: { orm: Orm }) {
     },
 
     /** Marks a batch finished (its pairs' rows are each their run's). */
-    async finishProfileMigrationBatch(input: { tenantId: string; batchId: string; status: 'completed' | 'cancelled' }) {
-      await withTenant(deps.orm, input.tenantId, (em) =>
-        em.execute(`update profile_migration_batches set status = ?, finished_at = coalesce(finished_at, now()) where id = ?`, [
-          input.status,
-          input.batchId,
-        ]),
-      );
+    async finishProfileMigrationBatch(input: {
+      tenantId: string;
+      batchId: string;
+      status: 'completed' | 'cancelled';
+    }) {
+      await withTenant(deps.orm, input.tenantId, async (em) => {
+        await em.execute(
+          `update profile_migration_batches set status = ?, finished_at = coalesce(finished_at, now()) where id = ?`,
+          [input.status, input.batchId],
+        );
+        // Pairs the batch never started end with it (a child starting now finds its row ended and stops).
+        await em.execute(
+          `update profile_migrations set status = 'cancelled', state = 'cancelled', updated_at = now(), finished_at = now()
+            where batch_id = ? and status = 'queued' and finished_at is null`,
+          [input.batchId],
+        );
+      });
     },
   };
 }

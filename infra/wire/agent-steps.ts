@@ -125,8 +125,6 @@ export enum StepFailure {
   /** The payload is not what this agent's step takes (a value a newer server sends, or a bug): nothing ran. */
   InvalidPayload = 'InvalidPayload',
   StepCrashed = 'StepCrashed',
-  /** A profile migration's precondition that waiting cannot change (no such profile, target unknown, not Entra-joined). */
-  MigrationPrecondition = 'MigrationPrecondition',
   /** The profile could not be re-assigned, copied or restored; the run compensates from the backup. */
   MigrationFailed = 'MigrationFailed',
   /** The backup on the machine is missing or does not match the checksum the run kept. */

@@ -1,6 +1,10 @@
 import path from 'node:path';
 import type { StepContext } from '../../agent/platform/platform';
-import { newHostState, SimulatedPlatform } from '../../agent/platform/simulated/simulated-host';
+import {
+  newHostState,
+  SimulatedPlatform,
+  type SimulatedHostState,
+} from '../../agent/platform/simulated/simulated-host';
 import { addProfileUser, type SimulatedProfiles } from '../../agent/platform/simulated/simulated-profiles';
 import { runStep } from '../../agent/steps';
 import { StepKind, type MigrationTarget } from '../../infra/wire/agent-steps';
@@ -25,47 +29,50 @@ export const DOMAIN_SID = 'S-1-5-21-1004336348-1177238915-682003330';
 
 export function migrationHost(dir: string, name: string, users = 1): SimulatedPlatform {
   const host = new SimulatedPlatform(path.join(dir, name), () => newHostState(name, 'migration-host'));
-  host.mutate((s) => {
-    s.domain = 'contoso.local';
-    s.profiles.entraTenantId = ENTRA_TENANT;
-    const local = s.users[0]!.sid.replace(/-500$/, '');
-    for (let i = 0; i < users; i++) {
-      addProfileUser(s.profiles, {
-        name: `alice${i || ''}`,
-        sid: `${local}-${1001 + i}`,
-        source: 'local',
-        groups: ['Administrators', 'Users'],
-        appx: ['Microsoft.WindowsCalculator', `Contoso.App${i}`],
-      });
-      addProfileUser(s.profiles, {
-        name: `CONTOSO\\bob${i || ''}`,
-        sid: `${DOMAIN_SID}-${1105 + i}`,
-        source: 'domain',
-        groups: ['Users', 'Remote Desktop Users'],
-      });
-      addProfileUser(s.profiles, {
-        name: `carol${i || ''}`,
-        sid: `${local}-${1101 + i}`,
-        source: 'local',
-        profile: false,
-        groups: ['Users'],
-      });
-      addProfileUser(s.profiles, {
-        name: `CONTOSO\\alice.new${i || ''}`,
-        sid: `${DOMAIN_SID}-${2001 + i}`,
-        source: 'domain',
-        profile: false,
-      });
-      // Copy mode's target: an account that has signed in once and has its own (empty) profile.
-      addProfileUser(s.profiles, {
-        name: `dave${i || ''}`,
-        sid: `${local}-${1201 + i}`,
-        source: 'local',
-        appx: [],
-      });
-    }
-  });
+  host.mutate((s) => seedMigrationUsers(s, users));
   return host;
+}
+
+/**
+ * Users to migrate on a simulated machine joined to contoso.local and Entra ID: per index i, a
+ * local `alice{i}` (Administrators) and `CONTOSO\bob{i}` with profiles; `carol{i}` and
+ * `CONTOSO\alice.new{i}` without (in-place targets); `dave{i}` with an empty profile (copy target).
+ */
+export function seedMigrationUsers(s: SimulatedHostState, users = 1): void {
+  s.domain = 'contoso.local';
+  s.profiles.entraTenantId = ENTRA_TENANT;
+  const local = s.users[0]!.sid.replace(/-500$/, '');
+  for (let i = 0; i < users; i++) {
+    const n = i || '';
+    addProfileUser(s.profiles, {
+      name: `alice${n}`,
+      sid: `${local}-${1001 + i}`,
+      source: 'local',
+      groups: ['Administrators', 'Users'],
+      appx: ['Microsoft.WindowsCalculator', `Contoso.App${i}`],
+    });
+    addProfileUser(s.profiles, {
+      name: `CONTOSO\\bob${n}`,
+      sid: `${DOMAIN_SID}-${1105 + i}`,
+      source: 'domain',
+      groups: ['Users', 'Remote Desktop Users'],
+    });
+    addProfileUser(s.profiles, {
+      name: `carol${n}`,
+      sid: `${local}-${1101 + i}`,
+      source: 'local',
+      profile: false,
+      groups: ['Users'],
+    });
+    addProfileUser(s.profiles, {
+      name: `CONTOSO\\alice.new${n}`,
+      sid: `${DOMAIN_SID}-${2001 + i}`,
+      source: 'domain',
+      profile: false,
+    });
+    // Copy mode's target: an account that has signed in once and has its own (empty) profile.
+    addProfileUser(s.profiles, { name: `dave${n}`, sid: `${local}-${1201 + i}`, source: 'local', appx: [] });
+  }
 }
 
 export const entraTarget = (objectId = ENTRA_OBJECT): MigrationTarget => ({

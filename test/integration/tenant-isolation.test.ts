@@ -283,6 +283,8 @@ describe('the RLS catalog check', () => {
       'machine_tweak_undos',
       'machines',
       'memberships',
+      'profile_migration_batches',
+      'profile_migrations',
       'profiles',
       'site_enrollment_keys',
       'site_installers',

@@ -1,4 +1,4 @@
-import { defineQuery, defineUpdate } from '@temporalio/workflow';
+import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import type { MigrationMode, MigrationTarget } from '../../infra/wire/agent-steps';
 
 /**
@@ -120,7 +120,13 @@ export interface MigrateProfilesInput {
 
 export interface MigrateProfilesProgress {
   total: number;
+  /** Started and still working on their machine (not yet waiting for a decision or ended). */
   running: number;
+  /** Verified, waiting for the operator's decision: their window slot is free again. */
+  awaitingDecision: number;
   done: Record<MigrateProfileResult['outcome'], number>;
 }
+/** A batch's migration tells the batch it is waiting for a decision: its slot in the window is free. */
+export const migrationAwaitingDecisionSignal =
+  defineSignal<[{ migrationId: string }]>('migrationAwaitingDecision');
 export const migrateProfilesProgressQuery = defineQuery<MigrateProfilesProgress>('progress');

@@ -3,6 +3,7 @@ import {
   ApplicationFailure,
   CancellationScope,
   condition,
+  getExternalWorkflowHandle,
   isCancellation,
   proxyActivities,
   proxyLocalActivities,
@@ -18,6 +19,7 @@ import type { StepFailureDetails } from '../machines/contracts';
 import {
   decideRetireUpdate,
   MigrationFailure,
+  migrationAwaitingDecisionSignal,
   migrationProgressQuery,
   type MigrateProfileInput,
   type MigrateProfileResult,
@@ -157,6 +159,15 @@ export async function migrateProfile(input: MigrateProfileInput): Promise<Migrat
     if (progress.verifyFailed.length > 0)
       throw fail(MigrationFailure.VerifyFailed, progress.verifyFailed.join('; '));
     await enter('awaiting-approval');
+    // In a batch, the window's slot is free now: the machine's work is done until the decision.
+    const parent = workflowInfo().parent;
+    if (parent)
+      await getExternalWorkflowHandle(parent.workflowId, parent.runId).signal(
+        migrationAwaitingDecisionSignal,
+        {
+          migrationId: input.migrationId,
+        },
+      );
     await condition(() => decision !== null);
     if (decision!.decision === 'roll-back')
       throw fail(MigrationFailure.DecisionRejected, `rolled back by ${decision!.actor}`);

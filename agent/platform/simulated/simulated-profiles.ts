@@ -513,9 +513,14 @@ export class SimulatedProfileOps {
       this.host.effect(`restore:hive:${hive}`, (q) => void (q.hives[hive] = aces));
       restored.push(`hive ${hive}`);
     }
+    // Groups: the new SID leaves the groups it was not in before (as the Windows script does); other
+    // members are left alone, so another user's migration on the same machine keeps its changes.
     for (const [group, members] of Object.entries(data.groups)) {
-      if (!this.p.groups[group] || same(this.p.groups[group]!.members, members)) continue;
-      this.host.effect(`restore:group:${group}`, (q) => void (q.groups[group]!.members = members));
+      const g = this.p.groups[group];
+      if (!g || !g.members.includes(r.targetSid) || members.includes(r.targetSid)) continue;
+      this.host.effect(`restore:group:${group}`, (q) => {
+        q.groups[group]!.members = q.groups[group]!.members.filter((m) => m !== r.targetSid);
+      });
       restored.push(`group ${group}`);
     }
     for (const [sid, packages] of Object.entries(data.appx)) {
