@@ -4,13 +4,7 @@ import { tenantFilter } from './tenant-scoped';
 
 /** What the portal lists per migration; the saga's detailed state is in `state`. */
 export type ProfileMigrationStatus =
-  | 'queued'
-  | 'running'
-  | 'awaiting-approval'
-  | 'passed'
-  | 'rolled-back'
-  | 'failed'
-  | 'cancelled';
+  'queued' | 'running' | 'awaiting-approval' | 'passed' | 'rolled-back' | 'failed' | 'cancelled';
 
 /** The portal's mirror of one migrateProfile run (migration 0016); the workflow is the source of truth. */
 export interface ProfileMigration {

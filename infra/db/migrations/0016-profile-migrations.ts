@@ -54,7 +54,9 @@ export class Migration0016ProfileMigrations extends Migration {
       foreign key (tenant_id, machine_id) references machines (tenant_id, id),
       foreign key (tenant_id, batch_id) references profile_migration_batches (tenant_id, id)
     );`);
-    this.addSql(`create index profile_migrations_machine on profile_migrations (tenant_id, machine_id, created_at desc);`);
+    this.addSql(
+      `create index profile_migrations_machine on profile_migrations (tenant_id, machine_id, created_at desc);`,
+    );
     this.addSql(`create index profile_migrations_batch on profile_migrations (tenant_id, batch_id, seq);`);
     for (const table of newTables) {
       this.addSql(`alter table ${table} enable row level security;`);
