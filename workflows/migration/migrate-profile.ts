@@ -141,7 +141,8 @@ export async function migrateProfile(input: MigrateProfileInput): Promise<Migrat
     progress.backupChecksum = (await step(StepKind.ProfileBackup, backupPayload(input, resolved))).checksum;
     await enter('migrating');
     const change = changeStep(input, resolved);
-    const policy = input.mode === 'copy' ? 'install' : 'change';
+    // Re-assigning or copying a large profile takes long: the install budget (an hour a delivery).
+    const policy = input.mode === 'cloud' ? 'change' : 'install';
     progress.changed = (await step(change.kind, change.payload as never, policy)).changed;
     if (input.mode === 'in-place') {
       await enter('repairing');
