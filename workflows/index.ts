@@ -7,3 +7,5 @@ export { undoTweaks } from './tweaks/undo-tweaks';
 export { fleetUndoTweaks } from './tweaks/fleet-undo-tweaks';
 export { buildSiteInstallers } from './installers/build-site-installers';
 export { pruneExpiredData } from './maintenance/prune-expired-data';
+export { migrateProfile } from './migration/migrate-profile';
+export { migrateProfiles } from './migration/migrate-profiles';

@@ -1,3 +1,7 @@
+import type { MigrationTarget } from '../../infra/wire/agent-steps';
+
+export type { MigrationTarget };
+
 /**
  * What the agent needs from the machine it runs on. Two implementations: `windows/` (PowerShell,
  * registry, services, DPAPI — for real Windows) and `simulated/` (a persisted simulated Windows
@@ -158,6 +162,53 @@ export interface AutopilotHash {
 
 export type RegistryData = string | number;
 
+/** What a profile migration's preconditions read on the machine (the step judges them). */
+export interface ProfileFacts {
+  /** The profile to move, or null when the source resolves to no profile here. */
+  source: { sid: string; profilePath: string; loaded: boolean; sizeMb: number } | null;
+  /** The new owner: its SID when it resolves (null: unknown here), and its own profile if it has one. */
+  target: { sid: string | null; detail: string; profilePath: string | null };
+  /** The Entra ID tenant the machine is joined to (dsregcmd AzureAdJoined), or null. */
+  entraTenantId: string | null;
+  freeDiskGb: number;
+  pendingReboot: string[];
+}
+
+export interface ProfileBackupRequest {
+  backupId: string;
+  mode: 'in-place' | 'copy' | 'cloud';
+  sourceSid: string;
+  targetSid: string;
+  profilePath: string;
+  targetProfilePath?: string;
+}
+
+/** The profile state a migration changes, as verification and the tests read it. */
+export interface ProfileSnapshot {
+  /** ProfileList entries by SID (null: no entry). */
+  profileList: Record<string, { profileImagePath: string } | null>;
+  /** A sample of the profile's files (up to 50): owner and the SIDs their ACL names. */
+  files: { path: string; owner: string; sids: string[] }[];
+  /** Each hive's root key ACL (NTUSER.DAT, UsrClass.dat): the SIDs it names. */
+  hives: { path: string; sids: string[] }[];
+  /** AppX packages registered per SID. */
+  appx: Record<string, string[]>;
+  /** Local groups each SID is a member of. */
+  groups: Record<string, string[]>;
+  /** HKLM\SOFTWARE\Policies\Microsoft\OneDrive KFMSilentOptIn, or null. */
+  kfmTenantId: string | null;
+  /** Accounts' state: enabled, disabled or absent (local accounts only; null for others). */
+  accounts: Record<string, 'enabled' | 'disabled' | 'absent' | null>;
+}
+
+export interface RobocopyRequest {
+  backupId: string;
+  sourcePath: string;
+  targetPath: string;
+  targetSid: string;
+  excludeDirs: string[];
+}
+
 export interface Platform {
   /** 'windows' or 'simulated'. */
   readonly kind: 'windows' | 'simulated';
@@ -228,6 +279,49 @@ export interface Platform {
   autopilotHash(): Promise<AutopilotHash>;
   /** Restarts the machine shortly (Windows: shutdown.exe /r /t 10); the agent stops with it. */
   restart(reason: string): Promise<void>;
+
+  // --- Profile migration (issue 17; docs/migration.md). Each call is idempotent: run twice, it finds its work done. ---
+  /** Resolves the source (SID or name) and the target (local, domain through the machine's own domain, Entra). */
+  profileFacts(source: string, target: MigrationTarget): Promise<ProfileFacts>;
+  /** Tells the user's sessions to sign out (msg.exe); returns how many sessions were told. */
+  notifyUser(sid: string, message: string, seconds: number): Promise<number>;
+  /** Saves what the migration will change (ProfileList keys, icacls /save, hive ACLs, groups) on the machine; once per id. */
+  backupProfile(
+    request: ProfileBackupRequest,
+  ): Promise<{ checksum: string; location: string; created: boolean }>;
+  /** The checksum of a backup kept on the machine, or null when there is none. */
+  backupChecksum(backupId: string): Promise<string | null>;
+  /** Moves the ProfileList entry to the new SID (its values, the binary Sid); false when it was done already. */
+  moveProfileListEntry(sourceSid: string, targetSid: string): Promise<boolean>;
+  /** Rewrites the profile tree's ACL entries and owner from the old SID to the new one (icacls /substitute, /setowner). */
+  substituteProfileAcl(
+    backupId: string,
+    profilePath: string,
+    sourceSid: string,
+    targetSid: string,
+  ): Promise<boolean>;
+  /** Loads both hives, rewrites their keys' ACL entries old → new, unloads them. */
+  substituteHiveAcls(profilePath: string, sourceSid: string, targetSid: string): Promise<boolean>;
+  /** Adds the new SID to every local group the old one is in; returns the groups it was added to. */
+  copyGroupMemberships(sourceSid: string, targetSid: string): Promise<string[]>;
+  /** Copies the profile's folders with robocopy (restartable, resumes), ACLs inherited from the target profile. */
+  robocopyProfile(
+    request: RobocopyRequest,
+  ): Promise<{ exitCode: number; copied: number; skipped: number; resumed: boolean; log: string }>;
+  /** Sets the OneDrive Known Folder Move policy (silent opt-in for the tenant); returns the values it changed. */
+  setKnownFolderMove(tenantId: string, notifyUser: boolean): Promise<string[]>;
+  /** Prepares the new SID's first sign-in: AppX re-registration, Start/Search cache reset; lists what cannot move. */
+  prepareFirstLogon(
+    sourceSid: string,
+    targetSid: string,
+    profilePath: string,
+  ): Promise<{ appx: string[]; caches: string[]; notMovable: { item: string; reason: string }[] }>;
+  /** The state verification compares (and the tests check item by item). */
+  profileSnapshot(sids: string[], paths: string[]): Promise<ProfileSnapshot>;
+  /** Puts back everything a backup recorded; returns what it put back. Fails when the backup is missing. */
+  restoreProfileBackup(backupId: string): Promise<string[]>;
+  /** Disables or deletes a local account; false when it already is. */
+  retireAccount(sid: string, action: 'disable' | 'delete'): Promise<boolean>;
 
   /**
    * Optional hook: told as a step starts to run here, by its idempotency key — after its payload

@@ -18,6 +18,7 @@ import {
   type StepContext,
 } from '../platform/platform';
 import { notApplicable, WINDOWS_11_BUILD } from './applicability';
+import { profileSteps } from './profile-migration';
 import { classifyWingetExit, describeExit, WingetCode } from './winget-codes';
 
 /** The step of kind K: takes that kind's payload, returns that kind's result (infra/wire/agent-steps.ts). */
@@ -444,6 +445,8 @@ export const steps: { [K in StepKind]: StepHandler<K> } = {
   },
 
   [StepKind.BootId]: async (platform) => ({ bootId: await platform.bootId() }),
+
+  ...profileSteps,
 };
 
 function lastLine(output: string): string {

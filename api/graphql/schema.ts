@@ -26,6 +26,7 @@ import './types/site-installers';
 import './types/viewer';
 import './types/users';
 import './types/api-tokens';
+import './types/profile-migration';
 
 /** The schema: every type registers itself with the builder when imported; this file only imports. */
 export const schema = guardRootFields(builder.toSchema());

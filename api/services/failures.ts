@@ -1,5 +1,6 @@
 import { StepFailure } from '../../infra/wire/agent-steps';
 import { AgentChannelFailure } from '../../workflows/machines/contracts';
+import { MigrationFailure } from '../../workflows/migration/contracts';
 import { ProvisioningFailure, RunFailure } from '../../workflows/provisioning/contracts';
 import { SiteFailure } from '../../workflows/sites/contracts';
 import { UndoFailure } from '../../workflows/tweaks/contracts';
@@ -13,6 +14,7 @@ export const failureEnums = {
   AgentChannelFailure,
   UndoFailure,
   SiteFailure,
+  MigrationFailure,
 } as const;
 
 export type FailureType =
@@ -21,7 +23,8 @@ export type FailureType =
   | `${ProvisioningFailure}`
   | `${AgentChannelFailure}`
   | `${UndoFailure}`
-  | `${SiteFailure}`;
+  | `${SiteFailure}`
+  | `${MigrationFailure}`;
 
 /**
  * What the portal shows for a failure: a stable code (never renamed; a new type gets a new one) and
@@ -40,6 +43,41 @@ export interface FailureText {
  */
 export const failureTexts: Record<FailureType, FailureText> = {
   // A step's own failure, as the agent reports it (infra/wire/agent-steps.ts).
+  MigrationPreconditionFailed: {
+    code: 'MIGRATION_PRECONDITION_FAILED',
+    sentence:
+      'The machine does not meet a precondition of the migration that waiting cannot change: the message lists each; nothing was changed.',
+  },
+  MigrationSignOutTimeout: {
+    code: 'MIGRATION_SIGN_OUT_TIMEOUT',
+    sentence:
+      'The user stayed signed in past the deadline although asked to sign out: nothing was changed; start it again at a better time.',
+  },
+  MigrationVerifyFailed: {
+    code: 'MIGRATION_VERIFY_FAILED',
+    sentence:
+      'The migrated profile did not pass verification, so it was put back from the backup: the message lists what failed.',
+  },
+  MigrationRollbackFailed: {
+    code: 'MIGRATION_ROLLBACK_FAILED',
+    sentence:
+      'The migration failed and putting the profile back failed too: the backup is still on the machine; an engineer must restore it.',
+  },
+  MigrationDecisionRejected: {
+    code: 'MIGRATION_ROLLED_BACK_BY_OPERATOR',
+    sentence:
+      'An operator chose to roll the migration back after verification: the profile is as it was before.',
+  },
+  MigrationFailed: {
+    code: 'MIGRATION_FAILED',
+    sentence:
+      'A migration step failed on the machine; the run put the profile back from its backup: the message says which step and why.',
+  },
+  BackupMismatch: {
+    code: 'MIGRATION_BACKUP_MISMATCH',
+    sentence:
+      'The migration backup on the machine is missing or changed: nothing more was done; an engineer must look at the machine.',
+  },
   PreflightFailed: {
     code: 'PREFLIGHT_FAILED',
     sentence: 'The machine is not ready to be provisioned: the message lists each check that failed.',

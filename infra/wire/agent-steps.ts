@@ -28,6 +28,19 @@ export enum StepKind {
   Validate = 'validation.verify',
   Reboot = 'system.reboot',
   BootId = 'system.boot-id',
+  // Profile migration (issue 17, ADR 0036): one per saga step, plus the compensation.
+  ProfileCheck = 'profile.check',
+  ProfileNotify = 'profile.notify',
+  ProfileBackup = 'profile.backup',
+  ProfileReassign = 'profile.reassign',
+  ProfileCopy = 'profile.copy',
+  ProfileCloud = 'profile.cloud',
+  ProfileRepair = 'profile.repair',
+  ProfileVerify = 'profile.verify',
+  /** Puts back what the backup recorded (the saga's compensation). */
+  ProfileRestore = 'profile.restore',
+  /** Disables or deletes the old account: irreversible, after an operator's approval. */
+  ProfileRetire = 'profile.retire',
 }
 
 export type { StepPayloads, StepResults };
@@ -85,6 +98,7 @@ export type InventoryResult = StepResults[StepKind.Inventory];
 export type ValidateResult = StepResults[StepKind.Validate];
 export type RebootResult = StepResults[StepKind.Reboot];
 export type { PreflightCheck, ValidationItem } from './step-results';
+export type { MigrationMode, MigrationTarget, Precondition } from './profile-steps';
 
 /** Where direct installers record what they installed (check-then-act across redeliveries). */
 export const INSTALLER_MARKER_PATH = 'HKLM:\\SOFTWARE\\Drydock\\Installers';
@@ -111,4 +125,8 @@ export enum StepFailure {
   /** The payload is not what this agent's step takes (a value a newer server sends, or a bug): nothing ran. */
   InvalidPayload = 'InvalidPayload',
   StepCrashed = 'StepCrashed',
+  /** The profile could not be re-assigned, copied or restored; the run compensates from the backup. */
+  MigrationFailed = 'MigrationFailed',
+  /** The backup on the machine is missing or does not match the checksum the run kept. */
+  BackupMismatch = 'BackupMismatch',
 }

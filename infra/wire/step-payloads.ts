@@ -1,6 +1,7 @@
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import { TypeCompiler, type TypeCheck } from '@sinclair/typebox/compiler';
 import { StepKind } from './agent-steps';
+import { profilePayloadSchemas } from './profile-steps';
 
 /**
  * What each step kind takes, as the server builds it (infra/provisioning/plan.ts, the workflows)
@@ -124,6 +125,7 @@ const payloadSchemas = {
   /** The reason goes into the restart's comment (shutdown.exe /c). */
   [StepKind.Reboot]: Type.Object({ reason: Type.Optional(Type.String()) }),
   [StepKind.BootId]: Nothing,
+  ...profilePayloadSchemas,
 } satisfies Record<StepKind, TSchema>;
 
 /** Each step kind's payload: a `PlanStep`, a dispatch and a step handler of kind K carry `StepPayloads[K]`. */

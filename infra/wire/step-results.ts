@@ -2,6 +2,7 @@ import { Type, type Static, type TProperties, type TSchema } from '@sinclair/typ
 import { TypeCompiler, type TypeCheck } from '@sinclair/typebox/compiler';
 import { HardwareFactsSchema, OsInfoSchema } from './agent-protocol';
 import { StepKind, type StepResultBase } from './agent-steps';
+import { profileResultSchemas } from './profile-steps';
 
 /**
  * What the server accepts as a step's result, per task kind. An agent's result is stored and then
@@ -145,6 +146,7 @@ const schemas = {
   /** The boot id before the reboot: the workflow waits for a different one. */
   [StepKind.Reboot]: result({ bootId: Text(64) }),
   [StepKind.BootId]: result({ bootId: Text(64) }),
+  ...profileResultSchemas,
 } satisfies Record<StepKind, TSchema>;
 
 /** Each step kind's result: a step handler of kind K returns `StepResults[K]`, and the server accepts nothing else. */

@@ -328,6 +328,8 @@ describe('the RLS catalog check', () => {
       'machine_tweak_undos',
       'machines',
       'memberships',
+      'profile_migration_batches',
+      'profile_migrations',
       'profiles',
       'sessions',
       'site_enrollment_keys',

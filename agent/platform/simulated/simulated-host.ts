@@ -21,7 +21,11 @@ import {
   type TweakRecord,
   type WifiNetworkSpec,
   type WingetReadiness,
+  type MigrationTarget,
+  type ProfileBackupRequest,
+  type RobocopyRequest,
 } from '../platform';
+import { emptyProfiles, SimulatedProfileOps, type SimulatedProfiles } from './simulated-profiles';
 
 /**
  * A simulated Windows host: the one stand-in Drydock accepts (no Windows here). It keeps what a
@@ -80,6 +84,8 @@ export interface SimulatedHostState {
   signedIn: string[];
   /** Processes still running that a step started (an installer's app): a kill-on-close job ends them. */
   processes: string[];
+  /** Accounts, profiles, their ACLs and hives, AppX, groups, OneDrive, Entra join (profile migration). */
+  profiles: SimulatedProfiles;
 }
 
 export interface SimulatedWinget {
@@ -221,6 +227,7 @@ export function newHostState(name: string, seed: string, options: HostOptions = 
     restorePoints: [],
     signedIn: [],
     processes: [],
+    profiles: emptyProfiles(),
   };
 }
 
@@ -764,6 +771,61 @@ export class SimulatedPlatform implements Platform {
     this.effect(`restart:${reason}`, () => {});
     const restart = this.onRestart ?? (() => this.reboot());
     setTimeout(restart, 50).unref();
+  }
+
+  // --- Profile migration: the model lives in simulated-profiles.ts ---
+  private readonly profileOps = new SimulatedProfileOps({
+    profiles: () => this.state.profiles,
+    signedIn: () => this.state.signedIn,
+    domain: () => this.state.domain,
+    freeDiskGb: () => this.state.freeDiskGb,
+    pendingReboot: () => [
+      ...this.state.rebootIndicators,
+      ...(this.state.pendingReboot ? ['simulated pending restart'] : []),
+    ],
+    effect: (key, change) => this.effect(key, (s) => change(s.profiles)),
+  });
+  profileFacts(source: string, target: MigrationTarget) {
+    return this.profileOps.profileFacts(source, target);
+  }
+  notifyUser(sid: string, message: string) {
+    return this.profileOps.notifyUser(sid, message);
+  }
+  backupProfile(request: ProfileBackupRequest) {
+    return this.profileOps.backupProfile(request);
+  }
+  backupChecksum(backupId: string) {
+    return this.profileOps.backupChecksum(backupId);
+  }
+  moveProfileListEntry(sourceSid: string, targetSid: string) {
+    return this.profileOps.moveProfileListEntry(sourceSid, targetSid);
+  }
+  substituteProfileAcl(backupId: string, profilePath: string, sourceSid: string, targetSid: string) {
+    return this.profileOps.substituteProfileAcl(backupId, profilePath, sourceSid, targetSid);
+  }
+  substituteHiveAcls(profilePath: string, sourceSid: string, targetSid: string) {
+    return this.profileOps.substituteHiveAcls(profilePath, sourceSid, targetSid);
+  }
+  copyGroupMemberships(sourceSid: string, targetSid: string) {
+    return this.profileOps.copyGroupMemberships(sourceSid, targetSid);
+  }
+  robocopyProfile(request: RobocopyRequest) {
+    return this.profileOps.robocopyProfile(request);
+  }
+  setKnownFolderMove(tenantId: string, notifyUser: boolean) {
+    return this.profileOps.setKnownFolderMove(tenantId, notifyUser);
+  }
+  prepareFirstLogon(sourceSid: string, targetSid: string, profilePath: string) {
+    return this.profileOps.prepareFirstLogon(sourceSid, targetSid, profilePath);
+  }
+  profileSnapshot(sids: string[], paths: string[]) {
+    return this.profileOps.profileSnapshot(sids, paths);
+  }
+  restoreProfileBackup(backupId: string) {
+    return this.profileOps.restoreProfileBackup(backupId);
+  }
+  retireAccount(sid: string, action: 'disable' | 'delete') {
+    return this.profileOps.retireAccount(sid, action);
   }
 
   /** Counts a real execution of a step (`executions`), for tests that prove nothing runs twice. */

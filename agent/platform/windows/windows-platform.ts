@@ -15,7 +15,12 @@ import type {
   InventorySummary,
   LocaleState,
   MachineFacts,
+  MigrationTarget,
   OsInfo,
+  ProfileBackupRequest,
+  ProfileFacts,
+  ProfileSnapshot,
+  RobocopyRequest,
   Platform,
   PreflightFacts,
   RegistryApplyItem,
@@ -65,6 +70,22 @@ import {
   wingetInstallScript,
   wingetListScript,
 } from './provisioning-scripts';
+import {
+  backupChecksumScript,
+  backupScript,
+  copyGroupsScript,
+  firstLogonScript,
+  knownFolderMoveScript,
+  moveProfileListScript,
+  notifyUserScript,
+  profileFactsScript,
+  profileSnapshotScript,
+  restoreScript,
+  retireAccountScript,
+  robocopyScript,
+  substituteAclScript,
+  substituteHiveAclScript,
+} from './profile-scripts';
 
 export interface WindowsPlatformOptions {
   /** Where DPAPI-protected secrets live. Default `C:\ProgramData\Drydock\secrets`. */
@@ -397,8 +418,83 @@ export class WindowsPlatform implements Platform {
     await this.exec(restartScript(reason));
   }
 
-  private json<T>(script: string): Promise<T> {
-    return runPowerShellJson<T>(script, {}, this.run);
+  private json<T>(script: string, opts: PsRunOptions = {}): Promise<T> {
+    return runPowerShellJson<T>(script, opts, this.run);
+  }
+
+  // --- Profile migration (profile-scripts.ts; docs/migration.md) ---
+  async profileFacts(source: string, target: MigrationTarget): Promise<ProfileFacts> {
+    const raw = await this.json<Omit<ProfileFacts, 'pendingReboot'>>(profileFactsScript(source, target), {
+      timeoutMs: 10 * MINUTE,
+    });
+    return { ...raw, pendingReboot: await this.pendingReboot() };
+  }
+  async notifyUser(sid: string, message: string, seconds: number): Promise<number> {
+    return Number(await this.json<number>(notifyUserScript(sid, message, seconds)));
+  }
+  async backupProfile(request: ProfileBackupRequest) {
+    return this.json<{ checksum: string; location: string; created: boolean }>(backupScript(request), {
+      timeoutMs: 60 * MINUTE,
+    });
+  }
+  async backupChecksum(backupId: string): Promise<string | null> {
+    return this.json<string | null>(backupChecksumScript(backupId));
+  }
+  async moveProfileListEntry(sourceSid: string, targetSid: string): Promise<boolean> {
+    return (await this.json<boolean>(moveProfileListScript(sourceSid, targetSid))) === true;
+  }
+  async substituteProfileAcl(backupId: string, profilePath: string, sourceSid: string, targetSid: string) {
+    return (
+      (await this.json<boolean>(substituteAclScript(backupId, profilePath, sourceSid, targetSid), {
+        timeoutMs: 60 * MINUTE,
+      })) === true
+    );
+  }
+  async substituteHiveAcls(profilePath: string, sourceSid: string, targetSid: string) {
+    return (
+      (await this.json<boolean>(substituteHiveAclScript(profilePath, sourceSid, targetSid), {
+        timeoutMs: 20 * MINUTE,
+      })) === true
+    );
+  }
+  async copyGroupMemberships(sourceSid: string, targetSid: string): Promise<string[]> {
+    return list(await this.json<unknown>(copyGroupsScript(sourceSid, targetSid))).map(String);
+  }
+  async robocopyProfile(request: RobocopyRequest) {
+    return this.json<{ exitCode: number; copied: number; skipped: number; resumed: boolean; log: string }>(
+      robocopyScript(request),
+      { timeoutMs: 180 * MINUTE },
+    );
+  }
+  async setKnownFolderMove(tenantId: string, notifyUser: boolean): Promise<string[]> {
+    return list(await this.json<unknown>(knownFolderMoveScript(tenantId, notifyUser))).map(String);
+  }
+  async prepareFirstLogon(sourceSid: string, targetSid: string, profilePath: string) {
+    const raw = await this.json<{ appx: unknown; caches: unknown; notMovable: unknown }>(
+      firstLogonScript(sourceSid, targetSid, profilePath),
+      { timeoutMs: 10 * MINUTE },
+    );
+    return {
+      appx: list(raw.appx).map(String),
+      caches: list(raw.caches).map(String),
+      notMovable: list(raw.notMovable) as { item: string; reason: string }[],
+    };
+  }
+  async profileSnapshot(sids: string[], paths: string[]): Promise<ProfileSnapshot> {
+    const raw = await this.json<ProfileSnapshot>(profileSnapshotScript(sids, paths), {
+      timeoutMs: 10 * MINUTE,
+    });
+    return {
+      ...raw,
+      files: list(raw.files) as ProfileSnapshot['files'],
+      hives: list(raw.hives) as ProfileSnapshot['hives'],
+    };
+  }
+  async restoreProfileBackup(backupId: string): Promise<string[]> {
+    return list(await this.json<unknown>(restoreScript(backupId), { timeoutMs: 60 * MINUTE })).map(String);
+  }
+  async retireAccount(sid: string, action: 'disable' | 'delete'): Promise<boolean> {
+    return (await this.json<boolean>(retireAccountScript(sid, action))) === true;
   }
 
   /** A script answering a native program's { exitCode, output }. */

@@ -3,6 +3,7 @@ import { AgentTaskSchema } from './agent-task';
 import { AlertSchema } from './alert';
 import { AuditEventSchema } from './audit-event';
 import { ProfileVersionSchema } from './profile';
+import { ProfileMigrationBatchSchema, ProfileMigrationSchema } from './profile-migration';
 import { FleetRunSchema, MachineRunSchema } from './provisioning-run';
 import { MachineTweakUndoSchema, TweakUndoSchema } from './tweak-undo';
 import { SiteEnrollmentKeySchema } from './site-enrollment-key';
@@ -36,6 +37,8 @@ export const entities = [
   IdpMappingSchema,
   SessionSchema,
   ApiTokenSchema,
+  ProfileMigrationBatchSchema,
+  ProfileMigrationSchema,
 ];
 
 export * from './agent-key';
@@ -43,6 +46,7 @@ export * from './agent-task';
 export * from './alert';
 export * from './audit-event';
 export * from './profile';
+export * from './profile-migration';
 export * from './provisioning-run';
 export * from './tweak-undo';
 export * from './site-enrollment-key';
