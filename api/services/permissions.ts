@@ -36,6 +36,9 @@ export const fieldAccess: Readonly<Record<string, FieldAccess>> = {
   'Query.profiles': { role: V },
   'Query.validateProfile': { role: V },
   'Subscription.fleetRunProgress': { role: V },
+  'Query.profileMigrations': { role: V },
+  'Query.profileMigration': { role: V },
+  'Query.profileMigrationBatch': { role: V },
   // Operators: runs and approvals.
   'Query.installerBuild': { role: O },
   'Query.siteInstallers': { role: O },
@@ -51,6 +54,10 @@ export const fieldAccess: Readonly<Record<string, FieldAccess>> = {
   'Mutation.undoTweaksFleet': { role: O },
   'Mutation.cancelTweakUndo': { role: O },
   'Mutation.buildSiteInstallers': { role: O },
+  'Mutation.startProfileMigration': { role: O },
+  'Mutation.startProfileMigrationBatch': { role: O },
+  'Mutation.decideProfileMigration': { role: O },
+  'Mutation.cancelProfileMigration': { role: O },
   // Engineers: profiles, keys, layers; the audit log.
   'Query.auditEvents': { role: E },
   'Mutation.saveProfile': { role: E, tenantWide: true },

@@ -62,7 +62,9 @@ type Kind =
   | 'tweakUndo'
   | 'machineTweakUndo'
   | 'user'
-  | 'apiToken';
+  | 'apiToken'
+  | 'profileMigration'
+  | 'profileMigrationBatch';
 type Ids = Record<Kind, string>;
 
 /** The ids each argument of a root field refers to. A new id argument must be declared here. */
@@ -94,6 +96,11 @@ const idArgs: Record<string, Kind> = {
   'Mutation.removeUser.userId': 'user',
   'Mutation.revokeApiToken.id': 'apiToken',
   'Subscription.fleetRunProgress.id': 'fleetRun',
+  'Query.profileMigration.id': 'profileMigration',
+  'Query.profileMigrationBatch.id': 'profileMigrationBatch',
+  'Query.profileMigrations.machineId': 'machine',
+  'Mutation.decideProfileMigration.id': 'profileMigration',
+  'Mutation.cancelProfileMigration.id': 'profileMigration',
 };
 
 let serial = 0;
@@ -108,6 +115,22 @@ const inputs: Record<string, (ids: Ids) => Record<string, unknown>> = {
   AddUserInput: () => ({ email: `walk-${unique().toLowerCase()}@walk.test`, role: 'viewer' }),
   UserAccessInput: (ids) => ({ userId: ids.user, role: 'viewer' }),
   CreateApiTokenInput: () => ({ name: 'walk', role: 'viewer' }),
+  StartProfileMigrationInput: (ids) => ({
+    machineId: ids.machine,
+    source: `walk${unique().toLowerCase()}`,
+    target: { kind: 'local', name: `new${unique().toLowerCase()}` },
+    mode: 'in-place',
+  }),
+  StartProfileMigrationBatchInput: (ids) => ({
+    pairs: [
+      {
+        machineId: ids.machine,
+        source: `walk${unique().toLowerCase()}`,
+        target: { kind: 'local', name: `new${unique().toLowerCase()}` },
+      },
+    ],
+    mode: 'in-place',
+  }),
 };
 
 /** Required scalar and enum arguments that are not ids, by name. */
@@ -116,6 +139,7 @@ const scalarArgs: Record<string, unknown> = {
   name: 'Walk',
   action: 'PAUSE',
   scope: 'SITE',
+  decision: 'keep',
 };
 
 /** Fields that hand out a secret to callers with reveal-secrets only: the secret's subfield. */
@@ -238,6 +262,8 @@ const nonexistent = (): Ids =>
       'machineTweakUndo',
       'user',
       'apiToken',
+      'profileMigration',
+      'profileMigrationBatch',
     ].map((k) => [k, randomUUID()]),
   ) as Ids;
 
@@ -327,7 +353,16 @@ async function addUser(t: TenantFixture): Promise<string> {
 /** As tenant A's admin: a profile, a fleet run, a machine run, undos — the run-shaped things to address. */
 async function runsFor(
   admin: Caller,
-  ids: Omit<Ids, 'profile' | 'fleetRun' | 'machineRun' | 'tweakUndo' | 'machineTweakUndo'>,
+  ids: Omit<
+    Ids,
+    | 'profile'
+    | 'fleetRun'
+    | 'machineRun'
+    | 'tweakUndo'
+    | 'machineTweakUndo'
+    | 'profileMigration'
+    | 'profileMigrationBatch'
+  >,
   profile: string,
   undoMachine: string,
   fleetUndoMachine: string,
@@ -347,8 +382,20 @@ async function runsFor(
   const fleetUndo = await must('mutation($i: TweakUndoFleetInput!) { undoTweaksFleet(input: $i) { id } }', {
     i: { machineIds: [fleetUndoMachine] },
   });
+  const migration = await must(
+    'mutation($i: StartProfileMigrationInput!) { startProfileMigration(input: $i) { id } }',
+    {
+      i: inputs.StartProfileMigrationInput!(ids as Ids),
+    },
+  );
+  const batch = await must(
+    'mutation($i: StartProfileMigrationBatchInput!) { startProfileMigrationBatch(input: $i) { id } }',
+    { i: inputs.StartProfileMigrationBatchInput!(ids as Ids) },
+  );
   return {
     ...ids,
+    profileMigration: migration.startProfileMigration!.id as string,
+    profileMigrationBatch: batch.startProfileMigrationBatch!.id as string,
     profile,
     fleetRun: fleetRunId,
     machineRun: machineRunId,

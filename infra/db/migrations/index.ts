@@ -14,6 +14,7 @@ import { Migration0012SignInAndTokens } from './0012-sign-in-and-tokens';
 import { Migration0016ProfileMigrations } from './0016-profile-migrations';
 import { Migration0018Retention } from './0018-retention';
 import { Migration0019RunCounts } from './0019-run-counts';
+import { Migration0020ClientScopeForMigrations } from './0020-client-scope-for-migrations';
 
 /** Checked-in migrations, in order. Listed explicitly so bundlers and tsx need no file discovery. */
 export const migrationsList: MigrationObject[] = [
@@ -32,4 +33,5 @@ export const migrationsList: MigrationObject[] = [
   { name: '0016-profile-migrations', class: Migration0016ProfileMigrations },
   { name: '0018-retention', class: Migration0018Retention },
   { name: '0019-run-counts', class: Migration0019RunCounts },
+  { name: '0020-client-scope-for-migrations', class: Migration0020ClientScopeForMigrations },
 ];
