@@ -12,6 +12,7 @@ import { resolvePostgres, type ResolvedPostgres } from '../infra/postgres/resolv
 import { ensureTemporalCli } from '../infra/temporal/cli';
 import { connectTemporal } from '../infra/temporal/connection';
 import { startDevServer } from '../infra/temporal/dev-server';
+import { ensurePortalBuilt } from '../portal/build';
 import { API_NODE_FLAGS, spawnEntry, stopChild } from './processes';
 import { Supervised } from './supervise';
 import { assertIdentitySafe } from '../infra/config/safety';
@@ -79,6 +80,9 @@ export async function up(opts: { demo: boolean; fleet: number }): Promise<void> 
       }
     }
 
+    // The portal the API serves at `/`: built here when missing or older than its sources.
+    ensurePortalBuilt((line) => say(`drydock: ${line}`));
+
     const childEnv: NodeJS.ProcessEnv = {
       ...process.env,
       DATABASE_URL: pg.adminUrl,
@@ -134,6 +138,7 @@ export async function up(opts: { demo: boolean; fleet: number }): Promise<void> 
     }
     say('');
     say('Drydock is up.');
+    say(`  Portal           ${base}/`);
     say(`  API + GraphiQL   ${base}/graphql`);
     say(`  Health           ${base}/healthz`);
     say(

@@ -1,0 +1,172 @@
+import {
+  AppShell,
+  Badge,
+  Button,
+  colorsTuple,
+  createTheme,
+  Group,
+  Image,
+  MantineProvider,
+  NavLink,
+  Text,
+  Title,
+} from '@mantine/core';
+import { useEffect, useState } from 'react';
+import { Link, Route, Switch, useLocation } from 'wouter';
+import { loadSession, signIn, signOut, type Session } from './api';
+import { AuditPage } from './pages/Audit';
+import { DashboardPage } from './pages/Dashboard';
+import { MachineDetailPage } from './pages/MachineDetail';
+import { MachinesPage } from './pages/Machines';
+import { ProfilesPage } from './pages/Profiles';
+import { FleetRunPage, MachineRunPage, NewRunPage, RunsPage } from './pages/Runs';
+import { SitesPage } from './pages/Sites';
+import { ErrorNote, Loading, SessionContext } from './ui';
+
+const nav = [
+  { href: '/', label: 'Fleet' },
+  { href: '/machines', label: 'Machines' },
+  { href: '/sites', label: 'Sites' },
+  { href: '/runs', label: 'Runs' },
+  { href: '/profiles', label: 'Profiles' },
+  { href: '/audit', label: 'Audit log' },
+];
+
+/** Pages reached without a session (the API's sign-in sends errors and sign-outs here). */
+function Outside({ path }: { path: string }) {
+  const code = new URLSearchParams(window.location.search).get('code') ?? 'SIGN_IN_FAILED';
+  return (
+    <MantineProvider>
+      <main style={{ maxWidth: 520, margin: '80px auto', padding: 16 }}>
+        <Title order={1} size="h2" mb="md">
+          Drydock
+        </Title>
+        {path === '/signin-error' ? (
+          <ErrorNote
+            title="Sign-in failed"
+            error={{ code, message: signInErrors[code] ?? 'the sign-in could not be completed' }}
+          />
+        ) : (
+          <Text mb="md">You are signed out.</Text>
+        )}
+        <Button mt="md" onClick={() => signIn('/')}>
+          Sign in
+        </Button>
+      </main>
+    </MantineProvider>
+  );
+}
+
+const signInErrors: Record<string, string> = {
+  NO_TENANT_MAPPING:
+    'your identity provider account is not mapped to a Drydock tenant; ask your administrator to add you',
+  OIDC_STATE_MISMATCH: 'the sign-in took too long or was started in another tab; sign in again',
+};
+
+export function App() {
+  const [location] = useLocation();
+  const outside = location === '/signin-error' || location === '/signed-out';
+  const [session, setSession] = useState<Session | null>(null);
+  const [error, setError] = useState<unknown>(null);
+  useEffect(() => {
+    if (outside) return;
+    loadSession().then(
+      (s) => (s ? setSession(s) : signIn()),
+      (err) => setError(err),
+    );
+  }, [outside]);
+  if (outside) return <Outside path={location} />;
+  if (error)
+    return (
+      <MantineProvider>
+        <main style={{ padding: 32 }}>
+          <ErrorNote error={error} />
+        </main>
+      </MantineProvider>
+    );
+  if (!session)
+    return (
+      <MantineProvider>
+        <main>
+          <Loading label="Signing in" />
+        </main>
+      </MantineProvider>
+    );
+  const { branding } = session.tenant;
+  const accent = /^#[0-9a-f]{6}$/i.test(branding.accentColor) ? branding.accentColor : '#1c7ed6';
+  const theme = createTheme({
+    primaryColor: 'brand',
+    colors: { brand: colorsTuple(accent) },
+    autoContrast: true,
+  });
+  return (
+    <MantineProvider theme={theme}>
+      <SessionContext.Provider value={session}>
+        <Shell session={session} />
+      </SessionContext.Provider>
+    </MantineProvider>
+  );
+}
+
+function Shell({ session }: { session: Session }) {
+  const [location] = useLocation();
+  const { branding } = session.tenant;
+  return (
+    <AppShell header={{ height: 60 }} navbar={{ width: 200, breakpoint: 0 }} padding="md">
+      <AppShell.Header>
+        <Group
+          h="100%"
+          px="md"
+          justify="space-between"
+          style={{ borderTop: `4px solid ${branding.accentColor}` }}
+        >
+          <Group gap="sm">
+            {branding.logoUrl && <Image src={branding.logoUrl} alt="" h={32} w="auto" fit="contain" />}
+            <Text fw={700} size="lg" data-testid="tenant-name">
+              {branding.displayName || session.tenant.name}
+            </Text>
+          </Group>
+          <Group gap="sm">
+            <Text size="sm">{session.user.email}</Text>
+            <Badge variant="light" data-testid="role">
+              {session.role}
+            </Badge>
+            <Button variant="default" size="xs" onClick={() => void signOut()}>
+              Sign out
+            </Button>
+          </Group>
+        </Group>
+      </AppShell.Header>
+      <AppShell.Navbar p="xs" aria-label="Main">
+        <nav>
+          {nav.map((n) => (
+            <NavLink
+              key={n.href}
+              component={Link}
+              href={n.href}
+              label={n.label}
+              active={n.href === '/' ? location === '/' : location.startsWith(n.href)}
+            />
+          ))}
+        </nav>
+      </AppShell.Navbar>
+      <AppShell.Main>
+        <Switch>
+          <Route path="/" component={DashboardPage} />
+          <Route path="/machines" component={MachinesPage} />
+          <Route path="/machines/:id">{(p) => <MachineDetailPage id={p.id} />}</Route>
+          <Route path="/sites" component={SitesPage} />
+          <Route path="/runs" component={RunsPage} />
+          <Route path="/runs/new" component={NewRunPage} />
+          <Route path="/runs/:id">{(p) => <FleetRunPage id={p.id} />}</Route>
+          <Route path="/machine-runs/:id">{(p) => <MachineRunPage id={p.id} />}</Route>
+          <Route path="/profiles" component={ProfilesPage} />
+          <Route path="/audit" component={AuditPage} />
+          <Route>
+            <ErrorNote error={{ code: 'NOT_FOUND', message: 'there is no page at this address' }} />
+          </Route>
+        </Switch>
+      </AppShell.Main>
+    </AppShell>
+  );
+}
