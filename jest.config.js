@@ -7,8 +7,8 @@ module.exports = {
       { jsc: { parser: { syntax: 'typescript' }, target: 'es2023' }, module: { type: 'commonjs' } },
     ],
   },
-  // ESM-only packages the API pulls in (light-my-request → cookie) are compiled to CommonJS for Jest.
-  transformIgnorePatterns: ['/node_modules/(?!(cookie|proxy)/)'],
+  // ESM-only packages the API pulls in (light-my-request → cookie, @fastify/static → content-disposition) are compiled to CommonJS for Jest.
+  transformIgnorePatterns: ['/node_modules/(?!(cookie|proxy|content-disposition)/)'],
   testMatch: ['<rootDir>/test/**/*.test.ts'],
   // One Temporal dev server and one migrated template database for the whole run (docs/adr/0004).
   globalSetup: '<rootDir>/test/global-setup.ts',

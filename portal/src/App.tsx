@@ -1,4 +1,5 @@
 import {
+  Alert,
   AppShell,
   Badge,
   Button,
@@ -62,6 +63,13 @@ const signInErrors: Record<string, string> = {
     'your identity provider account is not mapped to a Drydock tenant; ask your administrator to add you',
   OIDC_STATE_MISMATCH: 'the sign-in took too long or was started in another tab; sign in again',
 };
+
+/** Secondary text and error text dark enough for WCAG AA contrast on white. */
+const contrast = () => ({
+  variables: {},
+  light: { '--mantine-color-dimmed': '#495057', '--mantine-color-error': '#c92a2a' },
+  dark: {},
+});
 
 export function App() {
   const [location] = useLocation();
@@ -128,7 +136,7 @@ function Shell({ session }: { session: Session }) {
           </Group>
           <Group gap="sm">
             <Text size="sm">{session.user.email}</Text>
-            <Badge variant="light" data-testid="role">
+            <Badge variant="outline" color="dark" data-testid="role">
               {session.role}
             </Badge>
             <Button variant="default" size="xs" onClick={() => void signOut()}>

@@ -1,4 +1,5 @@
 import '@mantine/core/styles.css';
+import './theme.css';
 import { createRoot } from 'react-dom/client';
 import { App } from './App';
 

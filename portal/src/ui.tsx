@@ -141,10 +141,10 @@ export const statusColor = (status: string) =>
     running: 'blue',
     rebooting: 'cyan',
     queued: 'gray',
-    paused: 'yellow',
-    cancelling: 'orange',
+    paused: 'grape',
+    cancelling: 'dark',
     cancelled: 'gray',
     Active: 'green',
-    Pending: 'orange',
+    Pending: 'grape',
     Retired: 'gray',
   })[status] ?? 'gray';

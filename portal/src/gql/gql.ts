@@ -34,7 +34,7 @@ type Documents = {
     "\n  subscription FleetRunProgressFeed($id: ID!) {\n    fleetRunProgress(id: $id) {\n      state\n      total\n      queued\n      running\n      passed\n      failed\n      cancelled\n      paused\n      batches\n      closedInTemporal\n      lateSignals\n      recovered\n    }\n  }\n": typeof types.FleetRunProgressFeedDocument,
     "\n  mutation ControlFleetRun($id: ID!, $action: RunControl!) {\n    controlFleetRun(id: $id, action: $action) {\n      id\n      status\n    }\n  }\n": typeof types.ControlFleetRunDocument,
     "\n  query MachineRun($id: ID!) {\n    machineRun(id: $id) {\n      id\n      machineId\n      fleetRunId\n      workflowId\n      status\n      phase\n      step\n      attempt\n      profileVersion\n      startedAt\n      finishedAt\n      progressJson\n      lastError {\n        code\n        type\n        sentence\n        message\n        step\n      }\n      validation {\n        item\n        result\n        detail\n      }\n    }\n  }\n": typeof types.MachineRunDocument,
-    "\n  mutation RetryMachineRun($id: ID!, $fromStep: String) {\n    retryMachineRun(id: $id, fromStep: $fromStep)\n  }\n": typeof types.RetryMachineRunDocument,
+    "\n  mutation RetryMachineRun($id: ID!, $fromStep: String, $refreshConfig: Boolean) {\n    retryMachineRun(id: $id, fromStep: $fromStep, refreshConfig: $refreshConfig)\n  }\n": typeof types.RetryMachineRunDocument,
     "\n  mutation ControlMachineRun($id: ID!, $action: RunControl!) {\n    controlMachineRun(id: $id, action: $action) {\n      id\n      status\n    }\n  }\n": typeof types.ControlMachineRunDocument,
     "\n  query Sites {\n    clients {\n      id\n      name\n    }\n    sites {\n      id\n      clientId\n      code\n      name\n      enrollmentFingerprint\n    }\n    pending: machines {\n      id\n      hostname\n      status\n      siteId\n      pendingKind\n      pendingReason\n      replacesMachineId\n      requestedBy {\n        at\n        hostname\n        sourceIp\n        siteCode\n        keyVersion\n      }\n    }\n  }\n": typeof types.SitesDocument,
     "\n  mutation RotateKey($siteId: ID!) {\n    rotateEnrollmentKey(siteId: $siteId) {\n      siteId\n      version\n      fingerprint\n      key\n    }\n  }\n": typeof types.RotateKeyDocument,
@@ -61,7 +61,7 @@ const documents: Documents = {
     "\n  subscription FleetRunProgressFeed($id: ID!) {\n    fleetRunProgress(id: $id) {\n      state\n      total\n      queued\n      running\n      passed\n      failed\n      cancelled\n      paused\n      batches\n      closedInTemporal\n      lateSignals\n      recovered\n    }\n  }\n": types.FleetRunProgressFeedDocument,
     "\n  mutation ControlFleetRun($id: ID!, $action: RunControl!) {\n    controlFleetRun(id: $id, action: $action) {\n      id\n      status\n    }\n  }\n": types.ControlFleetRunDocument,
     "\n  query MachineRun($id: ID!) {\n    machineRun(id: $id) {\n      id\n      machineId\n      fleetRunId\n      workflowId\n      status\n      phase\n      step\n      attempt\n      profileVersion\n      startedAt\n      finishedAt\n      progressJson\n      lastError {\n        code\n        type\n        sentence\n        message\n        step\n      }\n      validation {\n        item\n        result\n        detail\n      }\n    }\n  }\n": types.MachineRunDocument,
-    "\n  mutation RetryMachineRun($id: ID!, $fromStep: String) {\n    retryMachineRun(id: $id, fromStep: $fromStep)\n  }\n": types.RetryMachineRunDocument,
+    "\n  mutation RetryMachineRun($id: ID!, $fromStep: String, $refreshConfig: Boolean) {\n    retryMachineRun(id: $id, fromStep: $fromStep, refreshConfig: $refreshConfig)\n  }\n": types.RetryMachineRunDocument,
     "\n  mutation ControlMachineRun($id: ID!, $action: RunControl!) {\n    controlMachineRun(id: $id, action: $action) {\n      id\n      status\n    }\n  }\n": types.ControlMachineRunDocument,
     "\n  query Sites {\n    clients {\n      id\n      name\n    }\n    sites {\n      id\n      clientId\n      code\n      name\n      enrollmentFingerprint\n    }\n    pending: machines {\n      id\n      hostname\n      status\n      siteId\n      pendingKind\n      pendingReason\n      replacesMachineId\n      requestedBy {\n        at\n        hostname\n        sourceIp\n        siteCode\n        keyVersion\n      }\n    }\n  }\n": types.SitesDocument,
     "\n  mutation RotateKey($siteId: ID!) {\n    rotateEnrollmentKey(siteId: $siteId) {\n      siteId\n      version\n      fingerprint\n      key\n    }\n  }\n": types.RotateKeyDocument,
@@ -148,7 +148,7 @@ export function graphql(source: "\n  query MachineRun($id: ID!) {\n    machineRu
 /**
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
-export function graphql(source: "\n  mutation RetryMachineRun($id: ID!, $fromStep: String) {\n    retryMachineRun(id: $id, fromStep: $fromStep)\n  }\n"): typeof import('./graphql').RetryMachineRunDocument;
+export function graphql(source: "\n  mutation RetryMachineRun($id: ID!, $fromStep: String, $refreshConfig: Boolean) {\n    retryMachineRun(id: $id, fromStep: $fromStep, refreshConfig: $refreshConfig)\n  }\n"): typeof import('./graphql').RetryMachineRunDocument;
 /**
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */

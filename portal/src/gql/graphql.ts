@@ -173,6 +173,7 @@ export type MachineRunQuery = { machineRun: { id: string, machineId: string, fle
 export type RetryMachineRunMutationVariables = Exact<{
   id: string | number;
   fromStep?: string | null | undefined;
+  refreshConfig?: boolean | null | undefined;
 }>;
 
 
@@ -576,8 +577,8 @@ export const MachineRunDocument = new TypedDocumentString(`
 }
     `) as unknown as TypedDocumentString<MachineRunQuery, MachineRunQueryVariables>;
 export const RetryMachineRunDocument = new TypedDocumentString(`
-    mutation RetryMachineRun($id: ID!, $fromStep: String) {
-  retryMachineRun(id: $id, fromStep: $fromStep)
+    mutation RetryMachineRun($id: ID!, $fromStep: String, $refreshConfig: Boolean) {
+  retryMachineRun(id: $id, fromStep: $fromStep, refreshConfig: $refreshConfig)
 }
     `) as unknown as TypedDocumentString<RetryMachineRunMutation, RetryMachineRunMutationVariables>;
 export const ControlMachineRunDocument = new TypedDocumentString(`

@@ -1,4 +1,5 @@
-import { Alert, Badge, Button, Group, Select, Table, TextInput } from '@mantine/core';
+import { Badge, Button, Group, Paper, Select, Table, Text, TextInput } from '@mantine/core';
+import type { ReactNode } from 'react';
 import { useMemo, useState } from 'react';
 import { gql } from '../api';
 import { graphql } from '../gql';
@@ -69,18 +70,16 @@ export function AuditPage() {
       {chain.error ? (
         <ErrorNote error={chain.error} title="The chain could not be verified" />
       ) : !c ? (
-        <Alert color="gray" mb="md" role="status">
-          Verifying the chain…
-        </Alert>
+        <Status color="gray" title="Verifying the chain…" />
       ) : c.ok ? (
-        <Alert color="green" mb="md" title="Chain verified" data-testid="chain-status" role="status">
+        <Status color="green" title="Chain verified" testId="chain-status">
           All {c.events.toLocaleString()} events link up{c.headSeq ? ` (head #${c.headSeq})` : ''}: none was
           edited, removed or inserted.
-        </Alert>
+        </Status>
       ) : (
-        <Alert color="red" mb="md" title="The chain is broken" data-testid="chain-status" role="alert">
+        <Status color="red" title="The chain is broken" testId="chain-status">
           At event #{c.brokenAtSeq}: {c.problem}. (AUDIT_CHAIN_BROKEN)
-        </Alert>
+        </Status>
       )}
       <Group mb="sm">
         <TextInput
@@ -133,7 +132,7 @@ export function AuditPage() {
                 <Table.Td>{formatTime(e.occurredAt)}</Table.Td>
                 <Table.Td>{e.actor}</Table.Td>
                 <Table.Td>
-                  <Badge variant="light">{e.action}</Badge>
+                  <Badge>{e.action}</Badge>
                 </Table.Td>
                 <Table.Td>
                   {e.subjectType} {e.subjectId}
@@ -144,5 +143,31 @@ export function AuditPage() {
         </Table>
       )}
     </>
+  );
+}
+
+function Status({
+  color,
+  title,
+  testId,
+  children,
+}: {
+  color: string;
+  title: string;
+  testId?: string;
+  children?: ReactNode;
+}) {
+  return (
+    <Paper
+      withBorder
+      p="sm"
+      mb="md"
+      data-testid={testId}
+      role={color === 'red' ? 'alert' : 'status'}
+      style={{ borderLeft: `6px solid var(--mantine-color-${color}-9)` }}
+    >
+      <Text fw={700}>{title}</Text>
+      {children && <Text size="sm">{children}</Text>}
+    </Paper>
   );
 }

@@ -160,7 +160,7 @@ export function DashboardPage() {
               {data.alerts.map((a) => (
                 <Table.Tr key={a.id}>
                   <Table.Td w={200}>
-                    <Badge variant="light">{a.kind}</Badge>
+                    <Badge>{a.kind}</Badge>
                   </Table.Td>
                   <Table.Td>{a.message}</Table.Td>
                   <Table.Td w={120}>{ago(a.createdAt)}</Table.Td>

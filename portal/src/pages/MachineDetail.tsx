@@ -137,7 +137,7 @@ export function MachineDetailPage({ id }: { id: string }) {
         }
       >
         {m.hostname}{' '}
-        <Badge size="lg" color={statusColor(m.status)} variant="light">
+        <Badge size="lg" color={statusColor(m.status)}>
           {m.status}
         </Badge>
       </PageTitle>
@@ -261,6 +261,7 @@ export function MachineDetailPage({ id }: { id: string }) {
         )}
       </Card>
       <Modal
+        closeButtonProps={{ 'aria-label': 'Close' }}
         opened={revokeOpen}
         onClose={() => setRevokeOpen(false)}
         title="Revoke this machine's agent key?"

@@ -180,7 +180,7 @@ export function MachinesPage() {
                       <Link href={`/machines/${m.id}`}>{m.hostname}</Link>
                     </td>
                     <td style={{ padding: '0 12px' }}>
-                      <Badge color={statusColor(m.status)} variant="light">
+                      <Badge color={statusColor(m.status)}>
                         {m.status === 'Active' && isOnline(m.lastSeenAt) ? 'Online' : m.status}
                         {m.pendingKind ? ` · ${m.pendingKind}` : ''}
                       </Badge>

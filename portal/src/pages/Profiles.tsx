@@ -226,7 +226,7 @@ function Editor({ profiles, onSaved }: { profiles: ProfileRow[]; onSaved: () => 
           </Card>
         )}
         {errors && errors.length === 0 && (
-          <Badge color="green" variant="light" role="status">
+          <Badge color="green" role="status">
             Valid
           </Badge>
         )}
@@ -252,7 +252,7 @@ function Editor({ profiles, onSaved }: { profiles: ProfileRow[]; onSaved: () => 
           Effective result of the selected version (merged over Standard)
         </Title>
         {base ? (
-          <Code block style={{ maxHeight: 640, overflow: 'auto' }}>
+          <Code block tabIndex={0} style={{ maxHeight: 640, overflow: 'auto' }}>
             {effective}
           </Code>
         ) : (

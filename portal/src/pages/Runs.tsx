@@ -3,6 +3,7 @@ import {
   Badge,
   Button,
   Card,
+  Checkbox,
   Group,
   MultiSelect,
   NumberInput,
@@ -496,17 +497,17 @@ export function FleetRunPage({ id }: { id: string }) {
           Started {formatTime(run.createdAt)} by {run.createdBy}; {run.concurrency} at once
           {run.skipped ? `; ${run.skipped} selected machine(s) skipped (a run of their own)` : ''}.
         </Text>
-        <Progress.Root size={24} aria-label="Fleet run progress">
-          <Progress.Section value={pct(passed)} color="green">
+        <Progress.Root size={24}>
+          <Progress.Section value={pct(passed)} color="green" aria-label="Passed">
             <Progress.Label>{passed}</Progress.Label>
           </Progress.Section>
-          <Progress.Section value={pct(failed)} color="red">
+          <Progress.Section value={pct(failed)} color="red" aria-label="Failed">
             <Progress.Label>{failed}</Progress.Label>
           </Progress.Section>
-          <Progress.Section value={pct(cancelled)} color="gray">
+          <Progress.Section value={pct(cancelled)} color="gray" aria-label="Cancelled">
             <Progress.Label>{cancelled}</Progress.Label>
           </Progress.Section>
-          <Progress.Section value={pct(running)} color="blue" animated>
+          <Progress.Section value={pct(running)} color="blue" aria-label="Running" animated>
             <Progress.Label>{running}</Progress.Label>
           </Progress.Section>
         </Progress.Root>
@@ -589,8 +590,8 @@ const MachineRunQuery = graphql(`
 `);
 
 const RetryRun = graphql(`
-  mutation RetryMachineRun($id: ID!, $fromStep: String) {
-    retryMachineRun(id: $id, fromStep: $fromStep)
+  mutation RetryMachineRun($id: ID!, $fromStep: String, $refreshConfig: Boolean) {
+    retryMachineRun(id: $id, fromStep: $fromStep, refreshConfig: $refreshConfig)
   }
 `);
 
@@ -621,6 +622,7 @@ interface ProgressView {
   lastError: { step: string; type: string; message: string } | null;
 }
 
+const stepMark = { pending: '·', running: '▶', done: '✓', failed: '✕', skipped: '–' } as const;
 const stepColor = {
   pending: 'gray',
   running: 'blue',
@@ -634,8 +636,9 @@ export function MachineRunPage({ id }: { id: string }) {
   const { data, error, loading, reload } = useLoad(() => gql(MachineRunQuery, { id }), [id], 3_000);
   const temporal = useTemporalConfig();
   const [fromStep, setFromStep] = useState<string | null>(null);
+  const [refreshConfig, setRefreshConfig] = useState(true);
   const retry = useAction(async () => {
-    await gql(RetryRun, { id, fromStep: fromStep ?? undefined });
+    await gql(RetryRun, { id, fromStep: fromStep ?? undefined, refreshConfig });
     await reload();
   });
   const control = useAction(async (action: 'PAUSE' | 'RESUME' | 'CANCEL') => {
@@ -722,6 +725,12 @@ export function MachineRunPage({ id }: { id: string }) {
                   onChange={setFromStep}
                   w={420}
                   searchable
+                />
+                <Checkbox
+                  label="Re-read the profile and its layers first (after a fix)"
+                  checked={refreshConfig}
+                  onChange={(e) => setRefreshConfig(e.currentTarget.checked)}
+                  mb={8}
                 />
                 <Button loading={retry.busy} onClick={() => void retry.run()}>
                   Retry

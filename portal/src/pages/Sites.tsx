@@ -175,9 +175,7 @@ export function SitesPage() {
                 <div>
                   <Group gap="xs">
                     <Link href={`/machines/${m.id}`}>{m.hostname}</Link>
-                    <Badge color="orange" variant="light">
-                      {m.pendingKind}
-                    </Badge>
+                    <Badge color="grape">{m.pendingKind}</Badge>
                     <Text size="sm" c="dimmed">
                       site {siteCode.get(m.siteId)}
                     </Text>
@@ -233,6 +231,7 @@ export function SitesPage() {
         </Stack>
       )}
       <Modal
+        closeButtonProps={{ 'aria-label': 'Close' }}
         opened={!!confirm}
         onClose={() => setConfirm(null)}
         title={`Rotate the enrollment key of ${confirm?.code}?`}
@@ -251,7 +250,13 @@ export function SitesPage() {
           </Button>
         </Group>
       </Modal>
-      <Modal opened={!!issued} onClose={() => setIssued(null)} title="New enrollment key" size="lg">
+      <Modal
+        closeButtonProps={{ 'aria-label': 'Close' }}
+        opened={!!issued}
+        onClose={() => setIssued(null)}
+        title="New enrollment key"
+        size="lg"
+      >
         {issued && (
           <>
             <Text size="sm" mb="xs">
