@@ -1,9 +1,11 @@
 import type { Client as TemporalClient } from '@temporalio/client';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyServerOptions } from 'fastify';
-import type { Env } from '../infra/config/env';
+import { serverSecret, type Env } from '../infra/config/env';
 import { defaultMaxConnections } from '../infra/config/limits';
 import type { Orm } from '../infra/db/orm';
 import { NotifyHub } from './agent-channel/notify-hub';
+import { registerCsrfCheck } from './auth/csrf';
+import { authRoutes } from './routes/auth';
 import { graphqlRoutes } from './routes/graphql';
 import { v1Routes } from './routes/v1';
 import { healthzRoutes } from './routes/healthz';
@@ -30,7 +32,10 @@ export async function buildApp(
 ): Promise<FastifyInstance> {
   const { env } = input;
   const app = Fastify({
-    logger: { level: env.LOG_LEVEL, redact: ['req.headers.authorization', 'req.headers.cookie'] },
+    logger: {
+      level: env.LOG_LEVEL,
+      redact: ['req.headers.authorization', 'req.headers.cookie', 'req.headers["x-drydock-csrf"]'],
+    },
     // Routes set their own, smaller limits (/v1 64 KiB, /graphql 64 KiB); nothing needs more.
     bodyLimit: 64 * 1024,
     // Idle keep-alive sockets (agents between polls) must not hold up a shutdown.
@@ -61,7 +66,10 @@ export async function buildApp(
   const hub = new NotifyHub(input.databaseUrl, app.log);
   await hub.start();
   const deps: AppDeps = { ...input, hub };
+  // Before any route: a state-changing request on the session cookie needs its CSRF token.
+  registerCsrfCheck(app, serverSecret(env));
   await app.register(healthzRoutes, deps);
+  await app.register(authRoutes, deps);
   await app.register(graphqlRoutes, deps);
   await app.register(v1Routes, { ...deps, prefix: '/v1' });
   await app.register(installerDownloadRoutes, deps);

@@ -25,12 +25,14 @@ export function program(): Command {
     .command('up')
     .description(
       'Start everything on embedded defaults: PostgreSQL, the Temporal dev server with UI, migrations, ' +
-        'the demo tenant, the worker and the API. Prints the URLs; Ctrl-C stops all of it.',
+        'the demo tenant, the development OIDC provider, the worker and the API. Prints the URLs and ' +
+        'how to sign in as each demo user; Ctrl-C stops all of it.',
     )
     .option('--no-demo', 'do not seed the demo tenant (and start no simulated fleet)')
     .option('--fleet <n>', 'simulated machines to enroll into the demo site', '5')
-    .action((opts: { demo: boolean; fleet: string }) =>
-      up({ demo: opts.demo, fleet: Math.max(0, Number(opts.fleet) || 0) }),
+    .option('--dev-token', 'also print a new admin API token for the demo tenant (development only)')
+    .action((opts: { demo: boolean; fleet: string; devToken?: boolean }) =>
+      up({ demo: opts.demo, fleet: Math.max(0, Number(opts.fleet) || 0), devToken: !!opts.devToken }),
     );
 
   cli

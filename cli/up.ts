@@ -1,9 +1,13 @@
 import path from 'node:path';
-import { loadEnv, type Env } from '../infra/config/env';
+import { loadEnv, publicUrl, type Env } from '../infra/config/env';
+import { issueApiToken } from '../api/auth/api-tokens';
+import { DEMO_PASSWORD, DEMO_USERS } from '../infra/auth/demo-users';
+import { spawnDevIdp } from '../infra/auth/dev-idp-process';
+import { Role } from '../infra/db/entities';
 import { StartupError } from '../infra/config/fatal';
 import { createOrm } from '../infra/db/orm';
 import { deriveAppUrl, migrate, DEV_APP_PASSWORD } from '../infra/db/database';
-import { DEMO_SITE_CODE, seedDemoTenant } from '../infra/db/seed-demo';
+import { DEMO_SITE_CODE, seedDemoSignIn, seedDemoTenant } from '../infra/db/seed-demo';
 import { rotateEnrollmentKey, type IssuedEnrollmentKey } from '../infra/db/enrollment-keys';
 import { SiteSchema } from '../infra/db/entities';
 import { withTenant } from '../infra/db/orm';
@@ -24,7 +28,7 @@ const say = (line: string) => process.stdout.write(`${line}\n`);
  * the worker and the API; waits until all are healthy, prints the URLs, and on Ctrl-C stops
  * everything it started, in reverse order.
  */
-export async function up(opts: { demo: boolean; fleet: number }): Promise<void> {
+export async function up(opts: { demo: boolean; fleet: number; devToken?: boolean }): Promise<void> {
   const env = loadEnv();
   assertIdentitySafe(env);
   const started: { stop(): Promise<void>; name: string }[] = [];
@@ -58,13 +62,40 @@ export async function up(opts: { demo: boolean; fleet: number }): Promise<void> 
     const temporalAddress = env.TEMPORAL_ADDRESS ?? (await startTemporal(env, started));
     if (env.TEMPORAL_ADDRESS) await (await connectTemporal(env.TEMPORAL_ADDRESS)).close();
 
+    // Outside production, with no provider configured: the development OIDC provider and its demo users.
+    let devIssuer: string | undefined;
+    if (!env.OIDC_ISSUER && env.DRYDOCK_ENV !== 'production') {
+      const idp = await spawnDevIdp({
+        port: env.DEV_IDP_PORT,
+        redirectUris: [`${publicUrl(env)}/auth/callback`],
+        log: (line) => say(`[dev-idp] ${line}`),
+      });
+      started.push({ name: 'development OIDC provider', stop: idp.stop });
+      devIssuer = idp.issuer;
+      say(`drydock: development OIDC provider: ${devIssuer}`);
+    }
+
     let demoKey: IssuedEnrollmentKey | undefined;
-    if (opts.demo) {
+    let devToken: string | undefined;
+    if (opts.demo || devIssuer) {
       const orm = await createOrm(env.DATABASE_APP_URL ?? deriveAppUrl(pg.adminUrl), {
         pool: { min: 0, max: 2 },
       });
       try {
+        if (devIssuer) await seedDemoSignIn(orm, env.DRYDOCK_DEMO_TENANT, devIssuer);
         const { created, tenantId } = await seedDemoTenant(orm, env.DRYDOCK_DEMO_TENANT);
+        if (opts.devToken && env.DRYDOCK_ENV !== 'production')
+          devToken = await withTenant(orm, tenantId, async (em) => {
+            const issued = await issueApiToken(em, serverSecret(env), {
+              tenantId,
+              name: `drydock up ${new Date().toISOString()}`,
+              role: Role.Admin,
+              canRevealSecrets: true,
+              expiresAt: new Date(Date.now() + 24 * 3600 * 1000),
+              createdBy: 'system:drydock-up',
+            });
+            return issued.token;
+          });
         say(`drydock: demo tenant "${env.DRYDOCK_DEMO_TENANT}": ${created ? 'seeded' : 'present'}`);
         // A fresh key for the demo site each start; the simulated fleet keeps its agent keys.
         demoKey = await withTenant(orm, tenantId, async (em) =>
@@ -88,6 +119,7 @@ export async function up(opts: { demo: boolean; fleet: number }): Promise<void> 
       DATABASE_URL: pg.adminUrl,
       TEMPORAL_ADDRESS: temporalAddress,
       DRYDOCK_ENV: env.DRYDOCK_ENV,
+      ...(devIssuer ? { OIDC_ISSUER: devIssuer } : {}),
     };
     const fatal = () => void stopAll(1);
     const entry =
@@ -138,8 +170,8 @@ export async function up(opts: { demo: boolean; fleet: number }): Promise<void> 
     }
     say('');
     say('Drydock is up.');
-    say(`  Portal           ${base}/`);
-    say(`  API + GraphiQL   ${base}/graphql`);
+    say(`  Portal           ${publicUrl(env)}/  (sign in: ${publicUrl(env)}/auth/login)`);
+    say(`  API + GraphiQL   ${base}/graphql  (signed in, or with an API token)`);
     say(`  Health           ${base}/healthz`);
     say(
       `  Temporal UI      http://127.0.0.1:${env.TEMPORAL_ADDRESS ? '(your cluster)' : env.TEMPORAL_UI_PORT}`,
@@ -150,6 +182,15 @@ export async function up(opts: { demo: boolean; fleet: number }): Promise<void> 
       say(
         `  Demo site        ${DEMO_SITE_CODE}, enrollment key ${demoKey.fingerprint}, ${opts.fleet} simulated machine(s)`,
       );
+    if (devIssuer) {
+      say(`  Sign in          development OIDC provider ${devIssuer}, password "${DEMO_PASSWORD}" for all:`);
+      for (const user of DEMO_USERS)
+        say(
+          `                     ${user.email.padEnd(20)} ${user.role}${user.canRevealSecrets ? ' + reveal secrets' : ''}${user.scoped ? ', one client only' : ''}${user.idpTenant === 'other' ? ' (tenant "other")' : ''}`,
+        );
+    }
+    if (devToken)
+      say(`  Admin API token  ${devToken}  (24 h; curl -H "Authorization: Bearer …" ${base}/graphql)`);
     say('Press Ctrl-C to stop everything.');
   } catch (err) {
     say(`drydock: ${(err as Error).message.split('\n')[0]}`);

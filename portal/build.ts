@@ -23,6 +23,7 @@ export function portalSourceHash(): string {
     ...files(path.join(portalRoot, 'src')),
     path.join(portalRoot, 'index.html'),
     path.join(portalRoot, 'vite.config.ts'),
+    ...(existsSync(path.join(portalRoot, 'public')) ? files(path.join(portalRoot, 'public')) : []),
     path.join(repoRoot, 'package-lock.json'),
   ].sort();
   for (const file of inputs) {

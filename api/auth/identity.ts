@@ -1,40 +1,28 @@
-import type { FastifyRequest } from 'fastify';
-import type { Env } from '../../infra/config/env';
 import { Role } from '../../infra/db/entities';
-import { demoTenantId } from '../../infra/db/seed-demo';
 
+/**
+ * Who is calling, once authenticated: a signed-in person (a session) or a script (an API token).
+ * Both carry the same scope — a role in one tenant, reveal-secrets on top, optionally only some of
+ * the tenant's clients (ADR 0031) — so the service layer checks one shape.
+ */
 export interface Identity {
   tenantId: string;
+  /** What the audit log records: `user:<email>` or `token:<name>`. */
   actor: string;
   role: Role;
+  canRevealSecrets: boolean;
+  /** The clients this caller may see; null = all of the tenant's. */
+  clientScope: string[] | null;
+  /** The signed-in user; null for an API token. */
+  userId: string | null;
+  via: 'session' | 'token';
 }
 
-const roleRank: Record<Role, number> = { viewer: 0, operator: 1, engineer: 2, admin: 3 };
+export const roleRank: Record<Role, number> = { viewer: 0, operator: 1, engineer: 2, admin: 3 };
 
-export function hasRole(identity: Identity, needed: Role): boolean {
+export function hasRole(identity: Pick<Identity, 'role'>, needed: Role): boolean {
   return roleRank[identity.role] >= roleRank[needed];
 }
 
-const uuid = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
-const loopbackAddress = /^(127\.\d{1,3}\.\d{1,3}\.\d{1,3}|::1|::ffff:127\.\d{1,3}\.\d{1,3}\.\d{1,3})$/;
-/**
- * Development identity, until OIDC sign-in lands: outside production every request acts as an
- * admin of the demo tenant, or of the tenant named by the `x-drydock-tenant` header (tests use
- * it to act as two tenants), with the role named by `x-drydock-role` (default admin; tests use it
- * to prove role checks). Only for callers on this machine: the API binds loopback only in
- * development (assertIdentitySafe), and a request from any other address gets no identity. In
- * production there is no identity, so every query is refused.
- */
-export function resolveIdentity(env: Env, request: FastifyRequest): Identity | null {
-  if (env.DRYDOCK_ENV === 'production') return null;
-  if (!loopbackAddress.test(request.socket.remoteAddress ?? '')) return null;
-  const header = request.headers['x-drydock-tenant'];
-  const tenantId =
-    typeof header === 'string' && uuid.test(header)
-      ? header.toLowerCase()
-      : demoTenantId(env.DRYDOCK_DEMO_TENANT);
-  const asked = request.headers['x-drydock-role'];
-  const role = typeof asked === 'string' && asked in roleRank ? (asked as Role) : Role.Admin;
-  return { tenantId, actor: `dev:local-${role}`, role };
-}
+export const isRole = (value: unknown): value is Role =>
+  typeof value === 'string' && Object.prototype.hasOwnProperty.call(roleRank, value);

@@ -22,6 +22,7 @@ import './types/machine-tweak-undo';
 import './types/tweak-undo-counts';
 import './types/tweak-undo';
 import './types/site-installers';
+import './types/viewer';
 
 /** The schema: every type registers itself with the builder when imported; this file only imports. */
 export const schema = builder.toSchema();

@@ -2,16 +2,34 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { GraphQLError, NoSchemaIntrospectionCustomRule, type ValidationContext } from 'graphql';
 import { EnvelopArmorPlugin } from '@escape.tech/graphql-armor';
 import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
-import { useCSRFPrevention } from '@graphql-yoga/plugin-csrf-prevention';
 import { createYoga, maskError, type Plugin } from 'graphql-yoga';
-import type { Env } from '../../infra/config/env';
-import { resolveIdentity } from '../auth/identity';
+import { serverSecret, type Env } from '../../infra/config/env';
+import { authenticate } from '../auth/authenticate';
 import type { AppDeps } from '../app';
 import type { GraphQLContext } from '../graphql/context';
 import { fromServiceError } from '../graphql/errors';
 import { createLoaders } from '../graphql/loaders';
 import { RequestBudget } from '../graphql/request-budget';
 import { schema } from '../graphql/schema';
+
+/**
+ * A request a browser could send cross-site without a preflight (a form post, a plain GET) must
+ * carry a header only scripts of an allowed origin can set (yoga's CSRF prevention, with one
+ * exception: a GET asking for an event stream — an EventSource subscription, read-only, which
+ * cannot set headers). State-changing requests on the session cookie also need the session's CSRF
+ * token (api/auth/csrf.ts).
+ */
+const csrfPrevention: Plugin = {
+  onRequestParse({ request }) {
+    const type = request.headers.get('content-type')?.toLowerCase();
+    if (type && !/^(application\/x-www-form-urlencoded|multipart\/form-data|text\/plain)/.test(type)) return;
+    if (request.headers.has('x-graphql-yoga-csrf') || request.headers.has('x-drydock-csrf')) return;
+    if (request.method === 'GET' && request.headers.get('accept')?.includes('text/event-stream')) return;
+    throw new GraphQLError('Required CSRF header(s) not present', {
+      extensions: { http: { status: 403 }, code: 'CSRF' },
+    });
+  },
+};
 
 const noIntrospection: Plugin = {
   onValidate({ addValidationRule }) {
@@ -78,6 +96,7 @@ export async function graphqlRoutes(app: FastifyInstance, deps: AppDeps): Promis
   const development = deps.env.DRYDOCK_ENV !== 'production';
   const origins = deps.env.API_CORS_ORIGINS?.split(',').map((o) => o.trim());
   const hosts = allowedHosts(deps.env);
+  const secret = serverSecret(deps.env);
   const yoga = createYoga<{ req: FastifyRequest; reply: FastifyReply }, GraphQLContext>({
     schema,
     graphqlEndpoint: '/graphql',
@@ -93,9 +112,7 @@ export async function graphqlRoutes(app: FastifyInstance, deps: AppDeps): Promis
     // No CORS unless origins are configured: the portal is same-origin. Never reflect any Origin.
     cors: origins ? { origin: origins, credentials: true, methods: ['GET', 'POST'] } : false,
     plugins: [
-      // A request a browser could send cross-site without a preflight (a form post, a plain GET)
-      // must carry a header only scripts of an allowed origin can set.
-      useCSRFPrevention({ requestHeaders: ['x-graphql-yoga-csrf', 'x-drydock-csrf'] }),
+      csrfPrevention,
       armorErrorCodes,
       EnvelopArmorPlugin({
         maxTokens: { n: GRAPHQL_LIMITS.maxTokens },
@@ -114,9 +131,9 @@ export async function graphqlRoutes(app: FastifyInstance, deps: AppDeps): Promis
       warn: (...args) => app.log.warn(args.join(' ')),
       error: (...args) => app.log.error(args.join(' ')),
     },
-    context: ({ req }) => {
+    context: async ({ req }) => {
       const ctx: GraphQLContext = {
-        caller: resolveIdentity(deps.env, req),
+        caller: await authenticate(deps.orm, secret, req),
         env: deps.env,
         orm: deps.orm,
         temporal: deps.temporal,

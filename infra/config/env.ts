@@ -75,6 +75,55 @@ const schema = z.object({
     .string()
     .regex(/^[A-Za-z0-9.\-[\]:]+(,\s*[A-Za-z0-9.\-[\]:]+)*$/, 'must be comma-separated host names')
     .optional(),
+  /**
+   * The API's public base URL as browsers reach it (scheme://host[:port], no path): the OIDC
+   * redirect URI is PUBLIC_URL/auth/callback, and cookies are Secure when it is https.
+   * Default http://API_HOST:API_PORT. Required in production.
+   */
+  PUBLIC_URL: z
+    .string()
+    .regex(
+      /^https?:\/\/[A-Za-z0-9.\-_[\]:]+$/,
+      'must be an origin like https://drydock.example.com (no path)',
+    )
+    .optional(),
+  /**
+   * The OIDC provider (docs/sso.md). Entra ID: https://login.microsoftonline.com/<tenant-id>/v2.0.
+   * Unset outside production: `drydock up` starts the development provider and sets it.
+   */
+  OIDC_ISSUER: z
+    .string()
+    .regex(
+      /^https?:\/\/[^\s]+$/,
+      'must be the issuer URL, e.g. https://login.microsoftonline.com/<tenant-id>/v2.0',
+    )
+    .optional(),
+  OIDC_CLIENT_ID: z.string().min(1).max(200).optional(),
+  /** A file holding the client secret (Entra: a client secret of the app registration); unset = public client (PKCE only). */
+  OIDC_CLIENT_SECRET_FILE: z.string().min(1).optional(),
+  OIDC_SCOPES: z
+    .string()
+    .regex(/^openid( [\x21-\x7e]+)*$/, 'must be space-separated scopes starting with openid')
+    .default('openid profile email'),
+  /** The ID token claim naming the person's IdP tenant (Entra: tid), matched against idp_mappings. */
+  OIDC_TENANT_CLAIM: z
+    .string()
+    .regex(/^[A-Za-z0-9_.:-]{1,100}$/)
+    .default('tid'),
+  /** The ID token claim listing the person's groups (Entra: groups, as object ids), matched against idp_mappings. */
+  OIDC_GROUPS_CLAIM: z
+    .string()
+    .regex(/^[A-Za-z0-9_.:-]{1,100}$/)
+    .default('groups'),
+  /** A session lives this long after sign-in (then the person signs in again). */
+  SESSION_TTL_HOURS: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(24 * 30)
+    .default(12),
+  /** Port of the development OIDC provider `drydock up` starts when OIDC_ISSUER is unset. */
+  DEV_IDP_PORT: port.default(3001),
   TEMPORAL_PORT: port.default(7233),
   TEMPORAL_UI_PORT: port.default(8233),
   /** The Temporal UI's base URL for the portal's workflow links; default the dev server's UI outside production. */
@@ -139,6 +188,14 @@ const schema = z.object({
 export type Env = z.infer<typeof schema>;
 
 const DEVELOPMENT_SECRET = 'drydock-development-secret-not-for-production';
+
+/** The API's public origin (PUBLIC_URL, else http://API_HOST:API_PORT). */
+export function publicUrl(env: Env): string {
+  if (env.PUBLIC_URL) return env.PUBLIC_URL.replace(/\/$/, '');
+  const host =
+    env.API_HOST.includes(':') && !env.API_HOST.startsWith('[') ? `[${env.API_HOST}]` : env.API_HOST;
+  return `http://${host}:${env.API_PORT}`;
+}
 
 export function serverSecret(env: Env): string {
   if (env.DRYDOCK_SECRET) return env.DRYDOCK_SECRET;

@@ -8,12 +8,19 @@ export function isLoopbackHost(host: string): boolean {
 }
 
 /**
- * The API refuses to start where the development identity would be reachable from other machines
- * (ADR 0007): outside production it must bind a loopback address. One line saying what to do.
+ * The API refuses to start where development conveniences would be reachable from other machines
+ * (ADR 0030): outside production it must bind a loopback address (the development sign-in has
+ * demo users with a published password, GraphiQL and introspection are on). In production it
+ * needs a real OIDC provider and its public URL. One line saying what to do.
  */
 export function assertIdentitySafe(env: Env): void {
-  if (env.DRYDOCK_ENV === 'production' || isLoopbackHost(env.API_HOST)) return;
+  if (env.DRYDOCK_ENV === 'production') {
+    for (const name of ['OIDC_ISSUER', 'OIDC_CLIENT_ID', 'PUBLIC_URL'] as const)
+      if (!env[name]) throw new ConfigError(`invalid ${name}: required in production (docs/sso.md)`);
+    return;
+  }
+  if (isLoopbackHost(env.API_HOST)) return;
   throw new ConfigError(
-    `invalid API_HOST: ${env.API_HOST} is not a loopback address, and with DRYDOCK_ENV=${env.DRYDOCK_ENV} every caller would act as an admin (development identity); bind 127.0.0.1 or run with DRYDOCK_ENV=production`,
+    `invalid API_HOST: ${env.API_HOST} is not a loopback address, and with DRYDOCK_ENV=${env.DRYDOCK_ENV} the development sign-in (demo users, published password) would be reachable; bind 127.0.0.1 or run with DRYDOCK_ENV=production`,
   );
 }

@@ -1,7 +1,9 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { appendAudit } from './audit';
+import { DEMO_USERS, OTHER_TENANT_SLUG } from '../auth/demo-users';
 import {
   ClientSchema,
+  IdpMappingSchema,
   MembershipSchema,
   ProfileVersionSchema,
   Role,
@@ -94,4 +96,70 @@ async function ensureStandardProfile(em: EntityManager, tenantId: string): Promi
     createdAt: new Date(),
   });
   await em.flush();
+}
+
+/**
+ * The development sign-in (ADR 0030): the demo users of the development OIDC provider, each with
+ * their role in the demo tenant (scoped@ to its first client only), a second tenant "other" with
+ * its admin, and the IdP mappings (issuer + `tid`) that send each to their tenant. Idempotent; the
+ * issuer may change between starts (its port), so users are re-keyed to it.
+ */
+export async function seedDemoSignIn(orm: Orm, demoSlug: string, issuer: string): Promise<void> {
+  const { tenantId: demoTenant } = await seedDemoTenant(orm, demoSlug);
+  const otherTenant = demoTenantId(OTHER_TENANT_SLUG);
+  await withTenant(orm, otherTenant, async (em) => {
+    if (await em.findOne(TenantSchema, { id: otherTenant })) return;
+    em.create(TenantSchema, {
+      id: otherTenant,
+      slug: OTHER_TENANT_SLUG,
+      name: 'Other MSP',
+      createdAt: new Date(),
+    });
+    await em.flush();
+    em.create(ClientSchema, {
+      id: randomUUID(),
+      tenantId: otherTenant,
+      name: 'Fabrikam',
+      createdAt: new Date(),
+    });
+    await em.flush();
+  });
+  for (const [tenantId, idpTenant] of [
+    [demoTenant, 'demo'],
+    [otherTenant, 'other'],
+  ] as const) {
+    await withTenant(orm, tenantId, async (em) => {
+      if (!(await em.findOne(IdpMappingSchema, { issuer, idpTenant, idpGroup: null })))
+        em.create(IdpMappingSchema, { id: randomUUID(), tenantId, issuer, idpTenant, createdAt: new Date() });
+      const firstClient = await em.findOne(ClientSchema, {}, { orderBy: { createdAt: 'asc', id: 'asc' } });
+      for (const demo of DEMO_USERS.filter((u) => u.idpTenant === idpTenant)) {
+        let user = await em.findOne(UserSchema, { email: demo.email });
+        if (!user) {
+          user = em.create(UserSchema, {
+            id: randomUUID(),
+            tenantId,
+            email: demo.email,
+            displayName: demo.name,
+            createdAt: new Date(),
+          });
+          await em.flush();
+        }
+        user.oidcIssuer = issuer;
+        user.oidcSubject = demo.email;
+        const membership =
+          (await em.findOne(MembershipSchema, { userId: user.id })) ??
+          em.create(MembershipSchema, {
+            id: randomUUID(),
+            tenantId,
+            userId: user.id,
+            role: demo.role,
+            createdAt: new Date(),
+          });
+        membership.role = demo.role;
+        membership.canRevealSecrets = demo.canRevealSecrets;
+        membership.clientIds = demo.scoped && firstClient ? [firstClient.id] : null;
+      }
+      await em.flush();
+    });
+  }
 }

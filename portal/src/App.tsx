@@ -21,6 +21,7 @@ import { MachineDetailPage } from './pages/MachineDetail';
 import { MachinesPage } from './pages/Machines';
 import { ProfilesPage } from './pages/Profiles';
 import { FleetRunPage, MachineRunPage, NewRunPage, RunsPage } from './pages/Runs';
+import { SettingsPage } from './pages/Settings';
 import { SitesPage } from './pages/Sites';
 import { ErrorNote, Loading, SessionContext } from './ui';
 
@@ -64,6 +65,21 @@ const signInErrors: Record<string, string> = {
   OIDC_STATE_MISMATCH: 'the sign-in took too long or was started in another tab; sign in again',
 };
 
+/**
+ * The accent as buttons, links and badges use it: darkened until white text on it (and it as text on
+ * white) reaches WCAG AA's 4.5:1. The header bar keeps the exact accent.
+ */
+export function readableOnWhite(hex: string): string {
+  let [r, g, b] = [1, 3, 5].map((i) => parseInt(hex.slice(i, i + 2), 16)) as [number, number, number];
+  const lum = (c: number) => {
+    const s = c / 255;
+    return s <= 0.03928 ? s / 12.92 : ((s + 0.055) / 1.055) ** 2.4;
+  };
+  const contrast = () => 1.05 / (0.2126 * lum(r) + 0.7152 * lum(g) + 0.0722 * lum(b) + 0.05);
+  while (contrast() < 4.6) [r, g, b] = [r, g, b].map((c) => Math.floor(c * 0.9)) as [number, number, number];
+  return `#${[r, g, b].map((c) => c.toString(16).padStart(2, '0')).join('')}`;
+}
+
 /** Secondary text and error text dark enough for WCAG AA contrast on white. */
 const contrast = () => ({
   variables: {},
@@ -104,7 +120,7 @@ export function App() {
   const accent = /^#[0-9a-f]{6}$/i.test(branding.accentColor) ? branding.accentColor : '#1c7ed6';
   const theme = createTheme({
     primaryColor: 'brand',
-    colors: { brand: colorsTuple(accent) },
+    colors: { brand: colorsTuple(readableOnWhite(accent)) },
     autoContrast: true,
   });
   return (
@@ -127,6 +143,7 @@ function Shell({ session }: { session: Session }) {
           px="md"
           justify="space-between"
           style={{ borderTop: `4px solid ${branding.accentColor}` }}
+          data-testid="brand-bar"
         >
           <Group gap="sm">
             {branding.logoUrl && <Image src={branding.logoUrl} alt="" h={32} w="auto" fit="contain" />}
@@ -147,10 +164,11 @@ function Shell({ session }: { session: Session }) {
       </AppShell.Header>
       <AppShell.Navbar p="xs" aria-label="Main">
         <nav>
-          {nav.map((n) => (
+          {nav.concat(session.role === 'admin' ? [{ href: '/settings', label: 'Settings' }] : []).map((n) => (
             <NavLink
               key={n.href}
               component={Link}
+              variant="filled"
               href={n.href}
               label={n.label}
               active={n.href === '/' ? location === '/' : location.startsWith(n.href)}
@@ -170,6 +188,7 @@ function Shell({ session }: { session: Session }) {
           <Route path="/machine-runs/:id">{(p) => <MachineRunPage id={p.id} />}</Route>
           <Route path="/profiles" component={ProfilesPage} />
           <Route path="/audit" component={AuditPage} />
+          <Route path="/settings" component={SettingsPage} />
           <Route>
             <ErrorNote error={{ code: 'NOT_FOUND', message: 'there is no page at this address' }} />
           </Route>

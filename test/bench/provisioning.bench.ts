@@ -14,6 +14,7 @@ import { DEV_APP_PASSWORD, deriveAppUrl, migrate, withDatabase } from '../../inf
 import { rotateEnrollmentKey, type IssuedEnrollmentKey } from '../../infra/db/enrollment-keys';
 import { SiteSchema } from '../../infra/db/entities';
 import { createOrm, withTenant } from '../../infra/db/orm';
+import { mintApiToken } from '../helpers/auth';
 import { resolvePostgres } from '../../infra/postgres/resolve';
 import { buildPlan } from '../../infra/provisioning/plan';
 import { resolveProfile, type ProfileLayer } from '../../infra/provisioning/profile';
@@ -407,10 +408,11 @@ async function main(): Promise<void> {
       }),
     ]).finally(() => clearTimeout(workerTimer));
 
+    const benchToken = await mintApiToken(orm, tenant.tenantId, 'admin');
     const gql = async <T>(query: string, variables: Record<string, unknown> = {}): Promise<T> => {
       const res = await fetch(`${apiUrl}/graphql`, {
         method: 'POST',
-        headers: { 'content-type': 'application/json', 'x-drydock-tenant': tenant.tenantId },
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${benchToken}` },
         body: JSON.stringify({ query, variables }),
       });
       const body = (await res.json()) as { data?: T; errors?: unknown[] };

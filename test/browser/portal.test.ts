@@ -3,6 +3,7 @@ import type { Harness } from '../../agent/harness/harness';
 import { simulatedDownloadSha256 } from '../../agent/platform/simulated/simulated-host';
 import { startAgentStack, type AgentStack } from '../helpers/agent-stack';
 import { gql } from '../helpers/api';
+import { signInBrowser } from '../helpers/auth';
 import { launchChromium, screenshot, seriousA11yViolations } from '../helpers/browser';
 import {
   enrolledFleet,
@@ -43,6 +44,19 @@ beforeAll(async () => {
     }),
     launchChromium(),
   ]);
+  // The demo users (viewer@demo.test …) belong to the demo tenant: the fleet enrolls into its site.
+  const sites = await gql<{ sites: { id: string; code: string; clientId: string }[] }>(
+    stack.app,
+    stack.demoTenantId,
+    '{ sites { id code clientId } }',
+  );
+  const site = sites.data!.sites[0]!;
+  stack.tenant = {
+    tenantId: stack.demoTenantId,
+    clientId: site.clientId,
+    siteId: site.id,
+    siteCode: site.code,
+  };
 });
 afterAll(async () => {
   await Promise.all(contexts.map((c) => c.close()));
@@ -60,25 +74,9 @@ async function signedIn(role: Role): Promise<Page> {
   return page;
 }
 
+/** The real sign-in: the portal sends the browser to the development OIDC provider's form and back. */
 async function signIn(page: Page, role: Role): Promise<void> {
-  await page.setExtraHTTPHeaders({ 'x-drydock-tenant': stack.tenant.tenantId, 'x-drydock-role': role });
-  await page.route('**/auth/session', (route) =>
-    route.fulfill({
-      json: {
-        user: { id: role, email: `${role}@demo.test`, name: role },
-        tenant: {
-          id: stack.tenant.tenantId,
-          name: 'Demo MSP',
-          branding: { displayName: 'Demo MSP', logoUrl: null, accentColor: '#0b7285' },
-        },
-        role,
-        canRevealSecrets: role === 'admin',
-        clientScope: null,
-        csrfToken: 'csrf',
-      },
-    }),
-  );
-  await page.goto(`${stack.apiUrl}/`);
+  await signInBrowser(page, stack.baseUrl, `${role}@demo.test`);
   await page.getByTestId('role').waitFor();
 }
 
@@ -94,12 +92,14 @@ async function settle(page: Page, name: string) {
   await screenshot(page, name);
 }
 
+/** A GraphQL POST from the signed-in page itself: its session cookie and its CSRF token. */
 const gqlAs = async (page: Page, query: string, variables: Record<string, unknown> = {}) =>
   page.evaluate(
     async ({ query, variables }) => {
+      const { csrfToken } = (await (await fetch('/auth/session')).json()) as { csrfToken: string };
       const res = await fetch('/graphql', {
         method: 'POST',
-        headers: { 'content-type': 'application/json', 'x-drydock-csrf': 'csrf' },
+        headers: { 'content-type': 'application/json', 'x-drydock-csrf': csrfToken },
         body: JSON.stringify({ query, variables }),
       });
       return (await res.json()) as { data?: unknown; errors?: { extensions?: { code?: string } }[] };
@@ -121,7 +121,7 @@ describe('the portal', () => {
     for (const role of ['viewer', 'operator', 'engineer', 'admin'] as const) {
       const page = await signedIn(role);
       expect(await page.getByTestId('role').textContent()).toBe(role);
-      expect(await page.getByTestId('tenant-name').textContent()).toBe('Demo MSP');
+      expect(await page.getByTestId('tenant-name').textContent()).toBeTruthy();
       await page.goto(`${stack.apiUrl}/sites`);
       await page.getByTestId('sites-table').waitFor();
       expect(await page.getByRole('button', { name: 'Rotate key' }).count()).toBe(role === 'admin' ? 1 : 0);
@@ -130,6 +130,30 @@ describe('the portal', () => {
       await page.getByRole('heading', { name: 'Runs' }).waitFor();
       expect(await page.getByRole('link', { name: 'New fleet run' }).count()).toBe(role === 'viewer' ? 0 : 1);
     }
+  });
+
+  it('an admin white-labels the portal: name, logo and accent colour', async () => {
+    const page = await signedIn('admin');
+    await visit(page, '/settings', 'settings', (p) => p.getByLabel('Display name').waitFor());
+    await page.getByLabel('Display name').fill('Contoso IT');
+    await page.getByLabel('Logo URL').fill('/drydock-logo.svg');
+    await page.getByLabel('Accent colour').fill('#5f3dc4');
+    await Promise.all([
+      page.waitForEvent('load', { timeout: 10_000 }).catch(async () => {
+        throw new Error(`not saved: ${await page.getByTestId('error').textContent()}`);
+      }),
+      page.getByRole('button', { name: 'Save branding' }).click(),
+    ]);
+    await expectText(page.getByTestId('tenant-name'), 'Contoso IT');
+    // Another role's fresh session sees it too.
+    const viewer = await signedIn('viewer');
+    expect(await viewer.getByTestId('tenant-name').textContent()).toBe('Contoso IT');
+    expect(await viewer.getByRole('banner').locator('img').getAttribute('src')).toBe('/drydock-logo.svg');
+    const accent = await viewer
+      .getByTestId('brand-bar')
+      .evaluate((el) => getComputedStyle(el).borderTopColor);
+    expect(accent).toBe('rgb(95, 61, 196)');
+    expect(await viewer.getByRole('link', { name: 'Settings' }).count()).toBe(0);
   });
 
   it('a viewer is refused the mutations by the API too', async () => {

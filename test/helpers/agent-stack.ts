@@ -3,7 +3,9 @@ import os from 'node:os';
 import path from 'node:path';
 import type { Client as TemporalClient } from '@temporalio/client';
 import type { FastifyInstance } from 'fastify';
+import { spawnDevIdp, type DevIdpProcess } from '../../infra/auth/dev-idp-process';
 import type { Orm } from '../../infra/db/orm';
+import { demoTenantId, seedDemoSignIn } from '../../infra/db/seed-demo';
 import { buildTestApp, gql } from './api';
 import { createTestDatabase, type TestDatabase } from './database';
 import { createTenant, type TenantFixture } from './fixtures';
@@ -18,6 +20,12 @@ export interface AgentStack {
   taskQueue: string;
   app: FastifyInstance;
   apiUrl: string;
+  /** The API's real listening URL (the same as apiUrl): sign in here (test/helpers/auth.ts). */
+  baseUrl: string;
+  /** The development OIDC provider this stack signs in with; its demo users are seeded. */
+  oidc: { issuer: string };
+  /** The demo tenant of the demo users (admin@demo.test and friends). */
+  demoTenantId: string;
   port: number;
   tenant: TenantFixture;
   stateDir: string;
@@ -34,7 +42,16 @@ export async function startAgentStack(env: Record<string, string> = {}): Promise
   const temporal = await testTemporalClient();
   const worker = await startTestWorker(orm);
   const port = await freePort();
-  const fullEnv = { AGENT_POLL_MAX_SECONDS: '5', ENROLL_RATE_LIMIT_PER_MINUTE: '100000', ...env };
+  const baseUrl = `http://127.0.0.1:${port}`;
+  const idp: DevIdpProcess = await spawnDevIdp({ port: 0, redirectUris: [`${baseUrl}/auth/callback`] });
+  await seedDemoSignIn(orm, 'demo', idp.issuer);
+  const fullEnv = {
+    AGENT_POLL_MAX_SECONDS: '5',
+    ENROLL_RATE_LIMIT_PER_MINUTE: '100000',
+    OIDC_ISSUER: idp.issuer,
+    PUBLIC_URL: baseUrl,
+    ...env,
+  };
   const start = async () => {
     const app = await buildTestApp(orm, temporal, db.appUrl, worker.taskQueue, fullEnv);
     await app.listen({ host: '127.0.0.1', port });
@@ -46,7 +63,10 @@ export async function startAgentStack(env: Record<string, string> = {}): Promise
     temporal,
     taskQueue: worker.taskQueue,
     app: await start(),
-    apiUrl: `http://127.0.0.1:${port}`,
+    apiUrl: baseUrl,
+    baseUrl,
+    oidc: { issuer: idp.issuer },
+    demoTenantId: demoTenantId('demo'),
     port,
     tenant: await createTenant(orm),
     stateDir: mkdtempSync(path.join(os.tmpdir(), 'drydock-agents-')),
@@ -71,6 +91,7 @@ export async function startAgentStack(env: Record<string, string> = {}): Promise
       const mark = (what: string) =>
         process.env.DEBUG_AGENTS && console.log(`${what} at ${Date.now() - t} ms`);
       await stack.app.close();
+      await idp.stop();
       mark('api closed');
       await worker.stop();
       mark('worker stopped');

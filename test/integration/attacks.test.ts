@@ -583,15 +583,21 @@ describe('5. safe defaults', () => {
     expect(ok.statusCode).toBe(200);
   });
 
-  it('gives the development identity to callers on this machine only', async () => {
-    const res = await stack.app.inject({
-      method: 'POST',
-      url: '/graphql',
-      remoteAddress: '10.20.30.40',
-      headers: { 'content-type': 'application/json', 'x-drydock-tenant': stack.tenant.tenantId },
-      payload: JSON.stringify({ query: '{ clients { id } }' }),
-    });
-    expect(codes(res.body)).toEqual(['UNAUTHENTICATED']);
+  it('gives the old development identity headers to nobody, on this machine or any other', async () => {
+    for (const remoteAddress of ['10.20.30.40', '127.0.0.1']) {
+      const res = await stack.app.inject({
+        method: 'POST',
+        url: '/graphql',
+        remoteAddress,
+        headers: {
+          'content-type': 'application/json',
+          'x-drydock-tenant': stack.tenant.tenantId,
+          'x-drydock-role': 'admin',
+        },
+        payload: JSON.stringify({ query: '{ clients { id } }' }),
+      });
+      expect(codes(res.body)).toEqual(['UNAUTHENTICATED']);
+    }
   });
 });
 

@@ -54,7 +54,7 @@ describe('createSite: GraphQL mutation → workflow → worker → PostgreSQL', 
     ]);
     expect(row).toMatchObject({ tenantId: tenant.tenantId, clientId: tenant.clientId, code: 'BRANCH-7' });
     expect(audit).toHaveLength(1);
-    expect(audit[0]).toMatchObject({ actor: 'dev:local-admin', subjectType: 'site' });
+    expect(audit[0]).toMatchObject({ actor: 'token:test-admin', subjectType: 'site' });
 
     // The run is in Temporal's history, findable by the engineer's search attributes.
     const handle = temporal.workflow.getHandle(createSiteWorkflowId(tenant.tenantId, 'BRANCH-7'));

@@ -11,7 +11,7 @@ import {
   type ProvisionMachineResult,
 } from '../../workflows/provisioning/contracts';
 import { startAgentStack, type AgentStack } from '../helpers/agent-stack';
-import { gql } from '../helpers/api';
+import { gql, tokenFor } from '../helpers/api';
 import { createTenant } from '../helpers/fixtures';
 import {
   enrolledFleet,
@@ -178,7 +178,7 @@ it('a fleet run pauses (nothing new starts), resumes to the end, and streams its
     headers: {
       'content-type': 'application/json',
       accept: 'text/event-stream',
-      'x-drydock-tenant': stack.tenant.tenantId,
+      authorization: `Bearer ${await tokenFor(stack.app, stack.tenant.tenantId)}`,
     },
     payload: {
       query: 'subscription($id: ID!) { fleetRunProgress(id: $id) { state running passed queued } }',

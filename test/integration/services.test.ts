@@ -43,7 +43,17 @@ const noTemporal = new Proxy({} as TemporalClient, {
 });
 
 const as = (tenant: TenantFixture, role: Role | null): ServiceContext => ({
-  caller: role ? ({ tenantId: tenant.tenantId, actor: `test:${role}`, role } satisfies Caller) : null,
+  caller: role
+    ? ({
+        tenantId: tenant.tenantId,
+        actor: `test:${role}`,
+        role,
+        canRevealSecrets: false,
+        clientScope: null,
+        userId: null,
+        via: 'token',
+      } satisfies Caller)
+    : null,
   env,
   orm,
   temporal: noTemporal,

@@ -43,7 +43,7 @@ describe('start-up errors are one clear line', () => {
     ['a malformed API_PORT', { API_PORT: 'eighty' }, /^drydock api: invalid API_PORT: /],
     ['an unknown DRYDOCK_ENV', { DRYDOCK_ENV: 'staging' }, /^drydock api: invalid DRYDOCK_ENV: /],
     [
-      'a development API bound to every address (the development identity would make any caller an admin)',
+      'a development API bound to every address (its demo sign-in would be reachable)',
       { API_HOST: '0.0.0.0' },
       /^drydock api: invalid API_HOST: 0\.0\.0\.0 is not a loopback address/,
     ],

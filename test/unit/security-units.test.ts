@@ -127,9 +127,18 @@ describe('safe defaults at start', () => {
   it('refuses a development API on a non-loopback address, and allows it in production', () => {
     expect(() => assertIdentitySafe(loadEnv({ API_HOST: '0.0.0.0' }))).toThrow(/not a loopback address/);
     expect(() => assertIdentitySafe(loadEnv({ API_HOST: '127.0.0.1' }))).not.toThrow();
-    expect(() =>
-      assertIdentitySafe(loadEnv({ API_HOST: '0.0.0.0', DRYDOCK_ENV: 'production' })),
-    ).not.toThrow();
+    const production = {
+      API_HOST: '0.0.0.0',
+      DRYDOCK_ENV: 'production',
+      OIDC_ISSUER: 'https://login.microsoftonline.com/72f988bf-86f1-41af-91ab-2d7cd011db47/v2.0',
+      OIDC_CLIENT_ID: 'drydock',
+      PUBLIC_URL: 'https://drydock.example.com',
+    };
+    expect(() => assertIdentitySafe(loadEnv(production))).not.toThrow();
+    // Production without a real identity provider would be an API nobody can sign in to.
+    expect(() => assertIdentitySafe(loadEnv({ ...production, OIDC_ISSUER: '' }))).toThrow(
+      /invalid OIDC_ISSUER: required in production/,
+    );
   });
 
   it('accepts no more connections than the open-file limit leaves', () => {

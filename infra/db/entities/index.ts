@@ -13,6 +13,7 @@ import { MembershipSchema } from './membership';
 import { SiteSchema } from './site';
 import { TenantSchema } from './tenant';
 import { UserSchema } from './user';
+import { ApiTokenSchema, IdpMappingSchema, SessionSchema } from './sign-in';
 
 export const entities = [
   TenantSchema,
@@ -32,6 +33,9 @@ export const entities = [
   TweakUndoSchema,
   MachineTweakUndoSchema,
   SiteInstallerSchema,
+  IdpMappingSchema,
+  SessionSchema,
+  ApiTokenSchema,
 ];
 
 export * from './agent-key';
@@ -49,4 +53,5 @@ export * from './membership';
 export * from './site';
 export * from './tenant';
 export * from './user';
+export * from './sign-in';
 export { TENANT_FILTER } from './tenant-scoped';

@@ -1,4 +1,4 @@
-import { EntitySchema } from '@mikro-orm/core';
+import { EntitySchema, type Opt } from '@mikro-orm/core';
 import { tenantFilter } from './tenant-scoped';
 
 export enum Role {
@@ -14,6 +14,10 @@ export interface Membership {
   tenantId: string;
   userId: string;
   role: Role;
+  /** Reveal secrets (escrowed keys, passwords): its own permission, on top of the role (ADR 0031). */
+  canRevealSecrets: Opt<boolean>;
+  /** The clients this user sees; null = every client of the tenant. */
+  clientIds?: string[] | null;
   createdAt: Date;
 }
 
@@ -26,6 +30,8 @@ export const MembershipSchema = new EntitySchema<Membership>({
     tenantId: { type: 'uuid' },
     userId: { type: 'uuid' },
     role: { enum: true, items: () => Role },
+    canRevealSecrets: { type: 'boolean', default: false },
+    clientIds: { type: 'string[]', columnType: 'uuid[]', nullable: true },
     createdAt: { type: 'Date', onCreate: () => new Date() },
   },
 });

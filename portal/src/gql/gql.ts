@@ -36,6 +36,7 @@ type Documents = {
     "\n  query MachineRun($id: ID!) {\n    machineRun(id: $id) {\n      id\n      machineId\n      fleetRunId\n      workflowId\n      status\n      phase\n      step\n      attempt\n      profileVersion\n      startedAt\n      finishedAt\n      progressJson\n      lastError {\n        code\n        type\n        sentence\n        message\n        step\n      }\n      validation {\n        item\n        result\n        detail\n      }\n    }\n  }\n": typeof types.MachineRunDocument,
     "\n  mutation RetryMachineRun($id: ID!, $fromStep: String, $refreshConfig: Boolean) {\n    retryMachineRun(id: $id, fromStep: $fromStep, refreshConfig: $refreshConfig)\n  }\n": typeof types.RetryMachineRunDocument,
     "\n  mutation ControlMachineRun($id: ID!, $action: RunControl!) {\n    controlMachineRun(id: $id, action: $action) {\n      id\n      status\n    }\n  }\n": typeof types.ControlMachineRunDocument,
+    "\n  mutation UpdateBranding($input: BrandingInput!) {\n    updateBranding(input: $input) {\n      displayName\n      logoUrl\n      accentColor\n    }\n  }\n": typeof types.UpdateBrandingDocument,
     "\n  query Sites {\n    clients {\n      id\n      name\n    }\n    sites {\n      id\n      clientId\n      code\n      name\n      enrollmentFingerprint\n    }\n    pending: machines {\n      id\n      hostname\n      status\n      siteId\n      pendingKind\n      pendingReason\n      replacesMachineId\n      requestedBy {\n        at\n        hostname\n        sourceIp\n        siteCode\n        keyVersion\n      }\n    }\n  }\n": typeof types.SitesDocument,
     "\n  mutation RotateKey($siteId: ID!) {\n    rotateEnrollmentKey(siteId: $siteId) {\n      siteId\n      version\n      fingerprint\n      key\n    }\n  }\n": typeof types.RotateKeyDocument,
     "\n  mutation ApprovePending($id: ID!, $asReplacement: Boolean) {\n    approveMachine(id: $id, asReplacement: $asReplacement) {\n      id\n      status\n    }\n  }\n": typeof types.ApprovePendingDocument,
@@ -63,6 +64,7 @@ const documents: Documents = {
     "\n  query MachineRun($id: ID!) {\n    machineRun(id: $id) {\n      id\n      machineId\n      fleetRunId\n      workflowId\n      status\n      phase\n      step\n      attempt\n      profileVersion\n      startedAt\n      finishedAt\n      progressJson\n      lastError {\n        code\n        type\n        sentence\n        message\n        step\n      }\n      validation {\n        item\n        result\n        detail\n      }\n    }\n  }\n": types.MachineRunDocument,
     "\n  mutation RetryMachineRun($id: ID!, $fromStep: String, $refreshConfig: Boolean) {\n    retryMachineRun(id: $id, fromStep: $fromStep, refreshConfig: $refreshConfig)\n  }\n": types.RetryMachineRunDocument,
     "\n  mutation ControlMachineRun($id: ID!, $action: RunControl!) {\n    controlMachineRun(id: $id, action: $action) {\n      id\n      status\n    }\n  }\n": types.ControlMachineRunDocument,
+    "\n  mutation UpdateBranding($input: BrandingInput!) {\n    updateBranding(input: $input) {\n      displayName\n      logoUrl\n      accentColor\n    }\n  }\n": types.UpdateBrandingDocument,
     "\n  query Sites {\n    clients {\n      id\n      name\n    }\n    sites {\n      id\n      clientId\n      code\n      name\n      enrollmentFingerprint\n    }\n    pending: machines {\n      id\n      hostname\n      status\n      siteId\n      pendingKind\n      pendingReason\n      replacesMachineId\n      requestedBy {\n        at\n        hostname\n        sourceIp\n        siteCode\n        keyVersion\n      }\n    }\n  }\n": types.SitesDocument,
     "\n  mutation RotateKey($siteId: ID!) {\n    rotateEnrollmentKey(siteId: $siteId) {\n      siteId\n      version\n      fingerprint\n      key\n    }\n  }\n": types.RotateKeyDocument,
     "\n  mutation ApprovePending($id: ID!, $asReplacement: Boolean) {\n    approveMachine(id: $id, asReplacement: $asReplacement) {\n      id\n      status\n    }\n  }\n": types.ApprovePendingDocument,
@@ -153,6 +155,10 @@ export function graphql(source: "\n  mutation RetryMachineRun($id: ID!, $fromSte
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
 export function graphql(source: "\n  mutation ControlMachineRun($id: ID!, $action: RunControl!) {\n    controlMachineRun(id: $id, action: $action) {\n      id\n      status\n    }\n  }\n"): typeof import('./graphql').ControlMachineRunDocument;
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  mutation UpdateBranding($input: BrandingInput!) {\n    updateBranding(input: $input) {\n      displayName\n      logoUrl\n      accentColor\n    }\n  }\n"): typeof import('./graphql').UpdateBrandingDocument;
 /**
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */

@@ -12,6 +12,12 @@ export type AlertKind =
   | 'MachineReenrollmentUnverified'
   | 'MachineSiteMoved';
 
+export type BrandingInput = {
+  accentColor: string;
+  displayName: string;
+  logoUrl?: string | null | undefined;
+};
+
 export type FleetRunStartInput = {
   clientIds?: Array<string | number> | null | undefined;
   /** Machines at once (1–1000). */
@@ -186,6 +192,13 @@ export type ControlMachineRunMutationVariables = Exact<{
 
 
 export type ControlMachineRunMutation = { controlMachineRun: { id: string, status: string } };
+
+export type UpdateBrandingMutationVariables = Exact<{
+  input: BrandingInput;
+}>;
+
+
+export type UpdateBrandingMutation = { updateBranding: { displayName: string, logoUrl: string | null, accentColor: string } };
 
 export type SitesQueryVariables = Exact<{ [key: string]: never; }>;
 
@@ -589,6 +602,15 @@ export const ControlMachineRunDocument = new TypedDocumentString(`
   }
 }
     `) as unknown as TypedDocumentString<ControlMachineRunMutation, ControlMachineRunMutationVariables>;
+export const UpdateBrandingDocument = new TypedDocumentString(`
+    mutation UpdateBranding($input: BrandingInput!) {
+  updateBranding(input: $input) {
+    displayName
+    logoUrl
+    accentColor
+  }
+}
+    `) as unknown as TypedDocumentString<UpdateBrandingMutation, UpdateBrandingMutationVariables>;
 export const SitesDocument = new TypedDocumentString(`
     query Sites {
   clients {
