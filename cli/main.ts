@@ -11,6 +11,8 @@ import { runHarnessCli, type HarnessCliOptions } from '../agent/harness/main';
 import { runAgent } from '../agent/main';
 import { runInstallerCli, type InstallerCliOptions } from '../installer/cli';
 import { up } from './up';
+import { createOrm, type Orm } from '../infra/db/orm';
+import { addIdpMapping, addTenantUser, listIdpMappings } from '../infra/auth/sso-admin';
 
 export function program(): Command {
   const cli = new Command('drydock')
@@ -83,6 +85,71 @@ export function program(): Command {
       }
       if (broken > 0) process.exitCode = 1;
     });
+
+  const sso = cli
+    .command('sso')
+    .description(
+      'Sign-in set-up (docs/sso.md): which identity-provider tenants and groups reach which tenant.',
+    );
+  // As DATABASE_URL's role (maintenance, like migrate and audit verify), one tenant at a time.
+  const withOrm = async <T>(fn: (orm: Orm) => Promise<T>): Promise<T> => {
+    const env = loadEnv();
+    const pg = await resolvePostgres(env);
+    const orm = await createOrm(pg.adminUrl, { pool: { min: 0, max: 2 } });
+    try {
+      return await fn(orm);
+    } finally {
+      await orm.close();
+      await pg.stop();
+    }
+  };
+  sso
+    .command('map')
+    .description(
+      'Map an IdP tenant (Entra ID: its tenant id, the `tid` claim) and/or group to a Drydock tenant.',
+    )
+    .requiredOption('--tenant <slug>', 'the Drydock tenant (slug or id)')
+    .requiredOption('--issuer <url>', 'the issuer, e.g. https://login.microsoftonline.com/<tenant-id>/v2.0')
+    .option('--idp-tenant <id>', 'the value of the tenant claim (OIDC_TENANT_CLAIM, default tid)')
+    .option('--group <id>', 'a value of the groups claim (Entra ID: the group object id)')
+    .option(
+      '--default-role <role>',
+      'give people not yet added this role at first sign-in (default: nobody unknown)',
+    )
+    .action(
+      (opts: { tenant: string; issuer: string; idpTenant?: string; group?: string; defaultRole?: string }) =>
+        withOrm(async (orm) => {
+          const id = await addIdpMapping(orm, { ...opts });
+          process.stdout.write(`mapped (${id})\n`);
+        }),
+    );
+  sso
+    .command('list')
+    .description('List a tenant’s identity-provider mappings.')
+    .requiredOption('--tenant <slug>', 'the Drydock tenant (slug or id)')
+    .action((opts: { tenant: string }) =>
+      withOrm(async (orm) => {
+        for (const m of await listIdpMappings(orm, opts.tenant))
+          process.stdout.write(
+            `${m.issuer}  tenant=${m.idpTenant ?? '*'}  group=${m.idpGroup ?? '*'}  default-role=${m.defaultRole ?? '(none)'}\n`,
+          );
+      }),
+    );
+  sso
+    .command('add-user')
+    .description(
+      'Add a person by e-mail with a role (the first admin of a tenant); bound at their first sign-in.',
+    )
+    .requiredOption('--tenant <slug>', 'the Drydock tenant (slug or id)')
+    .requiredOption('--email <address>', 'their e-mail address as the identity provider reports it')
+    .option('--role <role>', 'viewer, operator, engineer or admin', 'admin')
+    .option('--reveal-secrets', 'also the reveal-secrets permission')
+    .action((opts: { tenant: string; email: string; role: string; revealSecrets?: boolean }) =>
+      withOrm(async (orm) => {
+        await addTenantUser(orm, { ...opts, revealSecrets: !!opts.revealSecrets });
+        process.stdout.write(`added ${opts.email.toLowerCase()} as ${opts.role}\n`);
+      }),
+    );
 
   cli
     .command('temporal-cli')

@@ -1,4 +1,5 @@
 import { builder } from './builder';
+import { guardRootFields } from './field-access';
 import './types/tenant';
 import './types/client';
 import './types/site';
@@ -23,6 +24,8 @@ import './types/tweak-undo-counts';
 import './types/tweak-undo';
 import './types/site-installers';
 import './types/viewer';
+import './types/users';
+import './types/api-tokens';
 
 /** The schema: every type registers itself with the builder when imported; this file only imports. */
-export const schema = builder.toSchema();
+export const schema = guardRootFields(builder.toSchema());

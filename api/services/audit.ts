@@ -56,7 +56,28 @@ export async function listAuditEvents(
 ): Promise<AuditEvent[]> {
   authorize(ctx, Role.Engineer);
   const limit = checkRange(input.last, 'last', { min: 1, max: 500, fallback: 50 });
-  return inTenant(ctx, (em) => em.find(AuditEventSchema, {}, { orderBy: { seq: 'desc' }, limit }));
+  return inTenant(ctx, async (em, caller) => {
+    if (!caller.clientScope) return em.find(AuditEventSchema, {}, { orderBy: { seq: 'desc' }, limit });
+    // A caller scoped to some clients sees the events about what it can see: those clients, their
+    // sites, machines and runs (the subqueries run under the same client scope, ADR 0031).
+    const rows = await em.execute<{ id: string }[]>(
+      `select e.id::text from audit_events e
+        where case when e.subject_id !~ '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$' then false
+          else case e.subject_type
+            when 'client' then exists (select 1 from clients c where c.id = e.subject_id::uuid)
+            when 'site' then exists (select 1 from sites s where s.id = e.subject_id::uuid)
+            when 'machine' then exists (select 1 from machines m where m.id = e.subject_id::uuid)
+            when 'machine_run' then exists (select 1 from machine_runs r where r.id = e.subject_id::uuid)
+            when 'fleet_run' then exists (select 1 from fleet_runs f where f.id = e.subject_id::uuid)
+            when 'tweak_undo' then exists (select 1 from tweak_undos u where u.id = e.subject_id::uuid)
+            else false end end
+        order by e.seq desc limit ?`,
+      [limit],
+    );
+    return rows.length
+      ? em.find(AuditEventSchema, { id: { $in: rows.map((r) => r.id) } }, { orderBy: { seq: 'desc' } })
+      : [];
+  });
 }
 
 export interface AuditChainStatus {

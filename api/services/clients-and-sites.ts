@@ -18,6 +18,7 @@ import {
   type CreateSiteResult,
 } from '../../workflows/sites/contracts';
 import { audited } from './audit';
+import { checkId } from './input';
 import { ErrorCode, refuse, ServiceError } from './errors';
 import { failureText, isKnownFailure } from './failures';
 import { authorize, inTenant, type ServiceContext } from './service-context';
@@ -88,9 +89,14 @@ export async function createSite(
   const code = input.code.trim().toUpperCase();
   if (!/^[A-Z0-9-]{3,32}$/.test(code))
     throw refuse(ErrorCode.BadUserInput, 'site code must be 3–32 upper-case letters, digits or dashes');
+  // The client must be one the caller sees (its tenant, its client scope): the workflow's activities
+  // run as the system and would not know the caller's scope (ADR 0031).
+  const clientId = checkId(input.clientId, 'clientId');
+  if (!(await inTenant(ctx, (em) => em.findOne(ClientSchema, { id: clientId }))))
+    throw refuse(ErrorCode.ClientNotFound, 'client not found');
   const workflowInput: CreateSiteInput = {
     tenantId: caller.tenantId,
-    clientId: String(input.clientId),
+    clientId,
     code,
     name: input.name,
     actor: caller.actor,

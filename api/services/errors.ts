@@ -21,6 +21,8 @@ export enum ErrorCode {
   EmptySelection = 'EMPTY_SELECTION',
   /** A site without an enrollment key the server can put in an installer (ADR 0024). */
   InstallerKeyNotAvailable = 'INSTALLER_KEY_NOT_AVAILABLE',
+  /** A user with that e-mail address is already in the tenant. */
+  UserExists = 'USER_EXISTS',
 }
 
 /**

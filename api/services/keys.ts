@@ -19,26 +19,31 @@ import { authorize, inTenant, type ServiceContext } from './service-context';
  * nowhere else — the GraphQL mutations, the enrollment rules and the agent REST API all call these.
  */
 
-/** Issues a site's first enrollment key or its next version (admin role); audited. */
+/**
+ * Issues a site's first enrollment key or its next version (engineer role); audited. The key itself
+ * comes back only to a caller with reveal-secrets: others rotate (say, after a leak) and build
+ * installers, which embed the key server-side (ADR 0024), without seeing it.
+ */
 export async function rotateSiteEnrollmentKey(
   ctx: ServiceContext,
   input: { siteId: string | number },
-): Promise<IssuedEnrollmentKey> {
-  const caller = authorize(ctx, Role.Admin);
+): Promise<Omit<IssuedEnrollmentKey, 'key'> & { key: string | null }> {
+  const caller = authorize(ctx, Role.Engineer);
   const secret = serverSecret(ctx.env);
-  return inTenant(ctx, async (em) => {
+  const issued = await inTenant(ctx, async (em) => {
     const site = await em.findOne(SiteSchema, { id: String(input.siteId) });
     if (!site) throw refuse(ErrorCode.NotFound, 'site not found');
     return issueEnrollmentKey(em, site, caller.actor, secret);
   });
+  return caller.canRevealSecrets ? issued : { ...issued, key: null };
 }
 
-/** Revokes a machine's agent keys (admin role): its requests get 401 at once. Returns how many. */
+/** Revokes a machine's agent keys (engineer role): its requests get 401 at once. Returns how many. */
 export async function revokeAgentKey(
   ctx: ServiceContext,
   input: { machineId: string | number },
 ): Promise<number> {
-  const caller = authorize(ctx, Role.Admin);
+  const caller = authorize(ctx, Role.Engineer);
   const revoked = await audited(
     ctx,
     async (em) => {

@@ -83,14 +83,16 @@ export async function saveProfile(
 }
 
 /**
- * Sets the profile overrides of the tenant, a client, a site or a machine (engineer role). Refused
+ * Sets the profile overrides of the tenant, a client, a site or a machine (engineer role; the
+ * tenant's layer not for a caller scoped to some clients). Refused
  * with every error by path if the layer would make the Standard profile invalid.
  */
 export async function setProfileLayer(
   ctx: ServiceContext,
   input: { scope: ProfileLayerScope; id?: string | number | null; documentJson: string },
 ): Promise<true> {
-  const caller = authorize(ctx, Role.Engineer);
+  // The tenant's layer applies to every client: not for a caller scoped to some of them.
+  const caller = authorize(ctx, Role.Engineer, { tenantWide: input.scope === 'tenant' });
   let layer: unknown;
   try {
     layer = JSON.parse(input.documentJson);

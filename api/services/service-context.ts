@@ -7,10 +7,18 @@ import { hasRole, type Identity } from '../auth/identity';
 import { ErrorCode, refuse } from './errors';
 
 /**
- * Who calls a service. One object, so that OIDC identities and per-client scopes (issue 13) come in
- * here and in `authorize` without any service signature changing.
+ * Who calls a service: a signed-in person or an API token, with a role in one tenant, maybe the
+ * reveal-secrets permission, maybe a client scope (ADR 0031). `authorize` checks the role and
+ * permission; `inTenant` applies the client scope to every query of the transaction.
  */
 export type Caller = Identity;
+
+export interface Needs {
+  /** The caller must hold reveal-secrets. */
+  revealSecrets?: boolean;
+  /** The operation concerns the whole tenant: a caller scoped to some clients is refused. */
+  tenantWide?: boolean;
+}
 
 /** What the request may still spend; each tenant transaction and live run query spends one. */
 export interface Budget {
@@ -33,10 +41,25 @@ export interface ServiceContext {
   budget?: Budget;
 }
 
-/** The caller, when signed in and holding at least `role`; else UNAUTHENTICATED or FORBIDDEN. */
-export function authorize(ctx: Pick<ServiceContext, 'caller'>, role: Role = Role.Viewer): Caller {
+/**
+ * The caller, when signed in and holding at least `role` (and what `needs` asks); else
+ * UNAUTHENTICATED or FORBIDDEN. Checked before anything is looked up, so a refusal says nothing
+ * about whether the thing asked for exists.
+ */
+export function authorize(
+  ctx: Pick<ServiceContext, 'caller'>,
+  role: Role = Role.Viewer,
+  needs: Needs = {},
+): Caller {
   if (!ctx.caller) throw refuse(ErrorCode.Unauthenticated, 'sign in to use the API');
   if (!hasRole(ctx.caller, role)) throw refuse(ErrorCode.Forbidden, `this needs the ${role} role`);
+  if (needs.revealSecrets && !ctx.caller.canRevealSecrets)
+    throw refuse(ErrorCode.Forbidden, 'this needs the reveal-secrets permission');
+  if (needs.tenantWide && ctx.caller.clientScope)
+    throw refuse(
+      ErrorCode.Forbidden,
+      'this concerns the whole tenant; your access is limited to some clients',
+    );
   return ctx.caller;
 }
 
@@ -55,5 +78,6 @@ export async function inTenant<T>(
 ): Promise<T> {
   const caller = authorize(ctx);
   ctx.budget?.spend('transactions');
-  return withTenant(ctx.orm, caller.tenantId, (em) => fn(em, caller));
+  // A caller scoped to some clients sees only theirs, in every query of the transaction (ADR 0031).
+  return withTenant(ctx.orm, caller.tenantId, (em) => fn(em, caller), { clientScope: caller.clientScope });
 }

@@ -49,13 +49,21 @@ export async function withTenant<T>(
   orm: Orm,
   tenantId: string,
   fn: (em: EntityManager) => Promise<T>,
+  opts: { clientScope?: readonly string[] | null } = {},
 ): Promise<T> {
   if (!uuidPattern.test(tenantId)) throw new Error(`not a tenant id: ${JSON.stringify(tenantId)}`);
+  const scope = opts.clientScope ?? null;
+  if (scope && (scope.length === 0 || !scope.every((id) => uuidPattern.test(id))))
+    throw new Error('a client scope is one or more client ids');
   const em = orm.em.fork();
   em.setFilterParams(TENANT_FILTER, { tenantId });
   return em.transactional(async (tx) => {
     tx.setFilterParams(TENANT_FILTER, { tenantId });
-    await tx.execute(`select set_config('app.tenant_id', ?, true)`, [tenantId]);
+    // The client scope (ADR 0031): restrictive policies read it; unset = the whole tenant.
+    await tx.execute(`select set_config('app.tenant_id', ?, true), set_config('app.client_scope', ?, true)`, [
+      tenantId,
+      scope ? `{${scope.join(',')}}` : '',
+    ]);
     return fn(tx);
   });
 }

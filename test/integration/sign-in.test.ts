@@ -1,4 +1,8 @@
+import { execFile } from 'node:child_process';
+import path from 'node:path';
+import { promisify } from 'node:util';
 import { Client, Connection } from '@temporalio/client';
+import { repoRoot } from '../../infra/config/env';
 import type { FastifyInstance } from 'fastify';
 import { spawnDevIdp, type DevIdpProcess } from '../../infra/auth/dev-idp-process';
 import type { Orm } from '../../infra/db/orm';
@@ -7,6 +11,8 @@ import { buildTestApp } from '../helpers/api';
 import { gqlSession, mintApiToken, signInSession } from '../helpers/auth';
 import { createTestDatabase, type TestDatabase } from '../helpers/database';
 import { freePort } from '../helpers/shared';
+
+const run = promisify(execFile);
 
 let db: TestDatabase;
 let orm: Orm;
@@ -77,6 +83,30 @@ describe('OIDC sign-in against the development provider', () => {
     expect(loginCookie).toMatch(
       /^drydock_login=.+; Path=\/auth\/callback; Max-Age=600; HttpOnly; SameSite=Lax$/,
     );
+  });
+
+  it('marks the cookies Secure when the public URL is https', async () => {
+    const https = await buildTestApp(orm, new Client({ connection }), db.appUrl, 'core', {
+      OIDC_ISSUER: idp.issuer,
+      PUBLIC_URL: 'https://drydock.example.com',
+    });
+    try {
+      const login = await https.inject({ method: 'GET', url: '/auth/login?returnTo=/x' });
+      expect(login.statusCode).toBe(302);
+      expect(String(login.headers['set-cookie'])).toMatch(
+        /^drydock_login=[^;]+; Path=\/auth\/callback; Max-Age=600; HttpOnly; SameSite=Lax; Secure$/,
+      );
+      // The redirect URI the provider gets is the public one, whatever Host the request named.
+      expect(new URL(String(login.headers.location)).searchParams.get('redirect_uri')).toBe(
+        'https://drydock.example.com/auth/callback',
+      );
+      const logout = await https.inject({ method: 'POST', url: '/auth/logout' });
+      expect(String(logout.headers['set-cookie'])).toMatch(
+        /^drydock_session=; Path=\/; Max-Age=0; HttpOnly; SameSite=Lax; Secure$/,
+      );
+    } finally {
+      await https.close();
+    }
   });
 
   it('refuses a callback whose state this browser did not start', async () => {
@@ -200,5 +230,113 @@ describe('OIDC sign-in against the development provider', () => {
     const admin = await db.adminClient();
     await admin.query(`delete from idp_mappings where idp_tenant = 'other'`);
     await expect(signInSession(baseUrl, 'admin@other.test')).rejects.toThrow(/NO_TENANT_MAPPING/);
+    // The install's operator maps the organisation again with the CLI (docs/sso.md): in again.
+    const cli = path.join(repoRoot, 'bin', 'drydock.js');
+    const env = { ...process.env, DATABASE_URL: db.adminUrl };
+    const out = await run(
+      process.execPath,
+      [cli, 'sso', 'map', '--tenant', 'other', '--issuer', idp.issuer, '--idp-tenant', 'other'],
+      { env },
+    );
+    expect(out.stdout).toMatch(/^mapped \(/);
+    const listed = await run(process.execPath, [cli, 'sso', 'list', '--tenant', 'other'], { env });
+    expect(listed.stdout).toContain(`${idp.issuer}  tenant=other  group=*  default-role=(none)`);
+    await expect(signInSession(baseUrl, 'admin@other.test')).resolves.toHaveProperty('csrfToken');
+  });
+});
+
+describe('users and API tokens, managed by an admin', () => {
+  const asAdmin = async <T>(query: string, variables: Record<string, unknown> = {}) => {
+    const session = await signInSession(baseUrl, 'admin@demo.test');
+    return (await gqlSession<T>(baseUrl, session, query, variables)).body;
+  };
+
+  it('shows a new token once, stores only its hash, records its use, and refuses it once revoked', async () => {
+    const created = await asAdmin<{
+      createApiToken: { token: string; apiToken: { id: string; role: string } };
+    }>(
+      'mutation { createApiToken(input: { name: "nightly report", role: "operator", expiresInDays: 30 }) { token apiToken { id role } } }',
+    );
+    const { token, apiToken } = created.data!.createApiToken;
+    expect(token).toMatch(/^ddt_[0-9a-f]{16}_[A-Za-z0-9_-]{43}$/);
+    const admin = await db.adminClient();
+    const stored = await admin.query<{ token_hash: string; token_id: string }>(
+      'select token_hash, token_id from api_tokens where id = $1',
+      [apiToken.id],
+    );
+    expect(stored.rows[0]!.token_hash).toMatch(/^[0-9a-f]{64}$/);
+    expect(JSON.stringify(stored.rows)).not.toContain(token.split('_')[2]);
+    // The secret part appears nowhere in the database (audit included).
+    const anywhere = await admin.query(`select 1 from audit_events where data::text like '%' || $1 || '%'`, [
+      token.split('_')[2],
+    ]);
+    expect(anywhere.rowCount).toBe(0);
+
+    const use = (t: string) =>
+      fetch(`${baseUrl}/graphql`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${t}` },
+        body: JSON.stringify({ query: viewerQuery }),
+      }).then(
+        (r) =>
+          r.json() as Promise<{
+            data?: { viewer: { role: string } };
+            errors?: { extensions: { code: string } }[];
+          }>,
+      );
+    expect((await use(token)).data?.viewer.role).toBe('operator');
+    // One character off (same length): nobody.
+    const wrong = token.slice(0, -1) + (token.endsWith('A') ? 'B' : 'A');
+    expect((await use(wrong)).errors?.[0]?.extensions.code).toBe('UNAUTHENTICATED');
+
+    const listed = await asAdmin<{
+      apiTokens: { id: string; name: string; lastUsedAt: string | null; expiresAt: string }[];
+    }>('{ apiTokens { id name lastUsedAt expiresAt } }');
+    const row = listed.data!.apiTokens.find((t) => t.id === apiToken.id)!;
+    expect(row.name).toBe('nightly report');
+    expect(row.lastUsedAt).not.toBeNull();
+    expect(JSON.stringify(listed)).not.toContain(token);
+
+    const revoked = await asAdmin<{ revokeApiToken: { revokedAt: string } }>(
+      'mutation($id: ID!) { revokeApiToken(id: $id) { revokedAt } }',
+      { id: apiToken.id },
+    );
+    expect(revoked.data!.revokeApiToken.revokedAt).toBeTruthy();
+    expect((await use(token)).errors?.[0]?.extensions.code).toBe('UNAUTHENTICATED');
+  });
+
+  it('applies a changed role at the next request and signs a removed user out everywhere', async () => {
+    const engineer = await signInSession(baseUrl, 'engineer@demo.test');
+    const users = await asAdmin<{ users: { id: string; email: string; role: string; signedIn: boolean }[] }>(
+      '{ users { id email role signedIn } }',
+    );
+    const target = users.data!.users.find((u) => u.email === 'engineer@demo.test')!;
+    expect(target).toMatchObject({ role: 'engineer', signedIn: true });
+
+    await asAdmin('mutation($u: ID!) { updateUserAccess(input: { userId: $u, role: "viewer" }) { role } }', {
+      u: target.id,
+    });
+    const me = (await (await session(engineer.cookie)).json()) as { role: string };
+    expect(me.role).toBe('viewer');
+
+    const removed = await asAdmin<{ removeUser: boolean }>('mutation($u: ID!) { removeUser(userId: $u) }', {
+      u: target.id,
+    });
+    expect(removed.data!.removeUser).toBe(true);
+    expect((await session(engineer.cookie)).status).toBe(401);
+    // And signing in again is refused: the person has no access to the tenant any more.
+    await expect(signInSession(baseUrl, 'engineer@demo.test')).rejects.toThrow(/NOT_INVITED/);
+  });
+
+  it('refuses an admin changing their own access', async () => {
+    const users = await asAdmin<{ users: { id: string; email: string }[] }>('{ users { id email } }');
+    const self = users.data!.users.find((u) => u.email === 'admin@demo.test')!;
+    const res = await asAdmin(
+      'mutation($u: ID!) { updateUserAccess(input: { userId: $u, role: "viewer" }) { role } }',
+      {
+        u: self.id,
+      },
+    );
+    expect(res.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
   });
 });

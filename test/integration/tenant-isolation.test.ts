@@ -72,6 +72,46 @@ describe('row-level security', () => {
     }
   });
 
+  it('limits a client-scoped transaction to its clients in raw SQL too, reads and writes (ADR 0031)', async () => {
+    const admin = await db.adminClient();
+    const other = randomUUID();
+    const otherSite = randomUUID();
+    await admin.query(`insert into clients (id, tenant_id, name) values ($1, $2, 'Other client')`, [
+      other,
+      a.tenantId,
+    ]);
+    await admin.query(
+      `insert into sites (id, tenant_id, client_id, code, name) values ($1, $2, $3, $4, 'Other site')`,
+      [otherSite, a.tenantId, other, `O-${otherSite.slice(0, 8).toUpperCase()}`],
+    );
+    const client = await appClient();
+    try {
+      await client.query('begin');
+      await client.query(
+        `select set_config('app.tenant_id', $1, true), set_config('app.client_scope', $2, true)`,
+        [a.tenantId, `{${a.clientId}}`],
+      );
+      const clients = await client.query<{ id: string }>('select id from clients');
+      expect(clients.rows.map((r) => r.id)).toEqual([a.clientId]);
+      expect((await client.query('select 1 from sites where id = $1', [otherSite])).rowCount).toBe(0);
+      expect((await client.query('select 1 from sites where id = $1', [a.siteId])).rowCount).toBe(1);
+      await expect(
+        client.query(
+          `insert into sites (id, tenant_id, client_id, code, name) values ($1, $2, $3, 'SMUGGLED-1', 'x')`,
+          [randomUUID(), a.tenantId, other],
+        ),
+      ).rejects.toThrow(/row-level security/);
+      await client.query('rollback');
+      // The same connection, the next transaction, no scope: the whole tenant again.
+      await client.query('begin');
+      await client.query(`select set_config('app.tenant_id', $1, true)`, [a.tenantId]);
+      expect((await client.query('select 1 from sites where id = $1', [otherSite])).rowCount).toBe(1);
+      await client.query('commit');
+    } finally {
+      await client.end();
+    }
+  });
+
   it('also covers the query builder, which the ORM filter skips', async () => {
     const rows = await withTenant(appOrm, a.tenantId, async (em) => {
       em.setFilterParams('tenant', { tenantId: b.tenantId }); // a filter for the wrong tenant…
@@ -96,6 +136,9 @@ describe('row-level security', () => {
         'agent_tasks',
         'alerts',
         'profiles',
+        'sessions',
+        'api_tokens',
+        'idp_mappings',
       ]) {
         const { rows } = await client.query<{ n: number }>(`select count(*)::int as n from ${table}`);
         expect({ table, n: rows[0]!.n }).toEqual({ table, n: 0 });
@@ -274,16 +317,19 @@ describe('the RLS catalog check', () => {
       'agent_keys',
       'agent_tasks',
       'alerts',
+      'api_tokens',
       'audit_events',
       'clients',
       'enrollment_site_rate',
       'fleet_runs',
+      'idp_mappings',
       'machine_names',
       'machine_runs',
       'machine_tweak_undos',
       'machines',
       'memberships',
       'profiles',
+      'sessions',
       'site_enrollment_keys',
       'site_installers',
       'sites',

@@ -1,26 +1,27 @@
-import type { IssuedEnrollmentKey } from '../../../infra/db/enrollment-keys';
 import { rotateSiteEnrollmentKey } from '../../services/keys';
 import { builder } from '../builder';
 
-const IssuedKeyRef = builder.objectRef<IssuedEnrollmentKey>('IssuedEnrollmentKey').implement({
-  description:
-    'A new enrollment key. `key` is shown this once and stored only hashed: copy it into the site installer now.',
-  fields: (t) => ({
-    siteId: t.exposeID('siteId'),
-    version: t.exposeInt('version'),
-    fingerprint: t.exposeString('fingerprint', {
-      description: '`vN (XXXX)`: compare it with the one on the installer.',
+const IssuedKeyRef = builder
+  .objectRef<Awaited<ReturnType<typeof rotateSiteEnrollmentKey>>>('IssuedEnrollmentKey')
+  .implement({
+    description:
+      'A new enrollment key. `key` is shown this once (to a caller with reveal-secrets; null to others) and stored only hashed: copy it into the site installer now.',
+    fields: (t) => ({
+      siteId: t.exposeID('siteId'),
+      version: t.exposeInt('version'),
+      fingerprint: t.exposeString('fingerprint', {
+        description: '`vN (XXXX)`: compare it with the one on the installer.',
+      }),
+      key: t.exposeString('key', { nullable: true }),
     }),
-    key: t.exposeString('key'),
-  }),
-});
+  });
 
 builder.mutationField('rotateEnrollmentKey', (t) =>
   t.field({
     type: IssuedKeyRef,
     description:
       "Issues the site's first enrollment key, or a new version of it. From then on older keys enroll nothing new; " +
-      'machines already enrolled keep working with their own agent keys. Admin role.',
+      'machines already enrolled keep working with their own agent keys. Engineer role.',
     args: { siteId: t.arg.id({ required: true }) },
     resolve: (_root, args, ctx) => rotateSiteEnrollmentKey(ctx, { siteId: args.siteId }),
   }),

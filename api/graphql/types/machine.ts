@@ -144,7 +144,7 @@ builder.mutationField('revokeAgentKey', (t) =>
   t.field({
     type: 'Int',
     description:
-      "Revokes the machine's agent key(s): its requests get 401 at once, its long-poll ends. Admin role. Returns how many.",
+      "Revokes the machine's agent key(s): its requests get 401 at once, its long-poll ends. Engineer role. Returns how many.",
     args: { machineId: t.arg.id({ required: true }) },
     resolve: (_root, args, ctx) => revokeAgentKey(ctx, { machineId: args.machineId }),
   }),

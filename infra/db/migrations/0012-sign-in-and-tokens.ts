@@ -147,14 +147,83 @@ export class Migration0012SignInAndTokens extends Migration {
           from idp_mappings m where m.issuer = p_issuer;
         perform set_config('app.idp_issuer', '', true);
       end $$;`);
+    this.clientScope();
+
     for (const fn of [
       'auth_session_caller(text)',
       'auth_session_revoke(text)',
       'auth_token_lookup(text)',
       'auth_idp_mappings(text)',
+      'drydock_client_scope()',
     ]) {
       this.addSql(`revoke all on function ${fn} from public;`);
       this.addSql(`grant execute on function ${fn} to ${APP_ROLE};`);
     }
+  }
+
+  /**
+   * Client scope (ADR 0031): a caller scoped to some clients sees only their rows. The service layer
+   * sets `app.client_scope` (a uuid[] literal) for the caller's transaction; restrictive policies,
+   * ANDed with tenant isolation, hide everything else — so every query, the ORM's, a QueryBuilder's
+   * or raw SQL, sees the same scope, and an id outside it is as absent as one that never existed.
+   * Unset (workers, unscoped callers) = no restriction. Multi-machine runs carry the clients they
+   * touch (client_ids, kept by triggers) and are visible only when all of them are in scope.
+   */
+  private clientScope(): void {
+    this.addSql(`create function drydock_client_scope() returns uuid[] language sql stable ${pinned} as $$
+      select nullif(current_setting('app.client_scope', true), '')::uuid[]
+    $$;`);
+    for (const [fleet, runs, fk] of [
+      ['fleet_runs', 'machine_runs', 'fleet_run_id'],
+      ['tweak_undos', 'machine_tweak_undos', 'tweak_undo_id'],
+    ] as const) {
+      this.addSql(`alter table ${fleet} add column client_ids uuid[] not null default '{}';`);
+      // Backfill as the owner, which row-level security (forced) would otherwise hide every row from.
+      for (const t of [fleet, runs, 'sites']) this.addSql(`alter table ${t} no force row level security;`);
+      this.addSql(`update ${fleet} f set client_ids = coalesce((select array_agg(distinct s.client_id)
+          from ${runs} r join sites s on s.id = r.site_id where r.${fk} = f.id), '{}');`);
+      for (const t of [fleet, runs, 'sites']) this.addSql(`alter table ${t} force row level security;`);
+      this.addSql(`create function ${runs}_client() returns trigger language plpgsql ${pinned} as $$
+        declare
+          v_client uuid;
+        begin
+          if new.${fk} is null then return null; end if;
+          select s.client_id into v_client from sites s where s.tenant_id = new.tenant_id and s.id = new.site_id;
+          update ${fleet} f set client_ids = f.client_ids || v_client
+           where f.tenant_id = new.tenant_id and f.id = new.${fk} and not (v_client = any (f.client_ids));
+          return null;
+        end $$;`);
+      this.addSql(`create trigger ${runs}_client after insert on ${runs}
+        for each row execute function ${runs}_client();`);
+    }
+    const scoped = (table: string, condition: string) => [
+      `create policy client_scope on ${table} as restrictive for all
+         using (drydock_client_scope() is null or ${condition})
+         with check (drydock_client_scope() is null or ${condition});`,
+    ];
+    const inVisibleSite = (table: string) =>
+      `exists (select 1 from sites s where s.tenant_id = ${table}.tenant_id and s.id = ${table}.site_id)`;
+    const ofVisibleMachine = (table: string) =>
+      `exists (select 1 from machines m where m.tenant_id = ${table}.tenant_id and m.id = ${table}.machine_id)`;
+    const policies = [
+      ...scoped('clients', 'id = any (drydock_client_scope())'),
+      ...scoped('sites', 'client_id = any (drydock_client_scope())'),
+      ...scoped('machines', inVisibleSite('machines')),
+      ...scoped('site_enrollment_keys', inVisibleSite('site_enrollment_keys')),
+      ...scoped('site_installers', inVisibleSite('site_installers')),
+      ...scoped('machine_runs', inVisibleSite('machine_runs')),
+      ...scoped('machine_tweak_undos', inVisibleSite('machine_tweak_undos')),
+      ...scoped('machine_names', inVisibleSite('machine_names')),
+      ...scoped('agent_keys', ofVisibleMachine('agent_keys')),
+      ...scoped('agent_tasks', ofVisibleMachine('agent_tasks')),
+      ...scoped('fleet_runs', 'client_ids <@ drydock_client_scope()'),
+      ...scoped('tweak_undos', 'client_ids <@ drydock_client_scope()'),
+      ...scoped(
+        'alerts',
+        `((alerts.site_id is not null and ${inVisibleSite('alerts')})
+          or (alerts.machine_id is not null and ${ofVisibleMachine('alerts')}))`,
+      ),
+    ];
+    for (const sql of policies) this.addSql(sql);
   }
 }
