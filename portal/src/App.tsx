@@ -122,9 +122,11 @@ export function App() {
     primaryColor: 'brand',
     colors: { brand: colorsTuple(readableOnWhite(accent)) },
     autoContrast: true,
+    // Alert titles in black: a coloured title on the alert's tinted background falls below AA.
+    components: { Alert: Alert.extend({ styles: { title: { color: 'var(--mantine-color-black)' } } }) },
   });
   return (
-    <MantineProvider theme={theme}>
+    <MantineProvider theme={theme} cssVariablesResolver={contrast}>
       <SessionContext.Provider value={session}>
         <Shell session={session} />
       </SessionContext.Provider>

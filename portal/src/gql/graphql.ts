@@ -210,7 +210,7 @@ export type RotateKeyMutationVariables = Exact<{
 }>;
 
 
-export type RotateKeyMutation = { rotateEnrollmentKey: { siteId: string, version: number, fingerprint: string, key: string } };
+export type RotateKeyMutation = { rotateEnrollmentKey: { siteId: string, version: number, fingerprint: string, key: string | null } };
 
 export type ApprovePendingMutationVariables = Exact<{
   id: string | number;

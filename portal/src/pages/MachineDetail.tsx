@@ -126,7 +126,7 @@ export function MachineDetailPage({ id }: { id: string }) {
                 Download Autopilot CSV
               </Button>
             )}
-            <Can role="admin">
+            <Can role="engineer">
               {m.status !== 'Retired' && (
                 <Button color="red" variant="outline" onClick={() => setRevokeOpen(true)}>
                   Revoke agent key

@@ -759,11 +759,15 @@ export function MachineRunPage({ id }: { id: string }) {
               <Title order={2} size="h5" mb="xs" tt="capitalize">
                 {phase}
               </Title>
-              <Timeline active={-1} bulletSize={14} lineWidth={2}>
+              <Timeline bulletSize={20} lineWidth={2}>
                 {steps.map((s) => (
                   <Timeline.Item
                     key={s.key}
-                    color={stepColor[s.status]}
+                    bullet={
+                      <Text span size="xs" fw={700} c={`${stepColor[s.status]}.9`} aria-hidden>
+                        {stepMark[s.status]}
+                      </Text>
+                    }
                     title={s.label}
                     data-testid={`step-${s.key}`}
                   >

@@ -79,7 +79,8 @@ const RejectPending = graphql(`
 interface Issued {
   siteId: string;
   fingerprint: string;
-  key: string;
+  /** Null without the reveal-secrets permission: the key is issued but not shown. */
+  key: string | null;
 }
 
 /** Sites with their enrollment key's fingerprint (rotate, key shown once) and machines awaiting approval. */
@@ -142,7 +143,7 @@ export function SitesPage() {
                     )}
                   </Table.Td>
                   <Table.Td>
-                    <Can role="admin">
+                    <Can role="engineer">
                       <Button
                         size="xs"
                         variant="outline"
@@ -260,16 +261,22 @@ export function SitesPage() {
         {issued && (
           <>
             <Text size="sm" mb="xs">
-              Fingerprint <Code data-testid="issued-fingerprint">{issued.fingerprint}</Code>. Copy the key
-              now: it is shown this once and stored only hashed.
+              Fingerprint <Code data-testid="issued-fingerprint">{issued.fingerprint}</Code>.{' '}
+              {issued.key
+                ? 'Copy the key now: it is shown this once and stored only hashed.'
+                : 'The key is not shown: your account lacks the reveal-secrets permission. Build the site installers (they carry it) or ask an admin who has it to rotate.'}
             </Text>
-            <Code block data-testid="issued-key" mb="sm">
-              {issued.key}
-            </Code>
+            {issued.key && (
+              <Code block data-testid="issued-key" mb="sm">
+                {issued.key}
+              </Code>
+            )}
             <Group justify="flex-end">
-              <CopyButton value={issued.key}>
-                {({ copied, copy }) => <Button onClick={copy}>{copied ? 'Copied' : 'Copy key'}</Button>}
-              </CopyButton>
+              {issued.key && (
+                <CopyButton value={issued.key}>
+                  {({ copied, copy }) => <Button onClick={copy}>{copied ? 'Copied' : 'Copy key'}</Button>}
+                </CopyButton>
+              )}
               <Button variant="default" onClick={() => setIssued(null)}>
                 Done
               </Button>
