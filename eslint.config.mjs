@@ -5,10 +5,21 @@ import tseslint from 'typescript-eslint';
 const nodeBuiltins = [...builtinModules, ...builtinModules.map((m) => `node:${m}`)];
 
 export default tseslint.config(
-  { ignores: ['node_modules/**', '.drydock/**', 'coverage/**', 'dist/**', 'test/histories/**'] },
+  {
+    ignores: [
+      'node_modules/**',
+      '.drydock/**',
+      'coverage/**',
+      'dist/**',
+      'test/histories/**',
+      'portal/dist/**',
+      'portal/src/gql/**',
+      'portal/vite.config.ts',
+    ],
+  },
   ...tseslint.configs.recommended,
   {
-    files: ['**/*.ts'],
+    files: ['**/*.ts', '**/*.tsx'],
     languageOptions: { parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname } },
     rules: {
       '@typescript-eslint/no-floating-promises': 'error',

@@ -8,8 +8,10 @@ module.exports = {
     ],
   },
   // ESM-only packages the API pulls in (light-my-request → cookie; openid-client → oauth4webapi,
-  // jose) are compiled to CommonJS for Jest.
-  transformIgnorePatterns: ['/node_modules/(?!(cookie|proxy|openid-client|oauth4webapi|jose)/)'],
+  // jose; @fastify/static and its content-disposition) are compiled to CommonJS for Jest.
+  transformIgnorePatterns: [
+    '/node_modules/(?!(cookie|proxy|openid-client|oauth4webapi|jose|@fastify/static|content-disposition)/)',
+  ],
   testMatch: ['<rootDir>/test/**/*.test.ts'],
   // One Temporal dev server and one migrated template database for the whole run (docs/adr/0004).
   globalSetup: '<rootDir>/test/global-setup.ts',

@@ -12,6 +12,7 @@ import { graphqlRoutes } from './routes/graphql';
 import { v1Routes } from './routes/v1';
 import { healthzRoutes } from './routes/healthz';
 import { installerDownloadRoutes } from './routes/installer-downloads';
+import { portalRoutes } from './routes/portal';
 
 export interface AppInput {
   env: Env;
@@ -88,6 +89,8 @@ export async function buildApp(
   await app.register(graphqlRoutes, deps);
   await app.register(v1Routes, { ...deps, prefix: '/v1' });
   await app.register(installerDownloadRoutes, deps);
+  // The portal at `/` (and its client routes), on the root instance, after every API route.
+  await portalRoutes(app, env);
   // Before the server stops accepting: end the long-polls (they answer 204 and the agents poll again).
   app.addHook('preClose', async () => deps.hub.close());
   return app;

@@ -16,6 +16,7 @@ import { resolvePostgres, type ResolvedPostgres } from '../infra/postgres/resolv
 import { ensureTemporalCli } from '../infra/temporal/cli';
 import { connectTemporal } from '../infra/temporal/connection';
 import { startDevServer } from '../infra/temporal/dev-server';
+import { ensurePortalBuilt } from '../portal/build';
 import { API_NODE_FLAGS, spawnEntry, stopChild } from './processes';
 import { Supervised } from './supervise';
 import { assertIdentitySafe } from '../infra/config/safety';
@@ -109,6 +110,9 @@ export async function up(opts: { demo: boolean; fleet: number; devToken?: boolea
         await orm.close();
       }
     }
+
+    // The portal the API serves at `/`: built here when missing or older than its sources.
+    ensurePortalBuilt((line) => say(`drydock: ${line}`));
 
     const childEnv: NodeJS.ProcessEnv = {
       ...process.env,

@@ -6,6 +6,7 @@ import { migrate, withDatabase, ensureDatabase, DEV_APP_PASSWORD } from '../infr
 import { resolvePostgres } from '../infra/postgres/resolve';
 import { ensureTemporalCli } from '../infra/temporal/cli';
 import { startDevServer } from '../infra/temporal/dev-server';
+import { ensurePortalBuilt } from '../portal/build';
 import { workflowsPath } from '../workers/core-worker';
 import { dropDatabase, freePort, runDir, TEMPLATE_PREFIX } from './helpers/shared';
 
@@ -31,6 +32,9 @@ export default async function globalSetup(): Promise<void> {
     log: (line) => process.stdout.write(`\n${line}\n`),
   });
   const server = await startDevServer({ cliPath: cli.path, port: await freePort(), headless: true });
+
+  // The browser tests load the portal the API serves: build it when missing or stale (ADR 0035).
+  ensurePortalBuilt((line) => process.stdout.write(`\n${line}\n`));
 
   const bundle = await bundleWorkflowCode({ workflowsPath, logger: quietLogger });
   const bundlePath = path.join(runDir, `workflow-bundle-${process.pid}.js`);

@@ -1,4 +1,5 @@
 import { appendAudit } from '../../infra/db/audit';
+import { AUDIT_CHAIN_SQL, checkAuditChain, type AuditChainRow } from '../../infra/db/audit-verify';
 import { AuditEventSchema, Role, type AuditEvent } from '../../infra/db/entities';
 import type { EntityManager } from '../../infra/db/orm';
 import { checkRange } from './input';
@@ -76,5 +77,32 @@ export async function listAuditEvents(
     return rows.length
       ? em.find(AuditEventSchema, { id: { $in: rows.map((r) => r.id) } }, { orderBy: { seq: 'desc' } })
       : [];
+  });
+}
+
+export interface AuditChainStatus {
+  ok: boolean;
+  events: number;
+  headSeq: string | null;
+  brokenAtSeq: string | null;
+  problem: string | null;
+}
+
+/**
+ * Walks the caller's tenant's whole audit chain, as `drydock audit verify` does, inside the tenant's
+ * own transaction (engineer role): ok, or the first broken link and what is wrong with it.
+ */
+export async function auditChainStatus(ctx: ServiceContext): Promise<AuditChainStatus> {
+  authorize(ctx, Role.Engineer);
+  return inTenant(ctx, async (em, caller) => {
+    const rows = await em.execute<AuditChainRow[]>(AUDIT_CHAIN_SQL.replace('$1', '?'), [caller.tenantId]);
+    const report = checkAuditChain(caller.tenantId, rows);
+    return {
+      ok: !report.break,
+      events: report.events,
+      headSeq: report.headSeq,
+      brokenAtSeq: report.break?.seq ?? null,
+      problem: report.break?.problem ?? null,
+    };
   });
 }

@@ -24,6 +24,15 @@ export async function listMachines(
   );
 }
 
+/** One machine of the caller's tenant, or null (a malformed id is refused with BAD_USER_INPUT). */
+export async function getMachine(
+  ctx: ServiceContext,
+  input: { id: string | number },
+): Promise<Machine | null> {
+  const id = checkId(input.id, 'id');
+  return inTenant(ctx, (em) => em.findOne(MachineSchema, { id }));
+}
+
 /** The machines of many sites, in one transaction (for lists under lists). */
 export async function machinesOfSites(ctx: ServiceContext, siteIds: readonly string[]): Promise<Machine[]> {
   return inTenant(ctx, (em) =>

@@ -25,6 +25,7 @@ export const fieldAccess: Readonly<Record<string, FieldAccess>> = {
   'Query.sites': { role: V },
   'Query.site': { role: V },
   'Query.machines': { role: V },
+  'Query.machine': { role: V },
   'Query.alerts': { role: V },
   'Query.fleetRuns': { role: V },
   'Query.fleetRun': { role: V },
@@ -60,6 +61,8 @@ export const fieldAccess: Readonly<Record<string, FieldAccess>> = {
   'Mutation.cancelProfileMigration': { role: O },
   // Engineers: profiles, keys, layers; the audit log.
   'Query.auditEvents': { role: E },
+  // Walks the whole chain: a caller scoped to some clients would see a chain with holes.
+  'Query.auditChain': { role: E, tenantWide: true },
   'Mutation.saveProfile': { role: E, tenantWide: true },
   'Mutation.setProfileLayer': { role: E },
   'Mutation.rotateEnrollmentKey': { role: E, revealSecrets: 'redacted' },

@@ -130,6 +130,11 @@ const schema = z.object({
   DEV_IDP_PORT: port.default(3001),
   TEMPORAL_PORT: port.default(7233),
   TEMPORAL_UI_PORT: port.default(8233),
+  /** The Temporal UI's base URL for the portal's workflow links; default the dev server's UI outside production. */
+  TEMPORAL_UI_URL: z
+    .string()
+    .regex(/^https?:\/\/[^\s]+[^/\s]$/, 'must be an http(s) URL without a trailing slash')
+    .optional(),
   DRYDOCK_DEMO_TENANT: z
     .string()
     .regex(/^[a-z0-9-]+$/)

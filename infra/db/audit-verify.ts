@@ -43,24 +43,31 @@ export async function verifyAuditChains(
   }
 }
 
-async function verifyTenant(client: Client, tenantId: string): Promise<TenantChainReport> {
-  const { rows } = await client.query<{
-    id: string;
-    seq: string;
-    occurred_at: string;
-    actor: string;
-    action: string;
-    subject_type: string;
-    subject_id: string;
-    data_text: string;
-    prev_hash: string;
-    hash: string;
-  }>(
-    `select id::text, seq::text, audit_time(occurred_at) as occurred_at, actor, action, subject_type, subject_id,
+/** One tenant's chain in seq order ($1: the tenant id); under RLS the tenant's own session sees the same rows. */
+export const AUDIT_CHAIN_SQL = `select id::text, seq::text, audit_time(occurred_at) as occurred_at, actor, action, subject_type, subject_id,
             data::text as data_text, prev_hash, hash
-       from audit_events where tenant_id = $1 order by audit_events.seq, audit_events.id`,
-    [tenantId],
-  );
+       from audit_events where tenant_id = $1 order by audit_events.seq, audit_events.id`;
+
+export interface AuditChainRow {
+  id: string;
+  seq: string;
+  occurred_at: string;
+  actor: string;
+  action: string;
+  subject_type: string;
+  subject_id: string;
+  data_text: string;
+  prev_hash: string;
+  hash: string;
+}
+
+async function verifyTenant(client: Client, tenantId: string): Promise<TenantChainReport> {
+  const { rows } = await client.query<AuditChainRow>(AUDIT_CHAIN_SQL, [tenantId]);
+  return checkAuditChain(tenantId, rows);
+}
+
+/** The first broken link of one tenant's chain (rows as AUDIT_CHAIN_SQL reads them), if any. */
+export function checkAuditChain(tenantId: string, rows: readonly AuditChainRow[]): TenantChainReport {
   let expectedSeq = 1n;
   let prevHash = GENESIS_HASH;
   const report: TenantChainReport = { tenantId, events: rows.length, headSeq: null, headHash: null };

@@ -3,6 +3,7 @@ import {
   approveMachine,
   autopilotFor,
   collectInventory,
+  getMachine,
   inventoryFor,
   listMachines,
   rejectMachine,
@@ -88,6 +89,16 @@ builder.queryField('machines', (t) =>
     description: "The tenant's machines, optionally of one site.",
     args: { siteId: t.arg.id({ required: false }) },
     resolve: (_root, args, ctx) => listMachines(ctx, { siteId: args.siteId }),
+  }),
+);
+
+builder.queryField('machine', (t) =>
+  t.field({
+    type: MachineRef,
+    nullable: true,
+    description: 'One machine of your tenant; null if there is none with this id.',
+    args: { id: t.arg.id({ required: true }) },
+    resolve: (_root, args, ctx) => getMachine(ctx, { id: args.id }),
   }),
 );
 

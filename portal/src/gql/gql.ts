@@ -1,0 +1,182 @@
+/* eslint-disable */
+import * as types from './graphql';
+
+
+
+/**
+ * Map of all GraphQL operations in the project.
+ *
+ * This map has several performance disadvantages:
+ * 1. It is not tree-shakeable, so it will include all operations in the project.
+ * 2. It is not minifiable, so the string of a GraphQL query will be multiple times inside the bundle.
+ * 3. It does not support dead code elimination, so it will add unused operations.
+ *
+ * Therefore it is highly recommended to use the babel or swc plugin for production.
+ * Learn more about it here: https://the-guild.dev/graphql/codegen/plugins/presets/preset-client#reducing-bundle-size
+ */
+type Documents = {
+    "\n  query Audit {\n    auditEvents(last: 500) {\n      seq\n      occurredAt\n      actor\n      action\n      subjectType\n      subjectId\n      hash\n    }\n  }\n": typeof types.AuditDocument,
+    "\n  query VerifyAuditChain {\n    auditChain {\n      ok\n      events\n      headSeq\n      brokenAtSeq\n      problem\n    }\n  }\n": typeof types.VerifyAuditChainDocument,
+    "\n  query Dashboard {\n    clients {\n      id\n      name\n      sites {\n        id\n        name\n        code\n      }\n    }\n    machines {\n      id\n      siteId\n      status\n      lastSeenAt\n    }\n    fleetRuns(first: 100) {\n      id\n      status\n      createdAt\n      total\n      passed\n      failed\n      cancelled\n    }\n    alerts(last: 10) {\n      id\n      kind\n      message\n      createdAt\n    }\n  }\n": typeof types.DashboardDocument,
+    "\n  query MachineDetail($id: ID!) {\n    machine(id: $id) {\n      id\n      hostname\n      machineUid\n      status\n      pendingKind\n      pendingReason\n      replacesMachineId\n      siteId\n      agentVersion\n      lastSeenAt\n      createdAt\n      inventoryJson\n      autopilotHashCsv\n      requestedBy {\n        at\n        hostname\n        sourceIp\n        siteCode\n        keyVersion\n      }\n    }\n    machineRuns(machineId: $id) {\n      id\n      status\n      phase\n      step\n      attempt\n      profileVersion\n      startedAt\n      finishedAt\n      lastError {\n        code\n        sentence\n      }\n    }\n    sites {\n      id\n      code\n      name\n    }\n  }\n": typeof types.MachineDetailDocument,
+    "\n  mutation ApproveMachine($id: ID!, $asReplacement: Boolean) {\n    approveMachine(id: $id, asReplacement: $asReplacement) {\n      id\n      status\n    }\n  }\n": typeof types.ApproveMachineDocument,
+    "\n  mutation RejectMachine($id: ID!) {\n    rejectMachine(id: $id) {\n      id\n      status\n    }\n  }\n": typeof types.RejectMachineDocument,
+    "\n  mutation RevokeAgentKey($machineId: ID!) {\n    revokeAgentKey(machineId: $machineId)\n  }\n": typeof types.RevokeAgentKeyDocument,
+    "\n  query Machines {\n    machines {\n      id\n      hostname\n      machineUid\n      status\n      pendingKind\n      siteId\n      lastSeenAt\n      agentVersion\n    }\n    sites {\n      id\n      code\n      name\n    }\n  }\n": typeof types.MachinesDocument,
+    "\n  query Profiles {\n    profiles {\n      id\n      name\n      version\n      createdAt\n      createdBy\n      documentJson\n      resolvedJson\n    }\n    clients {\n      id\n      name\n      sites {\n        id\n        code\n      }\n    }\n  }\n": typeof types.ProfilesDocument,
+    "\n  query ValidateProfile($documentJson: String!) {\n    validateProfile(documentJson: $documentJson) {\n      path\n      message\n    }\n  }\n": typeof types.ValidateProfileDocument,
+    "\n  mutation SaveProfile($name: String!, $documentJson: String!) {\n    saveProfile(name: $name, documentJson: $documentJson) {\n      id\n      version\n    }\n  }\n": typeof types.SaveProfileDocument,
+    "\n  mutation SetProfileLayer($scope: ProfileLayerScope!, $id: ID, $documentJson: String!) {\n    setProfileLayer(scope: $scope, id: $id, documentJson: $documentJson)\n  }\n": typeof types.SetProfileLayerDocument,
+    "\n  query FleetRuns {\n    fleetRuns(first: 50) {\n      id\n      status\n      createdAt\n      createdBy\n      finishedAt\n      total\n      passed\n      failed\n      cancelled\n      skipped\n      concurrency\n      profileId\n    }\n    profiles {\n      id\n      name\n      version\n    }\n  }\n": typeof types.FleetRunsDocument,
+    "\n  query RunWizard {\n    clients {\n      id\n      name\n      sites {\n        id\n        code\n        name\n      }\n    }\n    machines {\n      id\n      hostname\n      siteId\n      status\n    }\n    profiles {\n      id\n      name\n      version\n      createdAt\n    }\n  }\n": typeof types.RunWizardDocument,
+    "\n  mutation StartFleetRun($input: FleetRunStartInput!) {\n    startFleetRun(input: $input) {\n      id\n      total\n      skipped\n    }\n  }\n": typeof types.StartFleetRunDocument,
+    "\n  query FleetRun($id: ID!) {\n    fleetRun(id: $id) {\n      id\n      status\n      workflowId\n      createdAt\n      createdBy\n      finishedAt\n      concurrency\n      total\n      passed\n      failed\n      cancelled\n      skipped\n      progress {\n        state\n        total\n        queued\n        running\n        passed\n        failed\n        cancelled\n        paused\n      }\n      machineRuns(first: 1000) {\n        id\n        seq\n        machineId\n        status\n        phase\n        step\n        attempt\n        lastError {\n          code\n          sentence\n        }\n      }\n    }\n    machines {\n      id\n      hostname\n    }\n  }\n": typeof types.FleetRunDocument,
+    "\n  subscription FleetRunProgressFeed($id: ID!) {\n    fleetRunProgress(id: $id) {\n      state\n      total\n      queued\n      running\n      passed\n      failed\n      cancelled\n      paused\n      batches\n      closedInTemporal\n      lateSignals\n      recovered\n    }\n  }\n": typeof types.FleetRunProgressFeedDocument,
+    "\n  mutation ControlFleetRun($id: ID!, $action: RunControl!) {\n    controlFleetRun(id: $id, action: $action) {\n      id\n      status\n    }\n  }\n": typeof types.ControlFleetRunDocument,
+    "\n  query MachineRun($id: ID!) {\n    machineRun(id: $id) {\n      id\n      machineId\n      fleetRunId\n      workflowId\n      status\n      phase\n      step\n      attempt\n      profileVersion\n      startedAt\n      finishedAt\n      progressJson\n      lastError {\n        code\n        type\n        sentence\n        message\n        step\n      }\n      validation {\n        item\n        result\n        detail\n      }\n    }\n  }\n": typeof types.MachineRunDocument,
+    "\n  mutation RetryMachineRun($id: ID!, $fromStep: String, $refreshConfig: Boolean) {\n    retryMachineRun(id: $id, fromStep: $fromStep, refreshConfig: $refreshConfig)\n  }\n": typeof types.RetryMachineRunDocument,
+    "\n  mutation ControlMachineRun($id: ID!, $action: RunControl!) {\n    controlMachineRun(id: $id, action: $action) {\n      id\n      status\n    }\n  }\n": typeof types.ControlMachineRunDocument,
+    "\n  mutation UpdateBranding($input: BrandingInput!) {\n    updateBranding(input: $input) {\n      displayName\n      logoUrl\n      accentColor\n    }\n  }\n": typeof types.UpdateBrandingDocument,
+    "\n  query Sites {\n    clients {\n      id\n      name\n    }\n    sites {\n      id\n      clientId\n      code\n      name\n      enrollmentFingerprint\n    }\n    pending: machines {\n      id\n      hostname\n      status\n      siteId\n      pendingKind\n      pendingReason\n      replacesMachineId\n      requestedBy {\n        at\n        hostname\n        sourceIp\n        siteCode\n        keyVersion\n      }\n    }\n  }\n": typeof types.SitesDocument,
+    "\n  mutation RotateKey($siteId: ID!) {\n    rotateEnrollmentKey(siteId: $siteId) {\n      siteId\n      version\n      fingerprint\n      key\n    }\n  }\n": typeof types.RotateKeyDocument,
+    "\n  mutation ApprovePending($id: ID!, $asReplacement: Boolean) {\n    approveMachine(id: $id, asReplacement: $asReplacement) {\n      id\n      status\n    }\n  }\n": typeof types.ApprovePendingDocument,
+    "\n  mutation RejectPending($id: ID!) {\n    rejectMachine(id: $id) {\n      id\n      status\n    }\n  }\n": typeof types.RejectPendingDocument,
+};
+const documents: Documents = {
+    "\n  query Audit {\n    auditEvents(last: 500) {\n      seq\n      occurredAt\n      actor\n      action\n      subjectType\n      subjectId\n      hash\n    }\n  }\n": types.AuditDocument,
+    "\n  query VerifyAuditChain {\n    auditChain {\n      ok\n      events\n      headSeq\n      brokenAtSeq\n      problem\n    }\n  }\n": types.VerifyAuditChainDocument,
+    "\n  query Dashboard {\n    clients {\n      id\n      name\n      sites {\n        id\n        name\n        code\n      }\n    }\n    machines {\n      id\n      siteId\n      status\n      lastSeenAt\n    }\n    fleetRuns(first: 100) {\n      id\n      status\n      createdAt\n      total\n      passed\n      failed\n      cancelled\n    }\n    alerts(last: 10) {\n      id\n      kind\n      message\n      createdAt\n    }\n  }\n": types.DashboardDocument,
+    "\n  query MachineDetail($id: ID!) {\n    machine(id: $id) {\n      id\n      hostname\n      machineUid\n      status\n      pendingKind\n      pendingReason\n      replacesMachineId\n      siteId\n      agentVersion\n      lastSeenAt\n      createdAt\n      inventoryJson\n      autopilotHashCsv\n      requestedBy {\n        at\n        hostname\n        sourceIp\n        siteCode\n        keyVersion\n      }\n    }\n    machineRuns(machineId: $id) {\n      id\n      status\n      phase\n      step\n      attempt\n      profileVersion\n      startedAt\n      finishedAt\n      lastError {\n        code\n        sentence\n      }\n    }\n    sites {\n      id\n      code\n      name\n    }\n  }\n": types.MachineDetailDocument,
+    "\n  mutation ApproveMachine($id: ID!, $asReplacement: Boolean) {\n    approveMachine(id: $id, asReplacement: $asReplacement) {\n      id\n      status\n    }\n  }\n": types.ApproveMachineDocument,
+    "\n  mutation RejectMachine($id: ID!) {\n    rejectMachine(id: $id) {\n      id\n      status\n    }\n  }\n": types.RejectMachineDocument,
+    "\n  mutation RevokeAgentKey($machineId: ID!) {\n    revokeAgentKey(machineId: $machineId)\n  }\n": types.RevokeAgentKeyDocument,
+    "\n  query Machines {\n    machines {\n      id\n      hostname\n      machineUid\n      status\n      pendingKind\n      siteId\n      lastSeenAt\n      agentVersion\n    }\n    sites {\n      id\n      code\n      name\n    }\n  }\n": types.MachinesDocument,
+    "\n  query Profiles {\n    profiles {\n      id\n      name\n      version\n      createdAt\n      createdBy\n      documentJson\n      resolvedJson\n    }\n    clients {\n      id\n      name\n      sites {\n        id\n        code\n      }\n    }\n  }\n": types.ProfilesDocument,
+    "\n  query ValidateProfile($documentJson: String!) {\n    validateProfile(documentJson: $documentJson) {\n      path\n      message\n    }\n  }\n": types.ValidateProfileDocument,
+    "\n  mutation SaveProfile($name: String!, $documentJson: String!) {\n    saveProfile(name: $name, documentJson: $documentJson) {\n      id\n      version\n    }\n  }\n": types.SaveProfileDocument,
+    "\n  mutation SetProfileLayer($scope: ProfileLayerScope!, $id: ID, $documentJson: String!) {\n    setProfileLayer(scope: $scope, id: $id, documentJson: $documentJson)\n  }\n": types.SetProfileLayerDocument,
+    "\n  query FleetRuns {\n    fleetRuns(first: 50) {\n      id\n      status\n      createdAt\n      createdBy\n      finishedAt\n      total\n      passed\n      failed\n      cancelled\n      skipped\n      concurrency\n      profileId\n    }\n    profiles {\n      id\n      name\n      version\n    }\n  }\n": types.FleetRunsDocument,
+    "\n  query RunWizard {\n    clients {\n      id\n      name\n      sites {\n        id\n        code\n        name\n      }\n    }\n    machines {\n      id\n      hostname\n      siteId\n      status\n    }\n    profiles {\n      id\n      name\n      version\n      createdAt\n    }\n  }\n": types.RunWizardDocument,
+    "\n  mutation StartFleetRun($input: FleetRunStartInput!) {\n    startFleetRun(input: $input) {\n      id\n      total\n      skipped\n    }\n  }\n": types.StartFleetRunDocument,
+    "\n  query FleetRun($id: ID!) {\n    fleetRun(id: $id) {\n      id\n      status\n      workflowId\n      createdAt\n      createdBy\n      finishedAt\n      concurrency\n      total\n      passed\n      failed\n      cancelled\n      skipped\n      progress {\n        state\n        total\n        queued\n        running\n        passed\n        failed\n        cancelled\n        paused\n      }\n      machineRuns(first: 1000) {\n        id\n        seq\n        machineId\n        status\n        phase\n        step\n        attempt\n        lastError {\n          code\n          sentence\n        }\n      }\n    }\n    machines {\n      id\n      hostname\n    }\n  }\n": types.FleetRunDocument,
+    "\n  subscription FleetRunProgressFeed($id: ID!) {\n    fleetRunProgress(id: $id) {\n      state\n      total\n      queued\n      running\n      passed\n      failed\n      cancelled\n      paused\n      batches\n      closedInTemporal\n      lateSignals\n      recovered\n    }\n  }\n": types.FleetRunProgressFeedDocument,
+    "\n  mutation ControlFleetRun($id: ID!, $action: RunControl!) {\n    controlFleetRun(id: $id, action: $action) {\n      id\n      status\n    }\n  }\n": types.ControlFleetRunDocument,
+    "\n  query MachineRun($id: ID!) {\n    machineRun(id: $id) {\n      id\n      machineId\n      fleetRunId\n      workflowId\n      status\n      phase\n      step\n      attempt\n      profileVersion\n      startedAt\n      finishedAt\n      progressJson\n      lastError {\n        code\n        type\n        sentence\n        message\n        step\n      }\n      validation {\n        item\n        result\n        detail\n      }\n    }\n  }\n": types.MachineRunDocument,
+    "\n  mutation RetryMachineRun($id: ID!, $fromStep: String, $refreshConfig: Boolean) {\n    retryMachineRun(id: $id, fromStep: $fromStep, refreshConfig: $refreshConfig)\n  }\n": types.RetryMachineRunDocument,
+    "\n  mutation ControlMachineRun($id: ID!, $action: RunControl!) {\n    controlMachineRun(id: $id, action: $action) {\n      id\n      status\n    }\n  }\n": types.ControlMachineRunDocument,
+    "\n  mutation UpdateBranding($input: BrandingInput!) {\n    updateBranding(input: $input) {\n      displayName\n      logoUrl\n      accentColor\n    }\n  }\n": types.UpdateBrandingDocument,
+    "\n  query Sites {\n    clients {\n      id\n      name\n    }\n    sites {\n      id\n      clientId\n      code\n      name\n      enrollmentFingerprint\n    }\n    pending: machines {\n      id\n      hostname\n      status\n      siteId\n      pendingKind\n      pendingReason\n      replacesMachineId\n      requestedBy {\n        at\n        hostname\n        sourceIp\n        siteCode\n        keyVersion\n      }\n    }\n  }\n": types.SitesDocument,
+    "\n  mutation RotateKey($siteId: ID!) {\n    rotateEnrollmentKey(siteId: $siteId) {\n      siteId\n      version\n      fingerprint\n      key\n    }\n  }\n": types.RotateKeyDocument,
+    "\n  mutation ApprovePending($id: ID!, $asReplacement: Boolean) {\n    approveMachine(id: $id, asReplacement: $asReplacement) {\n      id\n      status\n    }\n  }\n": types.ApprovePendingDocument,
+    "\n  mutation RejectPending($id: ID!) {\n    rejectMachine(id: $id) {\n      id\n      status\n    }\n  }\n": types.RejectPendingDocument,
+};
+
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  query Audit {\n    auditEvents(last: 500) {\n      seq\n      occurredAt\n      actor\n      action\n      subjectType\n      subjectId\n      hash\n    }\n  }\n"): typeof import('./graphql').AuditDocument;
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  query VerifyAuditChain {\n    auditChain {\n      ok\n      events\n      headSeq\n      brokenAtSeq\n      problem\n    }\n  }\n"): typeof import('./graphql').VerifyAuditChainDocument;
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  query Dashboard {\n    clients {\n      id\n      name\n      sites {\n        id\n        name\n        code\n      }\n    }\n    machines {\n      id\n      siteId\n      status\n      lastSeenAt\n    }\n    fleetRuns(first: 100) {\n      id\n      status\n      createdAt\n      total\n      passed\n      failed\n      cancelled\n    }\n    alerts(last: 10) {\n      id\n      kind\n      message\n      createdAt\n    }\n  }\n"): typeof import('./graphql').DashboardDocument;
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  query MachineDetail($id: ID!) {\n    machine(id: $id) {\n      id\n      hostname\n      machineUid\n      status\n      pendingKind\n      pendingReason\n      replacesMachineId\n      siteId\n      agentVersion\n      lastSeenAt\n      createdAt\n      inventoryJson\n      autopilotHashCsv\n      requestedBy {\n        at\n        hostname\n        sourceIp\n        siteCode\n        keyVersion\n      }\n    }\n    machineRuns(machineId: $id) {\n      id\n      status\n      phase\n      step\n      attempt\n      profileVersion\n      startedAt\n      finishedAt\n      lastError {\n        code\n        sentence\n      }\n    }\n    sites {\n      id\n      code\n      name\n    }\n  }\n"): typeof import('./graphql').MachineDetailDocument;
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  mutation ApproveMachine($id: ID!, $asReplacement: Boolean) {\n    approveMachine(id: $id, asReplacement: $asReplacement) {\n      id\n      status\n    }\n  }\n"): typeof import('./graphql').ApproveMachineDocument;
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  mutation RejectMachine($id: ID!) {\n    rejectMachine(id: $id) {\n      id\n      status\n    }\n  }\n"): typeof import('./graphql').RejectMachineDocument;
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  mutation RevokeAgentKey($machineId: ID!) {\n    revokeAgentKey(machineId: $machineId)\n  }\n"): typeof import('./graphql').RevokeAgentKeyDocument;
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  query Machines {\n    machines {\n      id\n      hostname\n      machineUid\n      status\n      pendingKind\n      siteId\n      lastSeenAt\n      agentVersion\n    }\n    sites {\n      id\n      code\n      name\n    }\n  }\n"): typeof import('./graphql').MachinesDocument;
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  query Profiles {\n    profiles {\n      id\n      name\n      version\n      createdAt\n      createdBy\n      documentJson\n      resolvedJson\n    }\n    clients {\n      id\n      name\n      sites {\n        id\n        code\n      }\n    }\n  }\n"): typeof import('./graphql').ProfilesDocument;
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  query ValidateProfile($documentJson: String!) {\n    validateProfile(documentJson: $documentJson) {\n      path\n      message\n    }\n  }\n"): typeof import('./graphql').ValidateProfileDocument;
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  mutation SaveProfile($name: String!, $documentJson: String!) {\n    saveProfile(name: $name, documentJson: $documentJson) {\n      id\n      version\n    }\n  }\n"): typeof import('./graphql').SaveProfileDocument;
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  mutation SetProfileLayer($scope: ProfileLayerScope!, $id: ID, $documentJson: String!) {\n    setProfileLayer(scope: $scope, id: $id, documentJson: $documentJson)\n  }\n"): typeof import('./graphql').SetProfileLayerDocument;
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  query FleetRuns {\n    fleetRuns(first: 50) {\n      id\n      status\n      createdAt\n      createdBy\n      finishedAt\n      total\n      passed\n      failed\n      cancelled\n      skipped\n      concurrency\n      profileId\n    }\n    profiles {\n      id\n      name\n      version\n    }\n  }\n"): typeof import('./graphql').FleetRunsDocument;
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  query RunWizard {\n    clients {\n      id\n      name\n      sites {\n        id\n        code\n        name\n      }\n    }\n    machines {\n      id\n      hostname\n      siteId\n      status\n    }\n    profiles {\n      id\n      name\n      version\n      createdAt\n    }\n  }\n"): typeof import('./graphql').RunWizardDocument;
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  mutation StartFleetRun($input: FleetRunStartInput!) {\n    startFleetRun(input: $input) {\n      id\n      total\n      skipped\n    }\n  }\n"): typeof import('./graphql').StartFleetRunDocument;
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  query FleetRun($id: ID!) {\n    fleetRun(id: $id) {\n      id\n      status\n      workflowId\n      createdAt\n      createdBy\n      finishedAt\n      concurrency\n      total\n      passed\n      failed\n      cancelled\n      skipped\n      progress {\n        state\n        total\n        queued\n        running\n        passed\n        failed\n        cancelled\n        paused\n      }\n      machineRuns(first: 1000) {\n        id\n        seq\n        machineId\n        status\n        phase\n        step\n        attempt\n        lastError {\n          code\n          sentence\n        }\n      }\n    }\n    machines {\n      id\n      hostname\n    }\n  }\n"): typeof import('./graphql').FleetRunDocument;
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  subscription FleetRunProgressFeed($id: ID!) {\n    fleetRunProgress(id: $id) {\n      state\n      total\n      queued\n      running\n      passed\n      failed\n      cancelled\n      paused\n      batches\n      closedInTemporal\n      lateSignals\n      recovered\n    }\n  }\n"): typeof import('./graphql').FleetRunProgressFeedDocument;
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  mutation ControlFleetRun($id: ID!, $action: RunControl!) {\n    controlFleetRun(id: $id, action: $action) {\n      id\n      status\n    }\n  }\n"): typeof import('./graphql').ControlFleetRunDocument;
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  query MachineRun($id: ID!) {\n    machineRun(id: $id) {\n      id\n      machineId\n      fleetRunId\n      workflowId\n      status\n      phase\n      step\n      attempt\n      profileVersion\n      startedAt\n      finishedAt\n      progressJson\n      lastError {\n        code\n        type\n        sentence\n        message\n        step\n      }\n      validation {\n        item\n        result\n        detail\n      }\n    }\n  }\n"): typeof import('./graphql').MachineRunDocument;
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  mutation RetryMachineRun($id: ID!, $fromStep: String, $refreshConfig: Boolean) {\n    retryMachineRun(id: $id, fromStep: $fromStep, refreshConfig: $refreshConfig)\n  }\n"): typeof import('./graphql').RetryMachineRunDocument;
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  mutation ControlMachineRun($id: ID!, $action: RunControl!) {\n    controlMachineRun(id: $id, action: $action) {\n      id\n      status\n    }\n  }\n"): typeof import('./graphql').ControlMachineRunDocument;
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  mutation UpdateBranding($input: BrandingInput!) {\n    updateBranding(input: $input) {\n      displayName\n      logoUrl\n      accentColor\n    }\n  }\n"): typeof import('./graphql').UpdateBrandingDocument;
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  query Sites {\n    clients {\n      id\n      name\n    }\n    sites {\n      id\n      clientId\n      code\n      name\n      enrollmentFingerprint\n    }\n    pending: machines {\n      id\n      hostname\n      status\n      siteId\n      pendingKind\n      pendingReason\n      replacesMachineId\n      requestedBy {\n        at\n        hostname\n        sourceIp\n        siteCode\n        keyVersion\n      }\n    }\n  }\n"): typeof import('./graphql').SitesDocument;
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  mutation RotateKey($siteId: ID!) {\n    rotateEnrollmentKey(siteId: $siteId) {\n      siteId\n      version\n      fingerprint\n      key\n    }\n  }\n"): typeof import('./graphql').RotateKeyDocument;
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  mutation ApprovePending($id: ID!, $asReplacement: Boolean) {\n    approveMachine(id: $id, asReplacement: $asReplacement) {\n      id\n      status\n    }\n  }\n"): typeof import('./graphql').ApprovePendingDocument;
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  mutation RejectPending($id: ID!) {\n    rejectMachine(id: $id) {\n      id\n      status\n    }\n  }\n"): typeof import('./graphql').RejectPendingDocument;
+
+
+export function graphql(source: string) {
+  return (documents as any)[source] ?? {};
+}

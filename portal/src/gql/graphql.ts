@@ -1,0 +1,670 @@
+/* eslint-disable */
+/** Internal type. DO NOT USE DIRECTLY. */
+type Exact<T extends { [key: string]: unknown }> = { [K in keyof T]: T[K] };
+/** Internal type. DO NOT USE DIRECTLY. */
+export type Incremental<T> = T | { [P in keyof T]?: P extends ' $fragmentName' | '__typename' ? T[P] : never };
+import type { DocumentTypeDecoration } from '@graphql-typed-document-node/core';
+export type AlertKind =
+  | 'FleetRunLostSignals'
+  | 'MachineCollision'
+  | 'MachineEnrolled'
+  | 'MachineMoveRequested'
+  | 'MachineReenrollmentUnverified'
+  | 'MachineSiteMoved';
+
+export type BrandingInput = {
+  accentColor: string;
+  displayName: string;
+  logoUrl?: string | null | undefined;
+};
+
+export type FleetRunStartInput = {
+  clientIds?: Array<string | number> | null | undefined;
+  /** Machines at once (1–1000). */
+  concurrency?: number | null | undefined;
+  machineIds?: Array<string | number> | null | undefined;
+  /** A saved profile version. */
+  profileId: string | number;
+  siteIds?: Array<string | number> | null | undefined;
+  /** Machine labels that must all match, as key=value. */
+  tags?: Array<string> | null | undefined;
+};
+
+export type MachineStatus =
+  | 'Active'
+  | 'Pending'
+  | 'Retired';
+
+/** What an operator is asked to decide about a machine. */
+export type PendingKind =
+  | 'Collision'
+  | 'Move'
+  | 'Unverified';
+
+export type ProfileLayerScope =
+  | 'CLIENT'
+  | 'MACHINE'
+  | 'SITE'
+  | 'TENANT';
+
+export type RunControl =
+  | 'CANCEL'
+  | 'PAUSE'
+  | 'RESUME';
+
+export type AuditQueryVariables = Exact<{ [key: string]: never; }>;
+
+
+export type AuditQuery = { auditEvents: Array<{ seq: string, occurredAt: string, actor: string, action: string, subjectType: string, subjectId: string, hash: string }> };
+
+export type VerifyAuditChainQueryVariables = Exact<{ [key: string]: never; }>;
+
+
+export type VerifyAuditChainQuery = { auditChain: { ok: boolean, events: number, headSeq: string | null, brokenAtSeq: string | null, problem: string | null } };
+
+export type DashboardQueryVariables = Exact<{ [key: string]: never; }>;
+
+
+export type DashboardQuery = { clients: Array<{ id: string, name: string, sites: Array<{ id: string, name: string, code: string }> }>, machines: Array<{ id: string, siteId: string, status: MachineStatus, lastSeenAt: string | null }>, fleetRuns: Array<{ id: string, status: string, createdAt: string, total: number, passed: number, failed: number, cancelled: number }>, alerts: Array<{ id: string, kind: AlertKind, message: string, createdAt: string }> };
+
+export type MachineDetailQueryVariables = Exact<{
+  id: string | number;
+}>;
+
+
+export type MachineDetailQuery = { machine: { id: string, hostname: string, machineUid: string, status: MachineStatus, pendingKind: PendingKind | null, pendingReason: string | null, replacesMachineId: string | null, siteId: string, agentVersion: string | null, lastSeenAt: string | null, createdAt: string, inventoryJson: string | null, autopilotHashCsv: string | null, requestedBy: { at: string, hostname: string, sourceIp: string, siteCode: string, keyVersion: number } | null } | null, machineRuns: Array<{ id: string, status: string, phase: string | null, step: string | null, attempt: number, profileVersion: number | null, startedAt: string | null, finishedAt: string | null, lastError: { code: string, sentence: string } | null }>, sites: Array<{ id: string, code: string, name: string }> };
+
+export type ApproveMachineMutationVariables = Exact<{
+  id: string | number;
+  asReplacement?: boolean | null | undefined;
+}>;
+
+
+export type ApproveMachineMutation = { approveMachine: { id: string, status: MachineStatus } };
+
+export type RejectMachineMutationVariables = Exact<{
+  id: string | number;
+}>;
+
+
+export type RejectMachineMutation = { rejectMachine: { id: string, status: MachineStatus } };
+
+export type RevokeAgentKeyMutationVariables = Exact<{
+  machineId: string | number;
+}>;
+
+
+export type RevokeAgentKeyMutation = { revokeAgentKey: number };
+
+export type MachinesQueryVariables = Exact<{ [key: string]: never; }>;
+
+
+export type MachinesQuery = { machines: Array<{ id: string, hostname: string, machineUid: string, status: MachineStatus, pendingKind: PendingKind | null, siteId: string, lastSeenAt: string | null, agentVersion: string | null }>, sites: Array<{ id: string, code: string, name: string }> };
+
+export type ProfilesQueryVariables = Exact<{ [key: string]: never; }>;
+
+
+export type ProfilesQuery = { profiles: Array<{ id: string, name: string, version: number, createdAt: string, createdBy: string, documentJson: string, resolvedJson: string }>, clients: Array<{ id: string, name: string, sites: Array<{ id: string, code: string }> }> };
+
+export type ValidateProfileQueryVariables = Exact<{
+  documentJson: string;
+}>;
+
+
+export type ValidateProfileQuery = { validateProfile: Array<{ path: string, message: string }> };
+
+export type SaveProfileMutationVariables = Exact<{
+  name: string;
+  documentJson: string;
+}>;
+
+
+export type SaveProfileMutation = { saveProfile: { id: string, version: number } };
+
+export type SetProfileLayerMutationVariables = Exact<{
+  scope: ProfileLayerScope;
+  id?: string | number | null | undefined;
+  documentJson: string;
+}>;
+
+
+export type SetProfileLayerMutation = { setProfileLayer: boolean };
+
+export type FleetRunsQueryVariables = Exact<{ [key: string]: never; }>;
+
+
+export type FleetRunsQuery = { fleetRuns: Array<{ id: string, status: string, createdAt: string, createdBy: string, finishedAt: string | null, total: number, passed: number, failed: number, cancelled: number, skipped: number, concurrency: number, profileId: string }>, profiles: Array<{ id: string, name: string, version: number }> };
+
+export type RunWizardQueryVariables = Exact<{ [key: string]: never; }>;
+
+
+export type RunWizardQuery = { clients: Array<{ id: string, name: string, sites: Array<{ id: string, code: string, name: string }> }>, machines: Array<{ id: string, hostname: string, siteId: string, status: MachineStatus }>, profiles: Array<{ id: string, name: string, version: number, createdAt: string }> };
+
+export type StartFleetRunMutationVariables = Exact<{
+  input: FleetRunStartInput;
+}>;
+
+
+export type StartFleetRunMutation = { startFleetRun: { id: string, total: number, skipped: number } };
+
+export type FleetRunQueryVariables = Exact<{
+  id: string | number;
+}>;
+
+
+export type FleetRunQuery = { fleetRun: { id: string, status: string, workflowId: string, createdAt: string, createdBy: string, finishedAt: string | null, concurrency: number, total: number, passed: number, failed: number, cancelled: number, skipped: number, progress: { state: string, total: number, queued: number, running: number, passed: number, failed: number, cancelled: number, paused: boolean } | null, machineRuns: Array<{ id: string, seq: number | null, machineId: string, status: string, phase: string | null, step: string | null, attempt: number, lastError: { code: string, sentence: string } | null }> } | null, machines: Array<{ id: string, hostname: string }> };
+
+export type FleetRunProgressFeedSubscriptionVariables = Exact<{
+  id: string | number;
+}>;
+
+
+export type FleetRunProgressFeedSubscription = { fleetRunProgress: { state: string, total: number, queued: number, running: number, passed: number, failed: number, cancelled: number, paused: boolean, batches: number, closedInTemporal: number, lateSignals: number, recovered: number } };
+
+export type ControlFleetRunMutationVariables = Exact<{
+  id: string | number;
+  action: RunControl;
+}>;
+
+
+export type ControlFleetRunMutation = { controlFleetRun: { id: string, status: string } };
+
+export type MachineRunQueryVariables = Exact<{
+  id: string | number;
+}>;
+
+
+export type MachineRunQuery = { machineRun: { id: string, machineId: string, fleetRunId: string | null, workflowId: string, status: string, phase: string | null, step: string | null, attempt: number, profileVersion: number | null, startedAt: string | null, finishedAt: string | null, progressJson: string | null, lastError: { code: string, type: string, sentence: string, message: string, step: string | null } | null, validation: Array<{ item: string, result: string, detail: string }> } | null };
+
+export type RetryMachineRunMutationVariables = Exact<{
+  id: string | number;
+  fromStep?: string | null | undefined;
+  refreshConfig?: boolean | null | undefined;
+}>;
+
+
+export type RetryMachineRunMutation = { retryMachineRun: string };
+
+export type ControlMachineRunMutationVariables = Exact<{
+  id: string | number;
+  action: RunControl;
+}>;
+
+
+export type ControlMachineRunMutation = { controlMachineRun: { id: string, status: string } };
+
+export type UpdateBrandingMutationVariables = Exact<{
+  input: BrandingInput;
+}>;
+
+
+export type UpdateBrandingMutation = { updateBranding: { displayName: string, logoUrl: string | null, accentColor: string } };
+
+export type SitesQueryVariables = Exact<{ [key: string]: never; }>;
+
+
+export type SitesQuery = { clients: Array<{ id: string, name: string }>, sites: Array<{ id: string, clientId: string, code: string, name: string, enrollmentFingerprint: string | null }>, pending: Array<{ id: string, hostname: string, status: MachineStatus, siteId: string, pendingKind: PendingKind | null, pendingReason: string | null, replacesMachineId: string | null, requestedBy: { at: string, hostname: string, sourceIp: string, siteCode: string, keyVersion: number } | null }> };
+
+export type RotateKeyMutationVariables = Exact<{
+  siteId: string | number;
+}>;
+
+
+export type RotateKeyMutation = { rotateEnrollmentKey: { siteId: string, version: number, fingerprint: string, key: string | null } };
+
+export type ApprovePendingMutationVariables = Exact<{
+  id: string | number;
+  asReplacement?: boolean | null | undefined;
+}>;
+
+
+export type ApprovePendingMutation = { approveMachine: { id: string, status: MachineStatus } };
+
+export type RejectPendingMutationVariables = Exact<{
+  id: string | number;
+}>;
+
+
+export type RejectPendingMutation = { rejectMachine: { id: string, status: MachineStatus } };
+
+export class TypedDocumentString<TResult, TVariables>
+  extends String
+  implements DocumentTypeDecoration<TResult, TVariables>
+{
+  __apiType?: NonNullable<DocumentTypeDecoration<TResult, TVariables>['__apiType']>;
+  private value: string;
+  public __meta__?: Record<string, any> | undefined;
+
+  constructor(value: string, __meta__?: Record<string, any> | undefined) {
+    super(value);
+    this.value = value;
+    this.__meta__ = __meta__;
+  }
+
+  override toString(): string & DocumentTypeDecoration<TResult, TVariables> {
+    return this.value;
+  }
+}
+
+export const AuditDocument = new TypedDocumentString(`
+    query Audit {
+  auditEvents(last: 500) {
+    seq
+    occurredAt
+    actor
+    action
+    subjectType
+    subjectId
+    hash
+  }
+}
+    `) as unknown as TypedDocumentString<AuditQuery, AuditQueryVariables>;
+export const VerifyAuditChainDocument = new TypedDocumentString(`
+    query VerifyAuditChain {
+  auditChain {
+    ok
+    events
+    headSeq
+    brokenAtSeq
+    problem
+  }
+}
+    `) as unknown as TypedDocumentString<VerifyAuditChainQuery, VerifyAuditChainQueryVariables>;
+export const DashboardDocument = new TypedDocumentString(`
+    query Dashboard {
+  clients {
+    id
+    name
+    sites {
+      id
+      name
+      code
+    }
+  }
+  machines {
+    id
+    siteId
+    status
+    lastSeenAt
+  }
+  fleetRuns(first: 100) {
+    id
+    status
+    createdAt
+    total
+    passed
+    failed
+    cancelled
+  }
+  alerts(last: 10) {
+    id
+    kind
+    message
+    createdAt
+  }
+}
+    `) as unknown as TypedDocumentString<DashboardQuery, DashboardQueryVariables>;
+export const MachineDetailDocument = new TypedDocumentString(`
+    query MachineDetail($id: ID!) {
+  machine(id: $id) {
+    id
+    hostname
+    machineUid
+    status
+    pendingKind
+    pendingReason
+    replacesMachineId
+    siteId
+    agentVersion
+    lastSeenAt
+    createdAt
+    inventoryJson
+    autopilotHashCsv
+    requestedBy {
+      at
+      hostname
+      sourceIp
+      siteCode
+      keyVersion
+    }
+  }
+  machineRuns(machineId: $id) {
+    id
+    status
+    phase
+    step
+    attempt
+    profileVersion
+    startedAt
+    finishedAt
+    lastError {
+      code
+      sentence
+    }
+  }
+  sites {
+    id
+    code
+    name
+  }
+}
+    `) as unknown as TypedDocumentString<MachineDetailQuery, MachineDetailQueryVariables>;
+export const ApproveMachineDocument = new TypedDocumentString(`
+    mutation ApproveMachine($id: ID!, $asReplacement: Boolean) {
+  approveMachine(id: $id, asReplacement: $asReplacement) {
+    id
+    status
+  }
+}
+    `) as unknown as TypedDocumentString<ApproveMachineMutation, ApproveMachineMutationVariables>;
+export const RejectMachineDocument = new TypedDocumentString(`
+    mutation RejectMachine($id: ID!) {
+  rejectMachine(id: $id) {
+    id
+    status
+  }
+}
+    `) as unknown as TypedDocumentString<RejectMachineMutation, RejectMachineMutationVariables>;
+export const RevokeAgentKeyDocument = new TypedDocumentString(`
+    mutation RevokeAgentKey($machineId: ID!) {
+  revokeAgentKey(machineId: $machineId)
+}
+    `) as unknown as TypedDocumentString<RevokeAgentKeyMutation, RevokeAgentKeyMutationVariables>;
+export const MachinesDocument = new TypedDocumentString(`
+    query Machines {
+  machines {
+    id
+    hostname
+    machineUid
+    status
+    pendingKind
+    siteId
+    lastSeenAt
+    agentVersion
+  }
+  sites {
+    id
+    code
+    name
+  }
+}
+    `) as unknown as TypedDocumentString<MachinesQuery, MachinesQueryVariables>;
+export const ProfilesDocument = new TypedDocumentString(`
+    query Profiles {
+  profiles {
+    id
+    name
+    version
+    createdAt
+    createdBy
+    documentJson
+    resolvedJson
+  }
+  clients {
+    id
+    name
+    sites {
+      id
+      code
+    }
+  }
+}
+    `) as unknown as TypedDocumentString<ProfilesQuery, ProfilesQueryVariables>;
+export const ValidateProfileDocument = new TypedDocumentString(`
+    query ValidateProfile($documentJson: String!) {
+  validateProfile(documentJson: $documentJson) {
+    path
+    message
+  }
+}
+    `) as unknown as TypedDocumentString<ValidateProfileQuery, ValidateProfileQueryVariables>;
+export const SaveProfileDocument = new TypedDocumentString(`
+    mutation SaveProfile($name: String!, $documentJson: String!) {
+  saveProfile(name: $name, documentJson: $documentJson) {
+    id
+    version
+  }
+}
+    `) as unknown as TypedDocumentString<SaveProfileMutation, SaveProfileMutationVariables>;
+export const SetProfileLayerDocument = new TypedDocumentString(`
+    mutation SetProfileLayer($scope: ProfileLayerScope!, $id: ID, $documentJson: String!) {
+  setProfileLayer(scope: $scope, id: $id, documentJson: $documentJson)
+}
+    `) as unknown as TypedDocumentString<SetProfileLayerMutation, SetProfileLayerMutationVariables>;
+export const FleetRunsDocument = new TypedDocumentString(`
+    query FleetRuns {
+  fleetRuns(first: 50) {
+    id
+    status
+    createdAt
+    createdBy
+    finishedAt
+    total
+    passed
+    failed
+    cancelled
+    skipped
+    concurrency
+    profileId
+  }
+  profiles {
+    id
+    name
+    version
+  }
+}
+    `) as unknown as TypedDocumentString<FleetRunsQuery, FleetRunsQueryVariables>;
+export const RunWizardDocument = new TypedDocumentString(`
+    query RunWizard {
+  clients {
+    id
+    name
+    sites {
+      id
+      code
+      name
+    }
+  }
+  machines {
+    id
+    hostname
+    siteId
+    status
+  }
+  profiles {
+    id
+    name
+    version
+    createdAt
+  }
+}
+    `) as unknown as TypedDocumentString<RunWizardQuery, RunWizardQueryVariables>;
+export const StartFleetRunDocument = new TypedDocumentString(`
+    mutation StartFleetRun($input: FleetRunStartInput!) {
+  startFleetRun(input: $input) {
+    id
+    total
+    skipped
+  }
+}
+    `) as unknown as TypedDocumentString<StartFleetRunMutation, StartFleetRunMutationVariables>;
+export const FleetRunDocument = new TypedDocumentString(`
+    query FleetRun($id: ID!) {
+  fleetRun(id: $id) {
+    id
+    status
+    workflowId
+    createdAt
+    createdBy
+    finishedAt
+    concurrency
+    total
+    passed
+    failed
+    cancelled
+    skipped
+    progress {
+      state
+      total
+      queued
+      running
+      passed
+      failed
+      cancelled
+      paused
+    }
+    machineRuns(first: 1000) {
+      id
+      seq
+      machineId
+      status
+      phase
+      step
+      attempt
+      lastError {
+        code
+        sentence
+      }
+    }
+  }
+  machines {
+    id
+    hostname
+  }
+}
+    `) as unknown as TypedDocumentString<FleetRunQuery, FleetRunQueryVariables>;
+export const FleetRunProgressFeedDocument = new TypedDocumentString(`
+    subscription FleetRunProgressFeed($id: ID!) {
+  fleetRunProgress(id: $id) {
+    state
+    total
+    queued
+    running
+    passed
+    failed
+    cancelled
+    paused
+    batches
+    closedInTemporal
+    lateSignals
+    recovered
+  }
+}
+    `) as unknown as TypedDocumentString<FleetRunProgressFeedSubscription, FleetRunProgressFeedSubscriptionVariables>;
+export const ControlFleetRunDocument = new TypedDocumentString(`
+    mutation ControlFleetRun($id: ID!, $action: RunControl!) {
+  controlFleetRun(id: $id, action: $action) {
+    id
+    status
+  }
+}
+    `) as unknown as TypedDocumentString<ControlFleetRunMutation, ControlFleetRunMutationVariables>;
+export const MachineRunDocument = new TypedDocumentString(`
+    query MachineRun($id: ID!) {
+  machineRun(id: $id) {
+    id
+    machineId
+    fleetRunId
+    workflowId
+    status
+    phase
+    step
+    attempt
+    profileVersion
+    startedAt
+    finishedAt
+    progressJson
+    lastError {
+      code
+      type
+      sentence
+      message
+      step
+    }
+    validation {
+      item
+      result
+      detail
+    }
+  }
+}
+    `) as unknown as TypedDocumentString<MachineRunQuery, MachineRunQueryVariables>;
+export const RetryMachineRunDocument = new TypedDocumentString(`
+    mutation RetryMachineRun($id: ID!, $fromStep: String, $refreshConfig: Boolean) {
+  retryMachineRun(id: $id, fromStep: $fromStep, refreshConfig: $refreshConfig)
+}
+    `) as unknown as TypedDocumentString<RetryMachineRunMutation, RetryMachineRunMutationVariables>;
+export const ControlMachineRunDocument = new TypedDocumentString(`
+    mutation ControlMachineRun($id: ID!, $action: RunControl!) {
+  controlMachineRun(id: $id, action: $action) {
+    id
+    status
+  }
+}
+    `) as unknown as TypedDocumentString<ControlMachineRunMutation, ControlMachineRunMutationVariables>;
+export const UpdateBrandingDocument = new TypedDocumentString(`
+    mutation UpdateBranding($input: BrandingInput!) {
+  updateBranding(input: $input) {
+    displayName
+    logoUrl
+    accentColor
+  }
+}
+    `) as unknown as TypedDocumentString<UpdateBrandingMutation, UpdateBrandingMutationVariables>;
+export const SitesDocument = new TypedDocumentString(`
+    query Sites {
+  clients {
+    id
+    name
+  }
+  sites {
+    id
+    clientId
+    code
+    name
+    enrollmentFingerprint
+  }
+  pending: machines {
+    id
+    hostname
+    status
+    siteId
+    pendingKind
+    pendingReason
+    replacesMachineId
+    requestedBy {
+      at
+      hostname
+      sourceIp
+      siteCode
+      keyVersion
+    }
+  }
+}
+    `) as unknown as TypedDocumentString<SitesQuery, SitesQueryVariables>;
+export const RotateKeyDocument = new TypedDocumentString(`
+    mutation RotateKey($siteId: ID!) {
+  rotateEnrollmentKey(siteId: $siteId) {
+    siteId
+    version
+    fingerprint
+    key
+  }
+}
+    `) as unknown as TypedDocumentString<RotateKeyMutation, RotateKeyMutationVariables>;
+export const ApprovePendingDocument = new TypedDocumentString(`
+    mutation ApprovePending($id: ID!, $asReplacement: Boolean) {
+  approveMachine(id: $id, asReplacement: $asReplacement) {
+    id
+    status
+  }
+}
+    `) as unknown as TypedDocumentString<ApprovePendingMutation, ApprovePendingMutationVariables>;
+export const RejectPendingDocument = new TypedDocumentString(`
+    mutation RejectPending($id: ID!) {
+  rejectMachine(id: $id) {
+    id
+    status
+  }
+}
+    `) as unknown as TypedDocumentString<RejectPendingMutation, RejectPendingMutationVariables>;
