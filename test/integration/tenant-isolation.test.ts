@@ -96,6 +96,7 @@ describe('row-level security', () => {
         'agent_tasks',
         'alerts',
         'profiles',
+        'domain_credentials',
       ]) {
         const { rows } = await client.query<{ n: number }>(`select count(*)::int as n from ${table}`);
         expect({ table, n: rows[0]!.n }).toEqual({ table, n: 0 });
@@ -276,6 +277,7 @@ describe('the RLS catalog check', () => {
       'alerts',
       'audit_events',
       'clients',
+      'domain_credentials',
       'enrollment_site_rate',
       'fleet_runs',
       'machine_names',

@@ -10,6 +10,7 @@ import { Migration0008SecurityHardening } from './0008-security-hardening';
 import { Migration0009TweakUndos } from './0009-tweak-undos';
 import { Migration0010RunLifecycle } from './0010-run-lifecycle';
 import { Migration0011SiteInstallers } from './0011-site-installers';
+import { Migration0014DomainCredentials } from './0014-domain-credentials';
 
 /** Checked-in migrations, in order. Listed explicitly so bundlers and tsx need no file discovery. */
 export const migrationsList: MigrationObject[] = [
@@ -24,4 +25,5 @@ export const migrationsList: MigrationObject[] = [
   { name: '0009-tweak-undos', class: Migration0009TweakUndos },
   { name: '0010-run-lifecycle', class: Migration0010RunLifecycle },
   { name: '0011-site-installers', class: Migration0011SiteInstallers },
+  { name: '0014-domain-credentials', class: Migration0014DomainCredentials },
 ];
