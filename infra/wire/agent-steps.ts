@@ -111,4 +111,6 @@ export enum StepFailure {
   /** The payload is not what this agent's step takes (a value a newer server sends, or a bug): nothing ran. */
   InvalidPayload = 'InvalidPayload',
   StepCrashed = 'StepCrashed',
+  /** The task names a domain credential this machine may not use (not an active gateway of its site). */
+  CredentialUnavailable = 'CredentialUnavailable',
 }
