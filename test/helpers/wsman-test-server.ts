@@ -124,6 +124,11 @@ export class WsManTestServer {
     }
   }
 
+  /** Shells created and not deleted: a client that cleans up leaves none. */
+  openShells(): number {
+    return this.shells.size;
+  }
+
   /** Drops every open connection, as a restarted WinRM service or a flaky network would. */
   dropConnections(): void {
     this.httpServer?.closeAllConnections();

@@ -4,7 +4,14 @@ import {
   testBind,
   type DirectoryEndpoint,
 } from '../../agent/gateway/directory/ad-directory';
-import { candidateDomains, discoverDomain } from '../../agent/gateway/directory/domain-discovery';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import {
+  candidateDomains,
+  discoverDomain,
+  systemSearchSuffixes,
+} from '../../agent/gateway/directory/domain-discovery';
 import {
   ADMIN_PASSWORD,
   DOMAIN,
@@ -31,6 +38,21 @@ describe('candidate domains from search suffixes', () => {
       'branch.corp.example.com',
       'corp.example.com',
       'example.com',
+    ]);
+  });
+});
+
+describe("the gateway's own search suffixes", () => {
+  it('come from resolv.conf (search and domain lines)', () => {
+    const file = path.join(mkdtempSync(path.join(os.tmpdir(), 'resolv-')), 'resolv.conf');
+    writeFileSync(
+      file,
+      '# comment\nnameserver 10.0.0.1\nsearch branch.corp.example corp.example\ndomain lan.example\n',
+    );
+    expect(systemSearchSuffixes(file).slice(0, 3)).toEqual([
+      'branch.corp.example',
+      'corp.example',
+      'lan.example',
     ]);
   });
 });

@@ -180,6 +180,25 @@ describe('our WinRM client against the test WS-Man server', () => {
     }
   });
 
+  it('a heartbeat that throws (the activity was cancelled) terminates the command and deletes the shell', async () => {
+    const client = ntlmHttp();
+    try {
+      const before = server.commands.length;
+      const err = await client
+        .run('timeout', ['/t', '30'], {
+          heartbeat: () => {
+            throw new Error('activity cancelled');
+          },
+        })
+        .catch((e: Error) => e);
+      expect((err as Error).message).toBe('activity cancelled');
+      expect(server.commands.length).toBe(before + 1);
+      expect(server.openShells()).toBe(0);
+    } finally {
+      client.close();
+    }
+  });
+
   it('authenticates again when the listener drops the connection', async () => {
     const client = ntlmHttp();
     try {
