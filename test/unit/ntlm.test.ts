@@ -2,6 +2,7 @@ import { md4, Rc4, rc4Once } from '../../agent/gateway/winrm/legacy-crypto';
 import {
   authenticateMessage,
   AvId,
+  CLIENT_FLAGS,
   NegotiateFlag,
   negotiateMessage,
   NtlmSessionSecurity,
@@ -164,5 +165,21 @@ describe('a whole handshake with the test acceptor (Windows-like challenge with 
     const badMic = Buffer.from(auth.message);
     badMic[72] = badMic[72]! ^ 1;
     expect(() => acceptAuthenticate(badMic, state, users)).toThrow(/MIC/);
+  });
+
+  it('without key exchange, the session key is the key exchange key and none is sent', () => {
+    const negotiate = negotiateMessage((CLIENT_FLAGS & ~NegotiateFlag.KeyExchange) >>> 0);
+    const { message: chal, state } = challengeMessage(negotiate, { domain: 'DRYDOCK', computer: 'WIN-HOST' });
+    expect(parseChallengeMessage(chal).flags & NegotiateFlag.KeyExchange).toBe(0);
+    const auth = authenticateMessage({
+      negotiate,
+      challenge: chal,
+      credentials: { user: 'deployer', domain: 'DRYDOCK', password: 'S3cret!pass' },
+    });
+    expect(auth.keys.encryptedRandomSessionKey).toHaveLength(0);
+    expect(auth.keys.exportedSessionKey).toEqual(auth.keys.sessionBaseKey);
+    const accepted = acceptAuthenticate(auth.message, state, users);
+    const sealed = auth.security.wrap(Buffer.from('no key exchange'));
+    expect(accepted.security.unwrap(sealed.sealed, sealed.signature).toString()).toBe('no key exchange');
   });
 });

@@ -270,9 +270,13 @@ export function authenticateMessage(opts: AuthenticateOptions): AuthenticateResu
     ? Buffer.alloc(24)
     : Buffer.concat([hmacMd5(responseKey, challenge.serverChallenge, clientChallenge), clientChallenge]);
 
-  // NTLMv2: KeyExchangeKey is the SessionBaseKey; with KEY_EXCH a random key is sent under RC4.
-  const exportedSessionKey = opts.exportedSessionKey ?? randomBytes(16);
-  const encryptedRandomSessionKey = rc4Once(sessionBaseKey, exportedSessionKey);
+  // NTLMv2: KeyExchangeKey is the SessionBaseKey; with KEY_EXCH a random key is sent under RC4,
+  // without it the KeyExchangeKey itself is the session key and nothing is sent (3.1.5.1.2).
+  const keyExchange = (flags & NegotiateFlag.KeyExchange) !== 0;
+  const exportedSessionKey = keyExchange ? (opts.exportedSessionKey ?? randomBytes(16)) : sessionBaseKey;
+  const encryptedRandomSessionKey = keyExchange
+    ? rc4Once(sessionBaseKey, exportedSessionKey)
+    : Buffer.alloc(0);
 
   const payload = [
     lmChallengeResponse,
