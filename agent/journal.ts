@@ -84,7 +84,10 @@ export class Journal {
     return this.open.get(taskId) ?? (this.reported.has(taskId) ? this.read(taskId) : null);
   }
 
-  put(entry: JournalEntry): void {
+  put(given: JournalEntry): void {
+    // A gateway's domain credential lives in memory for its step only: never at rest (ADR 0026).
+    const { credential: _credential, ...task } = given.task;
+    const entry: JournalEntry = { ...given, task };
     const file = this.file(entry.task.id);
     const tmp = `${file}.tmp`;
     writeFileSync(tmp, JSON.stringify(entry));

@@ -12,13 +12,16 @@ import {
   waitingWorkflows,
 } from '../../infra/db/agent-tasks';
 import { MachineSchema, type MachineStatus } from '../../infra/db/entities';
+import { resolveForGateway } from '../../infra/db/domain-credentials';
 import { withTenant, type Orm } from '../../infra/db/orm';
+import type { SecretKeyring } from '../../infra/secrets/server-secrets';
 import type {
   AgentTaskMessage,
   CheckInRequest,
   ProgressRequest,
   ResultRequest,
 } from '../../infra/wire/agent-protocol';
+import { StepFailure } from '../../infra/wire/agent-steps';
 import { checkStepResult } from '../../infra/wire/step-results';
 import { bootIdChangedSignal, stepFailure } from '../../workflows/machines/contracts';
 import type { AgentIdentity } from './keys';
@@ -32,6 +35,8 @@ export interface AgentChannelContext {
   orm: Orm;
   temporal: TemporalClient;
   log: FastifyBaseLogger;
+  /** Opens domain credentials for a gateway's claim response (ADR 0026). */
+  secrets: SecretKeyring;
 }
 
 /**
@@ -67,12 +72,45 @@ export async function checkIn(
   return { machineId: machine.id, status: machine.status };
 }
 
-/** The machine's next task, claimed for it; null when none is queued (a pending or retired machine gets none). */
+/**
+ * The machine's next task, claimed for it; null when none is queued (a pending or retired machine
+ * gets none). A task whose payload names a domain credential (`credentialRef`) carries it resolved,
+ * for an active gateway of the credential's site only; for any other machine the task fails as
+ * `CredentialUnavailable` without running, and the next one is offered.
+ */
 export async function nextTask(
   ctx: AgentChannelContext,
   agent: AgentIdentity,
 ): Promise<AgentTaskMessage | null> {
-  return claimTask(ctx.orm, agent.tenantId, agent.machineId);
+  for (;;) {
+    const task = await claimTask(ctx.orm, agent.tenantId, agent.machineId);
+    const ref = task?.payload.credentialRef;
+    if (!task || typeof ref !== 'string') return task;
+    const resolved = await withTenant(ctx.orm, agent.tenantId, (em) =>
+      resolveForGateway(em, ctx.secrets, {
+        tenantId: agent.tenantId,
+        machineId: agent.machineId,
+        credentialId: ref,
+        taskId: task.id,
+      }),
+    );
+    if (!('refused' in resolved)) {
+      const { domain, user, password } = resolved;
+      return { ...task, credential: { domain, user, password } };
+    }
+    ctx.log.warn(
+      { taskId: task.id, machineId: agent.machineId, refusal: resolved.refused },
+      'credential refused',
+    );
+    await reportResult(ctx, agent, task.id, {
+      ok: false,
+      error: {
+        type: StepFailure.CredentialUnavailable,
+        message: `this machine may not use the site's domain credential (${resolved.refused})`,
+        retryable: false,
+      },
+    });
+  }
 }
 
 /** A step's progress becomes its activity's heartbeat. False: no such task for this machine. */

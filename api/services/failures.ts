@@ -126,6 +126,11 @@ export const failureTexts: Record<FailureType, FailureText> = {
     sentence:
       'The machine is joined to a domain, so renaming it needs a domain credential: rename it in Active Directory or turn the identity phase off for it.',
   },
+  CredentialUnavailable: {
+    code: 'CREDENTIAL_UNAVAILABLE',
+    sentence:
+      "The task needs the site's domain credential, which only an approved gateway of that site may use: approve a gateway for the site, or run the task there.",
+  },
   WindowsError: {
     code: 'WINDOWS_ERROR',
     sentence:

@@ -141,6 +141,18 @@ const schema = z.object({
     .default('demo'),
   /** Server secret for key HMACs. Required in production; a fixed development value otherwise. */
   DRYDOCK_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
+  /**
+   * Keys for secrets the server reads back (domain credentials): "id:base64-32-bytes,…", the first
+   * seals, all open (rotation: prepend a new key, re-seal, then drop the old). Unset = one key derived
+   * from DRYDOCK_SECRET. `infra/secrets/server-secrets.ts`, ADR 0026.
+   */
+  DRYDOCK_SECRET_KEYS: z
+    .string()
+    .regex(
+      /^[A-Za-z0-9_-]{1,32}:[A-Za-z0-9+/=]+(,\s*[A-Za-z0-9_-]{1,32}:[A-Za-z0-9+/=]+)*$/,
+      'must be id:base64-key pairs separated by commas',
+    )
+    .optional(),
   /** Valid enrollments one site may make per minute (sized for imaging hundreds behind one address). */
   ENROLL_RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(1).default(1000),
   /** Failed enrollments one source (IPv4 address, IPv6 /64) may make per ENROLL_LOCKOUT_SECONDS. */

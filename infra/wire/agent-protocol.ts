@@ -111,6 +111,14 @@ export const AgentTaskSchema = Type.Object({
   payload: Type.Record(Type.String(), Type.Unknown()),
   /** Stable across redeliveries and activity retries: the agent journals results under it. */
   idempotencyKey: Type.String(),
+  /**
+   * The site's domain credential, when the payload names one (`credentialRef`) and the machine is an
+   * active gateway of that site: resolved into this claim response only, never stored in the task,
+   * a history or a log (ADR 0026). The agent keeps it in memory for the step and journals no payload.
+   */
+  credential: Type.Optional(
+    Type.Object({ domain: Type.String(), user: Type.String(), password: Type.String() }),
+  ),
 });
 export type AgentTaskMessage = Static<typeof AgentTaskSchema>;
 

@@ -129,4 +129,6 @@ export enum StepFailure {
   MigrationFailed = 'MigrationFailed',
   /** The backup on the machine is missing or does not match the checksum the run kept. */
   BackupMismatch = 'BackupMismatch',
+  /** The task names a domain credential this machine may not use (not an active gateway of its site). */
+  CredentialUnavailable = 'CredentialUnavailable',
 }

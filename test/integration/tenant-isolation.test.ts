@@ -139,6 +139,7 @@ describe('row-level security', () => {
         'sessions',
         'api_tokens',
         'idp_mappings',
+        'domain_credentials',
       ]) {
         const { rows } = await client.query<{ n: number }>(`select count(*)::int as n from ${table}`);
         expect({ table, n: rows[0]!.n }).toEqual({ table, n: 0 });
@@ -320,6 +321,7 @@ describe('the RLS catalog check', () => {
       'api_tokens',
       'audit_events',
       'clients',
+      'domain_credentials',
       'enrollment_site_rate',
       'fleet_runs',
       'idp_mappings',

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { existsSync, mkdtempSync, rmSync, utimesSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, utimesSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Journal, type JournalEntry } from '../../agent/journal';
@@ -62,5 +62,16 @@ describe('the agent journal', () => {
     const e = entry('finished');
     new Journal(dir, { fsync: false }).put(e);
     expect(new Journal(dir).get(e.task.id)).toEqual(e);
+  });
+
+  it("never writes a gateway's domain credential to disk", () => {
+    const journal = new Journal(dir);
+    const withCredential = entry('started');
+    withCredential.task.credential = { domain: 'drydock.test', user: 'svc', password: 'Journal-Passw0rd!' };
+    journal.put(withCredential);
+    const files = readdirSync(path.join(dir, 'journal'));
+    expect(files).toHaveLength(1);
+    expect(readFileSync(path.join(dir, 'journal', files[0]!), 'utf8')).not.toContain('Journal-Passw0rd!');
+    expect(JSON.stringify(new Journal(dir).pending())).not.toContain('Journal-Passw0rd!');
   });
 });

@@ -17,6 +17,7 @@ import {
   type ResultRequest,
 } from '../../../infra/wire/agent-protocol';
 import { checkIn, nextTask, reportProgress, reportResult } from '../../services/agent-channel';
+import { keyringFromEnv } from '../../../infra/secrets/server-secrets';
 import { authenticateAgent, type AgentIdentity } from '../../services/keys';
 import type { AppDeps } from '../../app';
 import { sendError, V1_BODY_LIMIT } from './reply';
@@ -47,7 +48,8 @@ export async function agentRoutes(app: FastifyInstance, deps: AppDeps): Promise<
   const { env, orm, temporal, hub } = deps;
   const secret = serverSecret(env);
   // The agent channel's service, with the request's logger.
-  const channel = (request: FastifyRequest) => ({ orm, temporal, log: request.log });
+  const secrets = keyringFromEnv(env);
+  const channel = (request: FastifyRequest) => ({ orm, temporal, log: request.log, secrets });
   // Kinds of the tasks this process handed out: a result is checked against its kind's schema
   // without a lookup (a result that reaches another replica reads the kind from its row).
   const claimedKinds = new BoundedMap<string, string>(100_000);

@@ -3,9 +3,10 @@ import { Migration } from '@mikro-orm/migrations';
 const pinned = 'set search_path = pg_catalog, public, pg_temp';
 
 /**
- * Client scope (ADR 0031) for profile migrations (issue 17), which were built beside it: a caller
- * scoped to some clients sees a migration only on a machine it can see, and a batch only when every
- * client the batch touches is in its scope (`client_ids`, kept by a trigger as fleet runs do).
+ * Client scope (ADR 0031) for the tables built beside it: a caller scoped to some clients sees a
+ * profile migration (issue 17) only on a machine it can see, a batch only when every client the
+ * batch touches is in its scope (`client_ids`, kept by a trigger as fleet runs do), and a site's
+ * domain credential row (issue 15; ciphertext only) only for a site it can see.
  */
 export class Migration0020ClientScopeForMigrations extends Migration {
   override async up(): Promise<void> {
@@ -42,5 +43,11 @@ export class Migration0020ClientScopeForMigrations extends Migration {
       ),
     );
     this.addSql(scoped('profile_migration_batches', 'client_ids <@ drydock_client_scope()'));
+    this.addSql(
+      scoped(
+        'domain_credentials',
+        'exists (select 1 from sites s where s.tenant_id = domain_credentials.tenant_id and s.id = domain_credentials.site_id)',
+      ),
+    );
   }
 }

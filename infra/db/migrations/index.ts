@@ -11,6 +11,7 @@ import { Migration0009TweakUndos } from './0009-tweak-undos';
 import { Migration0010RunLifecycle } from './0010-run-lifecycle';
 import { Migration0011SiteInstallers } from './0011-site-installers';
 import { Migration0012SignInAndTokens } from './0012-sign-in-and-tokens';
+import { Migration0014DomainCredentials } from './0014-domain-credentials';
 import { Migration0016ProfileMigrations } from './0016-profile-migrations';
 import { Migration0018Retention } from './0018-retention';
 import { Migration0019RunCounts } from './0019-run-counts';
@@ -30,6 +31,7 @@ export const migrationsList: MigrationObject[] = [
   { name: '0010-run-lifecycle', class: Migration0010RunLifecycle },
   { name: '0011-site-installers', class: Migration0011SiteInstallers },
   { name: '0012-sign-in-and-tokens', class: Migration0012SignInAndTokens },
+  { name: '0014-domain-credentials', class: Migration0014DomainCredentials },
   { name: '0016-profile-migrations', class: Migration0016ProfileMigrations },
   { name: '0018-retention', class: Migration0018Retention },
   { name: '0019-run-counts', class: Migration0019RunCounts },

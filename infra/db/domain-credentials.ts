@@ -1,0 +1,157 @@
+import { randomUUID } from 'node:crypto';
+import { openSecret, sealSecret, type SecretKeyring } from '../secrets/server-secrets';
+import { appendAudit } from './audit';
+import type { EntityManager } from './orm';
+
+/**
+ * A site's domain credential (ADR 0026), by reference: stored sealed under a server-held key, one
+ * current version per site; tasks and workflow histories carry only its id. The password leaves
+ * the server in one place — the claim response of that site's active gateway — and every such use
+ * is an audit event. Callers run inside a tenant transaction (`withTenant`), so RLS applies.
+ */
+
+export const DomainCredentialRefusal = {
+  /** No credential with that id in this tenant. */
+  NotFound: 'CredentialNotFound',
+  /** The claiming machine is not an active gateway of the credential's site. */
+  NotSiteGateway: 'CredentialNotForThisMachine',
+} as const;
+export type DomainCredentialRefusal = (typeof DomainCredentialRefusal)[keyof typeof DomainCredentialRefusal];
+
+const sealContext = (tenantId: string, siteId: string, id: string) =>
+  `tenant:${tenantId}:site:${siteId}:domain-credential:${id}`;
+
+export interface StoredCredential {
+  id: string;
+  version: number;
+  domain: string;
+  user: string;
+}
+
+/**
+ * Stores a new version of the site's credential (the caller tested it with a bind first) and
+ * replaces the previous one; audited without the password.
+ */
+export async function storeDomainCredential(
+  em: EntityManager,
+  ring: SecretKeyring,
+  input: { tenantId: string; siteId: string; domain: string; user: string; password: string; actor: string },
+): Promise<StoredCredential> {
+  const id = randomUUID();
+  const domain = input.domain.toLowerCase();
+  const [previous] = await em.execute<{ version: number }[]>(
+    `update domain_credentials set replaced_at = now()
+     where tenant_id = ? and site_id = ? and replaced_at is null returning version`,
+    [input.tenantId, input.siteId],
+  );
+  const [{ next } = { next: 1 }] = await em.execute<{ next: number }[]>(
+    `select coalesce(max(version), 0) + 1 as next from domain_credentials where tenant_id = ? and site_id = ?`,
+    [input.tenantId, input.siteId],
+  );
+  const sealed = sealSecret(ring, input.password, sealContext(input.tenantId, input.siteId, id));
+  await em.execute(
+    `insert into domain_credentials (id, tenant_id, site_id, domain, user_name, password_sealed, key_id, version, created_by)
+     values (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    [id, input.tenantId, input.siteId, domain, input.user, sealed, ring.currentId, next, input.actor],
+  );
+  await appendAudit(em, {
+    tenantId: input.tenantId,
+    actor: input.actor,
+    action: previous ? 'domain-credential.rotated' : 'domain-credential.stored',
+    subjectType: 'site',
+    subjectId: input.siteId,
+    data: { credentialId: id, domain, user: input.user, version: next, keyId: ring.currentId },
+  });
+  return { id, version: next, domain, user: input.user };
+}
+
+/** The site's current credential (no password), or null. */
+export async function currentDomainCredential(
+  em: EntityManager,
+  tenantId: string,
+  siteId: string,
+): Promise<StoredCredential | null> {
+  const [row] = await em.execute<{ id: string; version: number; domain: string; user_name: string }[]>(
+    `select id, version, domain, user_name from domain_credentials
+     where tenant_id = ? and site_id = ? and replaced_at is null`,
+    [tenantId, siteId],
+  );
+  return row ? { id: row.id, version: row.version, domain: row.domain, user: row.user_name } : null;
+}
+
+export interface ResolvedCredential {
+  /** The version actually resolved: a reference to an older version resolves to the current one. */
+  version: number;
+  domain: string;
+  user: string;
+  password: string;
+}
+
+/**
+ * For the claim response of `machineId`'s task that references `credentialId`: the site's current
+ * credential, if and only if the machine is an active gateway of that site. Audited with the task,
+ * refusals too (so they are returned, not thrown: the caller's transaction commits the event).
+ */
+export async function resolveForGateway(
+  em: EntityManager,
+  ring: SecretKeyring,
+  input: { tenantId: string; machineId: string; credentialId: string; taskId: string },
+): Promise<ResolvedCredential | { refused: DomainCredentialRefusal }> {
+  const [ref] = await em.execute<{ site_id: string }[]>(
+    `select site_id from domain_credentials where tenant_id = ? and id = ?`,
+    [input.tenantId, input.credentialId],
+  );
+  if (!ref) return { refused: DomainCredentialRefusal.NotFound };
+  const [machine] = await em.execute<{ site_id: string; role: string; status: string }[]>(
+    `select site_id, role, status from machines where tenant_id = ? and id = ?`,
+    [input.tenantId, input.machineId],
+  );
+  if (
+    !machine ||
+    machine.role !== 'gateway' ||
+    machine.status !== 'active' ||
+    machine.site_id !== ref.site_id
+  ) {
+    await appendAudit(em, {
+      tenantId: input.tenantId,
+      actor: `machine:${input.machineId}`,
+      action: 'domain-credential.refused',
+      subjectType: 'site',
+      subjectId: ref.site_id,
+      data: { credentialId: input.credentialId, taskId: input.taskId },
+    });
+    return { refused: DomainCredentialRefusal.NotSiteGateway };
+  }
+  const [row] = await em.execute<
+    { id: string; version: number; domain: string; user_name: string; password_sealed: string }[]
+  >(
+    `select id, version, domain, user_name, password_sealed from domain_credentials
+     where tenant_id = ? and site_id = ? and replaced_at is null`,
+    [input.tenantId, ref.site_id],
+  );
+  if (!row) return { refused: DomainCredentialRefusal.NotFound };
+  const password = openSecret(ring, row.password_sealed, sealContext(input.tenantId, ref.site_id, row.id));
+  await appendAudit(em, {
+    tenantId: input.tenantId,
+    actor: `machine:${input.machineId}`,
+    action: 'domain-credential.used',
+    subjectType: 'site',
+    subjectId: ref.site_id,
+    data: { credentialId: row.id, version: row.version, taskId: input.taskId },
+  });
+  return { version: row.version, domain: row.domain, user: row.user_name, password };
+}
+
+/** An operator's decision (after approval): the machine does its site's LAN work. Audited by the caller. */
+export async function setMachineRole(
+  em: EntityManager,
+  tenantId: string,
+  machineId: string,
+  role: 'endpoint' | 'gateway',
+): Promise<boolean> {
+  const rows = await em.execute<{ id: string }[]>(
+    `update machines set role = ? where tenant_id = ? and id = ? returning id`,
+    [role, tenantId, machineId],
+  );
+  return rows.length > 0;
+}

@@ -1,0 +1,183 @@
+import {
+  DirectoryError,
+  enumerateComputers,
+  testBind,
+  type DirectoryEndpoint,
+} from '../../agent/gateway/directory/ad-directory';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import {
+  candidateDomains,
+  discoverDomain,
+  systemSearchSuffixes,
+} from '../../agent/gateway/directory/domain-discovery';
+import {
+  ADMIN_PASSWORD,
+  DOMAIN,
+  SAMBA_IP,
+  sambaAvailable,
+  startSambaDomain,
+  SVC_PASSWORD,
+  SVC_USER,
+  WORKSTATIONS,
+  type SambaDomain,
+} from '../helpers/samba-domain';
+
+/** The gateway's directory work against a real Samba AD DC: DNS discovery, binds, paged enumeration. */
+
+const unavailable = sambaAvailable();
+if (unavailable) process.stdout.write(`skipping the Samba AD DC tests: ${unavailable}\n`);
+const describeSamba = unavailable ? describe.skip : describe;
+
+jest.setTimeout(180_000);
+
+describe('candidate domains from search suffixes', () => {
+  it('walks each suffix up to two labels, without duplicates', () => {
+    expect(candidateDomains(['Branch.Corp.Example.com.', 'corp.example.com', 'lan'])).toEqual([
+      'branch.corp.example.com',
+      'corp.example.com',
+      'example.com',
+    ]);
+  });
+});
+
+describe("the gateway's own search suffixes", () => {
+  it('come from resolv.conf (search and domain lines)', () => {
+    const file = path.join(mkdtempSync(path.join(os.tmpdir(), 'resolv-')), 'resolv.conf');
+    writeFileSync(
+      file,
+      '# comment\nnameserver 10.0.0.1\nsearch branch.corp.example corp.example\ndomain lan.example\n',
+    );
+    expect(systemSearchSuffixes(file).slice(0, 3)).toEqual([
+      'branch.corp.example',
+      'corp.example',
+      'lan.example',
+    ]);
+  });
+});
+
+describeSamba('a site gateway against a Samba AD DC', () => {
+  let samba: SambaDomain;
+  let ldaps: DirectoryEndpoint;
+
+  beforeAll(async () => {
+    samba = await startSambaDomain();
+    // The DC's name resolves through Samba's own DNS only, so tests reach it by its address (which
+    // its certificate names too).
+    ldaps = { host: SAMBA_IP, security: 'ldaps', caPem: samba.caPem };
+  });
+
+  afterAll(async () => {
+    await samba?.stop();
+  });
+
+  it('discovers the domain, its DC, site and LDAPS certificate from DNS alone', async () => {
+    const found = await discoverDomain({
+      resolvers: [SAMBA_IP],
+      searchSuffixes: ['example.invalid', 'branch.drydock.test'],
+    });
+    expect(found).not.toBeNull();
+    expect(found!.domain).toBe(DOMAIN);
+    expect(found!.tried).toEqual(['example.invalid', 'branch.drydock.test', 'drydock.test']);
+    expect(found!.domainControllers).toEqual([
+      { host: 'dc1.drydock.test', port: 389, priority: 0, weight: 100, addresses: [SAMBA_IP] },
+    ]);
+    expect(found!.kerberos).toEqual([{ host: 'dc1.drydock.test', port: 88 }]);
+    expect(found!.baseDn).toBe('DC=drydock,DC=test');
+    expect(found!.site).toBe('Default-First-Site-Name');
+    expect(found!.certificate?.sha256).toBe(samba.certSha256);
+
+    expect(await discoverDomain({ resolvers: [SAMBA_IP], searchSuffixes: ['elsewhere.invalid'] })).toBeNull();
+  });
+
+  it('accepts the right credential over LDAPS and StartTLS, with the private CA and a pin', async () => {
+    await testBind(ldaps, { user: SVC_USER, password: SVC_PASSWORD }, DOMAIN);
+    await testBind(
+      { ...ldaps, security: 'starttls' },
+      { user: `DRYDOCK\\${SVC_USER}`, password: SVC_PASSWORD },
+      DOMAIN,
+    );
+    await testBind(
+      { ...ldaps, pinSha256: samba.certSha256 },
+      { user: 'Administrator', password: ADMIN_PASSWORD },
+      DOMAIN,
+    );
+  });
+
+  it('refuses a wrong password, an untrusted certificate or a wrong pin, in words and without the password', async () => {
+    const failure = (p: Promise<unknown>) =>
+      p.then(
+        () => null,
+        (e: unknown) => e as DirectoryError,
+      );
+    const wrong = await failure(testBind(ldaps, { user: SVC_USER, password: 'Guessed-Passw0rd' }, DOMAIN));
+    expect(wrong).toBeInstanceOf(DirectoryError);
+    expect(wrong!.kind).toBe('auth');
+    expect(wrong!.message).toMatch(/refused the credential/);
+    expect(wrong!.message).not.toContain('Guessed');
+
+    const untrusted = await failure(
+      testBind({ ...ldaps, caPem: undefined }, { user: SVC_USER, password: SVC_PASSWORD }, DOMAIN),
+    );
+    expect(untrusted!.kind).toBe('tls');
+    const pinned = await failure(
+      testBind({ ...ldaps, pinSha256: 'ab'.repeat(32) }, { user: SVC_USER, password: SVC_PASSWORD }, DOMAIN),
+    );
+    expect(pinned!.kind).toBe('tls');
+    const empty = await failure(testBind(ldaps, { user: SVC_USER, password: '' }, DOMAIN));
+    expect(empty!.kind).toBe('auth');
+    const closed = await failure(
+      testBind({ ...ldaps, port: 1 }, { user: SVC_USER, password: SVC_PASSWORD }, DOMAIN),
+    );
+    expect(closed!.kind).toBe('network');
+  });
+
+  it(`lists every computer page by page (${WORKSTATIONS} workstations), with role, enabled flag, OU and last logon`, async () => {
+    const pages: number[] = [];
+    const { computers, pages: pageCount } = await enumerateComputers(
+      ldaps,
+      { user: SVC_USER, password: SVC_PASSWORD },
+      DOMAIN,
+      { pageSize: 100, onPage: (p) => void pages.push(p.entries) },
+    );
+    // 500 workstations, 3 servers, 1 computer in OU=Disabled, and the DC.
+    expect(computers).toHaveLength(WORKSTATIONS + 5);
+    expect(pageCount).toBeGreaterThanOrEqual(6);
+    expect(Math.max(...pages)).toBeLessThanOrEqual(100);
+    expect(new Set(computers.map((c) => c.objectGuid)).size).toBe(computers.length);
+    for (const c of computers)
+      expect(c.objectGuid).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/);
+
+    const byName = new Map(computers.map((c) => [c.name, c]));
+    expect(byName.get('DC1')).toMatchObject({
+      role: 'domain-controller',
+      enabled: true,
+      ou: 'OU=Domain Controllers,DC=drydock,DC=test',
+    });
+    expect(byName.get('SRV-FILE01')).toMatchObject({
+      role: 'server',
+      enabled: true,
+      dnsHostName: 'srv-file01.drydock.test',
+      operatingSystem: 'Windows Server 2022 Datacenter',
+      operatingSystemVersion: '10.0 (20348)',
+      ou: 'OU=Servers,DC=drydock,DC=test',
+    });
+    expect(byName.get('SRV-OLD01')).toMatchObject({ role: 'server', enabled: false });
+    expect(byName.get('WS-GONE01')).toMatchObject({ enabled: false, ou: 'OU=Disabled,DC=drydock,DC=test' });
+    expect(byName.get('WS-0049')).toMatchObject({
+      role: 'workstation',
+      enabled: true,
+      dnsHostName: 'ws-0049.drydock.test',
+    });
+    expect(byName.get('WS-0050')).toMatchObject({ role: 'workstation', enabled: false });
+    expect(computers.filter((c) => c.role === 'workstation' && !c.enabled)).toHaveLength(
+      WORKSTATIONS / 50 + 1,
+    );
+
+    const daysAgo = (iso: string | null) => (Date.now() - Date.parse(iso!)) / 86_400_000;
+    expect(daysAgo(byName.get('WS-0001')!.lastLogonAt)).toBeGreaterThan(700);
+    expect(daysAgo(byName.get('WS-0004')!.lastLogonAt)).toBeLessThan(10);
+    expect(byName.get('WS-GONE01')!.lastLogonAt).toBeNull();
+  });
+});

@@ -1,0 +1,121 @@
+import { randomUUID } from 'node:crypto';
+import path from 'node:path';
+import { Harness } from '../../agent/harness/harness';
+import { dispatchTask } from '../../infra/db/agent-tasks';
+import { setMachineRole, storeDomainCredential } from '../../infra/db/domain-credentials';
+import { withTenant } from '../../infra/db/orm';
+import { generateKeyEntry, parseKeyring } from '../../infra/secrets/server-secrets';
+import { startAgentStack, type AgentStack } from '../helpers/agent-stack';
+
+/**
+ * Credential pull through the real agent channel (ADR 0026): a task names the site's credential by
+ * id; the claim response of the site's gateway carries it resolved, the task row never does, and
+ * any other machine's claim fails the task as CredentialUnavailable without handing it over.
+ */
+
+jest.setTimeout(120_000);
+
+const PASSWORD = 'Claim-Passw0rd!';
+const keyEntry = generateKeyEntry('test1');
+const ring = parseKeyring(keyEntry);
+let stack: AgentStack;
+let harness: Harness;
+
+beforeAll(async () => {
+  stack = await startAgentStack({ DRYDOCK_SECRET_KEYS: keyEntry });
+  const key = await stack.issueEnrollmentKey();
+  harness = new Harness({
+    apiUrl: stack.apiUrl,
+    siteCode: stack.tenant.siteCode,
+    enrollmentKey: key.key,
+    fingerprint: key.fingerprint,
+    machines: 2,
+    stateDir: path.join(stack.stateDir, 'gateway-claim'),
+    pollSeconds: 2,
+  });
+  harness.start();
+  await harness.waitForEnrollment();
+  await harness.stop();
+});
+afterAll(async () => {
+  await harness?.stop();
+  await stack?.close();
+});
+
+async function queueTask(machineId: string, credentialRef: string) {
+  const id = randomUUID();
+  await dispatchTask(stack.orm, {
+    tenantId: stack.tenant.tenantId,
+    machineId,
+    id,
+    kind: 'discoverDomain',
+    payload: { credentialRef },
+    idempotencyKey: `test:${id}`,
+    workflowId: `test-${id}`,
+    runId: randomUUID(),
+    activityId: '1',
+    taskToken: new Uint8Array([1, 2, 3]),
+    attempt: 1,
+    deliverBy: new Date(Date.now() + 60_000),
+    expiresAt: new Date(Date.now() + 120_000),
+  });
+  return id;
+}
+
+const poll = (agentKey: string) =>
+  fetch(`${stack.apiUrl}/v1/agent/tasks?wait=0`, { headers: { authorization: `Bearer ${agentKey}` } });
+
+it("hands the credential to the site's gateway in the claim response only, and refuses every other machine", async () => {
+  const [gw, other] = harness.machines;
+  const gatewayId = gw!.agent.machineId!;
+  const otherId = other!.agent.machineId!;
+  const credential = await withTenant(stack.orm, stack.tenant.tenantId, async (em) => {
+    await setMachineRole(em, stack.tenant.tenantId, gatewayId, 'gateway');
+    return storeDomainCredential(em, ring, {
+      tenantId: stack.tenant.tenantId,
+      siteId: stack.tenant.siteId,
+      domain: 'drydock.test',
+      user: 'drydock-svc',
+      password: PASSWORD,
+      actor: 'user:test',
+    });
+  });
+
+  const gatewayKey = (await gw!.platform.loadProtected('agent-key'))!;
+  const taskId = await queueTask(gatewayId, credential.id);
+  const res = await poll(gatewayKey);
+  expect(res.status).toBe(200);
+  const body = (await res.json()) as {
+    task: { id: string; payload: Record<string, unknown>; credential?: unknown };
+  };
+  expect(body.task.id).toBe(taskId);
+  expect(body.task.payload).toEqual({ credentialRef: credential.id });
+  expect(body.task.credential).toEqual({ domain: 'drydock.test', user: 'drydock-svc', password: PASSWORD });
+
+  const otherKey = (await other!.platform.loadProtected('agent-key'))!;
+  const refusedId = await queueTask(otherId, credential.id);
+  const refused = await poll(otherKey);
+  expect(refused.status).toBe(204);
+  const rows = await withTenant(stack.orm, stack.tenant.tenantId, (em) =>
+    em.execute<{ id: string; status: string; error: { type: string } | null; payload: unknown }[]>(
+      `select id, status, error, payload from agent_tasks`,
+    ),
+  );
+  expect(rows.find((r) => r.id === refusedId)).toMatchObject({
+    status: 'failed',
+    error: { type: 'CredentialUnavailable' },
+  });
+  expect(JSON.stringify(rows)).not.toContain(PASSWORD);
+
+  const audit = await withTenant(stack.orm, stack.tenant.tenantId, (em) =>
+    em.execute<{ action: string; data: unknown }[]>(
+      `select action, data from audit_events where action like 'domain-credential.%' order by seq`,
+    ),
+  );
+  expect(audit.map((a) => a.action)).toEqual([
+    'domain-credential.stored',
+    'domain-credential.used',
+    'domain-credential.refused',
+  ]);
+  expect(JSON.stringify(audit)).not.toContain(PASSWORD);
+});
