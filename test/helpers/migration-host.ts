@@ -7,6 +7,7 @@ import {
 } from '../../agent/platform/simulated/simulated-host';
 import { addProfileUser, type SimulatedProfiles } from '../../agent/platform/simulated/simulated-profiles';
 import { runStep } from '../../agent/steps';
+import { checkStepResult } from '../../infra/wire/step-results';
 import { StepKind, type MigrationTarget } from '../../infra/wire/agent-steps';
 import { entraObjectIdToSid } from '../../infra/wire/entra-sid';
 import type { MigrateProfileInput } from '../../workflows/migration/contracts';
@@ -130,7 +131,11 @@ export async function migrateOnHost(
   const deliver = async <K extends StepKind>(kind: K, payload: unknown, key: string) => {
     for (let attempt = 1; ; attempt++) {
       try {
-        return await runStep(host, kind, payload, ctx(key));
+        const result = await runStep(host, kind, payload, ctx(key));
+        // What the API would store: the kind's result schema (infra/wire/step-results.ts).
+        const refused = checkStepResult(kind, result);
+        if (refused) throw new Error(`${kind} answered a result the API refuses: ${refused}`);
+        return result;
       } catch (err) {
         if ((err as { fatal?: boolean }).fatal && attempt < 20) continue; // the agent restarts; the step is redelivered
         throw err;

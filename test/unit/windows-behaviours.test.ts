@@ -363,6 +363,12 @@ describe('every step kind', () => {
     await step(StepKind.Inventory, {}); // as collectInventory asks: no Autopilot hash
     await step(StepKind.BootId, {});
     await step(StepKind.Reboot, { reason: 'every kind answered' });
-    expect([...answered].sort()).toEqual(Object.values(StepKind).sort());
+    // The profile.* kinds need a host with user profiles: test/helpers/migration-host.ts checks each
+    // of their results against the same schemas (test/unit/profile-migration-host.test.ts).
+    expect([...answered].sort()).toEqual(
+      Object.values(StepKind)
+        .filter((k) => !k.startsWith('profile.'))
+        .sort(),
+    );
   });
 });
