@@ -18,6 +18,8 @@ export interface AppInput {
   temporal: TemporalClient;
   /** The app role's URL, for the LISTEN connection that wakes long-polls. */
   databaseUrl: string;
+  /** Where log lines go (default stdout); tests read them to prove what is never logged. */
+  logStream?: NodeJS.WritableStream;
 }
 
 export interface AppDeps extends AppInput {
@@ -34,7 +36,17 @@ export async function buildApp(
   const app = Fastify({
     logger: {
       level: env.LOG_LEVEL,
+      ...(input.logStream ? { stream: input.logStream } : {}),
       redact: ['req.headers.authorization', 'req.headers.cookie', 'req.headers["x-drydock-csrf"]'],
+      // The sign-in callback's query carries the authorization code and state: never logged.
+      serializers: {
+        req: (req: { method: string; url: string; hostname?: string; ip?: string }) => ({
+          method: req.method,
+          url: req.url.startsWith('/auth/callback') ? '/auth/callback?<redacted>' : req.url,
+          host: req.hostname,
+          remoteAddress: req.ip,
+        }),
+      },
     },
     // Routes set their own, smaller limits (/v1 64 KiB, /graphql 64 KiB); nothing needs more.
     bodyLimit: 64 * 1024,

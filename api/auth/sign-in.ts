@@ -74,7 +74,13 @@ export async function signInUser(
   return withTenant(orm, tenantId, async (em) => {
     let user: User | null = await em.findOne(UserSchema, { oidcIssuer: issuer, oidcSubject: subject });
     let how = 'known';
-    if (!user && email && claims.email_verified === true) {
+    // The provider vouches for the address: OIDC's email_verified, or Entra ID's optional claim
+    // xms_edov (the e-mail's domain owner is verified; Entra sends no email_verified).
+    if (
+      !user &&
+      email &&
+      (claims.email_verified === true || claims.xms_edov === true || claims.xms_edov === '1')
+    ) {
       user = await em.findOne(UserSchema, { email, oidcSubject: null });
       if (user) how = 'invited';
     }
