@@ -22,6 +22,8 @@ export interface AppInput {
   databaseUrl: string;
   /** Prometheus instruments (served by api/main.ts on API_METRICS_ADDRESS); none in most tests. */
   metrics?: ApiMetrics;
+  /** Where log lines go (default stdout); tests read them to prove what is never logged. */
+  logStream?: NodeJS.WritableStream;
 }
 
 export interface AppDeps extends AppInput {
@@ -38,9 +40,19 @@ export async function buildApp(
   const app = Fastify({
     logger: {
       level: env.LOG_LEVEL,
+      ...(input.logStream ? { stream: input.logStream } : {}),
       redact: ['req.headers.authorization', 'req.headers.cookie', 'req.headers["x-drydock-csrf"]'],
       // Each line carries the active trace's ids (none unless tracing is on: ADR 0040).
       mixin: traceFields,
+      // The sign-in callback's query carries the authorization code and state: never logged.
+      serializers: {
+        req: (req: { method: string; url: string; hostname?: string; ip?: string }) => ({
+          method: req.method,
+          url: req.url.startsWith('/auth/callback') ? '/auth/callback?<redacted>' : req.url,
+          host: req.hostname,
+          remoteAddress: req.ip,
+        }),
+      },
     },
     // Routes set their own, smaller limits (/v1 64 KiB, /graphql 64 KiB); nothing needs more.
     bodyLimit: 64 * 1024,

@@ -30,7 +30,10 @@ export function program(): Command {
         'the demo tenant, the development OIDC provider, the worker and the API. Prints the URLs and ' +
         'how to sign in as each demo user; Ctrl-C stops all of it.',
     )
-    .option('--no-demo', 'do not seed the demo tenant (and start no simulated fleet)')
+    .option(
+      '--no-demo',
+      'start no simulated fleet and rotate no demo key (the demo tenant and users are still seeded for the development sign-in unless OIDC_ISSUER is set)',
+    )
     .option('--fleet <n>', 'simulated machines to enroll into the demo site', '5')
     .option('--dev-token', 'also print a new admin API token for the demo tenant (development only)')
     .action((opts: { demo: boolean; fleet: string; devToken?: boolean }) =>

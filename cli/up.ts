@@ -82,8 +82,9 @@ export async function up(opts: { demo: boolean; fleet: number; devToken?: boolea
         pool: { min: 0, max: 2 },
       });
       try {
-        if (devIssuer) await seedDemoSignIn(orm, env.DRYDOCK_DEMO_TENANT, devIssuer);
         const { created, tenantId } = await seedDemoTenant(orm, env.DRYDOCK_DEMO_TENANT);
+        // The demo users sign in to the demo tenant (and a second one) through the development provider.
+        if (devIssuer) await seedDemoSignIn(orm, env.DRYDOCK_DEMO_TENANT, devIssuer);
         if (opts.devToken && env.DRYDOCK_ENV !== 'production')
           devToken = await withTenant(orm, tenantId, async (em) => {
             const issued = await issueApiToken(em, serverSecret(env), {
@@ -98,14 +99,15 @@ export async function up(opts: { demo: boolean; fleet: number; devToken?: boolea
           });
         say(`drydock: demo tenant "${env.DRYDOCK_DEMO_TENANT}": ${created ? 'seeded' : 'present'}`);
         // A fresh key for the demo site each start; the simulated fleet keeps its agent keys.
-        demoKey = await withTenant(orm, tenantId, async (em) =>
-          rotateEnrollmentKey(
-            em,
-            await em.findOneOrFail(SiteSchema, { code: DEMO_SITE_CODE }),
-            'system:drydock-up',
-            serverSecret(env),
-          ),
-        );
+        if (opts.demo)
+          demoKey = await withTenant(orm, tenantId, async (em) =>
+            rotateEnrollmentKey(
+              em,
+              await em.findOneOrFail(SiteSchema, { code: DEMO_SITE_CODE }),
+              'system:drydock-up',
+              serverSecret(env),
+            ),
+          );
       } finally {
         await orm.close();
       }

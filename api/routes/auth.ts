@@ -85,7 +85,13 @@ export async function authRoutes(app: FastifyInstance, deps: AppDeps): Promise<v
   app.get('/auth/callback', async (req, reply) => {
     const login = readLoginState(req);
     setCookie(reply, LOGIN_COOKIE, '', { secure, path: '/auth/callback', maxAge: 0 });
-    if (!login) return fail(reply, 'OIDC_STATE_MISMATCH');
+    if (!login) {
+      req.log.warn(
+        { code: 'OIDC_STATE_MISMATCH' },
+        'sign-in refused: no sign-in of this browser in progress',
+      );
+      return fail(reply, 'OIDC_STATE_MISMATCH');
+    }
     try {
       const config = await client.configuration();
       // The URL the provider redirected to, on our public origin (never the request's Host header).

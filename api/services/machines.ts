@@ -20,6 +20,8 @@ export async function listMachines(
   return inTenant(ctx, (em) =>
     em.find(MachineSchema, input.siteId ? { siteId: String(input.siteId) } : {}, {
       orderBy: { hostname: 'asc' },
+      // A read-only list (10,000 rows for the portal): not tracked for a flush nobody makes.
+      disableIdentityMap: true,
     }),
   );
 }

@@ -41,6 +41,7 @@ beforeAll(async () => {
       PROVISION_OFFLINE_LIMIT_SECONDS: '120',
       PROVISION_FAILED_HOLD_SECONDS: '600',
       PROVISION_FLEET_RECONCILE_SECONDS: '5',
+      // PORTAL_TEST_LOG_LEVEL=error shows the API's errors while debugging a page.
       LOG_LEVEL: process.env.PORTAL_TEST_LOG_LEVEL ?? 'silent',
     }),
     launchChromium(),
@@ -116,6 +117,37 @@ describe('the portal', () => {
     fleet = await enrolledFleet(stack, 'fleet', 20, { clones: 1 });
     harnesses.push(fleet);
     profileId = await saveProfile(stack, 'Standard', withInstaller(simulatedDownloadSha256(TOOL_URL)));
+  });
+
+  it('is served at / with its client routes, never in place of the API', async () => {
+    const html = { accept: 'text/html' };
+    for (const path of ['/', '/machines', '/runs/123']) {
+      const res = await fetch(`${stack.baseUrl}${path}`, { headers: html });
+      expect([path, res.status, await res.text()]).toEqual([
+        path,
+        200,
+        expect.stringContaining('<div id="root">'),
+      ]);
+    }
+    const asset = (await (await fetch(`${stack.baseUrl}/`)).text()).match(/\/assets\/[^"]+\.js/)![0];
+    const js = await fetch(`${stack.baseUrl}${asset}`);
+    expect(js.headers.get('cache-control')).toContain('immutable');
+    // A miss under the API's own prefixes stays the API's 404, even for a browser.
+    const v1 = await fetch(`${stack.baseUrl}/v1/nope`, { headers: html });
+    expect([v1.status, ((await v1.json()) as { error: { code: string } }).error.code]).toEqual([
+      404,
+      'NOT_FOUND',
+    ]);
+    for (const path of ['/auth/nope', '/healthz/nope', '/graphql/nope']) {
+      const res = await fetch(`${stack.baseUrl}${path}`, { headers: html });
+      expect([path, res.status, res.headers.get('content-type')]).toEqual([
+        path,
+        404,
+        expect.stringContaining('json'),
+      ]);
+    }
+    const config = (await (await fetch(`${stack.baseUrl}/portal-config.json`)).json()) as object;
+    expect(config).toMatchObject({ temporalNamespace: 'default' });
   });
 
   it('shows each role its role, the tenant branding and only the actions the role may use', async () => {

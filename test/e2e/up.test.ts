@@ -9,13 +9,14 @@ import { portOpen } from '../../infra/temporal/dev-server';
 import { demoTenantId } from '../../infra/db/seed-demo';
 import { createSiteWorkflowId } from '../../workflows/sites/contracts';
 import { createTestDatabase, type TestDatabase } from '../helpers/database';
+import { signInSession } from '../helpers/auth';
 import { freePort } from '../helpers/shared';
 
 jest.setTimeout(180_000);
 
 let db: TestDatabase;
 let dataDir: string;
-let ports: { api: number; temporal: number; ui: number };
+let ports: { api: number; temporal: number; ui: number; idp: number };
 
 beforeAll(async () => {
   db = await createTestDatabase();
@@ -23,7 +24,7 @@ beforeAll(async () => {
   // The CLI cache of this data folder holds the binary global setup found, as a first `up` would leave it.
   mkdirSync(path.dirname(cachedCliPath(dataDir)), { recursive: true });
   symlinkSync(process.env.DRYDOCK_TEST_TEMPORAL_CLI!, cachedCliPath(dataDir));
-  ports = { api: await freePort(), temporal: await freePort(), ui: await freePort() };
+  ports = { api: await freePort(), temporal: await freePort(), ui: await freePort(), idp: await freePort() };
 });
 afterAll(async () => {
   await db.drop();
@@ -46,8 +47,9 @@ function startUp(): Up {
     API_PORT: String(ports.api),
     TEMPORAL_PORT: String(ports.temporal),
     TEMPORAL_UI_PORT: String(ports.ui),
+    DEV_IDP_PORT: String(ports.idp),
   };
-  const child = spawn(process.execPath, [path.join(repoRoot, 'bin', 'drydock.js'), 'up'], {
+  const child = spawn(process.execPath, [path.join(repoRoot, 'bin', 'drydock.js'), 'up', '--dev-token'], {
     env,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -66,10 +68,14 @@ async function waitFor(up: Up, text: string, timeoutMs = 120_000): Promise<void>
   }
 }
 
+/** The admin API token the running `drydock up --dev-token` printed. */
+let token = '';
+const tokenOf = (up: Up) => /Admin API token {2}(ddt_\S+)/.exec(up.output())?.[1] ?? '';
+
 async function graphql(query: string, variables: Record<string, unknown> = {}) {
   const res = await fetch(`http://127.0.0.1:${ports.api}/graphql`, {
     method: 'POST',
-    headers: { 'content-type': 'application/json' },
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
     body: JSON.stringify({ query, variables }),
   });
   // eslint-disable-next-line @typescript-eslint/no-explicit-any -- test reads arbitrary response shapes
@@ -88,7 +94,7 @@ async function stop(up: Up): Promise<void> {
   up.child.kill('SIGINT'); // what Ctrl-C sends
   expect(await up.exited).toBe(0);
   expect(up.output()).toContain('drydock: stopped');
-  for (const port of [ports.api, ports.temporal, ports.ui])
+  for (const port of [ports.api, ports.temporal, ports.ui, ports.idp])
     expect(await portOpen('127.0.0.1', port)).toBe(false);
   expect(leftovers()).toBe('');
 }
@@ -101,6 +107,17 @@ describe('drydock up', () => {
     expect(first.output()).toContain(`API + GraphiQL   http://127.0.0.1:${ports.api}/graphql`);
     expect(first.output()).toContain('(cache)');
     expect(first.output()).toContain('demo tenant "demo": seeded');
+    // How to sign in as each demo user, and a token for scripts.
+    expect(first.output()).toContain(`development OIDC provider http://127.0.0.1:${ports.idp}`);
+    expect(first.output()).toMatch(/admin@demo\.test +admin \+ reveal secrets/);
+    token = tokenOf(first);
+    expect(token).toMatch(/^ddt_/);
+    // A real sign-in through the development provider works against the started API.
+    const signedIn = await signInSession(`http://127.0.0.1:${ports.api}`, 'operator@demo.test');
+    const me = await fetch(`http://127.0.0.1:${ports.api}/auth/session`, {
+      headers: { cookie: signedIn.cookie },
+    });
+    expect(await me.json()).toMatchObject({ role: 'operator', user: { email: 'operator@demo.test' } });
     // The demo fleet: simulated machines enrolled over real HTTP.
     await waitFor(first, 'harness: enrolled 5, pending 0, failed 0');
     const machines = await graphql('{ machines { hostname status } }');
@@ -126,6 +143,7 @@ describe('drydock up', () => {
 
     const second = startUp();
     await waitFor(second, 'Drydock is up.');
+    token = tokenOf(second);
     expect(second.output()).toContain('(cache)');
     expect(second.output()).not.toContain('building the Temporal CLI');
     expect(second.output()).toContain('demo tenant "demo": present');
@@ -178,6 +196,7 @@ describe('drydock up supervises what it starts', () => {
     const up = startUp();
     try {
       await waitFor(up, 'Drydock is up.');
+      token = tokenOf(up);
       await waitFor(up, 'harness: enrolled 5');
 
       // The simulated fleet ends (killed): the stack stays and says so.

@@ -1,8 +1,10 @@
 import { execFile } from 'node:child_process';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import { Writable } from 'node:stream';
 import { Client, Connection } from '@temporalio/client';
-import { repoRoot } from '../../infra/config/env';
+import { buildApp } from '../../api/app';
+import { loadEnv, repoRoot } from '../../infra/config/env';
 import type { FastifyInstance } from 'fastify';
 import { spawnDevIdp, type DevIdpProcess } from '../../infra/auth/dev-idp-process';
 import type { Orm } from '../../infra/db/orm';
@@ -242,6 +244,68 @@ describe('OIDC sign-in against the development provider', () => {
     const listed = await run(process.execPath, [cli, 'sso', 'list', '--tenant', 'other'], { env });
     expect(listed.stdout).toContain(`${idp.issuer}  tenant=other  group=*  default-role=(none)`);
     await expect(signInSession(baseUrl, 'admin@other.test')).resolves.toHaveProperty('csrfToken');
+  });
+});
+
+describe('what is never logged', () => {
+  it('keeps session ids, CSRF tokens, API tokens and the authorization code out of the log, at debug level', async () => {
+    const lines: string[] = [];
+    const logStream = new Writable({
+      write(chunk: Buffer, _enc, done) {
+        lines.push(chunk.toString());
+        done();
+      },
+    });
+    const port = await freePort();
+    const url = `http://127.0.0.1:${port}`;
+    const idp2 = await spawnDevIdp({ port: 0, redirectUris: [`${url}/auth/callback`] });
+    await seedDemoSignIn(orm, 'demo', idp2.issuer);
+    const env = loadEnv({
+      DRYDOCK_ENV: 'test',
+      LOG_LEVEL: 'debug',
+      OIDC_ISSUER: idp2.issuer,
+      PUBLIC_URL: url,
+    });
+    const logged = await buildApp({
+      env,
+      orm,
+      temporal: new Client({ connection }),
+      databaseUrl: db.appUrl,
+      logStream,
+    });
+    await logged.listen({ host: '127.0.0.1', port });
+    const secrets: string[] = ['secret-code-123', 'secret-state-456'];
+    try {
+      // A sign-in whose callback URL (code, state) we see, then a session, a token, a refusal and a logout.
+      const login = await fetch(`${url}/auth/login`, { redirect: 'manual' });
+      expect(login.status).toBe(302);
+      const { cookie, csrfToken } = await signInSession(url, 'admin@demo.test');
+      secrets.push(cookie.split('=')[1]!, csrfToken);
+      await gqlSession(url, { cookie, csrfToken }, viewerQuery);
+      await gqlSession(url, { cookie }, viewerQuery); // refused: CSRF
+      const token = await mintApiToken(orm, demoTenantId('demo'), 'viewer');
+      secrets.push(token.split('_')[2]!);
+      await fetch(`${url}/graphql`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+        body: JSON.stringify({ query: viewerQuery }),
+      });
+      await fetch(`${url}/auth/callback?code=secret-code-123&state=secret-state-456`, { redirect: 'manual' });
+      await fetch(`${url}/auth/logout`, { method: 'POST', headers: { cookie, 'x-drydock-csrf': csrfToken } });
+    } finally {
+      await logged.close();
+      await idp2.stop();
+      // The demo users back to this file's provider (seeding re-keys them to the newest issuer).
+      await seedDemoSignIn(orm, 'demo', idp.issuer);
+    }
+    const log = lines.join('');
+    // The log is there (requests at debug level, the refused sign-in's code)…
+    expect(log).toContain('/auth/callback?<redacted>');
+    expect(log).toContain('OIDC_STATE_MISMATCH');
+    // …and none of the secrets that passed through.
+    expect(secrets).toHaveLength(5);
+    for (const secret of secrets)
+      expect({ secret, logged: log.includes(secret) }).toEqual({ secret, logged: false });
   });
 });
 
