@@ -14,7 +14,7 @@ let runtimeInstalled = false;
  * task queue of its own: workflow tests without a database or agents (STYLE habit 12). The fakes are
  * typed against the real activities, so a changed signature fails the type check, not the test.
  */
-export async function startFakeWorker(activities: Partial<Activities>) {
+export async function startFakeWorker(activities: Partial<Activities>, options: { taskQueue?: string } = {}) {
   if (!runtimeInstalled) {
     try {
       Runtime.install({ logger: new DefaultLogger('ERROR'), shutdownSignals: [] });
@@ -24,7 +24,8 @@ export async function startFakeWorker(activities: Partial<Activities>) {
     runtimeInstalled = true;
   }
   const address = process.env.DRYDOCK_TEST_TEMPORAL_ADDRESS!;
-  const taskQueue = `fake-${randomUUID()}`;
+  // A given queue: a second worker taking over from one that was stopped (a killed worker).
+  const taskQueue = options.taskQueue ?? `fake-${randomUUID()}`;
   const connection = await NativeConnection.connect({ address });
   const worker = await Worker.create({
     connection,

@@ -199,3 +199,44 @@ it('refuses bad input with stable codes', async () => {
     await errorCode(START, { input: { ...base, machineId: '00000000-0000-4000-8000-000000000000' } }),
   ).toBe('NOT_FOUND');
 });
+
+it('agents that crash after steps and machines that lose power between changes still end every migration fully migrated', async () => {
+  const faulty = await enrolledFleet(stack, 'migration-faults', 8, {
+    faults: { crash: 0.2, network: 0.03, slowMs: 0, reboot: 0, midstep: 0.05, winget: 0 },
+  });
+  try {
+    for (const m of faulty.machines) m.platform.mutate((s) => seedMigrationUsers(s, 1));
+    const pairs = faulty.machines.map((m) => ({
+      machineId: m.agent.machineId!,
+      source: 'CONTOSO\\bob',
+      target: { kind: 'domain', name: 'CONTOSO\\alice.new' },
+    }));
+    const { startProfileMigrationBatch: started } = await call<{
+      startProfileMigrationBatch: { id: string };
+    }>(START_BATCH, { input: { mode: 'in-place', retire: 'keep', concurrency: 8, pairs } });
+    const view = await eventually(
+      () => batch(started.id),
+      (b) => b.migrations.every((m) => m.status !== 'queued' && m.status !== 'running'),
+      300_000,
+    );
+    expect(view.migrations.map((m) => m.status)).toEqual(Array(8).fill('awaiting-approval'));
+    for (const m of view.migrations) await call(DECIDE, { id: m.id, d: 'keep' });
+    await eventually(
+      () => batch(started.id),
+      (b) => b.status === 'completed',
+      120_000,
+    );
+    expect(faulty.machines.reduce((n, m) => n + m.crashes, 0)).toBeGreaterThan(0);
+    for (const m of faulty.machines) {
+      const p = m.platform.snapshot.profiles;
+      const bob = p.accounts.find((a) => a.name === 'CONTOSO\\bob')!.sid;
+      const alice = p.accounts.find((a) => a.name === 'CONTOSO\\alice.new')!.sid;
+      expect(p.profileList[alice]?.ProfileImagePath).toBe('C:\\Users\\bob');
+      expect(p.profileList[bob]).toBeUndefined();
+      expect(p.hives['C:\\Users\\bob\\NTUSER.DAT']).toEqual([`${alice}:F`, 'S-1-5-18:F', 'S-1-5-32-544:F']);
+      expect(Object.values(p.files).filter((f) => f.owner === bob)).toEqual([]);
+    }
+  } finally {
+    await faulty.stop();
+  }
+});

@@ -11,11 +11,14 @@ import type { StepKind, TaskResult } from '../../infra/wire/agent-steps';
 import { stepFailure } from '../../workflows/machines/contracts';
 import {
   decideRetireUpdate,
+  migrateProfilesProgressQuery,
+  migrateProfilesWorkflowId,
   migrateProfileWorkflowId,
   migrationProgressQuery,
   type MigrateProfileInput,
 } from '../../workflows/migration/contracts';
 import type { migrateProfile } from '../../workflows/migration/migrate-profile';
+import type { migrateProfiles } from '../../workflows/migration/migrate-profiles';
 import { eventually, startFakeWorker, type Activities } from '../helpers/fake-worker';
 import { changeableState, ctx, entraTarget, migrationHost, migrationInput } from '../helpers/migration-host';
 
@@ -29,20 +32,34 @@ jest.setTimeout(60_000);
 
 let dir: string;
 let host: SimulatedPlatform;
+/** Other machines' hosts by machine id (the batch test); `host` is machine `m`. */
+const hosts = new Map<string, SimulatedPlatform>();
 let worker: Awaited<ReturnType<typeof startFakeWorker>>;
 const kinds: string[] = [];
 
 const recorded: string[] = [];
-const agentChannel: Pick<Activities, 'dispatchAgentTask' | 'recordProfileMigration'> = {
+/** Each step dispatched: which machine, which kind, for which source (check) or backup. */
+const dispatched: { machineId: string; kind: string; of: string }[] = [];
+const agentChannel: Pick<
+  Activities,
+  'dispatchAgentTask' | 'recordProfileMigration' | 'finishProfileMigrationBatch'
+> = {
+  async finishProfileMigrationBatch() {},
   async recordProfileMigration(update) {
     recorded.push(`${update.progress.state}${update.finished ? '!' : ''}`);
     return { ended: false };
   },
-  async dispatchAgentTask<K extends StepKind>(input: { kind: K; payload: unknown }): Promise<TaskResult<K>> {
+  async dispatchAgentTask<K extends StepKind>(input: {
+    machineId: string;
+    kind: K;
+    payload: unknown;
+  }): Promise<TaskResult<K>> {
     kinds.push(input.kind);
+    const p = input.payload as { source?: string; backupId?: string };
+    dispatched.push({ machineId: input.machineId, kind: input.kind, of: p.backupId ?? p.source ?? '' });
     try {
       return (await runStep(
-        host,
+        hosts.get(input.machineId) ?? host,
         input.kind,
         input.payload,
         ctx(`${input.kind}:${kinds.length}`),
@@ -64,6 +81,8 @@ beforeEach(() => {
   host = migrationHost(dir, 'pc');
   kinds.length = 0;
   recorded.length = 0;
+  hosts.clear();
+  dispatched.length = 0;
 });
 afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -209,4 +228,118 @@ it('gives up at the sign-out deadline without changing anything', async () => {
   });
   expect(kinds).not.toContain('profile.backup');
   expect(changeableState(host)).toEqual(before);
+});
+
+it('a worker killed while the run waits (sign-out, decision) is replaced and the run goes on from its history', async () => {
+  const alice = host.snapshot.profiles.accounts.find((a) => a.name === 'alice')!.sid;
+  host.mutate((s) => void s.signedIn.push(alice));
+  let h: WorkflowHandle<typeof migrateProfile> = await start({ signOutPollSeconds: 1, retire: 'delete' });
+  await eventually(
+    () => state(h),
+    (s) => s === 'waiting-for-sign-out',
+  );
+  await worker.stop(); // the worker dies; the run lives on in Temporal
+  host.mutate((s) => void (s.signedIn = []));
+  worker = await startFakeWorker(agentChannel, { taskQueue: worker.taskQueue });
+  h = worker.client.workflow.getHandle(h.workflowId);
+  await eventually(
+    () => state(h),
+    (s) => s === 'awaiting-approval',
+  );
+  await worker.stop();
+  worker = await startFakeWorker(agentChannel, { taskQueue: worker.taskQueue });
+  h = worker.client.workflow.getHandle(h.workflowId);
+  await h.executeUpdate(decideRetireUpdate, { args: [{ decision: 'retire', actor: 'op' }] });
+  await expect(h.result()).resolves.toEqual({ outcome: 'passed' });
+  // Each step ran once: the new worker did not start the saga over.
+  expect(kinds.filter((k) => k === 'profile.backup')).toHaveLength(1);
+  expect(host.snapshot.profiles.accounts.find((a) => a.sid === alice)).toBeUndefined();
+});
+
+it('a batch runs its pairs through the window, one migration per machine at a time, and frees a slot at each decision', async () => {
+  for (const id of ['m1', 'm2', 'm3']) hosts.set(id, migrationHost(dir, id, 2));
+  const batchId = `batch-${Date.now()}`;
+  const pairs = ['m1', 'm2', 'm3'].flatMap((machineId) =>
+    ['alice', 'alice1'].map((source, i) => ({
+      machineId,
+      migrationId: `${batchId}-${machineId}-${i}`,
+      source,
+      target: { kind: 'local' as const, name: i ? 'carol1' : 'carol' },
+    })),
+  );
+  const b = await worker.client.workflow.start<typeof migrateProfiles>('migrateProfiles', {
+    taskQueue: worker.taskQueue,
+    workflowId: migrateProfilesWorkflowId(batchId),
+    args: [
+      {
+        tenantId: 't',
+        batchId,
+        common: { mode: 'in-place', copyGroups: true, retire: 'keep', retryBackoffSeconds: 1 },
+        pairs,
+        concurrency: 2,
+      },
+    ],
+  });
+  const progress = () => b.query(migrateProfilesProgressQuery);
+  let most = 0;
+  await eventually(
+    async () => {
+      const p = await progress();
+      most = Math.max(most, p.running);
+      return p;
+    },
+    (p) => p.awaitingDecision === 6 || p.running + p.awaitingDecision === 0,
+    20_000,
+  ).catch(async (e) => {
+    for (const pair of pairs) {
+      const d = await worker.client.workflow
+        .getHandle(migrateProfileWorkflowId(pair.machineId, pair.migrationId))
+        .describe()
+        .catch(() => null);
+      const q = await worker.client.workflow
+        .getHandle(migrateProfileWorkflowId(pair.machineId, pair.migrationId))
+        .query(migrationProgressQuery)
+        .catch((x) => String(x));
+      console.log(pair.migrationId, d?.status.name, JSON.stringify(q));
+    }
+    console.log(JSON.stringify(dispatched));
+    throw e;
+  });
+  for (const pair of pairs) {
+    const q = await worker.client.workflow
+      .getHandle(migrateProfileWorkflowId(pair.machineId, pair.migrationId))
+      .query(migrationProgressQuery);
+    expect({ pair: pair.migrationId, state: q.state, error: q.lastError }).toEqual({
+      pair: pair.migrationId,
+      state: 'awaiting-approval',
+      error: null,
+    });
+  }
+  expect(most).toBeLessThanOrEqual(2);
+  // One machine at a time: a machine's second user is backed up only after its first was verified.
+  for (const id of ['m1', 'm2', 'm3']) {
+    const steps = dispatched.filter((d) => d.machineId === id);
+    const firstVerified = steps.findIndex((d) => d.kind === 'profile.verify');
+    const backups = steps.flatMap((d, i) => (d.kind === 'profile.backup' ? [i] : []));
+    expect(backups).toHaveLength(2);
+    expect(backups[1]!).toBeGreaterThan(firstVerified);
+  }
+  for (const pair of pairs)
+    await worker.client.workflow
+      .getHandle(migrateProfileWorkflowId(pair.machineId, pair.migrationId))
+      .executeUpdate(decideRetireUpdate, { args: [{ decision: 'keep', actor: 'op' }] });
+  await expect(b.result()).resolves.toMatchObject({
+    total: 6,
+    running: 0,
+    awaitingDecision: 0,
+    done: { passed: 6 },
+  });
+  for (const id of ['m1', 'm2', 'm3']) {
+    const p = hosts.get(id)!.snapshot.profiles;
+    const carol = p.accounts.find((a) => a.name === 'carol')!.sid;
+    const carol1 = p.accounts.find((a) => a.name === 'carol1')!.sid;
+    expect(p.profileList[carol]!.ProfileImagePath).toBe('C:\\Users\\alice');
+    expect(p.profileList[carol1]!.ProfileImagePath).toBe('C:\\Users\\alice1');
+  }
+  await record(b, 'migrate-profiles-batch.json');
 });

@@ -43,7 +43,6 @@ export async function migrateProfiles(input: MigrateProfilesInput): Promise<Migr
   const busy = new Set<string>();
   const run = async (pair: MigrationPair) => {
     progress.running += 1;
-    busy.add(pair.machineId);
     let released = false;
     const release = () => {
       if (!released) {
@@ -81,7 +80,11 @@ export async function migrateProfiles(input: MigrateProfilesInput): Promise<Migr
       await condition(() => queue.length === 0 || queue.some((p) => !busy.has(p.machineId)));
       // Another lane woken by the same change may have taken it: look again.
       const i = queue.findIndex((p) => !busy.has(p.machineId));
-      if (i >= 0) return queue.splice(i, 1)[0];
+      if (i >= 0) {
+        // Busy from the moment it is taken: a lane woken by the same change must not take its machine too.
+        busy.add(queue[i]!.machineId);
+        return queue.splice(i, 1)[0];
+      }
       if (queue.length === 0) return undefined;
     }
   };
