@@ -10,7 +10,8 @@ import { spawnDevIdp, type DevIdpProcess } from '../../infra/auth/dev-idp-proces
 import type { Orm } from '../../infra/db/orm';
 import { demoTenantId, seedDemoSignIn } from '../../infra/db/seed-demo';
 import { buildTestApp } from '../helpers/api';
-import { gqlSession, mintApiToken, signInSession } from '../helpers/auth';
+import { chromium } from 'playwright-core';
+import { gqlSession, mintApiToken, signInBrowser, signInSession } from '../helpers/auth';
 import { createTestDatabase, type TestDatabase } from '../helpers/database';
 import { freePort } from '../helpers/shared';
 
@@ -244,6 +245,25 @@ describe('OIDC sign-in against the development provider', () => {
     const listed = await run(process.execPath, [cli, 'sso', 'list', '--tenant', 'other'], { env });
     expect(listed.stdout).toContain(`${idp.issuer}  tenant=other  group=*  default-role=(none)`);
     await expect(signInSession(baseUrl, 'admin@other.test')).resolves.toHaveProperty('csrfToken');
+  });
+});
+
+describe('in a real browser', () => {
+  it('signs in through the provider’s form (signInBrowser) and holds an HttpOnly session cookie', async () => {
+    const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--no-sandbox'] });
+    try {
+      const page = await browser.newPage();
+      await signInBrowser(page, baseUrl, 'engineer@demo.test');
+      const cookies = await page.context().cookies(baseUrl);
+      const session = cookies.find((c) => c.name === 'drydock_session');
+      expect(session).toMatchObject({ httpOnly: true, sameSite: 'Lax', path: '/', secure: false });
+      // Scripts of the page cannot read it, and /auth/session answers for the signed-in person.
+      expect(await page.evaluate(() => document.cookie)).not.toContain('drydock_session');
+      const me = await page.evaluate(async () => (await fetch('/auth/session')).json());
+      expect(me).toMatchObject({ role: 'engineer', user: { email: 'engineer@demo.test' } });
+    } finally {
+      await browser.close();
+    }
   });
 });
 
