@@ -171,8 +171,7 @@ describe('the portal', () => {
     const page = await signedIn('admin');
     await visit(page, '/settings', 'settings', (p) => p.getByLabel('Display name').waitFor());
     await page.getByLabel('Display name').fill('Contoso IT');
-    // The logo is left out here: migration 0012's check on tenants.logo_url uses a repetition count
-    // PostgreSQL refuses ({1,1000} > 255), so any logo URL fails (reported to issue 13a).
+    // The logo URL is stored and checked in test/integration/sign-in.test.ts.
     await page.getByLabel('Accent colour').fill('#5f3dc4');
     await Promise.all([
       page.waitForEvent('load', { timeout: 10_000 }).catch(async () => {

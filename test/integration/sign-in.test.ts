@@ -389,6 +389,19 @@ describe('users and API tokens, managed by an admin', () => {
     expect((await use(token)).errors?.[0]?.extensions.code).toBe('UNAUTHENTICATED');
   });
 
+  it('white-labels the tenant: a logo URL is stored, a script URL is refused', async () => {
+    const set = (logoUrl: string) =>
+      asAdmin<{ updateBranding: { displayName: string; logoUrl: string | null } }>(
+        'mutation($l: String) { updateBranding(input: { displayName: "Contoso IT", logoUrl: $l, accentColor: "#5f3dc4" }) { displayName logoUrl } }',
+        { l: logoUrl },
+      );
+    const logo = `https://cdn.example.com/${'l'.repeat(300)}.png`;
+    expect((await set(logo)).data?.updateBranding).toEqual({ displayName: 'Contoso IT', logoUrl: logo });
+    const refused = await set('javascript:alert(1)');
+    expect(refused.data?.updateBranding ?? null).toBeNull();
+    expect(refused.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
+  });
+
   it('applies a changed role at the next request and signs a removed user out everywhere', async () => {
     const engineer = await signInSession(baseUrl, 'engineer@demo.test');
     const users = await asAdmin<{ users: { id: string; email: string; role: string; signedIn: boolean }[] }>(

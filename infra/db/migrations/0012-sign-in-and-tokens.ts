@@ -25,7 +25,7 @@ export class Migration0012SignInAndTokens extends Migration {
       add column client_ids uuid[] check (client_ids is null or cardinality(client_ids) between 1 and 1000);`);
     this.addSql(`alter table tenants
       add column display_name text check (length(display_name) between 1 and 100),
-      add column logo_url text check (logo_url ~ '^(https://|/)[^\\s"''<>]{1,1000}$'),
+      add column logo_url text check (logo_url ~ '^(https://|/)[^\\s"''<>]+$' and length(logo_url) <= 1000),
       add column accent_color text not null default '#1c7ed6' check (accent_color ~ '^#[0-9a-fA-F]{6}$');`);
     this.addSql(`create unique index users_tenant_email on users (tenant_id, lower(email));`);
 
