@@ -523,7 +523,9 @@ describe('a key rotation', () => {
       const output = `${res.stdout}${res.stderr}`;
       if (output.includes('Fatal process out of memory')) {
         expect(output).toContain('SegmentedTable::InitializeTable (subspace allocation)');
-        expect(res.code).not.toBe(0);
+        // Wine does not always hand on the crashed process's exit code (seen as 0 under load): what
+        // shows it did not run is that it never answered with its version.
+        expect(output.split(/\r?\n/).map((l) => l.trim())).not.toContain(AGENT_VERSION);
       } else expect({ code: res.code, output: output.trim() }).toEqual({ code: 0, output: AGENT_VERSION });
     });
 
