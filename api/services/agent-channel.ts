@@ -12,7 +12,7 @@ import {
   waitingWorkflows,
 } from '../../infra/db/agent-tasks';
 import { MachineSchema, type MachineStatus } from '../../infra/db/entities';
-import { resolveForGateway } from '../../infra/db/domain-credentials';
+import { isActiveGateway, resolveForGateway } from '../../infra/db/domain-credentials';
 import { withTenant, type Orm } from '../../infra/db/orm';
 import type { SecretKeyring } from '../../infra/secrets/server-secrets';
 import type {
@@ -21,7 +21,7 @@ import type {
   ProgressRequest,
   ResultRequest,
 } from '../../infra/wire/agent-protocol';
-import { StepFailure } from '../../infra/wire/agent-steps';
+import { GATEWAY_STEP_KINDS, StepFailure } from '../../infra/wire/agent-steps';
 import { checkStepResult } from '../../infra/wire/step-results';
 import { bootIdChangedSignal, stepFailure } from '../../workflows/machines/contracts';
 import type { AgentIdentity } from './keys';
@@ -84,8 +84,27 @@ export async function nextTask(
 ): Promise<AgentTaskMessage | null> {
   for (;;) {
     const task = await claimTask(ctx.orm, agent.tenantId, agent.machineId);
-    const ref = task?.payload.credentialRef;
-    if (!task || typeof ref !== 'string') return task;
+    if (!task) return null;
+    // The site's LAN work runs on its gateway only (ADR 0029), with or without a credential.
+    if (
+      GATEWAY_STEP_KINDS.includes(task.kind) &&
+      !(await withTenant(ctx.orm, agent.tenantId, (em) =>
+        isActiveGateway(em, agent.tenantId, agent.machineId),
+      ))
+    ) {
+      ctx.log.warn({ taskId: task.id, machineId: agent.machineId, kind: task.kind }, 'gateway step refused');
+      await reportResult(ctx, agent, task.id, {
+        ok: false,
+        error: {
+          type: StepFailure.NotAGateway,
+          message: `only an active gateway of the site runs ${task.kind}; this machine is not one`,
+          retryable: false,
+        },
+      });
+      continue;
+    }
+    const ref = task.payload.credentialRef;
+    if (typeof ref !== 'string') return task;
     const resolved = await withTenant(ctx.orm, agent.tenantId, (em) =>
       resolveForGateway(em, ctx.secrets, {
         tenantId: agent.tenantId,

@@ -42,14 +42,14 @@ afterAll(async () => {
   await stack?.close();
 });
 
-async function queueTask(machineId: string, credentialRef: string) {
+async function queueTask(machineId: string, credentialRef: string | null, kind = 'discoverDomain') {
   const id = randomUUID();
   await dispatchTask(stack.orm, {
     tenantId: stack.tenant.tenantId,
     machineId,
     id,
-    kind: 'discoverDomain',
-    payload: { credentialRef },
+    kind,
+    payload: credentialRef ? { credentialRef } : {},
     idempotencyKey: `test:${id}`,
     workflowId: `test-${id}`,
     runId: randomUUID(),
@@ -118,4 +118,35 @@ it("hands the credential to the site's gateway in the claim response only, and r
     'domain-credential.refused',
   ]);
   expect(JSON.stringify(audit)).not.toContain(PASSWORD);
+});
+
+it('hands a gateway step (directory.discover) to an active gateway only: any other machine fails it as NotAGateway', async () => {
+  const [gw, other] = harness.machines;
+  const gatewayId = gw!.agent.machineId!;
+  const otherId = other!.agent.machineId!;
+  await withTenant(stack.orm, stack.tenant.tenantId, (em) =>
+    setMachineRole(em, stack.tenant.tenantId, gatewayId, 'gateway'),
+  );
+  const refusedId = await queueTask(otherId, null, 'directory.discover');
+  const refused = await poll((await other!.platform.loadProtected('agent-key'))!);
+  expect(refused.status).toBe(204);
+  const takenId = await queueTask(gatewayId, null, 'directory.discover');
+  // The earlier test's task (delivered, never reported) would be handed out again first.
+  await withTenant(stack.orm, stack.tenant.tenantId, (em) =>
+    em.execute(
+      `update agent_tasks set status = 'failed' where machine_id = ? and id <> ? and status = 'delivered'`,
+      [gatewayId, takenId],
+    ),
+  );
+  const taken = await poll((await gw!.platform.loadProtected('agent-key'))!);
+  expect(taken.status).toBe(200);
+  expect(((await taken.json()) as { task: { id: string } }).task.id).toBe(takenId);
+
+  const [row] = await withTenant(stack.orm, stack.tenant.tenantId, (em) =>
+    em.execute<{ status: string; error: { type: string; retryable: boolean } | null }[]>(
+      `select status, error from agent_tasks where id = ?`,
+      [refusedId],
+    ),
+  );
+  expect(row).toMatchObject({ status: 'failed', error: { type: 'NotAGateway', retryable: false } });
 });
