@@ -28,7 +28,7 @@ export interface DiscoveredHost {
   disappearedAt: Date | null;
 }
 
-export interface MergeCounts {
+export type MergeCounts = {
   added: number;
   updated: number;
   /** Manual hosts the enumeration matched (filled in, never overwritten). */
@@ -37,7 +37,7 @@ export interface MergeCounts {
   disappeared: number;
   /** Hosts that were marked gone and are back. */
   returned: number;
-}
+};
 
 type Row = {
   id: string;
@@ -197,4 +197,40 @@ export async function listDiscoveredHosts(
     [tenantId, siteId],
   );
   return rows.map(toHost);
+}
+
+/** What the workflow hears of an enumeration: counts, never the computers (ADR 0029). */
+export type EnumerationSummary = MergeCounts & { domain: string; pages: number; computers: number };
+
+/**
+ * Merges an enumeration the site's gateway reported (its step result, already held to the
+ * result schema) into that gateway's site: the API stores it, the workflow gets the summary.
+ */
+export async function mergeGatewayEnumeration(
+  em: EntityManager,
+  input: {
+    tenantId: string;
+    gatewayId: string;
+    result: { domain: string; pages: number; computers: DiscoveredComputer[] };
+    seenAt: Date;
+  },
+): Promise<EnumerationSummary | null> {
+  const [gateway] = await em.execute<{ site_id: string }[]>(
+    `select site_id from machines where tenant_id = ? and id = ? and role = 'gateway'`,
+    [input.tenantId, input.gatewayId],
+  );
+  if (!gateway) return null;
+  const counts = await mergeDirectoryHosts(em, {
+    tenantId: input.tenantId,
+    siteId: gateway.site_id,
+    computers: input.result.computers,
+    seenAt: input.seenAt,
+    actor: `machine:${input.gatewayId}`,
+  });
+  return {
+    domain: input.result.domain,
+    pages: input.result.pages,
+    computers: input.result.computers.length,
+    ...counts,
+  };
 }

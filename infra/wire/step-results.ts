@@ -157,8 +157,12 @@ const DiscoveredComputerSchema = Type.Object(
   strict,
 );
 
-/** The most computers one enumeration reports (a result past it is refused, not cut). */
-export const MAX_ENUMERATED_COMPUTERS = 100_000;
+/**
+ * The most computers one enumeration reports (a result past it is refused, not cut): it travels as
+ * one step result, within the result route's body limit (api/routes/v1/reply.ts). Larger domains
+ * need the result in parts, which is not built.
+ */
+export const MAX_ENUMERATED_COMPUTERS = 20_000;
 
 const schemas = {
   [StepKind.Preflight]: result({
