@@ -1,4 +1,6 @@
 import { randomUUID } from 'node:crypto';
+import { Client, Connection } from '@temporalio/client';
+import type { FastifyInstance } from 'fastify';
 import {
   addManualHost,
   listDiscoveredHosts,
@@ -7,6 +9,7 @@ import {
 } from '../../infra/db/discovered-hosts';
 import { withTenant, type Orm } from '../../infra/db/orm';
 import type { DiscoveredComputer } from '../../infra/wire/agent-steps';
+import { buildTestApp, gql } from '../helpers/api';
 import { createTestDatabase, type TestDatabase } from '../helpers/database';
 import { createTenant, type TenantFixture } from '../helpers/fixtures';
 
@@ -16,14 +19,20 @@ let db: TestDatabase;
 let orm: Orm;
 let a: TenantFixture;
 let b: TenantFixture;
+let app: FastifyInstance;
+let connection: Connection;
 
 beforeAll(async () => {
   db = await createTestDatabase();
   orm = await db.appOrm();
+  connection = await Connection.connect({ address: process.env.DRYDOCK_TEST_TEMPORAL_ADDRESS! });
+  app = await buildTestApp(orm, new Client({ connection }), db.appUrl);
   a = await createTenant(orm);
   b = await createTenant(orm);
 });
 afterAll(async () => {
+  await app?.close();
+  await connection?.close();
   await db?.drop();
 });
 
@@ -137,4 +146,51 @@ it('keeps each tenant to its own hosts (RLS) and objectGUIDs unique per site onl
   // The same GUID in another tenant's site is another host.
   await merge(a, [shared]);
   expect((await list(a)).some((h) => h.objectGuid === shared.objectGuid)).toBe(true);
+});
+
+describe('through GraphQL', () => {
+  const add = `mutation($i: AddManualHostInput!) { addManualHost(input: $i) { id source name dnsName os } }`;
+  const hosts = `query($s: ID!) { discoveredHosts(siteId: $s) { name source dnsName objectGuid disappearedAt } }`;
+
+  it('an operator adds a manual host; a duplicate DNS name, bad input and a viewer are refused with stable codes', async () => {
+    const t = await createTenant(orm);
+    const ok = await gql<{ addManualHost: { source: string; dnsName: string } }>(
+      app,
+      t.tenantId,
+      add,
+      { i: { siteId: t.siteId, name: 'Lab printer PC', dnsName: 'LAB-01.Corp.Example.', os: 'Windows 10' } },
+      'operator',
+    );
+    expect(ok.errors).toBeUndefined();
+    expect(ok.data!.addManualHost).toMatchObject({ source: 'manual', dnsName: 'lab-01.corp.example' });
+
+    const code = async (input: Record<string, unknown>, role: 'viewer' | 'operator' = 'operator') =>
+      (await gql(app, t.tenantId, add, { i: { siteId: t.siteId, name: 'x', ...input } }, role)).errors?.[0]
+        ?.extensions?.code;
+    expect(await code({ dnsName: 'lab-01.corp.example' })).toBe('HOST_EXISTS');
+    expect(await code({ dnsName: 'not a name' })).toBe('BAD_USER_INPUT');
+    expect(await code({ name: 'line\nbreak' })).toBe('BAD_USER_INPUT');
+    expect(await code({ siteId: b.siteId })).toBe('NOT_FOUND');
+    expect(await code({ dnsName: 'viewer.corp.example' }, 'viewer')).toBe('FORBIDDEN');
+
+    const listed = await gql<{ discoveredHosts: { name: string; source: string }[] }>(
+      app,
+      t.tenantId,
+      hosts,
+      { s: t.siteId },
+      'viewer',
+    );
+    expect(listed.data!.discoveredHosts).toEqual([
+      {
+        name: 'Lab printer PC',
+        source: 'manual',
+        dnsName: 'lab-01.corp.example',
+        objectGuid: null,
+        disappearedAt: null,
+      },
+    ]);
+    // Another tenant's site answers as one that does not exist.
+    const other = await gql(app, t.tenantId, hosts, { s: b.siteId }, 'viewer');
+    expect(other.errors?.[0]?.extensions?.code).toBe('NOT_FOUND');
+  });
 });
