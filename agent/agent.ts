@@ -188,6 +188,7 @@ export class Agent {
       const result = await runStep(this.opts.platform, task.kind, task.payload, {
         idempotencyKey: task.idempotencyKey,
         signal: controller.signal,
+        ...(task.credential ? { credential: task.credential } : {}),
         // Progress travels at most every 2 s: a step that finishes sooner reports only its result
         // (each report is an HTTP request and a Temporal heartbeat; at fleet scale they add up).
         progress: async (percent, message) => {

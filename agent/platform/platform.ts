@@ -50,6 +50,11 @@ export interface StepContext {
   /** A timed, authenticated round trip to the API (preflight's network check). */
   checkApi(): Promise<{ ok: boolean; ms: number; detail: string }>;
   signal: AbortSignal;
+  /**
+   * The site's domain credential the API resolved into this task's claim (a gateway's step that
+   * names `credentialRef`): in memory for this step only, never journaled or logged (ADR 0026).
+   */
+  credential?: { domain: string; user: string; password: string };
 }
 
 /** A failure of the machine's own API that says whether running the step again can help. */

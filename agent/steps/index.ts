@@ -18,6 +18,7 @@ import {
   type StepContext,
 } from '../platform/platform';
 import { notApplicable, WINDOWS_11_BUILD } from './applicability';
+import { gatewaySteps } from './gateway';
 import { profileSteps } from './profile-migration';
 import { classifyWingetExit, describeExit, WingetCode } from './winget-codes';
 
@@ -447,6 +448,7 @@ export const steps: { [K in StepKind]: StepHandler<K> } = {
   [StepKind.BootId]: async (platform) => ({ bootId: await platform.bootId() }),
 
   ...profileSteps,
+  ...gatewaySteps,
 };
 
 function lastLine(output: string): string {

@@ -23,6 +23,7 @@ import './types/machine-tweak-undo';
 import './types/tweak-undo-counts';
 import './types/tweak-undo';
 import './types/site-installers';
+import './types/directory';
 import './types/viewer';
 import './types/users';
 import './types/api-tokens';

@@ -12,7 +12,8 @@ import {
   waitingWorkflows,
 } from '../../infra/db/agent-tasks';
 import { MachineSchema, type MachineStatus } from '../../infra/db/entities';
-import { resolveForGateway } from '../../infra/db/domain-credentials';
+import { mergeGatewayEnumeration } from '../../infra/db/discovered-hosts';
+import { isActiveGateway, resolveForGateway } from '../../infra/db/domain-credentials';
 import { withTenant, type Orm } from '../../infra/db/orm';
 import type { SecretKeyring } from '../../infra/secrets/server-secrets';
 import type {
@@ -21,8 +22,8 @@ import type {
   ProgressRequest,
   ResultRequest,
 } from '../../infra/wire/agent-protocol';
-import { StepFailure } from '../../infra/wire/agent-steps';
-import { checkStepResult } from '../../infra/wire/step-results';
+import { GATEWAY_STEP_KINDS, StepFailure, StepKind } from '../../infra/wire/agent-steps';
+import { checkStepResult, isStepResult } from '../../infra/wire/step-results';
 import { bootIdChangedSignal, stepFailure } from '../../workflows/machines/contracts';
 import type { AgentIdentity } from './keys';
 
@@ -84,8 +85,27 @@ export async function nextTask(
 ): Promise<AgentTaskMessage | null> {
   for (;;) {
     const task = await claimTask(ctx.orm, agent.tenantId, agent.machineId);
-    const ref = task?.payload.credentialRef;
-    if (!task || typeof ref !== 'string') return task;
+    if (!task) return null;
+    // The site's LAN work runs on its gateway only (ADR 0029), with or without a credential.
+    if (
+      GATEWAY_STEP_KINDS.includes(task.kind) &&
+      !(await withTenant(ctx.orm, agent.tenantId, (em) =>
+        isActiveGateway(em, agent.tenantId, agent.machineId),
+      ))
+    ) {
+      ctx.log.warn({ taskId: task.id, machineId: agent.machineId, kind: task.kind }, 'gateway step refused');
+      await reportResult(ctx, agent, task.id, {
+        ok: false,
+        error: {
+          type: StepFailure.NotAGateway,
+          message: `only an active gateway of the site runs ${task.kind}; this machine is not one`,
+          retryable: false,
+        },
+      });
+      continue;
+    }
+    const ref = task.payload.credentialRef;
+    if (typeof ref !== 'string') return task;
     const resolved = await withTenant(ctx.orm, agent.tenantId, (em) =>
       resolveForGateway(em, ctx.secrets, {
         tenantId: agent.tenantId,
@@ -151,8 +171,9 @@ export async function reportResult(
   knownKind?: string,
 ): Promise<ResultOutcome> {
   // 0. A result is stored only if it is what its step produces (ADR 0015, docs/SECURITY.md).
+  let kind: string | null = knownKind ?? null;
   if (body.ok) {
-    const kind = knownKind ?? (await taskKind(ctx.orm, agent.tenantId, agent.machineId, taskId));
+    kind = knownKind ?? (await taskKind(ctx.orm, agent.tenantId, agent.machineId, taskId));
     if (kind === null) return { kind: 'not-found' };
     const problem = checkStepResult(kind, body.result);
     if (problem) return { kind: 'invalid', taskKind: kind, problem };
@@ -167,12 +188,30 @@ export async function reportResult(
     body.ok ? { ok: true, result: body.result } : { ok: false, error: body.error },
   );
   if (!task) return { kind: 'not-found' };
+  // 1b. An enumeration is large: the API merges it into the site's discovered hosts here, and the
+  // workflow's activity completes with the counts only, so no history carries the computers (ADR 0029).
+  let completion: Record<string, unknown> = task.result ?? {};
+  if (
+    task.status === 'completed' &&
+    kind === StepKind.DirectoryEnumerate &&
+    isStepResult(StepKind.DirectoryEnumerate, task.result)
+  ) {
+    const result = task.result;
+    const summary = await withTenant(ctx.orm, agent.tenantId, (em) =>
+      mergeGatewayEnumeration(em, {
+        tenantId: agent.tenantId,
+        gatewayId: agent.machineId,
+        result,
+        seenAt: new Date(),
+      }),
+    );
+    if (summary) completion = summary;
+  }
   // 2. Then complete the waiting activity. Repeats are harmless: an activity that is already
   // done (or whose attempt timed out) is "not found", and the next attempt reads the row.
   if (task.taskToken) {
     try {
-      if (task.status === 'completed')
-        await ctx.temporal.activity.complete(task.taskToken, task.result ?? {});
+      if (task.status === 'completed') await ctx.temporal.activity.complete(task.taskToken, completion);
       else if (task.error) await ctx.temporal.activity.fail(task.taskToken, stepFailure(task.error));
     } catch (err) {
       if (!(err instanceof ActivityNotFoundError))

@@ -23,6 +23,8 @@ export enum ErrorCode {
   InstallerKeyNotAvailable = 'INSTALLER_KEY_NOT_AVAILABLE',
   /** A user with that e-mail address is already in the tenant. */
   UserExists = 'USER_EXISTS',
+  /** A host of that DNS name is already listed for the site (addManualHost). */
+  HostExists = 'HOST_EXISTS',
 }
 
 /**

@@ -131,6 +131,30 @@ export const failureTexts: Record<FailureType, FailureText> = {
     sentence:
       "The task needs the site's domain credential, which only an approved gateway of that site may use: approve a gateway for the site, or run the task there.",
   },
+  NotAGateway: {
+    code: 'NOT_A_GATEWAY',
+    sentence:
+      "Only the site's approved gateway does the site's directory work: give a machine of the site the gateway role.",
+  },
+  DirectoryAuthFailed: {
+    code: 'DIRECTORY_AUTH_FAILED',
+    sentence:
+      'The domain controller refused the domain credential (invalid user name or password, or the account is locked or disabled): enter it again.',
+  },
+  DirectoryTlsFailed: {
+    code: 'DIRECTORY_TLS_FAILED',
+    sentence:
+      "The domain controller's certificate is not trusted or does not match the pin: add the domain's CA certificate, or check the fingerprint.",
+  },
+  DirectoryUnreachable: {
+    code: 'DIRECTORY_UNREACHABLE',
+    sentence:
+      'The gateway could not reach the domain controller over LDAP (636, or 389 with StartTLS) in time.',
+  },
+  DirectoryProtocolError: {
+    code: 'DIRECTORY_PROTOCOL_ERROR',
+    sentence: 'The domain controller answered with something the gateway cannot use.',
+  },
   WindowsError: {
     code: 'WINDOWS_ERROR',
     sentence:

@@ -40,6 +40,7 @@ export const fieldAccess: Readonly<Record<string, FieldAccess>> = {
   'Query.profileMigrations': { role: V },
   'Query.profileMigration': { role: V },
   'Query.profileMigrationBatch': { role: V },
+  'Query.discoveredHosts': { role: V },
   // Operators: runs and approvals.
   'Query.installerBuild': { role: O },
   'Query.siteInstallers': { role: O },
@@ -55,6 +56,7 @@ export const fieldAccess: Readonly<Record<string, FieldAccess>> = {
   'Mutation.undoTweaksFleet': { role: O },
   'Mutation.cancelTweakUndo': { role: O },
   'Mutation.buildSiteInstallers': { role: O },
+  'Mutation.addManualHost': { role: O },
   'Mutation.startProfileMigration': { role: O },
   'Mutation.startProfileMigrationBatch': { role: O },
   'Mutation.decideProfileMigration': { role: O },

@@ -142,6 +142,19 @@ export async function resolveForGateway(
   return { version: row.version, domain: row.domain, user: row.user_name, password };
 }
 
+/** Whether the machine is an active gateway (of any site: its own, a machine belongs to one). */
+export async function isActiveGateway(
+  em: EntityManager,
+  tenantId: string,
+  machineId: string,
+): Promise<boolean> {
+  const [machine] = await em.execute<{ role: string; status: string }[]>(
+    `select role, status from machines where tenant_id = ? and id = ?`,
+    [tenantId, machineId],
+  );
+  return machine?.role === 'gateway' && machine.status === 'active';
+}
+
 /** An operator's decision (after approval): the machine does its site's LAN work. Audited by the caller. */
 export async function setMachineRole(
   em: EntityManager,

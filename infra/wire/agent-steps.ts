@@ -41,7 +41,21 @@ export enum StepKind {
   ProfileRestore = 'profile.restore',
   /** Disables or deletes the old account: irreversible, after an operator's approval. */
   ProfileRetire = 'profile.retire',
+  // Site onboarding (issue 15, ADR 0029): run by the site's gateway only (the API refuses them to any other machine).
+  /** Finds the AD domain from the gateway's DNS resolvers and search suffixes: no credential. */
+  DirectoryDiscover = 'directory.discover',
+  /** Binds with the site's domain credential (resolved into the claim by `credentialRef`) and unbinds. */
+  DirectoryTestBind = 'directory.test-bind',
+  /** Lists every computer of the domain by a paged LDAP search with the site's domain credential. */
+  DirectoryEnumerate = 'directory.enumerate',
 }
+
+/** The kinds only an active gateway of the task's site may run (ADR 0026, 0029). */
+export const GATEWAY_STEP_KINDS: readonly string[] = [
+  StepKind.DirectoryDiscover,
+  StepKind.DirectoryTestBind,
+  StepKind.DirectoryEnumerate,
+];
 
 export type { StepPayloads, StepResults };
 
@@ -97,6 +111,11 @@ export type WifiResult = StepResults[StepKind.Wifi];
 export type InventoryResult = StepResults[StepKind.Inventory];
 export type ValidateResult = StepResults[StepKind.Validate];
 export type RebootResult = StepResults[StepKind.Reboot];
+export type DirectoryDiscoverPayload = StepPayloads[StepKind.DirectoryDiscover];
+export type DirectoryEnumeratePayload = StepPayloads[StepKind.DirectoryEnumerate];
+export type DirectoryDiscoverResult = StepResults[StepKind.DirectoryDiscover];
+export type DirectoryEnumerateResult = StepResults[StepKind.DirectoryEnumerate];
+export type { DiscoveredComputer } from './step-results';
 export type { PreflightCheck, ValidationItem } from './step-results';
 export type { MigrationMode, MigrationTarget, Precondition } from './profile-steps';
 
@@ -131,4 +150,14 @@ export enum StepFailure {
   BackupMismatch = 'BackupMismatch',
   /** The task names a domain credential this machine may not use (not an active gateway of its site). */
   CredentialUnavailable = 'CredentialUnavailable',
+  /** A gateway step was claimed by a machine that is not an active gateway: nothing ran. */
+  NotAGateway = 'NotAGateway',
+  /** The domain controller refused the domain credential (wrong user name or password, account locked). */
+  DirectoryAuthFailed = 'DirectoryAuthFailed',
+  /** The DC's certificate is not trusted or does not match the pin. */
+  DirectoryTlsFailed = 'DirectoryTlsFailed',
+  /** The DC could not be reached or did not answer in time (retryable). */
+  DirectoryUnreachable = 'DirectoryUnreachable',
+  /** The DC answered with something the gateway cannot use. */
+  DirectoryProtocolError = 'DirectoryProtocolError',
 }

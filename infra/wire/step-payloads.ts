@@ -84,6 +84,24 @@ const WifiNetworkSchema = Type.Object({
 /** A step that takes nothing. */
 const Nothing = Type.Object({});
 
+/** How the gateway reaches a DC over LDAP: LDAPS or StartTLS, a private CA and/or a certificate pin. */
+const DirectoryEndpointSchema = Type.Object({
+  host: Type.String({ minLength: 1, maxLength: 255 }),
+  port: Type.Optional(Type.Integer({ minimum: 1, maximum: 65535 })),
+  security: Type.Union([Type.Literal('ldaps'), Type.Literal('starttls')]),
+  caPem: Type.Optional(Type.String({ maxLength: 20_000 })),
+  pinSha256: Type.Optional(Type.String({ maxLength: 128 })),
+  timeoutMs: Type.Optional(Type.Integer({ minimum: 100, maximum: 120_000 })),
+});
+/** A bind with the site's credential: the API resolves `credentialRef` into the gateway's claim. */
+const DirectoryBindSchema = {
+  credentialRef: Type.String({
+    pattern: '^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$',
+  }),
+  domain: Type.String({ minLength: 1, maxLength: 255 }),
+  endpoint: DirectoryEndpointSchema,
+};
+
 const payloadSchemas = {
   [StepKind.Preflight]: Type.Object({
     requireAcPower: Type.Boolean(),
@@ -126,6 +144,18 @@ const payloadSchemas = {
   [StepKind.Reboot]: Type.Object({ reason: Type.Optional(Type.String()) }),
   [StepKind.BootId]: Nothing,
   ...profilePayloadSchemas,
+  [StepKind.DirectoryDiscover]: Type.Object({
+    /** DNS servers to ask; default: the gateway's own. */
+    resolvers: Type.Optional(Type.Array(Type.String({ maxLength: 64 }), { maxItems: 8 })),
+    /** Search suffixes to try; default: the gateway's own. */
+    searchSuffixes: Type.Optional(Type.Array(Type.String({ maxLength: 255 }), { maxItems: 16 })),
+    timeoutMs: Type.Optional(Type.Integer({ minimum: 100, maximum: 30_000 })),
+  }),
+  [StepKind.DirectoryTestBind]: Type.Object(DirectoryBindSchema),
+  [StepKind.DirectoryEnumerate]: Type.Object({
+    ...DirectoryBindSchema,
+    pageSize: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })),
+  }),
 } satisfies Record<StepKind, TSchema>;
 
 /** Each step kind's payload: a `PlanStep`, a dispatch and a step handler of kind K carry `StepPayloads[K]`. */

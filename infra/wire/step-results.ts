@@ -96,6 +96,74 @@ const ValidationItemSchema = Type.Object(
   strict,
 );
 
+const Nullable = <T extends TSchema>(t: T) => Type.Union([t, Type.Null()]);
+const Iso = Type.String({ maxLength: 40, pattern: '^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:.]+Z$' });
+
+const DiscoveredDomainSchema = Type.Object(
+  {
+    domain: Text(255),
+    baseDn: Nullable(Text(1024)),
+    site: Nullable(Text(255)),
+    domainControllers: Type.Array(
+      Type.Object(
+        {
+          host: Text(255),
+          port: Type.Integer({ minimum: 0, maximum: 65535 }),
+          priority: Type.Integer({ minimum: 0, maximum: 65535 }),
+          weight: Type.Integer({ minimum: 0, maximum: 65535 }),
+          addresses: Type.Array(Text(64), { maxItems: 16 }),
+        },
+        strict,
+      ),
+      { maxItems: 64 },
+    ),
+    kerberos: Type.Array(
+      Type.Object({ host: Text(255), port: Type.Integer({ minimum: 0, maximum: 65535 }) }, strict),
+      { maxItems: 64 },
+    ),
+    certificate: Nullable(
+      Type.Object(
+        {
+          sha256: Type.String({ pattern: '^[0-9a-f]{64}$' }),
+          subject: Text(1024),
+          issuer: Text(1024),
+          validTo: Iso,
+        },
+        strict,
+      ),
+    ),
+  },
+  strict,
+);
+
+/** One computer object as the gateway read it from AD (agent/gateway/directory/ad-directory.ts). */
+const DiscoveredComputerSchema = Type.Object(
+  {
+    objectGuid: Type.String({ pattern: '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$' }),
+    name: Text(255),
+    dnsHostName: Nullable(Text(255)),
+    operatingSystem: Nullable(Text(255)),
+    operatingSystemVersion: Nullable(Text(64)),
+    distinguishedName: Text(2048),
+    ou: Text(2048),
+    enabled: Type.Boolean(),
+    lastLogonAt: Nullable(Iso),
+    role: Type.Union([
+      Type.Literal('domain-controller'),
+      Type.Literal('server'),
+      Type.Literal('workstation'),
+    ]),
+  },
+  strict,
+);
+
+/**
+ * The most computers one enumeration reports (a result past it is refused, not cut): it travels as
+ * one step result, within the result route's body limit (api/routes/v1/reply.ts). Larger domains
+ * need the result in parts, which is not built.
+ */
+export const MAX_ENUMERATED_COMPUTERS = 20_000;
+
 const schemas = {
   [StepKind.Preflight]: result({
     checks: Type.Array(PreflightCheckSchema, { maxItems: 32 }),
@@ -147,6 +215,21 @@ const schemas = {
   [StepKind.Reboot]: result({ bootId: Text(64) }),
   [StepKind.BootId]: result({ bootId: Text(64) }),
   ...profileResultSchemas,
+  /** The domain the gateway found, or null with the suffixes it tried. */
+  [StepKind.DirectoryDiscover]: result({
+    found: Nullable(DiscoveredDomainSchema),
+    tried: Type.Array(Text(255), { maxItems: 256 }),
+  }),
+  [StepKind.DirectoryTestBind]: result({ domain: Text(255), user: Text(255) }),
+  /**
+   * Every computer object: stored with the task by the API and read from there into
+   * discovered_hosts, never carried through a workflow history (ADR 0029).
+   */
+  [StepKind.DirectoryEnumerate]: result({
+    domain: Text(255),
+    pages: Type.Integer({ minimum: 0 }),
+    computers: Type.Array(DiscoveredComputerSchema, { maxItems: MAX_ENUMERATED_COMPUTERS }),
+  }),
 } satisfies Record<StepKind, TSchema>;
 
 /** Each step kind's result: a step handler of kind K returns `StepResults[K]`, and the server accepts nothing else. */
@@ -154,6 +237,7 @@ export type StepResults = { [K in StepKind]: Static<(typeof schemas)[K]> };
 
 export type PreflightCheck = Static<typeof PreflightCheckSchema>;
 export type ValidationItem = Static<typeof ValidationItemSchema>;
+export type DiscoveredComputer = Static<typeof DiscoveredComputerSchema>;
 
 const compiled = new Map<string, TypeCheck<TSchema>>(
   Object.entries(schemas).map(([kind, schema]) => [kind, TypeCompiler.Compile(schema)]),

@@ -5,6 +5,10 @@ import {
   type DirectoryEndpoint,
 } from '../../agent/gateway/directory/ad-directory';
 import { mkdtempSync, writeFileSync } from 'node:fs';
+import { runStep } from '../../agent/steps';
+import { StepError, type Platform, type StepContext } from '../../agent/platform/platform';
+import { StepFailure, StepKind } from '../../infra/wire/agent-steps';
+import { checkStepResult } from '../../infra/wire/step-results';
 import os from 'node:os';
 import path from 'node:path';
 import {
@@ -179,5 +183,105 @@ describeSamba('a site gateway against a Samba AD DC', () => {
     expect(daysAgo(byName.get('WS-0001')!.lastLogonAt)).toBeGreaterThan(700);
     expect(daysAgo(byName.get('WS-0004')!.lastLogonAt)).toBeLessThan(10);
     expect(byName.get('WS-GONE01')!.lastLogonAt).toBeNull();
+  });
+
+  describe('as gateway steps (what the agent runs for a directory.* task)', () => {
+    // The gateway's steps use the network, never the machine: no platform call is made.
+    const noPlatform = {} as Platform;
+    const progress: string[] = [];
+    const ctx = (credential?: StepContext['credential']): StepContext => ({
+      idempotencyKey: 'test',
+      signal: new AbortController().signal,
+      progress: async (_percent, message) => void progress.push(message),
+      checkApi: async () => ({ ok: true, ms: 0, detail: '' }),
+      ...(credential ? { credential } : {}),
+    });
+    const bind = { credentialRef: '00000000-0000-4000-8000-000000000001', domain: DOMAIN };
+    const failure = (p: Promise<unknown>) =>
+      p.then(
+        () => null,
+        (e: unknown) => e as StepError,
+      );
+
+    it('directory.discover reports the domain, in a result the API accepts', async () => {
+      const result = await runStep(
+        noPlatform,
+        StepKind.DirectoryDiscover,
+        { resolvers: [SAMBA_IP], searchSuffixes: ['branch.drydock.test'] },
+        ctx(),
+      );
+      expect(result.found?.domain).toBe(DOMAIN);
+      expect(result.found?.certificate?.sha256).toBe(samba.certSha256);
+      expect(result.tried).toEqual(['branch.drydock.test', 'drydock.test']);
+      expect(checkStepResult(StepKind.DirectoryDiscover, result)).toBeNull();
+
+      const none = await runStep(
+        noPlatform,
+        StepKind.DirectoryDiscover,
+        { resolvers: [SAMBA_IP], searchSuffixes: ['elsewhere.invalid'] },
+        ctx(),
+      );
+      expect(none).toEqual({ found: null, tried: [] });
+      expect(checkStepResult(StepKind.DirectoryDiscover, none)).toBeNull();
+    });
+
+    it('directory.enumerate lists every computer with the credential from the claim, in a result the API accepts', async () => {
+      progress.length = 0;
+      const result = await runStep(
+        noPlatform,
+        StepKind.DirectoryEnumerate,
+        { ...bind, endpoint: { host: SAMBA_IP, security: 'ldaps', caPem: samba.caPem }, pageSize: 200 },
+        ctx({ domain: DOMAIN, user: SVC_USER, password: SVC_PASSWORD }),
+      );
+      expect(result.computers).toHaveLength(WORKSTATIONS + 5);
+      expect(result.pages).toBeGreaterThanOrEqual(3);
+      expect(checkStepResult(StepKind.DirectoryEnumerate, result)).toBeNull();
+      expect(JSON.stringify(result)).not.toContain(SVC_PASSWORD);
+      expect(progress.join('\n')).not.toContain(SVC_PASSWORD);
+    });
+
+    it('directory.test-bind refuses a wrong password as DirectoryAuthFailed (permanent, no password in it), and runs nothing without a credential', async () => {
+      const endpoint = { host: SAMBA_IP, security: 'ldaps' as const, caPem: samba.caPem };
+      const ok = await runStep(
+        noPlatform,
+        StepKind.DirectoryTestBind,
+        { ...bind, endpoint },
+        ctx({ domain: DOMAIN, user: SVC_USER, password: SVC_PASSWORD }),
+      );
+      expect(ok).toEqual({ domain: DOMAIN, user: SVC_USER });
+      expect(checkStepResult(StepKind.DirectoryTestBind, ok)).toBeNull();
+
+      const wrong = await failure(
+        runStep(
+          noPlatform,
+          StepKind.DirectoryTestBind,
+          { ...bind, endpoint },
+          ctx({ domain: DOMAIN, user: SVC_USER, password: 'Guessed-Passw0rd' }),
+        ),
+      );
+      expect(wrong).toBeInstanceOf(StepError);
+      expect(wrong).toMatchObject({ type: StepFailure.DirectoryAuthFailed, retryable: false });
+      expect(wrong!.message).not.toContain('Guessed');
+
+      const closed = await failure(
+        runStep(
+          noPlatform,
+          StepKind.DirectoryEnumerate,
+          { ...bind, endpoint: { ...endpoint, port: 1 } },
+          ctx({ domain: DOMAIN, user: SVC_USER, password: SVC_PASSWORD }),
+        ),
+      );
+      expect(closed).toMatchObject({ type: StepFailure.DirectoryUnreachable, retryable: true });
+
+      const without = await failure(
+        runStep(noPlatform, StepKind.DirectoryEnumerate, { ...bind, endpoint }, ctx()),
+      );
+      expect(without).toMatchObject({ type: StepFailure.CredentialUnavailable, retryable: false });
+
+      const badPayload = await failure(
+        runStep(noPlatform, StepKind.DirectoryEnumerate, { ...bind, endpoint: { host: SAMBA_IP } }, ctx()),
+      );
+      expect(badPayload).toMatchObject({ type: StepFailure.InvalidPayload });
+    });
   });
 });

@@ -79,6 +79,7 @@ const idArgs: Record<string, Kind> = {
   'Query.site.id': 'site',
   'Query.siteInstallers.siteId': 'site',
   'Query.installerBuild.siteId': 'site',
+  'Query.discoveredHosts.siteId': 'site',
   'Query.tweakUndo.id': 'tweakUndo',
   'Mutation.approveMachine.id': 'pendingMachine',
   'Mutation.rejectMachine.id': 'pendingMachine',
@@ -116,6 +117,11 @@ const inputs: Record<string, (ids: Ids) => Record<string, unknown>> = {
   AddUserInput: () => ({ email: `walk-${unique().toLowerCase()}@walk.test`, role: 'viewer' }),
   UserAccessInput: (ids) => ({ userId: ids.user, role: 'viewer' }),
   CreateApiTokenInput: () => ({ name: 'walk', role: 'viewer' }),
+  AddManualHostInput: (ids) => ({
+    siteId: ids.site,
+    name: 'Walk',
+    dnsName: `walk-${unique().toLowerCase()}.walk.test`,
+  }),
   StartProfileMigrationInput: (ids) => ({
     machineId: ids.machine,
     source: `walk${unique().toLowerCase()}`,

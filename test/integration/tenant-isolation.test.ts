@@ -321,6 +321,7 @@ describe('the RLS catalog check', () => {
       'api_tokens',
       'audit_events',
       'clients',
+      'discovered_hosts',
       'domain_credentials',
       'enrollment_site_rate',
       'fleet_runs',

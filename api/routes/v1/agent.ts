@@ -20,7 +20,7 @@ import { checkIn, nextTask, reportProgress, reportResult } from '../../services/
 import { keyringFromEnv } from '../../../infra/secrets/server-secrets';
 import { authenticateAgent, type AgentIdentity } from '../../services/keys';
 import type { AppDeps } from '../../app';
-import { sendError, V1_BODY_LIMIT } from './reply';
+import { sendError, V1_BODY_LIMIT, V1_RESULT_BODY_LIMIT } from './reply';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -175,7 +175,7 @@ export async function agentRoutes(app: FastifyInstance, deps: AppDeps): Promise<
   app.post<{ Params: { id: string }; Body: ResultRequest; Querystring: { wait?: string } }>(
     '/agent/tasks/:id/result',
     {
-      bodyLimit: V1_BODY_LIMIT,
+      bodyLimit: V1_RESULT_BODY_LIMIT,
       schema: {
         security,
         description:

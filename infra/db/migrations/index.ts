@@ -16,6 +16,7 @@ import { Migration0016ProfileMigrations } from './0016-profile-migrations';
 import { Migration0018Retention } from './0018-retention';
 import { Migration0019RunCounts } from './0019-run-counts';
 import { Migration0020ClientScopeForMigrations } from './0020-client-scope-for-migrations';
+import { Migration0021DiscoveredHosts } from './0021-discovered-hosts';
 
 /** Checked-in migrations, in order. Listed explicitly so bundlers and tsx need no file discovery. */
 export const migrationsList: MigrationObject[] = [
@@ -36,4 +37,5 @@ export const migrationsList: MigrationObject[] = [
   { name: '0018-retention', class: Migration0018Retention },
   { name: '0019-run-counts', class: Migration0019RunCounts },
   { name: '0020-client-scope-for-migrations', class: Migration0020ClientScopeForMigrations },
+  { name: '0021-discovered-hosts', class: Migration0021DiscoveredHosts },
 ];
