@@ -159,6 +159,21 @@ export type ResultOutcome =
   | { kind: 'engine-unavailable'; error: string };
 
 /**
+ * Whether this machine may post a result body above the usual 64 KiB for this task: only the
+ * gateway's directory enumeration needs to (ADR 0029); every other result stays small, so a stolen
+ * agent key cannot make the API read megabytes per request.
+ */
+export async function mayPostLargeResult(
+  ctx: AgentChannelContext,
+  agent: AgentIdentity,
+  taskId: string,
+  knownKind?: string,
+): Promise<boolean> {
+  const kind = knownKind ?? (await taskKind(ctx.orm, agent.tenantId, agent.machineId, taskId));
+  return kind === StepKind.DirectoryEnumerate;
+}
+
+/**
  * A step's result: checked against its kind's schema, stored (the first result of a task is the
  * one kept), then handed to the waiting activity. `knownKind` saves a lookup when this process
  * handed the task out.

@@ -364,10 +364,12 @@ describe('every step kind', () => {
     await step(StepKind.BootId, {});
     await step(StepKind.Reboot, { reason: 'every kind answered' });
     // The profile.* kinds need a host with user profiles: test/helpers/migration-host.ts checks each
-    // of their results against the same schemas (test/unit/profile-migration-host.test.ts).
+    // of their results against the same schemas (test/unit/profile-migration-host.test.ts). The
+    // directory.* kinds run on a gateway against a real domain controller: directory.test.ts checks
+    // the API accepts each of their results.
     expect([...answered].sort()).toEqual(
       Object.values(StepKind)
-        .filter((k) => !k.startsWith('profile.'))
+        .filter((k) => !k.startsWith('profile.') && !k.startsWith('directory.'))
         .sort(),
     );
   });

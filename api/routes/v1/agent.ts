@@ -16,7 +16,13 @@ import {
   type ProgressRequest,
   type ResultRequest,
 } from '../../../infra/wire/agent-protocol';
-import { checkIn, nextTask, reportProgress, reportResult } from '../../services/agent-channel';
+import {
+  checkIn,
+  mayPostLargeResult,
+  nextTask,
+  reportProgress,
+  reportResult,
+} from '../../services/agent-channel';
 import { keyringFromEnv } from '../../../infra/secrets/server-secrets';
 import { authenticateAgent, type AgentIdentity } from '../../services/keys';
 import type { AppDeps } from '../../app';
@@ -176,6 +182,22 @@ export async function agentRoutes(app: FastifyInstance, deps: AppDeps): Promise<
     '/agent/tasks/:id/result',
     {
       bodyLimit: V1_RESULT_BODY_LIMIT,
+      // Above the usual limit only for the task that needs it (a gateway's enumeration): decided
+      // from the declared length before a byte of the body is read.
+      preParsing: async (request, reply, payload) => {
+        const declared = Number(request.headers['content-length']);
+        if (Number.isFinite(declared) && declared <= V1_BODY_LIMIT) return payload;
+        const id = (request.params as { id: string }).id;
+        if (await mayPostLargeResult(channel(request), request.agent!, id, claimedKinds.get(id)))
+          return payload;
+        void reply.header('connection', 'close');
+        return sendError(
+          reply,
+          413,
+          WireErrorCode.PayloadTooLarge,
+          `a result of this task may be at most ${V1_BODY_LIMIT} bytes`,
+        );
+      },
       schema: {
         security,
         description:
