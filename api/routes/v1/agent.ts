@@ -185,8 +185,9 @@ export async function agentRoutes(app: FastifyInstance, deps: AppDeps): Promise<
       // Above the usual limit only for the task that needs it (a gateway's enumeration): decided
       // from the declared length before a byte of the body is read.
       preParsing: async (request, reply, payload) => {
-        const declared = Number(request.headers['content-length']);
-        if (Number.isFinite(declared) && declared <= V1_BODY_LIMIT) return payload;
+        const declared = request.headers['content-length'];
+        const streamed = request.headers['transfer-encoding'] !== undefined; // length unknown
+        if (!streamed && (declared === undefined || Number(declared) <= V1_BODY_LIMIT)) return payload;
         const id = (request.params as { id: string }).id;
         if (await mayPostLargeResult(channel(request), request.agent!, id, claimedKinds.get(id)))
           return payload;
