@@ -92,7 +92,8 @@ function leftovers(): string {
 
 async function stop(up: Up): Promise<void> {
   up.child.kill('SIGINT'); // what Ctrl-C sends
-  expect(await up.exited).toBe(0);
+  const code = await up.exited;
+  if (code !== 0) throw new Error(`drydock up exited with ${code} on Ctrl-C:\n${up.output().slice(-4000)}`);
   expect(up.output()).toContain('drydock: stopped');
   for (const port of [ports.api, ports.temporal, ports.ui, ports.idp])
     expect(await portOpen('127.0.0.1', port)).toBe(false);
@@ -150,7 +151,9 @@ describe('drydock up', () => {
     expect(second.output()).toContain('migrations: up to date');
     // The same fleet comes back with its own agent keys: no new rows, though the site key rotated.
     await waitFor(second, 'harness: enrolled 5, pending 0, failed 0');
-    expect((await graphql('{ machines { id } }')).data!.machines).toHaveLength(5);
+    const again = await graphql('{ machines { id } }');
+    expect(again.errors).toBeUndefined();
+    expect(again.data!.machines).toHaveLength(5);
     const sites = await graphql('{ sites { code } }');
     expect(sites.data!.sites.map((s: { code: string }) => s.code)).toContain('PERSIST-1');
     // Temporal kept its history in the data folder too.
