@@ -103,7 +103,7 @@ async function stop(up: Up): Promise<void> {
 describe('drydock up', () => {
   it('starts everything, serves the URLs, stops cleanly on Ctrl-C, and reuses the CLI and the data the second time', async () => {
     const first = startUp();
-    await waitFor(first, 'Drydock is up.');
+    await waitFor(first, 'Press Ctrl-C to stop everything.'); // the last line of the banner: the token is above it
     expect(first.output()).toContain(`Temporal UI      http://127.0.0.1:${ports.ui}`);
     expect(first.output()).toContain(`API + GraphiQL   http://127.0.0.1:${ports.api}/graphql`);
     expect(first.output()).toContain('(cache)');
@@ -143,7 +143,7 @@ describe('drydock up', () => {
     await stop(first);
 
     const second = startUp();
-    await waitFor(second, 'Drydock is up.');
+    await waitFor(second, 'Press Ctrl-C to stop everything.');
     token = tokenOf(second);
     expect(second.output()).toContain('(cache)');
     expect(second.output()).not.toContain('building the Temporal CLI');
@@ -198,7 +198,7 @@ describe('drydock up supervises what it starts', () => {
   it('restarts a killed worker, API and Temporal dev server, and keeps running when the demo fleet exits', async () => {
     const up = startUp();
     try {
-      await waitFor(up, 'Drydock is up.');
+      await waitFor(up, 'Press Ctrl-C to stop everything.');
       token = tokenOf(up);
       await waitFor(up, 'harness: enrolled 5');
 
