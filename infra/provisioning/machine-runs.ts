@@ -260,15 +260,19 @@ export async function startSingleRun(
   return run;
 }
 
-/** When a run begins (or begins again after a retry with a refreshed profile): what it resolved to. */
+/**
+ * When a run begins (or begins again after a retry with a refreshed profile): what it resolved to.
+ * A settled row stays settled: an execution terminated while this ran (and healed since) must not
+ * reopen it (a failed run waiting for a retry is still open).
+ */
 export async function beginMachineRun(
   em: EntityManager,
   input: { runId: string; resolvedConfig: unknown; profileId: string; profileVersion: number },
 ): Promise<void> {
   await em.execute(
     `update machine_runs set resolved_config = ?::jsonb, profile_id = ?, profile_version = ?,
-            status = 'running', started_at = coalesce(started_at, now()), updated_at = now(), finished_at = null
-      where id = ?`,
+            status = 'running', started_at = coalesce(started_at, now()), updated_at = now()
+      where id = ? and finished_at is null`,
     [JSON.stringify(input.resolvedConfig), input.profileId, input.profileVersion, input.runId],
   );
 }
