@@ -1,7 +1,7 @@
 import DataLoader from 'dataloader';
 import type { Machine, MachineRun, Site } from '../../infra/db/entities';
 import { enrollmentFingerprints, sitesOfClients } from '../services/clients-and-sites';
-import { machinesOfSites } from '../services/machines';
+import { machinesByIds, machinesOfSites } from '../services/machines';
 import { machineRunPages, type MachineRunPage } from '../services/provisioning';
 import type { GraphQLContext } from './context';
 
@@ -25,6 +25,10 @@ export function createLoaders(ctx: () => GraphQLContext) {
     machinesBySite: new DataLoader<string, Machine[]>(async (siteIds) =>
       grouped(siteIds, await machinesOfSites(ctx(), siteIds), (m) => m.siteId),
     ),
+    hostnameByMachine: new DataLoader<string, string | null>(async (machineIds) => {
+      const byId = new Map((await machinesByIds(ctx(), machineIds)).map((m) => [m.id, m.hostname]));
+      return machineIds.map((id) => byId.get(id) ?? null);
+    }),
     fingerprintBySite: new DataLoader<string, string | null>(async (siteIds) => {
       const bySite = await enrollmentFingerprints(ctx(), siteIds);
       return siteIds.map((id) => bySite.get(id) ?? null);

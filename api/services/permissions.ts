@@ -25,6 +25,8 @@ export const fieldAccess: Readonly<Record<string, FieldAccess>> = {
   'Query.sites': { role: V },
   'Query.site': { role: V },
   'Query.machines': { role: V },
+  'Query.machinePage': { role: V },
+  'Query.machineCounts': { role: V },
   'Query.machine': { role: V },
   'Query.alerts': { role: V },
   'Query.fleetRuns': { role: V },

@@ -247,6 +247,11 @@ describe('the portal', () => {
     const page = await signedIn('operator');
     await visit(page, '/', 'dashboard', (p) => p.getByTestId('count-Online').waitFor());
     await visit(page, '/machines', 'machines', (p) => p.getByTestId('machines-table').waitFor());
+    // The server searches: one machine by part of its name, in any case.
+    const one = fleet.machines[3]!.platform.snapshot.hostname;
+    await page.getByLabel('Search').fill(one.slice(2).toLowerCase());
+    await expectText(page.getByTestId('machine-count'), /^1 matching machine$/);
+    await page.getByRole('link', { name: one, exact: true }).waitFor();
     await visit(page, '/runs/new', 'run-wizard', (p) => p.getByText('Narrow the fleet').waitFor());
     const machines = page.getByRole('combobox', { name: 'Machines', exact: true });
     // 20 machines by name (the approved clone stays out).

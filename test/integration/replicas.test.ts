@@ -54,7 +54,7 @@ const apiPorts: number[] = [];
 const apis: (ChildProcess | null)[] = [null, null];
 const workers: (ChildProcess | null)[] = [null, null];
 let proxy: net.Server;
-let proxyPort: number;
+let proxyPort = 0;
 const served = [0, 0];
 
 function childEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
@@ -82,13 +82,22 @@ async function startWorker(): Promise<ChildProcess> {
   let stderr = '';
   child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
   await new Promise<void>((resolve, reject) => {
-    child.stdout!.on('data', (d: Buffer) => d.toString().includes('polling task queue') && resolve());
-    child.once('exit', (code) => reject(new Error(`worker exited with ${code}: ${stderr}`)));
+    const late = setTimeout(() => reject(new Error(`worker not polling after 180 s: ${stderr}`)), 180_000);
+    child.stdout!.on('data', (d: Buffer) => {
+      if (d.toString().includes('polling task queue')) {
+        clearTimeout(late);
+        resolve();
+      }
+    });
+    child.once('exit', (code) => {
+      clearTimeout(late);
+      reject(new Error(`worker exited with ${code}: ${stderr}`));
+    });
   });
   return child;
 }
 
-async function startApi(i: number): Promise<ChildProcess> {
+async function startApi(i: number, attempt = 0): Promise<ChildProcess> {
   const child = spawn(
     process.execPath,
     [...API_NODE_FLAGS, '--require', require.resolve('tsx/cjs'), path.join(repoRoot, 'api', 'main.ts')],
@@ -98,7 +107,15 @@ async function startApi(i: number): Promise<ChildProcess> {
   child.stdout!.on('data', (d: Buffer) => (output += d.toString()));
   child.stderr!.on('data', (d: Buffer) => (output += d.toString()));
   for (let n = 0; ; n++) {
-    if (child.exitCode !== null) throw new Error(`API ${i} exited with ${child.exitCode}: ${output}`);
+    if (child.exitCode !== null) {
+      // Its port was free when picked, but any outgoing connection of the suite may have taken it
+      // since: pick another (the proxy reads apiPorts on each connection).
+      if (output.includes('EADDRINUSE') && attempt < 3) {
+        apiPorts[i] = await freePort();
+        return startApi(i, attempt + 1);
+      }
+      throw new Error(`API ${i} exited with ${child.exitCode}: ${output}`);
+    }
     const up = await fetch(`http://127.0.0.1:${apiPorts[i]}/healthz`).then(
       (r) => r.ok,
       () => false,
@@ -115,7 +132,11 @@ async function kill(child: ChildProcess | null): Promise<void> {
   await new Promise((r) => child.once('exit', r));
 }
 
-/** Each new connection goes to the next replica that accepts it (a dead one is skipped). */
+/**
+ * Each new connection goes to the next replica that accepts it (a dead one is skipped). It listens
+ * on a port the kernel picks at once: a port found free earlier can be taken by any connection of
+ * the suite before we bind it (seen as EADDRINUSE, which left a listen promise hanging).
+ */
 function startProxy(): Promise<void> {
   let next = 0;
   proxy = net.createServer((client) => {
@@ -140,7 +161,13 @@ function startProxy(): Promise<void> {
     client.on('error', () => undefined);
     attempt(1);
   });
-  return new Promise((r) => proxy.listen(proxyPort, '127.0.0.1', () => r()));
+  return new Promise((resolve, reject) => {
+    proxy.once('error', reject);
+    proxy.listen(0, '127.0.0.1', () => {
+      proxyPort = (proxy.address() as net.AddressInfo).port;
+      resolve();
+    });
+  });
 }
 
 beforeAll(async () => {
@@ -149,7 +176,7 @@ beforeAll(async () => {
   temporal = await testTemporalClient();
   dir = mkdtempSync(path.join(os.tmpdir(), 'drydock-replicas-'));
   apiPorts.push(await freePort(), await freePort());
-  proxyPort = await freePort();
+  await startProxy();
   // The operator's side (GraphQL) goes through an API of the test's own; the agents never see it.
   control = await buildTestApp(orm, temporal, db.appUrl, TASK_QUEUE, ENV);
   tenant = await createTenant(orm);
@@ -159,7 +186,6 @@ beforeAll(async () => {
     startApi(0),
     startApi(1),
   ]);
-  await startProxy();
 });
 
 afterAll(async () => {

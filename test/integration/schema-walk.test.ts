@@ -75,6 +75,7 @@ const idArgs: Record<string, Kind> = {
   'Query.machineTweakUndo.id': 'machineTweakUndo',
   'Query.machineTweakUndos.machineId': 'machine',
   'Query.machines.siteId': 'site',
+  'Query.machinePage.siteId': 'site',
   'Query.machine.id': 'machine',
   'Query.site.id': 'site',
   'Query.siteInstallers.siteId': 'site',

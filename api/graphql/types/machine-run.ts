@@ -17,6 +17,11 @@ export const MachineRunRef = builder.objectRef<MachineRun>('MachineRun').impleme
   fields: (t) => ({
     id: t.exposeID('id'),
     machineId: t.exposeID('machineId'),
+    hostname: t.string({
+      nullable: true,
+      description: 'The machine’s hostname (null if the machine is outside your view).',
+      resolve: (r, _args, ctx) => ctx.loaders.hostnameByMachine.load(r.machineId),
+    }),
     fleetRunId: t.id({ nullable: true, resolve: (r) => r.fleetRunId ?? null }),
     seq: t.int({
       nullable: true,

@@ -6,7 +6,13 @@ import {
   getMachine,
   inventoryFor,
   listMachines,
+  machineCounts,
+  MachineFilter,
+  MachineSort,
+  pageMachines,
   rejectMachine,
+  type MachinePage,
+  type SiteMachineCounts,
 } from '../../services/machines';
 import { revokeAgentKey } from '../../services/keys';
 import { builder } from '../builder';
@@ -86,9 +92,65 @@ export const MachineRef = builder.objectRef<Machine>('Machine').implement({
 builder.queryField('machines', (t) =>
   t.field({
     type: [MachineRef],
-    description: "The tenant's machines, optionally of one site.",
-    args: { siteId: t.arg.id({ required: false }) },
-    resolve: (_root, args, ctx) => listMachines(ctx, { siteId: args.siteId }),
+    description:
+      "The tenant's machines, optionally of one site or one status, by hostname. Every row at once: for long lists use machinePage.",
+    args: {
+      siteId: t.arg.id({ required: false }),
+      status: t.arg({ type: MachineStatusEnum, required: false }),
+    },
+    resolve: (_root, args, ctx) => listMachines(ctx, { siteId: args.siteId, status: args.status }),
+  }),
+);
+
+const MachineFilterEnum = builder.enumType(MachineFilter, {
+  name: 'MachineFilter',
+  description:
+    'Machines by status, or Online/Offline: active machines whose agent was heard from in the last 5 minutes, or not.',
+});
+const MachineSortEnum = builder.enumType(MachineSort, { name: 'MachineSort' });
+
+const MachinePageRef = builder.objectRef<MachinePage>('MachinePage').implement({
+  description: 'One page of machines and how many match in all.',
+  fields: (t) => ({
+    total: t.exposeInt('total', { description: 'Machines matching the search and filter, in all pages.' }),
+    machines: t.field({ type: [MachineRef], resolve: (p) => p.machines }),
+  }),
+});
+
+builder.queryField('machinePage', (t) =>
+  t.field({
+    type: MachinePageRef,
+    description:
+      "A page of the tenant's machines, searched, filtered and sorted by the server (for lists of tens of thousands). `first` is at most 500.",
+    args: {
+      first: t.arg.int({ required: false, defaultValue: 100 }),
+      offset: t.arg.int({ required: false, defaultValue: 0 }),
+      search: t.arg.string({ required: false, description: 'Part of the hostname or machine id, any case.' }),
+      filter: t.arg({ type: MachineFilterEnum, required: false }),
+      siteId: t.arg.id({ required: false }),
+      sort: t.arg({ type: MachineSortEnum, required: false, defaultValue: MachineSort.Hostname }),
+      descending: t.arg.boolean({ required: false, defaultValue: false }),
+    },
+    resolve: (_root, args, ctx) => pageMachines(ctx, args),
+  }),
+);
+
+const SiteMachineCountsRef = builder.objectRef<SiteMachineCounts>('SiteMachineCounts').implement({
+  description: "A site's machines by state.",
+  fields: (t) => ({
+    siteId: t.exposeID('siteId'),
+    online: t.exposeInt('online', { description: 'Active, agent heard from in the last 5 minutes.' }),
+    offline: t.exposeInt('offline', { description: 'Active, agent not heard from in the last 5 minutes.' }),
+    pending: t.exposeInt('pending', { description: 'Waiting for an operator’s decision.' }),
+    retired: t.exposeInt('retired'),
+  }),
+});
+
+builder.queryField('machineCounts', (t) =>
+  t.field({
+    type: [SiteMachineCountsRef],
+    description: 'Machines by state for each site you can see that has any (counted by the database).',
+    resolve: (_root, _args, ctx) => machineCounts(ctx),
   }),
 );
 

@@ -30,6 +30,21 @@ export type FleetRunStartInput = {
   tags?: Array<string> | null | undefined;
 };
 
+/** Machines by status, or Online/Offline: active machines whose agent was heard from in the last 5 minutes, or not. */
+export type MachineFilter =
+  | 'Active'
+  | 'Offline'
+  | 'Online'
+  | 'Pending'
+  | 'Retired';
+
+export type MachineSort =
+  | 'AgentVersion'
+  | 'Hostname'
+  | 'LastSeen'
+  | 'Site'
+  | 'Status';
+
 export type MachineStatus =
   | 'Active'
   | 'Pending'
@@ -65,7 +80,7 @@ export type VerifyAuditChainQuery = { auditChain: { ok: boolean, events: number,
 export type DashboardQueryVariables = Exact<{ [key: string]: never; }>;
 
 
-export type DashboardQuery = { clients: Array<{ id: string, name: string, sites: Array<{ id: string, name: string, code: string }> }>, machines: Array<{ id: string, siteId: string, status: MachineStatus, lastSeenAt: string | null }>, fleetRuns: Array<{ id: string, status: string, createdAt: string, total: number, passed: number, failed: number, cancelled: number }>, alerts: Array<{ id: string, kind: AlertKind, message: string, createdAt: string }> };
+export type DashboardQuery = { clients: Array<{ id: string, name: string, sites: Array<{ id: string, name: string, code: string }> }>, machineCounts: Array<{ siteId: string, online: number, offline: number, pending: number, retired: number }>, fleetRuns: Array<{ id: string, status: string, createdAt: string, total: number, passed: number, failed: number, cancelled: number }>, alerts: Array<{ id: string, kind: AlertKind, message: string, createdAt: string }> };
 
 export type MachineDetailQueryVariables = Exact<{
   id: string | number;
@@ -96,10 +111,18 @@ export type RevokeAgentKeyMutationVariables = Exact<{
 
 export type RevokeAgentKeyMutation = { revokeAgentKey: number };
 
-export type MachinesQueryVariables = Exact<{ [key: string]: never; }>;
+export type MachinesQueryVariables = Exact<{
+  first?: number | null | undefined;
+  offset?: number | null | undefined;
+  search?: string | null | undefined;
+  filter?: MachineFilter | null | undefined;
+  siteId?: string | number | null | undefined;
+  sort?: MachineSort | null | undefined;
+  descending?: boolean | null | undefined;
+}>;
 
 
-export type MachinesQuery = { machines: Array<{ id: string, hostname: string, machineUid: string, status: MachineStatus, pendingKind: PendingKind | null, siteId: string, lastSeenAt: string | null, agentVersion: string | null }>, sites: Array<{ id: string, code: string, name: string }> };
+export type MachinesQuery = { machinePage: { total: number, machines: Array<{ id: string, hostname: string, status: MachineStatus, pendingKind: PendingKind | null, siteId: string, lastSeenAt: string | null, agentVersion: string | null }> }, sites: Array<{ id: string, code: string, name: string }> };
 
 export type ProfilesQueryVariables = Exact<{ [key: string]: never; }>;
 
@@ -152,7 +175,7 @@ export type FleetRunQueryVariables = Exact<{
 }>;
 
 
-export type FleetRunQuery = { fleetRun: { id: string, status: string, workflowId: string, createdAt: string, createdBy: string, finishedAt: string | null, concurrency: number, total: number, passed: number, failed: number, cancelled: number, skipped: number, progress: { state: string, total: number, queued: number, running: number, passed: number, failed: number, cancelled: number, paused: boolean } | null, machineRuns: Array<{ id: string, seq: number | null, machineId: string, status: string, phase: string | null, step: string | null, attempt: number, lastError: { code: string, sentence: string } | null }> } | null, machines: Array<{ id: string, hostname: string }> };
+export type FleetRunQuery = { fleetRun: { id: string, status: string, workflowId: string, createdAt: string, createdBy: string, finishedAt: string | null, concurrency: number, total: number, passed: number, failed: number, cancelled: number, skipped: number, progress: { state: string, total: number, queued: number, running: number, passed: number, failed: number, cancelled: number, paused: boolean } | null, machineRuns: Array<{ id: string, seq: number | null, machineId: string, status: string, phase: string | null, step: string | null, attempt: number, hostname: string | null, lastError: { code: string, sentence: string } | null }> } | null };
 
 export type FleetRunProgressFeedSubscriptionVariables = Exact<{
   id: string | number;
@@ -281,11 +304,12 @@ export const DashboardDocument = new TypedDocumentString(`
       code
     }
   }
-  machines {
-    id
+  machineCounts {
     siteId
-    status
-    lastSeenAt
+    online
+    offline
+    pending
+    retired
   }
   fleetRuns(first: 100) {
     id
@@ -371,16 +395,26 @@ export const RevokeAgentKeyDocument = new TypedDocumentString(`
 }
     `) as unknown as TypedDocumentString<RevokeAgentKeyMutation, RevokeAgentKeyMutationVariables>;
 export const MachinesDocument = new TypedDocumentString(`
-    query Machines {
-  machines {
-    id
-    hostname
-    machineUid
-    status
-    pendingKind
-    siteId
-    lastSeenAt
-    agentVersion
+    query Machines($first: Int, $offset: Int, $search: String, $filter: MachineFilter, $siteId: ID, $sort: MachineSort, $descending: Boolean) {
+  machinePage(
+    first: $first
+    offset: $offset
+    search: $search
+    filter: $filter
+    siteId: $siteId
+    sort: $sort
+    descending: $descending
+  ) {
+    total
+    machines {
+      id
+      hostname
+      status
+      pendingKind
+      siteId
+      lastSeenAt
+      agentVersion
+    }
   }
   sites {
     id
@@ -521,15 +555,12 @@ export const FleetRunDocument = new TypedDocumentString(`
       phase
       step
       attempt
+      hostname
       lastError {
         code
         sentence
       }
     }
-  }
-  machines {
-    id
-    hostname
   }
 }
     `) as unknown as TypedDocumentString<FleetRunQuery, FleetRunQueryVariables>;
@@ -624,7 +655,7 @@ export const SitesDocument = new TypedDocumentString(`
     name
     enrollmentFingerprint
   }
-  pending: machines {
+  pending: machines(status: Pending) {
     id
     hostname
     status

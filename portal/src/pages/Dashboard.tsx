@@ -3,7 +3,7 @@ import { useMemo, useState } from 'react';
 import { Link } from 'wouter';
 import { gql } from '../api';
 import { graphql } from '../gql';
-import { ago, Empty, ErrorNote, isOnline, Loading, PageTitle, statusColor, useLoad } from '../ui';
+import { ago, Empty, ErrorNote, Loading, PageTitle, statusColor, useLoad } from '../ui';
 
 const DashboardQuery = graphql(`
   query Dashboard {
@@ -16,11 +16,12 @@ const DashboardQuery = graphql(`
         code
       }
     }
-    machines {
-      id
+    machineCounts {
       siteId
-      status
-      lastSeenAt
+      online
+      offline
+      pending
+      retired
     }
     fleetRuns(first: 100) {
       id
@@ -52,17 +53,14 @@ export function DashboardPage() {
   }, [data, scope]);
   if (loading && !data) return <Loading />;
   if (!data) return <ErrorNote error={error} />;
-  const machines = siteIds ? data.machines.filter((m) => siteIds.has(m.siteId)) : data.machines;
-  const active = machines.filter((m) => m.status === 'Active');
+  const siteCounts = data.machineCounts;
+  const sum = (pick: (c: (typeof siteCounts)[number]) => number) =>
+    siteCounts.filter((c) => !siteIds || siteIds.has(c.siteId)).reduce((n, c) => n + pick(c), 0);
   const running = data.fleetRuns.filter((r) => r.status === 'running' || r.status === 'paused');
   const counts = [
-    { label: 'Online', value: active.filter((m) => isOnline(m.lastSeenAt)).length, color: 'green' },
-    { label: 'Offline', value: active.filter((m) => !isOnline(m.lastSeenAt)).length, color: 'gray' },
-    {
-      label: 'Pending approval',
-      value: machines.filter((m) => m.status === 'Pending').length,
-      color: 'orange',
-    },
+    { label: 'Online', value: sum((c) => c.online), color: 'green' },
+    { label: 'Offline', value: sum((c) => c.offline), color: 'gray' },
+    { label: 'Pending approval', value: sum((c) => c.pending), color: 'orange' },
     {
       label: 'In running fleet runs',
       value: running.reduce((n, r) => n + r.total - r.passed - r.failed - r.cancelled, 0),
@@ -94,7 +92,7 @@ export function DashboardPage() {
         Fleet
       </PageTitle>
       <ErrorNote error={error} />
-      {data.machines.length === 0 && (
+      {data.machineCounts.length === 0 && (
         <Empty title="No machines yet">
           Rotate a site's enrollment key on the Sites page and install the site's agent on a machine; it
           appears here once it enrolls.

@@ -350,15 +350,12 @@ const FleetRunQuery = graphql(`
         phase
         step
         attempt
+        hostname
         lastError {
           code
           sentence
         }
       }
-    }
-    machines {
-      id
-      hostname
     }
   }
 `);
@@ -441,7 +438,6 @@ export function FleetRunPage({ id }: { id: string }) {
         error={{ code: 'NOT_FOUND', message: 'there is no fleet run with this id in your tenant' }}
       />
     );
-  const host = new Map(data.machines.map((m) => [m.id, m.hostname]));
   const p = { ...run.progress, ...live };
   const total = p.total ?? run.total;
   const passed = Math.max(p.passed ?? 0, run.passed);
@@ -535,10 +531,10 @@ export function FleetRunPage({ id }: { id: string }) {
             </Table.Thead>
             <Table.Tbody>
               {run.machineRuns.map((r) => (
-                <Table.Tr key={r.id} data-testid={`machine-run-${host.get(r.machineId)}`}>
+                <Table.Tr key={r.id} data-testid={`machine-run-${r.hostname}`}>
                   <Table.Td>{r.seq}</Table.Td>
                   <Table.Td>
-                    <Link href={`/machine-runs/${r.id}`}>{host.get(r.machineId) ?? r.machineId}</Link>
+                    <Link href={`/machine-runs/${r.id}`}>{r.hostname ?? r.machineId}</Link>
                   </Table.Td>
                   <Table.Td>
                     <Badge color={statusColor(r.status)}>{r.status}</Badge>

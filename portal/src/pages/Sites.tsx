@@ -30,7 +30,7 @@ const SitesQuery = graphql(`
       name
       enrollmentFingerprint
     }
-    pending: machines {
+    pending: machines(status: Pending) {
       id
       hostname
       status
@@ -103,7 +103,7 @@ export function SitesPage() {
   if (!data) return <ErrorNote error={error} />;
   const clientName = new Map(data.clients.map((c) => [c.id, c.name]));
   const siteCode = new Map(data.sites.map((s) => [s.id, s.code]));
-  const pending = data.pending.filter((m) => m.status === 'Pending');
+  const pending = data.pending;
   return (
     <>
       <PageTitle>Sites</PageTitle>
