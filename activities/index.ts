@@ -4,6 +4,7 @@ import { createAgentChannelActivities } from './agent-channel/agent-channel-acti
 import { createInstallerActivities } from './installers/installer-activities';
 import { createMachineActivities } from './machines/machine-activities';
 import { createMaintenanceActivities } from './maintenance/maintenance-activities';
+import { createDirectoryActivities } from './directory/directory-activities';
 import { createMigrationActivities } from './migration/migration-activities';
 import { createProvisioningActivities } from './provisioning/provisioning-activities';
 import { createSiteActivities } from './sites/site-activities';
@@ -25,6 +26,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createTweakUndoActivities(deps),
     ...createMaintenanceActivities(deps),
     ...createMigrationActivities(deps),
+    ...createDirectoryActivities(deps),
     ...createInstallerActivities({ orm: deps.orm, env: deps.env ?? loadEnv() }),
   };
 }

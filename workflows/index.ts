@@ -9,3 +9,5 @@ export { buildSiteInstallers } from './installers/build-site-installers';
 export { pruneExpiredData } from './maintenance/prune-expired-data';
 export { migrateProfile } from './migration/migrate-profile';
 export { migrateProfiles } from './migration/migrate-profiles';
+export { discoverSite } from './directory/discover-site';
+export { enumerateDirectory } from './directory/enumerate-directory';

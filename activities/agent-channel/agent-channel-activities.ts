@@ -3,7 +3,7 @@ import { CompleteAsyncError, Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import { dispatchTask } from '../../infra/db/agent-tasks';
 import type { Orm } from '../../infra/db/orm';
-import type { StepKind, TaskResult } from '../../infra/wire/agent-steps';
+import { StepKind, type TaskResult } from '../../infra/wire/agent-steps';
 import { checkStepResult, isStepResult } from '../../infra/wire/step-results';
 import { AgentChannelFailure, stepFailure, type AgentTaskInput } from '../../workflows/machines/contracts';
 
@@ -55,7 +55,19 @@ export function createAgentChannelActivities(deps: { orm: Orm }) {
         // An earlier attempt's result arrived after that attempt timed out: use it, do not redo the step.
         // The API stored it only if it fit the kind's schema (infra/wire/step-results.ts).
         case 'completed':
-          if (isStepResult(input.kind, row.result)) return row.result;
+          if (isStepResult(input.kind, row.result)) {
+            // An enumeration's computers stay in the database (the API merged them when they were
+            // posted, ADR 0029): the history gets their number, as the API's completion gives it.
+            if (input.kind === StepKind.DirectoryEnumerate) {
+              const listed = row.result as unknown as TaskResult<StepKind.DirectoryEnumerate>;
+              return {
+                domain: listed.domain,
+                pages: listed.pages,
+                computers: listed.computers.length,
+              } as unknown as TaskResult<K>;
+            }
+            return row.result;
+          }
           throw permanent(
             AgentChannelFailure.ResultInvalid,
             `the stored ${input.kind} result does not fit its schema: ${checkStepResult(input.kind, row.result)}`,

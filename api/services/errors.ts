@@ -25,6 +25,8 @@ export enum ErrorCode {
   UserExists = 'USER_EXISTS',
   /** A host of that DNS name is already listed for the site (addManualHost). */
   HostExists = 'HOST_EXISTS',
+  /** A domain credential the site's domain controller refused when its gateway tested it. */
+  CredentialRefused = 'CREDENTIAL_REFUSED',
 }
 
 /**

@@ -43,6 +43,7 @@ export const fieldAccess: Readonly<Record<string, FieldAccess>> = {
   'Query.profileMigration': { role: V },
   'Query.profileMigrationBatch': { role: V },
   'Query.discoveredHosts': { role: V },
+  'Query.siteDiscovery': { role: V },
   // Operators: runs and approvals.
   'Query.installerBuild': { role: O },
   'Query.siteInstallers': { role: O },
@@ -59,6 +60,10 @@ export const fieldAccess: Readonly<Record<string, FieldAccess>> = {
   'Mutation.cancelTweakUndo': { role: O },
   'Mutation.buildSiteInstallers': { role: O },
   'Mutation.addManualHost': { role: O },
+  'Mutation.enumerateDirectoryNow': { role: O },
+  'Mutation.startSiteDiscovery': { role: E },
+  'Mutation.setDomainCredential': { role: E },
+  'Mutation.setMachineRole': { role: E },
   'Mutation.startProfileMigration': { role: O },
   'Mutation.startProfileMigrationBatch': { role: O },
   'Mutation.decideProfileMigration': { role: O },

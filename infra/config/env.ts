@@ -190,6 +190,18 @@ const schema = z.object({
     .min(1)
     .max(7 * 24 * 60)
     .default(60),
+  /** Site discovery (issue 15): the "credential needed" alert is raised again this often while none is accepted. */
+  DIRECTORY_REMINDER_HOURS: z.coerce
+    .number()
+    .min(0.001)
+    .max(24 * 30)
+    .default(24),
+  /** A site's directory is enumerated again this often (its Temporal Schedule). */
+  DIRECTORY_ENUMERATION_HOURS: z.coerce
+    .number()
+    .min(0.01)
+    .max(24 * 30)
+    .default(24),
   /** Rows per delete statement while pruning. */
   RETENTION_BATCH_SIZE: z.coerce.number().int().min(1).max(100_000).default(5000),
   /** Code signing (docs/installers.md): a PKCS#12 file, or a PEM certificate chain and key. */

@@ -41,7 +41,7 @@ export async function storeDomainCredential(
   const domain = input.domain.toLowerCase();
   const [previous] = await em.execute<{ version: number }[]>(
     `update domain_credentials set replaced_at = now()
-     where tenant_id = ? and site_id = ? and replaced_at is null returning version`,
+     where tenant_id = ? and site_id = ? and replaced_at is null and state = 'accepted' returning version`,
     [input.tenantId, input.siteId],
   );
   const [{ next } = { next: 1 }] = await em.execute<{ next: number }[]>(
@@ -65,6 +65,111 @@ export async function storeDomainCredential(
   return { id, version: next, domain, user: input.user };
 }
 
+/**
+ * A credential an operator entered, stored sealed as a `candidate`: the site's gateway is handed it
+ * for a test bind only (by its own id); `decideCandidate` makes it the site's current credential or
+ * rejects it. Audited without the password.
+ */
+export async function storeCandidateCredential(
+  em: EntityManager,
+  ring: SecretKeyring,
+  input: { tenantId: string; siteId: string; domain: string; user: string; password: string; actor: string },
+): Promise<{ id: string; domain: string; user: string }> {
+  const id = randomUUID();
+  const domain = input.domain.toLowerCase();
+  const sealed = sealSecret(ring, input.password, sealContext(input.tenantId, input.siteId, id));
+  // Every entered credential takes the site's next version number (a rejected one leaves a gap).
+  await em.execute(
+    `insert into domain_credentials (id, tenant_id, site_id, domain, user_name, password_sealed, key_id, version, created_by, state)
+     select ?, ?, ?, ?, ?, ?, ?, coalesce(max(version), 0) + 1, ?, 'candidate'
+       from domain_credentials where tenant_id = ? and site_id = ?`,
+    [
+      id,
+      input.tenantId,
+      input.siteId,
+      domain,
+      input.user,
+      sealed,
+      ring.currentId,
+      input.actor,
+      input.tenantId,
+      input.siteId,
+    ],
+  );
+  await appendAudit(em, {
+    tenantId: input.tenantId,
+    actor: input.actor,
+    action: 'domain-credential.entered',
+    subjectType: 'site',
+    subjectId: input.siteId,
+    data: { credentialId: id, domain, user: input.user },
+  });
+  return { id, domain, user: input.user };
+}
+
+/**
+ * The outcome of a candidate's test bind: accepted, it replaces the site's current credential (the
+ * next task uses it); rejected, it is never handed out again. A decided candidate stays decided
+ * (a repeated call answers what was decided), so the workflow may retry this freely.
+ */
+export async function decideCandidate(
+  em: EntityManager,
+  input: { tenantId: string; credentialId: string; accept: boolean; reason?: string; actor: string },
+): Promise<{ state: 'accepted' | 'rejected'; version: number } | null> {
+  const [row] = await em.execute<
+    { site_id: string; state: string; version: number; domain: string; user_name: string }[]
+  >(
+    `select site_id, state, version, domain, user_name from domain_credentials where tenant_id = ? and id = ? for update`,
+    [input.tenantId, input.credentialId],
+  );
+  if (!row) return null;
+  if (row.state !== 'candidate') return { state: row.state as 'accepted' | 'rejected', version: row.version };
+  if (input.accept) {
+    const [previous] = await em.execute<{ version: number }[]>(
+      `update domain_credentials set replaced_at = now()
+        where tenant_id = ? and site_id = ? and replaced_at is null and state = 'accepted' returning version`,
+      [input.tenantId, row.site_id],
+    );
+    const [next] = await em.execute<{ version: number }[]>(
+      `update domain_credentials set state = 'accepted', decided_at = now()
+        where tenant_id = ? and id = ? returning version`,
+      [input.tenantId, input.credentialId],
+    );
+    await appendAudit(em, {
+      tenantId: input.tenantId,
+      actor: input.actor,
+      action: previous ? 'domain-credential.rotated' : 'domain-credential.stored',
+      subjectType: 'site',
+      subjectId: row.site_id,
+      data: {
+        credentialId: input.credentialId,
+        domain: row.domain,
+        user: row.user_name,
+        version: next!.version,
+      },
+    });
+    return { state: 'accepted', version: next!.version };
+  }
+  await em.execute(
+    `update domain_credentials set state = 'rejected', decided_at = now() where tenant_id = ? and id = ?`,
+    [input.tenantId, input.credentialId],
+  );
+  await appendAudit(em, {
+    tenantId: input.tenantId,
+    actor: input.actor,
+    action: 'domain-credential.rejected',
+    subjectType: 'site',
+    subjectId: row.site_id,
+    data: {
+      credentialId: input.credentialId,
+      domain: row.domain,
+      user: row.user_name,
+      reason: input.reason ?? null,
+    },
+  });
+  return { state: 'rejected', version: row.version };
+}
+
 /** The site's current credential (no password), or null. */
 export async function currentDomainCredential(
   em: EntityManager,
@@ -73,7 +178,7 @@ export async function currentDomainCredential(
 ): Promise<StoredCredential | null> {
   const [row] = await em.execute<{ id: string; version: number; domain: string; user_name: string }[]>(
     `select id, version, domain, user_name from domain_credentials
-     where tenant_id = ? and site_id = ? and replaced_at is null`,
+     where tenant_id = ? and site_id = ? and replaced_at is null and state = 'accepted'`,
     [tenantId, siteId],
   );
   return row ? { id: row.id, version: row.version, domain: row.domain, user: row.user_name } : null;
@@ -97,11 +202,11 @@ export async function resolveForGateway(
   ring: SecretKeyring,
   input: { tenantId: string; machineId: string; credentialId: string; taskId: string },
 ): Promise<ResolvedCredential | { refused: DomainCredentialRefusal }> {
-  const [ref] = await em.execute<{ site_id: string }[]>(
-    `select site_id from domain_credentials where tenant_id = ? and id = ?`,
+  const [ref] = await em.execute<{ site_id: string; state: string }[]>(
+    `select site_id, state from domain_credentials where tenant_id = ? and id = ?`,
     [input.tenantId, input.credentialId],
   );
-  if (!ref) return { refused: DomainCredentialRefusal.NotFound };
+  if (!ref || ref.state === 'rejected') return { refused: DomainCredentialRefusal.NotFound };
   const [machine] = await em.execute<{ site_id: string; role: string; status: string }[]>(
     `select site_id, role, status from machines where tenant_id = ? and id = ?`,
     [input.tenantId, input.machineId],
@@ -125,9 +230,16 @@ export async function resolveForGateway(
   const [row] = await em.execute<
     { id: string; version: number; domain: string; user_name: string; password_sealed: string }[]
   >(
-    `select id, version, domain, user_name, password_sealed from domain_credentials
-     where tenant_id = ? and site_id = ? and replaced_at is null`,
-    [input.tenantId, ref.site_id],
+    // A candidate is handed out only by its own id (for the bind that tests it); any other
+    // reference resolves to the site's current accepted credential.
+    ref.state === 'candidate'
+      ? `select id, version, domain, user_name, password_sealed from domain_credentials
+          where tenant_id = ? and site_id = ? and id = ?`
+      : `select id, version, domain, user_name, password_sealed from domain_credentials
+          where tenant_id = ? and site_id = ? and replaced_at is null and state = 'accepted'`,
+    ref.state === 'candidate'
+      ? [input.tenantId, ref.site_id, input.credentialId]
+      : [input.tenantId, ref.site_id],
   );
   if (!row) return { refused: DomainCredentialRefusal.NotFound };
   const password = openSecret(ring, row.password_sealed, sealContext(input.tenantId, ref.site_id, row.id));

@@ -28,7 +28,9 @@ if [[ $EUID -ne 0 ]]; then
   echo "provision-test-domain: Samba's domain controller must run as root" >&2
   exit 2
 fi
-ip addr show dev lo | grep -q "inet $ip/" || ip addr add "$ip/32" dev lo
+# grep reads all of it: with -q it would stop early, `ip` would die of SIGPIPE, and pipefail would
+# call the address missing.
+ip -o addr show dev lo | grep -F "inet $ip/" >/dev/null || ip addr add "$ip/32" dev lo
 
 rm -rf "$dir"
 mkdir -p "$dir/tls"

@@ -87,6 +87,8 @@ const Nothing = Type.Object({});
 /** How the gateway reaches a DC over LDAP: LDAPS or StartTLS, a private CA and/or a certificate pin. */
 const DirectoryEndpointSchema = Type.Object({
   host: Type.String({ minLength: 1, maxLength: 255 }),
+  /** Where to connect when not to `host` (the address discovery found for it); the certificate must still name `host`. */
+  address: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
   port: Type.Optional(Type.Integer({ minimum: 1, maximum: 65535 })),
   security: Type.Union([Type.Literal('ldaps'), Type.Literal('starttls')]),
   caPem: Type.Optional(Type.String({ maxLength: 20_000 })),

@@ -5,6 +5,12 @@ import {
   type DirectoryEndpoint,
 } from '../../agent/gateway/directory/ad-directory';
 import { mkdtempSync, writeFileSync } from 'node:fs';
+import { Harness } from '../../agent/harness/harness';
+import { withTenant } from '../../infra/db/orm';
+import { generateKeyEntry } from '../../infra/secrets/server-secrets';
+import { discoverSiteWorkflowId, enumerationScheduleId } from '../../workflows/directory/contracts';
+import { gql } from '../helpers/api';
+import { startAgentStack, type AgentStack } from '../helpers/agent-stack';
 import { runStep } from '../../agent/steps';
 import { StepError, type Platform, type StepContext } from '../../agent/platform/platform';
 import { StepFailure, StepKind } from '../../infra/wire/agent-steps';
@@ -282,6 +288,305 @@ describeSamba('a site gateway against a Samba AD DC', () => {
         runStep(noPlatform, StepKind.DirectoryEnumerate, { ...bind, endpoint: { host: SAMBA_IP } }, ctx()),
       );
       expect(badPayload).toMatchObject({ type: StepFailure.InvalidPayload });
+    });
+  });
+  describe('the discoverSite and enumerateDirectory workflows, through a gateway agent', () => {
+    // The real stack (API, worker, Temporal, PostgreSQL) and one simulated machine as the site's
+    // gateway: its directory steps reach this Samba DC over the network, as a real gateway's would.
+    const keyEntry = generateKeyEntry('dir1');
+    let stack: AgentStack;
+    let harness: Harness;
+    let gatewayId: string;
+    const graphql = <T = Record<string, unknown>>(
+      query: string,
+      variables: Record<string, unknown> = {},
+      role?: 'viewer' | 'operator' | 'engineer' | 'admin',
+    ) => gql<T>(stack.app, stack.tenant.tenantId, query, variables, role);
+    type Discovery = {
+      state: string;
+      running: boolean;
+      reminders: number;
+      lastRefusal: string | null;
+      credentialVersion: number | null;
+      domain: {
+        domain: string;
+        certificateSha256: string | null;
+        domainControllers: { host: string; addresses: string[] }[];
+      } | null;
+      enumeration: { computers: number; added: number | null } | null;
+    };
+    const discovery = async () =>
+      (
+        await graphql<{ siteDiscovery: Discovery | null }>(
+          `
+            query ($s: ID!) {
+              siteDiscovery(siteId: $s) {
+                state
+                running
+                reminders
+                lastRefusal
+                credentialVersion
+                domain {
+                  domain
+                  certificateSha256
+                  domainControllers {
+                    host
+                    addresses
+                  }
+                }
+                enumeration {
+                  computers
+                  added
+                }
+              }
+            }
+          `,
+          { s: stack.tenant.siteId },
+        )
+      ).data!.siteDiscovery;
+    const until = async (what: string, ok: (d: Discovery | null) => boolean, ms = 90_000) => {
+      const deadline = Date.now() + ms;
+      for (;;) {
+        const d = await discovery();
+        if (ok(d)) return d!;
+        if (Date.now() > deadline) throw new Error(`discovery never ${what}: ${JSON.stringify(d)}`);
+        await new Promise((r) => setTimeout(r, 300));
+      }
+    };
+    const setCredential = (password: string) =>
+      graphql<{ setDomainCredential: { version: number; domain: string; user: string } }>(
+        `
+          mutation ($i: SetDomainCredentialInput!) {
+            setDomainCredential(input: $i) {
+              version
+              domain
+              user
+            }
+          }
+        `,
+        { i: { siteId: stack.tenant.siteId, user: SVC_USER, password, caPem: samba.caPem } },
+        'engineer',
+      );
+
+    beforeAll(async () => {
+      stack = await startAgentStack({ DRYDOCK_SECRET_KEYS: keyEntry, DIRECTORY_REMINDER_HOURS: '0.001' });
+      const key = await stack.issueEnrollmentKey();
+      harness = new Harness({
+        apiUrl: stack.apiUrl,
+        siteCode: stack.tenant.siteCode,
+        enrollmentKey: key.key,
+        fingerprint: key.fingerprint,
+        machines: 1,
+        stateDir: path.join(stack.stateDir, 'gateway'),
+        pollSeconds: 1,
+      });
+      harness.start();
+      await harness.waitForEnrollment();
+      gatewayId = harness.machines[0]!.agent.machineId!;
+    });
+    afterAll(async () => {
+      await harness?.stop();
+      await stack?.close();
+    });
+
+    it('refuses to start without a gateway, then finds the domain from DNS alone once a machine is made the gateway', async () => {
+      const role = (r: 'GATEWAY' | 'ENDPOINT', as: 'operator' | 'engineer') =>
+        graphql(
+          `
+            mutation ($m: ID!, $r: MachineRole!) {
+              setMachineRole(machineId: $m, role: $r) {
+                id
+                role
+              }
+            }
+          `,
+          { m: gatewayId, r },
+          as,
+        );
+      const early = await graphql(
+        `
+          mutation ($s: ID!) {
+            startSiteDiscovery(siteId: $s) {
+              state
+            }
+          }
+        `,
+        { s: stack.tenant.siteId },
+        'engineer',
+      );
+      expect(early.errors).toBeUndefined();
+      // It ends failed (after raising its alert): a discovery needs the site's gateway.
+      await until('failed', (d) => d?.state === 'failed' && !d.running);
+      const noGateway = await graphql<{ alerts: { kind: string }[] }>('{ alerts(last: 20) { kind } }');
+      expect(noGateway.data!.alerts.map((a) => a.kind)).toContain('DirectoryNoGateway');
+      expect((await role('GATEWAY', 'operator')).errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
+      expect((await role('GATEWAY', 'engineer')).data).toEqual({
+        setMachineRole: { id: gatewayId, role: 'gateway' },
+      });
+      const started = await graphql<{ startSiteDiscovery: { state: string } }>(
+        `
+          mutation ($s: ID!, $r: [String!], $q: [String!]) {
+            startSiteDiscovery(siteId: $s, resolvers: $r, searchSuffixes: $q) {
+              state
+            }
+          }
+        `,
+        { s: stack.tenant.siteId, r: [SAMBA_IP], q: ['branch.drydock.test'] },
+        'engineer',
+      );
+      expect(started.errors).toBeUndefined();
+      const again = await graphql(
+        `
+          mutation ($s: ID!) {
+            startSiteDiscovery(siteId: $s) {
+              state
+            }
+          }
+        `,
+        { s: stack.tenant.siteId },
+        'engineer',
+      );
+      expect(again.errors?.[0]?.extensions?.code).toBe('RUN_IN_PROGRESS');
+      const found = await until('found the domain', (d) => d?.state === 'awaiting-credential');
+      expect(found.domain).toMatchObject({
+        domain: DOMAIN,
+        certificateSha256: samba.certSha256,
+        domainControllers: [{ host: 'dc1.drydock.test', addresses: [SAMBA_IP] }],
+      });
+      // The alert asks for the credential, and reminds while none is accepted.
+      await until('reminded', (d) => (d?.reminders ?? 0) >= 1, 30_000);
+      const alerts = await graphql<{ alerts: { kind: string; message: string }[] }>(
+        '{ alerts(last: 20) { kind message } }',
+      );
+      const asked = alerts.data!.alerts.filter((a) => a.kind === 'DirectoryCredentialNeeded');
+      expect(asked.length).toBeGreaterThanOrEqual(2);
+      expect(asked.at(-1)!.message).toContain(`Domain ${DOMAIN} found`);
+    });
+
+    it('refuses a wrong credential at entry with the reason, accepts the right one, enumerates and keeps manual hosts', async () => {
+      const manual = await graphql(
+        `
+          mutation ($i: AddManualHostInput!) {
+            addManualHost(input: $i) {
+              id
+            }
+          }
+        `,
+        { i: { siteId: stack.tenant.siteId, name: 'Hand-entered', dnsName: 'ws-0007.drydock.test' } },
+        'operator',
+      );
+      expect(manual.errors).toBeUndefined();
+      const wrong = await setCredential('Guessed-Passw0rd!');
+      expect(wrong.errors?.[0]?.extensions?.code).toBe('CREDENTIAL_REFUSED');
+      expect(wrong.errors?.[0]?.message).toMatch(/refused the credential \(invalid user name or password\)/);
+      expect(wrong.errors?.[0]?.message).not.toContain('Guessed');
+      expect((await discovery())!).toMatchObject({ state: 'awaiting-credential', credentialVersion: null });
+
+      const right = await setCredential(SVC_PASSWORD);
+      expect(right.errors).toBeUndefined();
+      expect(right.data!.setDomainCredential).toMatchObject({ domain: DOMAIN, user: SVC_USER });
+      const done = await until('enumerated', (d) => d?.state === 'done', 120_000);
+      expect(done.running).toBe(false);
+      const direct = await enumerateComputers(ldaps, { user: SVC_USER, password: SVC_PASSWORD }, DOMAIN);
+      expect(done.enumeration).toMatchObject({
+        computers: direct.computers.length,
+        added: direct.computers.length - 1,
+      });
+
+      const hosts = await graphql<{
+        discoveredHosts: {
+          name: string;
+          source: string;
+          dnsName: string | null;
+          role: string | null;
+          enabled: boolean | null;
+        }[];
+      }>(
+        `
+          query ($s: ID!) {
+            discoveredHosts(siteId: $s) {
+              name
+              source
+              dnsName
+              role
+              enabled
+            }
+          }
+        `,
+        { s: stack.tenant.siteId },
+      );
+      const list = hosts.data!.discoveredHosts;
+      expect(list).toHaveLength(direct.computers.length);
+      // The operator's entry kept its name and source, and is filled in from AD.
+      expect(list.find((h) => h.dnsName === 'ws-0007.drydock.test')).toMatchObject({
+        name: 'Hand-entered',
+        source: 'manual',
+        role: 'workstation',
+        enabled: true,
+      });
+      expect(list.find((h) => h.name === 'WS-0050')).toMatchObject({ enabled: false });
+      expect(list.find((h) => h.name === 'DC1')).toMatchObject({ role: 'domain-controller' });
+    });
+
+    it('re-enumerates on demand through the site schedule, and no history, task or row holds the password', async () => {
+      const schedule = stack.temporal.schedule.getHandle(
+        enumerationScheduleId(stack.tenant.tenantId, stack.tenant.siteId),
+      );
+      expect((await schedule.describe()).action).toMatchObject({
+        type: 'startWorkflow',
+        workflowType: 'enumerateDirectory',
+      });
+      const viewer = await graphql(
+        `
+          mutation ($s: ID!) {
+            enumerateDirectoryNow(siteId: $s)
+          }
+        `,
+        { s: stack.tenant.siteId },
+        'viewer',
+      );
+      expect(viewer.errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
+      const now = await graphql(
+        `
+          mutation ($s: ID!) {
+            enumerateDirectoryNow(siteId: $s)
+          }
+        `,
+        { s: stack.tenant.siteId },
+        'operator',
+      );
+      expect(now.errors).toBeUndefined();
+      let workflowId = '';
+      for (const deadline = Date.now() + 30_000; !workflowId;) {
+        const action = (await schedule.describe()).info.recentActions.at(-1)?.action;
+        if (action && 'workflow' in action) workflowId = action.workflow.workflowId;
+        else if (Date.now() > deadline) throw new Error('the schedule started nothing');
+        else await new Promise((r) => setTimeout(r, 300));
+      }
+      const summary = (await stack.temporal.workflow.getHandle(workflowId).result()) as {
+        computers: number;
+        added?: number;
+        updated?: number;
+      };
+      expect(summary).toMatchObject({ added: 0 });
+      expect(summary.computers).toBeGreaterThan(WORKSTATIONS);
+
+      const histories = await Promise.all(
+        [discoverSiteWorkflowId(stack.tenant.tenantId, stack.tenant.siteId), workflowId].map(async (id) =>
+          JSON.stringify(await stack.temporal.workflow.getHandle(id).fetchHistory()),
+        ),
+      );
+      const rows = await withTenant(stack.orm, stack.tenant.tenantId, (em) =>
+        em.execute(`select (select json_agg(t) from agent_tasks t)::text as tasks,
+                           (select json_agg(c) from domain_credentials c)::text as credentials,
+                           (select json_agg(a) from audit_events a)::text as audit,
+                           (select json_agg(a) from alerts a)::text as alerts`),
+      );
+      for (const text of [...histories, JSON.stringify(rows)]) {
+        expect(text).not.toContain(SVC_PASSWORD);
+        expect(text).not.toContain('Guessed-Passw0rd!');
+      }
+      expect(histories[0]).not.toContain('WS-0049');
     });
   });
 });

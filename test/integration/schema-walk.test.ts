@@ -81,6 +81,10 @@ const idArgs: Record<string, Kind> = {
   'Query.siteInstallers.siteId': 'site',
   'Query.installerBuild.siteId': 'site',
   'Query.discoveredHosts.siteId': 'site',
+  'Query.siteDiscovery.siteId': 'site',
+  'Mutation.startSiteDiscovery.siteId': 'site',
+  'Mutation.enumerateDirectoryNow.siteId': 'site',
+  'Mutation.setMachineRole.machineId': 'machine',
   'Query.tweakUndo.id': 'tweakUndo',
   'Mutation.approveMachine.id': 'pendingMachine',
   'Mutation.rejectMachine.id': 'pendingMachine',
@@ -118,6 +122,7 @@ const inputs: Record<string, (ids: Ids) => Record<string, unknown>> = {
   AddUserInput: () => ({ email: `walk-${unique().toLowerCase()}@walk.test`, role: 'viewer' }),
   UserAccessInput: (ids) => ({ userId: ids.user, role: 'viewer' }),
   CreateApiTokenInput: () => ({ name: 'walk', role: 'viewer' }),
+  SetDomainCredentialInput: (ids) => ({ siteId: ids.site, user: 'walk', password: 'Walk-Passw0rd' }),
   AddManualHostInput: (ids) => ({
     siteId: ids.site,
     name: 'Walk',
@@ -148,6 +153,7 @@ const scalarArgs: Record<string, unknown> = {
   action: 'PAUSE',
   scope: 'SITE',
   decision: 'keep',
+  role: 'ENDPOINT',
 };
 
 /** Fields that hand out a secret to callers with reveal-secrets only: the secret's subfield. */

@@ -12,6 +12,11 @@ import { Client, InvalidCredentialsError } from 'ldapts';
 export interface DirectoryEndpoint {
   /** The DC's host name (as its certificate names it) or address. */
   host: string;
+  /**
+   * The address to connect to, when the gateway's own resolver may not know `host` (discovery
+   * found it in the domain's DNS); the certificate is still checked against `host`.
+   */
+  address?: string;
   port?: number;
   security: 'ldaps' | 'starttls';
   /** PEM of the private CA that issued the DC's certificate. */
@@ -107,6 +112,8 @@ const first = (v: unknown): string | undefined => {
   return x === undefined ? undefined : Buffer.isBuffer(x) ? x.toString('utf8') : String(x);
 };
 
+const hostForUrl = (host: string) => (host.includes(':') ? `[${host}]` : host);
+
 function tlsOptions(endpoint: DirectoryEndpoint): tls.ConnectionOptions {
   const pin = endpoint.pinSha256?.replace(/:/g, '').toLowerCase();
   return {
@@ -114,7 +121,8 @@ function tlsOptions(endpoint: DirectoryEndpoint): tls.ConnectionOptions {
     servername: /^[\d.]+$|:/.test(endpoint.host) ? undefined : endpoint.host,
     minVersion: 'TLSv1.2',
     // StartTLS upgrades a socket tls.connect does not know the host of: name it for the check.
-    host: endpoint.host,
+    // Not for LDAPS: an options.host overrides the host tls.connect is given (the address to reach).
+    ...(endpoint.security === 'starttls' ? { host: endpoint.host } : {}),
     checkServerIdentity: (_host: string, cert: PeerCertificate) => {
       const host = endpoint.host;
       const err = tls.checkServerIdentity(host, cert);
@@ -164,7 +172,7 @@ async function connect(
   const port = endpoint.port ?? (endpoint.security === 'ldaps' ? 636 : 389);
   const options = tlsOptions(endpoint);
   const client = new Client({
-    url: `${endpoint.security === 'ldaps' ? 'ldaps' : 'ldap'}://${endpoint.host}:${port}`,
+    url: `${endpoint.security === 'ldaps' ? 'ldaps' : 'ldap'}://${hostForUrl(endpoint.address ?? endpoint.host)}:${port}`,
     tlsOptions: endpoint.security === 'ldaps' ? options : undefined,
     timeout: endpoint.timeoutMs ?? 30_000,
     connectTimeout: endpoint.timeoutMs ?? 10_000,

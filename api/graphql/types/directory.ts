@@ -1,5 +1,14 @@
 import type { DiscoveredHost } from '../../../infra/db/discovered-hosts';
-import { addManualHost, discoveredHostsOf } from '../../services/directory';
+import {
+  addManualHost,
+  discoveredHostsOf,
+  enumerateDirectoryNow,
+  setDomainCredential,
+  setMachineRoleOf,
+  siteDiscoveryOf,
+  startSiteDiscovery,
+  type SiteDiscovery,
+} from '../../services/directory';
 import { builder } from '../builder';
 
 const DiscoveredHostRef = builder.objectRef<DiscoveredHost>('DiscoveredHost').implement({
@@ -64,5 +73,188 @@ builder.mutationField('addManualHost', (t) =>
         dnsName: input.dnsName,
         os: input.os,
       }),
+  }),
+);
+
+type DomainController = NonNullable<SiteDiscovery['domain']>['domainControllers'][number];
+
+const DomainControllerRef = builder.objectRef<DomainController>('DomainController').implement({
+  fields: (t) => ({
+    host: t.exposeString('host'),
+    port: t.exposeInt('port'),
+    addresses: t.exposeStringList('addresses'),
+  }),
+});
+
+const DiscoveredDomainRef = builder
+  .objectRef<NonNullable<SiteDiscovery['domain']>>('DiscoveredDomain')
+  .implement({
+    description: 'What the gateway found in DNS: the domain, its controllers, its AD site.',
+    fields: (t) => ({
+      domain: t.exposeString('domain'),
+      baseDn: t.exposeString('baseDn', { nullable: true }),
+      site: t.exposeString('site', { nullable: true }),
+      domainControllers: t.field({ type: [DomainControllerRef], resolve: (d) => d.domainControllers }),
+      certificateSha256: t.string({
+        nullable: true,
+        description: 'SHA-256 of the DC’s LDAPS certificate: compare it before trusting or pinning it.',
+        resolve: (d) => d.certificate?.sha256 ?? null,
+      }),
+    }),
+  });
+
+const EnumerationSummaryRef = builder
+  .objectRef<NonNullable<SiteDiscovery['enumeration']>>('EnumerationSummary')
+  .implement({
+    fields: (t) => ({
+      domain: t.exposeString('domain'),
+      pages: t.exposeInt('pages'),
+      computers: t.exposeInt('computers'),
+      added: t.int({ nullable: true, resolve: (e) => e.added ?? null }),
+      updated: t.int({ nullable: true, resolve: (e) => e.updated ?? null }),
+      disappeared: t.int({ nullable: true, resolve: (e) => e.disappeared ?? null }),
+    }),
+  });
+
+const SiteDiscoveryRef = builder.objectRef<SiteDiscovery>('SiteDiscovery').implement({
+  description:
+    'A site’s discovery (the discoverSite workflow): its state, the domain found, the credential accepted (id and version, never the password), the enumeration.',
+  fields: (t) => ({
+    workflowId: t.exposeString('workflowId'),
+    running: t.exposeBoolean('running'),
+    state: t.string({
+      description:
+        '`discovering`, `awaiting-credential`, `testing-credential`, `enumerating`, `done`, `not-found` or `failed`.',
+      resolve: (d) => d.state,
+    }),
+    gatewayMachineId: t.exposeID('gatewayMachineId', { nullable: true }),
+    domain: t.field({ type: DiscoveredDomainRef, nullable: true, resolve: (d) => d.domain }),
+    tried: t.exposeStringList('tried', { description: 'DNS suffixes tried when nothing was found.' }),
+    credentialVersion: t.exposeInt('credentialVersion', { nullable: true }),
+    reminders: t.exposeInt('reminders'),
+    lastRefusal: t.exposeString('lastRefusal', {
+      nullable: true,
+      description: 'Why the last credential entered was refused.',
+    }),
+    enumeration: t.field({ type: EnumerationSummaryRef, nullable: true, resolve: (d) => d.enumeration }),
+    lastError: t.exposeString('lastError', { nullable: true }),
+  }),
+});
+
+builder.queryField('siteDiscovery', (t) =>
+  t.field({
+    type: SiteDiscoveryRef,
+    nullable: true,
+    description: 'The site’s latest discovery, or null if none was started (viewer role).',
+    args: { siteId: t.arg.id({ required: true }) },
+    resolve: (_root, args, ctx) => siteDiscoveryOf(ctx, String(args.siteId)),
+  }),
+);
+
+builder.mutationField('startSiteDiscovery', (t) =>
+  t.field({
+    type: SiteDiscoveryRef,
+    description:
+      'Starts the site’s discovery through its gateway (engineer role): the domain from DNS, then it waits for the domain credential. RUN_IN_PROGRESS while one runs.',
+    args: {
+      siteId: t.arg.id({ required: true }),
+      resolvers: t.arg.stringList({
+        required: false,
+        description: 'DNS servers to ask; default: the gateway’s own.',
+      }),
+      searchSuffixes: t.arg.stringList({
+        required: false,
+        description: 'DNS suffixes to try; default: the gateway’s own.',
+      }),
+    },
+    resolve: (_root, args, ctx) =>
+      startSiteDiscovery(ctx, {
+        siteId: String(args.siteId),
+        resolvers: args.resolvers,
+        searchSuffixes: args.searchSuffixes,
+      }),
+  }),
+);
+
+const DirectorySecurityEnum = builder.enumType('DirectorySecurity', {
+  values: { LDAPS: { value: 'ldaps' }, STARTTLS: { value: 'starttls' } } as const,
+});
+
+const SetDomainCredentialInput = builder.inputType('SetDomainCredentialInput', {
+  fields: (t) => ({
+    siteId: t.id({ required: true }),
+    user: t.string({
+      required: true,
+      description: 'user@domain, DOMAIN\\user, or a name of the found domain.',
+    }),
+    password: t.string({ required: true }),
+    security: t.field({ type: DirectorySecurityEnum, required: false, description: 'Default LDAPS.' }),
+    caPem: t.string({
+      required: false,
+      description: 'The private CA that issued the DC’s certificate (PEM).',
+    }),
+    pinSha256: t.string({
+      required: false,
+      description: 'Accept only the DC certificate with this SHA-256.',
+    }),
+  }),
+});
+
+const DomainCredentialRef = builder
+  .objectRef<{ version: number | null; domain: string; user: string }>('DomainCredential')
+  .implement({
+    description: 'A site’s accepted domain credential (never its password).',
+    fields: (t) => ({
+      version: t.exposeInt('version', { nullable: true }),
+      domain: t.exposeString('domain'),
+      user: t.exposeString('user'),
+    }),
+  });
+
+builder.mutationField('setDomainCredential', (t) =>
+  t.field({
+    type: DomainCredentialRef,
+    description:
+      'Enters the site’s domain credential (engineer role) while its discovery waits for one: tested by a bind through the gateway and accepted only if it succeeds; CREDENTIAL_REFUSED with the reason if not. The password is stored sealed and is never returned.',
+    args: { input: t.arg({ type: SetDomainCredentialInput, required: true }) },
+    resolve: (_root, { input }, ctx) =>
+      setDomainCredential(ctx, {
+        siteId: String(input.siteId),
+        user: input.user,
+        password: input.password,
+        security: input.security ?? null,
+        caPem: input.caPem ?? null,
+        pinSha256: input.pinSha256 ?? null,
+      }),
+  }),
+);
+
+builder.mutationField('enumerateDirectoryNow', (t) =>
+  t.field({
+    type: 'Boolean',
+    description:
+      'Runs the site’s enumeration now (operator role), with its current credential and gateway. NOT_FOUND before its discovery set a schedule.',
+    args: { siteId: t.arg.id({ required: true }) },
+    resolve: (_root, args, ctx) => enumerateDirectoryNow(ctx, String(args.siteId)),
+  }),
+);
+
+const MachineRoleEnum = builder.enumType('MachineRole', {
+  description: 'What a machine does: an endpoint, or its site’s gateway (LAN work: discovery, enumeration).',
+  values: { ENDPOINT: { value: 'endpoint' }, GATEWAY: { value: 'gateway' } } as const,
+});
+
+const MachineRoleChangeRef = builder
+  .objectRef<{ id: string; role: string }>('MachineRoleChange')
+  .implement({ fields: (t) => ({ id: t.exposeID('id'), role: t.exposeString('role') }) });
+
+builder.mutationField('setMachineRole', (t) =>
+  t.field({
+    type: MachineRoleChangeRef,
+    description:
+      'Makes an active machine its site’s gateway, or an endpoint again (engineer role). Only an active gateway is handed its site’s domain credential. Audited.',
+    args: { machineId: t.arg.id({ required: true }), role: t.arg({ type: MachineRoleEnum, required: true }) },
+    resolve: (_root, args, ctx) =>
+      setMachineRoleOf(ctx, { machineId: String(args.machineId), role: args.role }),
   }),
 );

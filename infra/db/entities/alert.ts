@@ -11,6 +11,12 @@ export enum AlertKind {
   MachineMoveRequested = 'machine.move_requested',
   /** A fleet run's check applied settles whose signals never came (ADR 0014): worth a look. */
   FleetRunLostSignals = 'fleet_run.lost_signals',
+  /** Site onboarding (issue 15): the site's domain was found; its credential is needed (raised again as a reminder). */
+  DirectoryCredentialNeeded = 'directory.credential-needed',
+  /** Discovery found no domain from the gateway's DNS. */
+  DirectoryNotFound = 'directory.not-found',
+  /** Discovery could not start: the site has no active gateway. */
+  DirectoryNoGateway = 'directory.no-gateway',
 }
 
 /** Something an operator should look at: a new machine, a collision waiting for approval, a move. */

@@ -17,6 +17,7 @@ import { Migration0018Retention } from './0018-retention';
 import { Migration0019RunCounts } from './0019-run-counts';
 import { Migration0020ClientScopeForMigrations } from './0020-client-scope-for-migrations';
 import { Migration0021DiscoveredHosts } from './0021-discovered-hosts';
+import { Migration0022CredentialCandidates } from './0022-credential-candidates';
 
 /** Checked-in migrations, in order. Listed explicitly so bundlers and tsx need no file discovery. */
 export const migrationsList: MigrationObject[] = [
@@ -38,4 +39,5 @@ export const migrationsList: MigrationObject[] = [
   { name: '0019-run-counts', class: Migration0019RunCounts },
   { name: '0020-client-scope-for-migrations', class: Migration0020ClientScopeForMigrations },
   { name: '0021-discovered-hosts', class: Migration0021DiscoveredHosts },
+  { name: '0022-credential-candidates', class: Migration0022CredentialCandidates },
 ];

@@ -5,6 +5,9 @@ type Exact<T extends { [key: string]: unknown }> = { [K in keyof T]: T[K] };
 export type Incremental<T> = T | { [P in keyof T]?: P extends ' $fragmentName' | '__typename' ? T[P] : never };
 import type { DocumentTypeDecoration } from '@graphql-typed-document-node/core';
 export type AlertKind =
+  | 'DirectoryCredentialNeeded'
+  | 'DirectoryNoGateway'
+  | 'DirectoryNotFound'
   | 'FleetRunLostSignals'
   | 'MachineCollision'
   | 'MachineEnrolled'
