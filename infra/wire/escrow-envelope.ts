@@ -180,7 +180,8 @@ const suite = new CipherSuite({
   aead: new Aes256Gcm(),
 });
 // HPKE's info: separates our use of the suite from anyone else's with the same key.
-const HPKE_INFO = utf8(`drydock-escrow/${ESCROW_ENVELOPE_FORMAT}`);
+export const HPKE_INFO_LABEL = `drydock-escrow/${ESCROW_ENVELOPE_FORMAT}`;
+const HPKE_INFO = utf8(HPKE_INFO_LABEL);
 const BIND_BYTES = 9;
 const ENC_BYTES = 65;
 const TAG_BYTES = 16;
@@ -290,7 +291,8 @@ export async function openEscrowSecret(
   return new TextDecoder('utf-8', { fatal: true }).decode(plaintext);
 }
 
-function envelopeAad(key: TenantPublicKey, record: EscrowRecord): Uint8Array<ArrayBuffer> {
+/** The HPKE associated data of an envelope (exported for the test vectors and other implementations). */
+export function envelopeAad(key: TenantPublicKey, record: EscrowRecord): Uint8Array<ArrayBuffer> {
   checkId('tenantId', key.tenantId);
   checkId('machineId', record.machineId);
   checkVersion('keyVersion', key.keyVersion);
