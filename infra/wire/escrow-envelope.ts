@@ -337,7 +337,7 @@ export async function wrapTenantKey(
       'ESCROW_INVALID_INPUT',
       `PBKDF2 iterations must be ${PBKDF2_MIN_ITERATIONS} to ${PBKDF2_MAX_ITERATIONS}`,
     );
-  if ([...passphrase.normalize('NFC')].length < MIN_PASSPHRASE_LENGTH)
+  if (typeof passphrase !== 'string' || [...passphrase.normalize('NFC')].length < MIN_PASSPHRASE_LENGTH)
     fail('ESCROW_WEAK_PASSPHRASE', `the passphrase must be at least ${MIN_PASSPHRASE_LENGTH} characters`);
   const head = [WRAPPED_KEY_FORMAT, key.tenantId, String(key.keyVersion), KDF_NAME, String(iterations)];
   const salt = randomBytes(16);
@@ -663,9 +663,9 @@ export async function recoverTenantKey(
     fail('ESCROW_SHARES_INSUFFICIENT', `${shares.length} shares given; this key needs ${first.threshold}`);
 
   let scalar: Uint8Array | undefined;
+  const pkcs8 = new Uint8Array(P256_PKCS8_PREFIX.length + 32);
   try {
     scalar = await combine(shares.map((s) => s.data));
-    const pkcs8 = new Uint8Array(P256_PKCS8_PREFIX.length + 32);
     pkcs8.set(P256_PKCS8_PREFIX);
     pkcs8.set(scalar, P256_PKCS8_PREFIX.length);
     // Imported extractable once, to read the public point it implies; then as asked.
@@ -676,7 +676,6 @@ export async function recoverTenantKey(
     point.set(fromBase64url(x ?? '') ?? new Uint8Array(32), 1);
     point.set(fromBase64url(y ?? '') ?? new Uint8Array(32), 33);
     const publicKey = base64url(point);
-    pkcs8.fill(0);
     if ((await keyFingerprint(publicKey)) !== first.fingerprint) throw new Error('fingerprint');
     const extractable = options.extractable ?? true;
     const privateKey = extractable
@@ -694,6 +693,7 @@ export async function recoverTenantKey(
     return fail('ESCROW_RECOVERY_FAILED', 'the shares do not combine into this tenant key');
   } finally {
     scalar?.fill(0);
+    pkcs8.fill(0);
   }
 }
 
