@@ -4,6 +4,7 @@ import {
   testBind,
   type DirectoryEndpoint,
 } from '../../agent/gateway/directory/ad-directory';
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { Harness } from '../../agent/harness/harness';
 import { withTenant } from '../../infra/db/orm';
@@ -587,6 +588,26 @@ describeSamba('a site gateway against a Samba AD DC', () => {
         expect(text).not.toContain('Guessed-Passw0rd!');
       }
       expect(histories[0]).not.toContain('WS-0049');
+      // DRYDOCK_RECORD_HISTORIES=test/histories records these two for the replay test (test/histories/README.md).
+      const record = process.env.DRYDOCK_RECORD_HISTORIES;
+      if (record)
+        for (const [id, file] of [
+          [discoverSiteWorkflowId(stack.tenant.tenantId, stack.tenant.siteId), 'discover-site-done.json'],
+          [workflowId, 'enumerate-directory-scheduled.json'],
+        ] as const)
+          writeFileSync(
+            path.join(record, file),
+            execFileSync(process.env.DRYDOCK_TEST_TEMPORAL_CLI!, [
+              'workflow',
+              'show',
+              '-w',
+              id,
+              '-o',
+              'json',
+              '--address',
+              process.env.DRYDOCK_TEST_TEMPORAL_ADDRESS!,
+            ]),
+          );
     });
   });
 });
