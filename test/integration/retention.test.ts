@@ -62,6 +62,16 @@ it('prunes what expired and keeps what may still be dispatched, in batches, from
   await task('sibling-open', 'retention:busy', 'queued', null);
   await task('sibling-old-2', 'retention:fresh', 'completed', 50);
   await task('sibling-recent', 'retention:fresh', 'completed', 1);
+  // An open profile migration (waiting weeks for its decision, say) keeps its old step's task.
+  const migrationWorkflow = `migrate-profile:${machineId}:${randomUUID()}`;
+  await withTenant(stack.orm, tenantId, (em) =>
+    em.execute(
+      `insert into profile_migrations (id, tenant_id, machine_id, workflow_id, mode, source, target, copy_groups, retire, status, created_by)
+       values (?, ?, ?, ?, 'in-place', 'olduser', '{"kind":"local","name":"newuser"}'::jsonb, false, 'keep', 'awaiting-approval', 'test')`,
+      [randomUUID(), tenantId, machineId, migrationWorkflow],
+    ),
+  );
+  await task('open-migration', migrationWorkflow, 'completed', 45);
   // Enrollment throttle rows: a source quiet for two days goes, a locked one stays.
   const quiet = `203.0.113.${Math.floor(Math.random() * 200)}`;
   const locked = `198.51.100.${Math.floor(Math.random() * 200)}`;
@@ -71,6 +81,22 @@ it('prunes what expired and keeps what may still be dispatched, in batches, from
        ($1, 3, now() - interval '2 days', null), ($2, 10, now() - interval '2 days', now() + interval '1 hour')`,
     [quiet, locked],
   );
+
+  // Portal sessions: expired two days ago and revoked two days ago go; live and just-expired stay.
+  const [user] = (
+    await owner.query<{ tenant_id: string; id: string }>(`select tenant_id, id from users limit 1`)
+  ).rows;
+  const session = (label: string, expires: string, revoked: string | null) =>
+    owner.query(
+      `insert into sessions (id, tenant_id, user_id, id_hash, expires_at, revoked_at)
+       values ($1, $2, $3, encode(sha256($4::bytea), 'hex'), now() + $5::interval, now() + $6::interval)`,
+      [randomUUID(), user!.tenant_id, user!.id, `${label}-${randomUUID()}`, expires, revoked],
+    );
+  await session('expired', '-2 days', null);
+  await session('revoked', '+5 days', '-2 days');
+  await session('live', '+5 days', null);
+  await session('just-expired', '-1 hour', null);
+  const sessionsBefore = Number((await owner.query(`select count(*) as n from sessions`)).rows[0].n);
 
   expect(await ensureRetentionSchedule(stack.temporal, settings(60), SCHEDULE_ID)).toBe('created');
   expect(await ensureRetentionSchedule(stack.temporal, settings(60), SCHEDULE_ID)).toBe('unchanged');
@@ -92,6 +118,10 @@ it('prunes what expired and keeps what may still be dispatched, in batches, from
   expect(result!.deleted.agent_tasks).toBe(6);
   expect(result!.batches).toBeGreaterThanOrEqual(4);
   expect(result!.deleted.enrollment_guard).toBeGreaterThanOrEqual(1);
+  expect(result!.deleted.sessions).toBe(2);
+  expect(Number((await owner.query(`select count(*) as n from sessions`)).rows[0].n)).toBe(
+    sessionsBefore - 2,
+  );
 
   const left = await withTenant(stack.orm, tenantId, (em) =>
     em.execute<{ idempotency_key: string }[]>(
@@ -101,6 +131,7 @@ it('prunes what expired and keeps what may still be dispatched, in batches, from
   );
   expect(left.map((r) => r.idempotency_key).filter((k) => !k.startsWith('enroll'))).toEqual(
     expect.arrayContaining([
+      'open-migration',
       'open-run',
       'recent',
       'sibling-old',
