@@ -3,6 +3,7 @@ import { loadEnv } from '../infra/config/env';
 import { exitOnStartupError } from '../infra/config/fatal';
 import { appDatabaseUrl, openAppOrm } from '../infra/db/connect';
 import { temporalClient } from '../infra/temporal/connection';
+import { temporalSecurity } from '../infra/temporal/tls';
 import { buildApp } from './app';
 import { startTracing } from '../infra/observability/tracing';
 import { temporalTracing } from '../infra/observability/temporal-tracing';
@@ -21,6 +22,7 @@ export async function runApi(): Promise<void> {
     env.TEMPORAL_ADDRESS ?? `127.0.0.1:${env.TEMPORAL_PORT}`,
     env.TEMPORAL_NAMESPACE,
     tracing ? [temporalTracing(tracing)] : [],
+    temporalSecurity(env),
   ).catch(async (err) => {
     await orm.close();
     throw err;

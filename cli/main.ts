@@ -36,8 +36,17 @@ export function program(): Command {
     )
     .option('--fleet <n>', 'simulated machines to enroll into the demo site', '5')
     .option('--dev-token', 'also print a new admin API token for the demo tenant (development only)')
-    .action((opts: { demo: boolean; fleet: string; devToken?: boolean }) =>
-      up({ demo: opts.demo, fleet: Math.max(0, Number(opts.fleet) || 0), devToken: !!opts.devToken }),
+    .option(
+      '--production',
+      'run the production Temporal server on PostgreSQL instead of the dev server: built once from Go modules into the data folder, its databases temporal and temporal_visibility, mTLS on its frontend (docs/operations.md)',
+    )
+    .action((opts: { demo: boolean; fleet: string; devToken?: boolean; production?: boolean }) =>
+      up({
+        demo: opts.demo,
+        fleet: Math.max(0, Number(opts.fleet) || 0),
+        devToken: !!opts.devToken,
+        production: !!opts.production,
+      }),
     );
 
   cli

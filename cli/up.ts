@@ -16,6 +16,14 @@ import { resolvePostgres, type ResolvedPostgres } from '../infra/postgres/resolv
 import { ensureTemporalCli } from '../infra/temporal/cli';
 import { connectTemporal } from '../infra/temporal/connection';
 import { startDevServer } from '../infra/temporal/dev-server';
+import {
+  clientTlsEnv,
+  ensureTemporalServer,
+  ensureTemporalTls,
+  setupTemporalSchemas,
+  startProductionServer,
+} from '../infra/temporal/production-server';
+import { temporalSecurity } from '../infra/temporal/tls';
 import { ensurePortalBuilt } from '../portal/build';
 import { API_NODE_FLAGS, spawnEntry, stopChild } from './processes';
 import { Supervised } from './supervise';
@@ -28,7 +36,12 @@ const say = (line: string) => process.stdout.write(`${line}\n`);
  * the worker and the API; waits until all are healthy, prints the URLs, and on Ctrl-C stops
  * everything it started, in reverse order.
  */
-export async function up(opts: { demo: boolean; fleet: number; devToken?: boolean }): Promise<void> {
+export async function up(opts: {
+  demo: boolean;
+  fleet: number;
+  devToken?: boolean;
+  production?: boolean;
+}): Promise<void> {
   const env = loadEnv();
   assertIdentitySafe(env);
   const started: { stop(): Promise<void>; name: string }[] = [];
@@ -59,8 +72,21 @@ export async function up(opts: { demo: boolean; fleet: number; devToken?: boolea
     const { applied } = await migrate(pg.adminUrl, { appPassword });
     say(`drydock: migrations: ${applied.length ? `applied ${applied.join(', ')}` : 'up to date'}`);
 
-    const temporalAddress = env.TEMPORAL_ADDRESS ?? (await startTemporal(env, started));
-    if (env.TEMPORAL_ADDRESS) await (await connectTemporal(env.TEMPORAL_ADDRESS)).close();
+    if (opts.production && env.TEMPORAL_ADDRESS)
+      throw new StartupError(
+        '--production starts its own Temporal server: unset TEMPORAL_ADDRESS, or leave out --production',
+      );
+    let temporalTls: Record<string, string> = {};
+    let temporalAddress: string;
+    if (opts.production) {
+      const production = await startProductionTemporal(env, pg.adminUrl, started);
+      temporalAddress = production.address;
+      temporalTls = production.tlsEnv;
+    } else {
+      temporalAddress = env.TEMPORAL_ADDRESS ?? (await startTemporal(env, started));
+      if (env.TEMPORAL_ADDRESS)
+        await (await connectTemporal(env.TEMPORAL_ADDRESS, 5000, temporalSecurity(env))).close();
+    }
 
     // Outside production, with no provider configured: the development OIDC provider and its demo users.
     let devIssuer: string | undefined;
@@ -120,6 +146,7 @@ export async function up(opts: { demo: boolean; fleet: number; devToken?: boolea
       ...process.env,
       DATABASE_URL: pg.adminUrl,
       TEMPORAL_ADDRESS: temporalAddress,
+      ...temporalTls,
       DRYDOCK_ENV: env.DRYDOCK_ENV,
       ...(devIssuer ? { OIDC_ISSUER: devIssuer } : {}),
     };
@@ -176,9 +203,17 @@ export async function up(opts: { demo: boolean; fleet: number; devToken?: boolea
     say(`  API + GraphiQL   ${base}/graphql  (signed in, or with an API token)`);
     say(`  Health           ${base}/healthz`);
     say(
-      `  Temporal UI      http://127.0.0.1:${env.TEMPORAL_ADDRESS ? '(your cluster)' : env.TEMPORAL_UI_PORT}`,
+      `  Temporal UI      ${env.TEMPORAL_ADDRESS ? '(your cluster’s)' : opts.production ? '(not served with --production: `temporal` CLI with the TLS files below)' : `http://127.0.0.1:${env.TEMPORAL_UI_PORT}`}`,
     );
-    say(`  Temporal gRPC    ${temporalAddress}`);
+    say(
+      `  Temporal gRPC    ${temporalAddress}${opts.production ? ' (production server on PostgreSQL, mTLS)' : ''}`,
+    );
+    if (opts.production)
+      say(
+        `  Temporal TLS     ${Object.entries(temporalTls)
+          .map(([k, v]) => `${k}=${v}`)
+          .join(' ')}`,
+      );
     say(`  PostgreSQL       ${redact(pg.adminUrl)}`);
     if (demoKey)
       say(
@@ -235,6 +270,50 @@ async function startTemporal(env: Env, started: { stop(): Promise<void>; name: s
       await new Promise((r) => setTimeout(r, 500));
     }
   }
+}
+
+/**
+ * `--production`: the Temporal server built from Go modules, on this PostgreSQL (databases
+ * `temporal` and `temporal_visibility`), mTLS on its frontend with certificates made once in the
+ * data folder; supervised like the dev server.
+ */
+async function startProductionTemporal(
+  env: Env,
+  adminUrl: string,
+  started: { stop(): Promise<void>; name: string }[],
+): Promise<{ address: string; tlsEnv: Record<string, string> }> {
+  const cli = await ensureTemporalCli({
+    dataDir: env.DRYDOCK_DATA_DIR,
+    explicitPath: env.TEMPORAL_CLI_PATH,
+    log: say,
+  });
+  const build = await ensureTemporalServer({ dataDir: env.DRYDOCK_DATA_DIR, log: say });
+  say(`drydock: Temporal server: ${build.server}`);
+  const url = new URL(adminUrl);
+  const pgTarget = {
+    host: url.hostname,
+    port: Number(url.port || 5432),
+    user: decodeURIComponent(url.username),
+    ...(url.password ? { password: decodeURIComponent(url.password) } : {}),
+  };
+  await setupTemporalSchemas(build, pgTarget, undefined, (line) => say(`drydock: ${line}`));
+  const tls = await ensureTemporalTls(path.join(env.DRYDOCK_DATA_DIR, 'temporal-production', 'tls'));
+  const options = {
+    build,
+    cliPath: cli.path,
+    dir: path.join(env.DRYDOCK_DATA_DIR, 'temporal-production'),
+    pg: pgTarget,
+    port: env.TEMPORAL_PORT,
+    tls,
+    namespace: env.TEMPORAL_NAMESPACE,
+  };
+  const temporal = new Supervised('Temporal server', () => startProductionServer(options), {
+    say,
+    restart: true,
+  });
+  await temporal.run();
+  started.push({ name: 'Temporal server', stop: () => temporal.stop() });
+  return { address: `127.0.0.1:${env.TEMPORAL_PORT}`, tlsEnv: clientTlsEnv(tls) };
 }
 
 async function waitHealthy(url: string, timeoutMs: number): Promise<void> {

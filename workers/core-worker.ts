@@ -2,6 +2,7 @@ import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker
 import { createActivities, type ActivityDeps } from '../activities';
 import { StartupError } from '../infra/config/fatal';
 import { firstLine } from '../infra/temporal/connection';
+import type { TemporalSecurity } from '../infra/temporal/tls';
 import { temporalTracing } from '../infra/observability/temporal-tracing';
 import type { Tracing } from '../infra/observability/tracing';
 
@@ -13,6 +14,8 @@ export interface CoreWorkerOptions extends ActivityDeps {
   taskQueue: string;
   /** A prebuilt bundle (tests bundle once); otherwise the worker bundles `workflows/` at start. */
   workflowBundle?: WorkerOptions['workflowBundle'];
+  /** TLS or an API key for a Temporal cluster or Temporal Cloud (infra/temporal/tls.ts). */
+  security?: TemporalSecurity;
   /** OpenTelemetry (ADR 0040): workflow, activity and client spans, exported by this processor. */
   tracing?: Tracing;
 }
@@ -23,7 +26,7 @@ export async function createCoreWorker(
 ): Promise<{ worker: Worker; connection: NativeConnection }> {
   let connection: NativeConnection;
   try {
-    connection = await NativeConnection.connect({ address: opts.address });
+    connection = await NativeConnection.connect({ address: opts.address, ...opts.security });
   } catch (err) {
     throw new StartupError(`cannot reach Temporal at ${opts.address}: ${firstLine(err)}`);
   }

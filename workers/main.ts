@@ -3,6 +3,7 @@ import { loadEnv } from '../infra/config/env';
 import { exitOnStartupError } from '../infra/config/fatal';
 import { appDatabaseUrl, openAppOrm } from '../infra/db/connect';
 import { temporalClient } from '../infra/temporal/connection';
+import { temporalSecurity } from '../infra/temporal/tls';
 import { ensureRetentionSchedule } from '../infra/temporal/schedules';
 import { createCoreWorker } from './core-worker';
 import { startTracing } from '../infra/observability/tracing';
@@ -17,6 +18,7 @@ export async function runWorker(): Promise<void> {
       ? { telemetryOptions: { metrics: { prometheus: { bindAddress: env.WORKER_METRICS_ADDRESS } } } }
       : {}),
   });
+  const security = temporalSecurity(env);
   const orm = await openAppOrm(appDatabaseUrl(env));
   const address = env.TEMPORAL_ADDRESS ?? `127.0.0.1:${env.TEMPORAL_PORT}`;
   const { worker, connection } = await createCoreWorker({
@@ -27,8 +29,9 @@ export async function runWorker(): Promise<void> {
     env,
     ...(env.WORKFLOW_BUNDLE_PATH ? { workflowBundle: { codePath: env.WORKFLOW_BUNDLE_PATH } } : {}),
     ...(tracing ? { tracing } : {}),
+    security,
   });
-  const client = await temporalClient(address, env.TEMPORAL_NAMESPACE);
+  const client = await temporalClient(address, env.TEMPORAL_NAMESPACE, [], security);
   try {
     const schedule = await ensureRetentionSchedule(client, env);
     if (schedule !== 'unchanged')

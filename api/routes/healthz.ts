@@ -1,3 +1,4 @@
+import { temporalSecurity } from '../../infra/temporal/tls';
 import { Connection } from '@temporalio/client';
 import type { FastifyInstance } from 'fastify';
 import type { AppDeps } from '../app';
@@ -41,7 +42,12 @@ export async function healthzRoutes(app: FastifyInstance, deps: AppDeps): Promis
   // Its own connection without the SDK's retry interceptor: a health check must answer "down"
   // within its deadline, not retry in the background after the answer was given.
   const { address } = (deps.temporal.connection as Connection).options;
-  const probe = Connection.lazy({ address, interceptors: [], connectTimeout: 2000 });
+  const probe = Connection.lazy({
+    address,
+    interceptors: [],
+    connectTimeout: 2000,
+    ...temporalSecurity(deps.env),
+  });
   app.addHook('onClose', async () => probe.close());
   app.get('/healthz', { logLevel: 'warn' }, async (_request, reply) => {
     const [postgres, temporal] = await Promise.all([

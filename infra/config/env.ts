@@ -39,6 +39,13 @@ const schema = z.object({
     .regex(/^[A-Za-z0-9._-]+$/, 'must be a Temporal namespace name')
     .default('default'),
   TEMPORAL_CLI_PATH: z.string().min(1).optional(),
+  /** TLS to the Temporal frontend (infra/temporal/tls.ts): its CA, and a client certificate for mTLS (files). */
+  TEMPORAL_TLS_CA: z.string().min(1).optional(),
+  TEMPORAL_TLS_CERT: z.string().min(1).optional(),
+  TEMPORAL_TLS_KEY: z.string().min(1).optional(),
+  TEMPORAL_TLS_SERVER_NAME: z.string().min(1).optional(),
+  /** A file holding a Temporal Cloud API key (TLS with the system's CAs); never the key itself. */
+  TEMPORAL_API_KEY_FILE: z.string().min(1).optional(),
   TEMPORAL_TASK_QUEUE: z.string().min(1).default('core'),
   /** Serve the worker's Temporal metrics (task latencies, slots, cache) for Prometheus at host:port `/metrics`. */
   WORKER_METRICS_ADDRESS: hostPort.optional(),

@@ -1,10 +1,15 @@
 import { Client, Connection, type ClientPlugin } from '@temporalio/client';
 import { StartupError } from '../config/fatal';
+import type { TemporalSecurity } from './tls';
 
 /** Connects to Temporal or throws one StartupError line; Connection.connect checks the server answers. */
-export async function connectTemporal(address: string, timeoutMs = 5000): Promise<Connection> {
+export async function connectTemporal(
+  address: string,
+  timeoutMs = 5000,
+  security: TemporalSecurity = {},
+): Promise<Connection> {
   try {
-    return await Connection.connect({ address, connectTimeout: timeoutMs });
+    return await Connection.connect({ address, connectTimeout: timeoutMs, ...security });
   } catch (err) {
     throw new StartupError(`cannot reach Temporal at ${address}: ${firstLine(err)}`);
   }
@@ -14,8 +19,9 @@ export async function temporalClient(
   address: string,
   namespace: string,
   plugins: ClientPlugin[] = [],
+  security: TemporalSecurity = {},
 ): Promise<Client> {
-  const connection = await connectTemporal(address);
+  const connection = await connectTemporal(address, 5000, security);
   const client = new Client({ connection, namespace, plugins });
   try {
     await connection.workflowService.describeNamespace({ namespace });

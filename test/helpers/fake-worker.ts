@@ -1,8 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { Client, Connection } from '@temporalio/client';
+import { Client } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
 import type { createActivities } from '../../activities';
+import { testTemporalConnection, testTemporalSecurity } from './temporal';
 
 /** Every activity the core worker registers, by name and signature: what a fake must look like. */
 export type Activities = ReturnType<typeof createActivities>;
@@ -26,7 +27,7 @@ export async function startFakeWorker(activities: Partial<Activities>, options: 
   const address = process.env.DRYDOCK_TEST_TEMPORAL_ADDRESS!;
   // A given queue: a second worker taking over from one that was stopped (a killed worker).
   const taskQueue = options.taskQueue ?? `fake-${randomUUID()}`;
-  const connection = await NativeConnection.connect({ address });
+  const connection = await NativeConnection.connect({ address, ...testTemporalSecurity() });
   const worker = await Worker.create({
     connection,
     namespace: 'default',
@@ -35,7 +36,7 @@ export async function startFakeWorker(activities: Partial<Activities>, options: 
     workflowBundle: { code: readFileSync(process.env.DRYDOCK_TEST_BUNDLE!, 'utf8') },
   });
   const running = worker.run();
-  const clientConnection = await Connection.connect({ address });
+  const clientConnection = await testTemporalConnection();
   const client = new Client({ connection: clientConnection, namespace: 'default' });
   return {
     client,

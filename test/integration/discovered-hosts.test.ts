@@ -12,6 +12,7 @@ import type { DiscoveredComputer } from '../../infra/wire/agent-steps';
 import { buildTestApp, gql } from '../helpers/api';
 import { createTestDatabase, type TestDatabase } from '../helpers/database';
 import { createTenant, type TenantFixture } from '../helpers/fixtures';
+import { testTemporalConnection } from '../helpers/temporal';
 
 /** Discovered hosts (ADR 0029): enumerations merge in, manual hosts are never overwritten, gone is marked. */
 
@@ -25,7 +26,7 @@ let connection: Connection;
 beforeAll(async () => {
   db = await createTestDatabase();
   orm = await db.appOrm();
-  connection = await Connection.connect({ address: process.env.DRYDOCK_TEST_TEMPORAL_ADDRESS! });
+  connection = await testTemporalConnection();
   app = await buildTestApp(orm, new Client({ connection }), db.appUrl);
   a = await createTenant(orm);
   b = await createTenant(orm);

@@ -4,6 +4,7 @@ import type { Orm } from '../../infra/db/orm';
 import { buildTestApp, gql } from '../helpers/api';
 import { createTestDatabase, type TestDatabase } from '../helpers/database';
 import { createTenant, type TenantFixture } from '../helpers/fixtures';
+import { testTemporalConnection } from '../helpers/temporal';
 
 let db: TestDatabase;
 let orm: Orm;
@@ -15,7 +16,7 @@ let b: TenantFixture;
 beforeAll(async () => {
   db = await createTestDatabase();
   orm = await db.appOrm();
-  connection = await Connection.connect({ address: process.env.DRYDOCK_TEST_TEMPORAL_ADDRESS! });
+  connection = await testTemporalConnection();
   app = await buildTestApp(orm, new Client({ connection }), db.appUrl);
   a = await createTenant(orm);
   b = await createTenant(orm);

@@ -14,6 +14,7 @@ import { chromium } from 'playwright-core';
 import { gqlSession, mintApiToken, signInBrowser, signInSession } from '../helpers/auth';
 import { createTestDatabase, type TestDatabase } from '../helpers/database';
 import { freePort } from '../helpers/shared';
+import { testTemporalConnection } from '../helpers/temporal';
 
 const run = promisify(execFile);
 
@@ -31,7 +32,7 @@ beforeAll(async () => {
   baseUrl = `http://127.0.0.1:${port}`;
   idp = await spawnDevIdp({ port: 0, redirectUris: [`${baseUrl}/auth/callback`] });
   await seedDemoSignIn(orm, 'demo', idp.issuer);
-  connection = await Connection.connect({ address: process.env.DRYDOCK_TEST_TEMPORAL_ADDRESS! });
+  connection = await testTemporalConnection();
   app = await buildTestApp(orm, new Client({ connection }), db.appUrl, 'core', {
     OIDC_ISSUER: idp.issuer,
     PUBLIC_URL: baseUrl,
