@@ -22,6 +22,7 @@ import {
   ensureTemporalTls,
   setupTemporalSchemas,
   startProductionServer,
+  startTemporalUi,
 } from '../infra/temporal/production-server';
 import { temporalSecurity } from '../infra/temporal/tls';
 import { ensurePortalBuilt } from '../portal/build';
@@ -203,7 +204,7 @@ export async function up(opts: {
     say(`  API + GraphiQL   ${base}/graphql  (signed in, or with an API token)`);
     say(`  Health           ${base}/healthz`);
     say(
-      `  Temporal UI      ${env.TEMPORAL_ADDRESS ? '(your cluster’s)' : opts.production ? '(not served with --production: `temporal` CLI with the TLS files below)' : `http://127.0.0.1:${env.TEMPORAL_UI_PORT}`}`,
+      `  Temporal UI      ${env.TEMPORAL_ADDRESS ? '(your cluster’s)' : `http://127.0.0.1:${env.TEMPORAL_UI_PORT}`}`,
     );
     say(
       `  Temporal gRPC    ${temporalAddress}${opts.production ? ' (production server on PostgreSQL, mTLS)' : ''}`,
@@ -313,6 +314,21 @@ async function startProductionTemporal(
   });
   await temporal.run();
   started.push({ name: 'Temporal server', stop: () => temporal.stop() });
+  const ui = new Supervised(
+    'Temporal UI',
+    () =>
+      startTemporalUi({
+        build,
+        dir: path.join(env.DRYDOCK_DATA_DIR, 'temporal-production', 'ui'),
+        frontendPort: env.TEMPORAL_PORT,
+        port: env.TEMPORAL_UI_PORT,
+        tls,
+        namespace: env.TEMPORAL_NAMESPACE,
+      }),
+    { say, restart: true },
+  );
+  await ui.run();
+  started.push({ name: 'Temporal UI', stop: () => ui.stop() });
   return { address: `127.0.0.1:${env.TEMPORAL_PORT}`, tlsEnv: clientTlsEnv(tls) };
 }
 

@@ -95,6 +95,8 @@ async function startTestProductionServer(dataDir: string, adminUrl: string, cliP
     tls,
     databases,
     namespace: 'default',
+    // Test files open pools of their own on the same PostgreSQL (max_connections 100).
+    maxConns: { store: 8, visibility: 2 },
   });
   // Test files and the processes they spawn (workers, APIs) connect with the client certificate.
   Object.assign(process.env, clientTlsEnv(tls));

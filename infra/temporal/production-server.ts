@@ -27,9 +27,14 @@ const run = promisify(execFile);
 export const TEMPORAL_SERVER_VERSION = 'v1.29.1';
 export const TEMPORAL_SERVER_MODULE = 'go.temporal.io/server';
 
+export const TEMPORAL_UI_VERSION = 'v2.42.1';
+export const TEMPORAL_UI_MODULE = 'github.com/temporalio/ui-server/v2';
+
 export interface TemporalServerBuild {
   server: string;
   sqlTool: string;
+  /** The Temporal UI server (the web UI the CLI's dev server embeds), of the CLI's version. */
+  ui: string;
   /** schema/postgresql/v12 of the same version: temporal/ and visibility/, each with versioned/. */
   schemaDir: string;
 }
@@ -64,9 +69,16 @@ export async function ensureTemporalServer(opts: {
   const build: TemporalServerBuild = {
     server: path.join(dir, 'temporal-server'),
     sqlTool: path.join(dir, 'temporal-sql-tool'),
+    ui: path.join(dir, 'temporal-ui-server'),
     schemaDir: path.join(dir, 'schema', 'postgresql', 'v12'),
   };
-  if (isExecutable(build.server) && isExecutable(build.sqlTool) && existsSync(build.schemaDir)) return build;
+  if (
+    isExecutable(build.server) &&
+    isExecutable(build.sqlTool) &&
+    isExecutable(build.ui) &&
+    existsSync(build.schemaDir)
+  )
+    return build;
   const go = ['go', ...(opts.goLocations ?? ['/usr/local/go/bin/go'])].find(
     (g) => g === 'go' || isExecutable(g),
   )!;
@@ -103,6 +115,19 @@ export async function ensureTemporalServer(opts: {
     );
   }
   renameSync(path.join(staging, 'server'), path.join(staging, 'temporal-server'));
+  // The UI's command is also called `server`: built into a folder of its own, then renamed.
+  const uiStaging = path.join(staging, 'ui');
+  try {
+    await run(go, ['install', `${TEMPORAL_UI_MODULE}/cmd/server@${TEMPORAL_UI_VERSION}`], {
+      env: { ...goEnv, GOBIN: uiStaging },
+      maxBuffer: 16 * 1024 * 1024,
+    });
+  } catch (err) {
+    rmSync(staging, { recursive: true, force: true });
+    throw new StartupError(`building the Temporal UI server failed: ${tail(err)}`);
+  }
+  renameSync(path.join(uiStaging, 'server'), path.join(staging, 'temporal-ui-server'));
+  rmSync(uiStaging, { recursive: true, force: true });
   renameSync(path.join(staging, 'sql'), path.join(staging, 'temporal-sql-tool'));
   // The schemas of the same version, from the module the build just used.
   const { stdout } = await run(go, ['env', 'GOMODCACHE'], { env: goEnv });
@@ -243,11 +268,13 @@ export interface ProductionServerOptions {
   /** Where the config goes (and the server's working files). */
   dir: string;
   pg: PostgresTarget;
+  /** The frontend's port; history, matching and worker use the next three, membership +10…+13, HTTP +20. */
   port: number;
   tls: TlsFiles;
   databases?: { temporal: string; visibility: string };
-  /** A port block of its own: frontend `port`, then history, matching, worker, membership and HTTP above it. */
   numHistoryShards?: number;
+  /** PostgreSQL connections of the server's pools (default 20 for the store, 4 for visibility). */
+  maxConns?: { store: number; visibility: number };
 }
 
 const yamlString = (s: string) => JSON.stringify(s);
@@ -282,9 +309,9 @@ persistence:
   numHistoryShards: ${opts.numHistoryShards ?? 4}
   datastores:
     default:
-${store(db.temporal, 20)}
+${store(db.temporal, opts.maxConns?.store ?? 20)}
     visibility:
-${store(db.visibility, 4)}
+${store(db.visibility, opts.maxConns?.visibility ?? 4)}
 
 global:
   membership:
@@ -497,6 +524,75 @@ async function ensureNamespace(
       cliType[key.type]!,
     ]);
   }
+}
+
+/**
+ * The Temporal UI on `port`, talking to the frontend with the client certificate; loopback only
+ * (put it behind the MSP's own sign-in proxy to expose it: docs/operations.md).
+ */
+export async function startTemporalUi(
+  opts: {
+    build: TemporalServerBuild;
+    dir: string;
+    frontendPort: number;
+    port: number;
+    tls: TlsFiles;
+    namespace: string;
+  },
+  readyTimeoutMs = 60_000,
+): Promise<ProductionServer> {
+  mkdirSync(path.join(opts.dir, 'config'), { recursive: true });
+  writeFileSync(
+    path.join(opts.dir, 'config', 'production.yaml'),
+    `# Written by drydock (infra/temporal/production-server.ts).
+temporalGrpcAddress: ${yamlString(`127.0.0.1:${opts.frontendPort}`)}
+host: "127.0.0.1"
+port: ${opts.port}
+enableUi: true
+defaultNamespace: ${yamlString(opts.namespace)}
+notifyOnNewVersion: false
+tls:
+  caFile: ${yamlString(opts.tls.ca)}
+  certFile: ${yamlString(opts.tls.clientCert)}
+  keyFile: ${yamlString(opts.tls.clientKey)}
+  serverName: "localhost"
+  enableHostVerification: true
+`,
+  );
+  const child = spawn(
+    opts.build.ui,
+    ['--root', opts.dir, '--config', 'config', '--env', 'production', 'start'],
+    {
+      cwd: opts.dir,
+      stdio: ['ignore', 'ignore', 'pipe'],
+      detached: true,
+    },
+  );
+  let stderr = '';
+  child.stderr?.on('data', (chunk: Buffer) => {
+    stderr = (stderr + chunk.toString()).slice(-2000);
+  });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const stop = async () => {
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    child.kill('SIGTERM');
+    const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+    await exited;
+    clearTimeout(timer);
+  };
+  const deadline = Date.now() + readyTimeoutMs;
+  while (!(await portOpen('127.0.0.1', opts.port))) {
+    if (child.exitCode !== null)
+      throw new StartupError(
+        `the Temporal UI server exited (${child.exitCode}): ${stderr.trim().split('\n').pop()}`,
+      );
+    if (Date.now() > deadline) {
+      await stop();
+      throw new StartupError(`the Temporal UI server did not answer on 127.0.0.1:${opts.port}`);
+    }
+    await new Promise((r) => setTimeout(r, 300));
+  }
+  return { address: `http://127.0.0.1:${opts.port}`, process: child, stop };
 }
 
 const cliType: Record<string, string> = {

@@ -283,8 +283,12 @@ it('a machine run reset by an engineer keeps running: the fleet does not take it
     (rows) => rows[0]?.status === 'running',
   );
   const runHandle = stack.temporal.workflow.getHandle(run!.workflowId);
-  const history = await runHandle.fetchHistory();
-  const firstTask = history.events!.find((e) => e.workflowTaskCompletedEventAttributes)!;
+  // The row says running from a local activity inside the first workflow task, which may not have
+  // completed yet (seen on a loaded machine): wait for its completion event.
+  const firstTask = await until(
+    async () => (await runHandle.fetchHistory()).events!.find((e) => e.workflowTaskCompletedEventAttributes),
+    (event) => event !== undefined,
+  ).then((event) => event!);
   await stack.temporal.workflowService.resetWorkflowExecution({
     namespace: stack.temporal.options.namespace,
     workflowExecution: { workflowId: run!.workflowId, runId: (await runHandle.describe()).runId },
