@@ -55,6 +55,11 @@ export interface StepContext {
    * names `credentialRef`): in memory for this step only, never journaled or logged (ADR 0026).
    */
   credential?: { domain: string; user: string; password: string };
+  /**
+   * Secrets this agent process sealed for escrow and has not applied yet (agent/steps/escrow.ts):
+   * memory only, so a restart forgets them and the apply step refuses rather than guess.
+   */
+  pendingSecrets?: import('../steps/escrow').PendingSecrets;
 }
 
 /** A failure of the machine's own API that says whether running the step again can help. */
@@ -282,6 +287,15 @@ export interface Platform {
   wifiAdapterPresent(): Promise<boolean>;
   addWifiProfile(network: WifiNetworkSpec): Promise<void>;
   autopilotHash(): Promise<AutopilotHash>;
+  /**
+   * Sets a local account's password (escrow has stored it first); creates the account as a member of
+   * Administrators when `create` and it is absent. The password never reaches a command line or a log.
+   */
+  setLocalAdminPassword(
+    account: string,
+    password: string,
+    options: { create: boolean },
+  ): Promise<{ created: boolean }>;
   /** Restarts the machine shortly (Windows: shutdown.exe /r /t 10); the agent stops with it. */
   restart(reason: string): Promise<void>;
 

@@ -14,6 +14,8 @@ import {
 import { MachineSchema, type MachineStatus } from '../../infra/db/entities';
 import { mergeGatewayEnumeration } from '../../infra/db/discovered-hosts';
 import { isActiveGateway, resolveForGateway } from '../../infra/db/domain-credentials';
+import { escrowCompletionOf, escrowKeyOf, storeEscrowedSecret } from '../../infra/db/escrow';
+import { checkEscrowEnvelopeFor, EscrowError } from '../../infra/wire/escrow-envelope';
 import { withTenant, type Orm } from '../../infra/db/orm';
 import type { SecretKeyring } from '../../infra/secrets/server-secrets';
 import type {
@@ -22,7 +24,13 @@ import type {
   ProgressRequest,
   ResultRequest,
 } from '../../infra/wire/agent-protocol';
-import { GATEWAY_STEP_KINDS, StepFailure, StepKind } from '../../infra/wire/agent-steps';
+import {
+  GATEWAY_STEP_KINDS,
+  StepFailure,
+  StepKind,
+  type LocalAdminEscrowPayload,
+  type LocalAdminEscrowResult,
+} from '../../infra/wire/agent-steps';
 import { checkStepResult, isStepResult } from '../../infra/wire/step-results';
 import { bootIdChangedSignal, stepFailure } from '../../workflows/machines/contracts';
 import type { AgentIdentity } from './keys';
@@ -182,9 +190,10 @@ export async function reportResult(
   ctx: AgentChannelContext,
   agent: AgentIdentity,
   taskId: string,
-  body: ResultRequest,
+  posted: ResultRequest,
   knownKind?: string,
 ): Promise<ResultOutcome> {
+  let body = posted;
   // 0. A result is stored only if it is what its step produces (ADR 0015, docs/SECURITY.md).
   let kind: string | null = knownKind ?? null;
   if (body.ok) {
@@ -192,6 +201,18 @@ export async function reportResult(
     if (kind === null) return { kind: 'not-found' };
     const problem = checkStepResult(kind, body.result);
     if (problem) return { kind: 'invalid', taskKind: kind, problem };
+  }
+  // 0b. An escrow upload is checked against its task and stored before the task completes
+  // (ADR 0044); one that does not belong to the task fails the step, and nothing is stored.
+  if (body.ok && kind === StepKind.LocalAdminEscrow) {
+    const refused = await acceptEscrowUpload(ctx, agent, taskId, body.result as LocalAdminEscrowResult);
+    if (refused) {
+      ctx.log.warn({ taskId, machineId: agent.machineId, refused }, 'escrow upload refused');
+      body = {
+        ok: false,
+        error: { type: StepFailure.EscrowRefused, message: `escrow refused: ${refused}`, retryable: false },
+      };
+    }
   }
   // 1. Persist first: from here on the result survives an API or Temporal restart. The first
   // result of a task is the one kept; a repeat gets the stored one completed again.
@@ -222,6 +243,20 @@ export async function reportResult(
     );
     if (summary) completion = summary;
   }
+  // 1c. An escrow step's workflow gets the stored secret's id, version and envelope digest: no
+  // history carries the envelope (ADR 0044).
+  if (task.status === 'completed' && kind === StepKind.LocalAdminEscrow) {
+    const result = task.result as LocalAdminEscrowResult;
+    const stored = await withTenant(ctx.orm, agent.tenantId, (em) =>
+      escrowCompletionOf(em, {
+        tenantId: agent.tenantId,
+        machineId: agent.machineId,
+        kind: 'local-admin-password',
+        secretVersion: result.secretVersion,
+      }),
+    );
+    if (stored) completion = stored;
+  }
   // 2. Then complete the waiting activity. Repeats are harmless: an activity that is already
   // done (or whose attempt timed out) is "not found", and the next attempt reads the row.
   if (task.taskToken) {
@@ -234,6 +269,55 @@ export async function reportResult(
     }
   }
   return { kind: 'stored' };
+}
+
+/**
+ * Checks an escrow step's envelope against its task — sealed to the tenant key the task named
+ * (which must be one of the tenant's keys), for this tenant, this machine, the kind and the secret
+ * version the task asked for — and stores it. A version already stored is never replaced. The
+ * refusal's reason, or null when stored.
+ */
+async function acceptEscrowUpload(
+  ctx: AgentChannelContext,
+  agent: AgentIdentity,
+  taskId: string,
+  result: LocalAdminEscrowResult,
+): Promise<string | null> {
+  return withTenant(ctx.orm, agent.tenantId, async (em) => {
+    const [task] = await em.execute<{ payload: LocalAdminEscrowPayload }[]>(
+      `select payload from agent_tasks where tenant_id = ? and machine_id = ? and id = ?`,
+      [agent.tenantId, agent.machineId, taskId],
+    );
+    if (!task) return 'no such task';
+    const p = task.payload;
+    if (p.machineId !== agent.machineId || p.recipient.tenantId !== agent.tenantId)
+      return 'the task was not made for this machine';
+    if (result.secretVersion !== p.secretVersion)
+      return `the result is secret version ${result.secretVersion}, the task asked for ${p.secretVersion}`;
+    const key = await escrowKeyOf(em, agent.tenantId, p.recipient.keyVersion);
+    if (!key || key.publicKey !== p.recipient.publicKey) return 'the task names no escrow key of the tenant';
+    try {
+      await checkEscrowEnvelopeFor(
+        { tenantId: agent.tenantId, keyVersion: key.keyVersion, publicKey: key.publicKey },
+        { machineId: agent.machineId, kind: 'local-admin-password', secretVersion: p.secretVersion },
+        result.envelope,
+      );
+    } catch (err) {
+      if (err instanceof EscrowError) return `${err.code}: ${err.message}`;
+      throw err;
+    }
+    await storeEscrowedSecret(em, {
+      tenantId: agent.tenantId,
+      machineId: agent.machineId,
+      kind: 'local-admin-password',
+      secretVersion: p.secretVersion,
+      keyVersion: key.keyVersion,
+      envelope: result.envelope,
+      account: p.account,
+      taskId,
+    });
+    return null;
+  });
 }
 
 /**

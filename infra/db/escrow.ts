@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { EscrowKind, TenantPublicKey, WrappedKeyInfo } from '../wire/escrow-envelope';
 import type { EntityManager } from './orm';
 
@@ -41,6 +42,14 @@ const SECRET_COLUMNS = `id::text, tenant_id::text as "tenantId", machine_id::tex
   secret_version as "secretVersion", key_version as "keyVersion", protector_id as "protectorId",
   account, created_at as "createdAt", confirmed_at as "confirmedAt"`;
 
+// Raw rows carry timestamps as text: the API's DateTime scalar wants dates.
+const toDate = (value: Date | string | null): Date | null => (value === null ? null : new Date(value));
+const secretRow = (row: EscrowedSecretRow): EscrowedSecretRow => ({
+  ...row,
+  createdAt: toDate(row.createdAt)!,
+  confirmedAt: toDate(row.confirmedAt),
+});
+
 /** The tenant's current key, or a given version of it (current or retired); null if none. */
 export async function escrowKeyOf(
   em: EntityManager,
@@ -53,7 +62,9 @@ export async function escrowKeyOf(
       : `select ${KEY_COLUMNS} from tenant_escrow_keys where tenant_id = ? and key_version = ?`,
     keyVersion === undefined ? [tenantId] : [tenantId, keyVersion],
   );
-  return rows[0] ? { ...rows[0], createdAt: new Date(rows[0].createdAt) } : null;
+  return rows[0]
+    ? { ...rows[0], createdAt: toDate(rows[0].createdAt)!, retiredAt: toDate(rows[0].retiredAt) }
+    : null;
 }
 
 /** The public half machines encrypt to, or null when the tenant has not set escrow up. */
@@ -157,14 +168,14 @@ export async function storeEscrowedSecret(
       input.taskId ?? null,
     ],
   );
-  if (inserted[0]) return { secret: inserted[0], stored: true };
+  if (inserted[0]) return { secret: secretRow(inserted[0]), stored: true };
   const [existing] = await em.execute<(EscrowedSecretRow & { envelope: string })[]>(
     `select ${SECRET_COLUMNS}, envelope from escrowed_secrets
       where tenant_id = ? and machine_id = ? and kind = ? and secret_version = ?`,
     [input.tenantId, input.machineId, input.kind, input.secretVersion],
   );
   const { envelope, ...secret } = existing!;
-  return { secret, stored: envelope === input.envelope };
+  return { secret: secretRow(secret), stored: envelope === input.envelope };
 }
 
 /** The machine confirmed it holds this version: it becomes the one to reveal. Idempotent. */
@@ -177,15 +188,16 @@ export async function confirmEscrowedSecret(
       where tenant_id = ? and id = ? returning ${SECRET_COLUMNS}`,
     [input.tenantId, input.id],
   );
-  return row ?? null;
+  return row ? secretRow(row) : null;
 }
 
 /** A machine's escrowed secrets, newest version first per kind (never the envelopes). */
 export async function escrowedSecretsOf(em: EntityManager, machineId: string): Promise<EscrowedSecretRow[]> {
-  return em.execute<EscrowedSecretRow[]>(
+  const rows = await em.execute<EscrowedSecretRow[]>(
     `select ${SECRET_COLUMNS} from escrowed_secrets where machine_id = ? order by kind, secret_version desc`,
     [machineId],
   );
+  return rows.map(secretRow);
 }
 
 /** One secret's row (visible to the caller), or null. */
@@ -194,7 +206,7 @@ export async function escrowedSecret(em: EntityManager, id: string): Promise<Esc
     `select ${SECRET_COLUMNS} from escrowed_secrets where id = ?`,
     [id],
   );
-  return row ?? null;
+  return row ? secretRow(row) : null;
 }
 
 /** The ciphertext of one secret: read only after its reveal is audited (api/services/escrow.ts). */
@@ -241,4 +253,27 @@ export async function recentReveals(
     [input.tenantId, input.actor, input.since],
   );
   return Number(row?.n ?? 0);
+}
+
+/**
+ * What a workflow gets for a completed escrow step (EscrowCompletion): the stored secret of the
+ * result's version and the SHA-256 of the envelope the database holds for it — which is the one
+ * the agent's apply step must have sealed. Null when none is stored (the upload was refused).
+ */
+export async function escrowCompletionOf(
+  em: EntityManager,
+  input: { tenantId: string; machineId: string; kind: EscrowKind; secretVersion: number },
+): Promise<{ escrowId: string; secretVersion: number; keyVersion: number; envelopeDigest: string } | null> {
+  const [row] = await em.execute<{ id: string; keyVersion: number; envelope: string }[]>(
+    `select id::text, key_version as "keyVersion", envelope from escrowed_secrets
+      where tenant_id = ? and machine_id = ? and kind = ? and secret_version = ?`,
+    [input.tenantId, input.machineId, input.kind, input.secretVersion],
+  );
+  if (!row) return null;
+  return {
+    escrowId: row.id,
+    secretVersion: input.secretVersion,
+    keyVersion: row.keyVersion,
+    envelopeDigest: createHash('sha256').update(row.envelope, 'utf8').digest('hex'),
+  };
 }

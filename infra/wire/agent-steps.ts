@@ -48,6 +48,11 @@ export enum StepKind {
   DirectoryTestBind = 'directory.test-bind',
   /** Lists every computer of the domain by a paged LDAP search with the site's domain credential. */
   DirectoryEnumerate = 'directory.enumerate',
+  // Escrow (issue 16, ADR 0044): escrow before change, in two tasks.
+  /** Makes a random local admin password in agent memory and returns it sealed to the tenant key: nothing changes yet. */
+  LocalAdminEscrow = 'security.local-admin',
+  /** After the server stored that envelope: sets the password the agent holds for it (never one it no longer holds). */
+  LocalAdminApply = 'security.local-admin-apply',
 }
 
 /** The kinds only an active gateway of the task's site may run (ADR 0026, 0029). */
@@ -91,6 +96,22 @@ export type WifiPayload = StepPayloads[StepKind.Wifi];
 export type InventoryPayload = StepPayloads[StepKind.Inventory];
 export type ValidatePayload = StepPayloads[StepKind.Validate];
 export type RebootPayload = StepPayloads[StepKind.Reboot];
+export type LocalAdminEscrowPayload = StepPayloads[StepKind.LocalAdminEscrow];
+export type LocalAdminApplyPayload = StepPayloads[StepKind.LocalAdminApply];
+export type LocalAdminEscrowResult = StepResults[StepKind.LocalAdminEscrow];
+export type LocalAdminApplyResult = StepResults[StepKind.LocalAdminApply];
+
+/**
+ * What the API hands the workflow for an escrow step instead of the agent's result: the stored
+ * secret's id and version, and the digest of the envelope it stored (the apply task carries it, so
+ * the agent sets only the password whose envelope the server holds). Never the envelope itself.
+ */
+export interface EscrowCompletion {
+  escrowId: string;
+  secretVersion: number;
+  keyVersion: number;
+  envelopeDigest: string;
+}
 export type {
   EditionFamily,
   RadiusPin,
@@ -160,4 +181,11 @@ export enum StepFailure {
   DirectoryUnreachable = 'DirectoryUnreachable',
   /** The DC answered with something the gateway cannot use. */
   DirectoryProtocolError = 'DirectoryProtocolError',
+  /**
+   * The apply step asked for a password this agent no longer holds (it restarted since the escrow,
+   * or the server stored another envelope): nothing changed; the workflow escrows a new version.
+   */
+  EscrowPendingLost = 'EscrowPendingLost',
+  /** The escrow upload was refused (not sealed to this task's tenant key, machine, kind or version). */
+  EscrowRefused = 'EscrowRefused',
 }

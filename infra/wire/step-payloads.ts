@@ -81,6 +81,13 @@ const WifiNetworkSchema = Type.Object({
   radius: Type.Optional(RadiusPinSchema),
 });
 
+/** A local account name as Windows allows it: at most 20 characters, none of " / \\ [ ] : ; | = , + * ? < > @ */
+const LocalAccountName = Type.String({
+  minLength: 1,
+  maxLength: 20,
+  pattern: '^[^"/\\\\\\[\\]:;|=,+*?<>@\\u0000-\\u001f]+$',
+});
+
 /** A step that takes nothing. */
 const Nothing = Type.Object({});
 
@@ -157,6 +164,28 @@ const payloadSchemas = {
   [StepKind.DirectoryEnumerate]: Type.Object({
     ...DirectoryBindSchema,
     pageSize: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })),
+  }),
+  [StepKind.LocalAdminEscrow]: Type.Object({
+    /** The local account (Windows: at most 20 characters); created disabled-free if `create` and absent. */
+    account: LocalAccountName,
+    create: Type.Optional(Type.Boolean()),
+    /** The tenant key to seal to: public data (the server's current escrow key). */
+    recipient: Type.Object({
+      tenantId: Type.String({ maxLength: 128 }),
+      keyVersion: Type.Integer({ minimum: 1 }),
+      publicKey: Type.String({ maxLength: 128 }),
+    }),
+    /** This machine's, the secret version the envelope is bound to (chosen by the workflow). */
+    machineId: Type.String({ maxLength: 128 }),
+    secretVersion: Type.Integer({ minimum: 1 }),
+    length: Type.Optional(Type.Integer({ minimum: 14, maximum: 64 })),
+  }),
+  [StepKind.LocalAdminApply]: Type.Object({
+    account: LocalAccountName,
+    create: Type.Optional(Type.Boolean()),
+    secretVersion: Type.Integer({ minimum: 1 }),
+    /** SHA-256 (hex) of the envelope the server stored: the agent sets the password only if it sealed that one. */
+    envelopeDigest: Type.String({ pattern: '^[0-9a-f]{64}$' }),
   }),
 } satisfies Record<StepKind, TSchema>;
 

@@ -213,6 +213,16 @@ const schemas = {
   [StepKind.Validate]: result({ items: Type.Array(ValidationItemSchema, { maxItems: 2000 }) }),
   /** The boot id before the reboot: the workflow waits for a different one. */
   [StepKind.Reboot]: result({ bootId: Text(64) }),
+  /** The `dde1` envelope of the new password (checked against the task by the API before it is stored). */
+  [StepKind.LocalAdminEscrow]: result({
+    envelope: Type.String({ maxLength: 4096, pattern: '^dde1\\.[A-Za-z0-9_.-]+$' }),
+    secretVersion: Type.Integer({ minimum: 1 }),
+  }),
+  [StepKind.LocalAdminApply]: result({
+    account: Text(20),
+    secretVersion: Type.Integer({ minimum: 1 }),
+    created: Type.Boolean(),
+  }),
   [StepKind.BootId]: result({ bootId: Text(64) }),
   ...profileResultSchemas,
   /** The domain the gateway found, or null with the suffixes it tried. */

@@ -1041,3 +1041,38 @@ describe('the tweak catalogue on Windows', () => {
     expect(script).not.toContain('Use-DefaultUserHive');
   });
 });
+
+describe('the local admin password (issue 16)', () => {
+  it('travels on stdin into a SecureString that only .NET sees; Set-LocalUser binds it; the account is a quoted literal', async () => {
+    const password = "Pa$$w0rd'`$(whoami)!";
+    const { platform, calls, script } = platformWith(() => ok('{"created":false}'));
+    await expect(platform.setLocalAdminPassword("O'Brien", password, { create: false })).resolves.toEqual({
+      created: false,
+    });
+    expect(calls).toHaveLength(1);
+    expect(literalAfter(script(), '$name = ')).toBe("O'Brien");
+    expect(script()).toContain('$create = $false');
+    // Never in the script (script block logging records it), nor through a cmdlet's string parameter.
+    expect(script()).not.toContain(password);
+    expect(script()).not.toContain('ConvertTo-SecureString');
+    expect(script()).not.toContain('AsPlainText');
+    expect(script()).toContain('[Convert]::FromBase64String([Console]::In.ReadToEnd())');
+    expect(script()).toContain('$secure.AppendChar($c)');
+    expect(script()).toContain('Set-LocalUser -Name $name -Password $secure');
+    expect(script()).toContain("Add-LocalGroupMember -SID 'S-1-5-32-544' -Member $name");
+    expect(script()).toContain('$secure.Dispose()');
+    expect(Buffer.from(calls[0]!.opts!.stdin!, 'base64').toString('utf8')).toBe(password);
+  });
+
+  it('creates the dedicated account only when asked, with New-LocalUser', async () => {
+    const { platform, script } = platformWith(() => ok('{"created":true}'));
+    await expect(
+      platform.setLocalAdminPassword('DrydockAdmin', 'x'.repeat(24), { create: true }),
+    ).resolves.toEqual({
+      created: true,
+    });
+    expect(script()).toContain('$create = $true');
+    expect(script()).toContain('New-LocalUser -Name $name -Password $secure -PasswordNeverExpires');
+    expect(script()).toContain("throw [System.ArgumentException]::new('the local account does not exist')");
+  });
+});

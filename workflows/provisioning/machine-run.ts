@@ -17,6 +17,7 @@ import type { ProvisioningActivities } from '../../activities/provisioning/provi
 import {
   StepFailure,
   StepKind,
+  type EscrowCompletion,
   type StepOutcome,
   type StepPayloads,
   type ValidateResult,
@@ -280,11 +281,66 @@ export class MachineRun {
       this.progress.phase = step.phase;
     }
     this.progress.step = step.key;
+    if (step.kind === StepKind.LocalAdminEscrow) {
+      await this.rotateLocalAdmin(step as PlanStep<StepKind.LocalAdminEscrow>, index);
+      return;
+    }
     const done = await this.dispatchWithRetries(step, index);
     if (done.result.reboot === true) this.rebootPending = true;
     if (done.kind === StepKind.Rename && this.rebootPending) await this.reboot('rename');
     if (done.kind === StepKind.Inventory) this.inventory = done.result;
     if (done.kind === StepKind.Validate) this.checkValidation(step, done.result);
+  }
+
+  /**
+   * Escrow before change (ADR 0044): a fresh secret version is escrowed (the agent seals a new
+   * password it holds in memory; the API checks and stores the envelope), then applied — the agent
+   * sets it only if it still holds the one whose envelope is stored — then confirmed and audited.
+   * An agent that restarted in between no longer holds it: nothing changed, so a new round escrows
+   * a new version. At every point the account's password is one the escrow holds (or its old one).
+   */
+  private async rotateLocalAdmin(step: PlanStep<StepKind.LocalAdminEscrow>, index: number): Promise<void> {
+    const { account, create } = step.payload;
+    for (let round = 1; ; round++) {
+      const secretVersion = await db.nextEscrowVersion({
+        tenantId: this.input.tenantId,
+        machineId: this.input.machineId,
+        kind: 'local-admin-password',
+      });
+      const escrowed = (
+        await this.dispatchWithRetries({ ...step, payload: { ...step.payload, secretVersion } }, index)
+      ).result as unknown as EscrowCompletion;
+      try {
+        await this.dispatchWithRetries(
+          {
+            key: step.key,
+            phase: step.phase,
+            kind: StepKind.LocalAdminApply,
+            label: `Set the password of ${account} (version ${secretVersion})`,
+            payload: {
+              account,
+              ...(create ? { create } : {}),
+              secretVersion,
+              envelopeDigest: escrowed.envelopeDigest,
+            },
+            policy: 'change',
+          },
+          index,
+        );
+      } catch (err) {
+        if (err instanceof StepFailed && err.info.type === StepFailure.EscrowPendingLost && round < 3) {
+          this.progress.steps[index]!.attempts = 0;
+          continue;
+        }
+        throw err;
+      }
+      await db.confirmEscrow({
+        tenantId: this.input.tenantId,
+        escrowId: escrowed.escrowId,
+        workflowId: workflowInfo().workflowId,
+      });
+      return;
+    }
   }
 
   private checkValidation(step: PlanStep, { items }: ValidateResult): void {

@@ -86,6 +86,11 @@ export interface SimulatedHostState {
   processes: string[];
   /** Accounts, profiles, their ACLs and hives, AppX, groups, OneDrive, Entra join (profile migration). */
   profiles: SimulatedProfiles;
+  /**
+   * Local accounts' passwords as the SAM holds them: a hash, never the text (SHA-256 here for the
+   * model). Tests compare it with what escrow reveals. Absent in states saved before issue 16.
+   */
+  localPasswords?: Record<string, { sha256: string; administrator: boolean; changes: number }>;
 }
 
 export interface SimulatedWinget {
@@ -228,6 +233,14 @@ export function newHostState(name: string, seed: string, options: HostOptions = 
     signedIn: [],
     processes: [],
     profiles: emptyProfiles(),
+    // The image's built-in Administrator, with a password Drydock never knew.
+    localPasswords: {
+      administrator: {
+        sha256: createHash('sha256').update(randomUUID()).digest('hex'),
+        administrator: true,
+        changes: 0,
+      },
+    },
   };
 }
 
@@ -752,6 +765,28 @@ export class SimulatedPlatform implements Platform {
         true,
       );
     this.effect(`wifi:${network.ssid}`, (s) => void s.wifi.push(network.ssid));
+  }
+
+  async setLocalAdminPassword(
+    account: string,
+    password: string,
+    options: { create: boolean },
+  ): Promise<{ created: boolean }> {
+    const key = account.toLowerCase();
+    const existing = this.state.localPasswords?.[key];
+    if (!existing && !options.create)
+      throw new PlatformError(`Set-LocalUser: User ${account} was not found.`, true);
+    const sha256 = createHash('sha256').update(password, 'utf8').digest('hex');
+    this.effect(`local-password:${key}`, (s) => {
+      s.localPasswords ??= {};
+      s.localPasswords[key] = { sha256, administrator: true, changes: (existing?.changes ?? 0) + 1 };
+    });
+    return { created: !existing };
+  }
+
+  /** The SAM's hash of a local account's password (tests: compare with what escrow reveals). */
+  localPasswordHash(account: string): string | null {
+    return this.state.localPasswords?.[account.toLowerCase()]?.sha256 ?? null;
   }
 
   async autopilotHash(): Promise<AutopilotHash> {

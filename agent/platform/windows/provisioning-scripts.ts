@@ -1305,3 +1305,39 @@ export function restartScript(reason: string): string {
 if ($result.exitCode -ne 0 -and $result.exitCode -ne 1190) { throw "shutdown.exe failed with exit code $($result.exitCode): $(Get-FirstLine $result.output)" }`
   );
 }
+
+/**
+ * Sets a local administrator's password, or creates the account in Administrators (by its SID,
+ * S-1-5-32-544: the group's name is localised). The password arrives on stdin as base64 and meets
+ * only .NET on the way into a SecureString: never `ConvertTo-SecureString -AsPlainText`, whose
+ * -String argument module logging (event 4103) records; `Set-LocalUser -Password` and
+ * `New-LocalUser -Password` bind the SecureString, which logging shows only as its type name
+ * (Microsoft.PowerShell.LocalAccounts docs: both take `-Password <SecureString>`). Prints
+ * `{"created":bool}`.
+ */
+export function setLocalAdminPasswordScript(account: string, create: boolean): string {
+  return psCommand`$name = ${account}
+$create = ${create}
+$bytes = [Convert]::FromBase64String([Console]::In.ReadToEnd())
+$secure = New-Object System.Security.SecureString
+try {
+  $chars = [System.Text.Encoding]::UTF8.GetChars($bytes)
+  foreach ($c in $chars) { $secure.AppendChar($c) }
+  [Array]::Clear($chars, 0, $chars.Length)
+  $secure.MakeReadOnly()
+  $created = $false
+  if ($null -eq (Get-LocalUser -Name $name -ErrorAction SilentlyContinue)) {
+    if (-not $create) { throw [System.ArgumentException]::new('the local account does not exist') }
+    New-LocalUser -Name $name -Password $secure -PasswordNeverExpires -AccountNeverExpires -Description 'Drydock escrowed local administrator' | Out-Null
+    $created = $true
+  } else {
+    Set-LocalUser -Name $name -Password $secure
+  }
+  try { Add-LocalGroupMember -SID 'S-1-5-32-544' -Member $name -ErrorAction Stop }
+  catch [Microsoft.PowerShell.Commands.MemberExistsException] { }
+  [Console]::Out.Write((@{ created = $created } | ConvertTo-Json -Compress))
+} finally {
+  [Array]::Clear($bytes, 0, $bytes.Length)
+  $secure.Dispose()
+}`;
+}

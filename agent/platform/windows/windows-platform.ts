@@ -43,6 +43,7 @@ import {
 } from './powershell';
 import {
   addWifiProfileScript,
+  setLocalAdminPasswordScript,
   AUTOPILOT,
   COMPUTER_NAME,
   installerScript,
@@ -404,6 +405,19 @@ export class WindowsPlatform implements Platform {
   async wifiProfiles(): Promise<string[]> {
     const names = list(await this.json<unknown>(WIFI_PROFILES));
     return [...new Set(names.filter((n): n is string => typeof n === 'string' && n !== ''))];
+  }
+
+  /** See setLocalAdminPasswordScript: the password travels on stdin, as saveProtected's secrets do. */
+  async setLocalAdminPassword(
+    account: string,
+    password: string,
+    options: { create: boolean },
+  ): Promise<{ created: boolean }> {
+    const out = await this.exec(setLocalAdminPasswordScript(account, options.create), {
+      stdin: Buffer.from(password, 'utf8').toString('base64'),
+    });
+    const parsed = JSON.parse(out.trim()) as { created?: unknown };
+    return { created: parsed.created === true };
   }
 
   async addWifiProfile(network: WifiNetworkSpec): Promise<void> {
