@@ -1,5 +1,5 @@
 import { createHash, randomInt } from 'node:crypto';
-import { StepFailure, StepKind } from '../../infra/wire/agent-steps';
+import { DEFAULT_LOCAL_ADMIN_PASSWORD_LENGTH, StepFailure, StepKind } from '../../infra/wire/agent-steps';
 import { sealEscrowSecret } from '../../infra/wire/escrow-envelope';
 import { StepError, type StepContext } from '../platform/platform';
 import type { StepHandler } from './index';
@@ -46,7 +46,7 @@ const SYMBOLS = '!#%+-.:=?@_~';
  * A random password with every character class Windows' complexity rule asks for (crypto-random,
  * uniform per position; the class guarantee costs under 2 bits at 24 characters).
  */
-export function randomPassword(length = 24): string {
+export function randomPassword(length = DEFAULT_LOCAL_ADMIN_PASSWORD_LENGTH): string {
   const all = UPPER + LOWER + DIGITS + SYMBOLS;
   const pick = (set: string) => set[randomInt(set.length)]!;
   const chars = [pick(UPPER), pick(LOWER), pick(DIGITS), pick(SYMBOLS)];
@@ -70,7 +70,7 @@ export const escrowSteps: {
 } = {
   [StepKind.LocalAdminEscrow]: async (_platform, p, ctx) => {
     const vault = vaultOf(ctx);
-    const secret = randomPassword(p.length ?? 24);
+    const secret = randomPassword(p.length ?? DEFAULT_LOCAL_ADMIN_PASSWORD_LENGTH);
     const envelope = await sealEscrowSecret(
       p.recipient,
       { machineId: p.machineId, kind: 'local-admin-password', secretVersion: p.secretVersion },

@@ -25,6 +25,7 @@ import type {
   ResultRequest,
 } from '../../infra/wire/agent-protocol';
 import {
+  DEFAULT_LOCAL_ADMIN_PASSWORD_LENGTH,
   GATEWAY_STEP_KINDS,
   StepFailure,
   StepKind,
@@ -294,6 +295,12 @@ async function acceptEscrowUpload(
       return 'the task was not made for this machine';
     if (result.secretVersion !== p.secretVersion)
       return `the result is secret version ${result.secretVersion}, the task asked for ${p.secretVersion}`;
+    // The agent's passwords are ASCII of the asked-for length: a ciphertext of another size was
+    // cut or padded on the way (the AEAD would tell only the key holder, later).
+    const ciphertext = result.envelope.split('.')[6] ?? '';
+    const expected = (p.length ?? DEFAULT_LOCAL_ADMIN_PASSWORD_LENGTH) + 16;
+    if (Math.floor((ciphertext.length * 3) / 4) !== expected)
+      return `ESCROW_MALFORMED: the ciphertext is not the size of a ${p.length ?? DEFAULT_LOCAL_ADMIN_PASSWORD_LENGTH}-character password`;
     const key = await escrowKeyOf(em, agent.tenantId, p.recipient.keyVersion);
     if (!key || key.publicKey !== p.recipient.publicKey) return 'the task names no escrow key of the tenant';
     try {

@@ -101,6 +101,9 @@ export type LocalAdminApplyPayload = StepPayloads[StepKind.LocalAdminApply];
 export type LocalAdminEscrowResult = StepResults[StepKind.LocalAdminEscrow];
 export type LocalAdminApplyResult = StepResults[StepKind.LocalAdminApply];
 
+/** A local admin password's length when the profile names none (the API checks the ciphertext's size by it). */
+export const DEFAULT_LOCAL_ADMIN_PASSWORD_LENGTH = 24;
+
 /**
  * What the API hands the workflow for an escrow step instead of the agent's result: the stored
  * secret's id and version, and the digest of the envelope it stored (the apply task carries it, so
