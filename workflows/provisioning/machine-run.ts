@@ -45,6 +45,8 @@ const db = proxyLocalActivities<ProvisioningActivities>(databaseLocalActivity);
 
 /** Step attempts per kind of work: a retryable failure runs the step again, up to this many times. */
 const MAX_ATTEMPTS: Record<AgentStepPolicy, number> = { check: 3, change: 4, install: 5 };
+/** Escrow rounds of one step (each a new secret version) when the agent lost the pending secret in between. */
+const MAX_ESCROW_ROUNDS = 10;
 const NAME_FAILURES = new Set(['NameTaken', 'NoFreeName', 'InvalidName']);
 type Outcome = ProvisionMachineResult['outcome'];
 
@@ -328,7 +330,11 @@ export class MachineRun {
           index,
         );
       } catch (err) {
-        if (err instanceof StepFailed && err.info.type === StepFailure.EscrowPendingLost && round < 3) {
+        if (
+          err instanceof StepFailed &&
+          err.info.type === StepFailure.EscrowPendingLost &&
+          round < MAX_ESCROW_ROUNDS
+        ) {
           this.progress.steps[index]!.attempts = 0;
           continue;
         }

@@ -1,0 +1,167 @@
+import { createHash } from 'node:crypto';
+import { SimulatedCrash } from '../../agent/harness/faults';
+import type { Harness } from '../../agent/harness/harness';
+import {
+  generateTenantKey,
+  openEscrowSecret,
+  wrapTenantKey,
+  type TenantKey,
+} from '../../infra/wire/escrow-envelope';
+import { withTenant } from '../../infra/db/orm';
+import { startAgentStack, type AgentStack } from '../helpers/agent-stack';
+import { gql } from '../helpers/api';
+import {
+  enrolledFleet,
+  fleetMachineRuns,
+  saveProfile,
+  startFleetRun,
+  waitForFleet,
+} from '../helpers/provisioning';
+
+/**
+ * Acceptance 5 for the local admin password (issue 16): agents killed at every point of the
+ * rotation — right after the password is set (a power cut before the step is journaled), after a
+ * step before its result is reported (crash or restart), and requests lost on the network — over a
+ * fleet of simulated machines. However the kills fall, no machine ends with a password that is not
+ * in escrow: each one's password is the latest confirmed escrowed version, and every version an
+ * agent set is one the server stored before it was set. The fault draws are seeded (Math.random
+ * replaced), though the interleaving of 20 concurrent machines is not.
+ */
+
+jest.setTimeout(600_000);
+
+const SEED = Number(process.env.ESCROW_KILL_SEED ?? 16);
+const MACHINES = Number(process.env.ESCROW_KILL_MACHINES ?? 20);
+const ACCOUNT = 'DrydockAdmin';
+let stack: AgentStack;
+let fleet: Harness;
+let key: TenantKey;
+const realRandom = Math.random;
+
+/** mulberry32: a small seeded generator for the fault draws. */
+function seeded(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+beforeAll(async () => {
+  stack = await startAgentStack({
+    PROVISION_RETRY_BACKOFF_SECONDS: '1',
+    PROVISION_OFFLINE_LIMIT_SECONDS: '120',
+    PROVISION_FAILED_HOLD_SECONDS: '600',
+  });
+});
+afterAll(async () => {
+  Math.random = realRandom;
+  await fleet?.stop();
+  await stack?.close();
+});
+
+const sha256 = (text: string) => createHash('sha256').update(text, 'utf8').digest('hex');
+
+it(`never leaves a machine with a password escrow cannot give back (${MACHINES} machines, seed ${SEED})`, async () => {
+  key = await generateTenantKey({ tenantId: stack.tenant.tenantId, keyVersion: 1 });
+  const setup = await gql(
+    stack.app,
+    stack.tenant.tenantId,
+    `mutation($i: SetupEscrowKeyInput!) { setupEscrowKey(input: $i) { keyVersion } }`,
+    {
+      i: {
+        publicKey: key.publicKey,
+        wrappedPrivateKey: await wrapTenantKey(key, 'kill test passphrase'),
+        keyVersion: 1,
+      },
+    },
+  );
+  expect(setup.errors).toBeUndefined();
+  fleet = await enrolledFleet(stack, 'escrow-kill', MACHINES, {
+    faults: { crash: 0.15, network: 0.05, slowMs: 0, reboot: 0.05, midstep: 0, winget: 0 },
+  });
+  // By machine id, now: a restarted agent learns its id again only when it checks in.
+  const byId = new Map(fleet.machines.map((m) => [m.agent.machineId!, m]));
+  const random = seeded(SEED);
+  Math.random = random;
+  // A power cut right after Windows took the new password, before the agent journaled its step.
+  const cuts: string[] = [];
+  for (const machine of fleet.machines)
+    machine.platform.afterEffect = (effect) => {
+      if (effect.startsWith('local-password:') && random() < 0.25) {
+        cuts.push(machine.name);
+        throw new SimulatedCrash(true);
+      }
+    };
+  const originals = new Map(
+    fleet.machines.map((m) => [m.name, m.platform.localPasswordHash('Administrator')]),
+  );
+  const profileId = await saveProfile(stack, 'Kill', {
+    phases: {
+      security: { enabled: true, localAdmin: { account: ACCOUNT, create: true } },
+      apps: { enabled: false },
+      tweaks: { enabled: false },
+      locale: { enabled: false },
+      inventory: { enabled: false },
+    },
+  });
+  const started = await startFleetRun(stack, {
+    profileId,
+    concurrency: MACHINES,
+    siteIds: [stack.tenant.siteId],
+  });
+  await waitForFleet(stack, started.id, (f) => f.status === 'completed');
+  Math.random = realRandom;
+  const runs = await fleetMachineRuns(stack, started.id);
+
+  let versions = 0;
+  for (const run of runs) {
+    const machine = byId.get(run.machineId)!;
+    const stored = await withTenant(stack.orm, stack.tenant.tenantId, (em) =>
+      em.execute<{ secret_version: number; envelope: string; confirmed: boolean }[]>(
+        `select secret_version, envelope, confirmed_at is not null as confirmed from escrowed_secrets
+          where machine_id = ? and kind = 'local-admin-password' order by secret_version`,
+        [run.machineId],
+      ),
+    );
+    versions += stored.length;
+    const opened = await Promise.all(
+      stored.map(async (s) => ({
+        ...s,
+        hash: sha256(
+          await openEscrowSecret(
+            key,
+            { machineId: run.machineId, kind: 'local-admin-password', secretVersion: s.secret_version },
+            s.envelope,
+          ),
+        ),
+      })),
+    );
+    const now = machine.platform.localPasswordHash(ACCOUNT);
+    // The invariant, whatever happened: the account's password is absent (never set) or escrowed.
+    if (now !== null)
+      expect({ machine: machine.name, escrowed: opened.some((o) => o.hash === now) }).toEqual({
+        machine: machine.name,
+        escrowed: true,
+      });
+    // And the run's outcome: passed, with the machine holding the one confirmed version, the latest.
+    expect({ machine: machine.name, status: run.status, error: run.lastError }).toEqual({
+      machine: machine.name,
+      status: 'passed',
+      error: null,
+    });
+    const confirmed = opened.filter((o) => o.confirmed);
+    expect(confirmed).toHaveLength(1);
+    expect(confirmed[0]!.secret_version).toBe(opened.at(-1)!.secret_version);
+    expect(now).toBe(confirmed[0]!.hash);
+    // The image's Administrator was not touched.
+    expect(machine.platform.localPasswordHash('Administrator')).toBe(originals.get(machine.name));
+  }
+  // The kills did land where they matter: some machines needed more than one version.
+  expect(cuts.length).toBeGreaterThan(0);
+  expect(versions).toBeGreaterThan(runs.length);
+  expect(fleet.machines.reduce((n, m) => n + m.crashes, 0)).toBeGreaterThan(0);
+});
