@@ -4,7 +4,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import { dispatchTask } from '../../infra/db/agent-tasks';
 import { escrowCompletionOf } from '../../infra/db/escrow';
 import { withTenant, type Orm } from '../../infra/db/orm';
-import { StepKind, type TaskResult } from '../../infra/wire/agent-steps';
+import { ESCROW_STEP_KINDS, isEscrowStepKind, StepKind, type TaskResult } from '../../infra/wire/agent-steps';
 import { checkStepResult, isStepResult } from '../../infra/wire/step-results';
 import { AgentChannelFailure, stepFailure, type AgentTaskInput } from '../../workflows/machines/contracts';
 
@@ -68,13 +68,14 @@ export function createAgentChannelActivities(deps: { orm: Orm }) {
               } as unknown as TaskResult<K>;
             }
             // An escrow's envelope stays in the database (the API stored it when it was posted, ADR 0044).
-            if (input.kind === StepKind.LocalAdminEscrow) {
+            const stepKind: string = input.kind;
+            if (isEscrowStepKind(stepKind)) {
               const posted = row.result as unknown as TaskResult<StepKind.LocalAdminEscrow>;
               const stored = await withTenant(deps.orm, input.tenantId, (em) =>
                 escrowCompletionOf(em, {
                   tenantId: input.tenantId,
                   machineId: input.machineId,
-                  kind: 'local-admin-password',
+                  kind: ESCROW_STEP_KINDS[stepKind],
                   secretVersion: posted.secretVersion,
                 }),
               );

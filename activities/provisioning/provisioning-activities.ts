@@ -208,7 +208,7 @@ export function createProvisioningActivities(deps: { orm: Orm }) {
         if (escrows && !recipient)
           throw permanent(
             ProvisioningFailure.EscrowKeyMissing,
-            'the profile escrows the local admin password, but the tenant has no escrow key',
+            'the profile escrows the local admin password or the BitLocker recovery password, but the tenant has no escrow key',
           );
         const plan = buildPlan(resolved.profile, {
           ...(reserved ? { hostname: reserved.name } : {}),
@@ -236,12 +236,22 @@ export function createProvisioningActivities(deps: { orm: Orm }) {
      * The machine set the escrowed secret: it becomes the confirmed version, and the rotation is
      * an audit event (issue 16, acceptance 4). Idempotent: a repeat audits nothing twice.
      */
-    async confirmEscrow(input: { tenantId: string; escrowId: string; workflowId: string }): Promise<void> {
+    async confirmEscrow(input: {
+      tenantId: string;
+      escrowId: string;
+      workflowId: string;
+      /** BitLocker: the key protector that holds this version. */
+      protectorId?: string;
+    }): Promise<void> {
       await withTenant(deps.orm, input.tenantId, async (em) => {
         const before = await escrowedSecret(em, input.escrowId);
         if (!before) throw new Error(`escrowed secret ${input.escrowId} not found`);
         if (before.confirmedAt) return;
-        await confirmEscrowedSecret(em, { tenantId: input.tenantId, id: input.escrowId });
+        await confirmEscrowedSecret(em, {
+          tenantId: input.tenantId,
+          id: input.escrowId,
+          protectorId: input.protectorId ?? null,
+        });
         await appendAudit(em, {
           tenantId: input.tenantId,
           actor: `workflow:${input.workflowId}`,
@@ -254,6 +264,7 @@ export function createProvisioningActivities(deps: { orm: Orm }) {
             secretVersion: before.secretVersion,
             keyVersion: before.keyVersion,
             ...(before.account ? { account: before.account } : {}),
+            ...(input.protectorId ? { protectorId: input.protectorId } : {}),
           },
         });
       });

@@ -296,6 +296,19 @@ export interface Platform {
     password: string,
     options: { create: boolean },
   ): Promise<{ created: boolean }>;
+  /** A volume's BitLocker state and key protectors (Get-BitLockerVolume). */
+  bitlockerVolume(mountPoint: string): Promise<BitLockerVolumeState>;
+  /**
+   * Adds a recovery-password protector holding `password` (escrow has stored it first); its id.
+   * The password never reaches a command line, a cmdlet parameter or a log.
+   */
+  addRecoveryPasswordProtector(mountPoint: string, password: string): Promise<{ protectorId: string }>;
+  removeKeyProtector(mountPoint: string, protectorId: string): Promise<void>;
+  /** Starts encryption with the TPM protector (the recovery password is already on the volume). */
+  enableBitLockerTpm(
+    mountPoint: string,
+    options: { encryptionMethod: 'XtsAes128' | 'XtsAes256'; usedSpaceOnly: boolean },
+  ): Promise<void>;
   /** Restarts the machine shortly (Windows: shutdown.exe /r /t 10); the agent stops with it. */
   restart(reason: string): Promise<void>;
 
@@ -349,6 +362,16 @@ export interface Platform {
    * nothing ran twice); the steps themselves know nothing of the platform they run on.
    */
   stepStarted?(idempotencyKey: string): void;
+}
+
+export interface BitLockerVolumeState {
+  /** As Windows names it: FullyDecrypted, EncryptionInProgress, FullyEncrypted, DecryptionInProgress, … */
+  volumeStatus: string;
+  /** On or Off. */
+  protectionStatus: string;
+  encryptionPercentage: number;
+  /** Key protectors: braced GUID ids and their type (Tpm, RecoveryPassword, …). */
+  protectors: { id: string; type: string }[];
 }
 
 export interface WifiNetworkSpec {

@@ -64,9 +64,20 @@ const vaultOf = (ctx: StepContext): PendingSecrets => {
   return ctx.pendingSecrets;
 };
 
+/**
+ * A BitLocker recovery password: 8 groups of 6 digits, each 11 × a random 16-bit number (so at most
+ * 720885 and divisible by 11, its own check digit), as Win32_EncryptableVolume's
+ * ProtectKeyWithNumericalPassword documents it: 128 random bits.
+ */
+export function randomRecoveryPassword(): string {
+  return Array.from({ length: 8 }, () => String(11 * randomInt(65536)).padStart(6, '0')).join('-');
+}
+
 export const escrowSteps: {
   [StepKind.LocalAdminEscrow]: StepHandler<StepKind.LocalAdminEscrow>;
   [StepKind.LocalAdminApply]: StepHandler<StepKind.LocalAdminApply>;
+  [StepKind.BitLockerEscrow]: StepHandler<StepKind.BitLockerEscrow>;
+  [StepKind.BitLockerApply]: StepHandler<StepKind.BitLockerApply>;
 } = {
   [StepKind.LocalAdminEscrow]: async (_platform, p, ctx) => {
     const vault = vaultOf(ctx);
@@ -99,5 +110,62 @@ export const escrowSteps: {
     });
     vault.forget(slot);
     return { account: p.account, secretVersion: p.secretVersion, created };
+  },
+  [StepKind.BitLockerEscrow]: async (_platform, p, ctx) => {
+    const vault = vaultOf(ctx);
+    const secret = randomRecoveryPassword();
+    const envelope = await sealEscrowSecret(
+      p.recipient,
+      { machineId: p.machineId, kind: 'bitlocker-recovery-password', secretVersion: p.secretVersion },
+      secret,
+    );
+    vault.hold(`bitlocker:${p.mountPoint}`, {
+      secretVersion: p.secretVersion,
+      digest: envelopeDigest(envelope),
+      secret,
+    });
+    return { envelope, secretVersion: p.secretVersion };
+  },
+  [StepKind.BitLockerApply]: async (platform, p, ctx) => {
+    const vault = vaultOf(ctx);
+    const slot = `bitlocker:${p.mountPoint}`;
+    const secret = vault.get(slot, p.secretVersion, p.envelopeDigest);
+    if (secret === null)
+      throw new StepError(
+        StepFailure.EscrowPendingLost,
+        `this agent does not hold the recovery password escrowed as version ${p.secretVersion} (restarted since, or another envelope was stored); nothing was changed`,
+        false,
+      );
+    const before = await platform.bitlockerVolume(p.mountPoint);
+    await ctx.progress(30, `adding the escrowed recovery password to ${p.mountPoint}`);
+    const { protectorId } = await platform.addRecoveryPasswordProtector(p.mountPoint, secret);
+    vault.forget(slot);
+    // A rotation: the volume keeps only the recovery password escrow now holds (the new one is on it).
+    const removed: string[] = [];
+    for (const old of before.protectors)
+      if (old.type === 'RecoveryPassword' && old.id.toLowerCase() !== protectorId.toLowerCase()) {
+        await platform.removeKeyProtector(p.mountPoint, old.id);
+        removed.push(old.id);
+      }
+    // Encryption starts only now, with its recovery password escrowed and on the volume; a volume
+    // already encrypted (or encrypting) is never decrypted.
+    let enabled = false;
+    if (before.volumeStatus === 'FullyDecrypted') {
+      await ctx.progress(60, `starting BitLocker on ${p.mountPoint} with the TPM`);
+      await platform.enableBitLockerTpm(p.mountPoint, {
+        encryptionMethod: p.encryptionMethod ?? 'XtsAes256',
+        usedSpaceOnly: p.usedSpaceOnly ?? true,
+      });
+      enabled = true;
+    }
+    const after = await platform.bitlockerVolume(p.mountPoint);
+    return {
+      protectorId,
+      removed,
+      enabled,
+      volumeStatus: after.volumeStatus,
+      protectionStatus: after.protectionStatus,
+      encryptionPercentage: after.encryptionPercentage,
+    };
   },
 };

@@ -25,13 +25,21 @@ import type {
   ResultRequest,
 } from '../../infra/wire/agent-protocol';
 import {
+  BITLOCKER_RECOVERY_PASSWORD_LENGTH,
   DEFAULT_LOCAL_ADMIN_PASSWORD_LENGTH,
+  ESCROW_STEP_KINDS,
   GATEWAY_STEP_KINDS,
+  isEscrowStepKind,
   StepFailure,
   StepKind,
+  type BitLockerEscrowPayload,
+  type EscrowStepKind,
   type LocalAdminEscrowPayload,
   type LocalAdminEscrowResult,
 } from '../../infra/wire/agent-steps';
+
+/** What every escrow step uploads (the local admin and BitLocker results have this shape). */
+type EscrowUpload = LocalAdminEscrowResult;
 import { checkStepResult, isStepResult } from '../../infra/wire/step-results';
 import { bootIdChangedSignal, stepFailure } from '../../workflows/machines/contracts';
 import type { AgentIdentity } from './keys';
@@ -205,8 +213,8 @@ export async function reportResult(
   }
   // 0b. An escrow upload is checked against its task and stored before the task completes
   // (ADR 0044); one that does not belong to the task fails the step, and nothing is stored.
-  if (body.ok && kind === StepKind.LocalAdminEscrow) {
-    const refused = await acceptEscrowUpload(ctx, agent, taskId, body.result as LocalAdminEscrowResult);
+  if (body.ok && isEscrowStepKind(kind)) {
+    const refused = await acceptEscrowUpload(ctx, agent, taskId, kind, body.result as EscrowUpload);
     if (refused) {
       ctx.log.warn({ taskId, machineId: agent.machineId, refused }, 'escrow upload refused');
       body = {
@@ -246,13 +254,13 @@ export async function reportResult(
   }
   // 1c. An escrow step's workflow gets the stored secret's id, version and envelope digest: no
   // history carries the envelope (ADR 0044).
-  if (task.status === 'completed' && kind === StepKind.LocalAdminEscrow) {
-    const result = task.result as LocalAdminEscrowResult;
+  if (task.status === 'completed' && isEscrowStepKind(kind)) {
+    const result = task.result as EscrowUpload;
     const stored = await withTenant(ctx.orm, agent.tenantId, (em) =>
       escrowCompletionOf(em, {
         tenantId: agent.tenantId,
         machineId: agent.machineId,
-        kind: 'local-admin-password',
+        kind: ESCROW_STEP_KINDS[kind],
         secretVersion: result.secretVersion,
       }),
     );
@@ -282,10 +290,12 @@ async function acceptEscrowUpload(
   ctx: AgentChannelContext,
   agent: AgentIdentity,
   taskId: string,
-  result: LocalAdminEscrowResult,
+  stepKind: EscrowStepKind,
+  result: EscrowUpload,
 ): Promise<string | null> {
+  const kind = ESCROW_STEP_KINDS[stepKind];
   return withTenant(ctx.orm, agent.tenantId, async (em) => {
-    const [task] = await em.execute<{ payload: LocalAdminEscrowPayload }[]>(
+    const [task] = await em.execute<{ payload: LocalAdminEscrowPayload | BitLockerEscrowPayload }[]>(
       `select payload from agent_tasks where tenant_id = ? and machine_id = ? and id = ?`,
       [agent.tenantId, agent.machineId, taskId],
     );
@@ -295,18 +305,19 @@ async function acceptEscrowUpload(
       return 'the task was not made for this machine';
     if (result.secretVersion !== p.secretVersion)
       return `the result is secret version ${result.secretVersion}, the task asked for ${p.secretVersion}`;
-    // The agent's passwords are ASCII of the asked-for length: a ciphertext of another size was
-    // cut or padded on the way (the AEAD would tell only the key holder, later).
+    // The agent's secrets are ASCII of a known length: a ciphertext of another size was cut or
+    // padded on the way (the AEAD would tell only the key holder, later).
+    const length =
+      'account' in p ? (p.length ?? DEFAULT_LOCAL_ADMIN_PASSWORD_LENGTH) : BITLOCKER_RECOVERY_PASSWORD_LENGTH;
     const ciphertext = result.envelope.split('.')[6] ?? '';
-    const expected = (p.length ?? DEFAULT_LOCAL_ADMIN_PASSWORD_LENGTH) + 16;
-    if (Math.floor((ciphertext.length * 3) / 4) !== expected)
-      return `ESCROW_MALFORMED: the ciphertext is not the size of a ${p.length ?? DEFAULT_LOCAL_ADMIN_PASSWORD_LENGTH}-character password`;
+    if (Math.floor((ciphertext.length * 3) / 4) !== length + 16)
+      return `ESCROW_MALFORMED: the ciphertext is not the size of a ${length}-character secret`;
     const key = await escrowKeyOf(em, agent.tenantId, p.recipient.keyVersion);
     if (!key || key.publicKey !== p.recipient.publicKey) return 'the task names no escrow key of the tenant';
     try {
       await checkEscrowEnvelopeFor(
         { tenantId: agent.tenantId, keyVersion: key.keyVersion, publicKey: key.publicKey },
-        { machineId: agent.machineId, kind: 'local-admin-password', secretVersion: p.secretVersion },
+        { machineId: agent.machineId, kind, secretVersion: p.secretVersion },
         result.envelope,
       );
     } catch (err) {
@@ -316,11 +327,11 @@ async function acceptEscrowUpload(
     await storeEscrowedSecret(em, {
       tenantId: agent.tenantId,
       machineId: agent.machineId,
-      kind: 'local-admin-password',
+      kind,
       secretVersion: p.secretVersion,
       keyVersion: key.keyVersion,
       envelope: result.envelope,
-      account: p.account,
+      account: 'account' in p ? p.account : null,
       taskId,
     });
     return null;

@@ -181,12 +181,13 @@ export async function storeEscrowedSecret(
 /** The machine confirmed it holds this version: it becomes the one to reveal. Idempotent. */
 export async function confirmEscrowedSecret(
   em: EntityManager,
-  input: { tenantId: string; id: string },
+  input: { tenantId: string; id: string; protectorId?: string | null },
 ): Promise<EscrowedSecretRow | null> {
   const [row] = await em.execute<EscrowedSecretRow[]>(
-    `update escrowed_secrets set confirmed_at = coalesce(confirmed_at, now())
+    `update escrowed_secrets set confirmed_at = coalesce(confirmed_at, now()),
+            protector_id = coalesce(protector_id, ?)
       where tenant_id = ? and id = ? returning ${SECRET_COLUMNS}`,
-    [input.tenantId, input.id],
+    [input.protectorId ?? null, input.tenantId, input.id],
   );
   return row ? secretRow(row) : null;
 }

@@ -196,6 +196,28 @@ export function buildPlan(
             policy: 'change',
           });
         }
+        const bitlocker = p.security.bitlocker;
+        if (bitlocker) {
+          if (!reserved.escrow)
+            throw new Error(
+              'the security phase escrows the BitLocker recovery password: it needs the tenant escrow key',
+            );
+          steps.push({
+            key: 'security.bitlocker',
+            phase,
+            kind: StepKind.BitLockerEscrow,
+            label: 'Escrow a recovery password, then BitLocker on C: with the TPM',
+            payload: {
+              mountPoint: 'C:',
+              recipient: reserved.escrow.recipient,
+              machineId: reserved.escrow.machineId,
+              secretVersion: 1,
+              ...(bitlocker.encryptionMethod ? { encryptionMethod: bitlocker.encryptionMethod } : {}),
+              ...(bitlocker.usedSpaceOnly !== undefined ? { usedSpaceOnly: bitlocker.usedSpaceOnly } : {}),
+            },
+            policy: 'change',
+          });
+        }
         break;
       }
       // join and drivers: their steps arrive with the directory work.

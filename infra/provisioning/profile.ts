@@ -70,6 +70,18 @@ export const ProfileSchema = z
               })
               .strict()
               .optional(),
+            /**
+             * BitLocker on the system volume (ADR 0044): a recovery password escrowed before it is
+             * added and before encryption starts with the TPM; an encrypted volume gets its recovery
+             * password rotated instead (never decrypted).
+             */
+            bitlocker: z
+              .object({
+                encryptionMethod: z.enum(['XtsAes128', 'XtsAes256']).optional(),
+                usedSpaceOnly: z.boolean().optional(),
+              })
+              .strict()
+              .optional(),
           })
           .strict(),
         join: z.object({ enabled: z.boolean() }),

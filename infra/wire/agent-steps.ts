@@ -53,7 +53,27 @@ export enum StepKind {
   LocalAdminEscrow = 'security.local-admin',
   /** After the server stored that envelope: sets the password the agent holds for it (never one it no longer holds). */
   LocalAdminApply = 'security.local-admin-apply',
+  /** Makes a BitLocker recovery password in agent memory and returns it sealed: the volume is not touched yet. */
+  BitLockerEscrow = 'security.bitlocker',
+  /**
+   * After the server stored that envelope: adds it as a recovery-password protector, removes the
+   * volume's other recovery passwords (a rotation), and only then starts encryption with the TPM
+   * protector if the volume is not encrypted yet. Reports the encryption status.
+   */
+  BitLockerApply = 'security.bitlocker-apply',
 }
+
+/** The escrow steps (seal, then apply), with what each escrows (infra/wire/escrow-envelope.ts kinds). */
+export const ESCROW_STEP_KINDS = {
+  'security.local-admin': 'local-admin-password',
+  'security.bitlocker': 'bitlocker-recovery-password',
+} as const;
+export type EscrowStepKind = StepKind.LocalAdminEscrow | StepKind.BitLockerEscrow;
+export const isEscrowStepKind = (kind: string | null): kind is EscrowStepKind =>
+  !!kind && kind in ESCROW_STEP_KINDS;
+
+/** A BitLocker recovery password as Windows shows it: 8 groups of 6 digits joined by dashes. */
+export const BITLOCKER_RECOVERY_PASSWORD_LENGTH = 55;
 
 /** The kinds only an active gateway of the task's site may run (ADR 0026, 0029). */
 export const GATEWAY_STEP_KINDS: readonly string[] = [
@@ -100,6 +120,9 @@ export type LocalAdminEscrowPayload = StepPayloads[StepKind.LocalAdminEscrow];
 export type LocalAdminApplyPayload = StepPayloads[StepKind.LocalAdminApply];
 export type LocalAdminEscrowResult = StepResults[StepKind.LocalAdminEscrow];
 export type LocalAdminApplyResult = StepResults[StepKind.LocalAdminApply];
+export type BitLockerEscrowPayload = StepPayloads[StepKind.BitLockerEscrow];
+export type BitLockerApplyPayload = StepPayloads[StepKind.BitLockerApply];
+export type BitLockerApplyResult = StepResults[StepKind.BitLockerApply];
 
 /** A local admin password's length when the profile names none (the API checks the ciphertext's size by it). */
 export const DEFAULT_LOCAL_ADMIN_PASSWORD_LENGTH = 24;

@@ -108,7 +108,7 @@ describe('escrow in the security phase', () => {
     fleet = await enrolledFleet(stack, 'escrow', 2, { log: (line) => agentLogs.push(line) });
     const profileId = await saveProfile(stack, 'Secure', {
       phases: {
-        security: { enabled: true, localAdmin: { account: ACCOUNT, create: true } },
+        security: { enabled: true, localAdmin: { account: ACCOUNT, create: true }, bitlocker: {} },
         apps: { enabled: false },
         tweaks: { enabled: false },
         locale: { enabled: false },
@@ -128,40 +128,57 @@ describe('escrow in the security phase', () => {
           id: string;
           kind: string;
           secretVersion: number;
-          account: string;
+          account: string | null;
+          protectorId: string | null;
           confirmedAt: string | null;
         }[];
       }>(
         stack.app,
         stack.tenant.tenantId,
-        `query($m: ID!) { escrowedSecrets(machineId: $m) { id kind secretVersion account confirmedAt } }`,
+        `query($m: ID!) { escrowedSecrets(machineId: $m) { id kind secretVersion account protectorId confirmedAt } }`,
         { m: run.machineId },
       );
       const secrets = listed.data!.escrowedSecrets;
-      expect(secrets).toHaveLength(1);
-      expect(secrets[0]).toMatchObject({ kind: 'LOCAL_ADMIN_PASSWORD', secretVersion: 1, account: ACCOUNT });
-      expect(secrets[0]!.confirmedAt).not.toBeNull();
-      const revealed = await gql<{
-        revealSecret: { tenantId: string; machineId: string; secretVersion: number; envelope: string };
-      }>(
-        stack.app,
-        stack.tenant.tenantId,
-        `mutation($id: ID!) { revealSecret(id: $id) { tenantId machineId secretVersion envelope } }`,
-        { id: secrets[0]!.id },
-      );
-      const r = revealed.data!.revealSecret;
-      const password = await openEscrowSecret(
-        unlocked,
-        { machineId: r.machineId, kind: 'local-admin-password', secretVersion: r.secretVersion },
-        r.envelope,
-      );
-      plaintexts.push(password);
-      // The machine's SAM holds exactly this password (its hash: the simulated host never keeps text).
+      expect(secrets).toHaveLength(2);
+      expect(secrets.map((x) => [x.kind, x.secretVersion, x.confirmedAt !== null])).toEqual([
+        ['BITLOCKER_RECOVERY_PASSWORD', 1, true],
+        ['LOCAL_ADMIN_PASSWORD', 1, true],
+      ]);
       const machine = fleet.machines.find((m) => m.agent.machineId === run.machineId)!;
-      expect(machine.platform.localPasswordHash(ACCOUNT)).toBe(sha256(password));
-      expect(password).toMatch(/^.{24}$/);
+      for (const secret of secrets) {
+        const revealed = await gql<{
+          revealSecret: { tenantId: string; machineId: string; secretVersion: number; envelope: string };
+        }>(
+          stack.app,
+          stack.tenant.tenantId,
+          `mutation($id: ID!) { revealSecret(id: $id) { tenantId machineId secretVersion envelope } }`,
+          { id: secret.id },
+        );
+        const r = revealed.data!.revealSecret;
+        const kind =
+          secret.kind === 'LOCAL_ADMIN_PASSWORD' ? 'local-admin-password' : 'bitlocker-recovery-password';
+        const value = await openEscrowSecret(
+          unlocked,
+          { machineId: r.machineId, kind, secretVersion: r.secretVersion },
+          r.envelope,
+        );
+        plaintexts.push(value);
+        if (kind === 'local-admin-password') {
+          // The machine's SAM holds exactly this password (its hash: the simulated host never keeps text).
+          expect(secret.account).toBe(ACCOUNT);
+          expect(machine.platform.localPasswordHash(ACCOUNT)).toBe(sha256(value));
+          expect(value).toMatch(/^.{24}$/);
+        } else {
+          // The volume's one recovery password is this one, and it was there before encryption began.
+          expect(machine.platform.recoveryPasswordHashes()).toEqual([sha256(value)]);
+          expect(value).toMatch(/^([0-9]{6}-){7}[0-9]{6}$/);
+          const volume = await machine.platform.bitlockerVolume('C:');
+          expect(volume).toMatchObject({ volumeStatus: 'FullyEncrypted', protectionStatus: 'On' });
+          expect(volume.protectors.find((x) => x.type === 'RecoveryPassword')!.id).toBe(secret.protectorId);
+        }
+      }
     }
-    expect(new Set(plaintexts).size).toBe(runs.length);
+    expect(new Set(plaintexts).size).toBe(2 * runs.length);
 
     // Rotations and reveals are audit events.
     const audit = await gql<{ auditEvents: { action: string }[] }>(
@@ -170,8 +187,8 @@ describe('escrow in the security phase', () => {
       `{ auditEvents(last: 200) { action } }`,
     );
     const actions = audit.data!.auditEvents.map((e) => e.action);
-    expect(actions.filter((a) => a === 'escrow.rotated')).toHaveLength(runs.length);
-    expect(actions.filter((a) => a === 'escrow.reveal')).toHaveLength(runs.length);
+    expect(actions.filter((a) => a === 'escrow.rotated')).toHaveLength(2 * runs.length);
+    expect(actions.filter((a) => a === 'escrow.reveal')).toHaveLength(2 * runs.length);
 
     // Acceptance 2: nothing holds a plaintext password, the passphrase or the private key.
     const pkcs8 = Buffer.from(await crypto.subtle.exportKey('pkcs8', key.keyPair.privateKey));
@@ -201,6 +218,6 @@ describe('escrow in the security phase', () => {
         if (text.includes(secret)) throw new Error(`a secret (${secret.slice(0, 3)}…) is in the ${place}`);
     }
     // The envelopes themselves are there (the check above is not vacuous): ciphertext only.
-    expect((await databaseDump()).match(/dde1\./g)?.length).toBeGreaterThanOrEqual(runs.length);
+    expect((await databaseDump()).match(/dde1\./g)?.length).toBeGreaterThanOrEqual(2 * runs.length);
   });
 });

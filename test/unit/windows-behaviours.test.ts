@@ -388,6 +388,19 @@ describe('every step kind', () => {
       secretVersion: 1,
       envelopeDigest: envelopeDigest(sealed.envelope),
     });
+    const recovery = await runStep(
+      host,
+      StepKind.BitLockerEscrow,
+      { mountPoint: 'C:', recipient: publicPart(escrowKey), machineId: 'machine-1', secretVersion: 1 },
+      ctx,
+    );
+    expect(checkStepResult(StepKind.BitLockerEscrow, recovery)).toBeNull();
+    answered.add(StepKind.BitLockerEscrow);
+    await step(StepKind.BitLockerApply, {
+      mountPoint: 'C:',
+      secretVersion: 1,
+      envelopeDigest: envelopeDigest(recovery.envelope),
+    });
     // The profile.* kinds need a host with user profiles: test/helpers/migration-host.ts checks each
     // of their results against the same schemas (test/unit/profile-migration-host.test.ts). The
     // directory.* kinds run on a gateway against a real domain controller: directory.test.ts checks
@@ -501,5 +514,108 @@ describe('the local admin password, escrow before change (issue 16)', () => {
         envelopeDigest: envelopeDigest(builtIn.envelope),
       }),
     ).resolves.toEqual({ account: 'Administrator', secretVersion: 2, created: false });
+  });
+});
+
+describe('BitLocker, the recovery password escrowed before encryption (issue 16)', () => {
+  const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
+  const escrowed = async (
+    host: SimulatedPlatform,
+    key: Awaited<ReturnType<typeof generateTenantKey>>,
+    v: number,
+  ) => {
+    const sealed = await run(host, StepKind.BitLockerEscrow, {
+      mountPoint: 'C:',
+      recipient: publicPart(key),
+      machineId: 'machine-1',
+      secretVersion: v,
+    });
+    const password = await openEscrowSecret(
+      key,
+      { machineId: 'machine-1', kind: 'bitlocker-recovery-password', secretVersion: v },
+      sealed.envelope,
+    );
+    return { sealed, password };
+  };
+
+  it('touches nothing when escrowing; then adds exactly that recovery password, and only then encrypts with the TPM', async () => {
+    const host = hosts();
+    const key = await generateTenantKey({ tenantId: 'tenant-1', keyVersion: 1 });
+    const { sealed, password } = await escrowed(host, key, 1);
+    expect(password).toMatch(/^([0-9]{6}-){7}[0-9]{6}$/);
+    for (const group of password.split('-')) expect(Number(group) % 11).toBe(0);
+    expect(host.snapshot.bitlocker).toEqual({ protectionOn: false });
+    const order: string[] = [];
+    host.afterEffect = (effect) => void order.push(effect.split(':')[0]!);
+    const applied = await run(host, StepKind.BitLockerApply, {
+      mountPoint: 'C:',
+      secretVersion: 1,
+      envelopeDigest: envelopeDigest(sealed.envelope),
+    });
+    expect(order).toEqual(['bitlocker-protector', 'bitlocker-enable']);
+    expect(applied).toMatchObject({
+      enabled: true,
+      removed: [],
+      volumeStatus: 'FullyEncrypted',
+      protectionStatus: 'On',
+      encryptionPercentage: 100,
+    });
+    expect(host.recoveryPasswordHashes()).toEqual([sha256(password)]);
+    expect(JSON.stringify(applied)).not.toContain(password);
+  });
+
+  it('rotates the recovery password of an encrypted volume instead of decrypting it', async () => {
+    const host = hosts();
+    const key = await generateTenantKey({ tenantId: 'tenant-1', keyVersion: 1 });
+    const first = await escrowed(host, key, 1);
+    await run(host, StepKind.BitLockerApply, {
+      mountPoint: 'C:',
+      secretVersion: 1,
+      envelopeDigest: envelopeDigest(first.sealed.envelope),
+    });
+    const oldId = (await host.bitlockerVolume('C:')).protectors.find(
+      (p) => p.type === 'RecoveryPassword',
+    )!.id;
+    const second = await escrowed(host, key, 2);
+    const applied = await run(host, StepKind.BitLockerApply, {
+      mountPoint: 'C:',
+      secretVersion: 2,
+      envelopeDigest: envelopeDigest(second.sealed.envelope),
+    });
+    expect(applied).toMatchObject({ enabled: false, removed: [oldId], volumeStatus: 'FullyEncrypted' });
+    expect(host.recoveryPasswordHashes()).toEqual([sha256(second.password)]);
+    expect(host.snapshot.effects['bitlocker-enable']).toBe(1);
+    expect((await host.bitlockerVolume('C:')).protectors.map((p) => p.type).sort()).toEqual([
+      'RecoveryPassword',
+      'Tpm',
+    ]);
+  });
+
+  it('changes nothing for a recovery password it no longer holds; without a ready TPM the escrowed password is on the volume and encryption is refused', async () => {
+    const host = hosts();
+    const key = await generateTenantKey({ tenantId: 'tenant-1', keyVersion: 1 });
+    const { sealed, password } = await escrowed(host, key, 1);
+    const lost = await rejection(
+      runStep(
+        host,
+        StepKind.BitLockerApply,
+        { mountPoint: 'C:', secretVersion: 1, envelopeDigest: envelopeDigest(sealed.envelope) },
+        { ...ctx, pendingSecrets: new PendingSecrets() },
+      ),
+    );
+    expect((lost as StepError).type).toBe('EscrowPendingLost');
+    expect(host.snapshot.bitlocker).toEqual({ protectionOn: false });
+    host.mutate((s) => void (s.tpm.ready = false));
+    const refused = await rejection(
+      runStep(
+        host,
+        StepKind.BitLockerApply,
+        { mountPoint: 'C:', secretVersion: 1, envelopeDigest: envelopeDigest(sealed.envelope) },
+        ctx,
+      ),
+    );
+    expect((refused as Error).message).toContain('TPM');
+    expect(host.snapshot.bitlocker.volumeStatus ?? 'FullyDecrypted').toBe('FullyDecrypted');
+    expect(host.recoveryPasswordHashes()).toEqual([sha256(password)]);
   });
 });

@@ -1076,3 +1076,58 @@ describe('the local admin password (issue 16)', () => {
     expect(script()).toContain("throw [System.ArgumentException]::new('the local account does not exist')");
   });
 });
+
+describe('BitLocker (issue 16)', () => {
+  it('reads the volume and its protectors, one protector or many', async () => {
+    const one = platformWith(() =>
+      json({
+        volumeStatus: 'FullyDecrypted',
+        protectionStatus: 'Off',
+        encryptionPercentage: 0,
+        protectors: { id: '{A}', type: 'Tpm' },
+      }),
+    );
+    await expect(one.platform.bitlockerVolume('C:')).resolves.toEqual({
+      volumeStatus: 'FullyDecrypted',
+      protectionStatus: 'Off',
+      encryptionPercentage: 0,
+      protectors: [{ id: '{A}', type: 'Tpm' }],
+    });
+    expect(one.script()).toContain("Get-BitLockerVolume -MountPoint 'C:' -ErrorAction Stop");
+    expect(one.script()).toContain('KeyProtectorType');
+  });
+
+  it('adds the recovery password from stdin through WMI’s .NET method, never a cmdlet parameter', async () => {
+    const password = '111111-222222-333333-444444-555555-666666-000000-123453';
+    const id = '{0B3C1A2D-1111-4222-8333-944445555666}';
+    const { platform, calls, script } = platformWith(() => ok(JSON.stringify({ protectorId: id })));
+    await expect(platform.addRecoveryPasswordProtector('C:', password)).resolves.toEqual({ protectorId: id });
+    expect(literalAfter(script(), '$drive = ')).toBe('C:');
+    expect(script()).not.toContain(password);
+    expect(script()).not.toContain('Add-BitLockerKeyProtector');
+    expect(script()).not.toContain('-RecoveryPassword');
+    expect(script()).toContain(
+      "Get-WmiObject -Namespace 'root\\cimv2\\Security\\MicrosoftVolumeEncryption' -Class Win32_EncryptableVolume",
+    );
+    expect(script()).toContain("$volume.ProtectKeyWithNumericalPassword('Drydock escrow', $password)");
+    expect(Buffer.from(calls[0]!.opts!.stdin!, 'base64').toString('ascii')).toBe(password);
+    await expect(
+      platformWith(() => ok('{"protectorId":"not an id"}')).platform.addRecoveryPasswordProtector(
+        'C:',
+        password,
+      ),
+    ).rejects.toThrow('unexpected output');
+  });
+
+  it('enables with the TPM protector only (one protector per Enable-BitLocker), and removes protectors by id', async () => {
+    const { platform, calls } = platformWith(() => ok());
+    await platform.enableBitLockerTpm('C:', { encryptionMethod: 'XtsAes256', usedSpaceOnly: true });
+    await platform.removeKeyProtector('C:', '{0B3C1A2D-1111-4222-8333-944445555666}');
+    expect(calls[0]!.script).toBe(
+      "Enable-BitLocker -MountPoint 'C:' -EncryptionMethod 'XtsAes256' -TpmProtector -SkipHardwareTest -UsedSpaceOnly:$true -ErrorAction Stop | Out-Null",
+    );
+    expect(calls[1]!.script).toBe(
+      "Remove-BitLockerKeyProtector -MountPoint 'C:' -KeyProtectorId '{0B3C1A2D-1111-4222-8333-944445555666}' -ErrorAction Stop | Out-Null",
+    );
+  });
+});

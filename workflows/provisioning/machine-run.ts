@@ -15,9 +15,12 @@ import {
 import type { AgentChannelActivities } from '../../activities/agent-channel/agent-channel-activities';
 import type { ProvisioningActivities } from '../../activities/provisioning/provisioning-activities';
 import {
+  ESCROW_STEP_KINDS,
+  isEscrowStepKind,
   StepFailure,
   StepKind,
   type EscrowCompletion,
+  type EscrowStepKind,
   type StepOutcome,
   type StepPayloads,
   type ValidateResult,
@@ -283,8 +286,8 @@ export class MachineRun {
       this.progress.phase = step.phase;
     }
     this.progress.step = step.key;
-    if (step.kind === StepKind.LocalAdminEscrow) {
-      await this.rotateLocalAdmin(step as PlanStep<StepKind.LocalAdminEscrow>, index);
+    if (isEscrowStepKind(step.kind)) {
+      await this.escrowBeforeChange(step as PlanStep<EscrowStepKind>, index);
       return;
     }
     const done = await this.dispatchWithRetries(step, index);
@@ -296,39 +299,33 @@ export class MachineRun {
 
   /**
    * Escrow before change (ADR 0044): a fresh secret version is escrowed (the agent seals a new
-   * password it holds in memory; the API checks and stores the envelope), then applied — the agent
-   * sets it only if it still holds the one whose envelope is stored — then confirmed and audited.
-   * An agent that restarted in between no longer holds it: nothing changed, so a new round escrows
-   * a new version. At every point the account's password is one the escrow holds (or its old one).
+   * secret it holds in memory; the API checks and stores the envelope), then applied — the agent
+   * changes the machine only if it still holds the one whose envelope is stored — then confirmed
+   * and audited. An agent that restarted in between no longer holds it: nothing changed, so a new
+   * round escrows a new version. At every point the machine's secret is one the escrow holds (or
+   * the one it had before Drydock).
    */
-  private async rotateLocalAdmin(step: PlanStep<StepKind.LocalAdminEscrow>, index: number): Promise<void> {
-    const { account, create } = step.payload;
+  private async escrowBeforeChange(step: PlanStep<EscrowStepKind>, index: number): Promise<void> {
+    const kind = ESCROW_STEP_KINDS[step.kind];
     for (let round = 1; ; round++) {
       const secretVersion = await db.nextEscrowVersion({
         tenantId: this.input.tenantId,
         machineId: this.input.machineId,
-        kind: 'local-admin-password',
+        kind,
       });
       const escrowed = (
-        await this.dispatchWithRetries({ ...step, payload: { ...step.payload, secretVersion } }, index)
-      ).result as unknown as EscrowCompletion;
-      try {
         await this.dispatchWithRetries(
-          {
-            key: step.key,
-            phase: step.phase,
-            kind: StepKind.LocalAdminApply,
-            label: `Set the password of ${account} (version ${secretVersion})`,
-            payload: {
-              account,
-              ...(create ? { create } : {}),
-              secretVersion,
-              envelopeDigest: escrowed.envelopeDigest,
-            },
-            policy: 'change',
-          },
+          { ...step, payload: { ...step.payload, secretVersion } } as PlanStep,
+          index,
+        )
+      ).result as unknown as EscrowCompletion;
+      let protectorId: string | undefined;
+      try {
+        const applied = await this.dispatchWithRetries(
+          applyStep(step, secretVersion, escrowed.envelopeDigest),
           index,
         );
+        if (applied.kind === StepKind.BitLockerApply) protectorId = applied.result.protectorId;
       } catch (err) {
         if (
           err instanceof StepFailed &&
@@ -344,6 +341,7 @@ export class MachineRun {
         tenantId: this.input.tenantId,
         escrowId: escrowed.escrowId,
         workflowId: workflowInfo().workflowId,
+        ...(protectorId ? { protectorId } : {}),
       });
       return;
     }
@@ -595,6 +593,37 @@ export class MachineRun {
 }
 
 /** The failure as the operator should read it, and whether running the step again can help. */
+/** The apply task of an escrow step: the version just escrowed, and the digest of its stored envelope. */
+function applyStep(step: PlanStep<EscrowStepKind>, secretVersion: number, envelopeDigest: string): PlanStep {
+  if (step.kind === StepKind.LocalAdminEscrow) {
+    const { account, create } = (step as PlanStep<StepKind.LocalAdminEscrow>).payload;
+    return {
+      key: step.key,
+      phase: step.phase,
+      kind: StepKind.LocalAdminApply,
+      label: `Set the password of ${account} (version ${secretVersion})`,
+      payload: { account, ...(create ? { create } : {}), secretVersion, envelopeDigest },
+      policy: 'change',
+    };
+  }
+  const { mountPoint, encryptionMethod, usedSpaceOnly } = (step as PlanStep<StepKind.BitLockerEscrow>)
+    .payload;
+  return {
+    key: step.key,
+    phase: step.phase,
+    kind: StepKind.BitLockerApply,
+    label: `Add recovery password version ${secretVersion} to ${mountPoint}, then BitLocker with the TPM`,
+    payload: {
+      mountPoint,
+      secretVersion,
+      envelopeDigest,
+      ...(encryptionMethod ? { encryptionMethod } : {}),
+      ...(usedSpaceOnly !== undefined ? { usedSpaceOnly } : {}),
+    },
+    policy: 'change',
+  };
+}
+
 export function describeFailure(err: unknown): StepErrorInfo {
   const cause = err instanceof ActivityFailure ? err.cause : err;
   if (cause instanceof ApplicationFailure) {

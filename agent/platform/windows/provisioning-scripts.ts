@@ -1341,3 +1341,52 @@ try {
   $secure.Dispose()
 }`;
 }
+
+/** A volume's BitLocker state and key protectors, as JSON (Get-BitLockerVolume). */
+export function bitlockerVolumeScript(mountPoint: string): string {
+  return psCommand`$v = Get-BitLockerVolume -MountPoint ${mountPoint} -ErrorAction Stop
+[pscustomobject]@{
+  volumeStatus = [string]$v.VolumeStatus
+  protectionStatus = [string]$v.ProtectionStatus
+  encryptionPercentage = [double]$v.EncryptionPercentage
+  protectors = @($v.KeyProtector | ForEach-Object { [pscustomobject]@{ id = [string]$_.KeyProtectorId; type = [string]$_.KeyProtectorType } })
+}`;
+}
+
+/**
+ * Adds a recovery-password protector with the password read from stdin (base64). Through WMI's
+ * Win32_EncryptableVolume.ProtectKeyWithNumericalPassword as a .NET method call on the
+ * ManagementObject — not `Add-BitLockerKeyProtector -RecoveryPassword <string>`, whose argument
+ * module logging (event 4103) would record. Prints the new protector's id.
+ */
+export function addRecoveryPasswordScript(mountPoint: string): string {
+  return psCommand`$drive = ${mountPoint}
+$bytes = [Convert]::FromBase64String([Console]::In.ReadToEnd())
+try {
+  $password = [System.Text.Encoding]::ASCII.GetString($bytes)
+  $volume = Get-WmiObject -Namespace 'root\\cimv2\\Security\\MicrosoftVolumeEncryption' -Class Win32_EncryptableVolume | Where-Object { $_.DriveLetter -eq $drive }
+  if ($null -eq $volume) { throw [System.ArgumentException]::new('no BitLocker volume with that drive letter') }
+  $result = $volume.ProtectKeyWithNumericalPassword('Drydock escrow', $password)
+  if ($result.ReturnValue -ne 0) { throw [System.ComponentModel.Win32Exception]::new([int]$result.ReturnValue, 'ProtectKeyWithNumericalPassword failed') }
+  [Console]::Out.Write((@{ protectorId = [string]$result.VolumeKeyProtectorID } | ConvertTo-Json -Compress))
+} finally {
+  [Array]::Clear($bytes, 0, $bytes.Length)
+  $password = $null
+}`;
+}
+
+export function removeKeyProtectorScript(mountPoint: string, protectorId: string): string {
+  return psCommand`Remove-BitLockerKeyProtector -MountPoint ${mountPoint} -KeyProtectorId ${protectorId} -ErrorAction Stop | Out-Null`;
+}
+
+/**
+ * Starts encryption with the TPM protector (Microsoft's Enable-BitLocker: one protector per call;
+ * the recovery password was added before). -SkipHardwareTest: no restart for a hardware test, as
+ * Intune's silent enable does; -UsedSpaceOnly for a new machine.
+ */
+export function enableBitLockerScript(
+  mountPoint: string,
+  options: { encryptionMethod: 'XtsAes128' | 'XtsAes256'; usedSpaceOnly: boolean },
+): string {
+  return psCommand`Enable-BitLocker -MountPoint ${mountPoint} -EncryptionMethod ${options.encryptionMethod} -TpmProtector -SkipHardwareTest -UsedSpaceOnly:${options.usedSpaceOnly} -ErrorAction Stop | Out-Null`;
+}

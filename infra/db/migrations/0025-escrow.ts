@@ -6,7 +6,7 @@ import { APP_ROLE } from '../roles';
  * escrowed to them. The server holds only what it cannot open: the public key, the private key
  * wrapped under a passphrase that never leaves the browser (`ddk1`, its KDF parameters beside it),
  * and HPKE envelopes (`dde1`). Append-only for secrets: no delete grant, and only `confirmed_at`
- * may change — an escrowed version is never replaced, because the machine may already hold it.
+ * (with a BitLocker protector id) may change — an escrowed version is never replaced, because the machine may already hold it.
  */
 export class Migration0025Escrow extends Migration {
   override async up(): Promise<void> {
@@ -59,7 +59,9 @@ export class Migration0025Escrow extends Migration {
       using (drydock_client_scope() is null or ${visible})
       with check (drydock_client_scope() is null or ${visible});`);
     this.addSql(`grant select, insert, update (retired_at) on tenant_escrow_keys to ${APP_ROLE};`);
-    this.addSql(`grant select, insert, update (confirmed_at) on escrowed_secrets to ${APP_ROLE};`);
+    this.addSql(
+      `grant select, insert, update (confirmed_at, protector_id) on escrowed_secrets to ${APP_ROLE};`,
+    );
     // Reveals are counted per person from the audit chain (the rate limit) and listed per secret.
     this.addSql(`create index audit_events_escrow_reveals on audit_events (tenant_id, actor, occurred_at)
       where action in ('escrow.reveal', 'escrow.reveal-refused');`);
