@@ -5,6 +5,7 @@ import {
   generateTenantKey,
   openEscrowSecret,
   wrapTenantKey,
+  type EscrowKind,
   type TenantKey,
 } from '../../infra/wire/escrow-envelope';
 import { withTenant } from '../../infra/db/orm';
@@ -19,8 +20,9 @@ import {
 } from '../helpers/provisioning';
 
 /**
- * Acceptance 5 for the local admin password (issue 16): agents killed at every point of the
- * rotation — right after the password is set (a power cut before the step is journaled), after a
+ * Acceptance 5 (issue 16): agents killed at every point of the local admin rotation and of the
+ * BitLocker enable — right after the password is set, a recovery password is added, an old one is
+ * removed or encryption starts (a power cut before the step is journaled), after a
  * step before its result is reported (crash or restart), and requests lost on the network — over a
  * fleet of simulated machines. However the kills fall, no machine ends with a password that is not
  * in escrow: each one's password is the latest confirmed escrowed version, and every version an
@@ -88,11 +90,20 @@ it(`never leaves a machine with a password escrow cannot give back (${MACHINES} 
   const random = seeded(SEED);
   Math.random = random;
   // A power cut right after Windows took the new password, before the agent journaled its step.
-  const cuts: string[] = [];
+  // At each cut, what the machine holds at that instant: each must have been escrowed before it.
+  const cuts: { name: string; at: number; password: string | null; recovery: string[] }[] = [];
   for (const machine of fleet.machines)
     machine.platform.afterEffect = (effect) => {
-      if (effect.startsWith('local-password:') && random() < 0.25) {
-        cuts.push(machine.name);
+      if (
+        /^(local-password|bitlocker-protector|bitlocker-remove|bitlocker-enable)/.test(effect) &&
+        random() < 0.2
+      ) {
+        cuts.push({
+          name: machine.name,
+          at: Date.now(),
+          password: machine.platform.localPasswordHash(ACCOUNT),
+          recovery: machine.platform.recoveryPasswordHashes(),
+        });
         throw new SimulatedCrash(true);
       }
     };
@@ -101,7 +112,7 @@ it(`never leaves a machine with a password escrow cannot give back (${MACHINES} 
   );
   const profileId = await saveProfile(stack, 'Kill', {
     phases: {
-      security: { enabled: true, localAdmin: { account: ACCOUNT, create: true } },
+      security: { enabled: true, localAdmin: { account: ACCOUNT, create: true }, bitlocker: {} },
       apps: { enabled: false },
       tweaks: { enabled: false },
       locale: { enabled: false },
@@ -118,12 +129,16 @@ it(`never leaves a machine with a password escrow cannot give back (${MACHINES} 
   const runs = await fleetMachineRuns(stack, started.id);
 
   let versions = 0;
+  let checkedCuts = 0;
   for (const run of runs) {
     const machine = byId.get(run.machineId)!;
     const stored = await withTenant(stack.orm, stack.tenant.tenantId, (em) =>
-      em.execute<{ secret_version: number; envelope: string; confirmed: boolean }[]>(
-        `select secret_version, envelope, confirmed_at is not null as confirmed from escrowed_secrets
-          where machine_id = ? and kind = 'local-admin-password' order by secret_version`,
+      em.execute<
+        { kind: EscrowKind; secret_version: number; envelope: string; confirmed: boolean; created: string }[]
+      >(
+        `select kind, secret_version, envelope, confirmed_at is not null as confirmed,
+                (extract(epoch from created_at) * 1000)::text as created from escrowed_secrets
+          where machine_id = ? order by kind, secret_version`,
         [run.machineId],
       ),
     );
@@ -134,34 +149,53 @@ it(`never leaves a machine with a password escrow cannot give back (${MACHINES} 
         hash: sha256(
           await openEscrowSecret(
             key,
-            { machineId: run.machineId, kind: 'local-admin-password', secretVersion: s.secret_version },
+            { machineId: run.machineId, kind: s.kind, secretVersion: s.secret_version },
             s.envelope,
           ),
         ),
       })),
     );
-    const now = machine.platform.localPasswordHash(ACCOUNT);
-    // The invariant, whatever happened: the account's password is absent (never set) or escrowed.
-    if (now !== null)
-      expect({ machine: machine.name, escrowed: opened.some((o) => o.hash === now) }).toEqual({
-        machine: machine.name,
-        escrowed: true,
-      });
-    // And the run's outcome: passed, with the machine holding the one confirmed version, the latest.
+    const of = (kind: EscrowKind) => opened.filter((o) => o.kind === kind);
+    const password = machine.platform.localPasswordHash(ACCOUNT);
+    const recovery = machine.platform.recoveryPasswordHashes();
+    // The invariant, whatever happened: every password and recovery password on the machine is escrowed.
+    expect({
+      machine: machine.name,
+      password: password === null || of('local-admin-password').some((o) => o.hash === password),
+      recovery: recovery.every((h) => of('bitlocker-recovery-password').some((o) => o.hash === h)),
+    }).toEqual({ machine: machine.name, password: true, recovery: true });
+    // And the run's outcome: passed, each secret's one confirmed version the latest, and what the machine holds.
     expect({ machine: machine.name, status: run.status, error: run.lastError }).toEqual({
       machine: machine.name,
       status: 'passed',
       error: null,
     });
-    const confirmed = opened.filter((o) => o.confirmed);
-    expect(confirmed).toHaveLength(1);
-    expect(confirmed[0]!.secret_version).toBe(opened.at(-1)!.secret_version);
-    expect(now).toBe(confirmed[0]!.hash);
+    for (const kind of ['local-admin-password', 'bitlocker-recovery-password'] as const) {
+      const confirmed = of(kind).filter((o) => o.confirmed);
+      expect(confirmed).toHaveLength(1);
+      expect(confirmed[0]!.secret_version).toBe(of(kind).at(-1)!.secret_version);
+    }
+    expect(password).toBe(of('local-admin-password').find((o) => o.confirmed)!.hash);
+    expect(recovery).toEqual([of('bitlocker-recovery-password').find((o) => o.confirmed)!.hash]);
+    expect((await machine.platform.bitlockerVolume('C:')).volumeStatus).toBe('FullyEncrypted');
+    expect(machine.platform.snapshot.effects['bitlocker-enable']).toBe(1);
+    // Escrow before change, at every cut: what the machine held then was stored before then.
+    const storedBy = (hash: string, kind: EscrowKind, at: number) =>
+      of(kind).some((o) => o.hash === hash && Number(o.created) <= at);
+    for (const cut of cuts.filter((c) => c.name === machine.name)) {
+      expect({
+        cut: cut.at,
+        password: cut.password === null || storedBy(cut.password, 'local-admin-password', cut.at),
+        recovery: cut.recovery.every((h) => storedBy(h, 'bitlocker-recovery-password', cut.at)),
+      }).toEqual({ cut: cut.at, password: true, recovery: true });
+      checkedCuts++;
+    }
     // The image's Administrator was not touched.
     expect(machine.platform.localPasswordHash('Administrator')).toBe(originals.get(machine.name));
   }
   // The kills did land where they matter: some machines needed more than one version.
   expect(cuts.length).toBeGreaterThan(0);
-  expect(versions).toBeGreaterThan(runs.length);
+  expect(checkedCuts).toBe(cuts.length);
+  expect(versions).toBeGreaterThan(2 * runs.length);
   expect(fleet.machines.reduce((n, m) => n + m.crashes, 0)).toBeGreaterThan(0);
 });
