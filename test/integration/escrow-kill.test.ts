@@ -1,4 +1,8 @@
 import { createHash } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { historyToJSON } from '@temporalio/common/lib/proto-utils';
+import { repoRoot } from '../../infra/config/env';
 import { SimulatedCrash } from '../../agent/harness/faults';
 import type { Harness } from '../../agent/harness/harness';
 import {
@@ -128,6 +132,7 @@ it(`never leaves a machine with a password escrow cannot give back (${MACHINES} 
   Math.random = realRandom;
   const runs = await fleetMachineRuns(stack, started.id);
 
+  let recorded = !process.env.DRYDOCK_RECORD_HISTORIES;
   let versions = 0;
   let checkedCuts = 0;
   for (const run of runs) {
@@ -179,6 +184,15 @@ it(`never leaves a machine with a password escrow cannot give back (${MACHINES} 
     expect(recovery).toEqual([of('bitlocker-recovery-password').find((o) => o.confirmed)!.hash]);
     expect((await machine.platform.bitlockerVolume('C:')).volumeStatus).toBe('FullyEncrypted');
     expect(machine.platform.snapshot.effects['bitlocker-enable']).toBe(1);
+    // A run that needed more than one round, for the replay test (DRYDOCK_RECORD_HISTORIES=1).
+    if (!recorded && of('local-admin-password').length > 1 && of('bitlocker-recovery-password').length > 1) {
+      const history = await stack.temporal.workflow.getHandle(run.workflowId).fetchHistory();
+      writeFileSync(
+        path.join(repoRoot, 'test', 'histories', 'provision-machine-escrow-rounds.json'),
+        `${historyToJSON(history)}\n`,
+      );
+      recorded = true;
+    }
     // Escrow before change, at every cut: what the machine held then was stored before then.
     const storedBy = (hash: string, kind: EscrowKind, at: number) =>
       of(kind).some((o) => o.hash === hash && Number(o.created) <= at);

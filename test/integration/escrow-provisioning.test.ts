@@ -1,8 +1,9 @@
 import { createHash } from 'node:crypto';
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import type { Harness } from '../../agent/harness/harness';
+import { repoRoot } from '../../infra/config/env';
 import {
   generateTenantKey,
   openEscrowSecret,
@@ -190,6 +191,11 @@ describe('escrow in the security phase', () => {
     expect(actions.filter((a) => a === 'escrow.rotated')).toHaveLength(2 * runs.length);
     expect(actions.filter((a) => a === 'escrow.reveal')).toHaveLength(2 * runs.length);
 
+    if (process.env.DRYDOCK_RECORD_HISTORIES)
+      writeFileSync(
+        path.join(repoRoot, 'test', 'histories', 'provision-machine-escrow.json'),
+        `${historyToJSON(await stack.temporal.workflow.getHandle(runs[0]!.workflowId).fetchHistory())}\n`,
+      );
     // Acceptance 2: nothing holds a plaintext password, the passphrase or the private key.
     const pkcs8 = Buffer.from(await crypto.subtle.exportKey('pkcs8', key.keyPair.privateKey));
     const jwk = await crypto.subtle.exportKey('jwk', key.keyPair.privateKey);
