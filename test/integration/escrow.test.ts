@@ -161,8 +161,36 @@ describe('the tenant escrow key', () => {
       publicKey: key.publicKey,
       wrappedPrivateKey: null,
     });
-    const asRevealer = await ask(await token(a, 'operator', true), `{ escrowKey { wrappedPrivateKey } }`);
+    const asRevealerToken = await token(a, 'operator', true);
+    const asRevealer = await ask(asRevealerToken, `{ escrowKey { wrappedPrivateKey } }`);
     expect(asRevealer.data!.escrowKey.wrappedPrivateKey).toBe(wrapped);
+    // A roll: only the next version replaces the current key, which is kept (retired) for old secrets.
+    const next = await generateTenantKey({ tenantId: a.tenantId, keyVersion: 2 });
+    const nextWrapped = await wrapTenantKey(next, PASSPHRASE);
+    const skip = await generateTenantKey({ tenantId: a.tenantId, keyVersion: 3 });
+    expect(
+      code(
+        await ask(admin, SETUP, {
+          i: {
+            publicKey: skip.publicKey,
+            wrappedPrivateKey: await wrapTenantKey(skip, PASSPHRASE),
+            keyVersion: 3,
+          },
+        }),
+      ),
+    ).toBe('ESCROW_KEY_EXISTS');
+    const rolled = await ask(admin, SETUP, {
+      i: { publicKey: next.publicKey, wrappedPrivateKey: nextWrapped, keyVersion: 2 },
+    });
+    expect(rolled.data!.setupEscrowKey).toMatchObject({ keyVersion: 2 });
+    expect(await auditOf(a, 'escrow.key-rolled')).toHaveLength(1);
+    const versions = await ask(
+      asRevealerToken,
+      `{ now: escrowKey { keyVersion retiredAt } old: escrowKey(keyVersion: 1) { keyVersion retiredAt wrappedPrivateKey } }`,
+    );
+    expect(versions.data!.now).toEqual({ keyVersion: 2, retiredAt: null });
+    expect(versions.data!.old).toMatchObject({ keyVersion: 1, wrappedPrivateKey: wrapped });
+    expect(versions.data!.old.retiredAt).not.toBeNull();
     // Another tenant has none.
     expect(
       (await ask(await token(b, 'admin', true), `{ escrowKey { keyVersion } }`)).data!.escrowKey,
@@ -222,8 +250,11 @@ describe('escrowed secrets and their reveal', () => {
     });
     expect(JSON.stringify(events)).not.toContain('dde1.');
     // What the portal does: unlock with the passphrase, open with the envelope's own record.
-    const wrapped = (await ask(revealer, `{ escrowKey { wrappedPrivateKey } }`)).data!.escrowKey
-      .wrappedPrivateKey;
+    const wrapped = (
+      await ask(revealer, `query($v: Int) { escrowKey(keyVersion: $v) { wrappedPrivateKey } }`, {
+        v: r.keyVersion,
+      })
+    ).data!.escrowKey.wrappedPrivateKey;
     const unlocked = await unwrapTenantKey(wrapped, PASSPHRASE, { tenantId: a.tenantId });
     await expect(
       openEscrowSecret(
