@@ -94,7 +94,7 @@ function filesUnder(dir: string): string {
 }
 
 describe('escrow in the security phase', () => {
-  it('escrows each machine’s local admin password before setting it; the browser’s decrypt gives what the machine holds; no plaintext anywhere', async () => {
+  it('escrows each machine’s local admin and BitLocker recovery passwords before changing the machine; the browser’s decrypt gives what the machine holds; no plaintext anywhere', async () => {
     // The browser's part of setup: a key pair, wrapped under the passphrase; the server gets both halves' public forms.
     key = await generateTenantKey({ tenantId: stack.tenant.tenantId, keyVersion: 1 });
     wrapped = await wrapTenantKey(key, PASSPHRASE);
