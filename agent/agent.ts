@@ -6,6 +6,7 @@ import { checkApiUrl, writeConfig, type AgentConfig } from './config';
 import { Journal, type JournalEntry, type JournalOptions } from './journal';
 import { PlatformError, StepError, type Platform } from './platform/platform';
 import { runStep } from './steps';
+import { PendingSecrets } from './steps/escrow';
 
 export const AGENT_VERSION = '0.1.0';
 const AGENT_KEY = 'agent-key';
@@ -37,6 +38,8 @@ export class Agent {
   private lastBootId: string | null = null;
   private backoffMs = 500;
   private readonly log: (line: string) => void;
+  /** Escrowed, not yet applied secrets: this process's memory only (agent/steps/escrow.ts). */
+  private readonly pendingSecrets = new PendingSecrets();
 
   constructor(private readonly opts: AgentOptions) {
     checkApiUrl(opts.config.apiUrl);
@@ -187,6 +190,7 @@ export class Agent {
     try {
       const result = await runStep(this.opts.platform, task.kind, task.payload, {
         idempotencyKey: task.idempotencyKey,
+        pendingSecrets: this.pendingSecrets,
         signal: controller.signal,
         ...(task.credential ? { credential: task.credential } : {}),
         // Progress travels at most every 2 s: a step that finishes sooner reports only its result

@@ -2,8 +2,9 @@ import { randomUUID } from 'node:crypto';
 import { CompleteAsyncError, Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import { dispatchTask } from '../../infra/db/agent-tasks';
-import type { Orm } from '../../infra/db/orm';
-import { StepKind, type TaskResult } from '../../infra/wire/agent-steps';
+import { escrowCompletionOf } from '../../infra/db/escrow';
+import { withTenant, type Orm } from '../../infra/db/orm';
+import { ESCROW_STEP_KINDS, isEscrowStepKind, StepKind, type TaskResult } from '../../infra/wire/agent-steps';
 import { checkStepResult, isStepResult } from '../../infra/wire/step-results';
 import { AgentChannelFailure, stepFailure, type AgentTaskInput } from '../../workflows/machines/contracts';
 
@@ -65,6 +66,25 @@ export function createAgentChannelActivities(deps: { orm: Orm }) {
                 pages: listed.pages,
                 computers: listed.computers.length,
               } as unknown as TaskResult<K>;
+            }
+            // An escrow's envelope stays in the database (the API stored it when it was posted, ADR 0044).
+            const stepKind: string = input.kind;
+            if (isEscrowStepKind(stepKind)) {
+              const posted = row.result as unknown as TaskResult<StepKind.LocalAdminEscrow>;
+              const stored = await withTenant(deps.orm, input.tenantId, (em) =>
+                escrowCompletionOf(em, {
+                  tenantId: input.tenantId,
+                  machineId: input.machineId,
+                  kind: ESCROW_STEP_KINDS[stepKind],
+                  secretVersion: posted.secretVersion,
+                }),
+              );
+              if (!stored)
+                throw permanent(
+                  AgentChannelFailure.ResultInvalid,
+                  'the escrowed secret of this step is not stored',
+                );
+              return stored as unknown as TaskResult<K>;
             }
             return row.result;
           }

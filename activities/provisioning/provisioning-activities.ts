@@ -3,6 +3,13 @@ import { WorkflowNotFoundError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import { appendAudit } from '../../infra/db/audit';
 import type { FleetSelection } from '../../infra/db/entities';
+import {
+  confirmEscrowedSecret,
+  escrowedSecret,
+  escrowRecipientOf,
+  nextSecretVersion,
+} from '../../infra/db/escrow';
+import type { EscrowKind } from '../../infra/wire/escrow-envelope';
 import { withTenant, type EntityManager, type Orm } from '../../infra/db/orm';
 import {
   abandonRunTasks,
@@ -194,13 +201,72 @@ export function createProvisioningActivities(deps: { orm: Orm }) {
               template: identity.nameTemplate,
             })
           : null;
-        const plan = buildPlan(resolved.profile, reserved ? { hostname: reserved.name } : {});
+        // A security phase that escrows needs the tenant's escrow key (public: it goes in the plan).
+        const escrows =
+          resolved.profile.phases.security.enabled && !!resolved.profile.phases.security.localAdmin;
+        const recipient = escrows ? await escrowRecipientOf(em, input.tenantId) : null;
+        if (escrows && !recipient)
+          throw permanent(
+            ProvisioningFailure.EscrowKeyMissing,
+            'the profile escrows the local admin password or the BitLocker recovery password, but the tenant has no escrow key',
+          );
+        const plan = buildPlan(resolved.profile, {
+          ...(reserved ? { hostname: reserved.name } : {}),
+          ...(recipient ? { escrow: { machineId: input.machineId, recipient } } : {}),
+        });
         return {
           plan,
           profileId: chosen.id,
           profileName: chosen.name,
           profileVersion: chosen.version,
         };
+      });
+    },
+
+    /** The next version of a machine's escrowed secret (each escrow round of a step takes a fresh one). */
+    async nextEscrowVersion(input: {
+      tenantId: string;
+      machineId: string;
+      kind: EscrowKind;
+    }): Promise<number> {
+      return withTenant(deps.orm, input.tenantId, (em) => nextSecretVersion(em, input));
+    },
+
+    /**
+     * The machine set the escrowed secret: it becomes the confirmed version, and the rotation is
+     * an audit event (issue 16, acceptance 4). Idempotent: a repeat audits nothing twice.
+     */
+    async confirmEscrow(input: {
+      tenantId: string;
+      escrowId: string;
+      workflowId: string;
+      /** BitLocker: the key protector that holds this version. */
+      protectorId?: string;
+    }): Promise<void> {
+      await withTenant(deps.orm, input.tenantId, async (em) => {
+        const before = await escrowedSecret(em, input.escrowId);
+        if (!before) throw new Error(`escrowed secret ${input.escrowId} not found`);
+        if (before.confirmedAt) return;
+        await confirmEscrowedSecret(em, {
+          tenantId: input.tenantId,
+          id: input.escrowId,
+          protectorId: input.protectorId ?? null,
+        });
+        await appendAudit(em, {
+          tenantId: input.tenantId,
+          actor: `workflow:${input.workflowId}`,
+          action: 'escrow.rotated',
+          subjectType: 'escrowed_secret',
+          subjectId: input.escrowId,
+          data: {
+            machineId: before.machineId,
+            kind: before.kind,
+            secretVersion: before.secretVersion,
+            keyVersion: before.keyVersion,
+            ...(before.account ? { account: before.account } : {}),
+            ...(input.protectorId ? { protectorId: input.protectorId } : {}),
+          },
+        });
       });
     },
 

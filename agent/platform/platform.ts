@@ -55,6 +55,11 @@ export interface StepContext {
    * names `credentialRef`): in memory for this step only, never journaled or logged (ADR 0026).
    */
   credential?: { domain: string; user: string; password: string };
+  /**
+   * Secrets this agent process sealed for escrow and has not applied yet (agent/steps/escrow.ts):
+   * memory only, so a restart forgets them and the apply step refuses rather than guess.
+   */
+  pendingSecrets?: import('../steps/escrow').PendingSecrets;
 }
 
 /** A failure of the machine's own API that says whether running the step again can help. */
@@ -282,6 +287,28 @@ export interface Platform {
   wifiAdapterPresent(): Promise<boolean>;
   addWifiProfile(network: WifiNetworkSpec): Promise<void>;
   autopilotHash(): Promise<AutopilotHash>;
+  /**
+   * Sets a local account's password (escrow has stored it first); creates the account as a member of
+   * Administrators when `create` and it is absent. The password never reaches a command line or a log.
+   */
+  setLocalAdminPassword(
+    account: string,
+    password: string,
+    options: { create: boolean },
+  ): Promise<{ created: boolean }>;
+  /** A volume's BitLocker state and key protectors (Get-BitLockerVolume). */
+  bitlockerVolume(mountPoint: string): Promise<BitLockerVolumeState>;
+  /**
+   * Adds a recovery-password protector holding `password` (escrow has stored it first); its id.
+   * The password never reaches a command line, a cmdlet parameter or a log.
+   */
+  addRecoveryPasswordProtector(mountPoint: string, password: string): Promise<{ protectorId: string }>;
+  removeKeyProtector(mountPoint: string, protectorId: string): Promise<void>;
+  /** Starts encryption with the TPM protector (the recovery password is already on the volume). */
+  enableBitLockerTpm(
+    mountPoint: string,
+    options: { encryptionMethod: 'XtsAes128' | 'XtsAes256'; usedSpaceOnly: boolean },
+  ): Promise<void>;
   /** Restarts the machine shortly (Windows: shutdown.exe /r /t 10); the agent stops with it. */
   restart(reason: string): Promise<void>;
 
@@ -335,6 +362,16 @@ export interface Platform {
    * nothing ran twice); the steps themselves know nothing of the platform they run on.
    */
   stepStarted?(idempotencyKey: string): void;
+}
+
+export interface BitLockerVolumeState {
+  /** As Windows names it: FullyDecrypted, EncryptionInProgress, FullyEncrypted, DecryptionInProgress, … */
+  volumeStatus: string;
+  /** On or Off. */
+  protectionStatus: string;
+  encryptionPercentage: number;
+  /** Key protectors: braced GUID ids and their type (Tpm, RecoveryPassword, …). */
+  protectors: { id: string; type: string }[];
 }
 
 export interface WifiNetworkSpec {

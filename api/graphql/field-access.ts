@@ -1,4 +1,5 @@
 import { defaultFieldResolver, type GraphQLSchema } from 'graphql';
+import { auditRefusedReveal } from '../services/escrow';
 import { ErrorCode, refuse } from '../services/errors';
 import { fieldAccess } from '../services/permissions';
 import { authorize } from '../services/service-context';
@@ -9,6 +10,15 @@ import type { GraphQLContext } from './context';
  * its resolver runs; a field with no entry refuses everyone (fail closed), so a new field cannot go
  * out unchecked. The services keep their own checks (ADR 0017); this one makes the table the truth.
  */
+/**
+ * Root fields whose refusals go on the audit chain (issue 16: a reveal without the permission is
+ * refused AND audited). The event commits before the refusal is answered.
+ */
+const auditedRefusals: Record<string, (ctx: GraphQLContext, args: Record<string, unknown>) => Promise<void>> =
+  {
+    'Mutation.revealSecret': (ctx, args) => auditRefusedReveal(ctx, args.id, 'no-permission'),
+  };
+
 export function guardRootFields(schema: GraphQLSchema): GraphQLSchema {
   for (const type of [schema.getQueryType(), schema.getMutationType(), schema.getSubscriptionType()]) {
     if (!type) continue;
@@ -33,8 +43,16 @@ export function guardRootFields(schema: GraphQLSchema): GraphQLSchema {
         };
       } else {
         const resolve = field.resolve ?? defaultFieldResolver;
+        const auditRefusal = auditedRefusals[name];
         field.resolve = (root, args, ctx: GraphQLContext, info) => {
-          check(ctx);
+          try {
+            check(ctx);
+          } catch (err) {
+            if (!auditRefusal || !ctx.caller) throw err;
+            return auditRefusal(ctx, args as Record<string, unknown>).then(() => {
+              throw err;
+            });
+          }
           return resolve(root, args, ctx, info);
         };
       }

@@ -14,6 +14,8 @@ import {
 import { MachineSchema, type MachineStatus } from '../../infra/db/entities';
 import { mergeGatewayEnumeration } from '../../infra/db/discovered-hosts';
 import { isActiveGateway, resolveForGateway } from '../../infra/db/domain-credentials';
+import { escrowCompletionOf, escrowKeyOf, storeEscrowedSecret } from '../../infra/db/escrow';
+import { checkEscrowEnvelopeFor, EscrowError } from '../../infra/wire/escrow-envelope';
 import { withTenant, type Orm } from '../../infra/db/orm';
 import type { SecretKeyring } from '../../infra/secrets/server-secrets';
 import type {
@@ -22,7 +24,22 @@ import type {
   ProgressRequest,
   ResultRequest,
 } from '../../infra/wire/agent-protocol';
-import { GATEWAY_STEP_KINDS, StepFailure, StepKind } from '../../infra/wire/agent-steps';
+import {
+  BITLOCKER_RECOVERY_PASSWORD_LENGTH,
+  DEFAULT_LOCAL_ADMIN_PASSWORD_LENGTH,
+  ESCROW_STEP_KINDS,
+  GATEWAY_STEP_KINDS,
+  isEscrowStepKind,
+  StepFailure,
+  StepKind,
+  type BitLockerEscrowPayload,
+  type EscrowStepKind,
+  type LocalAdminEscrowPayload,
+  type LocalAdminEscrowResult,
+} from '../../infra/wire/agent-steps';
+
+/** What every escrow step uploads (the local admin and BitLocker results have this shape). */
+type EscrowUpload = LocalAdminEscrowResult;
 import { checkStepResult, isStepResult } from '../../infra/wire/step-results';
 import { bootIdChangedSignal, stepFailure } from '../../workflows/machines/contracts';
 import type { AgentIdentity } from './keys';
@@ -182,9 +199,10 @@ export async function reportResult(
   ctx: AgentChannelContext,
   agent: AgentIdentity,
   taskId: string,
-  body: ResultRequest,
+  posted: ResultRequest,
   knownKind?: string,
 ): Promise<ResultOutcome> {
+  let body = posted;
   // 0. A result is stored only if it is what its step produces (ADR 0015, docs/SECURITY.md).
   let kind: string | null = knownKind ?? null;
   if (body.ok) {
@@ -192,6 +210,18 @@ export async function reportResult(
     if (kind === null) return { kind: 'not-found' };
     const problem = checkStepResult(kind, body.result);
     if (problem) return { kind: 'invalid', taskKind: kind, problem };
+  }
+  // 0b. An escrow upload is checked against its task and stored before the task completes
+  // (ADR 0044); one that does not belong to the task fails the step, and nothing is stored.
+  if (body.ok && isEscrowStepKind(kind)) {
+    const refused = await acceptEscrowUpload(ctx, agent, taskId, kind, body.result as EscrowUpload);
+    if (refused) {
+      ctx.log.warn({ taskId, machineId: agent.machineId, refused }, 'escrow upload refused');
+      body = {
+        ok: false,
+        error: { type: StepFailure.EscrowRefused, message: `escrow refused: ${refused}`, retryable: false },
+      };
+    }
   }
   // 1. Persist first: from here on the result survives an API or Temporal restart. The first
   // result of a task is the one kept; a repeat gets the stored one completed again.
@@ -222,6 +252,20 @@ export async function reportResult(
     );
     if (summary) completion = summary;
   }
+  // 1c. An escrow step's workflow gets the stored secret's id, version and envelope digest: no
+  // history carries the envelope (ADR 0044).
+  if (task.status === 'completed' && isEscrowStepKind(kind)) {
+    const result = task.result as EscrowUpload;
+    const stored = await withTenant(ctx.orm, agent.tenantId, (em) =>
+      escrowCompletionOf(em, {
+        tenantId: agent.tenantId,
+        machineId: agent.machineId,
+        kind: ESCROW_STEP_KINDS[kind],
+        secretVersion: result.secretVersion,
+      }),
+    );
+    if (stored) completion = stored;
+  }
   // 2. Then complete the waiting activity. Repeats are harmless: an activity that is already
   // done (or whose attempt timed out) is "not found", and the next attempt reads the row.
   if (task.taskToken) {
@@ -234,6 +278,64 @@ export async function reportResult(
     }
   }
   return { kind: 'stored' };
+}
+
+/**
+ * Checks an escrow step's envelope against its task — sealed to the tenant key the task named
+ * (which must be one of the tenant's keys), for this tenant, this machine, the kind and the secret
+ * version the task asked for — and stores it. A version already stored is never replaced. The
+ * refusal's reason, or null when stored.
+ */
+async function acceptEscrowUpload(
+  ctx: AgentChannelContext,
+  agent: AgentIdentity,
+  taskId: string,
+  stepKind: EscrowStepKind,
+  result: EscrowUpload,
+): Promise<string | null> {
+  const kind = ESCROW_STEP_KINDS[stepKind];
+  return withTenant(ctx.orm, agent.tenantId, async (em) => {
+    const [task] = await em.execute<{ payload: LocalAdminEscrowPayload | BitLockerEscrowPayload }[]>(
+      `select payload from agent_tasks where tenant_id = ? and machine_id = ? and id = ?`,
+      [agent.tenantId, agent.machineId, taskId],
+    );
+    if (!task) return 'no such task';
+    const p = task.payload;
+    if (p.machineId !== agent.machineId || p.recipient.tenantId !== agent.tenantId)
+      return 'the task was not made for this machine';
+    if (result.secretVersion !== p.secretVersion)
+      return `the result is secret version ${result.secretVersion}, the task asked for ${p.secretVersion}`;
+    // The agent's secrets are ASCII of a known length: a ciphertext of another size was cut or
+    // padded on the way (the AEAD would tell only the key holder, later).
+    const length =
+      'account' in p ? (p.length ?? DEFAULT_LOCAL_ADMIN_PASSWORD_LENGTH) : BITLOCKER_RECOVERY_PASSWORD_LENGTH;
+    const ciphertext = result.envelope.split('.')[6] ?? '';
+    if (Math.floor((ciphertext.length * 3) / 4) !== length + 16)
+      return `ESCROW_MALFORMED: the ciphertext is not the size of a ${length}-character secret`;
+    const key = await escrowKeyOf(em, agent.tenantId, p.recipient.keyVersion);
+    if (!key || key.publicKey !== p.recipient.publicKey) return 'the task names no escrow key of the tenant';
+    try {
+      await checkEscrowEnvelopeFor(
+        { tenantId: agent.tenantId, keyVersion: key.keyVersion, publicKey: key.publicKey },
+        { machineId: agent.machineId, kind, secretVersion: p.secretVersion },
+        result.envelope,
+      );
+    } catch (err) {
+      if (err instanceof EscrowError) return `${err.code}: ${err.message}`;
+      throw err;
+    }
+    await storeEscrowedSecret(em, {
+      tenantId: agent.tenantId,
+      machineId: agent.machineId,
+      kind,
+      secretVersion: p.secretVersion,
+      keyVersion: key.keyVersion,
+      envelope: result.envelope,
+      account: 'account' in p ? p.account : null,
+      taskId,
+    });
+    return null;
+  });
 }
 
 /**

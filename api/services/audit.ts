@@ -70,6 +70,7 @@ export async function listAuditEvents(
             when 'machine_run' then exists (select 1 from machine_runs r where r.id = e.subject_id::uuid)
             when 'fleet_run' then exists (select 1 from fleet_runs f where f.id = e.subject_id::uuid)
             when 'tweak_undo' then exists (select 1 from tweak_undos u where u.id = e.subject_id::uuid)
+            when 'escrowed_secret' then exists (select 1 from escrowed_secrets x where x.id = e.subject_id::uuid)
             else false end end
         order by e.seq desc limit ?`,
       [limit],

@@ -27,6 +27,14 @@ export enum ErrorCode {
   HostExists = 'HOST_EXISTS',
   /** A domain credential the site's domain controller refused when its gateway tested it. */
   CredentialRefused = 'CREDENTIAL_REFUSED',
+  /** Escrow (ADR 0044): the tenant already has a current escrow key and the new one is not its next version. */
+  EscrowKeyExists = 'ESCROW_KEY_EXISTS',
+  /** The public key or wrapped private key offered for escrow is not in its format, or they do not match. */
+  EscrowKeyInvalid = 'ESCROW_KEY_INVALID',
+  /** Escrow is not set up for the tenant: no escrow key. */
+  EscrowKeyMissing = 'ESCROW_KEY_MISSING',
+  /** Too many reveals by this person in the last minute; `extra.retryAfterSeconds` says when to ask again. */
+  RevealRateLimited = 'REVEAL_RATE_LIMITED',
 }
 
 /**

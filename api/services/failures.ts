@@ -223,6 +223,11 @@ export const failureTexts: Record<FailureType, FailureText> = {
     code: 'FLEET_RUN_NOT_FOUND',
     sentence: 'The fleet run this machine belongs to no longer exists.',
   },
+  EscrowKeyMissing: {
+    code: ErrorCode.EscrowKeyMissing,
+    sentence:
+      'The profile escrows the local admin password, but escrow is not set up for the tenant: an admin sets up the escrow key first.',
+  },
   InvalidProfile: {
     code: ErrorCode.InvalidProfile,
     sentence:
@@ -267,6 +272,18 @@ export const failureTexts: Record<FailureType, FailureText> = {
     sentence: 'Another site of this tenant already has this code: choose another.',
   },
   InvalidSite: { code: ErrorCode.BadUserInput, sentence: 'The site’s code or name is not valid.' },
+
+  // Escrow (issue 16, ADR 0044).
+  EscrowPendingLost: {
+    code: 'ESCROW_PENDING_LOST',
+    sentence:
+      'The agent no longer held the escrowed password (it restarted): nothing was changed, and a new version is escrowed.',
+  },
+  EscrowRefused: {
+    code: 'ESCROW_REFUSED',
+    sentence:
+      'The machine’s escrow upload did not match its task (tenant key, machine, kind or version): nothing was stored.',
+  },
 };
 
 /** A type no table entry knows (an agent newer than the server, an unexpected error's name). */

@@ -44,6 +44,9 @@ export const fieldAccess: Readonly<Record<string, FieldAccess>> = {
   'Query.profileMigrationBatch': { role: V },
   'Query.discoveredHosts': { role: V },
   'Query.siteDiscovery': { role: V },
+  'Query.escrowedSecrets': { role: V },
+  // The public key for all; the wrapped private key only with reveal-secrets (ADR 0044).
+  'Query.escrowKey': { role: V, revealSecrets: 'redacted' },
   // Operators: runs and approvals.
   'Query.installerBuild': { role: O },
   'Query.siteInstallers': { role: O },
@@ -68,6 +71,8 @@ export const fieldAccess: Readonly<Record<string, FieldAccess>> = {
   'Mutation.startProfileMigrationBatch': { role: O },
   'Mutation.decideProfileMigration': { role: O },
   'Mutation.cancelProfileMigration': { role: O },
+  // Releases one escrowed ciphertext after its audit event commits; refusals are audited too.
+  'Mutation.revealSecret': { role: O, revealSecrets: 'required' },
   // Engineers: profiles, keys, layers; the audit log.
   'Query.auditEvents': { role: E },
   // Walks the whole chain: a caller scoped to some clients would see a chain with holes.
@@ -80,6 +85,7 @@ export const fieldAccess: Readonly<Record<string, FieldAccess>> = {
   'Mutation.createClient': { role: A, tenantWide: true },
   'Mutation.createSite': { role: A },
   'Mutation.updateBranding': { role: A, tenantWide: true },
+  'Mutation.setupEscrowKey': { role: A, tenantWide: true },
   'Query.users': { role: A, tenantWide: true },
   'Mutation.addUser': { role: A, tenantWide: true },
   'Mutation.updateUserAccess': { role: A, tenantWide: true },

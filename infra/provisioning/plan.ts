@@ -6,6 +6,7 @@ import {
   type ValidatePayload,
 } from '../wire/agent-steps';
 import type { PlanStep } from '../../workflows/provisioning/contracts';
+import type { TenantPublicKey } from '../wire/escrow-envelope';
 import { PHASE_ORDER, type Profile } from './profile';
 import { retiredTweakIds, tweakCatalogue } from './tweaks';
 
@@ -15,7 +16,14 @@ import { retiredTweakIds, tweakCatalogue } from './tweaks';
  * catalogue changes. Each step carries its kind's payload (`StepPayloads`); the rename step carries
  * the name the activity reserved for the machine from the identity phase's template (reserveName).
  */
-export function buildPlan(profile: Profile, reserved: { hostname?: string } = {}): PlanStep[] {
+export function buildPlan(
+  profile: Profile,
+  reserved: {
+    hostname?: string;
+    /** The machine and the tenant's current escrow key, when the security phase escrows (ADR 0044). */
+    escrow?: { machineId: string; recipient: TenantPublicKey };
+  } = {},
+): PlanStep[] {
   const p = profile.phases;
   const steps: PlanStep[] = [];
   // In catalogue order, so the restore point comes first whatever the selection's order; retired
@@ -163,7 +171,56 @@ export function buildPlan(profile: Profile, reserved: { hostname?: string } = {}
         });
         break;
       }
-      // security, join and drivers: their steps arrive with the escrow and directory issues.
+      case 'security': {
+        const admin = p.security.localAdmin;
+        if (admin) {
+          if (!reserved.escrow)
+            throw new Error(
+              'the security phase escrows the local admin password: it needs the tenant escrow key',
+            );
+          // One plan step, two tasks: the workflow escrows a new version, then applies it
+          // (MachineRun.rotateLocalAdmin); the secret version here is replaced per round.
+          steps.push({
+            key: 'security.local-admin',
+            phase,
+            kind: StepKind.LocalAdminEscrow,
+            label: `Escrow, then set the password of ${admin.account}`,
+            payload: {
+              account: admin.account,
+              ...(admin.create ? { create: true } : {}),
+              ...(admin.length ? { length: admin.length } : {}),
+              recipient: reserved.escrow.recipient,
+              machineId: reserved.escrow.machineId,
+              secretVersion: 1,
+            },
+            policy: 'change',
+          });
+        }
+        const bitlocker = p.security.bitlocker;
+        if (bitlocker) {
+          if (!reserved.escrow)
+            throw new Error(
+              'the security phase escrows the BitLocker recovery password: it needs the tenant escrow key',
+            );
+          steps.push({
+            key: 'security.bitlocker',
+            phase,
+            kind: StepKind.BitLockerEscrow,
+            label: 'Escrow a recovery password, then BitLocker on C: with the TPM',
+            payload: {
+              mountPoint: 'C:',
+              recipient: reserved.escrow.recipient,
+              machineId: reserved.escrow.machineId,
+              secretVersion: 1,
+              ...(bitlocker.encryptionMethod ? { encryptionMethod: bitlocker.encryptionMethod } : {}),
+              ...(bitlocker.usedSpaceOnly !== undefined ? { usedSpaceOnly: bitlocker.usedSpaceOnly } : {}),
+            },
+            policy: 'change',
+          });
+        }
+        break;
+      }
+      // join and drivers: their steps arrive with the directory work.
       default:
         break;
     }

@@ -50,7 +50,40 @@ export const ProfileSchema = z
               'renders longer than 15 characters (the NetBIOS limit)',
             ),
         }),
-        security: z.object({ enabled: z.boolean() }),
+        security: z
+          .object({
+            enabled: z.boolean(),
+            /**
+             * LAPS-style local administrator (issue 16, ADR 0044): a random password per machine,
+             * escrowed to the tenant key before it is set. `create`: make the account if absent
+             * (a dedicated account) instead of failing.
+             */
+            localAdmin: z
+              .object({
+                account: z
+                  .string()
+                  .min(1)
+                  .max(20)
+                  .regex(/^[^"/\\[\]:;|=,+*?<>@\u0000-\u001f]+$/, 'is not a valid local account name'),
+                create: z.boolean().optional(),
+                length: z.number().int().min(14).max(64).optional(),
+              })
+              .strict()
+              .optional(),
+            /**
+             * BitLocker on the system volume (ADR 0044): a recovery password escrowed before it is
+             * added and before encryption starts with the TPM; an encrypted volume gets its recovery
+             * password rotated instead (never decrypted).
+             */
+            bitlocker: z
+              .object({
+                encryptionMethod: z.enum(['XtsAes128', 'XtsAes256']).optional(),
+                usedSpaceOnly: z.boolean().optional(),
+              })
+              .strict()
+              .optional(),
+          })
+          .strict(),
         join: z.object({ enabled: z.boolean() }),
         apps: z.object({
           enabled: z.boolean(),

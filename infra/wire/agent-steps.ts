@@ -48,7 +48,32 @@ export enum StepKind {
   DirectoryTestBind = 'directory.test-bind',
   /** Lists every computer of the domain by a paged LDAP search with the site's domain credential. */
   DirectoryEnumerate = 'directory.enumerate',
+  // Escrow (issue 16, ADR 0044): escrow before change, in two tasks.
+  /** Makes a random local admin password in agent memory and returns it sealed to the tenant key: nothing changes yet. */
+  LocalAdminEscrow = 'security.local-admin',
+  /** After the server stored that envelope: sets the password the agent holds for it (never one it no longer holds). */
+  LocalAdminApply = 'security.local-admin-apply',
+  /** Makes a BitLocker recovery password in agent memory and returns it sealed: the volume is not touched yet. */
+  BitLockerEscrow = 'security.bitlocker',
+  /**
+   * After the server stored that envelope: adds it as a recovery-password protector, removes the
+   * volume's other recovery passwords (a rotation), and only then starts encryption with the TPM
+   * protector if the volume is not encrypted yet. Reports the encryption status.
+   */
+  BitLockerApply = 'security.bitlocker-apply',
 }
+
+/** The escrow steps (seal, then apply), with what each escrows (infra/wire/escrow-envelope.ts kinds). */
+export const ESCROW_STEP_KINDS = {
+  'security.local-admin': 'local-admin-password',
+  'security.bitlocker': 'bitlocker-recovery-password',
+} as const;
+export type EscrowStepKind = StepKind.LocalAdminEscrow | StepKind.BitLockerEscrow;
+export const isEscrowStepKind = (kind: string | null): kind is EscrowStepKind =>
+  !!kind && kind in ESCROW_STEP_KINDS;
+
+/** A BitLocker recovery password as Windows shows it: 8 groups of 6 digits joined by dashes. */
+export const BITLOCKER_RECOVERY_PASSWORD_LENGTH = 55;
 
 /** The kinds only an active gateway of the task's site may run (ADR 0026, 0029). */
 export const GATEWAY_STEP_KINDS: readonly string[] = [
@@ -91,6 +116,28 @@ export type WifiPayload = StepPayloads[StepKind.Wifi];
 export type InventoryPayload = StepPayloads[StepKind.Inventory];
 export type ValidatePayload = StepPayloads[StepKind.Validate];
 export type RebootPayload = StepPayloads[StepKind.Reboot];
+export type LocalAdminEscrowPayload = StepPayloads[StepKind.LocalAdminEscrow];
+export type LocalAdminApplyPayload = StepPayloads[StepKind.LocalAdminApply];
+export type LocalAdminEscrowResult = StepResults[StepKind.LocalAdminEscrow];
+export type LocalAdminApplyResult = StepResults[StepKind.LocalAdminApply];
+export type BitLockerEscrowPayload = StepPayloads[StepKind.BitLockerEscrow];
+export type BitLockerApplyPayload = StepPayloads[StepKind.BitLockerApply];
+export type BitLockerApplyResult = StepResults[StepKind.BitLockerApply];
+
+/** A local admin password's length when the profile names none (the API checks the ciphertext's size by it). */
+export const DEFAULT_LOCAL_ADMIN_PASSWORD_LENGTH = 24;
+
+/**
+ * What the API hands the workflow for an escrow step instead of the agent's result: the stored
+ * secret's id and version, and the digest of the envelope it stored (the apply task carries it, so
+ * the agent sets only the password whose envelope the server holds). Never the envelope itself.
+ */
+export interface EscrowCompletion {
+  escrowId: string;
+  secretVersion: number;
+  keyVersion: number;
+  envelopeDigest: string;
+}
 export type {
   EditionFamily,
   RadiusPin,
@@ -160,4 +207,11 @@ export enum StepFailure {
   DirectoryUnreachable = 'DirectoryUnreachable',
   /** The DC answered with something the gateway cannot use. */
   DirectoryProtocolError = 'DirectoryProtocolError',
+  /**
+   * The apply step asked for a password this agent no longer holds (it restarted since the escrow,
+   * or the server stored another envelope): nothing changed; the workflow escrows a new version.
+   */
+  EscrowPendingLost = 'EscrowPendingLost',
+  /** The escrow upload was refused (not sealed to this task's tenant key, machine, kind or version). */
+  EscrowRefused = 'EscrowRefused',
 }

@@ -291,6 +291,38 @@ export async function openEscrowSecret(
   return new TextDecoder('utf-8', { fatal: true }).decode(plaintext);
 }
 
+/**
+ * What the server can check of an envelope without the private key (the API, before it stores an
+ * agent's upload): its shape, that it is sealed to `recipient`'s key version, and that its header
+ * and binding name `record` of `recipient`'s tenant. It cannot prove the ciphertext authenticates —
+ * only the key holder can — but an envelope made for another machine, kind, version or key is
+ * refused here with the same codes openEscrowSecret would give.
+ */
+export async function checkEscrowEnvelopeFor(
+  recipient: TenantPublicKey,
+  record: EscrowRecord,
+  envelope: string,
+): Promise<EscrowEnvelopeHeader> {
+  const parsed = parseEnvelope(envelope);
+  if (parsed.keyVersion !== recipient.keyVersion)
+    fail(
+      'ESCROW_WRONG_KEY_VERSION',
+      `the envelope is sealed to tenant key version ${parsed.keyVersion}, not version ${recipient.keyVersion}`,
+    );
+  const bind = (await sha256(envelopeAad(recipient, record))).subarray(0, BIND_BYTES);
+  if (
+    parsed.kind !== record.kind ||
+    parsed.secretVersion !== record.secretVersion ||
+    !equalBytes(bind, parsed.bind)
+  )
+    fail(
+      'ESCROW_CONTEXT_MISMATCH',
+      'the envelope belongs to another tenant, machine, kind or secret version',
+    );
+  const { format, keyVersion, kind, secretVersion } = parsed;
+  return { format, keyVersion, kind, secretVersion };
+}
+
 /** The HPKE associated data of an envelope (exported for the test vectors and other implementations). */
 export function envelopeAad(key: TenantPublicKey, record: EscrowRecord): Uint8Array<ArrayBuffer> {
   checkId('tenantId', key.tenantId);

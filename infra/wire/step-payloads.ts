@@ -81,6 +81,23 @@ const WifiNetworkSchema = Type.Object({
   radius: Type.Optional(RadiusPinSchema),
 });
 
+/** A local account name as Windows allows it: at most 20 characters, none of " / \\ [ ] : ; | = , + * ? < > @ */
+const LocalAccountName = Type.String({
+  minLength: 1,
+  maxLength: 20,
+  pattern: '^[^"/\\\\\\[\\]:;|=,+*?<>@\\u0000-\\u001f]+$',
+});
+
+/** The tenant key an escrow step seals to: public data (the server's current escrow key). */
+const EscrowRecipientSchema = Type.Object({
+  tenantId: Type.String({ maxLength: 128 }),
+  keyVersion: Type.Integer({ minimum: 1 }),
+  publicKey: Type.String({ maxLength: 128 }),
+});
+const EncryptionMethod = Type.Union([Type.Literal('XtsAes128'), Type.Literal('XtsAes256')]);
+/** A volume by its drive letter (BitLocker). */
+const MountPoint = Type.String({ pattern: '^[A-Z]:$' });
+
 /** A step that takes nothing. */
 const Nothing = Type.Object({});
 
@@ -157,6 +174,40 @@ const payloadSchemas = {
   [StepKind.DirectoryEnumerate]: Type.Object({
     ...DirectoryBindSchema,
     pageSize: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })),
+  }),
+  [StepKind.LocalAdminEscrow]: Type.Object({
+    /** The local account (Windows: at most 20 characters); created disabled-free if `create` and absent. */
+    account: LocalAccountName,
+    create: Type.Optional(Type.Boolean()),
+    recipient: EscrowRecipientSchema,
+    /** This machine's, the secret version the envelope is bound to (chosen by the workflow). */
+    machineId: Type.String({ maxLength: 128 }),
+    secretVersion: Type.Integer({ minimum: 1 }),
+    length: Type.Optional(Type.Integer({ minimum: 14, maximum: 64 })),
+  }),
+  [StepKind.BitLockerEscrow]: Type.Object({
+    mountPoint: MountPoint,
+    recipient: EscrowRecipientSchema,
+    machineId: Type.String({ maxLength: 128 }),
+    secretVersion: Type.Integer({ minimum: 1 }),
+    /** For the apply task that follows (the workflow copies them): the escrow step itself ignores them. */
+    encryptionMethod: Type.Optional(EncryptionMethod),
+    usedSpaceOnly: Type.Optional(Type.Boolean()),
+  }),
+  [StepKind.BitLockerApply]: Type.Object({
+    mountPoint: MountPoint,
+    secretVersion: Type.Integer({ minimum: 1 }),
+    envelopeDigest: Type.String({ pattern: '^[0-9a-f]{64}$' }),
+    encryptionMethod: Type.Optional(EncryptionMethod),
+    /** Encrypt only the used space (a new machine: fast; what Intune's silent enable does by default). */
+    usedSpaceOnly: Type.Optional(Type.Boolean()),
+  }),
+  [StepKind.LocalAdminApply]: Type.Object({
+    account: LocalAccountName,
+    create: Type.Optional(Type.Boolean()),
+    secretVersion: Type.Integer({ minimum: 1 }),
+    /** SHA-256 (hex) of the envelope the server stored: the agent sets the password only if it sealed that one. */
+    envelopeDigest: Type.String({ pattern: '^[0-9a-f]{64}$' }),
   }),
 } satisfies Record<StepKind, TSchema>;
 

@@ -20,6 +20,11 @@ const Flags = { alreadyDone: Type.Optional(Type.Boolean()), reboot: Type.Optiona
 const strict = { additionalProperties: false } as const;
 const result = <F extends TProperties>(fields: F) => Type.Object({ ...Flags, ...fields }, strict);
 
+/** A BitLocker key protector id as Windows prints it: a braced GUID. */
+const ProtectorId = Type.String({
+  pattern: '^\\{[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}\\}$',
+});
+
 /**
  * Autopilot fields as Intune imports them. A serial and a product id start with a letter or a
  * digit (never `=`, `+`, `-`, `@`: a spreadsheet formula) and hold no comma or quote; the hash is
@@ -213,6 +218,31 @@ const schemas = {
   [StepKind.Validate]: result({ items: Type.Array(ValidationItemSchema, { maxItems: 2000 }) }),
   /** The boot id before the reboot: the workflow waits for a different one. */
   [StepKind.Reboot]: result({ bootId: Text(64) }),
+  /** The `dde1` envelope of the new password (checked against the task by the API before it is stored). */
+  [StepKind.LocalAdminEscrow]: result({
+    envelope: Type.String({ maxLength: 4096, pattern: '^dde1\\.[A-Za-z0-9_.-]+$' }),
+    secretVersion: Type.Integer({ minimum: 1 }),
+  }),
+  [StepKind.BitLockerEscrow]: result({
+    envelope: Type.String({ maxLength: 4096, pattern: '^dde1\\.[A-Za-z0-9_.-]+$' }),
+    secretVersion: Type.Integer({ minimum: 1 }),
+  }),
+  [StepKind.BitLockerApply]: result({
+    /** The recovery-password protector that holds the escrowed version. */
+    protectorId: ProtectorId,
+    /** Other recovery-password protectors removed (a rotation). */
+    removed: Type.Array(ProtectorId, { maxItems: 32 }),
+    /** This step started encryption (the volume was fully decrypted). */
+    enabled: Type.Boolean(),
+    volumeStatus: Text(40),
+    protectionStatus: Text(20),
+    encryptionPercentage: Type.Number({ minimum: 0, maximum: 100 }),
+  }),
+  [StepKind.LocalAdminApply]: result({
+    account: Text(20),
+    secretVersion: Type.Integer({ minimum: 1 }),
+    created: Type.Boolean(),
+  }),
   [StepKind.BootId]: result({ bootId: Text(64) }),
   ...profileResultSchemas,
   /** The domain the gateway found, or null with the suffixes it tried. */

@@ -25,7 +25,16 @@ import {
   SiteSchema,
   UserSchema,
 } from '../../infra/db/entities';
+import { installEscrowKey, storeEscrowedSecret } from '../../infra/db/escrow';
 import { withTenant, type Orm } from '../../infra/db/orm';
+import {
+  generateTenantKey,
+  keyFingerprint,
+  parseWrappedTenantKey,
+  publicPart,
+  sealEscrowSecret,
+  wrapTenantKey,
+} from '../../infra/wire/escrow-envelope';
 import { buildTestApp } from '../helpers/api';
 import { mintApiToken } from '../helpers/auth';
 import { createTestDatabase, type TestDatabase } from '../helpers/database';
@@ -64,7 +73,8 @@ type Kind =
   | 'user'
   | 'apiToken'
   | 'profileMigration'
-  | 'profileMigrationBatch';
+  | 'profileMigrationBatch'
+  | 'escrowedSecret';
 type Ids = Record<Kind, string>;
 
 /** The ids each argument of a root field refers to. A new id argument must be declared here. */
@@ -108,6 +118,8 @@ const idArgs: Record<string, Kind> = {
   'Query.profileMigrations.machineId': 'machine',
   'Mutation.decideProfileMigration.id': 'profileMigration',
   'Mutation.cancelProfileMigration.id': 'profileMigration',
+  'Query.escrowedSecrets.machineId': 'machine',
+  'Mutation.revealSecret.id': 'escrowedSecret',
 };
 
 let serial = 0;
@@ -123,6 +135,8 @@ const inputs: Record<string, (ids: Ids) => Record<string, unknown>> = {
   UserAccessInput: (ids) => ({ userId: ids.user, role: 'viewer' }),
   CreateApiTokenInput: () => ({ name: 'walk', role: 'viewer' }),
   SetDomainCredentialInput: (ids) => ({ siteId: ids.site, user: 'walk', password: 'Walk-Passw0rd' }),
+  // Not a key made for this tenant: refused as ESCROW_KEY_INVALID by whoever may call it.
+  SetupEscrowKeyInput: () => ({ publicKey: 'walk', wrappedPrivateKey: 'ddk1.walk', keyVersion: 1 }),
   AddManualHostInput: (ids) => ({
     siteId: ids.site,
     name: 'Walk',
@@ -157,7 +171,10 @@ const scalarArgs: Record<string, unknown> = {
 };
 
 /** Fields that hand out a secret to callers with reveal-secrets only: the secret's subfield. */
-const secretFields: Record<string, string> = { 'Mutation.rotateEnrollmentKey': 'key' };
+const secretFields: Record<string, string> = {
+  'Mutation.rotateEnrollmentKey': 'key',
+  'Query.escrowKey': 'wrappedPrivateKey',
+};
 
 interface Answer {
   data: unknown;
@@ -278,6 +295,7 @@ const nonexistent = (): Ids =>
       'apiToken',
       'profileMigration',
       'profileMigrationBatch',
+      'escrowedSecret',
     ].map((k) => [k, randomUUID()]),
   ) as Ids;
 
@@ -376,6 +394,7 @@ async function runsFor(
     | 'machineTweakUndo'
     | 'profileMigration'
     | 'profileMigrationBatch'
+    | 'escrowedSecret'
   >,
   profile: string,
   undoMachine: string,
@@ -415,6 +434,7 @@ async function runsFor(
     machineRun: machineRunId,
     machineTweakUndo: undo.undoTweaks!.id as string,
     tweakUndo: fleetUndo.undoTweaksFleet!.id as string,
+    escrowedSecret: '', // filled in once the escrow key is installed (beforeAll)
   };
 }
 
@@ -532,6 +552,45 @@ beforeAll(async () => {
   };
   visible = await side(a.clientId, a.siteId);
   outOfScope = await side(second.clientId, second.siteId);
+  // Escrow (ADR 0044): a tenant key and one escrowed secret per side (rows only: no machine escrowed them).
+  const escrow = await generateTenantKey({ tenantId: a.tenantId, keyVersion: 1 });
+  const wrapped = await wrapTenantKey(escrow, 'walk-passphrase-long-enough');
+  const info = parseWrappedTenantKey(wrapped);
+  // The other tenant has a key of its own (its admin reads it, with the wrapped private key).
+  const bKey = await generateTenantKey({ tenantId: b.tenantId, keyVersion: 1 });
+  const bWrapped = await wrapTenantKey(bKey, 'walk-passphrase-long-enough');
+  await withTenant(orm, b.tenantId, async (em) =>
+    installEscrowKey(em, {
+      tenantId: b.tenantId,
+      keyVersion: 1,
+      publicKey: bKey.publicKey,
+      wrappedPrivateKey: bWrapped,
+      kdf: parseWrappedTenantKey(bWrapped).kdf,
+      fingerprint: await keyFingerprint(bKey.publicKey),
+      createdBy: 'walk',
+    }),
+  );
+  await withTenant(orm, a.tenantId, async (em) => {
+    await installEscrowKey(em, {
+      tenantId: a.tenantId,
+      keyVersion: 1,
+      publicKey: escrow.publicKey,
+      wrappedPrivateKey: wrapped,
+      kdf: info.kdf,
+      fingerprint: await keyFingerprint(escrow.publicKey),
+      createdBy: 'walk',
+    });
+    for (const side of [visible, outOfScope]) {
+      const record = { machineId: side.machine, kind: 'local-admin-password' as const, secretVersion: 1 };
+      const { secret } = await storeEscrowedSecret(em, {
+        tenantId: a.tenantId,
+        ...record,
+        keyVersion: 1,
+        envelope: await sealEscrowSecret(publicPart(escrow), record, 'Walk-Secret-1'),
+      });
+      side.escrowedSecret = secret.id;
+    }
+  });
 }, 120_000);
 
 afterAll(async () => {

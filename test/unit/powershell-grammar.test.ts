@@ -146,6 +146,13 @@ const cases: [string, (p: WindowsPlatform) => Promise<unknown>][] = [
     },
   ],
   [
+    'the escrowed local admin password (issue 16)',
+    async (p) => {
+      for (const create of [false, true])
+        await p.setLocalAdminPassword("O'Brien $x", 'unused', { create }).catch(() => undefined);
+    },
+  ],
+  [
     'protected secrets',
     async (p) => {
       await p.saveProtected('agent-key', 'x');

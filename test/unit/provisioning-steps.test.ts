@@ -84,6 +84,39 @@ describe('the plan', () => {
     expect(lean.map((s) => s.phase)).not.toContain('apps');
     expect(lean.find((s) => s.key === 'validation')!.payload).toMatchObject({ apps: [], installers: [] });
   });
+
+  it('puts the escrow steps in the security phase, sealed to the tenant key it is given, and refuses without one', () => {
+    const resolved = resolveProfile([
+      {
+        phases: {
+          identity: { enabled: false },
+          security: { enabled: true, localAdmin: { account: 'DrydockAdmin', create: true }, bitlocker: {} },
+        },
+      },
+    ]);
+    if (!resolved.ok) throw new Error(JSON.stringify(resolved.errors));
+    const recipient = { tenantId: 'tenant-1', keyVersion: 3, publicKey: 'B'.repeat(87) };
+    const plan = buildPlan(resolved.profile, { escrow: { machineId: 'machine-1', recipient } });
+    const security = plan.filter((s) => s.phase === 'security');
+    expect(security.map((s) => [s.key, s.kind])).toEqual([
+      ['security.local-admin', StepKind.LocalAdminEscrow],
+      ['security.bitlocker', StepKind.BitLockerEscrow],
+    ]);
+    expect(security[0]!.payload).toEqual({
+      account: 'DrydockAdmin',
+      create: true,
+      recipient,
+      machineId: 'machine-1',
+      secretVersion: 1,
+    });
+    expect(plan.findIndex((s) => s.phase === 'security')).toBe(
+      plan.findIndex((s) => s.key === 'preflight') + 1,
+    );
+    expect(() => buildPlan(resolved.profile)).toThrow('tenant escrow key');
+    // A bad account name is the profile's error, not the machine's.
+    const bad = resolveProfile([{ phases: { security: { enabled: true, localAdmin: { account: 'a/b' } } } }]);
+    expect(bad.ok).toBe(false);
+  });
 });
 
 describe('steps on the simulated host: check, then act', () => {

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -10,8 +11,10 @@ import {
   type HostOptions,
 } from '../../agent/platform/simulated/simulated-host';
 import { runStep } from '../../agent/steps';
+import { envelopeDigest, PendingSecrets } from '../../agent/steps/escrow';
 import { classifyWingetExit, WingetCode } from '../../agent/steps/winget-codes';
 import { buildPlan } from '../../infra/provisioning/plan';
+import { generateTenantKey, openEscrowSecret, publicPart } from '../../infra/wire/escrow-envelope';
 import { standardProfile } from '../../infra/provisioning/profile';
 import { StepKind, type StepPayloads, type TweaksPayload } from '../../infra/wire/agent-steps';
 import { checkStepResult } from '../../infra/wire/step-results';
@@ -38,6 +41,7 @@ afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
 const ctx: StepContext = {
   idempotencyKey: 'wf:1',
+  pendingSecrets: new PendingSecrets(),
   progress: async () => {},
   checkApi: async () => ({ ok: true, ms: 1, detail: 'ok' }),
   signal: new AbortController().signal,
@@ -363,6 +367,40 @@ describe('every step kind', () => {
     await step(StepKind.Inventory, {}); // as collectInventory asks: no Autopilot hash
     await step(StepKind.BootId, {});
     await step(StepKind.Reboot, { reason: 'every kind answered' });
+    const escrowKey = await generateTenantKey({ tenantId: 'tenant-1', keyVersion: 1 });
+    const sealed = await runStep(
+      host,
+      StepKind.LocalAdminEscrow,
+      {
+        account: 'DrydockAdmin',
+        create: true,
+        recipient: publicPart(escrowKey),
+        machineId: 'machine-1',
+        secretVersion: 1,
+      },
+      ctx,
+    );
+    expect(checkStepResult(StepKind.LocalAdminEscrow, sealed)).toBeNull();
+    answered.add(StepKind.LocalAdminEscrow);
+    await step(StepKind.LocalAdminApply, {
+      account: 'DrydockAdmin',
+      create: true,
+      secretVersion: 1,
+      envelopeDigest: envelopeDigest(sealed.envelope),
+    });
+    const recovery = await runStep(
+      host,
+      StepKind.BitLockerEscrow,
+      { mountPoint: 'C:', recipient: publicPart(escrowKey), machineId: 'machine-1', secretVersion: 1 },
+      ctx,
+    );
+    expect(checkStepResult(StepKind.BitLockerEscrow, recovery)).toBeNull();
+    answered.add(StepKind.BitLockerEscrow);
+    await step(StepKind.BitLockerApply, {
+      mountPoint: 'C:',
+      secretVersion: 1,
+      envelopeDigest: envelopeDigest(recovery.envelope),
+    });
     // The profile.* kinds need a host with user profiles: test/helpers/migration-host.ts checks each
     // of their results against the same schemas (test/unit/profile-migration-host.test.ts). The
     // directory.* kinds run on a gateway against a real domain controller: directory.test.ts checks
@@ -372,5 +410,212 @@ describe('every step kind', () => {
         .filter((k) => !k.startsWith('profile.') && !k.startsWith('directory.'))
         .sort(),
     );
+  });
+});
+
+describe('the local admin password, escrow before change (issue 16)', () => {
+  const account = 'DrydockAdmin';
+  const escrowPayload = (
+    key: { tenantId: string; keyVersion: number; publicKey: string },
+    secretVersion: number,
+  ) => ({
+    account,
+    create: true,
+    recipient: key,
+    machineId: 'machine-1',
+    secretVersion,
+  });
+  const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
+
+  it('changes nothing when escrowing; sets exactly the escrowed password when applying; the key holder opens it', async () => {
+    const host = hosts();
+    const key = await generateTenantKey({ tenantId: 'tenant-1', keyVersion: 1 });
+    const before = host.snapshot.localPasswords;
+    const sealed = await run(host, StepKind.LocalAdminEscrow, escrowPayload(publicPart(key), 1));
+    expect(host.snapshot.localPasswords).toEqual(before);
+    expect(host.localPasswordHash(account)).toBeNull();
+    const applied = await run(host, StepKind.LocalAdminApply, {
+      account,
+      create: true,
+      secretVersion: 1,
+      envelopeDigest: envelopeDigest(sealed.envelope),
+    });
+    expect(applied).toEqual({ account, secretVersion: 1, created: true });
+    const password = await openEscrowSecret(
+      key,
+      { machineId: 'machine-1', kind: 'local-admin-password', secretVersion: 1 },
+      sealed.envelope,
+    );
+    expect(host.localPasswordHash(account)).toBe(sha256(password));
+    expect(password).toMatch(/[A-Z]/);
+    expect(password).toMatch(/[a-z]/);
+    expect(password).toMatch(/[0-9]/);
+    expect(JSON.stringify(applied) + JSON.stringify(sealed)).not.toContain(password);
+  });
+
+  it('refuses to set a password whose envelope the server did not store, or after a restart, and changes nothing', async () => {
+    const host = hosts();
+    const key = await generateTenantKey({ tenantId: 'tenant-1', keyVersion: 1 });
+    const sealed = await run(host, StepKind.LocalAdminEscrow, escrowPayload(publicPart(key), 1));
+    // A second seal of the same version (a redelivery whose first result the server kept): the
+    // server's digest names the first envelope, which this agent no longer holds.
+    const again = await run(host, StepKind.LocalAdminEscrow, escrowPayload(publicPart(key), 1));
+    expect(again.envelope).not.toBe(sealed.envelope);
+    const refused = await rejection(
+      runStep(
+        host,
+        StepKind.LocalAdminApply,
+        { account, create: true, secretVersion: 1, envelopeDigest: envelopeDigest(sealed.envelope) },
+        ctx,
+      ),
+    );
+    expect(refused).toBeInstanceOf(StepError);
+    expect((refused as StepError).type).toBe('EscrowPendingLost');
+    // A restarted agent (a fresh process's memory) holds nothing at all.
+    const restarted = await rejection(
+      runStep(
+        host,
+        StepKind.LocalAdminApply,
+        { account, create: true, secretVersion: 1, envelopeDigest: envelopeDigest(again.envelope) },
+        { ...ctx, pendingSecrets: new PendingSecrets() },
+      ),
+    );
+    expect((restarted as StepError).type).toBe('EscrowPendingLost');
+    expect(host.localPasswordHash(account)).toBeNull();
+    expect(Object.keys(host.snapshot.effects).filter((e) => e.startsWith('local-password:'))).toEqual([]);
+  });
+
+  it('does not create an account it was not asked to', async () => {
+    const host = hosts();
+    const key = await generateTenantKey({ tenantId: 'tenant-1', keyVersion: 1 });
+    const sealed = await run(host, StepKind.LocalAdminEscrow, {
+      ...escrowPayload(publicPart(key), 1),
+      create: false,
+    });
+    const error = await rejection(
+      runStep(
+        host,
+        StepKind.LocalAdminApply,
+        { account, secretVersion: 1, envelopeDigest: envelopeDigest(sealed.envelope) },
+        ctx,
+      ),
+    );
+    expect((error as Error).message).toContain('was not found');
+    // The image's built-in Administrator is rotated in place.
+    const builtIn = await run(host, StepKind.LocalAdminEscrow, {
+      ...escrowPayload(publicPart(key), 2),
+      account: 'Administrator',
+      create: false,
+    });
+    await expect(
+      run(host, StepKind.LocalAdminApply, {
+        account: 'Administrator',
+        secretVersion: 2,
+        envelopeDigest: envelopeDigest(builtIn.envelope),
+      }),
+    ).resolves.toEqual({ account: 'Administrator', secretVersion: 2, created: false });
+  });
+});
+
+describe('BitLocker, the recovery password escrowed before encryption (issue 16)', () => {
+  const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
+  const escrowed = async (
+    host: SimulatedPlatform,
+    key: Awaited<ReturnType<typeof generateTenantKey>>,
+    v: number,
+  ) => {
+    const sealed = await run(host, StepKind.BitLockerEscrow, {
+      mountPoint: 'C:',
+      recipient: publicPart(key),
+      machineId: 'machine-1',
+      secretVersion: v,
+    });
+    const password = await openEscrowSecret(
+      key,
+      { machineId: 'machine-1', kind: 'bitlocker-recovery-password', secretVersion: v },
+      sealed.envelope,
+    );
+    return { sealed, password };
+  };
+
+  it('touches nothing when escrowing; then adds exactly that recovery password, and only then encrypts with the TPM', async () => {
+    const host = hosts();
+    const key = await generateTenantKey({ tenantId: 'tenant-1', keyVersion: 1 });
+    const { sealed, password } = await escrowed(host, key, 1);
+    expect(password).toMatch(/^([0-9]{6}-){7}[0-9]{6}$/);
+    for (const group of password.split('-')) expect(Number(group) % 11).toBe(0);
+    expect(host.snapshot.bitlocker).toEqual({ protectionOn: false });
+    const order: string[] = [];
+    host.afterEffect = (effect) => void order.push(effect.split(':')[0]!);
+    const applied = await run(host, StepKind.BitLockerApply, {
+      mountPoint: 'C:',
+      secretVersion: 1,
+      envelopeDigest: envelopeDigest(sealed.envelope),
+    });
+    expect(order).toEqual(['bitlocker-protector', 'bitlocker-enable']);
+    expect(applied).toMatchObject({
+      enabled: true,
+      removed: [],
+      volumeStatus: 'FullyEncrypted',
+      protectionStatus: 'On',
+      encryptionPercentage: 100,
+    });
+    expect(host.recoveryPasswordHashes()).toEqual([sha256(password)]);
+    expect(JSON.stringify(applied)).not.toContain(password);
+  });
+
+  it('rotates the recovery password of an encrypted volume instead of decrypting it', async () => {
+    const host = hosts();
+    const key = await generateTenantKey({ tenantId: 'tenant-1', keyVersion: 1 });
+    const first = await escrowed(host, key, 1);
+    await run(host, StepKind.BitLockerApply, {
+      mountPoint: 'C:',
+      secretVersion: 1,
+      envelopeDigest: envelopeDigest(first.sealed.envelope),
+    });
+    const oldId = (await host.bitlockerVolume('C:')).protectors.find(
+      (p) => p.type === 'RecoveryPassword',
+    )!.id;
+    const second = await escrowed(host, key, 2);
+    const applied = await run(host, StepKind.BitLockerApply, {
+      mountPoint: 'C:',
+      secretVersion: 2,
+      envelopeDigest: envelopeDigest(second.sealed.envelope),
+    });
+    expect(applied).toMatchObject({ enabled: false, removed: [oldId], volumeStatus: 'FullyEncrypted' });
+    expect(host.recoveryPasswordHashes()).toEqual([sha256(second.password)]);
+    expect(host.snapshot.effects['bitlocker-enable']).toBe(1);
+    expect((await host.bitlockerVolume('C:')).protectors.map((p) => p.type).sort()).toEqual([
+      'RecoveryPassword',
+      'Tpm',
+    ]);
+  });
+
+  it('changes nothing for a recovery password it no longer holds; without a ready TPM the escrowed password is on the volume and encryption is refused', async () => {
+    const host = hosts();
+    const key = await generateTenantKey({ tenantId: 'tenant-1', keyVersion: 1 });
+    const { sealed, password } = await escrowed(host, key, 1);
+    const lost = await rejection(
+      runStep(
+        host,
+        StepKind.BitLockerApply,
+        { mountPoint: 'C:', secretVersion: 1, envelopeDigest: envelopeDigest(sealed.envelope) },
+        { ...ctx, pendingSecrets: new PendingSecrets() },
+      ),
+    );
+    expect((lost as StepError).type).toBe('EscrowPendingLost');
+    expect(host.snapshot.bitlocker).toEqual({ protectionOn: false });
+    host.mutate((s) => void (s.tpm.ready = false));
+    const refused = await rejection(
+      runStep(
+        host,
+        StepKind.BitLockerApply,
+        { mountPoint: 'C:', secretVersion: 1, envelopeDigest: envelopeDigest(sealed.envelope) },
+        ctx,
+      ),
+    );
+    expect((refused as Error).message).toContain('TPM');
+    expect(host.snapshot.bitlocker.volumeStatus ?? 'FullyDecrypted').toBe('FullyDecrypted');
+    expect(host.recoveryPasswordHashes()).toEqual([sha256(password)]);
   });
 });

@@ -1041,3 +1041,93 @@ describe('the tweak catalogue on Windows', () => {
     expect(script).not.toContain('Use-DefaultUserHive');
   });
 });
+
+describe('the local admin password (issue 16)', () => {
+  it('travels on stdin into a SecureString that only .NET sees; Set-LocalUser binds it; the account is a quoted literal', async () => {
+    const password = "Pa$$w0rd'`$(whoami)!";
+    const { platform, calls, script } = platformWith(() => ok('{"created":false}'));
+    await expect(platform.setLocalAdminPassword("O'Brien", password, { create: false })).resolves.toEqual({
+      created: false,
+    });
+    expect(calls).toHaveLength(1);
+    expect(literalAfter(script(), '$name = ')).toBe("O'Brien");
+    expect(script()).toContain('$create = $false');
+    // Never in the script (script block logging records it), nor through a cmdlet's string parameter.
+    expect(script()).not.toContain(password);
+    expect(script()).not.toContain('ConvertTo-SecureString');
+    expect(script()).not.toContain('AsPlainText');
+    expect(script()).toContain('[Convert]::FromBase64String([Console]::In.ReadToEnd())');
+    expect(script()).toContain('$secure.AppendChar($c)');
+    expect(script()).toContain('Set-LocalUser -Name $name -Password $secure');
+    expect(script()).toContain("Add-LocalGroupMember -SID 'S-1-5-32-544' -Member $name");
+    expect(script()).toContain('$secure.Dispose()');
+    expect(Buffer.from(calls[0]!.opts!.stdin!, 'base64').toString('utf8')).toBe(password);
+  });
+
+  it('creates the dedicated account only when asked, with New-LocalUser', async () => {
+    const { platform, script } = platformWith(() => ok('{"created":true}'));
+    await expect(
+      platform.setLocalAdminPassword('DrydockAdmin', 'x'.repeat(24), { create: true }),
+    ).resolves.toEqual({
+      created: true,
+    });
+    expect(script()).toContain('$create = $true');
+    expect(script()).toContain('New-LocalUser -Name $name -Password $secure -PasswordNeverExpires');
+    expect(script()).toContain("throw [System.ArgumentException]::new('the local account does not exist')");
+  });
+});
+
+describe('BitLocker (issue 16)', () => {
+  it('reads the volume and its protectors, one protector or many', async () => {
+    const one = platformWith(() =>
+      json({
+        volumeStatus: 'FullyDecrypted',
+        protectionStatus: 'Off',
+        encryptionPercentage: 0,
+        protectors: { id: '{A}', type: 'Tpm' },
+      }),
+    );
+    await expect(one.platform.bitlockerVolume('C:')).resolves.toEqual({
+      volumeStatus: 'FullyDecrypted',
+      protectionStatus: 'Off',
+      encryptionPercentage: 0,
+      protectors: [{ id: '{A}', type: 'Tpm' }],
+    });
+    expect(one.script()).toContain("Get-BitLockerVolume -MountPoint 'C:' -ErrorAction Stop");
+    expect(one.script()).toContain('KeyProtectorType');
+  });
+
+  it('adds the recovery password from stdin through WMI’s .NET method, never a cmdlet parameter', async () => {
+    const password = '111111-222222-333333-444444-555555-666666-000000-123453';
+    const id = '{0B3C1A2D-1111-4222-8333-944445555666}';
+    const { platform, calls, script } = platformWith(() => ok(JSON.stringify({ protectorId: id })));
+    await expect(platform.addRecoveryPasswordProtector('C:', password)).resolves.toEqual({ protectorId: id });
+    expect(literalAfter(script(), '$drive = ')).toBe('C:');
+    expect(script()).not.toContain(password);
+    expect(script()).not.toContain('Add-BitLockerKeyProtector');
+    expect(script()).not.toContain('-RecoveryPassword');
+    expect(script()).toContain(
+      "Get-WmiObject -Namespace 'root\\cimv2\\Security\\MicrosoftVolumeEncryption' -Class Win32_EncryptableVolume",
+    );
+    expect(script()).toContain("$volume.ProtectKeyWithNumericalPassword('Drydock escrow', $password)");
+    expect(Buffer.from(calls[0]!.opts!.stdin!, 'base64').toString('ascii')).toBe(password);
+    await expect(
+      platformWith(() => ok('{"protectorId":"not an id"}')).platform.addRecoveryPasswordProtector(
+        'C:',
+        password,
+      ),
+    ).rejects.toThrow('unexpected output');
+  });
+
+  it('enables with the TPM protector only (one protector per Enable-BitLocker), and removes protectors by id', async () => {
+    const { platform, calls } = platformWith(() => ok());
+    await platform.enableBitLockerTpm('C:', { encryptionMethod: 'XtsAes256', usedSpaceOnly: true });
+    await platform.removeKeyProtector('C:', '{0B3C1A2D-1111-4222-8333-944445555666}');
+    expect(calls[0]!.script).toBe(
+      "Enable-BitLocker -MountPoint 'C:' -EncryptionMethod 'XtsAes256' -TpmProtector -SkipHardwareTest -UsedSpaceOnly:$true -ErrorAction Stop | Out-Null",
+    );
+    expect(calls[1]!.script).toBe(
+      "Remove-BitLockerKeyProtector -MountPoint 'C:' -KeyProtectorId '{0B3C1A2D-1111-4222-8333-944445555666}' -ErrorAction Stop | Out-Null",
+    );
+  });
+});

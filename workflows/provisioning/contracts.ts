@@ -55,6 +55,8 @@ export enum ProvisioningFailure {
   NameTaken = 'NameTaken',
   InvalidName = 'InvalidName',
   NoFreeName = 'NoFreeName',
+  /** The profile escrows a secret (security phase) but the tenant has no escrow key (ADR 0044). */
+  EscrowKeyMissing = 'EscrowKeyMissing',
 }
 
 export const provisionMachineWorkflowId = (machineId: string, runId: string): string =>

@@ -19,6 +19,7 @@ import {
   type RegistryData,
   type RegistrySnapshot,
   type TweakRecord,
+  type BitLockerVolumeState,
   type WifiNetworkSpec,
   type WingetReadiness,
   type MigrationTarget,
@@ -45,7 +46,17 @@ export interface SimulatedHostState {
   registry: Record<string, Record<string, string | number>>;
   users: { name: string; sid: string }[];
   apps: { id: string; version: string }[];
-  bitlocker: { protectionOn: boolean };
+  /**
+   * The system volume's BitLocker. `volumeStatus` and `protectors` are absent in states saved before
+   * issue 16 (then: fully decrypted, no protectors). Recovery passwords are kept as a hash of the
+   * 48 digits, as the model of what Windows could show (the test compares it with escrow).
+   */
+  bitlocker: {
+    protectionOn: boolean;
+    volumeStatus?: 'FullyDecrypted' | 'EncryptionInProgress' | 'FullyEncrypted';
+    encryptionMethod?: string;
+    protectors?: { id: string; type: 'Tpm' | 'RecoveryPassword'; sha256?: string }[];
+  };
   domain: string | null;
   pendingReboot: boolean;
   /** How many times each step (by idempotency key) actually ran on this machine. */
@@ -86,6 +97,11 @@ export interface SimulatedHostState {
   processes: string[];
   /** Accounts, profiles, their ACLs and hives, AppX, groups, OneDrive, Entra join (profile migration). */
   profiles: SimulatedProfiles;
+  /**
+   * Local accounts' passwords as the SAM holds them: a hash, never the text (SHA-256 here for the
+   * model). Tests compare it with what escrow reveals. Absent in states saved before issue 16.
+   */
+  localPasswords?: Record<string, { sha256: string; administrator: boolean; changes: number }>;
 }
 
 export interface SimulatedWinget {
@@ -228,6 +244,14 @@ export function newHostState(name: string, seed: string, options: HostOptions = 
     signedIn: [],
     processes: [],
     profiles: emptyProfiles(),
+    // The image's built-in Administrator, with a password Drydock never knew.
+    localPasswords: {
+      administrator: {
+        sha256: createHash('sha256').update(randomUUID()).digest('hex'),
+        administrator: true,
+        changes: 0,
+      },
+    },
   };
 }
 
@@ -752,6 +776,104 @@ export class SimulatedPlatform implements Platform {
         true,
       );
     this.effect(`wifi:${network.ssid}`, (s) => void s.wifi.push(network.ssid));
+  }
+
+  async setLocalAdminPassword(
+    account: string,
+    password: string,
+    options: { create: boolean },
+  ): Promise<{ created: boolean }> {
+    const key = account.toLowerCase();
+    const existing = this.state.localPasswords?.[key];
+    if (!existing && !options.create)
+      throw new PlatformError(`Set-LocalUser: User ${account} was not found.`, true);
+    const sha256 = createHash('sha256').update(password, 'utf8').digest('hex');
+    this.effect(`local-password:${key}`, (s) => {
+      s.localPasswords ??= {};
+      s.localPasswords[key] = { sha256, administrator: true, changes: (existing?.changes ?? 0) + 1 };
+    });
+    return { created: !existing };
+  }
+
+  async bitlockerVolume(mountPoint: string): Promise<BitLockerVolumeState> {
+    this.checkSystemVolume(mountPoint);
+    const b = this.state.bitlocker;
+    const volumeStatus = b.volumeStatus ?? 'FullyDecrypted';
+    return {
+      volumeStatus,
+      protectionStatus: b.protectionOn ? 'On' : 'Off',
+      encryptionPercentage: volumeStatus === 'FullyDecrypted' ? 0 : 100,
+      protectors: (b.protectors ?? []).map(({ id, type }) => ({ id, type })),
+    };
+  }
+
+  async addRecoveryPasswordProtector(mountPoint: string, password: string): Promise<{ protectorId: string }> {
+    this.checkSystemVolume(mountPoint);
+    // What ProtectKeyWithNumericalPassword checks: 8 groups of 6 digits, each divisible by 11, ≤ 720885.
+    const groups = password.split('-');
+    if (
+      groups.length !== 8 ||
+      groups.some((g) => !/^[0-9]{6}$/.test(g) || Number(g) % 11 !== 0 || Number(g) > 720885)
+    )
+      throw new PlatformError(
+        'ProtectKeyWithNumericalPassword: the numerical password is not valid (0x80310035)',
+        true,
+      );
+    const id = `{${randomUUID().toUpperCase()}}`;
+    const sha256 = createHash('sha256').update(password, 'utf8').digest('hex');
+    this.effect(`bitlocker-protector:${id}`, (s) => {
+      s.bitlocker.protectors = [...(s.bitlocker.protectors ?? []), { id, type: 'RecoveryPassword', sha256 }];
+    });
+    return { protectorId: id };
+  }
+
+  async removeKeyProtector(mountPoint: string, protectorId: string): Promise<void> {
+    this.checkSystemVolume(mountPoint);
+    this.effect(`bitlocker-remove:${protectorId}`, (s) => {
+      s.bitlocker.protectors = (s.bitlocker.protectors ?? []).filter((p) => p.id !== protectorId);
+    });
+  }
+
+  async enableBitLockerTpm(
+    mountPoint: string,
+    options: { encryptionMethod: 'XtsAes128' | 'XtsAes256'; usedSpaceOnly: boolean },
+  ): Promise<void> {
+    this.checkSystemVolume(mountPoint);
+    if (!this.state.tpm.present || !this.state.tpm.ready)
+      throw new PlatformError('Enable-BitLocker: the TPM is not present or not ready (0x80284008)', true);
+    if ((this.state.bitlocker.volumeStatus ?? 'FullyDecrypted') !== 'FullyDecrypted')
+      throw new PlatformError(
+        'Enable-BitLocker: the volume is already encrypted or encrypting (0x80310030)',
+        true,
+      );
+    // Encryption of a used-space-only new image is modelled as immediate.
+    this.effect('bitlocker-enable', (s) => {
+      s.bitlocker.protectors = [
+        ...(s.bitlocker.protectors ?? []),
+        { id: `{${randomUUID().toUpperCase()}}`, type: 'Tpm' },
+      ];
+      s.bitlocker.volumeStatus = 'FullyEncrypted';
+      s.bitlocker.encryptionMethod = options.encryptionMethod;
+      s.bitlocker.protectionOn = true;
+    });
+  }
+
+  /** Hashes of the volume's recovery passwords (tests: compare with what escrow reveals). */
+  recoveryPasswordHashes(): string[] {
+    return (this.state.bitlocker.protectors ?? []).flatMap((p) => (p.sha256 ? [p.sha256] : []));
+  }
+
+  private checkSystemVolume(mountPoint: string): void {
+    if (mountPoint !== 'C:')
+      throw new PlatformError(
+        `Get-BitLockerVolume: no volume ${mountPoint} (the simulated host has C: only)`,
+        true,
+      );
+  }
+
+  /** The SAM's hash of a local account's password (tests: compare with what escrow reveals). */
+  localPasswordHash(account: string): string | null {
+    return this.state.localPasswords?.[account.toLowerCase()]?.sha256 ?? null;
   }
 
   async autopilotHash(): Promise<AutopilotHash> {

@@ -1305,3 +1305,88 @@ export function restartScript(reason: string): string {
 if ($result.exitCode -ne 0 -and $result.exitCode -ne 1190) { throw "shutdown.exe failed with exit code $($result.exitCode): $(Get-FirstLine $result.output)" }`
   );
 }
+
+/**
+ * Sets a local administrator's password, or creates the account in Administrators (by its SID,
+ * S-1-5-32-544: the group's name is localised). The password arrives on stdin as base64 and meets
+ * only .NET on the way into a SecureString: never `ConvertTo-SecureString -AsPlainText`, whose
+ * -String argument module logging (event 4103) records; `Set-LocalUser -Password` and
+ * `New-LocalUser -Password` bind the SecureString, which logging shows only as its type name
+ * (Microsoft.PowerShell.LocalAccounts docs: both take `-Password <SecureString>`). Prints
+ * `{"created":bool}`.
+ */
+export function setLocalAdminPasswordScript(account: string, create: boolean): string {
+  return psCommand`$name = ${account}
+$create = ${create}
+$bytes = [Convert]::FromBase64String([Console]::In.ReadToEnd())
+$secure = New-Object System.Security.SecureString
+try {
+  $chars = [System.Text.Encoding]::UTF8.GetChars($bytes)
+  foreach ($c in $chars) { $secure.AppendChar($c) }
+  [Array]::Clear($chars, 0, $chars.Length)
+  $secure.MakeReadOnly()
+  $created = $false
+  if ($null -eq (Get-LocalUser -Name $name -ErrorAction SilentlyContinue)) {
+    if (-not $create) { throw [System.ArgumentException]::new('the local account does not exist') }
+    New-LocalUser -Name $name -Password $secure -PasswordNeverExpires -AccountNeverExpires -Description 'Drydock escrowed local administrator' | Out-Null
+    $created = $true
+  } else {
+    Set-LocalUser -Name $name -Password $secure
+  }
+  try { Add-LocalGroupMember -SID 'S-1-5-32-544' -Member $name -ErrorAction Stop }
+  catch [Microsoft.PowerShell.Commands.MemberExistsException] { }
+  [Console]::Out.Write((@{ created = $created } | ConvertTo-Json -Compress))
+} finally {
+  [Array]::Clear($bytes, 0, $bytes.Length)
+  $secure.Dispose()
+}`;
+}
+
+/** A volume's BitLocker state and key protectors, as JSON (Get-BitLockerVolume). */
+export function bitlockerVolumeScript(mountPoint: string): string {
+  return psCommand`$v = Get-BitLockerVolume -MountPoint ${mountPoint} -ErrorAction Stop
+[pscustomobject]@{
+  volumeStatus = [string]$v.VolumeStatus
+  protectionStatus = [string]$v.ProtectionStatus
+  encryptionPercentage = [double]$v.EncryptionPercentage
+  protectors = @($v.KeyProtector | ForEach-Object { [pscustomobject]@{ id = [string]$_.KeyProtectorId; type = [string]$_.KeyProtectorType } })
+}`;
+}
+
+/**
+ * Adds a recovery-password protector with the password read from stdin (base64). Through WMI's
+ * Win32_EncryptableVolume.ProtectKeyWithNumericalPassword as a .NET method call on the
+ * ManagementObject — not `Add-BitLockerKeyProtector -RecoveryPassword <string>`, whose argument
+ * module logging (event 4103) would record. Prints the new protector's id.
+ */
+export function addRecoveryPasswordScript(mountPoint: string): string {
+  return psCommand`$drive = ${mountPoint}
+$bytes = [Convert]::FromBase64String([Console]::In.ReadToEnd())
+try {
+  $password = [System.Text.Encoding]::ASCII.GetString($bytes)
+  $volume = Get-WmiObject -Namespace 'root\\cimv2\\Security\\MicrosoftVolumeEncryption' -Class Win32_EncryptableVolume | Where-Object { $_.DriveLetter -eq $drive }
+  if ($null -eq $volume) { throw [System.ArgumentException]::new('no BitLocker volume with that drive letter') }
+  $result = $volume.ProtectKeyWithNumericalPassword('Drydock escrow', $password)
+  if ($result.ReturnValue -ne 0) { throw [System.ComponentModel.Win32Exception]::new([int]$result.ReturnValue, 'ProtectKeyWithNumericalPassword failed') }
+  [Console]::Out.Write((@{ protectorId = [string]$result.VolumeKeyProtectorID } | ConvertTo-Json -Compress))
+} finally {
+  [Array]::Clear($bytes, 0, $bytes.Length)
+  $password = $null
+}`;
+}
+
+export function removeKeyProtectorScript(mountPoint: string, protectorId: string): string {
+  return psCommand`Remove-BitLockerKeyProtector -MountPoint ${mountPoint} -KeyProtectorId ${protectorId} -ErrorAction Stop | Out-Null`;
+}
+
+/**
+ * Starts encryption with the TPM protector (Microsoft's Enable-BitLocker: one protector per call;
+ * the recovery password was added before). -SkipHardwareTest: no restart for a hardware test, as
+ * Intune's silent enable does; -UsedSpaceOnly for a new machine.
+ */
+export function enableBitLockerScript(
+  mountPoint: string,
+  options: { encryptionMethod: 'XtsAes128' | 'XtsAes256'; usedSpaceOnly: boolean },
+): string {
+  return psCommand`Enable-BitLocker -MountPoint ${mountPoint} -EncryptionMethod ${options.encryptionMethod} -TpmProtector -SkipHardwareTest -UsedSpaceOnly:${options.usedSpaceOnly} -ErrorAction Stop | Out-Null`;
+}

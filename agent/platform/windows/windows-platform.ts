@@ -28,6 +28,7 @@ import type {
   RegistryData,
   TweakRecord,
   WifiNetworkSpec,
+  BitLockerVolumeState,
   WingetReadiness,
 } from '../platform';
 import { DownloadNetwork, parseWinHttpProxy, systemTrust, WINHTTP_PROXY } from './download-network';
@@ -43,6 +44,11 @@ import {
 } from './powershell';
 import {
   addWifiProfileScript,
+  setLocalAdminPasswordScript,
+  addRecoveryPasswordScript,
+  bitlockerVolumeScript,
+  enableBitLockerScript,
+  removeKeyProtectorScript,
   AUTOPILOT,
   COMPUTER_NAME,
   installerScript,
@@ -404,6 +410,55 @@ export class WindowsPlatform implements Platform {
   async wifiProfiles(): Promise<string[]> {
     const names = list(await this.json<unknown>(WIFI_PROFILES));
     return [...new Set(names.filter((n): n is string => typeof n === 'string' && n !== ''))];
+  }
+
+  async bitlockerVolume(mountPoint: string): Promise<BitLockerVolumeState> {
+    const raw = await this.json<Record<string, unknown>>(bitlockerVolumeScript(mountPoint));
+    const list = raw.protectors === null || raw.protectors === undefined ? [] : [raw.protectors].flat();
+    return {
+      volumeStatus: String(raw.volumeStatus ?? ''),
+      protectionStatus: String(raw.protectionStatus ?? ''),
+      encryptionPercentage: Number(raw.encryptionPercentage ?? 0),
+      protectors: (list as { id?: unknown; type?: unknown }[]).map((p) => ({
+        id: String(p.id ?? ''),
+        type: String(p.type ?? ''),
+      })),
+    };
+  }
+
+  /** See addRecoveryPasswordScript: the password travels on stdin and meets only .NET. */
+  async addRecoveryPasswordProtector(mountPoint: string, password: string): Promise<{ protectorId: string }> {
+    const out = await this.exec(addRecoveryPasswordScript(mountPoint), {
+      stdin: Buffer.from(password, 'ascii').toString('base64'),
+    });
+    const { protectorId } = JSON.parse(out.trim()) as { protectorId?: unknown };
+    if (typeof protectorId !== 'string' || !/^\{[0-9A-Fa-f-]{36}\}$/.test(protectorId))
+      throw new Error('unexpected output from adding a recovery password protector');
+    return { protectorId };
+  }
+
+  async removeKeyProtector(mountPoint: string, protectorId: string): Promise<void> {
+    await this.exec(removeKeyProtectorScript(mountPoint, protectorId));
+  }
+
+  async enableBitLockerTpm(
+    mountPoint: string,
+    options: { encryptionMethod: 'XtsAes128' | 'XtsAes256'; usedSpaceOnly: boolean },
+  ): Promise<void> {
+    await this.exec(enableBitLockerScript(mountPoint, options), { timeoutMs: 300_000 });
+  }
+
+  /** See setLocalAdminPasswordScript: the password travels on stdin, as saveProtected's secrets do. */
+  async setLocalAdminPassword(
+    account: string,
+    password: string,
+    options: { create: boolean },
+  ): Promise<{ created: boolean }> {
+    const out = await this.exec(setLocalAdminPasswordScript(account, options.create), {
+      stdin: Buffer.from(password, 'utf8').toString('base64'),
+    });
+    const parsed = JSON.parse(out.trim()) as { created?: unknown };
+    return { created: parsed.created === true };
   }
 
   async addWifiProfile(network: WifiNetworkSpec): Promise<void> {

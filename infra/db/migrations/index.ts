@@ -18,6 +18,7 @@ import { Migration0019RunCounts } from './0019-run-counts';
 import { Migration0020ClientScopeForMigrations } from './0020-client-scope-for-migrations';
 import { Migration0021DiscoveredHosts } from './0021-discovered-hosts';
 import { Migration0022CredentialCandidates } from './0022-credential-candidates';
+import { Migration0025Escrow } from './0025-escrow';
 import { Migration0027RetentionMigrationsAndSessions } from './0027-retention-migrations-and-sessions';
 
 /** Checked-in migrations, in order. Listed explicitly so bundlers and tsx need no file discovery. */
@@ -41,5 +42,6 @@ export const migrationsList: MigrationObject[] = [
   { name: '0020-client-scope-for-migrations', class: Migration0020ClientScopeForMigrations },
   { name: '0021-discovered-hosts', class: Migration0021DiscoveredHosts },
   { name: '0022-credential-candidates', class: Migration0022CredentialCandidates },
+  { name: '0025-escrow', class: Migration0025Escrow },
   { name: '0027-retention-migrations-and-sessions', class: Migration0027RetentionMigrationsAndSessions },
 ];

@@ -1,0 +1,280 @@
+import { createHash } from 'node:crypto';
+import type { EscrowKind, TenantPublicKey, WrappedKeyInfo } from '../wire/escrow-envelope';
+import type { EntityManager } from './orm';
+
+/**
+ * The escrow tables (migration 0025, ADR 0044): tenant escrow keys and escrowed secrets. Every
+ * function runs in the caller's tenant transaction (row-level security and the client scope hold).
+ * Nothing here can read a secret: the rows hold a public key, a passphrase-wrapped private key and
+ * HPKE envelopes.
+ */
+
+export interface EscrowKeyRow {
+  tenantId: string;
+  keyVersion: number;
+  publicKey: string;
+  wrappedPrivateKey: string;
+  kdf: WrappedKeyInfo['kdf'];
+  fingerprint: string;
+  createdBy: string;
+  createdAt: Date;
+  retiredAt: Date | null;
+}
+
+export interface EscrowedSecretRow {
+  id: string;
+  tenantId: string;
+  machineId: string;
+  kind: EscrowKind;
+  secretVersion: number;
+  keyVersion: number;
+  protectorId: string | null;
+  account: string | null;
+  createdAt: Date;
+  confirmedAt: Date | null;
+}
+
+const KEY_COLUMNS = `tenant_id::text as "tenantId", key_version as "keyVersion", public_key as "publicKey",
+  wrapped_private_key as "wrappedPrivateKey", kdf, fingerprint, created_by as "createdBy",
+  created_at as "createdAt", retired_at as "retiredAt"`;
+
+const SECRET_COLUMNS = `id::text, tenant_id::text as "tenantId", machine_id::text as "machineId", kind,
+  secret_version as "secretVersion", key_version as "keyVersion", protector_id as "protectorId",
+  account, created_at as "createdAt", confirmed_at as "confirmedAt"`;
+
+// Raw rows carry timestamps as text: the API's DateTime scalar wants dates.
+const toDate = (value: Date | string | null): Date | null => (value === null ? null : new Date(value));
+const secretRow = (row: EscrowedSecretRow): EscrowedSecretRow => ({
+  ...row,
+  createdAt: toDate(row.createdAt)!,
+  confirmedAt: toDate(row.confirmedAt),
+});
+
+/** The tenant's current key, or a given version of it (current or retired); null if none. */
+export async function escrowKeyOf(
+  em: EntityManager,
+  tenantId: string,
+  keyVersion?: number,
+): Promise<EscrowKeyRow | null> {
+  const rows = await em.execute<EscrowKeyRow[]>(
+    keyVersion === undefined
+      ? `select ${KEY_COLUMNS} from tenant_escrow_keys where tenant_id = ? and retired_at is null`
+      : `select ${KEY_COLUMNS} from tenant_escrow_keys where tenant_id = ? and key_version = ?`,
+    keyVersion === undefined ? [tenantId] : [tenantId, keyVersion],
+  );
+  return rows[0]
+    ? { ...rows[0], createdAt: toDate(rows[0].createdAt)!, retiredAt: toDate(rows[0].retiredAt) }
+    : null;
+}
+
+/** The public half machines encrypt to, or null when the tenant has not set escrow up. */
+export async function escrowRecipientOf(
+  em: EntityManager,
+  tenantId: string,
+): Promise<TenantPublicKey | null> {
+  const key = await escrowKeyOf(em, tenantId);
+  return key ? { tenantId, keyVersion: key.keyVersion, publicKey: key.publicKey } : null;
+}
+
+/**
+ * Makes `key` the tenant's current key, retiring the one before (locked, so two setups cannot both
+ * win). The caller has checked the version follows the current one.
+ */
+export async function installEscrowKey(
+  em: EntityManager,
+  key: Omit<EscrowKeyRow, 'createdAt' | 'retiredAt'>,
+): Promise<void> {
+  await em.execute(
+    `update tenant_escrow_keys set retired_at = now() where tenant_id = ? and retired_at is null`,
+    [key.tenantId],
+  );
+  await em.execute(
+    `insert into tenant_escrow_keys (tenant_id, key_version, public_key, wrapped_private_key, kdf, fingerprint, created_by)
+     values (?, ?, ?, ?, ?::jsonb, ?, ?)`,
+    [
+      key.tenantId,
+      key.keyVersion,
+      key.publicKey,
+      key.wrappedPrivateKey,
+      JSON.stringify(key.kdf),
+      key.fingerprint,
+      key.createdBy,
+    ],
+  );
+}
+
+/** The highest key version the tenant ever had (0: none), with its current row locked. */
+export async function lockEscrowKeys(
+  em: EntityManager,
+  tenantId: string,
+): Promise<{ current: number | null; highest: number }> {
+  // A transaction-scoped lock on the tenant's keys: setups are rare, and serialising them is simple.
+  await em.execute(`select pg_advisory_xact_lock(hashtext('escrow-key:' || ?))`, [tenantId]);
+  const [row] = await em.execute<{ current: number | null; highest: number | null }[]>(
+    `select max(key_version) filter (where retired_at is null) as current, max(key_version) as highest
+       from tenant_escrow_keys where tenant_id = ?`,
+    [tenantId],
+  );
+  return { current: row?.current ?? null, highest: row?.highest ?? 0 };
+}
+
+/** The next secret version of a machine's secret of `kind` (1 for the first). */
+export async function nextSecretVersion(
+  em: EntityManager,
+  input: { tenantId: string; machineId: string; kind: EscrowKind },
+): Promise<number> {
+  const [row] = await em.execute<{ next: number }[]>(
+    `select coalesce(max(secret_version), 0) + 1 as next from escrowed_secrets
+      where tenant_id = ? and machine_id = ? and kind = ?`,
+    [input.tenantId, input.machineId, input.kind],
+  );
+  return Number(row?.next ?? 1);
+}
+
+export interface StoreEscrowedSecret {
+  tenantId: string;
+  machineId: string;
+  kind: EscrowKind;
+  secretVersion: number;
+  keyVersion: number;
+  envelope: string;
+  protectorId?: string | null;
+  account?: string | null;
+  taskId?: string | null;
+}
+
+/**
+ * Stores a checked envelope. A version already stored is never replaced (the machine may hold it):
+ * the stored row comes back, with `stored: false` when it holds another envelope.
+ */
+export async function storeEscrowedSecret(
+  em: EntityManager,
+  input: StoreEscrowedSecret,
+): Promise<{ secret: EscrowedSecretRow; stored: boolean }> {
+  const inserted = await em.execute<EscrowedSecretRow[]>(
+    `insert into escrowed_secrets (tenant_id, machine_id, kind, secret_version, key_version, envelope, protector_id, account, task_id)
+     values (?, ?, ?, ?, ?, ?, ?, ?, ?)
+     on conflict (tenant_id, machine_id, kind, secret_version) do nothing
+     returning ${SECRET_COLUMNS}`,
+    [
+      input.tenantId,
+      input.machineId,
+      input.kind,
+      input.secretVersion,
+      input.keyVersion,
+      input.envelope,
+      input.protectorId ?? null,
+      input.account ?? null,
+      input.taskId ?? null,
+    ],
+  );
+  if (inserted[0]) return { secret: secretRow(inserted[0]), stored: true };
+  const [existing] = await em.execute<(EscrowedSecretRow & { envelope: string })[]>(
+    `select ${SECRET_COLUMNS}, envelope from escrowed_secrets
+      where tenant_id = ? and machine_id = ? and kind = ? and secret_version = ?`,
+    [input.tenantId, input.machineId, input.kind, input.secretVersion],
+  );
+  const { envelope, ...secret } = existing!;
+  return { secret: secretRow(secret), stored: envelope === input.envelope };
+}
+
+/** The machine confirmed it holds this version: it becomes the one to reveal. Idempotent. */
+export async function confirmEscrowedSecret(
+  em: EntityManager,
+  input: { tenantId: string; id: string; protectorId?: string | null },
+): Promise<EscrowedSecretRow | null> {
+  const [row] = await em.execute<EscrowedSecretRow[]>(
+    `update escrowed_secrets set confirmed_at = coalesce(confirmed_at, now()),
+            protector_id = coalesce(protector_id, ?)
+      where tenant_id = ? and id = ? returning ${SECRET_COLUMNS}`,
+    [input.protectorId ?? null, input.tenantId, input.id],
+  );
+  return row ? secretRow(row) : null;
+}
+
+/** A machine's escrowed secrets, newest version first per kind (never the envelopes). */
+export async function escrowedSecretsOf(em: EntityManager, machineId: string): Promise<EscrowedSecretRow[]> {
+  const rows = await em.execute<EscrowedSecretRow[]>(
+    `select ${SECRET_COLUMNS} from escrowed_secrets where machine_id = ? order by kind, secret_version desc`,
+    [machineId],
+  );
+  return rows.map(secretRow);
+}
+
+/** One secret's row (visible to the caller), or null. */
+export async function escrowedSecret(em: EntityManager, id: string): Promise<EscrowedSecretRow | null> {
+  const [row] = await em.execute<EscrowedSecretRow[]>(
+    `select ${SECRET_COLUMNS} from escrowed_secrets where id = ?`,
+    [id],
+  );
+  return row ? secretRow(row) : null;
+}
+
+/** The ciphertext of one secret: read only after its reveal is audited (api/services/escrow.ts). */
+export async function escrowedEnvelope(em: EntityManager, id: string): Promise<string | null> {
+  const [row] = await em.execute<{ envelope: string }[]>(
+    `select envelope from escrowed_secrets where id = ?`,
+    [id],
+  );
+  return row?.envelope ?? null;
+}
+
+export interface RevealRecord {
+  secretId: string;
+  actor: string;
+  at: Date;
+}
+
+/** Who revealed these secrets when, from the audit chain (newest first). */
+export async function revealsOf(
+  em: EntityManager,
+  tenantId: string,
+  secretIds: string[],
+): Promise<RevealRecord[]> {
+  if (secretIds.length === 0) return [];
+  const rows = await em.execute<{ secretId: string; actor: string; at: Date }[]>(
+    `select subject_id as "secretId", actor, occurred_at as "at" from audit_events
+      where tenant_id = ? and subject_type = 'escrowed_secret' and action = 'escrow.reveal'
+        and subject_id in (select jsonb_array_elements_text(?::jsonb))
+      order by seq desc`,
+    [tenantId, JSON.stringify(secretIds)],
+  );
+  return rows.map((r) => ({ ...r, at: new Date(r.at) }));
+}
+
+/** How many reveals (granted or refused) `actor` asked for since `since`. */
+export async function recentReveals(
+  em: EntityManager,
+  input: { tenantId: string; actor: string; since: Date },
+): Promise<number> {
+  const [row] = await em.execute<{ n: string }[]>(
+    `select count(*)::text as n from audit_events
+      where tenant_id = ? and actor = ? and occurred_at > ?
+        and action in ('escrow.reveal', 'escrow.reveal-refused')`,
+    [input.tenantId, input.actor, input.since],
+  );
+  return Number(row?.n ?? 0);
+}
+
+/**
+ * What a workflow gets for a completed escrow step (EscrowCompletion): the stored secret of the
+ * result's version and the SHA-256 of the envelope the database holds for it — which is the one
+ * the agent's apply step must have sealed. Null when none is stored (the upload was refused).
+ */
+export async function escrowCompletionOf(
+  em: EntityManager,
+  input: { tenantId: string; machineId: string; kind: EscrowKind; secretVersion: number },
+): Promise<{ escrowId: string; secretVersion: number; keyVersion: number; envelopeDigest: string } | null> {
+  const [row] = await em.execute<{ id: string; keyVersion: number; envelope: string }[]>(
+    `select id::text, key_version as "keyVersion", envelope from escrowed_secrets
+      where tenant_id = ? and machine_id = ? and kind = ? and secret_version = ?`,
+    [input.tenantId, input.machineId, input.kind, input.secretVersion],
+  );
+  if (!row) return null;
+  return {
+    escrowId: row.id,
+    secretVersion: input.secretVersion,
+    keyVersion: row.keyVersion,
+    envelopeDigest: createHash('sha256').update(row.envelope, 'utf8').digest('hex'),
+  };
+}
