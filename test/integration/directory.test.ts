@@ -5,7 +5,7 @@ import {
   type DirectoryEndpoint,
 } from '../../agent/gateway/directory/ad-directory';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { Harness } from '../../agent/harness/harness';
 import { withTenant } from '../../infra/db/orm';
 import { generateKeyEntry } from '../../infra/secrets/server-secrets';
@@ -529,7 +529,7 @@ describeSamba('a site gateway against a Samba AD DC', () => {
       expect(list.find((h) => h.name === 'DC1')).toMatchObject({ role: 'domain-controller' });
     });
 
-    it('re-enumerates on demand through the site schedule, and no history, task or row holds the password', async () => {
+    it('re-enumerates on demand through the site schedule, and no history, table row or agent file holds the password', async () => {
       const schedule = stack.temporal.schedule.getHandle(
         enumerationScheduleId(stack.tenant.tenantId, stack.tenant.siteId),
       );
@@ -583,7 +583,36 @@ describeSamba('a site gateway against a Samba AD DC', () => {
                            (select json_agg(a) from audit_events a)::text as audit,
                            (select json_agg(a) from alerts a)::text as alerts`),
       );
-      for (const text of [...histories, JSON.stringify(rows)]) {
+      // Every row of every table, as the database's owner sees them (no RLS): a dump's content.
+      const owner = await stack.db.adminClient();
+      const dump: string[] = [];
+      try {
+        const { rows: tables } = await owner.query<{ name: string }>(
+          `select quote_ident(table_name) as name from information_schema.tables
+            where table_schema = 'public' and table_type = 'BASE TABLE'`,
+        );
+        for (const { name } of tables)
+          dump.push(
+            ...(await owner.query<{ row: string }>(`select t::text as row from ${name} t`)).rows.map(
+              (r) => r.row,
+            ),
+          );
+      } finally {
+        await owner.end();
+      }
+      expect(dump.length).toBeGreaterThan(WORKSTATIONS);
+      // And what the gateway agent wrote to disk (journal, logs, state).
+      const files: string[] = [];
+      const walk = (dir: string) => {
+        for (const entry of readdirSync(dir, { withFileTypes: true })) {
+          const full = path.join(dir, entry.name);
+          if (entry.isDirectory()) walk(full);
+          else files.push(readFileSync(full, 'latin1'));
+        }
+      };
+      walk(stack.stateDir);
+      expect(files.length).toBeGreaterThan(0);
+      for (const text of [...histories, JSON.stringify(rows), dump.join('\n'), ...files]) {
         expect(text).not.toContain(SVC_PASSWORD);
         expect(text).not.toContain('Guessed-Passw0rd!');
       }
