@@ -55,6 +55,8 @@ export interface StepContext {
    * names `credentialRef`): in memory for this step only, never journaled or logged (ADR 0026).
    */
   credential?: { domain: string; user: string; password: string };
+  /** A `winrm.install` step's one-time installer link, from the claim: in memory only (ADR 0043). */
+  installerUrl?: string;
 }
 
 /** A failure of the machine's own API that says whether running the step again can help. */

@@ -18,6 +18,7 @@ import {
   type StepContext,
 } from '../platform/platform';
 import { notApplicable, WINDOWS_11_BUILD } from './applicability';
+import { agentPushSteps } from './agent-push';
 import { gatewaySteps } from './gateway';
 import { profileSteps } from './profile-migration';
 import { classifyWingetExit, describeExit, WingetCode } from './winget-codes';
@@ -449,6 +450,7 @@ export const steps: { [K in StepKind]: StepHandler<K> } = {
 
   ...profileSteps,
   ...gatewaySteps,
+  ...agentPushSteps,
 };
 
 function lastLine(output: string): string {
