@@ -1,4 +1,5 @@
 import { StepFailure } from '../../infra/wire/agent-steps';
+import { DeploymentFailure } from '../../workflows/deployment/contracts';
 import { AgentChannelFailure } from '../../workflows/machines/contracts';
 import { MigrationFailure } from '../../workflows/migration/contracts';
 import { ProvisioningFailure, RunFailure } from '../../workflows/provisioning/contracts';
@@ -15,6 +16,7 @@ export const failureEnums = {
   UndoFailure,
   SiteFailure,
   MigrationFailure,
+  DeploymentFailure,
 } as const;
 
 export type FailureType =
@@ -24,7 +26,8 @@ export type FailureType =
   | `${AgentChannelFailure}`
   | `${UndoFailure}`
   | `${SiteFailure}`
-  | `${MigrationFailure}`;
+  | `${MigrationFailure}`
+  | `${DeploymentFailure}`;
 
 /**
  * What the portal shows for a failure: a stable code (never renamed; a new type gets a new one) and
@@ -154,6 +157,31 @@ export const failureTexts: Record<FailureType, FailureText> = {
   DirectoryProtocolError: {
     code: 'DIRECTORY_PROTOCOL_ERROR',
     sentence: 'The domain controller answered with something the gateway cannot use.',
+  },
+  DeployNoGateway: {
+    code: 'DEPLOY_NO_GATEWAY',
+    sentence:
+      'The site has no active gateway to push the agent from: give an enrolled machine of the site the gateway role.',
+  },
+  DeployNoCredential: {
+    code: 'DEPLOY_NO_CREDENTIAL',
+    sentence:
+      'The site has no accepted domain credential to reach its hosts with: enter one (docs/onboarding.md step 4).',
+  },
+  DeployNoInstaller: {
+    code: 'DEPLOY_NO_INSTALLER',
+    sentence:
+      "The site has no MSI for its current enrollment key: build the site's installers, then deploy again.",
+  },
+  DeployHostNotFound: {
+    code: 'DEPLOY_HOST_NOT_FOUND',
+    sentence:
+      "The host is not one of the site's discovered hosts, or it was linked to another machine meanwhile.",
+  },
+  DeployEnrollmentTimeout: {
+    code: 'DEPLOY_ENROLLMENT_TIMEOUT',
+    sentence:
+      'The agent was installed and its service runs, but the host did not enroll in time: check that it reaches the API (proxy, firewall, DNS) and its agent log.',
   },
   WinRmAuthFailed: {
     code: 'WINRM_AUTH_FAILED',

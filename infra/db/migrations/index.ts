@@ -18,6 +18,8 @@ import { Migration0019RunCounts } from './0019-run-counts';
 import { Migration0020ClientScopeForMigrations } from './0020-client-scope-for-migrations';
 import { Migration0021DiscoveredHosts } from './0021-discovered-hosts';
 import { Migration0022CredentialCandidates } from './0022-credential-candidates';
+import { Migration0023InstallerGrants } from './0023-installer-grants';
+import { Migration0024HostDeployments } from './0024-host-deployments';
 
 /** Checked-in migrations, in order. Listed explicitly so bundlers and tsx need no file discovery. */
 export const migrationsList: MigrationObject[] = [
@@ -40,4 +42,6 @@ export const migrationsList: MigrationObject[] = [
   { name: '0020-client-scope-for-migrations', class: Migration0020ClientScopeForMigrations },
   { name: '0021-discovered-hosts', class: Migration0021DiscoveredHosts },
   { name: '0022-credential-candidates', class: Migration0022CredentialCandidates },
+  { name: '0023-installer-grants', class: Migration0023InstallerGrants },
+  { name: '0024-host-deployments', class: Migration0024HostDeployments },
 ];
