@@ -24,6 +24,7 @@ import './types/tweak-undo-counts';
 import './types/tweak-undo';
 import './types/site-installers';
 import './types/directory';
+import './types/deployment';
 import './types/viewer';
 import './types/users';
 import './types/api-tokens';

@@ -44,6 +44,7 @@ export const fieldAccess: Readonly<Record<string, FieldAccess>> = {
   'Query.profileMigrationBatch': { role: V },
   'Query.discoveredHosts': { role: V },
   'Query.siteDiscovery': { role: V },
+  'Query.agentDeployment': { role: V },
   // Operators: runs and approvals.
   'Query.installerBuild': { role: O },
   'Query.siteInstallers': { role: O },
@@ -61,6 +62,7 @@ export const fieldAccess: Readonly<Record<string, FieldAccess>> = {
   'Mutation.buildSiteInstallers': { role: O },
   'Mutation.addManualHost': { role: O },
   'Mutation.enumerateDirectoryNow': { role: O },
+  'Mutation.deployAgents': { role: O },
   'Mutation.startSiteDiscovery': { role: E },
   'Mutation.setDomainCredential': { role: E },
   'Mutation.setMachineRole': { role: E },

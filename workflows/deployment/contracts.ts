@@ -84,7 +84,8 @@ export interface HostOutcome {
 
 export interface DeployAgentsProgress {
   total: number;
-  running: number;
+  /** Hosts being deployed now. */
+  inProgress: number;
   deployed: number;
   skipped: number;
   failed: number;

@@ -25,7 +25,7 @@ export async function deployAgents(input: DeployAgentsInput): Promise<DeployAgen
   const hostIds = [...new Set(input.hostIds)];
   const progress: DeployAgentsProgress = {
     total: hostIds.length,
-    running: 0,
+    inProgress: 0,
     deployed: 0,
     skipped: 0,
     failed: 0,
@@ -35,7 +35,7 @@ export async function deployAgents(input: DeployAgentsInput): Promise<DeployAgen
   const { workflowId } = workflowInfo();
 
   const run = async (hostId: string) => {
-    progress.running += 1;
+    progress.inProgress += 1;
     let outcome: HostOutcome;
     try {
       const r = await executeChild(deployAgent, {
@@ -56,7 +56,7 @@ export async function deployAgents(input: DeployAgentsInput): Promise<DeployAgen
       if (isCancellation(err)) throw err;
       outcome = { hostId, outcome: 'failed', reason: failureReason(err), machineId: null };
     } finally {
-      progress.running -= 1;
+      progress.inProgress -= 1;
     }
     progress.hosts.push(outcome);
     if (outcome.outcome === 'deployed') progress.deployed += 1;
