@@ -37,7 +37,13 @@ export interface AgentDeployment extends DeployAgentsProgress {
 /** Starts a window of deployments over the site's hosts (operator role). Audited. */
 export async function deployAgents(
   ctx: ServiceContext,
-  input: { siteId: string; hostIds: readonly string[]; concurrency?: number | null; https?: boolean | null },
+  input: {
+    siteId: string;
+    hostIds: readonly string[];
+    concurrency?: number | null;
+    https?: boolean | null;
+    port?: number | null;
+  },
 ): Promise<AgentDeployment> {
   const caller = authorize(ctx, Role.Operator);
   const siteId = checkId(input.siteId, 'siteId');
@@ -47,6 +53,9 @@ export async function deployAgents(
   const concurrency = input.concurrency ?? 5;
   if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 50)
     throw refuse(ErrorCode.BadUserInput, 'concurrency must be 1–50');
+  const port = input.port ?? null;
+  if (port !== null && (!Number.isInteger(port) || port < 1 || port > 65535))
+    throw refuse(ErrorCode.BadUserInput, 'port must be 1–65535');
   await inTenant(ctx, async (em) => {
     if (!(await em.findOne(SiteSchema, { id: siteId }))) throw refuse(ErrorCode.NotFound, 'site not found');
     const [{ n } = { n: 0 }] = await em.execute<{ n: number }[]>(
@@ -64,6 +73,7 @@ export async function deployAgents(
     concurrency,
     settings: {
       ...(input.https ? { https: true } : {}),
+      ...(port !== null ? (input.https ? { httpsPort: port } : { httpPort: port }) : {}),
       ...deploymentSettingsFromEnv(ctx.env),
     },
   };

@@ -1,4 +1,5 @@
 import {
+  ChildWorkflowFailure,
   executeChild,
   isCancellation,
   ParentClosePolicy,
@@ -54,7 +55,9 @@ export async function deployAgents(input: DeployAgentsInput): Promise<DeployAgen
       outcome = { hostId, outcome: r.outcome, reason: r.reason, machineId: r.machineId };
     } catch (err) {
       if (isCancellation(err)) throw err;
-      outcome = { hostId, outcome: 'failed', reason: failureReason(err), machineId: null };
+      // The child's own failure (its type and words), not the wrapper's "Child Workflow execution failed".
+      const reason = failureReason(err instanceof ChildWorkflowFailure ? err.cause : err);
+      outcome = { hostId, outcome: 'failed', reason, machineId: null };
     } finally {
       progress.inProgress -= 1;
     }

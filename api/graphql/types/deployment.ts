@@ -36,6 +36,10 @@ const DeployAgentsInput = builder.inputType('DeployAgentsInput', {
     siteId: t.id({ required: true }),
     hostIds: t.idList({ required: true, description: 'Discovered hosts of the site (1–1000).' }),
     concurrency: t.int({ required: false, description: 'Hosts deployed at once (1–50, default 5).' }),
+    port: t.int({
+      required: false,
+      description: 'The hosts’ WinRM listener port when it is not the default (5985 HTTP, 5986 HTTPS).',
+    }),
     https: t.boolean({
       required: false,
       description: 'WinRM over HTTPS (5986) instead of HTTP with NTLM message encryption (5985, default).',
@@ -55,6 +59,7 @@ builder.mutationField('deployAgents', (t) =>
         hostIds: input.hostIds.map(String),
         concurrency: input.concurrency ?? null,
         https: input.https ?? null,
+        port: input.port ?? null,
       }),
   }),
 );
