@@ -220,7 +220,7 @@ export const failureTexts: Record<FailureType, FailureText> = {
   AgentInstallFailed: {
     code: 'AGENT_INSTALL_FAILED',
     sentence:
-      "msiexec on the host ended with a failure exit code (1603 and the like): the message has the code; the host's install log is C:\\Windows\\Temp\\Drydock-agent-install.log.",
+      'The Windows Installer on the host failed (msiexec 1603 and the like): the message has the exit code; the log is in the host’s Windows Temp folder.',
   },
   AgentInstallBusy: {
     code: 'AGENT_INSTALL_BUSY',

@@ -1,4 +1,5 @@
 import net from 'node:net';
+import { quotePs } from '../../platform/windows/powershell';
 import type { WinRmAuth } from './transport';
 
 /**
@@ -8,7 +9,7 @@ import type { WinRmAuth } from './transport';
  * ours is running), the install itself, and the service's state again after it.
  *
  * Scripts travel by `-EncodedCommand` (UTF-16LE base64), so only PowerShell's own quoting matters:
- * every value is a single-quoted literal (`psQuote`). They are golden-tested
+ * every value is a single-quoted literal (`quotePs`, the agent's one quoting function). They are golden-tested
  * (test/unit/agent-push.test.ts); the WS-Man test server's simulated host recognises them by their
  * first line.
  */
@@ -19,18 +20,9 @@ export const AGENT_SERVICE = 'DrydockAgent';
 export const WINRM_HTTP_PORT = 5985;
 export const WINRM_HTTPS_PORT = 5986;
 
-/**
- * A PowerShell single-quoted string: nothing inside is expanded; a quote is written twice. PowerShell
- * also takes the typographic single quotes (U+2018–U+201B) as quotes, so they are doubled too.
- */
-export function psQuote(value: string): string {
-  if (/[\u0000-\u001f]/.test(value)) throw new Error('a PowerShell literal may not hold control characters');
-  return `'${value.replace(/['\u2018\u2019\u201a\u201b]/g, (q) => q + q)}'`;
-}
-
 /** Where the MSI is saved on the host (the SYSTEM temp folder; the file name is the site installer's). */
 export const msiPathExpression = (fileName: string): string =>
-  `Join-Path -Path $env:SystemRoot -ChildPath ${psQuote(`Temp\\${fileName}`)}`;
+  `Join-Path -Path $env:SystemRoot -ChildPath ${quotePs(`Temp\\${fileName}`)}`;
 
 /**
  * The service's state, and whether an msiexec of ours is running (an earlier attempt's install
@@ -41,7 +33,7 @@ export function stateScript(waitSeconds = 0): string {
   return [
     '# drydock:agent-state',
     "$ErrorActionPreference = 'Stop'",
-    `$service = Get-Service -Name ${psQuote(AGENT_SERVICE)} -ErrorAction SilentlyContinue`,
+    `$service = Get-Service -Name ${quotePs(AGENT_SERVICE)} -ErrorAction SilentlyContinue`,
     ...(waitSeconds > 0
       ? [
           'if ($null -ne $service) {',
@@ -61,7 +53,7 @@ export function startScript(): string {
   return [
     '# drydock:agent-start',
     "$ErrorActionPreference = 'Stop'",
-    `Start-Service -Name ${psQuote(AGENT_SERVICE)}`,
+    `Start-Service -Name ${quotePs(AGENT_SERVICE)}`,
   ].join('\r\n');
 }
 
@@ -82,13 +74,13 @@ export function installScript(input: { url: string; sha256: string; fileName: st
     `$msi = ${msiPathExpression(input.fileName)}`,
     "$log = Join-Path -Path $env:SystemRoot -ChildPath 'Temp\\Drydock-agent-install.log'",
     'try {',
-    `  Invoke-WebRequest -Uri ${psQuote(input.url)} -OutFile $msi -UseBasicParsing`,
+    `  Invoke-WebRequest -Uri ${quotePs(input.url)} -OutFile $msi -UseBasicParsing`,
     '} catch {',
     "  Write-Output ('drydock-install download-failed ' + $_.Exception.Message)",
     '  exit 20',
     '}',
     '$hash = (Get-FileHash -LiteralPath $msi -Algorithm SHA256).Hash',
-    `if ($hash -ne ${psQuote(input.sha256.toUpperCase())}) {`,
+    `if ($hash -ne ${quotePs(input.sha256.toUpperCase())}) {`,
     '  Remove-Item -LiteralPath $msi -Force -ErrorAction SilentlyContinue',
     "  Write-Output ('drydock-install hash-mismatch ' + $hash)",
     '  exit 21',
