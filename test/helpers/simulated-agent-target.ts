@@ -1,4 +1,8 @@
-import { createHash } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { AGENT_VERSION } from '../../agent/agent';
+import { withTenant, type Orm } from '../../infra/db/orm';
 import type { CommandIo, RanCommand } from './wsman-test-server';
 
 /**
@@ -87,4 +91,47 @@ export class SimulatedAgentTarget {
     io.stdout(`drydock-install exit=${code}\r\n`);
     return code;
   }
+}
+
+/**
+ * An already-built site MSI (building real installers takes minutes): a small file the API serves
+ * as the site's current installer, named as installer/site-config.ts names one. The simulated host
+ * only checks its hash.
+ */
+export async function seedSiteMsi(
+  orm: Orm,
+  input: {
+    tenantId: string;
+    siteId: string;
+    siteCode: string;
+    dir: string;
+    key: { version: number; fingerprint: string };
+  },
+): Promise<{ id: string; fileName: string; sha256: string }> {
+  const bytes = Buffer.from(`not a real MSI: the simulated host only checks its hash ${randomUUID()}\n`);
+  mkdirSync(input.dir, { recursive: true });
+  const code = /\(([0-9A-F]{4})\)/.exec(input.key.fingerprint)![1];
+  const fileName = `Drydock-${input.siteCode}-v${input.key.version}-${code}.msi`;
+  writeFileSync(path.join(input.dir, fileName), bytes);
+  const msi = { id: randomUUID(), fileName, sha256: createHash('sha256').update(bytes).digest('hex') };
+  await withTenant(orm, input.tenantId, (em) =>
+    em.execute(
+      `insert into site_installers (id, tenant_id, site_id, agent_version, key_version, fingerprint, kind,
+         file_name, sha256, size_bytes, storage_path)
+       values (?, ?, ?, ?, ?, ?, 'msi', ?, ?, ?, ?)`,
+      [
+        msi.id,
+        input.tenantId,
+        input.siteId,
+        AGENT_VERSION,
+        input.key.version,
+        input.key.fingerprint,
+        fileName,
+        msi.sha256,
+        bytes.length,
+        path.join(input.dir, fileName),
+      ],
+    ),
+  );
+  return msi;
 }

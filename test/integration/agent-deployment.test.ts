@@ -11,7 +11,7 @@ import { generateKeyEntry, parseKeyring } from '../../infra/secrets/server-secre
 import { startAgentStack, type AgentStack } from '../helpers/agent-stack';
 import { gql } from '../helpers/api';
 import { freePort } from '../helpers/shared';
-import { SimulatedAgentTarget } from '../helpers/simulated-agent-target';
+import { seedSiteMsi, SimulatedAgentTarget } from '../helpers/simulated-agent-target';
 import { WsManTestServer } from '../helpers/wsman-test-server';
 import { deployAgentWorkflowId } from '../../workflows/deployment/contracts';
 
@@ -143,15 +143,13 @@ beforeAll(async () => {
   gateway.start();
   await gateway.waitForEnrollment();
   const gatewayId = gateway.machines[0]!.agent.machineId!;
-  // An already-built site installer (building real ones takes minutes): a file the API serves.
-  const bytes = Buffer.from(`not a real MSI: the simulated host only checks its hash ${randomUUID()}\n`);
-  const dir = path.join(stack.stateDir, 'installers');
-  mkdirSync(dir, { recursive: true });
-  // Named as installer/site-config.ts names a site's installers: Drydock-<site>-v<key version>-<code>.msi
-  const code = /\(([0-9A-F]{4})\)/.exec(enrollment.fingerprint)![1];
-  const fileName = `Drydock-${stack.tenant.siteCode}-v${enrollment.version}-${code}.msi`;
-  writeFileSync(path.join(dir, fileName), bytes);
-  msi = { id: randomUUID(), fileName, sha256: createHash('sha256').update(bytes).digest('hex') };
+  msi = await seedSiteMsi(stack.orm, {
+    tenantId: stack.tenant.tenantId,
+    siteId: stack.tenant.siteId,
+    siteCode: stack.tenant.siteCode,
+    dir: path.join(stack.stateDir, 'installers'),
+    key: enrollment,
+  });
   await withTenant(stack.orm, stack.tenant.tenantId, async (em) => {
     await setMachineRole(em, stack.tenant.tenantId, gatewayId, 'gateway');
     await storeDomainCredential(em, ring, {
@@ -162,23 +160,6 @@ beforeAll(async () => {
       password: PASSWORD,
       actor: 'user:test',
     });
-    await em.execute(
-      `insert into site_installers (id, tenant_id, site_id, agent_version, key_version, fingerprint, kind,
-         file_name, sha256, size_bytes, storage_path)
-       values (?, ?, ?, ?, ?, ?, 'msi', ?, ?, ?, ?)`,
-      [
-        msi.id,
-        stack.tenant.tenantId,
-        stack.tenant.siteId,
-        AGENT_VERSION,
-        enrollment.version,
-        enrollment.fingerprint,
-        fileName,
-        msi.sha256,
-        bytes.length,
-        path.join(dir, fileName),
-      ],
-    );
   });
 });
 
