@@ -1,9 +1,5 @@
-import { createHash } from 'node:crypto';
-import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { randomUUID } from 'node:crypto';
 import { Harness } from '../../agent/harness/harness';
-import { AGENT_VERSION } from '../../agent/agent';
 import { installScript, stateScript } from '../../agent/gateway/winrm/agent-push';
 import { setMachineRole, storeDomainCredential } from '../../infra/db/domain-credentials';
 import { withTenant } from '../../infra/db/orm';
