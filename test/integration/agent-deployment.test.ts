@@ -1,3 +1,5 @@
+import { execFileSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { Harness } from '../../agent/harness/harness';
 import { installScript, stateScript } from '../../agent/gateway/winrm/agent-push';
@@ -228,6 +230,27 @@ it('installs over WinRM with the exact PowerShell, through a one-time link, wait
   expect(signals.map((e) => e.workflowExecutionSignaledEventAttributes!.signalName)).toEqual([
     'hostEnrolled',
   ]);
+
+  // DRYDOCK_RECORD_HISTORIES=test/histories records this run for the replay test (test/histories/README.md).
+  const record = process.env.DRYDOCK_RECORD_HISTORIES;
+  if (record)
+    for (const [id, file] of [
+      [deployAgentWorkflowId(stack.tenant.tenantId, hostId), 'deploy-agent-deployed.json'],
+      [done.workflowId, 'deploy-agents-one-host.json'],
+    ] as const)
+      writeFileSync(
+        path.join(record, file),
+        execFileSync(process.env.DRYDOCK_TEST_TEMPORAL_CLI!, [
+          'workflow',
+          'show',
+          '-w',
+          id,
+          '-o',
+          'json',
+          '--address',
+          process.env.DRYDOCK_TEST_TEMPORAL_ADDRESS!,
+        ]),
+      );
 
   // Deploying it again changes nothing: it is linked to its machine.
   const repeat = await deploy([hostId], 1);
