@@ -1,7 +1,9 @@
 import {
   ActivityFailure,
   ApplicationFailure,
+  CancellationScope,
   condition,
+  isCancellation,
   proxyActivities,
   setHandler,
   sleep,
@@ -67,113 +69,126 @@ export async function deployAgent(input: DeployAgentInput): Promise<DeployAgentR
     return { outcome: 'skipped', machineId: null, reason, alreadyInstalled: false };
   };
 
-  const site = { tenantId: input.tenantId, siteId: input.siteId };
-  const target = await db.deploymentTarget({
-    ...site,
-    hostId: input.hostId,
-    staleDays: settings.staleDays ?? 90,
-  });
-  if (!target)
-    throw ApplicationFailure.create({
-      type: DeploymentFailure.DeployHostNotFound,
-      message: 'the host is not one of the site’s discovered hosts',
-      nonRetryable: true,
+  const deploy = async (): Promise<DeployAgentResult> => {
+    const site = { tenantId: input.tenantId, siteId: input.siteId };
+    const target = await db.deploymentTarget({
+      ...site,
+      hostId: input.hostId,
+      staleDays: settings.staleDays ?? 90,
     });
-  progress.host = target.name;
-  await record('queued');
-  if (target.skip) return skipped(target.skip);
-  if (target.machineId) {
-    progress.machineId = target.machineId;
-    await record('deployed', 'already linked to an enrolled machine');
-    return {
-      outcome: 'deployed',
-      machineId: target.machineId,
-      reason: 'already linked',
-      alreadyInstalled: true,
-    };
-  }
-  const gateway = await db.siteGateway(site);
-  if (!gateway)
-    return fail(
-      DeploymentFailure.DeployNoGateway,
-      'the site has no active gateway: give an enrolled machine of the site the gateway role',
-    );
-  const credential = await db.siteCredential(site);
-  if (!credential)
-    return fail(
-      DeploymentFailure.DeployNoCredential,
-      'the site has no accepted domain credential: enter one (setDomainCredential)',
-    );
-  const installer = await db.siteAgentInstaller(site);
-  if (!installer)
-    return fail(
-      DeploymentFailure.DeployNoInstaller,
-      "the site has no MSI for its current enrollment key: build the site's installers (buildSiteInstallers)",
-    );
-  const step = gatewayStep(input.tenantId, gateway, settings.offlineLimitSeconds ?? 3600);
-  const winrm = {
-    host: target.address,
-    ...(settings.httpPort ? { httpPort: settings.httpPort } : {}),
-    ...(settings.httpsPort ? { httpsPort: settings.httpsPort } : {}),
-  };
-
-  await record('probing');
-  const probe = await step(StepKind.WinRmProbe, winrm, 'check');
-  if (!(settings.https ? probe.https : probe.http))
-    return skipped(
-      `unreachable: the WinRM ${settings.https ? 'HTTPS' : 'HTTP'} listener does not answer (${probe.detail})`,
-    );
-
-  await record('installing');
-  const attempts = settings.installAttempts ?? 3;
-  let installed: TaskResult<StepKind.WinRmInstall> | null = null;
-  while (!installed) {
-    progress.installAttempts += 1;
-    try {
-      installed = await step(
-        StepKind.WinRmInstall,
-        {
-          ...winrm,
-          credentialRef: credential.id,
-          https: settings.https ?? false,
-          ...(settings.pinSha256 ? { pinSha256: settings.pinSha256 } : {}),
-          installerId: installer.installerId,
-          fileName: installer.fileName,
-          sha256: installer.sha256,
-        },
-        'install',
-      );
-    } catch (err) {
-      const { type, retryable } = stepFailureOf(err);
-      const reason = failureReason(err);
-      if (!retryable || progress.installAttempts >= attempts) return fail(type, reason);
-      progress.reason = `attempt ${progress.installAttempts} failed: ${reason}`;
-      await sleep(`${10 * progress.installAttempts} seconds`);
+    if (!target)
+      throw ApplicationFailure.create({
+        type: DeploymentFailure.DeployHostNotFound,
+        message: 'the host is not one of the site’s discovered hosts',
+        nonRetryable: true,
+      });
+    progress.host = target.name;
+    await record('queued');
+    if (target.skip) return skipped(target.skip);
+    if (target.machineId) {
+      progress.machineId = target.machineId;
+      await record('deployed', 'already linked to an enrolled machine');
+      return {
+        outcome: 'deployed',
+        machineId: target.machineId,
+        reason: 'already linked',
+        alreadyInstalled: true,
+      };
     }
-  }
-  const did = installed.outcome;
-
-  await record('awaiting-enrollment', did);
-  const deadline = new Date().getTime() + (settings.enrollmentWaitSeconds ?? 3600) * 1000;
-  const every = (settings.enrollmentCheckSeconds ?? 60) * 1000;
-  while (!enrolled) {
-    if (
-      await condition(() => enrolled !== null, Math.max(1, Math.min(every, deadline - new Date().getTime())))
-    )
-      break;
-    enrolled = await db.enrolledMachineFor({ ...site, hostId: input.hostId });
-    if (!enrolled && new Date().getTime() >= deadline)
+    const gateway = await db.siteGateway(site);
+    if (!gateway)
       return fail(
-        DeploymentFailure.DeployEnrollmentTimeout,
-        `the agent was installed (${did}) but ${target.name} did not enroll within ${settings.enrollmentWaitSeconds ?? 3600} s: check that the host reaches the API`,
+        DeploymentFailure.DeployNoGateway,
+        'the site has no active gateway: give an enrolled machine of the site the gateway role',
       );
+    const credential = await db.siteCredential(site);
+    if (!credential)
+      return fail(
+        DeploymentFailure.DeployNoCredential,
+        'the site has no accepted domain credential: enter one (setDomainCredential)',
+      );
+    const installer = await db.siteAgentInstaller(site);
+    if (!installer)
+      return fail(
+        DeploymentFailure.DeployNoInstaller,
+        "the site has no MSI for its current enrollment key: build the site's installers (buildSiteInstallers)",
+      );
+    const step = gatewayStep(input.tenantId, gateway, settings.offlineLimitSeconds ?? 3600);
+    const winrm = {
+      host: target.address,
+      ...(settings.httpPort ? { httpPort: settings.httpPort } : {}),
+      ...(settings.httpsPort ? { httpsPort: settings.httpsPort } : {}),
+    };
+
+    await record('probing');
+    const probe = await step(StepKind.WinRmProbe, winrm, 'check');
+    if (!(settings.https ? probe.https : probe.http))
+      return skipped(
+        `unreachable: the WinRM ${settings.https ? 'HTTPS' : 'HTTP'} listener does not answer (${probe.detail})`,
+      );
+
+    await record('installing');
+    const attempts = settings.installAttempts ?? 3;
+    let installed: TaskResult<StepKind.WinRmInstall> | null = null;
+    while (!installed) {
+      progress.installAttempts += 1;
+      try {
+        installed = await step(
+          StepKind.WinRmInstall,
+          {
+            ...winrm,
+            credentialRef: credential.id,
+            https: settings.https ?? false,
+            ...(settings.pinSha256 ? { pinSha256: settings.pinSha256 } : {}),
+            installerId: installer.installerId,
+            fileName: installer.fileName,
+            sha256: installer.sha256,
+          },
+          'install',
+        );
+      } catch (err) {
+        const { type, retryable } = stepFailureOf(err);
+        const reason = failureReason(err);
+        if (!retryable || progress.installAttempts >= attempts) return fail(type, reason);
+        progress.reason = `attempt ${progress.installAttempts} failed: ${reason}`;
+        await sleep(`${10 * progress.installAttempts} seconds`);
+      }
+    }
+    const did = installed.outcome;
+
+    await record('awaiting-enrollment', did);
+    const deadline = new Date().getTime() + (settings.enrollmentWaitSeconds ?? 3600) * 1000;
+    const every = (settings.enrollmentCheckSeconds ?? 60) * 1000;
+    while (!enrolled) {
+      if (
+        await condition(
+          () => enrolled !== null,
+          Math.max(1, Math.min(every, deadline - new Date().getTime())),
+        )
+      )
+        break;
+      enrolled = await db.enrolledMachineFor({ ...site, hostId: input.hostId });
+      if (!enrolled && new Date().getTime() >= deadline)
+        return fail(
+          DeploymentFailure.DeployEnrollmentTimeout,
+          `the agent was installed (${did}) but ${target.name} did not enroll within ${settings.enrollmentWaitSeconds ?? 3600} s: check that the host reaches the API`,
+        );
+    }
+    const machineId = enrolled as string;
+    if (!(await db.linkDiscoveredHost({ ...site, hostId: input.hostId, machineId })))
+      return fail(DeploymentFailure.DeployHostNotFound, 'the host was linked to another machine meanwhile');
+    progress.machineId = machineId;
+    await record('deployed', did);
+    return { outcome: 'deployed', machineId, reason: did, alreadyInstalled: installed.alreadyDone === true };
+  };
+  try {
+    return await deploy();
+  } catch (err) {
+    // Cancelled (the window or an operator): the row says so, whatever the step was doing.
+    if (isCancellation(err))
+      await CancellationScope.nonCancellable(() => record('failed', 'the deployment was cancelled'));
+    throw err;
   }
-  const machineId = enrolled as string;
-  if (!(await db.linkDiscoveredHost({ ...site, hostId: input.hostId, machineId })))
-    return fail(DeploymentFailure.DeployHostNotFound, 'the host was linked to another machine meanwhile');
-  progress.machineId = machineId;
-  await record('deployed', did);
-  return { outcome: 'deployed', machineId, reason: did, alreadyInstalled: installed.alreadyDone === true };
 }
 
 /** A failed step's type and whether trying again can help (the agent says so; the channel's own failures cannot). */
