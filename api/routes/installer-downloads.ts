@@ -2,6 +2,7 @@ import { createReadStream, existsSync } from 'node:fs';
 import type { FastifyInstance } from 'fastify';
 import { serverSecret } from '../../infra/config/env';
 import { SiteInstallerSchema } from '../../infra/db/entities';
+import { appendAudit } from '../../infra/db/audit';
 import { redeemInstallerGrant } from '../../infra/db/installer-grants';
 import { uuidPattern, withTenant } from '../../infra/db/orm';
 import { checkDownloadLink } from '../../installer/download-links';
@@ -73,6 +74,16 @@ export async function installerDownloadRoutes(app: FastifyInstance, deps: AppDep
       const redeemed = await redeemInstallerGrant(em, { tenantId, grantId, token, from: request.ip });
       if (!redeemed.ok) return redeemed;
       const row = await em.findOne(SiteInstallerSchema, { id: redeemed.installerId });
+      // Whoever holds the link can read the site's enrollment key once: each use is an audit event.
+      if (row)
+        await appendAudit(em, {
+          tenantId,
+          actor: `installer-link:${grantId}`,
+          action: 'installer.one-time-link-used',
+          subjectType: 'site',
+          subjectId: row.siteId,
+          data: { grantId, installerId: row.id, sourceIp: request.ip },
+        });
       return { ok: true as const, row };
     });
     if (!found.ok) {

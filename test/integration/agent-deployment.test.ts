@@ -213,6 +213,15 @@ it('installs over WinRM with the exact PowerShell, through a one-time link, wait
   const again = await fetch(url);
   expect(again.status).toBe(410);
   expect(await again.json()).toMatchObject({ error: { code: 'LINK_USED' } });
+  const audited = await withTenant(stack.orm, stack.tenant.tenantId, (em) =>
+    em.execute<{ action: string }[]>(
+      `select action from audit_events where action in ('installer.one-time-link-used', 'discovered-host.linked', 'domain-credential.used')`,
+    ),
+  );
+  expect(audited.filter((a) => a.action === 'installer.one-time-link-used')).toHaveLength(1);
+  expect(audited.map((a) => a.action)).toEqual(
+    expect.arrayContaining(['discovered-host.linked', 'domain-credential.used']),
+  );
 
   // Neither the link's token nor the password is in the task rows.
   const tasks = await withTenant(stack.orm, stack.tenant.tenantId, (em) =>
