@@ -139,7 +139,7 @@ describe('row-level security', () => {
         'sessions',
         'api_tokens',
         'idp_mappings',
-      'installer_grants',
+        'installer_grants',
         'domain_credentials',
       ]) {
         const { rows } = await client.query<{ n: number }>(`select count(*)::int as n from ${table}`);
