@@ -9,7 +9,7 @@ import {
   type DeployAgentInput,
   type DeploymentState,
 } from '../../workflows/deployment/contracts';
-import { stepFailure } from '../../workflows/machines/contracts';
+import { AgentChannelFailure, stepFailure } from '../../workflows/machines/contracts';
 import { startFakeWorker, type Activities } from '../helpers/fake-worker';
 
 /**
@@ -26,6 +26,8 @@ interface World {
   enrolledAfterChecks: number;
   /** Install failures before it succeeds. */
   installFailures: { type: StepFailure; retryable: boolean }[];
+  /** The gateway never picks up the probe (the channel's own failure, not a step's). */
+  gatewayOffline?: boolean;
 }
 let world: World;
 const dispatched: string[] = [];
@@ -59,6 +61,12 @@ const fakes: Partial<Activities> = {
   },
   async dispatchAgentTask<K extends StepKind>(input: { kind: K }): Promise<TaskResult<K>> {
     dispatched.push(input.kind);
+    if (world.gatewayOffline)
+      throw ApplicationFailure.create({
+        type: AgentChannelFailure.MachineUnreachable,
+        message: 'the machine did not pick up the step within 3600 s (offline, or switched off)',
+        nonRetryable: true,
+      });
     if (input.kind === StepKind.WinRmProbe)
       return { http: true, https: false, detail: 'HTTP 5985: open' } as unknown as TaskResult<K>;
     const failure = world.installFailures.shift();
@@ -148,4 +156,11 @@ it('fails when the installed agent never enrolls, and skips a stale host before 
     alreadyInstalled: false,
   });
   expect(dispatched).toEqual([]);
+});
+
+it('leaves the host failed, in words, when the gateway never picks up its step', async () => {
+  world.gatewayOffline = true;
+  const failed = await run().catch((err: unknown) => err);
+  expect(failed).toBeInstanceOf(WorkflowFailedError);
+  expect(states).toEqual(['queued', 'probing', 'failed']);
 });

@@ -184,9 +184,11 @@ export async function deployAgent(input: DeployAgentInput): Promise<DeployAgentR
   try {
     return await deploy();
   } catch (err) {
-    // Cancelled (the window or an operator): the row says so, whatever the step was doing.
+    // Cancelled (the window or an operator), or a step that failed for the channel's reasons (the
+    // gateway offline past its limit): the row says so, whatever the step was doing.
     if (isCancellation(err))
       await CancellationScope.nonCancellable(() => record('failed', 'the deployment was cancelled'));
+    else if (progress.state !== 'failed') await record('failed', failureReason(err));
     throw err;
   }
 }
