@@ -3,6 +3,7 @@ import { WorkflowFailedError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import { StepFailure, StepKind, type TaskResult } from '../../infra/wire/agent-steps';
 import type { deployAgent } from '../../workflows/deployment/deploy-agent';
+import type { deployAgents } from '../../workflows/deployment/deploy-agents';
 import {
   deployAgentWorkflowId,
   DeploymentFailure,
@@ -163,4 +164,26 @@ it('leaves the host failed, in words, when the gateway never picks up its step',
   const failed = await run().catch((err: unknown) => err);
   expect(failed).toBeInstanceOf(WorkflowFailedError);
   expect(states).toEqual(['queued', 'probing', 'failed']);
+});
+
+it('a window does not start a second deployment of a host that another window is deploying', async () => {
+  world.enrolledAfterChecks = Infinity;
+  const tenantId = randomUUID();
+  const siteId = randomUUID();
+  const hostId = randomUUID();
+  const running = await worker.client.workflow.start<typeof deployAgent>('deployAgent', {
+    taskQueue: worker.taskQueue,
+    workflowId: deployAgentWorkflowId(tenantId, hostId),
+    args: [{ tenantId, siteId, hostId, settings: { enrollmentCheckSeconds: 1, enrollmentWaitSeconds: 60 } }],
+  });
+  const window = await worker.client.workflow.execute<typeof deployAgents>('deployAgents', {
+    taskQueue: worker.taskQueue,
+    workflowId: `deploy-agents:${tenantId}:${siteId}:${randomUUID()}`,
+    args: [{ tenantId, siteId, hostIds: [hostId, hostId], concurrency: 2 }],
+  });
+  expect(window).toMatchObject({ total: 1, failed: 1, deployed: 0 });
+  expect(window.hosts[0]!.reason).toBe(
+    'another deployment of this host is running (another window): not started twice',
+  );
+  await running.terminate('test over');
 });

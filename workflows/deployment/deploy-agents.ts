@@ -1,3 +1,4 @@
+import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import {
   ChildWorkflowFailure,
   executeChild,
@@ -56,7 +57,10 @@ export async function deployAgents(input: DeployAgentsInput): Promise<DeployAgen
     } catch (err) {
       if (isCancellation(err)) throw err;
       // The child's own failure (its type and words), not the wrapper's "Child Workflow execution failed".
-      const reason = failureReason(err instanceof ChildWorkflowFailure ? err.cause : err);
+      const reason =
+        err instanceof WorkflowExecutionAlreadyStartedError
+          ? 'another deployment of this host is running (another window): not started twice'
+          : failureReason(err instanceof ChildWorkflowFailure ? err.cause : err);
       outcome = { hostId, outcome: 'failed', reason, machineId: null };
     } finally {
       progress.inProgress -= 1;
