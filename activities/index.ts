@@ -4,6 +4,7 @@ import { createAgentChannelActivities } from './agent-channel/agent-channel-acti
 import { createInstallerActivities } from './installers/installer-activities';
 import { createMachineActivities } from './machines/machine-activities';
 import { createMaintenanceActivities } from './maintenance/maintenance-activities';
+import { createDeploymentActivities } from './deployment/deployment-activities';
 import { createDirectoryActivities } from './directory/directory-activities';
 import { createMigrationActivities } from './migration/migration-activities';
 import { createProvisioningActivities } from './provisioning/provisioning-activities';
@@ -27,6 +28,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createMaintenanceActivities(deps),
     ...createMigrationActivities(deps),
     ...createDirectoryActivities(deps),
+    ...createDeploymentActivities(deps),
     ...createInstallerActivities({ orm: deps.orm, env: deps.env ?? loadEnv() }),
   };
 }

@@ -193,6 +193,7 @@ export class Agent {
         pendingSecrets: this.pendingSecrets,
         signal: controller.signal,
         ...(task.credential ? { credential: task.credential } : {}),
+        ...(task.installerUrl ? { installerUrl: task.installerUrl } : {}),
         // Progress travels at most every 2 s: a step that finishes sooner reports only its result
         // (each report is an HTTP request and a Temporal heartbeat; at fleet scale they add up).
         progress: async (percent, message) => {

@@ -85,8 +85,9 @@ export class Journal {
   }
 
   put(given: JournalEntry): void {
-    // A gateway's domain credential lives in memory for its step only: never at rest (ADR 0026).
-    const { credential: _credential, ...task } = given.task;
+    // A gateway's domain credential and one-time installer link live in memory for its step only:
+    // never at rest (ADR 0026, 0043).
+    const { credential: _credential, installerUrl: _installerUrl, ...task } = given.task;
     const entry: JournalEntry = { ...given, task };
     const file = this.file(entry.task.id);
     const tmp = `${file}.tmp`;

@@ -44,11 +44,16 @@ export async function buildApp(
       redact: ['req.headers.authorization', 'req.headers.cookie', 'req.headers["x-drydock-csrf"]'],
       // Each line carries the active trace's ids (none unless tracing is on: ADR 0040).
       mixin: traceFields,
-      // The sign-in callback's query carries the authorization code and state: never logged.
+      // The sign-in callback's query carries the authorization code and state, a one-time installer
+      // link its token (ADR 0043): never logged.
       serializers: {
         req: (req: { method: string; url: string; hostname?: string; ip?: string }) => ({
           method: req.method,
-          url: req.url.startsWith('/auth/callback') ? '/auth/callback?<redacted>' : req.url,
+          url: req.url.startsWith('/auth/callback')
+            ? '/auth/callback?<redacted>'
+            : req.url.startsWith('/installers/once/')
+              ? `${req.url.split('?', 1)[0]}?<redacted>`
+              : req.url,
           host: req.hostname,
           remoteAddress: req.ip,
         }),

@@ -11,3 +11,5 @@ export { migrateProfile } from './migration/migrate-profile';
 export { migrateProfiles } from './migration/migrate-profiles';
 export { discoverSite } from './directory/discover-site';
 export { enumerateDirectory } from './directory/enumerate-directory';
+export { deployAgent } from './deployment/deploy-agent';
+export { deployAgents } from './deployment/deploy-agents';

@@ -16,6 +16,8 @@ export interface HarnessOptions {
   enrollmentKey: string;
   fingerprint?: string;
   machines: number;
+  /** Machine names (and Windows host names, upper-cased) are `<prefix>-0000`…; default `sim`. */
+  namePrefix?: string;
   /** Machines 0..clones-1 also get a clone: same hardware, another OS install, running at once. */
   clones?: number;
   stateDir: string;
@@ -62,7 +64,7 @@ export class Harness {
 
   constructor(private readonly opts: HarnessOptions) {
     for (let i = 0; i < opts.machines; i++) {
-      const name = `sim-${String(i).padStart(4, '0')}`;
+      const name = `${opts.namePrefix ?? 'sim'}-${String(i).padStart(4, '0')}`;
       // Seeded by folder and name: the same folder is the same fleet next time, another folder another fleet.
       const options = opts.hostOptions?.(i) ?? {};
       this.add(name, () => newHostState(name, `${path.resolve(opts.stateDir)}:${name}`, options));

@@ -60,6 +60,8 @@ export interface StepContext {
    * memory only, so a restart forgets them and the apply step refuses rather than guess.
    */
   pendingSecrets?: import('../steps/escrow').PendingSecrets;
+  /** A `winrm.install` step's one-time installer link, from the claim: in memory only (ADR 0043). */
+  installerUrl?: string;
 }
 
 /** A failure of the machine's own API that says whether running the step again can help. */

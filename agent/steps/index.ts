@@ -19,6 +19,7 @@ import {
 } from '../platform/platform';
 import { notApplicable, WINDOWS_11_BUILD } from './applicability';
 import { escrowSteps } from './escrow';
+import { agentPushSteps } from './agent-push';
 import { gatewaySteps } from './gateway';
 import { profileSteps } from './profile-migration';
 import { classifyWingetExit, describeExit, WingetCode } from './winget-codes';
@@ -451,6 +452,7 @@ export const steps: { [K in StepKind]: StepHandler<K> } = {
   ...profileSteps,
   ...gatewaySteps,
   ...escrowSteps,
+  ...agentPushSteps,
 };
 
 function lastLine(output: string): string {

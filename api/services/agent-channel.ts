@@ -16,6 +16,7 @@ import { mergeGatewayEnumeration } from '../../infra/db/discovered-hosts';
 import { isActiveGateway, resolveForGateway } from '../../infra/db/domain-credentials';
 import { escrowCompletionOf, escrowKeyOf, storeEscrowedSecret } from '../../infra/db/escrow';
 import { checkEscrowEnvelopeFor, EscrowError } from '../../infra/wire/escrow-envelope';
+import { mintInstallerGrant } from '../../infra/db/installer-grants';
 import { withTenant, type Orm } from '../../infra/db/orm';
 import type { SecretKeyring } from '../../infra/secrets/server-secrets';
 import type {
@@ -55,6 +56,8 @@ export interface AgentChannelContext {
   log: FastifyBaseLogger;
   /** Opens domain credentials for a gateway's claim response (ADR 0026). */
   secrets: SecretKeyring;
+  /** Where hosts download installers from (one-time links in a gateway's claim, ADR 0043). */
+  installerBaseUrl?: string;
 }
 
 /**
@@ -121,8 +124,9 @@ export async function nextTask(
       });
       continue;
     }
-    const ref = task.payload.credentialRef;
-    if (typeof ref !== 'string') return task;
+    const claimed = await withInstallerLink(ctx, agent, task);
+    const ref = claimed.payload.credentialRef;
+    if (typeof ref !== 'string') return claimed;
     const resolved = await withTenant(ctx.orm, agent.tenantId, (em) =>
       resolveForGateway(em, ctx.secrets, {
         tenantId: agent.tenantId,
@@ -133,7 +137,7 @@ export async function nextTask(
     );
     if (!('refused' in resolved)) {
       const { domain, user, password } = resolved;
-      return { ...task, credential: { domain, user, password } };
+      return { ...claimed, credential: { domain, user, password } };
     }
     ctx.log.warn(
       { taskId: task.id, machineId: agent.machineId, refusal: resolved.refused },
@@ -148,6 +152,35 @@ export async function nextTask(
       },
     });
   }
+}
+
+/**
+ * A `winrm.install` claim carries a one-time link to the site's MSI, minted for this claim only
+ * (ADR 0043): never in the task row or a history. No link when the installer is gone (a key
+ * rotation superseded it): the step then fails on the host's side, in words.
+ */
+async function withInstallerLink(
+  ctx: AgentChannelContext,
+  agent: AgentIdentity,
+  task: AgentTaskMessage,
+): Promise<AgentTaskMessage> {
+  const installerId = task.payload.installerId;
+  if (task.kind !== StepKind.WinRmInstall || typeof installerId !== 'string' || !ctx.installerBaseUrl)
+    return task;
+  const grant = await withTenant(ctx.orm, agent.tenantId, (em) =>
+    mintInstallerGrant(em, {
+      tenantId: agent.tenantId,
+      machineId: agent.machineId,
+      taskId: task.id,
+      installerId,
+    }),
+  );
+  if (!grant) {
+    ctx.log.warn({ taskId: task.id, installerId }, 'no current site installer for a one-time link');
+    return task;
+  }
+  const url = `${ctx.installerBaseUrl}/installers/once/${agent.tenantId}/${grant.grantId}/${encodeURIComponent(grant.fileName)}?token=${grant.token}`;
+  return { ...task, installerUrl: url };
 }
 
 /** A step's progress becomes its activity's heartbeat. False: no such task for this machine. */

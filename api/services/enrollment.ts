@@ -37,6 +37,8 @@ export type EnrollOutcome =
   | {
       kind: 'enrolled';
       machineId: string;
+      tenantId: string;
+      siteId: string;
       agentKey: string;
       status: MachineStatus;
       decision: Decision;
@@ -161,6 +163,8 @@ async function enrollOnce(
     return {
       kind: 'enrolled',
       machineId: machine.id,
+      tenantId: key.tenantId,
+      siteId: machine.siteId,
       agentKey: agentKey.key,
       status: machine.status,
       decision,

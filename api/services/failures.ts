@@ -1,4 +1,5 @@
 import { StepFailure } from '../../infra/wire/agent-steps';
+import { DeploymentFailure } from '../../workflows/deployment/contracts';
 import { AgentChannelFailure } from '../../workflows/machines/contracts';
 import { MigrationFailure } from '../../workflows/migration/contracts';
 import { ProvisioningFailure, RunFailure } from '../../workflows/provisioning/contracts';
@@ -15,6 +16,7 @@ export const failureEnums = {
   UndoFailure,
   SiteFailure,
   MigrationFailure,
+  DeploymentFailure,
 } as const;
 
 export type FailureType =
@@ -24,7 +26,8 @@ export type FailureType =
   | `${AgentChannelFailure}`
   | `${UndoFailure}`
   | `${SiteFailure}`
-  | `${MigrationFailure}`;
+  | `${MigrationFailure}`
+  | `${DeploymentFailure}`;
 
 /**
  * What the portal shows for a failure: a stable code (never renamed; a new type gets a new one) and
@@ -154,6 +157,84 @@ export const failureTexts: Record<FailureType, FailureText> = {
   DirectoryProtocolError: {
     code: 'DIRECTORY_PROTOCOL_ERROR',
     sentence: 'The domain controller answered with something the gateway cannot use.',
+  },
+  DeployNoGateway: {
+    code: 'DEPLOY_NO_GATEWAY',
+    sentence:
+      'The site has no active gateway to push the agent from: give an enrolled machine of the site the gateway role.',
+  },
+  DeployNoCredential: {
+    code: 'DEPLOY_NO_CREDENTIAL',
+    sentence:
+      'The site has no accepted domain credential to reach its hosts with: enter one (docs/onboarding.md step 4).',
+  },
+  DeployNoInstaller: {
+    code: 'DEPLOY_NO_INSTALLER',
+    sentence:
+      "The site has no MSI for its current enrollment key: build the site's installers, then deploy again.",
+  },
+  DeployHostNotFound: {
+    code: 'DEPLOY_HOST_NOT_FOUND',
+    sentence:
+      "The host is not one of the site's discovered hosts, or it was linked to another machine meanwhile.",
+  },
+  DeployEnrollmentTimeout: {
+    code: 'DEPLOY_ENROLLMENT_TIMEOUT',
+    sentence:
+      'The agent was installed and its service runs, but the host did not enroll in time: check that it reaches the API (proxy, firewall, DNS) and its agent log.',
+  },
+  WinRmAuthFailed: {
+    code: 'WINRM_AUTH_FAILED',
+    sentence:
+      "The host refused the site's domain credential over WinRM (wrong user name or password, or the account is not an administrator there): check the credential and the host's local Administrators group.",
+  },
+  WinRmUnreachable: {
+    code: 'WINRM_UNREACHABLE',
+    sentence:
+      "The gateway could not reach the host's WinRM listener (5985 or 5986): the host is off, a firewall blocks it, or WinRM is not enabled (winrm quickconfig or the GPO).",
+  },
+  WinRmTlsFailed: {
+    code: 'WINRM_TLS_FAILED',
+    sentence:
+      "TLS to the host's WinRM HTTPS listener failed: its certificate is not trusted or does not match the pin.",
+  },
+  WinRmTimeout: {
+    code: 'WINRM_TIMEOUT',
+    sentence: 'The host did not answer over WinRM, or the command did not finish, in time.',
+  },
+  WinRmProtocolError: {
+    code: 'WINRM_PROTOCOL_ERROR',
+    sentence:
+      "The host's WinRM listener answered with a WS-Management fault or something the gateway cannot use: the message has its text.",
+  },
+  AgentDownloadFailed: {
+    code: 'AGENT_DOWNLOAD_FAILED',
+    sentence:
+      "The host could not download the agent's installer from Drydock: check that it can reach the API's address (proxy, firewall, DNS).",
+  },
+  AgentHashMismatch: {
+    code: 'AGENT_HASH_MISMATCH',
+    sentence:
+      "The installer the host downloaded is not the site's installer (its SHA-256 differs): nothing was run. Something between the host and Drydock changed it.",
+  },
+  AgentInstallFailed: {
+    code: 'AGENT_INSTALL_FAILED',
+    sentence:
+      'The Windows Installer on the host failed (msiexec 1603 and the like): the message has the exit code; the log is in the host’s Windows Temp folder.',
+  },
+  AgentInstallBusy: {
+    code: 'AGENT_INSTALL_BUSY',
+    sentence: 'Another installation was running on the host (msiexec 1618): it is tried again.',
+  },
+  AgentServiceNotRunning: {
+    code: 'AGENT_SERVICE_NOT_RUNNING',
+    sentence:
+      'The agent was installed but its DrydockAgent service is not running on the host: see the Windows event log there.',
+  },
+  InstallerLinkUnavailable: {
+    code: 'INSTALLER_LINK_UNAVAILABLE',
+    sentence:
+      'The gateway had no installer link for the step (it resumed it after a restart): a new attempt is made with a new link.',
   },
   WindowsError: {
     code: 'WINDOWS_ERROR',

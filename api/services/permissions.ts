@@ -47,6 +47,7 @@ export const fieldAccess: Readonly<Record<string, FieldAccess>> = {
   'Query.escrowedSecrets': { role: V },
   // The public key for all; the wrapped private key only with reveal-secrets (ADR 0044).
   'Query.escrowKey': { role: V, revealSecrets: 'redacted' },
+  'Query.agentDeployment': { role: V },
   // Operators: runs and approvals.
   'Query.installerBuild': { role: O },
   'Query.siteInstallers': { role: O },
@@ -64,6 +65,7 @@ export const fieldAccess: Readonly<Record<string, FieldAccess>> = {
   'Mutation.buildSiteInstallers': { role: O },
   'Mutation.addManualHost': { role: O },
   'Mutation.enumerateDirectoryNow': { role: O },
+  'Mutation.deployAgents': { role: O },
   'Mutation.startSiteDiscovery': { role: E },
   'Mutation.setDomainCredential': { role: E },
   'Mutation.setMachineRole': { role: E },

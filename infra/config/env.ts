@@ -209,6 +209,15 @@ const schema = z.object({
     .min(0.01)
     .max(24 * 30)
     .default(24),
+  /** Agent push (ADR 0043): how long a deployment waits for the installed agent to enroll. */
+  DEPLOY_ENROLLMENT_WAIT_SECONDS: z.coerce
+    .number()
+    .int()
+    .min(5)
+    .max(7 * 24 * 3600)
+    .default(3600),
+  /** How often a waiting deployment looks for its enrolled machine (a lost signal must not hang it). */
+  DEPLOY_ENROLLMENT_CHECK_SECONDS: z.coerce.number().int().min(1).max(3600).default(60),
   /** Rows per delete statement while pruning. */
   RETENTION_BATCH_SIZE: z.coerce.number().int().min(1).max(100_000).default(5000),
   /** Code signing (docs/installers.md): a PKCS#12 file, or a PEM certificate chain and key. */

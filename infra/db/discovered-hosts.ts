@@ -26,6 +26,10 @@ export interface DiscoveredHost {
   firstSeenAt: Date;
   lastSeenAt: Date | null;
   disappearedAt: Date | null;
+  /** Its agent deployment as the deployAgent workflow last recorded it (ADR 0043), or null. */
+  deployState: string | null;
+  deployReason: string | null;
+  deployUpdatedAt: Date | null;
 }
 
 export type MergeCounts = {
@@ -56,6 +60,9 @@ type Row = {
   first_seen_at: string;
   last_seen_at: string | null;
   disappeared_at: string | null;
+  deploy_state: string | null;
+  deploy_reason: string | null;
+  deploy_updated_at: string | null;
 };
 
 // Raw queries hand timestamps back as text.
@@ -78,6 +85,9 @@ const toHost = (r: Row): DiscoveredHost => ({
   firstSeenAt: date(r.first_seen_at)!,
   lastSeenAt: date(r.last_seen_at),
   disappearedAt: date(r.disappeared_at),
+  deployState: r.deploy_state ?? null,
+  deployReason: r.deploy_reason ?? null,
+  deployUpdatedAt: date(r.deploy_updated_at ?? null),
 });
 
 const INCOMING = `incoming as (

@@ -119,6 +119,12 @@ export const AgentTaskSchema = Type.Object({
   credential: Type.Optional(
     Type.Object({ domain: Type.String(), user: Type.String(), password: Type.String() }),
   ),
+  /**
+   * For a `winrm.install` step: a one-time, short-lived link to the site's installer, minted by the
+   * API into this claim response only (it can fetch the site's enrollment key once): never stored in
+   * the task, a history, the journal or a log (ADR 0043).
+   */
+  installerUrl: Type.Optional(Type.String()),
 });
 export type AgentTaskMessage = Static<typeof AgentTaskSchema>;
 

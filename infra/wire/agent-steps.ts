@@ -61,6 +61,15 @@ export enum StepKind {
    * protector if the volume is not encrypted yet. Reports the encryption status.
    */
   BitLockerApply = 'security.bitlocker-apply',
+  // Agent push over WinRM (issue 15, ADR 0043): run by the site's gateway against a discovered host.
+  /** Whether the host's WinRM listener ports (5985 HTTP, 5986 HTTPS) accept a TCP connection: no credential. */
+  WinRmProbe = 'winrm.probe',
+  /**
+   * Installs the site's agent on the host over WinRM with the site's domain credential: the host
+   * downloads the MSI from a one-time URL (minted into the gateway's claim), checks its SHA-256,
+   * runs msiexec, and the service is verified. Check-before-act: a running service is `alreadyDone`.
+   */
+  WinRmInstall = 'winrm.install',
 }
 
 /** The escrow steps (seal, then apply), with what each escrows (infra/wire/escrow-envelope.ts kinds). */
@@ -80,6 +89,8 @@ export const GATEWAY_STEP_KINDS: readonly string[] = [
   StepKind.DirectoryDiscover,
   StepKind.DirectoryTestBind,
   StepKind.DirectoryEnumerate,
+  StepKind.WinRmProbe,
+  StepKind.WinRmInstall,
 ];
 
 export type { StepPayloads, StepResults };
@@ -162,6 +173,10 @@ export type DirectoryDiscoverPayload = StepPayloads[StepKind.DirectoryDiscover];
 export type DirectoryEnumeratePayload = StepPayloads[StepKind.DirectoryEnumerate];
 export type DirectoryDiscoverResult = StepResults[StepKind.DirectoryDiscover];
 export type DirectoryEnumerateResult = StepResults[StepKind.DirectoryEnumerate];
+export type WinRmProbePayload = StepPayloads[StepKind.WinRmProbe];
+export type WinRmInstallPayload = StepPayloads[StepKind.WinRmInstall];
+export type WinRmProbeResult = StepResults[StepKind.WinRmProbe];
+export type WinRmInstallResult = StepResults[StepKind.WinRmInstall];
 export type { DiscoveredComputer } from './step-results';
 export type { PreflightCheck, ValidationItem } from './step-results';
 export type { MigrationMode, MigrationTarget, Precondition } from './profile-steps';
@@ -214,4 +229,26 @@ export enum StepFailure {
   EscrowPendingLost = 'EscrowPendingLost',
   /** The escrow upload was refused (not sealed to this task's tenant key, machine, kind or version). */
   EscrowRefused = 'EscrowRefused',
+  /** The host refused the domain credential over WinRM (wrong user or password, not an administrator). */
+  WinRmAuthFailed = 'WinRmAuthFailed',
+  /** The host's WinRM listener could not be reached (refused, no route, reset): retryable. */
+  WinRmUnreachable = 'WinRmUnreachable',
+  /** TLS to the host's HTTPS listener failed (untrusted certificate, pin mismatch). */
+  WinRmTlsFailed = 'WinRmTlsFailed',
+  /** The host did not answer, or the command did not finish, in time: retryable. */
+  WinRmTimeout = 'WinRmTimeout',
+  /** The listener answered with something the gateway cannot use (a WS-Management fault). */
+  WinRmProtocolError = 'WinRmProtocolError',
+  /** The host could not download the installer from the API (its network, proxy or the link). */
+  AgentDownloadFailed = 'AgentDownloadFailed',
+  /** The downloaded installer's SHA-256 is not the site installer's: nothing was run. */
+  AgentHashMismatch = 'AgentHashMismatch',
+  /** msiexec ended with a failure exit code (1603 and the like): the code is in the message. */
+  AgentInstallFailed = 'AgentInstallFailed',
+  /** Another installation is running on the host (msiexec 1618): retryable. */
+  AgentInstallBusy = 'AgentInstallBusy',
+  /** msiexec succeeded but the DrydockAgent service is not running afterwards. */
+  AgentServiceNotRunning = 'AgentServiceNotRunning',
+  /** The claim carried no one-time installer link (the gateway resumed a step after a restart): retryable. */
+  InstallerLinkUnavailable = 'InstallerLinkUnavailable',
 }

@@ -121,6 +121,14 @@ const DirectoryBindSchema = {
   endpoint: DirectoryEndpointSchema,
 };
 
+/** A host the gateway reaches over WinRM: its DNS name, or the address to connect to instead. */
+const WinRmTargetSchema = {
+  host: Type.String({ minLength: 1, maxLength: 255, pattern: '^[A-Za-z0-9][A-Za-z0-9.:-]*$' }),
+  httpPort: Type.Optional(Type.Integer({ minimum: 1, maximum: 65535 })),
+  httpsPort: Type.Optional(Type.Integer({ minimum: 1, maximum: 65535 })),
+  timeoutMs: Type.Optional(Type.Integer({ minimum: 100, maximum: 120_000 })),
+};
+
 const payloadSchemas = {
   [StepKind.Preflight]: Type.Object({
     requireAcPower: Type.Boolean(),
@@ -208,6 +216,21 @@ const payloadSchemas = {
     secretVersion: Type.Integer({ minimum: 1 }),
     /** SHA-256 (hex) of the envelope the server stored: the agent sets the password only if it sealed that one. */
     envelopeDigest: Type.String({ pattern: '^[0-9a-f]{64}$' }),
+  }),
+  [StepKind.WinRmProbe]: Type.Object(WinRmTargetSchema),
+  [StepKind.WinRmInstall]: Type.Object({
+    ...WinRmTargetSchema,
+    credentialRef: DirectoryBindSchema.credentialRef,
+    /** HTTPS (5986, NTLM over TLS) instead of HTTP (5985, NTLM with message encryption). */
+    https: Type.Boolean(),
+    /** SHA-256 of the listener's certificate, for HTTPS to a self-signed listener. */
+    pinSha256: Type.Optional(Type.String({ maxLength: 128 })),
+    /** The site installer the API mints a one-time link for into the claim (site_installers id). */
+    installerId: DirectoryBindSchema.credentialRef,
+    fileName: Type.String({ minLength: 1, maxLength: 200, pattern: '^[A-Za-z0-9][A-Za-z0-9._-]*\\.msi$' }),
+    sha256: Type.String({ pattern: '^[0-9a-f]{64}$' }),
+    /** How long msiexec may run before the step gives up (default 15 minutes). */
+    installTimeoutMs: Type.Optional(Type.Integer({ minimum: 1000, maximum: 3_600_000 })),
   }),
 } satisfies Record<StepKind, TSchema>;
 

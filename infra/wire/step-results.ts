@@ -260,6 +260,22 @@ const schemas = {
     pages: Type.Integer({ minimum: 0 }),
     computers: Type.Array(DiscoveredComputerSchema, { maxItems: MAX_ENUMERATED_COMPUTERS }),
   }),
+  /** Which WinRM listener ports accepted a TCP connection, with what the others did, in words. */
+  [StepKind.WinRmProbe]: result({
+    http: Type.Boolean(),
+    https: Type.Boolean(),
+    detail: Text(500),
+  }),
+  /**
+   * The install: msiexec's exit code (null when the service was already running: `alreadyDone`),
+   * the service's state afterwards, and whether Windows asked for a restart (3010).
+   */
+  [StepKind.WinRmInstall]: result({
+    exitCode: Nullable(Type.Integer({ minimum: -(2 ** 31), maximum: 2 ** 32 - 1 })),
+    service: Text(64),
+    restartRequired: Type.Boolean(),
+    outcome: Text(500),
+  }),
 } satisfies Record<StepKind, TSchema>;
 
 /** Each step kind's result: a step handler of kind K returns `StepResults[K]`, and the server accepts nothing else. */

@@ -50,6 +50,8 @@ export async function startAgentStack(env: Record<string, string> = {}): Promise
     ENROLL_RATE_LIMIT_PER_MINUTE: '100000',
     OIDC_ISSUER: idp.issuer,
     PUBLIC_URL: baseUrl,
+    // Hosts a gateway pushes the agent to download it from this API (one-time links, ADR 0043).
+    INSTALLER_API_URL: baseUrl,
     ...env,
   };
   const start = async () => {

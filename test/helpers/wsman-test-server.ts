@@ -49,6 +49,10 @@ export interface WsManTestServerOptions {
   tls?: { key: string; cert: string };
   /** Close every connection after this many requests (to test re-authentication). */
   closeAfterRequests?: number;
+  /** The address to listen on (default 127.0.0.1): any of 127/8 is loopback, so hosts can share a port. */
+  host?: string;
+  /** The HTTP port (default: any free one). */
+  httpPort?: number;
 }
 
 interface Command {
@@ -102,12 +106,16 @@ export class WsManTestServer {
   }
 
   async start(): Promise<this> {
-    const listen = async (server: http.Server): Promise<number> => {
-      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const host = this.opts.host ?? '127.0.0.1';
+    const listen = async (server: http.Server, port = 0): Promise<number> => {
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(port, host, resolve);
+      });
       return (server.address() as AddressInfo).port;
     };
     this.httpServer = http.createServer((req, res) => void this.handle(req, res, 'http'));
-    this.httpPort = await listen(this.httpServer);
+    this.httpPort = await listen(this.httpServer, this.opts.httpPort);
     if (this.opts.tls) {
       this.httpsServer = https.createServer(this.opts.tls, (req, res) => void this.handle(req, res, 'https'));
       this.httpsPort = await listen(this.httpsServer);

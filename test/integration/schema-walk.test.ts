@@ -137,6 +137,8 @@ const inputs: Record<string, (ids: Ids) => Record<string, unknown>> = {
   SetDomainCredentialInput: (ids) => ({ siteId: ids.site, user: 'walk', password: 'Walk-Passw0rd' }),
   // Not a key made for this tenant: refused as ESCROW_KEY_INVALID by whoever may call it.
   SetupEscrowKeyInput: () => ({ publicKey: 'walk', wrappedPrivateKey: 'ddk1.walk', keyVersion: 1 }),
+  // A site's id is no host of it: the walk sees NOT_FOUND where the caller may deploy.
+  DeployAgentsInput: (ids) => ({ siteId: ids.site, hostIds: [ids.site], concurrency: 1 }),
   AddManualHostInput: (ids) => ({
     siteId: ids.site,
     name: 'Walk',
@@ -168,6 +170,8 @@ const scalarArgs: Record<string, unknown> = {
   scope: 'SITE',
   decision: 'keep',
   role: 'ENDPOINT',
+  workflowId:
+    'deploy-agents:00000000-0000-4000-8000-000000000000:00000000-0000-4000-8000-000000000000:00000000-0000-4000-8000-000000000000',
 };
 
 /** Fields that hand out a secret to callers with reveal-secrets only: the secret's subfield. */

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { execFile } from 'node:child_process';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -313,6 +314,11 @@ describe('what is never logged', () => {
       });
       await fetch(`${url}/auth/callback?code=secret-code-123&state=secret-state-456`, { redirect: 'manual' });
       await fetch(`${url}/auth/logout`, { method: 'POST', headers: { cookie, 'x-drydock-csrf': csrfToken } });
+      // A one-time installer link's token (ADR 0043): refused here, and never logged either.
+      await fetch(
+        `${url}/installers/once/${demoTenantId('demo')}/${randomUUID()}/Drydock-X.msi?token=secret-link-token-789`,
+      );
+      secrets.push('secret-link-token-789');
     } finally {
       await logged.close();
       await idp2.stop();
@@ -322,9 +328,10 @@ describe('what is never logged', () => {
     const log = lines.join('');
     // The log is there (requests at debug level, the refused sign-in's code)…
     expect(log).toContain('/auth/callback?<redacted>');
+    expect(log).toContain('/Drydock-X.msi?<redacted>');
     expect(log).toContain('OIDC_STATE_MISMATCH');
     // …and none of the secrets that passed through.
-    expect(secrets).toHaveLength(5);
+    expect(secrets).toHaveLength(6);
     for (const secret of secrets)
       expect({ secret, logged: log.includes(secret) }).toEqual({ secret, logged: false });
   });

@@ -139,6 +139,7 @@ describe('row-level security', () => {
         'sessions',
         'api_tokens',
         'idp_mappings',
+        'installer_grants',
         'domain_credentials',
       ]) {
         const { rows } = await client.query<{ n: number }>(`select count(*)::int as n from ${table}`);
@@ -327,6 +328,7 @@ describe('the RLS catalog check', () => {
       'escrowed_secrets',
       'fleet_runs',
       'idp_mappings',
+      'installer_grants',
       'machine_names',
       'machine_runs',
       'machine_tweak_undos',

@@ -74,4 +74,14 @@ describe('the agent journal', () => {
     expect(readFileSync(path.join(dir, 'journal', files[0]!), 'utf8')).not.toContain('Journal-Passw0rd!');
     expect(JSON.stringify(new Journal(dir).pending())).not.toContain('Journal-Passw0rd!');
   });
+
+  it("never writes a push step's one-time installer link to disk", () => {
+    const journal = new Journal(dir);
+    const withLink = entry('started');
+    withLink.task.installerUrl = 'https://drydock.example.com/installers/once/t/g/a.msi?token=Journal-Token';
+    journal.put(withLink);
+    const files = readdirSync(path.join(dir, 'journal'));
+    expect(readFileSync(path.join(dir, 'journal', files[0]!), 'utf8')).not.toContain('Journal-Token');
+    expect(JSON.stringify(new Journal(dir).pending())).not.toContain('Journal-Token');
+  });
 });

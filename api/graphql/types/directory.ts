@@ -40,6 +40,16 @@ const DiscoveredHostRef = builder.objectRef<DiscoveredHost>('DiscoveredHost').im
       description: 'When an enumeration no longer found it in AD (it is kept, not deleted).',
       resolve: (h) => h.disappearedAt,
     }),
+    deployState: t.exposeString('deployState', {
+      nullable: true,
+      description:
+        'Its agent deployment (deployAgents): `queued`, `probing`, `installing`, `awaiting-enrollment`, `deployed`, `skipped` or `failed`; null if none was started.',
+    }),
+    deployReason: t.exposeString('deployReason', {
+      nullable: true,
+      description: 'Why it was skipped or failed, or what the install did, in words.',
+    }),
+    deployUpdatedAt: t.field({ type: 'DateTime', nullable: true, resolve: (h) => h.deployUpdatedAt }),
   }),
 });
 

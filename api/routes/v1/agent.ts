@@ -24,6 +24,7 @@ import {
   reportResult,
 } from '../../services/agent-channel';
 import { keyringFromEnv } from '../../../infra/secrets/server-secrets';
+import { installerApiUrl } from '../../../installer/site-builds';
 import { authenticateAgent, type AgentIdentity } from '../../services/keys';
 import type { AppDeps } from '../../app';
 import { sendError, V1_BODY_LIMIT, V1_RESULT_BODY_LIMIT } from './reply';
@@ -55,7 +56,14 @@ export async function agentRoutes(app: FastifyInstance, deps: AppDeps): Promise<
   const secret = serverSecret(env);
   // The agent channel's service, with the request's logger.
   const secrets = keyringFromEnv(env);
-  const channel = (request: FastifyRequest) => ({ orm, temporal, log: request.log, secrets });
+  const installerBaseUrl = installerApiUrl(env);
+  const channel = (request: FastifyRequest) => ({
+    orm,
+    temporal,
+    log: request.log,
+    secrets,
+    installerBaseUrl,
+  });
   // Kinds of the tasks this process handed out: a result is checked against its kind's schema
   // without a lookup (a result that reaches another replica reads the kind from its row).
   const claimedKinds = new BoundedMap<string, string>(100_000);

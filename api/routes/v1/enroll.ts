@@ -7,6 +7,7 @@ import {
   WireErrorCode,
   type EnrollRequest,
 } from '../../../infra/wire/agent-protocol';
+import { signalHostEnrolled } from '../../services/deployment';
 import { enroll } from '../../services/enrollment';
 import { forgetKeys } from '../../services/keys';
 import {
@@ -104,6 +105,17 @@ export async function enrollRoute(app: FastifyInstance, deps: AppDeps): Promise<
         );
       }
       outcome = outcome as Extract<typeof outcome, { kind: 'enrolled' }>;
+      // A machine the site's gateway pushed the agent to: its deployment waits for this (ADR 0043).
+      if (outcome.status === 'active')
+        await signalHostEnrolled(
+          { orm, temporal: deps.temporal, log: request.log },
+          {
+            tenantId: outcome.tenantId,
+            siteId: outcome.siteId,
+            machineId: outcome.machineId,
+            hostname: body.hostname,
+          },
+        );
       return reply.code(201).send({
         machineId: outcome.machineId,
         agentKey: outcome.agentKey,

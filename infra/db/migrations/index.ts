@@ -18,6 +18,8 @@ import { Migration0019RunCounts } from './0019-run-counts';
 import { Migration0020ClientScopeForMigrations } from './0020-client-scope-for-migrations';
 import { Migration0021DiscoveredHosts } from './0021-discovered-hosts';
 import { Migration0022CredentialCandidates } from './0022-credential-candidates';
+import { Migration0023InstallerGrants } from './0023-installer-grants';
+import { Migration0024HostDeployments } from './0024-host-deployments';
 import { Migration0025Escrow } from './0025-escrow';
 import { Migration0027RetentionMigrationsAndSessions } from './0027-retention-migrations-and-sessions';
 
@@ -42,6 +44,8 @@ export const migrationsList: MigrationObject[] = [
   { name: '0020-client-scope-for-migrations', class: Migration0020ClientScopeForMigrations },
   { name: '0021-discovered-hosts', class: Migration0021DiscoveredHosts },
   { name: '0022-credential-candidates', class: Migration0022CredentialCandidates },
+  { name: '0023-installer-grants', class: Migration0023InstallerGrants },
+  { name: '0024-host-deployments', class: Migration0024HostDeployments },
   { name: '0025-escrow', class: Migration0025Escrow },
   { name: '0027-retention-migrations-and-sessions', class: Migration0027RetentionMigrationsAndSessions },
 ];
