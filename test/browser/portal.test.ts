@@ -92,8 +92,14 @@ async function visit(page: Page, path: string, name: string, ready: (page: Page)
 async function settle(page: Page, name: string) {
   // A modal fades in: checked mid-transition, its text is half transparent and axe calls the
   // contrast too low (seen on CI once). Check what the user sees once it has settled.
+  // Only finite ones: a spinner or a striped progress bar runs for ever (its `finished` never settles).
   await page.evaluate(() =>
-    Promise.all(document.getAnimations().map((a) => a.finished.catch(() => undefined))),
+    Promise.all(
+      document
+        .getAnimations()
+        .filter((a) => Number.isFinite(a.effect?.getComputedTiming().endTime ?? Infinity))
+        .map((a) => a.finished.catch(() => undefined)),
+    ),
   );
   a11y[name] = await seriousA11yViolations(page);
   await screenshot(page, name);
