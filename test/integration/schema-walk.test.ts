@@ -274,12 +274,15 @@ const normalised = (answer: Answer, ids: Ids) => {
   let text = JSON.stringify(answer);
   for (const id of Object.values(ids)) text = text.split(id).join('<id>');
   // Values made fresh per request (site codes, e-mails) are not part of the answer's shape.
-  return text
-    .replace(/W-[A-Z0-9]+/g, '<code>')
-    .replace(/ddt_[0-9a-f]{16}_[A-Za-z0-9_-]{43}/g, '<token>')
-    .replace(/walk-[a-z0-9]+@walk\.test/g, '<email>')
-    .replace(/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/g, '<new id>')
-    .replace(/\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z/g, '<time>');
+  return (
+    text
+      // Tokens first: a token's random part may hold "W-…", which is not a site code.
+      .replace(/ddt_[0-9a-f]{16}_[A-Za-z0-9_-]{43}/g, '<token>')
+      .replace(/W-[A-Z0-9]+/g, '<code>')
+      .replace(/walk-[a-z0-9]+@walk\.test/g, '<email>')
+      .replace(/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/g, '<new id>')
+      .replace(/\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z/g, '<time>')
+  );
 };
 
 const nonexistent = (): Ids =>
