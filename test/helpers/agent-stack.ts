@@ -36,7 +36,10 @@ export interface AgentStack {
   close(): Promise<void>;
 }
 
-export async function startAgentStack(env: Record<string, string> = {}): Promise<AgentStack> {
+export async function startAgentStack(
+  env: Record<string, string> = {},
+  opts: { logStream?: NodeJS.WritableStream } = {},
+): Promise<AgentStack> {
   const db = await createTestDatabase();
   const orm = await db.appOrm();
   const temporal = await testTemporalClient();
@@ -55,7 +58,7 @@ export async function startAgentStack(env: Record<string, string> = {}): Promise
     ...env,
   };
   const start = async () => {
-    const app = await buildTestApp(orm, temporal, db.appUrl, worker.taskQueue, fullEnv);
+    const app = await buildTestApp(orm, temporal, db.appUrl, worker.taskQueue, fullEnv, opts.logStream);
     await app.listen({ host: '127.0.0.1', port });
     return app;
   };

@@ -19,6 +19,8 @@ export async function buildTestApp(
   databaseUrl: string,
   taskQueue = 'core',
   extraEnv: Record<string, string> = {},
+  /** Where the API's log goes (a test that reads it); none by default (LOG_LEVEL silent). */
+  logStream?: NodeJS.WritableStream,
 ): Promise<FastifyInstance> {
   const env = loadEnv({
     DRYDOCK_ENV: 'test',
@@ -26,7 +28,7 @@ export async function buildTestApp(
     TEMPORAL_TASK_QUEUE: taskQueue,
     ...extraEnv,
   });
-  const app = await buildApp({ env, orm, temporal, databaseUrl });
+  const app = await buildApp({ env, orm, temporal, databaseUrl, ...(logStream ? { logStream } : {}) });
   appCredentials.set(app, { orm, secret: serverSecret(env), tokens: new Map() });
   return app;
 }

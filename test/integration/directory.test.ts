@@ -5,6 +5,7 @@ import {
   type DirectoryEndpoint,
 } from '../../agent/gateway/directory/ad-directory';
 import { execFileSync } from 'node:child_process';
+import { Writable } from 'node:stream';
 import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { Harness } from '../../agent/harness/harness';
 import { withTenant } from '../../infra/db/orm';
@@ -297,6 +298,7 @@ describeSamba('a site gateway against a Samba AD DC', () => {
     const keyEntry = generateKeyEntry('dir1');
     let stack: AgentStack;
     let harness: Harness;
+    const apiLog: string[] = [];
     let gatewayId: string;
     const graphql = <T = Record<string, unknown>>(
       query: string,
@@ -370,7 +372,18 @@ describeSamba('a site gateway against a Samba AD DC', () => {
       );
 
     beforeAll(async () => {
-      stack = await startAgentStack({ DRYDOCK_SECRET_KEYS: keyEntry, DIRECTORY_REMINDER_HOURS: '0.001' });
+      // The API's log at debug level is kept: the password must not be in it either.
+      stack = await startAgentStack(
+        { DRYDOCK_SECRET_KEYS: keyEntry, DIRECTORY_REMINDER_HOURS: '0.001', LOG_LEVEL: 'debug' },
+        {
+          logStream: new Writable({
+            write(chunk: Buffer, _enc, done) {
+              apiLog.push(chunk.toString());
+              done();
+            },
+          }),
+        },
+      );
       const key = await stack.issueEnrollmentKey();
       harness = new Harness({
         apiUrl: stack.apiUrl,
@@ -491,8 +504,8 @@ describeSamba('a site gateway against a Samba AD DC', () => {
       const right = await setCredential(SVC_PASSWORD);
       expect(right.errors).toBeUndefined();
       expect(right.data!.setDomainCredential).toMatchObject({ domain: DOMAIN, user: SVC_USER });
-      const done = await until('enumerated', (d) => d?.state === 'done', 120_000);
-      expect(done.running).toBe(false);
+      // 'done' is its last state; the run closes just after it.
+      const done = await until('enumerated and closed', (d) => d?.state === 'done' && !d.running, 120_000);
       const direct = await enumerateComputers(ldaps, { user: SVC_USER, password: SVC_PASSWORD }, DOMAIN);
       expect(done.enumeration).toMatchObject({
         computers: direct.computers.length,
@@ -617,7 +630,8 @@ describeSamba('a site gateway against a Samba AD DC', () => {
       };
       walk(stack.stateDir);
       expect(files.length).toBeGreaterThan(0);
-      for (const text of [...histories, JSON.stringify(rows), dump.join('\n'), ...files]) {
+      expect(apiLog.join('')).toContain('/v1/agent/tasks');
+      for (const text of [...histories, JSON.stringify(rows), dump.join('\n'), ...files, apiLog.join('')]) {
         expect(text).not.toContain(SVC_PASSWORD);
         expect(text).not.toContain('Guessed-Passw0rd!');
       }
