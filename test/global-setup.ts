@@ -67,7 +67,8 @@ export default async function globalSetup(): Promise<void> {
 /** A block of free ports: the production server uses its frontend port and a few above it. */
 async function freePortBlock(): Promise<number> {
   for (;;) {
-    const base = 20_000 + Math.floor(Math.random() * 10_000) * 3;
+    // The server stores membership ports as a signed smallint: the whole block stays under 32768.
+    const base = 20_000 + Math.floor(Math.random() * 4_000) * 3;
     const offsets = [0, 1, 2, 3, 10, 11, 12, 13, 20];
     const free = await Promise.all(offsets.map((o) => portOpen('127.0.0.1', base + o).then((open) => !open)));
     if (free.every(Boolean)) return base;

@@ -423,6 +423,11 @@ export async function startProductionServer(
   readyTimeoutMs = 120_000,
 ): Promise<ProductionServer> {
   mkdirSync(opts.dir, { recursive: true });
+  // Cluster membership keeps ports in a PostgreSQL smallint: the block (port … port+20) must fit.
+  if (opts.port + 20 > 32767)
+    throw new StartupError(
+      `TEMPORAL_PORT=${opts.port} is too high for the production server: it uses ports up to TEMPORAL_PORT+20, which must stay below 32768`,
+    );
   if (await portOpen('127.0.0.1', opts.port))
     throw new StartupError(
       `port 127.0.0.1:${opts.port} is already in use; stop what holds it or set TEMPORAL_PORT`,
