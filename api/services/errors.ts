@@ -33,6 +33,10 @@ export enum ErrorCode {
   EscrowKeyInvalid = 'ESCROW_KEY_INVALID',
   /** Escrow is not set up for the tenant: no escrow key. */
   EscrowKeyMissing = 'ESCROW_KEY_MISSING',
+  /** Escrow: the key is current, or secrets are still sealed only to it (a key roll is not finished). */
+  EscrowKeyInUse = 'ESCROW_KEY_IN_USE',
+  /** Escrow: a re-wrapped envelope does not fit its secret or the current key. */
+  EscrowEnvelopeRefused = 'ESCROW_ENVELOPE_REFUSED',
   /** Too many reveals by this person in the last minute; `extra.retryAfterSeconds` says when to ask again. */
   RevealRateLimited = 'REVEAL_RATE_LIMITED',
 }

@@ -1,4 +1,6 @@
 import {
+  countSecretsByNewestKey,
+  destroyEscrowKey,
   escrowedEnvelope,
   escrowedSecret,
   escrowedSecretsOf,
@@ -7,12 +9,15 @@ import {
   lockEscrowKeys,
   recentReveals,
   revealsOf,
+  secretsToRewrap,
+  storeRewrap,
   type EscrowedSecretRow,
   type EscrowKeyRow,
   type RevealRecord,
 } from '../../infra/db/escrow';
 import { MachineSchema, Role } from '../../infra/db/entities';
 import {
+  checkEscrowEnvelopeFor,
   EscrowError,
   keyFingerprint,
   parseWrappedTenantKey,
@@ -42,6 +47,7 @@ export interface EscrowKeyView {
   createdBy: string;
   createdAt: Date;
   retiredAt: Date | null;
+  destroyedAt: Date | null;
   /** The `ddk1` blob the browser unlocks with the passphrase: for reveal-secrets holders only. */
   wrappedPrivateKey: string | null;
 }
@@ -54,6 +60,7 @@ const view = (key: EscrowKeyRow, caller: Caller): EscrowKeyView => ({
   createdBy: key.createdBy,
   createdAt: key.createdAt,
   retiredAt: key.retiredAt,
+  destroyedAt: key.destroyedAt,
   wrappedPrivateKey: caller.canRevealSecrets ? key.wrappedPrivateKey : null,
 });
 
@@ -221,8 +228,8 @@ export async function revealSecret(ctx: ServiceContext, secretId: string): Promi
     );
   if (decided.refusal || !decided.secret) throw refuse(ErrorCode.NotFound, 'secret not found');
   // 2. Only now, after the commit, the ciphertext.
-  const envelope = await inTenant(ctx, (em) => escrowedEnvelope(em, id));
-  if (!envelope) throw refuse(ErrorCode.NotFound, 'secret not found');
+  const newest = await inTenant(ctx, (em) => escrowedEnvelope(em, id));
+  if (!newest) throw refuse(ErrorCode.NotFound, 'secret not found');
   const s = decided.secret;
   return {
     id: s.id,
@@ -230,9 +237,10 @@ export async function revealSecret(ctx: ServiceContext, secretId: string): Promi
     machineId: s.machineId,
     kind: s.kind,
     secretVersion: s.secretVersion,
-    keyVersion: s.keyVersion,
+    // The envelope's own: a key roll's re-wrap may have landed between the two transactions.
+    keyVersion: newest.keyVersion,
     confirmedAt: s.confirmedAt,
-    envelope,
+    envelope: newest.envelope,
   };
 }
 
@@ -260,4 +268,171 @@ export async function auditRefusedReveal(
         : { reason },
     });
   });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Key roll: the browser re-wraps every secret sealed to an older key, then the old key is destroyed.
+
+/** Secrets released to one re-wrap round at most. */
+export const REWRAP_BATCH_MAX = 100;
+
+export interface RewrapBatch {
+  /** The current key version the released secrets are to be sealed to. */
+  toKeyVersion: number;
+  /** Secrets still sealed only to older keys, this batch included. */
+  remaining: number;
+  secrets: RevealedSecret[];
+}
+
+/**
+ * Releases a batch of ciphertexts still sealed only to older key versions, for the browser to
+ * re-wrap to the current key (admin with reveal-secrets, tenant-wide). A bulk release, so it is
+ * the admin's alone and audited like a reveal: the event naming every released secret commits
+ * first, in a transaction of its own; only then are the envelopes read.
+ */
+export async function releaseSecretsToRewrap(
+  ctx: ServiceContext,
+  input: { limit?: number | null },
+): Promise<RewrapBatch> {
+  authorize(ctx, Role.Admin, { tenantWide: true, revealSecrets: true });
+  const limit = checkRange(input.limit ?? undefined, 'limit', {
+    min: 1,
+    max: REWRAP_BATCH_MAX,
+    fallback: 50,
+  });
+  const decided = await inTenant(ctx, async (em, caller) => {
+    const key = await escrowKeyOf(em, caller.tenantId);
+    if (!key) throw refuse(ErrorCode.EscrowKeyMissing, 'escrow is not set up for this tenant');
+    const remaining = await countSecretsByNewestKey(em, { tenantId: caller.tenantId, below: key.keyVersion });
+    const batch = await secretsToRewrap(em, { tenantId: caller.tenantId, keyVersion: key.keyVersion, limit });
+    if (batch.length > 0)
+      await appendAuditAs(em, caller, {
+        action: 'escrow.rewrap-released',
+        subjectType: 'tenant',
+        subjectId: caller.tenantId,
+        data: { toKeyVersion: key.keyVersion, count: batch.length, secretIds: batch.map((s) => s.id) },
+      });
+    return { toKeyVersion: key.keyVersion, remaining, batch };
+  });
+  const secrets: RevealedSecret[] = [];
+  await inTenant(ctx, async (em, caller) => {
+    for (const s of decided.batch) {
+      const newest = await escrowedEnvelope(em, s.id);
+      if (!newest || newest.keyVersion >= decided.toKeyVersion) continue; // re-wrapped meanwhile
+      secrets.push({
+        id: s.id,
+        tenantId: caller.tenantId,
+        machineId: s.machineId,
+        kind: s.kind,
+        secretVersion: s.secretVersion,
+        keyVersion: newest.keyVersion,
+        confirmedAt: s.confirmedAt,
+        envelope: newest.envelope,
+      });
+    }
+  });
+  return { toKeyVersion: decided.toKeyVersion, remaining: decided.remaining, secrets };
+}
+
+/**
+ * Stores envelopes the browser re-wrapped to the current key (admin with reveal-secrets,
+ * tenant-wide). Each is checked against its secret as an agent's upload is (key version,
+ * tenant, machine, kind, secret version); one that does not fit refuses the whole batch and stores
+ * nothing. A secret already re-wrapped to the current key keeps its envelope (idempotent).
+ */
+export async function submitRewrappedSecrets(
+  ctx: ServiceContext,
+  input: { secrets: { id: string; envelope: string }[] },
+): Promise<{ stored: number; remaining: number; toKeyVersion: number }> {
+  const caller = authorize(ctx, Role.Admin, { tenantWide: true, revealSecrets: true });
+  if (input.secrets.length > REWRAP_BATCH_MAX)
+    throw refuse(ErrorCode.BadUserInput, `at most ${REWRAP_BATCH_MAX} secrets per call`);
+  const items = input.secrets.map((s) => ({ id: checkId(s.id, 'id'), envelope: s.envelope }));
+  return audited(
+    ctx,
+    async (em) => {
+      const { current } = await lockEscrowKeys(em, caller.tenantId);
+      const key = current === null ? null : await escrowKeyOf(em, caller.tenantId, current);
+      if (!key) throw refuse(ErrorCode.EscrowKeyMissing, 'escrow is not set up for this tenant');
+      const recipient = { tenantId: caller.tenantId, keyVersion: key.keyVersion, publicKey: key.publicKey };
+      let stored = 0;
+      for (const item of items) {
+        const secret = await escrowedSecret(em, item.id);
+        if (!secret) throw refuse(ErrorCode.NotFound, `secret ${item.id} not found`);
+        try {
+          await checkEscrowEnvelopeFor(recipient, secret, item.envelope);
+        } catch (err) {
+          if (err instanceof EscrowError)
+            throw refuse(ErrorCode.EscrowEnvelopeRefused, `secret ${item.id}: ${err.message}`, {
+              reason: err.code,
+            });
+          throw err;
+        }
+        if (secret.keyVersion >= key.keyVersion) continue;
+        if (
+          await storeRewrap(em, {
+            tenantId: caller.tenantId,
+            secretId: secret.id,
+            keyVersion: key.keyVersion,
+            envelope: item.envelope,
+            createdBy: caller.actor,
+          })
+        )
+          stored++;
+      }
+      const remaining = await countSecretsByNewestKey(em, {
+        tenantId: caller.tenantId,
+        below: key.keyVersion,
+      });
+      return { stored, remaining, toKeyVersion: key.keyVersion };
+    },
+    (result) => ({
+      action: 'escrow.rewrapped',
+      subjectType: 'tenant',
+      subjectId: caller.tenantId,
+      data: { keyVersion: result.toKeyVersion, stored: result.stored, remaining: result.remaining },
+    }),
+  );
+}
+
+/**
+ * Destroys a retired key's wrapped private key (admin, tenant-wide) once no secret depends on it:
+ * its passphrase and its shares then open nothing the server releases. ESCROW_KEY_IN_USE while it is
+ * current or a secret's newest envelope is still sealed to it.
+ */
+export async function destroyRetiredEscrowKey(
+  ctx: ServiceContext,
+  keyVersion: number,
+): Promise<EscrowKeyView> {
+  const caller = authorize(ctx, Role.Admin, { tenantWide: true });
+  const version = checkRange(keyVersion, 'keyVersion', { min: 1, max: 999_999_999, fallback: 1 });
+  await audited(
+    ctx,
+    async (em) => {
+      const { current } = await lockEscrowKeys(em, caller.tenantId);
+      const key = await escrowKeyOf(em, caller.tenantId, version);
+      if (!key) throw refuse(ErrorCode.NotFound, `escrow key version ${version} not found`);
+      if (version === current)
+        throw refuse(
+          ErrorCode.EscrowKeyInUse,
+          'the current escrow key cannot be destroyed; roll to a new one first',
+        );
+      const dependent = await countSecretsByNewestKey(em, { tenantId: caller.tenantId, exactly: version });
+      if (dependent > 0)
+        throw refuse(
+          ErrorCode.EscrowKeyInUse,
+          `${dependent} secrets are sealed only to key version ${version}; re-wrap them to the current key first`,
+          { secrets: dependent },
+        );
+      await destroyEscrowKey(em, { tenantId: caller.tenantId, keyVersion: version });
+      return key.fingerprint;
+    },
+    (fingerprint) => ({
+      action: 'escrow.key-destroyed',
+      subjectType: 'tenant',
+      subjectId: caller.tenantId,
+      data: { keyVersion: version, fingerprint },
+    }),
+  );
+  return inTenant(ctx, async (em) => view((await escrowKeyOf(em, caller.tenantId, version))!, caller));
 }

@@ -88,6 +88,10 @@ export const fieldAccess: Readonly<Record<string, FieldAccess>> = {
   'Mutation.createSite': { role: A },
   'Mutation.updateBranding': { role: A, tenantWide: true },
   'Mutation.setupEscrowKey': { role: A, tenantWide: true },
+  // A key roll: bulk release of old ciphertexts to re-wrap, audited first (ADR 0044).
+  'Mutation.escrowRewrapBatch': { role: A, tenantWide: true, revealSecrets: 'required' },
+  'Mutation.submitRewrappedSecrets': { role: A, tenantWide: true, revealSecrets: 'required' },
+  'Mutation.destroyEscrowKey': { role: A, tenantWide: true },
   'Query.users': { role: A, tenantWide: true },
   'Mutation.addUser': { role: A, tenantWide: true },
   'Mutation.updateUserAccess': { role: A, tenantWide: true },

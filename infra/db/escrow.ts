@@ -13,12 +13,14 @@ export interface EscrowKeyRow {
   tenantId: string;
   keyVersion: number;
   publicKey: string;
-  wrappedPrivateKey: string;
+  /** Null once destroyed (after a key roll re-wrapped every secret sealed to it). */
+  wrappedPrivateKey: string | null;
   kdf: WrappedKeyInfo['kdf'];
   fingerprint: string;
   createdBy: string;
   createdAt: Date;
   retiredAt: Date | null;
+  destroyedAt: Date | null;
 }
 
 export interface EscrowedSecretRow {
@@ -36,11 +38,17 @@ export interface EscrowedSecretRow {
 
 const KEY_COLUMNS = `tenant_id::text as "tenantId", key_version as "keyVersion", public_key as "publicKey",
   wrapped_private_key as "wrappedPrivateKey", kdf, fingerprint, created_by as "createdBy",
-  created_at as "createdAt", retired_at as "retiredAt"`;
+  created_at as "createdAt", retired_at as "retiredAt", destroyed_at as "destroyedAt"`;
 
-const SECRET_COLUMNS = `id::text, tenant_id::text as "tenantId", machine_id::text as "machineId", kind,
-  secret_version as "secretVersion", key_version as "keyVersion", protector_id as "protectorId",
-  account, created_at as "createdAt", confirmed_at as "confirmedAt"`;
+/** The key version of a secret's newest envelope: its own, or that of its latest re-wrap (migration 0030). */
+const NEWEST_KEY_VERSION = `greatest(escrowed_secrets.key_version, coalesce((select max(r.key_version)
+  from escrowed_secret_rewraps r where r.tenant_id = escrowed_secrets.tenant_id and r.secret_id = escrowed_secrets.id), 0))`;
+
+const SECRET_COLUMNS = `escrowed_secrets.id::text, escrowed_secrets.tenant_id::text as "tenantId",
+  escrowed_secrets.machine_id::text as "machineId", escrowed_secrets.kind,
+  escrowed_secrets.secret_version as "secretVersion", ${NEWEST_KEY_VERSION} as "keyVersion",
+  escrowed_secrets.protector_id as "protectorId", escrowed_secrets.account,
+  escrowed_secrets.created_at as "createdAt", escrowed_secrets.confirmed_at as "confirmedAt"`;
 
 // Raw rows carry timestamps as text: the API's DateTime scalar wants dates.
 const toDate = (value: Date | string | null): Date | null => (value === null ? null : new Date(value));
@@ -63,7 +71,12 @@ export async function escrowKeyOf(
     keyVersion === undefined ? [tenantId] : [tenantId, keyVersion],
   );
   return rows[0]
-    ? { ...rows[0], createdAt: toDate(rows[0].createdAt)!, retiredAt: toDate(rows[0].retiredAt) }
+    ? {
+        ...rows[0],
+        createdAt: toDate(rows[0].createdAt)!,
+        retiredAt: toDate(rows[0].retiredAt),
+        destroyedAt: toDate(rows[0].destroyedAt),
+      }
     : null;
 }
 
@@ -82,7 +95,7 @@ export async function escrowRecipientOf(
  */
 export async function installEscrowKey(
   em: EntityManager,
-  key: Omit<EscrowKeyRow, 'createdAt' | 'retiredAt'>,
+  key: Omit<EscrowKeyRow, 'createdAt' | 'retiredAt' | 'destroyedAt'>,
 ): Promise<void> {
   await em.execute(
     `update tenant_escrow_keys set retired_at = now() where tenant_id = ? and retired_at is null`,
@@ -210,13 +223,24 @@ export async function escrowedSecret(em: EntityManager, id: string): Promise<Esc
   return row ? secretRow(row) : null;
 }
 
-/** The ciphertext of one secret: read only after its reveal is audited (api/services/escrow.ts). */
-export async function escrowedEnvelope(em: EntityManager, id: string): Promise<string | null> {
-  const [row] = await em.execute<{ envelope: string }[]>(
-    `select envelope from escrowed_secrets where id = ?`,
+/**
+ * The newest ciphertext of one secret (a re-wrap under the newest key, else the machine's own) and
+ * its key version: read only after its reveal is audited (api/services/escrow.ts).
+ */
+export async function escrowedEnvelope(
+  em: EntityManager,
+  id: string,
+): Promise<{ envelope: string; keyVersion: number } | null> {
+  const [row] = await em.execute<{ envelope: string; keyVersion: number }[]>(
+    `select coalesce(r.envelope, s.envelope) as envelope, coalesce(r.key_version, s.key_version) as "keyVersion"
+       from escrowed_secrets s
+       left join lateral (select key_version, envelope from escrowed_secret_rewraps r
+                           where r.tenant_id = s.tenant_id and r.secret_id = s.id
+                           order by key_version desc limit 1) r on true
+      where s.id = ?`,
     [id],
   );
-  return row?.envelope ?? null;
+  return row ? { envelope: row.envelope, keyVersion: Number(row.keyVersion) } : null;
 }
 
 export interface RevealRecord {
@@ -277,4 +301,73 @@ export async function escrowCompletionOf(
     keyVersion: row.keyVersion,
     envelopeDigest: createHash('sha256').update(row.envelope, 'utf8').digest('hex'),
   };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Key roll (migration 0030): re-wrapped envelopes, and destroying a retired key's private half.
+
+export interface SecretToRewrap {
+  id: string;
+  machineId: string;
+  kind: EscrowKind;
+  secretVersion: number;
+  /** The key version of its newest envelope (older than the one it is re-wrapped to). */
+  keyVersion: number;
+  confirmedAt: Date | null;
+}
+
+/** Secrets whose newest envelope is sealed to a key older than `keyVersion`, oldest first (no envelopes). */
+export async function secretsToRewrap(
+  em: EntityManager,
+  input: { tenantId: string; keyVersion: number; limit: number },
+): Promise<SecretToRewrap[]> {
+  const rows = await em.execute<SecretToRewrap[]>(
+    `select escrowed_secrets.id::text, escrowed_secrets.machine_id::text as "machineId", escrowed_secrets.kind,
+            escrowed_secrets.secret_version as "secretVersion", ${NEWEST_KEY_VERSION} as "keyVersion",
+            escrowed_secrets.confirmed_at as "confirmedAt"
+       from escrowed_secrets
+      where escrowed_secrets.tenant_id = ? and ${NEWEST_KEY_VERSION} < ?
+      order by escrowed_secrets.created_at, escrowed_secrets.id limit ?`,
+    [input.tenantId, input.keyVersion, input.limit],
+  );
+  return rows.map((r) => ({ ...r, keyVersion: Number(r.keyVersion), confirmedAt: toDate(r.confirmedAt) }));
+}
+
+/** How many secrets' newest envelope is sealed to a key older than `below` (or exactly to `exactly`). */
+export async function countSecretsByNewestKey(
+  em: EntityManager,
+  input: { tenantId: string } & ({ below: number } | { exactly: number }),
+): Promise<number> {
+  const [row] = await em.execute<{ n: string }[]>(
+    `select count(*) as n from escrowed_secrets where escrowed_secrets.tenant_id = ? and ${NEWEST_KEY_VERSION} ${
+      'below' in input ? '<' : '='
+    } ?`,
+    [input.tenantId, 'below' in input ? input.below : input.exactly],
+  );
+  return Number(row?.n ?? 0);
+}
+
+/** Stores a checked re-wrapped envelope; an existing one for that key version stays (idempotent). */
+export async function storeRewrap(
+  em: EntityManager,
+  input: { tenantId: string; secretId: string; keyVersion: number; envelope: string; createdBy: string },
+): Promise<boolean> {
+  const rows = await em.execute<{ secret_id: string }[]>(
+    `insert into escrowed_secret_rewraps (tenant_id, secret_id, key_version, envelope, created_by)
+     values (?, ?, ?, ?, ?) on conflict do nothing returning secret_id`,
+    [input.tenantId, input.secretId, input.keyVersion, input.envelope, input.createdBy],
+  );
+  return rows.length === 1;
+}
+
+/** Forgets a retired key's wrapped private key (its public half and fingerprint stay on record). */
+export async function destroyEscrowKey(
+  em: EntityManager,
+  input: { tenantId: string; keyVersion: number },
+): Promise<void> {
+  await em.execute(
+    `update tenant_escrow_keys set wrapped_private_key = null, destroyed_at = now()
+      where tenant_id = ? and key_version = ? and retired_at is not null and destroyed_at is null`,
+    [input.tenantId, input.keyVersion],
+  );
 }

@@ -292,6 +292,23 @@ export async function openEscrowSecret(
 }
 
 /**
+ * Seals a secret again to a newer tenant key (a key roll, in the browser): opens `envelope` of
+ * `record` with the unlocked older key and seals the plaintext to `to`. The plaintext lives only in
+ * this call; the result is bound to the same record under the new key version.
+ */
+export async function rewrapEscrowSecret(
+  from: TenantKey,
+  to: TenantPublicKey,
+  record: EscrowRecord,
+  envelope: string,
+): Promise<string> {
+  if (to.tenantId !== from.tenantId) fail('ESCROW_INVALID_INPUT', 'a secret is re-wrapped within its tenant');
+  if (to.keyVersion <= from.keyVersion)
+    fail('ESCROW_INVALID_INPUT', `a secret is re-wrapped to a newer key version than ${from.keyVersion}`);
+  return sealEscrowSecret(to, record, await openEscrowSecret(from, record, envelope));
+}
+
+/**
  * What the server can check of an envelope without the private key (the API, before it stores an
  * agent's upload): its shape, that it is sealed to `recipient`'s key version, and that its header
  * and binding name `record` of `recipient`'s tenant. It cannot prove the ciphertext authenticates —

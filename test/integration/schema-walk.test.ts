@@ -137,6 +137,8 @@ const inputs: Record<string, (ids: Ids) => Record<string, unknown>> = {
   SetDomainCredentialInput: (ids) => ({ siteId: ids.site, user: 'walk', password: 'Walk-Passw0rd' }),
   // Not a key made for this tenant: refused as ESCROW_KEY_INVALID by whoever may call it.
   SetupEscrowKeyInput: () => ({ publicKey: 'walk', wrappedPrivateKey: 'ddk1.walk', keyVersion: 1 }),
+  // No secret of any tenant: stored 0, or ESCROW_KEY_MISSING where escrow is not set up.
+  SubmitRewrappedSecretsInput: () => ({ secrets: [] }),
   // A site's id is no host of it: the walk sees NOT_FOUND where the caller may deploy.
   DeployAgentsInput: (ids) => ({ siteId: ids.site, hostIds: [ids.site], concurrency: 1 }),
   AddManualHostInput: (ids) => ({
@@ -169,6 +171,7 @@ const scalarArgs: Record<string, unknown> = {
   action: 'PAUSE',
   scope: 'SITE',
   decision: 'keep',
+  keyVersion: 1,
   role: 'ENDPOINT',
   workflowId:
     'deploy-agents:00000000-0000-4000-8000-000000000000:00000000-0000-4000-8000-000000000000:00000000-0000-4000-8000-000000000000',

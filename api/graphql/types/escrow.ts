@@ -2,8 +2,11 @@ import type { EscrowKind } from '../../../infra/wire/escrow-envelope';
 import {
   escrowedSecretsOfMachine,
   escrowKeyOfTenant,
+  destroyRetiredEscrowKey,
+  releaseSecretsToRewrap,
   revealSecret,
   setupEscrowKey,
+  submitRewrappedSecrets,
   type EscrowedSecretView,
   type EscrowKeyView,
   type RevealedSecret,
@@ -31,9 +34,16 @@ const EscrowKeyRef = builder.objectRef<EscrowKeyView>('EscrowKey').implement({
     createdBy: t.exposeString('createdBy'),
     createdAt: t.field({ type: 'DateTime', resolve: (k) => k.createdAt }),
     retiredAt: t.field({ type: 'DateTime', nullable: true, resolve: (k) => k.retiredAt }),
+    destroyedAt: t.field({
+      type: 'DateTime',
+      nullable: true,
+      description: 'When its wrapped private key was destroyed, after a key roll re-wrapped every secret.',
+      resolve: (k) => k.destroyedAt,
+    }),
     wrappedPrivateKey: t.exposeString('wrappedPrivateKey', {
       nullable: true,
-      description: 'The `ddk1` blob the browser unlocks with the passphrase; null without reveal-secrets.',
+      description:
+        'The `ddk1` blob the browser unlocks with the passphrase; null without reveal-secrets, or once destroyed.',
     }),
   }),
 });
@@ -130,5 +140,71 @@ builder.mutationField('revealSecret', (t) =>
       'Releases one secret’s ciphertext (operator role with reveal-secrets), after its audit event has committed. REVEAL_RATE_LIMITED beyond 10 a minute; refusals are audited.',
     args: { id: t.arg.id({ required: true }) },
     resolve: (_root, args, ctx) => revealSecret(ctx, String(args.id)),
+  }),
+);
+
+const RewrapBatchRef = builder
+  .objectRef<{ toKeyVersion: number; remaining: number; secrets: RevealedSecret[] }>('EscrowRewrapBatch')
+  .implement({
+    description:
+      'Ciphertexts still sealed only to older tenant keys, released for the browser to re-wrap to the current key.',
+    fields: (t) => ({
+      toKeyVersion: t.exposeInt('toKeyVersion'),
+      remaining: t.exposeInt('remaining', { description: 'Secrets still to re-wrap, this batch included.' }),
+      secrets: t.field({ type: [RevealedSecretRef], resolve: (b) => b.secrets }),
+    }),
+  });
+
+const RewrapResultRef = builder
+  .objectRef<{ stored: number; remaining: number; toKeyVersion: number }>('EscrowRewrapResult')
+  .implement({
+    fields: (t) => ({
+      stored: t.exposeInt('stored'),
+      remaining: t.exposeInt('remaining'),
+      toKeyVersion: t.exposeInt('toKeyVersion'),
+    }),
+  });
+
+builder.mutationField('escrowRewrapBatch', (t) =>
+  t.field({
+    type: RewrapBatchRef,
+    description:
+      'After a key roll: releases up to `limit` (default 50, at most 100) ciphertexts still sealed only to older keys (admin with reveal-secrets, tenant-wide). Audited first, naming every secret released.',
+    args: { limit: t.arg.int({ required: false }) },
+    resolve: (_root, args, ctx) => releaseSecretsToRewrap(ctx, { limit: args.limit }),
+  }),
+);
+
+const RewrappedSecretInput = builder.inputType('RewrappedSecretInput', {
+  fields: (t) => ({
+    id: t.id({ required: true }),
+    envelope: t.string({ required: true, description: 'The `dde1` envelope sealed to the current key.' }),
+  }),
+});
+
+const SubmitRewrappedSecretsInput = builder.inputType('SubmitRewrappedSecretsInput', {
+  fields: (t) => ({ secrets: t.field({ type: [RewrappedSecretInput], required: true }) }),
+});
+
+builder.mutationField('submitRewrappedSecrets', (t) =>
+  t.field({
+    type: RewrapResultRef,
+    description:
+      'Stores envelopes the browser re-wrapped to the current key (admin with reveal-secrets, tenant-wide); ESCROW_ENVELOPE_REFUSED if one does not fit its secret (nothing is stored).',
+    args: { input: t.arg({ type: SubmitRewrappedSecretsInput, required: true }) },
+    resolve: (_root, { input }, ctx) =>
+      submitRewrappedSecrets(ctx, {
+        secrets: input.secrets.map((s) => ({ id: String(s.id), envelope: s.envelope })),
+      }),
+  }),
+);
+
+builder.mutationField('destroyEscrowKey', (t) =>
+  t.field({
+    type: EscrowKeyRef,
+    description:
+      'Destroys a retired key’s wrapped private key (admin, tenant-wide); ESCROW_KEY_IN_USE while it is current or a secret is sealed only to it.',
+    args: { keyVersion: t.arg.int({ required: true }) },
+    resolve: (_root, args, ctx) => destroyRetiredEscrowKey(ctx, args.keyVersion),
   }),
 );
