@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { computeMachineUid } from '../infra/wire/machine-uid';
 import type { AgentTaskMessage, ResultRequest } from '../infra/wire/agent-protocol';
 import { StepFailure, StepKind } from '../infra/wire/agent-steps';
@@ -10,6 +11,8 @@ import { PendingSecrets } from './steps/escrow';
 
 export const AGENT_VERSION = '0.1.0';
 const AGENT_KEY = 'agent-key';
+/** The current enrollment attempt's secret, kept until the agent key it obtains is stored (ADR 0009). */
+const ENROLL_ATTEMPT = 'enroll-attempt';
 
 export interface AgentOptions {
   config: AgentConfig;
@@ -69,6 +72,13 @@ export class Agent {
     const hardware = await platform.hardwareFacts();
     // The stored key, if any, goes along as the proof of possession (Authorization header).
     this.api.agentKey = stored;
+    // One attempt secret for every try of this enrollment, stored before the first: if the API
+    // commits and dies before answering, the repeat proves it is this install (no second row).
+    let attempt = await platform.loadProtected(ENROLL_ATTEMPT);
+    if (!attempt) {
+      attempt = randomBytes(32).toString('base64url');
+      await platform.saveProtected(ENROLL_ATTEMPT, attempt);
+    }
     let res;
     try {
       res = await this.api.enroll({
@@ -79,6 +89,7 @@ export class Agent {
         hardware,
         os: await platform.osInfo(),
         agentVersion: AGENT_VERSION,
+        attempt,
         ...(config.fingerprint ? { fingerprint: config.fingerprint } : {}),
         ...(config.labels && Object.keys(config.labels).length ? { labels: config.labels } : {}),
       });
@@ -86,6 +97,7 @@ export class Agent {
       // An outdated installer's key on an enrolled machine: keep the identity it has.
       if (stored && err instanceof ApiError && err.code === 'ENROLLMENT_REJECTED') {
         this.log(`re-enrollment rejected (${err.message}); keeping the current agent key`);
+        await platform.deleteProtected(ENROLL_ATTEMPT);
         this.forgetEnrollmentKey();
         this.state = 'enrolled';
         return;
@@ -94,6 +106,7 @@ export class Agent {
       throw err;
     }
     await platform.saveProtected(AGENT_KEY, res.agentKey);
+    await platform.deleteProtected(ENROLL_ATTEMPT);
     this.api.agentKey = res.agentKey;
     this.machineId = res.machineId;
     this.state = res.status === 'pending' ? 'pending' : 'enrolled';

@@ -1,4 +1,4 @@
-import { createHash, randomUUID } from 'node:crypto';
+import { createHash, createHmac, randomUUID } from 'node:crypto';
 import { UniqueConstraintViolationException } from '@mikro-orm/core';
 import type { FastifyBaseLogger } from 'fastify';
 import {
@@ -105,7 +105,10 @@ async function enrollOnce(
   }
   if (uid !== req.machineUid) return { kind: 'uid-mismatch' };
 
-  const proof = await provenMachine(orm, s.secret, key.tenantId, context.authorization, log);
+  const attemptHash = req.attempt ? hashAttempt(s.secret, req.attempt) : null;
+  const proof =
+    (await provenMachine(orm, s.secret, key.tenantId, context.authorization, log)) ??
+    (attemptHash ? await repeatedAttempt(orm, key.tenantId, attemptHash) : null);
 
   return withTenant(orm, key.tenantId, async (em) => {
     const site = await em.findOne(SiteSchema, { id: key.siteId });
@@ -132,6 +135,7 @@ async function enrollOnce(
       machineId: machine.id,
       keyId: agentKey.keyId,
       keyHash: hashKeySecret(s.secret, parseKey(agentKey.key, 'dak')!),
+      attemptHash,
       createdAt: new Date(),
     });
     await em.flush();
@@ -237,6 +241,38 @@ async function provenMachine(
     return null;
   }
   return { machineId: check.agent.machineId };
+}
+
+/**
+ * How long a repeated attempt proves its install: long enough for an agent to come back through an
+ * API outage; after it, the repeat is judged like any request without proof (pending if live).
+ */
+export const ATTEMPT_PROOF_SECONDS = 24 * 3600;
+
+/** The HMAC under which an enrollment attempt's secret is remembered (never the secret). */
+function hashAttempt(secret: string, attempt: string): string {
+  return createHmac('sha256', secret).update(`enroll-attempt:${attempt}`).digest('hex');
+}
+
+/**
+ * The machine an earlier request of this very attempt enrolled, while the key it obtained is
+ * unrevoked: the agent never received that answer (the API died after the commit) and asks again.
+ * The attempt is a 256-bit secret the agent keeps protected like its key, so this is proof of the
+ * same install; it ends when the agent stores its key and forgets the attempt.
+ */
+async function repeatedAttempt(
+  orm: Orm,
+  tenantId: string,
+  attemptHash: string,
+): Promise<{ machineId: string } | null> {
+  return withTenant(orm, tenantId, async (em) => {
+    const key = await em.findOne(AgentKeySchema, {
+      attemptHash,
+      revokedAt: null,
+      createdAt: { $gt: new Date(Date.now() - ATTEMPT_PROOF_SECONDS * 1000) },
+    });
+    return key ? { machineId: key.machineId } : null;
+  });
 }
 
 interface DecideInput {

@@ -38,6 +38,12 @@ export const EnrollRequestSchema = Type.Object(
     agentVersion: Type.String({ pattern: '^[0-9A-Za-z.+-]{1,32}$' }),
     /** The `vN (XXXX)` the installer carried, reported for the operator's benefit. */
     fingerprint: Type.Optional(Type.String({ pattern: '^v[0-9]{1,6} \\([0-9A-F]{4}\\)$' })),
+    /**
+     * A random secret the agent keeps (protected) until it has stored its agent key: the same
+     * request repeated after its answer was lost (ADR 0009) proves it is the install the first one
+     * enrolled, and lands on that machine instead of asking for a second row.
+     */
+    attempt: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9_-]{43}$' })),
     labels: Type.Optional(
       Type.Record(Type.String({ pattern: '^[a-z][a-z0-9_]{0,31}$' }), Str(128), {
         maxProperties: 16,

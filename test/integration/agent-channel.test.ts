@@ -3,7 +3,7 @@ import path from 'node:path';
 import { Agent } from '../../agent/agent';
 import { Harness } from '../../agent/harness/harness';
 import { SimulatedCrash } from '../../agent/harness/faults';
-import { SimulatedPlatform } from '../../agent/platform/simulated/simulated-host';
+import { SimulatedPlatform, newHostState } from '../../agent/platform/simulated/simulated-host';
 import { AgentTaskSchema, MachineSchema, MachineStatus } from '../../infra/db/entities';
 import { noticeSql } from '../../infra/db/agent-notices';
 import { withTenant } from '../../infra/db/orm';
@@ -167,6 +167,45 @@ describe('enrollment', () => {
     await again.checkIn();
     expect(again.machineId).toBe(ownerId);
     expect((await machines()).find((r) => r.id === pendingRow.id)!.status).toBe('retired');
+  });
+
+  it('lands an enrollment whose answer was lost (the API committed, then died) on the machine it made, not on a second row', async () => {
+    const dir = path.join(stack.stateDir, 'lost-answer');
+    const platform = new SimulatedPlatform(dir, () => newHostState('LOST-ANSWER', `${dir}:lost-answer`));
+    let lost = 0;
+    const agent = agentFor(platform, dir, {
+      // The first enrollment reaches the API and commits; its answer never reaches the agent.
+      fetch: async (url, init) => {
+        const res = await fetch(url, init);
+        if (url.endsWith('/v1/enroll') && lost++ === 0) {
+          await res.arrayBuffer();
+          throw new TypeError('fetch failed: socket hang up');
+        }
+        return res;
+      },
+    });
+    await expect(agent.ensureEnrolled()).rejects.toThrow(/socket hang up/);
+    const uid = computeMachineUid(platform.snapshot.hardware);
+    const first = (await machines()).filter((m) => m.machineUid === uid);
+    expect(first).toMatchObject([{ status: 'active' }]);
+
+    // The agent tries again at once (the machine counts as live): the same attempt proves it is
+    // the install the first request enrolled. One row, active; the key it never saw is revoked.
+    await agent.ensureEnrolled();
+    expect(agent.state).toBe('enrolled');
+    expect(agent.machineId).toBe(first[0]!.id);
+    const rows = (await machines()).filter((m) => m.machineUid === uid);
+    expect(rows).toHaveLength(1);
+    const keys = await withTenant(stack.orm, stack.tenant.tenantId, (em) =>
+      em.execute<{ revoked: boolean }[]>(
+        `select revoked_at is not null as revoked from agent_keys where machine_id = ? order by created_at`,
+        [first[0]!.id],
+      ),
+    );
+    expect(keys).toEqual([{ revoked: true }, { revoked: false }]);
+    expect((await rawPoll((await platform.loadProtected('agent-key'))!, 0)).status).toBe(204);
+    // The attempt is forgotten once the key is stored: a later reinstall has to prove itself anew.
+    expect(await platform.loadProtected('enroll-attempt')).toBeNull();
   });
 
   it('treats a re-image (new MachineGuid, machine not seen lately) as the same machine', async () => {

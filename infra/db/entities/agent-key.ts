@@ -11,6 +11,8 @@ export interface AgentKey {
   createdAt: Date;
   revokedAt?: Date | null;
   revokedReason?: string | null;
+  /** HMAC of the enrollment attempt that obtained it (ADR 0009): a repeat of that request proves the install. */
+  attemptHash?: string | null;
 }
 
 export const AgentKeySchema = new EntitySchema<AgentKey>({
@@ -26,5 +28,6 @@ export const AgentKeySchema = new EntitySchema<AgentKey>({
     createdAt: { type: 'Date', onCreate: () => new Date() },
     revokedAt: { type: 'Date', nullable: true },
     revokedReason: { type: 'string', nullable: true },
+    attemptHash: { type: 'string', nullable: true, hidden: true },
   },
 });

@@ -23,6 +23,7 @@ import { Migration0024HostDeployments } from './0024-host-deployments';
 import { Migration0025Escrow } from './0025-escrow';
 import { Migration0027RetentionMigrationsAndSessions } from './0027-retention-migrations-and-sessions';
 import { Migration0030EscrowKeyRoll } from './0030-escrow-key-roll';
+import { Migration0031EnrollmentAttempts } from './0031-enrollment-attempts';
 
 /** Checked-in migrations, in order. Listed explicitly so bundlers and tsx need no file discovery. */
 export const migrationsList: MigrationObject[] = [
@@ -50,4 +51,5 @@ export const migrationsList: MigrationObject[] = [
   { name: '0025-escrow', class: Migration0025Escrow },
   { name: '0027-retention-migrations-and-sessions', class: Migration0027RetentionMigrationsAndSessions },
   { name: '0030-escrow-key-roll', class: Migration0030EscrowKeyRoll },
+  { name: '0031-enrollment-attempts', class: Migration0031EnrollmentAttempts },
 ];
