@@ -19,7 +19,7 @@ import {
   snapshotFleetMachines,
   startSingleRun,
 } from '../../infra/provisioning/machine-runs';
-import { FleetRunIdKey, TenantIdKey } from '../../workflows/search-attributes';
+import { FleetRunIdKey, RunStatusKey, TenantIdKey } from '../../workflows/search-attributes';
 import {
   cancelSignal,
   fleetProgressQuery,
@@ -272,6 +272,8 @@ export async function startFleetRun(
     typedSearchAttributes: [
       { key: TenantIdKey, value: caller.tenantId },
       { key: FleetRunIdKey, value: fleet.id },
+      // Listed as running from its first event: the workflow then writes only status changes.
+      { key: RunStatusKey, value: 'running' },
     ],
   });
   return fleet;

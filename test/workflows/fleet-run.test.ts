@@ -16,6 +16,7 @@ import {
   type MachineRunSettled,
 } from '../../workflows/provisioning/contracts';
 import type { fleetRun } from '../../workflows/provisioning/fleet-run';
+import { RunStatusKey } from '../../workflows/search-attributes';
 import { eventually, startFakeWorker, type Activities } from '../helpers/fake-worker';
 
 /**
@@ -38,6 +39,7 @@ class FakeFleet {
   readonly rows: Row[];
   startCalls = 0;
   cancelCalls = 0;
+  checkCalls = 0;
   readonly records: { status: string; finished: boolean }[] = [];
 
   constructor(readonly total: number) {
@@ -88,8 +90,31 @@ class FakeFleet {
         this.cancelCalls++;
         return { signalled: this.running.length };
       },
-      checkFleetMachines: async () => ({ closed: [], late: [], suspects: [] }),
+      // As the real check (ADR 0014): a run its row says settled, with no signal, is a suspect at
+      // one check and late at the next.
+      checkFleetMachines: async ({ workflowIds, suspects }) => {
+        this.checkCalls++;
+        const unsignalled = this.rows
+          .filter((r) => workflowIds.includes(r.workflowId) && r.finished)
+          .map((r) => ({
+            runId: r.workflowId,
+            workflowId: r.workflowId,
+            outcome: r.status as MachineRunSettled['outcome'],
+            seq: r.seq,
+          }));
+        const before = new Set(suspects);
+        return {
+          closed: [],
+          late: unsignalled.filter((u) => before.has(u.workflowId)),
+          suspects: unsignalled.filter((u) => !before.has(u.workflowId)).map((u) => u.workflowId),
+        };
+      },
     };
+  }
+
+  /** A machine run whose row settled but whose signal never reached the fleet (lost, or a reset). */
+  settleSilently(row: Row, outcome: MachineRunSettled['outcome']): void {
+    Object.assign(row, { status: outcome, finished: true });
   }
 
   /** A machine run settles as its record activity would: its row, then the fleet's signal. */
@@ -189,6 +214,68 @@ it('starts nothing while paused, and goes on when resumed; continue-as-new carri
   expect(result).toMatchObject({ total: 8, passed: 8, outcome: 'PASS' });
   // Three batches of three starts: two continue-as-new, each history holding only its batch.
   expect((await progress(handle)).batches).toBeGreaterThanOrEqual(3);
+});
+
+it('writes its RunStatus search attribute only when the status changes, not again after each continue-as-new', async () => {
+  const handle = await start(6, { concurrency: 2, batchSize: 2 });
+  await eventually(
+    () => progress(handle),
+    (p) => p.running === 2,
+  );
+  await handle.signal(pauseSignal);
+  await eventually(
+    () => progress(handle),
+    (p) => p.state === 'paused',
+  );
+  await handle.signal(resumeSignal);
+  while ((await progress(handle)).state !== 'done') {
+    await eventually(
+      () => progress(handle),
+      (p) => p.running > 0 || p.state === 'done',
+    );
+    for (const row of fleet.running) await fleet.settle(handle, row, 'passed');
+  }
+  expect(await handle.result()).toMatchObject({ total: 6, passed: 6, outcome: 'PASS' });
+
+  // Every run of the chain, first to last, and the status each search-attribute upsert wrote.
+  const written: string[] = [];
+  let runId: string | undefined = handle.firstExecutionRunId;
+  let runs = 0;
+  while (runId) {
+    const history = await worker.client.workflow.getHandle(handle.workflowId, runId).fetchHistory();
+    runs++;
+    runId = undefined;
+    for (const e of history.events ?? []) {
+      const fields = e.upsertWorkflowSearchAttributesEventAttributes?.searchAttributes?.indexedFields;
+      const status = fields?.[RunStatusKey.name];
+      if (status) written.push(JSON.parse(Buffer.from(status.data!).toString('utf8')) as string);
+      runId = e.workflowExecutionContinuedAsNewEventAttributes?.newExecutionRunId ?? runId;
+    }
+  }
+  await record(
+    worker.client.workflow.getHandle(handle.workflowId, handle.firstExecutionRunId),
+    'fleet-run-v3-status-once-first.json',
+  );
+  await record(handle, 'fleet-run-v3-status-once-last.json');
+  expect(runs).toBeGreaterThanOrEqual(3);
+  // Once at the start (the starter set none here), then each change: never "running" again unchanged.
+  expect(written).toEqual(['running', 'paused', 'running', 'completed']);
+});
+
+it('applies a machine run settled by its row but never signalled as late at the second check, and counts it', async () => {
+  const handle = await start(3, { concurrency: 3, reconcileSeconds: 1 });
+  await eventually(
+    () => progress(handle),
+    (p) => p.running === 3,
+  );
+  const [a, b, lost] = fleet.running;
+  await fleet.settle(handle, a!, 'passed');
+  await fleet.settle(handle, b!, 'failed');
+  fleet.settleSilently(lost!, 'passed');
+  expect(await handle.result()).toEqual({ total: 3, passed: 2, failed: 1, cancelled: 0, outcome: 'FAIL' });
+  // A suspect at one check, late at the next: never applied on the first sighting.
+  expect(fleet.checkCalls).toBeGreaterThanOrEqual(2);
+  expect(await progress(handle)).toMatchObject({ lateSignals: 1, closedInTemporal: 0, recovered: 1 });
 });
 
 it('cancels after continue-as-new: the machines once through an activity, never-started ones from the rows, and ends CANCELLED', async () => {

@@ -1,6 +1,7 @@
 import {
   condition,
   log,
+  patched,
   proxyLocalActivities,
   setHandler,
   sleep,
@@ -42,6 +43,8 @@ export class FleetRunState {
   private suspects: string[] = [];
   private settledSinceRecord = false;
   private lastStatus: FleetStatus | null = null;
+  /** The RunStatus search attribute as this run knows it (null: unknown, as before the patch). */
+  private shownStatus: FleetStatus | null = null;
   private recordedAt = 0;
 
   constructor(private readonly input: FleetRunInput) {
@@ -115,8 +118,12 @@ export class FleetRunState {
 
   /** The first run of the workflow: what the starter did not set, and the machines fixed. */
   async begin(): Promise<void> {
-    if (this.input.carried) return; // continue-as-new keeps the search attributes
     const given = workflowInfo().typedSearchAttributes;
+    // The status the run already shows (set by its starter, or carried across continue-as-new):
+    // upserted again only when it changes. Runs recorded before this wrote it after every batch.
+    const statusOnce = patched('fleet-run-status-once');
+    if (statusOnce) this.shownStatus = (given.get(RunStatusKey) as FleetStatus | undefined) ?? null;
+    if (this.input.carried) return; // continue-as-new keeps the search attributes
     const missing = [
       ...(given.get(TenantIdKey) === undefined ? [{ key: TenantIdKey, value: this.input.tenantId }] : []),
       ...(given.get(FleetRunIdKey) === undefined
@@ -125,6 +132,7 @@ export class FleetRunState {
       ...(given.get(RunStatusKey) !== 'running' ? [{ key: RunStatusKey, value: 'running' }] : []),
     ];
     if (missing.length > 0) upsertSearchAttributes(missing);
+    if (statusOnce) this.shownStatus = 'running';
     if (this.window.total < 0) this.window.total = (await db.snapshotFleetSelection(this.input)).total;
   }
 
@@ -221,7 +229,10 @@ export class FleetRunState {
     const status = this.status();
     const clock = new Date().getTime();
     if (status === this.lastStatus && !(this.settledSinceRecord && clock - this.recordedAt >= 5000)) return;
-    if (status !== this.lastStatus) upsertSearchAttributes([{ key: RunStatusKey, value: status }]);
+    if (status !== this.lastStatus && status !== this.shownStatus) {
+      upsertSearchAttributes([{ key: RunStatusKey, value: status }]);
+      if (this.shownStatus !== null) this.shownStatus = status;
+    }
     this.lastStatus = status;
     this.recordedAt = clock;
     this.settledSinceRecord = false;
