@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/client';
+import { ServiceError, WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/client';
 import type { SignalDefinition } from '@temporalio/common';
 import {
   FleetRunSchema,
@@ -313,6 +313,13 @@ export async function provisionMachine(
           subjectId: machine.id,
           data: { runId: run.id, profile: `${profile.name} v${profile.version}` },
         }),
+      onStartFailed: (em, run, err) =>
+        appendAuditAs(em, caller, {
+          action: 'machine_run.start_failed',
+          subjectType: 'machine',
+          subjectId: machine.id,
+          data: { runId: run.id, error: err instanceof Error ? err.message.slice(0, 300) : 'unknown' },
+        }),
     });
   } catch (err) {
     if (err instanceof MachineBusy) throw refuse(ErrorCode.RunInProgress, err.message);
@@ -322,8 +329,18 @@ export async function provisionMachine(
         `the machine already has a run (${err.run.status}); cancel it or let it finish first`,
         { runId: err.run.id },
       );
+    if (isTemporalRefusal(err))
+      throw refuse(
+        ErrorCode.Unavailable,
+        'Temporal did not start the run, so nothing was started and the machine is free; try again shortly',
+      );
     throw err;
   }
+}
+
+/** An error of the Temporal service itself (unreachable, refused), not of Drydock. */
+function isTemporalRefusal(err: unknown): boolean {
+  return err instanceof ServiceError || (err instanceof Error && err.name === 'ServiceError');
 }
 
 export type RunControl = 'PAUSE' | 'RESUME' | 'CANCEL';

@@ -225,6 +225,8 @@ export async function startSingleRun(
     options: StartMachineRunInput['options'];
     /** In the row's transaction: what else the caller records (its audit event). */
     also?: (em: EntityManager, run: MachineRun) => Promise<unknown>;
+    /** In the transaction that removes the row of a run Temporal did not start (its audit event). */
+    onStartFailed?: (em: EntityManager, run: MachineRun, err: unknown) => Promise<unknown>;
   },
 ): Promise<MachineRun> {
   const create = () =>
@@ -250,11 +252,14 @@ export async function startSingleRun(
       options: input.options,
     });
   } catch (err) {
-    await withTenant(orm, input.tenantId, (em) =>
-      em.execute(`delete from machine_runs where id = ? and status = 'queued' and started_at is null`, [
+    // No workflow, no row: the machine is free for the next start, and nothing waits for a run
+    // that never existed.
+    await withTenant(orm, input.tenantId, async (em) => {
+      await em.execute(`delete from machine_runs where id = ? and status = 'queued' and started_at is null`, [
         run.id,
-      ]),
-    );
+      ]);
+      await input.onStartFailed?.(em, run, err);
+    });
     throw err;
   }
   return run;

@@ -8,7 +8,9 @@ import { noFaults } from '../../agent/harness/faults';
 import { claimTask, dispatchTask, taskForProgress } from '../../infra/db/agent-tasks';
 import { repoRoot } from '../../infra/config/env';
 import { withTenant } from '../../infra/db/orm';
-import { recordMachineRun } from '../../infra/provisioning/machine-runs';
+import { recordMachineRun, startSingleRun } from '../../infra/provisioning/machine-runs';
+import { MachineSchema } from '../../infra/db/entities';
+import { Client } from '@temporalio/client';
 import { MachineIdKey, TenantIdKey } from '../../workflows/search-attributes';
 import { AgentTaskKind, collectInventoryWorkflowId } from '../../workflows/machines/contracts';
 import { fleetProgressQuery, type ProvisionMachineResult } from '../../workflows/provisioning/contracts';
@@ -231,6 +233,43 @@ it('answers a reset run with its own results, not the old run’s (task keys nam
   expect(tasks).toHaveLength(2);
   expect(new Set(tasks.map((t) => t.run_id))).toEqual(new Set([runId, reset.runId]));
   expect(tasks.every((t) => t.status === 'completed' && t.idempotency_key.includes(t.run_id))).toBe(true);
+});
+
+it('a run Temporal refuses to start leaves no row behind: the machine is free, its caller told in that transaction', async () => {
+  const fleet = await enrolledFleet(stack, 'start-refused', 1);
+  await fleet.stop();
+  const machineId = fleet.machines[0]!.agent.machineId!;
+  const machine = await withTenant(stack.orm, stack.tenant.tenantId, (em) =>
+    em.findOneOrFail(MachineSchema, { id: machineId }),
+  );
+  // A Temporal that refuses the start (a namespace it does not have), on the real server.
+  const refusing = new Client({
+    connection: stack.temporal.connection,
+    namespace: `missing-${randomUUID()}`,
+  });
+  const failed: string[] = [];
+  await expect(
+    startSingleRun(stack.orm, refusing, {
+      tenantId: stack.tenant.tenantId,
+      machineId,
+      siteId: machine.siteId,
+      hostname: machine.hostname,
+      profileId,
+      createdBy: 'test',
+      taskQueue: stack.taskQueue,
+      options: {},
+      onStartFailed: async (_em, run) => void failed.push(run.id),
+    }),
+  ).rejects.toThrow();
+  expect(failed).toHaveLength(1);
+  const rows = await withTenant(stack.orm, stack.tenant.tenantId, (em) =>
+    em.execute<{ id: string }[]>(`select id from machine_runs where machine_id = ?`, [machineId]),
+  );
+  expect(rows).toEqual([]);
+  // Nothing holds the machine: the next start goes through.
+  const next = await provision(machineId);
+  expect(next.errors).toBeUndefined();
+  await stack.temporal.workflow.getHandle(next.data!.provisionMachine.workflowId).terminate('test done');
 });
 
 it('a run terminated in Temporal does not lock its machine: cancel heals it, a new run starts', async () => {
