@@ -99,7 +99,9 @@ export function createRotationActivities(deps: { orm: Orm }) {
       data: Record<string, unknown>;
     }): Promise<void> {
       await withTenant(deps.orm, input.tenantId, async (em) => {
-        await em.execute(`select pg_advisory_xact_lock(hashtext('escrow-rotation-audit:' || ?))`, [input.key]);
+        await em.execute(`select pg_advisory_xact_lock(hashtext('escrow-rotation-audit:' || ?))`, [
+          input.key,
+        ]);
         const [seen] = await em.execute<{ n: string }[]>(
           `select count(*)::text as n from audit_events
             where tenant_id = ? and action = ? and subject_type = 'machine' and subject_id = ? and data->>'key' = ?`,

@@ -228,7 +228,12 @@ export async function setPasswordRotationSchedule(
     })
     .catch(async (err: unknown) => {
       if (!(err instanceof ScheduleAlreadyRunning)) throw err;
-      await handle.update((previous) => ({ ...previous, spec: { intervals: [{ every }] }, action, policies }));
+      await handle.update((previous) => ({
+        ...previous,
+        spec: { intervals: [{ every }] },
+        action,
+        policies,
+      }));
     });
   await inTenant(ctx, (em) =>
     appendAuditAs(em, caller, {

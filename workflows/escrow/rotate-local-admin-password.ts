@@ -48,7 +48,9 @@ class TaskFailed extends Error {
  * for one more rotation after its grace (it may have revealed the new version). The start and the
  * outcome are audit events (`escrow.rotation-started`, `escrow.rotated` or `escrow.rotation-failed`).
  */
-export async function rotateLocalAdminPassword(input: RotateLocalAdminInput): Promise<RotateLocalAdminResult> {
+export async function rotateLocalAdminPassword(
+  input: RotateLocalAdminInput,
+): Promise<RotateLocalAdminResult> {
   const graceMs = (input.graceSeconds ?? 0) * 1000;
   const status: RotateLocalAdminStatus = {
     state: 'rotating',
@@ -92,7 +94,8 @@ export async function rotateLocalAdminPassword(input: RotateLocalAdminInput): Pr
     try {
       ({ secretVersion } = await rotateOnce(input, trigger));
     } catch (err) {
-      const info = err instanceof TaskFailed ? { type: err.type, message: err.message } : describeFailure(err);
+      const info =
+        err instanceof TaskFailed ? { type: err.type, message: err.message } : describeFailure(err);
       status.state = 'failed';
       status.lastError = info.message;
       await db.auditRotation({

@@ -49,7 +49,8 @@ builder.mutationField('rotateLocalAdminPasswords', (t) =>
       scope: t.arg({ type: RotationScopeEnum, required: true }),
       id: t.arg.id({ required: true }),
     },
-    resolve: (_root, args, ctx) => rotateLocalAdminPasswordsNow(ctx, { kind: args.scope, id: String(args.id) }),
+    resolve: (_root, args, ctx) =>
+      rotateLocalAdminPasswordsNow(ctx, { kind: args.scope, id: String(args.id) }),
   }),
 );
 
