@@ -1,7 +1,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { ScheduleNotFoundError } from '@temporalio/client';
+import { Client, Connection, ScheduleNotFoundError } from '@temporalio/client';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import type { Harness } from '../../agent/harness/harness';
 import { repoRoot } from '../../infra/config/env';
@@ -21,7 +21,7 @@ import {
   type RotateLocalAdminsProgress,
 } from '../../workflows/escrow/contracts';
 import { startAgentStack, type AgentStack } from '../helpers/agent-stack';
-import { gql } from '../helpers/api';
+import { buildTestApp, gql } from '../helpers/api';
 import {
   enrolledFleet,
   fleetMachineRuns,
@@ -379,5 +379,33 @@ describe('local admin password rotation', () => {
     expect(rows.filter((r) => r.action === 'escrow.rotation-requested')).toHaveLength(2);
     expect(rows.filter((r) => r.action === 'escrow.rotation-schedule-set')).toHaveLength(2);
     expect(rows.filter((r) => r.action === 'escrow.rotation-schedule-removed')).toHaveLength(1);
+  });
+
+  it('releases nothing when the rotation cannot be scheduled: ROTATION_UNAVAILABLE, and the chain says so', async () => {
+    // An API whose Temporal is unreachable: the reveal is audited, its rotation cannot start.
+    const unreachable = new Client({ connection: Connection.lazy({ address: '127.0.0.1:1' }) });
+    const app = await buildTestApp(stack.orm, unreachable, stack.db.appUrl, stack.taskQueue, stack.env);
+    try {
+      const [latest] = await localAdminSecrets(machineOf(fleetB, 0));
+      const res = await gql<{ revealSecret: { envelope: string } | null }>(
+        app,
+        stack.tenant.tenantId,
+        `mutation($id: ID!) { revealSecret(id: $id) { envelope } }`,
+        { id: latest!.id },
+      );
+      expect(res.errors?.[0]?.extensions?.code).toBe('ROTATION_UNAVAILABLE');
+      expect(res.data?.revealSecret ?? null).toBeNull();
+      const rows = await auditRows();
+      const [reveal, withheld] = rows.slice(-2);
+      expect(reveal).toMatchObject({ action: 'escrow.reveal', subjectId: latest!.id });
+      expect(withheld).toMatchObject({
+        action: 'escrow.reveal-withheld',
+        subjectId: latest!.id,
+        data: { reason: 'rotation-unavailable' },
+      });
+    } finally {
+      await app.close();
+      await unreachable.connection.close();
+    }
   });
 });
