@@ -6,6 +6,7 @@ import { createMachineActivities } from './machines/machine-activities';
 import { createMaintenanceActivities } from './maintenance/maintenance-activities';
 import { createDeploymentActivities } from './deployment/deployment-activities';
 import { createDirectoryActivities } from './directory/directory-activities';
+import { createRotationActivities } from './escrow/rotation-activities';
 import { createMigrationActivities } from './migration/migration-activities';
 import { createProvisioningActivities } from './provisioning/provisioning-activities';
 import { createSiteActivities } from './sites/site-activities';
@@ -29,6 +30,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createMigrationActivities(deps),
     ...createDirectoryActivities(deps),
     ...createDeploymentActivities(deps),
+    ...createRotationActivities(deps),
     ...createInstallerActivities({ orm: deps.orm, env: deps.env ?? loadEnv() }),
   };
 }

@@ -13,3 +13,5 @@ export { discoverSite } from './directory/discover-site';
 export { enumerateDirectory } from './directory/enumerate-directory';
 export { deployAgent } from './deployment/deploy-agent';
 export { deployAgents } from './deployment/deploy-agents';
+export { rotateLocalAdminPassword } from './escrow/rotate-local-admin-password';
+export { rotateLocalAdminPasswords } from './escrow/rotate-local-admin-passwords';

@@ -242,6 +242,8 @@ export function createProvisioningActivities(deps: { orm: Orm }) {
       workflowId: string;
       /** BitLocker: the key protector that holds this version. */
       protectorId?: string;
+      /** A rotation outside provisioning (ADR 0047): what made it run. */
+      trigger?: string;
     }): Promise<void> {
       await withTenant(deps.orm, input.tenantId, async (em) => {
         const before = await escrowedSecret(em, input.escrowId);
@@ -265,6 +267,7 @@ export function createProvisioningActivities(deps: { orm: Orm }) {
             keyVersion: before.keyVersion,
             ...(before.account ? { account: before.account } : {}),
             ...(input.protectorId ? { protectorId: input.protectorId } : {}),
+            ...(input.trigger ? { trigger: input.trigger } : {}),
           },
         });
       });

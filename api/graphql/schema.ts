@@ -25,6 +25,7 @@ import './types/tweak-undo';
 import './types/site-installers';
 import './types/directory';
 import './types/escrow';
+import './types/escrow-rotation';
 import './types/deployment';
 import './types/viewer';
 import './types/users';

@@ -39,6 +39,11 @@ export enum ErrorCode {
   EscrowEnvelopeRefused = 'ESCROW_ENVELOPE_REFUSED',
   /** Too many reveals by this person in the last minute; `extra.retryAfterSeconds` says when to ask again. */
   RevealRateLimited = 'REVEAL_RATE_LIMITED',
+  /**
+   * A reveal was audited but its password's post-reveal rotation could not be scheduled (Temporal
+   * unreachable): no ciphertext was released (ADR 0047). Ask again shortly.
+   */
+  RotationUnavailable = 'ROTATION_UNAVAILABLE',
 }
 
 /**

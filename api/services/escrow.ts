@@ -24,6 +24,7 @@ import {
   type EscrowKind,
 } from '../../infra/wire/escrow-envelope';
 import { appendAuditAs, audited } from './audit';
+import { startPostRevealRotation } from './escrow-rotation';
 import { ErrorCode, refuse } from './errors';
 import { checkId, checkRange } from './input';
 import { authorize, inTenant, type Caller, type ServiceContext } from './service-context';
@@ -183,14 +184,15 @@ export interface RevealedSecret {
 
 /**
  * Releases one secret's ciphertext (operator role with reveal-secrets). Its audit event is
- * appended and committed in a transaction of its own FIRST; only then is the envelope read and
- * returned — an audit write that fails releases nothing. Refusals (rate limit, no such secret) are
+ * appended and committed in a transaction of its own FIRST; then, for a local admin password, its
+ * rotation after the grace is started (or joined); only then is the envelope read and returned —
+ * an audit write or a rotation start that fails releases nothing. Refusals (rate limit, no such secret) are
  * audited too; a caller without the permission is refused and audited by the GraphQL guard
  * (api/graphql/field-access.ts) and by `auditRefusedReveal` here for other transports.
  */
 export async function revealSecret(ctx: ServiceContext, secretId: string): Promise<RevealedSecret> {
   if (ctx.caller && !ctx.caller.canRevealSecrets) await auditRefusedReveal(ctx, secretId, 'no-permission');
-  authorize(ctx, Role.Operator, { revealSecrets: true });
+  const caller = authorize(ctx, Role.Operator, { revealSecrets: true });
   const id = checkId(secretId, 'id');
   // 1. The audit event, committed — or the rate limit's or a missing secret's refusal, committed.
   const decided = await inTenant(ctx, async (em, caller) => {
@@ -227,7 +229,11 @@ export async function revealSecret(ctx: ServiceContext, secretId: string): Promi
       { retryAfterSeconds: 60 },
     );
   if (decided.refusal || !decided.secret) throw refuse(ErrorCode.NotFound, 'secret not found');
-  // 2. Only now, after the commit, the ciphertext.
+  // 2. A revealed local admin password is rotated after the grace (ADR 0047): that rotation is on
+  // its way before anything is released, or nothing is (ROTATION_UNAVAILABLE).
+  if (decided.secret.kind === 'local-admin-password')
+    await startPostRevealRotation(ctx, caller, decided.secret);
+  // 3. Only now, after the commit, the ciphertext.
   const newest = await inTenant(ctx, (em) => escrowedEnvelope(em, id));
   if (!newest) throw refuse(ErrorCode.NotFound, 'secret not found');
   const s = decided.secret;

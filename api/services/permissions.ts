@@ -45,6 +45,7 @@ export const fieldAccess: Readonly<Record<string, FieldAccess>> = {
   'Query.discoveredHosts': { role: V },
   'Query.siteDiscovery': { role: V },
   'Query.escrowedSecrets': { role: V },
+  'Query.passwordRotationSchedule': { role: V },
   // The public key for all; the wrapped private key only with reveal-secrets (ADR 0044).
   'Query.escrowKey': { role: V, revealSecrets: 'redacted' },
   'Query.agentDeployment': { role: V },
@@ -55,6 +56,9 @@ export const fieldAccess: Readonly<Record<string, FieldAccess>> = {
   'Mutation.rejectMachine': { role: O },
   'Mutation.collectInventory': { role: O },
   'Mutation.provisionMachine': { role: O },
+  // Local admin password rotation of a site or client (ADR 0047): now, or on a schedule.
+  'Mutation.rotateLocalAdminPasswords': { role: O },
+  'Mutation.setPasswordRotationSchedule': { role: O },
   'Mutation.startFleetRun': { role: O },
   'Mutation.controlFleetRun': { role: O },
   'Mutation.controlMachineRun': { role: O },

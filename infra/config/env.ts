@@ -218,6 +218,17 @@ const schema = z.object({
     .default(3600),
   /** How often a waiting deployment looks for its enrolled machine (a lost signal must not hang it). */
   DEPLOY_ENROLLMENT_CHECK_SECONDS: z.coerce.number().int().min(1).max(3600).default(60),
+  /**
+   * Escrow rotation (ADR 0047): a revealed local admin password is rotated this long after its
+   * latest reveal (fractions allowed: 0.25 = 15 minutes).
+   */
+  ESCROW_ROTATION_GRACE_HOURS: z.coerce
+    .number()
+    .min(0.0001)
+    .max(24 * 30)
+    .default(8),
+  /** Machines whose local admin passwords a site's or client's rotation changes at once. */
+  ESCROW_ROTATION_CONCURRENCY: z.coerce.number().int().min(1).max(500).default(10),
   /** Rows per delete statement while pruning. */
   RETENTION_BATCH_SIZE: z.coerce.number().int().min(1).max(100_000).default(5000),
   /** Code signing (docs/installers.md): a PKCS#12 file, or a PEM certificate chain and key. */

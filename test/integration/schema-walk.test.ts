@@ -120,6 +120,9 @@ const idArgs: Record<string, Kind> = {
   'Mutation.cancelProfileMigration.id': 'profileMigration',
   'Query.escrowedSecrets.machineId': 'machine',
   'Mutation.revealSecret.id': 'escrowedSecret',
+  'Query.passwordRotationSchedule.id': 'site',
+  'Mutation.rotateLocalAdminPasswords.id': 'site',
+  'Mutation.setPasswordRotationSchedule.id': 'site',
 };
 
 let serial = 0;

@@ -15,17 +15,16 @@ import {
 import type { AgentChannelActivities } from '../../activities/agent-channel/agent-channel-activities';
 import type { ProvisioningActivities } from '../../activities/provisioning/provisioning-activities';
 import {
-  ESCROW_STEP_KINDS,
   isEscrowStepKind,
   StepFailure,
   StepKind,
-  type EscrowCompletion,
   type EscrowStepKind,
   type StepOutcome,
   type StepPayloads,
   type ValidateResult,
 } from '../../infra/wire/agent-steps';
 import { agentStepActivity, databaseLocalActivity, type AgentStepPolicy } from '../activity-presets';
+import { escrowBeforeChange } from '../escrow/escrow-before-change';
 import { bootIdChangedSignal, type StepFailureDetails } from '../machines/contracts';
 import { MachineIdKey, PhaseKey, RunStatusKey, SiteIdKey, TenantIdKey } from '../search-attributes';
 import {
@@ -48,8 +47,6 @@ const db = proxyLocalActivities<ProvisioningActivities>(databaseLocalActivity);
 
 /** Step attempts per kind of work: a retryable failure runs the step again, up to this many times. */
 const MAX_ATTEMPTS: Record<AgentStepPolicy, number> = { check: 3, change: 4, install: 5 };
-/** Escrow rounds of one step (each a new secret version) when the agent lost the pending secret in between. */
-const MAX_ESCROW_ROUNDS = 10;
 const NAME_FAILURES = new Set(['NameTaken', 'NoFreeName', 'InvalidName']);
 type Outcome = ProvisionMachineResult['outcome'];
 
@@ -297,54 +294,16 @@ export class MachineRun {
     if (done.kind === StepKind.Validate) this.checkValidation(step, done.result);
   }
 
-  /**
-   * Escrow before change (ADR 0044): a fresh secret version is escrowed (the agent seals a new
-   * secret it holds in memory; the API checks and stores the envelope), then applied — the agent
-   * changes the machine only if it still holds the one whose envelope is stored — then confirmed
-   * and audited. An agent that restarted in between no longer holds it: nothing changed, so a new
-   * round escrows a new version. At every point the machine's secret is one the escrow holds (or
-   * the one it had before Drydock).
-   */
+  /** Escrow before change (ADR 0044; workflows/escrow/escrow-before-change.ts, shared with rotation). */
   private async escrowBeforeChange(step: PlanStep<EscrowStepKind>, index: number): Promise<void> {
-    const kind = ESCROW_STEP_KINDS[step.kind];
-    for (let round = 1; ; round++) {
-      const secretVersion = await db.nextEscrowVersion({
-        tenantId: this.input.tenantId,
-        machineId: this.input.machineId,
-        kind,
-      });
-      const escrowed = (
-        await this.dispatchWithRetries(
-          { ...step, payload: { ...step.payload, secretVersion } } as PlanStep,
-          index,
-        )
-      ).result as unknown as EscrowCompletion;
-      let protectorId: string | undefined;
-      try {
-        const applied = await this.dispatchWithRetries(
-          applyStep(step, secretVersion, escrowed.envelopeDigest),
-          index,
-        );
-        if (applied.kind === StepKind.BitLockerApply) protectorId = applied.result.protectorId;
-      } catch (err) {
-        if (
-          err instanceof StepFailed &&
-          err.info.type === StepFailure.EscrowPendingLost &&
-          round < MAX_ESCROW_ROUNDS
-        ) {
-          this.progress.steps[index]!.attempts = 0;
-          continue;
-        }
-        throw err;
-      }
-      await db.confirmEscrow({
-        tenantId: this.input.tenantId,
-        escrowId: escrowed.escrowId,
-        workflowId: workflowInfo().workflowId,
-        ...(protectorId ? { protectorId } : {}),
-      });
-      return;
-    }
+    await escrowBeforeChange({
+      tenantId: this.input.tenantId,
+      machineId: this.input.machineId,
+      step,
+      run: (task) => this.dispatchWithRetries(task, index),
+      pendingLost: (err) => err instanceof StepFailed && err.info.type === StepFailure.EscrowPendingLost,
+      newRound: () => void (this.progress.steps[index]!.attempts = 0),
+    });
   }
 
   private checkValidation(step: PlanStep, { items }: ValidateResult): void {
@@ -593,37 +552,6 @@ export class MachineRun {
 }
 
 /** The failure as the operator should read it, and whether running the step again can help. */
-/** The apply task of an escrow step: the version just escrowed, and the digest of its stored envelope. */
-function applyStep(step: PlanStep<EscrowStepKind>, secretVersion: number, envelopeDigest: string): PlanStep {
-  if (step.kind === StepKind.LocalAdminEscrow) {
-    const { account, create } = (step as PlanStep<StepKind.LocalAdminEscrow>).payload;
-    return {
-      key: step.key,
-      phase: step.phase,
-      kind: StepKind.LocalAdminApply,
-      label: `Set the password of ${account} (version ${secretVersion})`,
-      payload: { account, ...(create ? { create } : {}), secretVersion, envelopeDigest },
-      policy: 'change',
-    };
-  }
-  const { mountPoint, encryptionMethod, usedSpaceOnly } = (step as PlanStep<StepKind.BitLockerEscrow>)
-    .payload;
-  return {
-    key: step.key,
-    phase: step.phase,
-    kind: StepKind.BitLockerApply,
-    label: `Add recovery password version ${secretVersion} to ${mountPoint}, then BitLocker with the TPM`,
-    payload: {
-      mountPoint,
-      secretVersion,
-      envelopeDigest,
-      ...(encryptionMethod ? { encryptionMethod } : {}),
-      ...(usedSpaceOnly !== undefined ? { usedSpaceOnly } : {}),
-    },
-    policy: 'change',
-  };
-}
-
 export function describeFailure(err: unknown): StepErrorInfo {
   const cause = err instanceof ActivityFailure ? err.cause : err;
   if (cause instanceof ApplicationFailure) {

@@ -1,0 +1,124 @@
+import { ApplicationFailure } from '@temporalio/common';
+import { appendAudit } from '../../infra/db/audit';
+import { escrowRecipientOf } from '../../infra/db/escrow';
+import { withTenant, type Orm } from '../../infra/db/orm';
+import type { TenantPublicKey } from '../../infra/wire/escrow-envelope';
+import { RotationFailure, type RotationScope } from '../../workflows/escrow/contracts';
+
+const permanent = (type: RotationFailure, message: string) =>
+  ApplicationFailure.create({ type, message, nonRetryable: true });
+
+/** What a rotation of one machine's local admin password needs: the account and the tenant's current key. */
+export interface PreparedRotation {
+  account: string;
+  recipient: TenantPublicKey;
+}
+
+/**
+ * The database side of local admin password rotation (ADR 0047): what to rotate, which machines a
+ * site or client has, and the rotation's audit events. Each is idempotent or append-only bookkeeping,
+ * retried until the database answers. The escrow and confirmation themselves are provisioning's
+ * (nextEscrowVersion, confirmEscrow): one home for escrow before change.
+ */
+export function createRotationActivities(deps: { orm: Orm }) {
+  return {
+    /**
+     * The account to rotate — the one the machine's latest escrowed local admin password is for —
+     * and the tenant's current escrow key. Permanent failures: the machine is not active, it has no
+     * escrowed local admin password (Drydock never set one: nothing of ours to rotate), no escrow key.
+     */
+    async prepareRotation(input: { tenantId: string; machineId: string }): Promise<PreparedRotation> {
+      return withTenant(deps.orm, input.tenantId, async (em) => {
+        const [machine] = await em.execute<{ status: string }[]>(
+          `select status from machines where tenant_id = ? and id = ?`,
+          [input.tenantId, input.machineId],
+        );
+        if (!machine || machine.status !== 'active')
+          throw permanent(
+            RotationFailure.RotationMachineInactive,
+            machine ? `the machine is ${machine.status}, not active` : 'the machine does not exist',
+          );
+        const [latest] = await em.execute<{ account: string | null }[]>(
+          `select account from escrowed_secrets
+            where tenant_id = ? and machine_id = ? and kind = 'local-admin-password' and account is not null
+            order by secret_version desc limit 1`,
+          [input.tenantId, input.machineId],
+        );
+        if (!latest?.account)
+          throw permanent(
+            RotationFailure.RotationNoLocalAdmin,
+            'the machine has no escrowed local admin password (provision it with a security phase first)',
+          );
+        const recipient = await escrowRecipientOf(em, input.tenantId);
+        if (!recipient) throw permanent(RotationFailure.RotationNoEscrowKey, 'the tenant has no escrow key');
+        return { account: latest.account, recipient };
+      });
+    },
+
+    /**
+     * The active machines of a site or client that have an escrowed local admin password, by id,
+     * a page at a time after `afterMachineId`.
+     */
+    async rotationMachines(input: {
+      tenantId: string;
+      scope: RotationScope;
+      afterMachineId?: string;
+      limit: number;
+    }): Promise<{ machineIds: string[] }> {
+      return withTenant(deps.orm, input.tenantId, async (em) => {
+        const rows = await em.execute<{ id: string }[]>(
+          `select m.id::text from machines m join sites s on s.tenant_id = m.tenant_id and s.id = m.site_id
+            where m.tenant_id = ? and m.status = 'active'
+              and ${input.scope.kind === 'site' ? 's.id' : 's.client_id'} = ?
+              and m.id > ?::uuid
+              and exists (select 1 from escrowed_secrets e where e.tenant_id = m.tenant_id
+                            and e.machine_id = m.id and e.kind = 'local-admin-password')
+            order by m.id limit ?`,
+          [
+            input.tenantId,
+            input.scope.id,
+            input.afterMachineId ?? '00000000-0000-0000-0000-000000000000',
+            input.limit,
+          ],
+        );
+        return { machineIds: rows.map((r) => r.id) };
+      });
+    },
+
+    /**
+     * A rotation's start or failure on the record (its success is `escrow.rotated`, appended with
+     * the confirmation). Keyed by the workflow's run and the event: a retried attempt appends nothing twice.
+     */
+    async auditRotation(input: {
+      tenantId: string;
+      machineId: string;
+      action: 'escrow.rotation-started' | 'escrow.rotation-failed';
+      actor: string;
+      /** Workflow id and run id and round: what makes this event unique. */
+      key: string;
+      data: Record<string, unknown>;
+    }): Promise<void> {
+      await withTenant(deps.orm, input.tenantId, async (em) => {
+        await em.execute(`select pg_advisory_xact_lock(hashtext('escrow-rotation-audit:' || ?))`, [
+          input.key,
+        ]);
+        const [seen] = await em.execute<{ n: string }[]>(
+          `select count(*)::text as n from audit_events
+            where tenant_id = ? and action = ? and subject_type = 'machine' and subject_id = ? and data->>'key' = ?`,
+          [input.tenantId, input.action, input.machineId, input.key],
+        );
+        if (Number(seen?.n ?? 0) > 0) return;
+        await appendAudit(em, {
+          tenantId: input.tenantId,
+          actor: input.actor,
+          action: input.action,
+          subjectType: 'machine',
+          subjectId: input.machineId,
+          data: { ...input.data, key: input.key },
+        });
+      });
+    },
+  };
+}
+
+export type RotationActivities = ReturnType<typeof createRotationActivities>;

@@ -1,0 +1,75 @@
+import {
+  passwordRotationSchedule,
+  rotateLocalAdminPasswordsNow,
+  setPasswordRotationSchedule,
+  type RotationScheduleView,
+} from '../../services/escrow-rotation';
+import { builder } from '../builder';
+
+const RotationScopeEnum = builder.enumType('PasswordRotationScope', {
+  values: { SITE: { value: 'site' }, CLIENT: { value: 'client' } } as const,
+});
+
+const RotationScheduleRef = builder.objectRef<RotationScheduleView>('PasswordRotationSchedule').implement({
+  description: 'A site’s or client’s local admin password rotation schedule (a Temporal Schedule, ADR 0047).',
+  fields: (t) => ({
+    scheduleId: t.exposeString('scheduleId'),
+    intervalDays: t.exposeInt('intervalDays'),
+    nextRunAt: t.field({ type: 'DateTime', nullable: true, resolve: (s) => s.nextRunAt }),
+  }),
+});
+
+const RotationStartedRef = builder.objectRef<{ workflowId: string }>('PasswordRotationStarted').implement({
+  fields: (t) => ({
+    workflowId: t.exposeString('workflowId', {
+      description: 'The rotation’s workflow (its `rotationProgress` query in the Temporal UI).',
+    }),
+  }),
+});
+
+builder.queryField('passwordRotationSchedule', (t) =>
+  t.field({
+    type: RotationScheduleRef,
+    nullable: true,
+    description: 'The site’s or client’s local admin password rotation schedule; null when it has none.',
+    args: {
+      scope: t.arg({ type: RotationScopeEnum, required: true }),
+      id: t.arg.id({ required: true }),
+    },
+    resolve: (_root, args, ctx) => passwordRotationSchedule(ctx, { kind: args.scope, id: String(args.id) }),
+  }),
+);
+
+builder.mutationField('rotateLocalAdminPasswords', (t) =>
+  t.field({
+    type: RotationStartedRef,
+    description:
+      'Rotates the local admin password of every machine of a site or client that has one in escrow, now (operator role). A second request while one runs joins it.',
+    args: {
+      scope: t.arg({ type: RotationScopeEnum, required: true }),
+      id: t.arg.id({ required: true }),
+    },
+    resolve: (_root, args, ctx) =>
+      rotateLocalAdminPasswordsNow(ctx, { kind: args.scope, id: String(args.id) }),
+  }),
+);
+
+builder.mutationField('setPasswordRotationSchedule', (t) =>
+  t.field({
+    type: RotationScheduleRef,
+    nullable: true,
+    description:
+      'Rotates a site’s or client’s local admin passwords every `intervalDays` days (1–365), or stops doing so (null): operator role. Returns the schedule, or null once removed.',
+    args: {
+      scope: t.arg({ type: RotationScopeEnum, required: true }),
+      id: t.arg.id({ required: true }),
+      intervalDays: t.arg.int({ required: false }),
+    },
+    resolve: (_root, args, ctx) =>
+      setPasswordRotationSchedule(ctx, {
+        kind: args.scope,
+        id: String(args.id),
+        intervalDays: args.intervalDays ?? null,
+      }),
+  }),
+);

@@ -1,0 +1,247 @@
+import {
+  ScheduleAlreadyRunning,
+  ScheduleNotFoundError,
+  ScheduleOverlapPolicy,
+  WorkflowIdConflictPolicy,
+} from '@temporalio/client';
+import { ClientSchema, Role, SiteSchema } from '../../infra/db/entities';
+import type { EscrowedSecretRow } from '../../infra/db/escrow';
+import {
+  rotateLocalAdminsWorkflowId,
+  rotateLocalAdminWorkflowId,
+  rotationScheduleId,
+  secretRevealedSignal,
+  type RotateLocalAdminInput,
+  type RotateLocalAdminsInput,
+  type RotationScope,
+} from '../../workflows/escrow/contracts';
+import { MachineIdKey, SiteIdKey, TenantIdKey } from '../../workflows/search-attributes';
+import { appendAuditAs } from './audit';
+import { ErrorCode, refuse } from './errors';
+import { checkId } from './input';
+import { authorize, inTenant, type Caller, type ServiceContext } from './service-context';
+
+/**
+ * Rotation of local admin passwords (issue 16 "Reveal and rotation", ADR 0047): after a reveal, on
+ * demand for a site or client, and on a site's or client's Temporal Schedule. The rotations
+ * themselves are workflows (workflows/escrow/); here they are started, and the schedules kept.
+ */
+
+/**
+ * Schedules the rotation that follows a reveal of a machine's local admin password: signal-with-
+ * start of the machine's one rotation workflow, so a second reveal during the grace joins the
+ * waiting rotation (and moves its end) instead of starting another. Called by revealSecret after
+ * the reveal's audit event committed and BEFORE the ciphertext is read: a failure here releases
+ * nothing (ROTATION_UNAVAILABLE) — a password is never handed out without its rotation on the way.
+ */
+export async function startPostRevealRotation(
+  ctx: ServiceContext,
+  caller: Caller,
+  secret: Pick<EscrowedSecretRow, 'id' | 'machineId' | 'secretVersion'>,
+): Promise<void> {
+  const input: RotateLocalAdminInput = {
+    tenantId: caller.tenantId,
+    machineId: secret.machineId,
+    trigger: 'reveal',
+    requestedBy: caller.actor,
+    graceSeconds: Math.round(ctx.env.ESCROW_ROTATION_GRACE_HOURS * 3600),
+    offlineLimitSeconds: ctx.env.PROVISION_OFFLINE_LIMIT_SECONDS,
+    retryBackoffSeconds: ctx.env.PROVISION_RETRY_BACKOFF_SECONDS,
+  };
+  try {
+    await ctx.temporal.workflow.signalWithStart('rotateLocalAdminPassword', {
+      workflowId: rotateLocalAdminWorkflowId(caller.tenantId, secret.machineId),
+      taskQueue: ctx.taskQueue,
+      args: [input],
+      signal: secretRevealedSignal,
+      signalArgs: [{ secretId: secret.id, secretVersion: secret.secretVersion, actor: caller.actor }],
+      typedSearchAttributes: [
+        { key: TenantIdKey, value: caller.tenantId },
+        { key: MachineIdKey, value: secret.machineId },
+      ],
+      staticSummary: `Rotate the local admin password of machine ${secret.machineId} after a reveal`,
+    });
+  } catch (err) {
+    // The reveal is on the record; that nothing was released is too (best effort: the refusal stands either way).
+    await inTenant(ctx, (em) =>
+      appendAuditAs(em, caller, {
+        action: 'escrow.reveal-withheld',
+        subjectType: 'escrowed_secret',
+        subjectId: secret.id,
+        data: { machineId: secret.machineId, reason: 'rotation-unavailable' },
+      }),
+    ).catch(() => undefined);
+    throw refuse(
+      ErrorCode.RotationUnavailable,
+      'the password’s rotation after the reveal could not be scheduled, so it was not released; try again shortly',
+      { cause: err instanceof Error ? err.name : 'Error' },
+    );
+  }
+}
+
+/** The site or client, visible to the caller (NOT_FOUND otherwise, as for an id that never existed). */
+async function scopeOf(ctx: ServiceContext, kind: RotationScope['kind'], id: string): Promise<RotationScope> {
+  const checked = checkId(id, 'id');
+  return inTenant(ctx, async (em) => {
+    const found =
+      kind === 'site'
+        ? await em.findOne(SiteSchema, { id: checked })
+        : await em.findOne(ClientSchema, { id: checked });
+    if (!found) throw refuse(ErrorCode.NotFound, `${kind} not found`);
+    return { kind, id: checked };
+  });
+}
+
+const fleetInput = (
+  ctx: ServiceContext,
+  caller: Caller,
+  scope: RotationScope,
+  trigger: RotateLocalAdminsInput['trigger'],
+  requestedBy: string,
+): RotateLocalAdminsInput => ({
+  tenantId: caller.tenantId,
+  scope,
+  trigger,
+  requestedBy,
+  concurrency: ctx.env.ESCROW_ROTATION_CONCURRENCY,
+  offlineLimitSeconds: ctx.env.PROVISION_OFFLINE_LIMIT_SECONDS,
+});
+
+const searchAttributes = (tenantId: string, scope: RotationScope) => [
+  { key: TenantIdKey, value: tenantId },
+  ...(scope.kind === 'site' ? [{ key: SiteIdKey, value: scope.id }] : []),
+];
+
+/**
+ * Rotates the local admin password of every machine of a site or client now (operator role). A
+ * second request while one runs for the same site or client joins it (the same workflow id).
+ * Audited: `escrow.rotation-requested`.
+ */
+export async function rotateLocalAdminPasswordsNow(
+  ctx: ServiceContext,
+  input: { kind: RotationScope['kind']; id: string },
+): Promise<{ workflowId: string }> {
+  const caller = authorize(ctx, Role.Operator);
+  const scope = await scopeOf(ctx, input.kind, input.id);
+  const workflowId = rotateLocalAdminsWorkflowId(caller.tenantId, scope);
+  await ctx.temporal.workflow.start('rotateLocalAdminPasswords', {
+    workflowId,
+    taskQueue: ctx.taskQueue,
+    args: [fleetInput(ctx, caller, scope, 'on-demand', caller.actor)],
+    workflowIdConflictPolicy: WorkflowIdConflictPolicy.USE_EXISTING,
+    typedSearchAttributes: searchAttributes(caller.tenantId, scope),
+    staticSummary: `Rotate the local admin passwords of ${scope.kind} ${scope.id} (on demand)`,
+  });
+  await inTenant(ctx, (em) =>
+    appendAuditAs(em, caller, {
+      action: 'escrow.rotation-requested',
+      subjectType: scope.kind,
+      subjectId: scope.id,
+      data: { workflowId },
+    }),
+  );
+  return { workflowId };
+}
+
+export interface RotationScheduleView {
+  scheduleId: string;
+  intervalDays: number;
+  nextRunAt: Date | null;
+}
+
+/** The site's or client's rotation schedule (viewer role), or null when it has none. */
+export async function passwordRotationSchedule(
+  ctx: ServiceContext,
+  input: { kind: RotationScope['kind']; id: string },
+): Promise<RotationScheduleView | null> {
+  const caller = authorize(ctx, Role.Viewer);
+  const scope = await scopeOf(ctx, input.kind, input.id);
+  const scheduleId = rotationScheduleId(caller.tenantId, scope);
+  try {
+    const described = await ctx.temporal.schedule.getHandle(scheduleId).describe();
+    const every = Number(described.spec.intervals?.[0]?.every ?? 0);
+    return {
+      scheduleId,
+      intervalDays: Math.round(every / 86_400_000),
+      nextRunAt: described.info.nextActionTimes[0] ?? null,
+    };
+  } catch (err) {
+    if (err instanceof ScheduleNotFoundError) return null;
+    throw err;
+  }
+}
+
+/**
+ * Sets (creates or changes) the site's or client's rotation schedule, every `intervalDays` days, or
+ * removes it (null) — operator role. Its runs are rotateLocalAdminPasswords with trigger `schedule`;
+ * overlaps are skipped. Audited: `escrow.rotation-schedule-set` / `escrow.rotation-schedule-removed`.
+ */
+export async function setPasswordRotationSchedule(
+  ctx: ServiceContext,
+  input: { kind: RotationScope['kind']; id: string; intervalDays: number | null },
+): Promise<RotationScheduleView | null> {
+  const caller = authorize(ctx, Role.Operator);
+  if (
+    input.intervalDays !== null &&
+    (!Number.isInteger(input.intervalDays) || input.intervalDays < 1 || input.intervalDays > 365)
+  )
+    throw refuse(ErrorCode.BadUserInput, 'intervalDays: a whole number of days from 1 to 365, or null');
+  const scope = await scopeOf(ctx, input.kind, input.id);
+  const scheduleId = rotationScheduleId(caller.tenantId, scope);
+  const handle = ctx.temporal.schedule.getHandle(scheduleId);
+  if (input.intervalDays === null) {
+    const removed = await handle.delete().then(
+      () => true,
+      (err: unknown) => {
+        if (err instanceof ScheduleNotFoundError) return false;
+        throw err;
+      },
+    );
+    if (removed)
+      await inTenant(ctx, (em) =>
+        appendAuditAs(em, caller, {
+          action: 'escrow.rotation-schedule-removed',
+          subjectType: scope.kind,
+          subjectId: scope.id,
+          data: { scheduleId },
+        }),
+      );
+    return null;
+  }
+  const every = input.intervalDays * 86_400_000;
+  const action = {
+    type: 'startWorkflow' as const,
+    workflowType: 'rotateLocalAdminPasswords',
+    workflowId: rotateLocalAdminsWorkflowId(caller.tenantId, scope),
+    taskQueue: ctx.taskQueue,
+    args: [fleetInput(ctx, caller, scope, 'schedule', `schedule:${scheduleId}`)],
+    typedSearchAttributes: searchAttributes(caller.tenantId, scope),
+  };
+  const policies = { overlap: ScheduleOverlapPolicy.SKIP, catchupWindow: 86_400_000 };
+  await ctx.temporal.schedule
+    .create({
+      scheduleId,
+      spec: { intervals: [{ every }] },
+      action,
+      policies,
+      memo: { purpose: `Drydock: rotates the local admin passwords of ${scope.kind} ${scope.id}` },
+    })
+    .catch(async (err: unknown) => {
+      if (!(err instanceof ScheduleAlreadyRunning)) throw err;
+      await handle.update((previous) => ({
+        ...previous,
+        spec: { intervals: [{ every }] },
+        action,
+        policies,
+      }));
+    });
+  await inTenant(ctx, (em) =>
+    appendAuditAs(em, caller, {
+      action: 'escrow.rotation-schedule-set',
+      subjectType: scope.kind,
+      subjectId: scope.id,
+      data: { scheduleId, intervalDays: input.intervalDays },
+    }),
+  );
+  return passwordRotationSchedule(ctx, scope);
+}

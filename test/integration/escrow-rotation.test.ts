@@ -1,0 +1,411 @@
+import { createHash, randomUUID } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { Client, Connection, ScheduleNotFoundError } from '@temporalio/client';
+import { historyToJSON } from '@temporalio/common/lib/proto-utils';
+import type { Harness } from '../../agent/harness/harness';
+import { repoRoot } from '../../infra/config/env';
+import { ClientSchema, SiteSchema } from '../../infra/db/entities';
+import { withTenant } from '../../infra/db/orm';
+import {
+  generateTenantKey,
+  openEscrowSecret,
+  unwrapTenantKey,
+  wrapTenantKey,
+  type TenantKey,
+} from '../../infra/wire/escrow-envelope';
+import {
+  rotateLocalAdminWorkflowId,
+  rotationScheduleId,
+  type RotateLocalAdminResult,
+  type RotateLocalAdminsProgress,
+} from '../../workflows/escrow/contracts';
+import { startAgentStack, type AgentStack } from '../helpers/agent-stack';
+import { buildTestApp, gql } from '../helpers/api';
+import {
+  enrolledFleet,
+  fleetMachineRuns,
+  saveProfile,
+  startFleetRun,
+  waitForFleet,
+} from '../helpers/provisioning';
+
+/**
+ * Issue 16 "Reveal and rotation" (ADR 0047) with the real stack and simulated machines: a reveal
+ * of a local admin password rotates it after the grace (one rotation for two reveals), a site's
+ * on-demand rotation rotates its machines and no other site's, a client's rotation fails only its
+ * offline machine, the site's schedule is set, changed and removed, and every rotation is audited.
+ */
+
+jest.setTimeout(300_000);
+
+const PASSPHRASE = 'Rotation passphrase 2026!';
+const ACCOUNT = 'DrydockAdmin';
+const GRACE_SECONDS = 7.2; // ESCROW_ROTATION_GRACE_HOURS below
+let stack: AgentStack;
+let fleetA: Harness;
+let fleetB: Harness;
+let key: TenantKey;
+let wrapped: string;
+const siteB = {
+  id: randomUUID(),
+  code: `S-${randomUUID().slice(0, 8).toUpperCase()}`,
+  clientId: randomUUID(),
+};
+
+beforeAll(async () => {
+  stack = await startAgentStack({
+    PROVISION_RETRY_BACKOFF_SECONDS: '1',
+    PROVISION_OFFLINE_LIMIT_SECONDS: '30',
+    PROVISION_FAILED_HOLD_SECONDS: '600',
+    ESCROW_ROTATION_GRACE_HOURS: String(GRACE_SECONDS / 3600),
+  });
+});
+afterAll(async () => {
+  await fleetA?.stop();
+  await fleetB?.stop();
+  await stack?.close();
+});
+
+const sha256 = (text: string) => createHash('sha256').update(text, 'utf8').digest('hex');
+const record = async (name: string, workflowId: string, runId?: string) => {
+  if (!process.env.DRYDOCK_RECORD_HISTORIES) return;
+  const history = await stack.temporal.workflow.getHandle(workflowId, runId).fetchHistory();
+  writeFileSync(path.join(repoRoot, 'test', 'histories', name), `${historyToJSON(history)}\n`);
+};
+
+interface Listed {
+  id: string;
+  kind: string;
+  secretVersion: number;
+  account: string | null;
+  confirmedAt: string | null;
+  reveals: { actor: string }[];
+}
+
+async function localAdminSecrets(machineId: string): Promise<Listed[]> {
+  const res = await gql<{ escrowedSecrets: Listed[] }>(
+    stack.app,
+    stack.tenant.tenantId,
+    `query($m: ID!) { escrowedSecrets(machineId: $m) { id kind secretVersion account confirmedAt reveals { actor } } }`,
+    { m: machineId },
+  );
+  if (!res.data) throw new Error(JSON.stringify(res.errors));
+  return res.data.escrowedSecrets.filter((s) => s.kind === 'LOCAL_ADMIN_PASSWORD');
+}
+
+async function reveal(secretId: string) {
+  const res = await gql<{ revealSecret: { machineId: string; secretVersion: number; envelope: string } }>(
+    stack.app,
+    stack.tenant.tenantId,
+    `mutation($id: ID!) { revealSecret(id: $id) { machineId secretVersion envelope } }`,
+    { id: secretId },
+  );
+  if (!res.data) throw new Error(JSON.stringify(res.errors));
+  return res.data.revealSecret;
+}
+
+/** The plaintext of a machine's local admin password version, as the browser would open it. */
+async function opened(machineId: string, version: number): Promise<string> {
+  const secret = (await localAdminSecrets(machineId)).find((s) => s.secretVersion === version)!;
+  const r = await reveal(secret.id);
+  const unlocked = await unwrapTenantKey(wrapped, PASSPHRASE, { tenantId: stack.tenant.tenantId });
+  return openEscrowSecret(
+    unlocked,
+    { machineId, kind: 'local-admin-password', secretVersion: r.secretVersion },
+    r.envelope,
+  );
+}
+
+async function auditRows(): Promise<
+  { action: string; actor: string; subjectId: string; data: Record<string, unknown> }[]
+> {
+  const client = await stack.db.adminClient();
+  try {
+    const { rows } = await client.query(
+      `select action, actor, subject_id as "subjectId", data from audit_events where tenant_id = $1 order by seq`,
+      [stack.tenant.tenantId],
+    );
+    return rows;
+  } finally {
+    await client.end();
+  }
+}
+
+const machineOf = (fleet: Harness, i: number) => fleet.machines[i]!.agent.machineId!;
+const hostHash = (fleet: Harness, i: number) => fleet.machines[i]!.platform.localPasswordHash(ACCOUNT);
+
+describe('local admin password rotation', () => {
+  beforeAll(async () => {
+    key = await generateTenantKey({ tenantId: stack.tenant.tenantId, keyVersion: 1 });
+    wrapped = await wrapTenantKey(key, PASSPHRASE);
+    const setup = await gql(
+      stack.app,
+      stack.tenant.tenantId,
+      `mutation($i: SetupEscrowKeyInput!) { setupEscrowKey(input: $i) { keyVersion } }`,
+      { i: { publicKey: key.publicKey, wrappedPrivateKey: wrapped, keyVersion: 1 } },
+    );
+    expect(setup.errors).toBeUndefined();
+    // A second client with a site of its own: rotations of site A or client A never touch it.
+    await withTenant(stack.orm, stack.tenant.tenantId, async (em) => {
+      em.create(ClientSchema, {
+        id: siteB.clientId,
+        tenantId: stack.tenant.tenantId,
+        name: 'Other',
+        createdAt: new Date(),
+      });
+      await em.flush();
+      em.create(SiteSchema, {
+        id: siteB.id,
+        tenantId: stack.tenant.tenantId,
+        clientId: siteB.clientId,
+        code: siteB.code,
+        name: 'Branch',
+        createdAt: new Date(),
+      });
+      await em.flush();
+    });
+    fleetA = await enrolledFleet(stack, 'rotation-a', 2);
+    const keyB = await stack.issueEnrollmentKey(siteB.id);
+    fleetB = await enrolledFleet(stack, 'rotation-b', 1, {
+      siteCode: siteB.code,
+      enrollmentKey: keyB.key,
+      fingerprint: keyB.fingerprint,
+      namePrefix: 'branch',
+    });
+    const profileId = await saveProfile(stack, 'Admin only', {
+      phases: {
+        security: { enabled: true, localAdmin: { account: ACCOUNT, create: true } },
+        apps: { enabled: false },
+        tweaks: { enabled: false },
+        locale: { enabled: false },
+        inventory: { enabled: false },
+      },
+    });
+    const started = await startFleetRun(stack, {
+      profileId,
+      concurrency: 3,
+      siteIds: [stack.tenant.siteId, siteB.id],
+    });
+    await waitForFleet(stack, started.id, (f) => f.status === 'completed');
+    const runs = await fleetMachineRuns(stack, started.id);
+    expect(runs.map((r) => r.status)).toEqual(['passed', 'passed', 'passed']);
+  });
+
+  it('rotates a revealed password after the grace: one rotation for two reveals, the old version still listed', async () => {
+    const machineId = machineOf(fleetA, 0);
+    const [v1] = await localAdminSecrets(machineId);
+    expect(v1).toMatchObject({ secretVersion: 1, account: ACCOUNT });
+    expect(v1!.confirmedAt).not.toBeNull();
+    const revealedAt = Date.now();
+    const first = await reveal(v1!.id);
+    expect(first.envelope).toMatch(/^dde1\./);
+    const handle = stack.temporal.workflow.getHandle(
+      rotateLocalAdminWorkflowId(stack.tenant.tenantId, machineId),
+    );
+    const firstRun = (await handle.describe()).runId;
+    const second = await reveal(v1!.id);
+    expect(second.envelope).toBe(first.envelope);
+    // The second reveal joined the waiting rotation: the same run, no second workflow.
+    expect((await handle.describe()).runId).toBe(firstRun);
+    const unlocked = await unwrapTenantKey(wrapped, PASSPHRASE, { tenantId: stack.tenant.tenantId });
+    const oldPassword = await openEscrowSecret(
+      unlocked,
+      { machineId, kind: 'local-admin-password', secretVersion: 1 },
+      first.envelope,
+    );
+    // During the grace the revealed password still works.
+    expect(hostHash(fleetA, 0)).toBe(sha256(oldPassword));
+
+    const result = (await handle.result()) as RotateLocalAdminResult;
+    expect(Date.now() - revealedAt).toBeGreaterThanOrEqual(GRACE_SECONDS * 1000 - 500);
+    expect(result).toMatchObject({ outcome: 'rotated', secretVersion: 2, rotations: 1 });
+    const listed = await localAdminSecrets(machineId);
+    expect(listed.map((s) => [s.secretVersion, s.confirmedAt !== null, s.reveals.length])).toEqual([
+      [2, true, 0],
+      [1, true, 2],
+    ]);
+    const newPassword = await opened(machineId, 2);
+    expect(newPassword).not.toBe(oldPassword);
+    expect(hostHash(fleetA, 0)).toBe(sha256(newPassword));
+    // The other machines were not touched.
+    expect((await localAdminSecrets(machineOf(fleetA, 1))).map((s) => s.secretVersion)).toEqual([1]);
+    // The history holds ids only: no password.
+    const history = historyToJSON(
+      await stack.temporal.workflow.getHandle(handle.workflowId, firstRun).fetchHistory(),
+    );
+    const decoded = [...history.matchAll(/"data":\s*"([A-Za-z0-9+/=]+)"/g)].map((m) =>
+      Buffer.from(m[1]!, 'base64').toString('utf8'),
+    );
+    for (const text of [history, ...decoded])
+      for (const secret of [oldPassword, newPassword]) expect(text.includes(secret)).toBe(false);
+    await record('rotate-local-admin-password-after-reveal.json', handle.workflowId, firstRun);
+    // That reveal of version 2 (in `opened`) scheduled the next rotation: let it run out.
+    await expect(handle.result()).resolves.toMatchObject({ outcome: 'rotated', secretVersion: 3 });
+  });
+
+  it('rotates every machine of a site on demand, and no machine of another site', async () => {
+    const before = [
+      (await localAdminSecrets(machineOf(fleetA, 0)))[0]!.secretVersion,
+      (await localAdminSecrets(machineOf(fleetA, 1)))[0]!.secretVersion,
+    ];
+    const hashB = hostHash(fleetB, 0);
+    const res = await gql<{ rotateLocalAdminPasswords: { workflowId: string } }>(
+      stack.app,
+      stack.tenant.tenantId,
+      `mutation($id: ID!) { rotateLocalAdminPasswords(scope: SITE, id: $id) { workflowId } }`,
+      { id: stack.tenant.siteId },
+    );
+    if (!res.data) throw new Error(JSON.stringify(res.errors));
+    const handle = stack.temporal.workflow.getHandle(res.data.rotateLocalAdminPasswords.workflowId);
+    const progress = (await handle.result()) as RotateLocalAdminsProgress;
+    expect(progress).toMatchObject({ rotated: 2, failed: 0, alreadyRunning: 0 });
+    for (const i of [0, 1]) {
+      const [latest] = await localAdminSecrets(machineOf(fleetA, i));
+      expect(latest!.secretVersion).toBe(before[i]! + 1);
+      expect(latest!.confirmedAt).not.toBeNull();
+      expect(hostHash(fleetA, i)).toBe(sha256(await opened(machineOf(fleetA, i), latest!.secretVersion)));
+    }
+    expect((await localAdminSecrets(machineOf(fleetB, 0))).map((s) => s.secretVersion)).toEqual([1]);
+    expect(hostHash(fleetB, 0)).toBe(hashB);
+    await record('rotate-local-admin-passwords-site.json', handle.workflowId);
+    // The reveals above scheduled rotations after their grace: let them run out before the next test.
+    for (const i of [0, 1])
+      await stack.temporal.workflow
+        .getHandle(rotateLocalAdminWorkflowId(stack.tenant.tenantId, machineOf(fleetA, i)))
+        .result();
+  });
+
+  it('fails only the offline machine of a client’s rotation, after its offline limit', async () => {
+    const versionsB = (await localAdminSecrets(machineOf(fleetB, 0))).length;
+    const [online] = await localAdminSecrets(machineOf(fleetA, 0));
+    fleetA.machines[1]!.controller!.abort(); // the second machine goes offline for good
+    const res = await gql<{ rotateLocalAdminPasswords: { workflowId: string } }>(
+      stack.app,
+      stack.tenant.tenantId,
+      `mutation($id: ID!) { rotateLocalAdminPasswords(scope: CLIENT, id: $id) { workflowId } }`,
+      { id: stack.tenant.clientId },
+    );
+    if (!res.data) throw new Error(JSON.stringify(res.errors));
+    const progress = (await stack.temporal.workflow
+      .getHandle(res.data.rotateLocalAdminPasswords.workflowId)
+      .result()) as RotateLocalAdminsProgress;
+    expect(progress).toMatchObject({ rotated: 1, failed: 1, alreadyRunning: 0 });
+    const failed = progress.machines.find((m) => m.outcome === 'failed')!;
+    expect(failed.machineId).toBe(machineOf(fleetA, 1));
+    expect(failed.reason).toMatch(/MachineUnreachable/);
+    expect((await localAdminSecrets(machineOf(fleetA, 0)))[0]!.secretVersion).toBe(online!.secretVersion + 1);
+    expect(await localAdminSecrets(machineOf(fleetB, 0))).toHaveLength(versionsB);
+  });
+
+  it('sets, changes and removes a site’s rotation schedule', async () => {
+    const scheduleId = rotationScheduleId(stack.tenant.tenantId, { kind: 'site', id: siteB.id });
+    const set = (days: number | null) =>
+      gql<{
+        setPasswordRotationSchedule: { scheduleId: string; intervalDays: number; nextRunAt: string } | null;
+      }>(
+        stack.app,
+        stack.tenant.tenantId,
+        `mutation($id: ID!, $d: Int) { setPasswordRotationSchedule(scope: SITE, id: $id, intervalDays: $d) { scheduleId intervalDays nextRunAt } }`,
+        { id: siteB.id, d: days },
+      );
+    const created = await set(30);
+    expect(created.data!.setPasswordRotationSchedule).toMatchObject({ scheduleId, intervalDays: 30 });
+    const next = new Date(created.data!.setPasswordRotationSchedule!.nextRunAt).getTime();
+    expect(next).toBeGreaterThan(Date.now());
+    expect(next).toBeLessThanOrEqual(Date.now() + 30 * 86_400_000);
+    const described = await stack.temporal.schedule.getHandle(scheduleId).describe();
+    expect(described.action).toMatchObject({
+      type: 'startWorkflow',
+      workflowType: 'rotateLocalAdminPasswords',
+    });
+    expect((described.action as { args: unknown[] }).args[0]).toMatchObject({
+      tenantId: stack.tenant.tenantId,
+      scope: { kind: 'site', id: siteB.id },
+      trigger: 'schedule',
+    });
+    const changed = await set(7);
+    expect(changed.data!.setPasswordRotationSchedule).toMatchObject({ scheduleId, intervalDays: 7 });
+    const read = await gql<{ passwordRotationSchedule: { intervalDays: number } | null }>(
+      stack.app,
+      stack.tenant.tenantId,
+      `query($id: ID!) { passwordRotationSchedule(scope: SITE, id: $id) { intervalDays } }`,
+      { id: siteB.id },
+    );
+    expect(read.data!.passwordRotationSchedule).toEqual({ intervalDays: 7 });
+    // The schedule's run, triggered now, rotates site B's machine (trigger: schedule).
+    const before = (await localAdminSecrets(machineOf(fleetB, 0)))[0]!.secretVersion;
+    await stack.temporal.schedule.getHandle(scheduleId).trigger();
+    const deadline = Date.now() + 120_000;
+    const confirmedAfter = async () => {
+      const [latest] = await localAdminSecrets(machineOf(fleetB, 0));
+      return latest!.secretVersion > before && latest!.confirmedAt !== null;
+    };
+    while (!(await confirmedAfter())) {
+      if (Date.now() > deadline) throw new Error('the scheduled rotation did not rotate site B');
+      await new Promise((r) => setTimeout(r, 500));
+    }
+    const removed = await set(null);
+    expect(removed.errors).toBeUndefined();
+    expect(removed.data!.setPasswordRotationSchedule).toBeNull();
+    await expect(stack.temporal.schedule.getHandle(scheduleId).describe()).rejects.toBeInstanceOf(
+      ScheduleNotFoundError,
+    );
+    expect((await set(null)).errors).toBeUndefined(); // removing none is fine
+    const bad = await set(0);
+    expect(bad.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
+  });
+
+  it('audits every rotation: who or what started it, and its outcome', async () => {
+    const rows = await auditRows();
+    const started = rows.filter((r) => r.action === 'escrow.rotation-started');
+    const triggers = started.map((r) => r.data.trigger);
+    expect(triggers.filter((t) => t === 'reveal').length).toBeGreaterThanOrEqual(3);
+    expect(triggers.filter((t) => t === 'on-demand')).toHaveLength(4);
+    expect(triggers.filter((t) => t === 'schedule')).toHaveLength(1);
+    // The reveal's rotation names who revealed; the schedule's names the schedule.
+    expect(started.find((r) => r.data.trigger === 'reveal')!.actor).toMatch(/^(user|token):/);
+    expect(started.find((r) => r.data.trigger === 'schedule')!.actor).toMatch(
+      /^schedule:rotate-local-admins-schedule:/,
+    );
+    const rotated = rows.filter((r) => r.action === 'escrow.rotated' && r.data.trigger);
+    const failed = rows.filter((r) => r.action === 'escrow.rotation-failed');
+    expect(rotated.length + failed.length).toBe(started.length);
+    expect(failed).toHaveLength(1);
+    expect(failed[0]!).toMatchObject({
+      subjectId: machineOf(fleetA, 1),
+      data: { trigger: 'on-demand', type: 'MachineUnreachable' },
+    });
+    expect(rows.filter((r) => r.action === 'escrow.rotation-requested')).toHaveLength(2);
+    expect(rows.filter((r) => r.action === 'escrow.rotation-schedule-set')).toHaveLength(2);
+    expect(rows.filter((r) => r.action === 'escrow.rotation-schedule-removed')).toHaveLength(1);
+  });
+
+  it('releases nothing when the rotation cannot be scheduled: ROTATION_UNAVAILABLE, and the chain says so', async () => {
+    // An API whose Temporal is unreachable: the reveal is audited, its rotation cannot start.
+    const unreachable = new Client({ connection: Connection.lazy({ address: '127.0.0.1:1' }) });
+    const app = await buildTestApp(stack.orm, unreachable, stack.db.appUrl, stack.taskQueue, stack.env);
+    try {
+      const [latest] = await localAdminSecrets(machineOf(fleetB, 0));
+      const res = await gql<{ revealSecret: { envelope: string } | null }>(
+        app,
+        stack.tenant.tenantId,
+        `mutation($id: ID!) { revealSecret(id: $id) { envelope } }`,
+        { id: latest!.id },
+      );
+      expect(res.errors?.[0]?.extensions?.code).toBe('ROTATION_UNAVAILABLE');
+      expect(res.data?.revealSecret ?? null).toBeNull();
+      const rows = await auditRows();
+      const [reveal, withheld] = rows.slice(-2);
+      expect(reveal).toMatchObject({ action: 'escrow.reveal', subjectId: latest!.id });
+      expect(withheld).toMatchObject({
+        action: 'escrow.reveal-withheld',
+        subjectId: latest!.id,
+        data: { reason: 'rotation-unavailable' },
+      });
+    } finally {
+      await app.close();
+      await unreachable.connection.close();
+    }
+  });
+});

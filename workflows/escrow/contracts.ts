@@ -1,0 +1,117 @@
+import { defineQuery, defineSignal } from '@temporalio/workflow';
+
+/**
+ * Local admin password rotation (issue 16 "Reveal and rotation", ADR 0047) as the API, the workers
+ * and the schedules see it. Imports nothing from the implementation. Only ids travel here: never a
+ * password, an envelope or a digest of one.
+ */
+export { CORE_TASK_QUEUE } from '../task-queues';
+
+/** What made a rotation run: a reveal (after its grace), a site's or client's schedule, or a person on demand. */
+export type RotationTrigger = 'reveal' | 'schedule' | 'on-demand';
+
+/** A group of machines rotated together. */
+export type RotationScope = { kind: 'site' | 'client'; id: string };
+
+/**
+ * One rotation per machine at a time: every rotation of a machine (after a reveal, scheduled, on
+ * demand) has this id, so a second start finds the first (signal-with-start joins it, a child
+ * start is refused as already started).
+ */
+export const rotateLocalAdminWorkflowId = (tenantId: string, machineId: string): string =>
+  `rotate-local-admin:${tenantId}:${machineId}`;
+
+/** An on-demand rotation of a site or client: a second request while one runs joins it. */
+export const rotateLocalAdminsWorkflowId = (tenantId: string, scope: RotationScope): string =>
+  `rotate-local-admins:${tenantId}:${scope.kind}:${scope.id}`;
+
+/** The Temporal Schedule of a site's or client's rotations (its runs: this id plus the schedule's time). */
+export const rotationScheduleId = (tenantId: string, scope: RotationScope): string =>
+  `rotate-local-admins-schedule:${tenantId}:${scope.kind}:${scope.id}`;
+
+export interface RotateLocalAdminInput {
+  tenantId: string;
+  machineId: string;
+  trigger: RotationTrigger;
+  /** Who or what asked: `user:…`/`token:…` (a reveal, on demand), `schedule:<id>`. Audited. */
+  requestedBy: string;
+  /** After a reveal: how long the revealed password stays valid after the latest reveal. */
+  graceSeconds?: number;
+  /** How long the machine may stay offline per task before this machine's rotation fails. Default 1 hour. */
+  offlineLimitSeconds?: number;
+  /** The first pause before a failed task runs again (it doubles per attempt). Default 5 s. */
+  retryBackoffSeconds?: number;
+}
+
+/** Sent with signal-with-start by every reveal of the machine's local admin password. */
+export interface SecretRevealed {
+  secretId: string;
+  secretVersion: number;
+  actor: string;
+}
+export const secretRevealedSignal = defineSignal<[SecretRevealed]>('secretRevealed');
+
+export interface RotateLocalAdminResult {
+  outcome: 'rotated' | 'failed';
+  /** The version the machine holds now (confirmed), when rotated. */
+  secretVersion?: number;
+  /** Rotations this run made (a reveal during a rotation asks for one more after its grace). */
+  rotations: number;
+  reason?: string;
+}
+
+export interface RotateLocalAdminStatus {
+  state: 'waiting-for-grace' | 'rotating' | 'rotated' | 'failed';
+  /** When the grace ends (ISO), while waiting. */
+  rotateAt: string | null;
+  reveals: number;
+  rotations: number;
+  lastError: string | null;
+}
+export const rotateLocalAdminStatusQuery = defineQuery<RotateLocalAdminStatus>('rotationStatus');
+
+export interface RotateLocalAdminsInput {
+  tenantId: string;
+  scope: RotationScope;
+  trigger: Exclude<RotationTrigger, 'reveal'>;
+  requestedBy: string;
+  /** Machines rotated at once. */
+  concurrency: number;
+  offlineLimitSeconds?: number;
+  /** Machines per run: after a page, the workflow continues as new (small histories for large sites). Default 200. */
+  pageSize?: number;
+  /** Carried across continue-as-new: the last machine id done, and the counts so far. */
+  afterMachineId?: string;
+  counts?: RotateLocalAdminsCounts;
+}
+
+export interface RotateLocalAdminsCounts {
+  rotated: number;
+  failed: number;
+  /** A rotation of the machine was already running or waiting (a reveal's grace): it rotates that machine. */
+  alreadyRunning: number;
+}
+
+export interface MachineRotationOutcome {
+  machineId: string;
+  outcome: 'rotated' | 'failed' | 'already-running';
+  reason?: string;
+}
+
+export interface RotateLocalAdminsProgress extends RotateLocalAdminsCounts {
+  /** Machines being rotated now. */
+  inProgress: number;
+  /** This run's page (earlier pages are in the counts only). */
+  machines: MachineRotationOutcome[];
+}
+export const rotateLocalAdminsProgressQuery = defineQuery<RotateLocalAdminsProgress>('rotationProgress');
+
+/** Failures a rotation ends with (the step's own type otherwise). */
+export enum RotationFailure {
+  /** The machine has no escrowed local admin password: nothing Drydock manages to rotate. */
+  RotationNoLocalAdmin = 'RotationNoLocalAdmin',
+  /** The machine is not active (pending, retired) or gone. */
+  RotationMachineInactive = 'RotationMachineInactive',
+  /** The tenant has no escrow key. */
+  RotationNoEscrowKey = 'RotationNoEscrowKey',
+}
