@@ -481,6 +481,7 @@ describe('a fault in each step through the real saga: rolled back to exactly the
       // A failed backup changed nothing: there is nothing to restore, and no restore is sent.
       expect(kinds.includes('profile.restore')).toBe(point !== 'backup');
       expectEachChangeOnce();
+      if (point === 'backup') await record(h, 'migrate-profile-backup-failed.json');
     },
   );
 
@@ -541,18 +542,21 @@ describe('a fault in each step through the real saga: rolled back to exactly the
         h.mutate((s) => void (s.profiles.oneDrive.KFMSilentOptIn = '00000000-0000-4000-8000-000000000000')),
       item: 'Known Folder Move policy',
     },
-  ])('verify finds a failing item ($name): rolled back as MigrationVerifyFailed', async ({ over, tamper, item }) => {
-    const before = changeableState(host);
-    beforeStep = (kind, machine) => kind === 'profile.verify' && tamper(machine);
-    const h = await start(over);
-    const result = await h.result();
-    expect(result).toMatchObject({ outcome: 'rolled-back', reason: expect.stringContaining(item) });
-    const p = await h.query(migrationProgressQuery);
-    expect(p.lastError?.type).toBe(MigrationFailure.VerifyFailed);
-    expect(p.verifyFailed).toEqual([expect.stringContaining(item)]);
-    expect(p.restored.length).toBeGreaterThan(0);
-    expect(changeableState(host)).toEqual(before);
-  });
+  ])(
+    'verify finds a failing item ($name): rolled back as MigrationVerifyFailed',
+    async ({ over, tamper, item }) => {
+      const before = changeableState(host);
+      beforeStep = (kind, machine) => kind === 'profile.verify' && tamper(machine);
+      const h = await start(over);
+      const result = await h.result();
+      expect(result).toMatchObject({ outcome: 'rolled-back', reason: expect.stringContaining(item) });
+      const p = await h.query(migrationProgressQuery);
+      expect(p.lastError?.type).toBe(MigrationFailure.VerifyFailed);
+      expect(p.verifyFailed).toEqual([expect.stringContaining(item)]);
+      expect(p.restored.length).toBeGreaterThan(0);
+      expect(changeableState(host)).toEqual(before);
+    },
+  );
 
   it('a restore that fails ends failed (MIGRATION_ROLLBACK_FAILED), says both failures, and flags the machine', async () => {
     host.mutate((s) => {

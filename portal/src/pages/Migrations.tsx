@@ -248,7 +248,7 @@ export function MigrationsPage() {
           </Title>
           <Group align="flex-end">
             <Select
-              label="Machine"
+              label="Show machine"
               placeholder="All machines"
               data={list.data.machines.map((m) => ({ value: m.id, label: m.hostname }))}
               value={machineId}
@@ -464,7 +464,9 @@ function MigrationDetail({
       </Group>
       <ErrorNote error={error} />
       {data && !m && (
-        <ErrorNote error={{ code: 'NOT_FOUND', message: 'there is no migration with this id in your tenant' }} />
+        <ErrorNote
+          error={{ code: 'NOT_FOUND', message: 'there is no migration with this id in your tenant' }}
+        />
       )}
       {m && (
         <>
@@ -575,7 +577,12 @@ function StartForm({
         source: source.trim(),
         target:
           kind === 'entra'
-            ? { kind, objectId: objectId.trim(), tenantId: tenantId.trim(), ...(upn ? { upn: upn.trim() } : {}) }
+            ? {
+                kind,
+                objectId: objectId.trim(),
+                tenantId: tenantId.trim(),
+                ...(upn ? { upn: upn.trim() } : {}),
+              }
             : { kind, name: name.trim() },
         mode,
         retire: retire ?? 'keep',
@@ -586,7 +593,9 @@ function StartForm({
     onStarted(res.startProfileMigration.id, machineId!);
   });
   const ready =
-    !!machineId && !!source.trim() && (kind === 'entra' ? !!objectId.trim() && !!tenantId.trim() : !!name.trim());
+    !!machineId &&
+    !!source.trim() &&
+    (kind === 'entra' ? !!objectId.trim() && !!tenantId.trim() : !!name.trim());
   return (
     <Card withBorder mb="md" data-testid="start-migration">
       <Title order={2} size="h4" mb="xs">
@@ -594,7 +603,7 @@ function StartForm({
       </Title>
       <SimpleGrid cols={2}>
         <Select
-          label="Machine"
+          label="Machine to migrate"
           data={machines.map((m) => ({ value: m.id, label: m.hostname }))}
           value={machineId}
           onChange={setMachineId}
