@@ -1,7 +1,13 @@
+import { randomUUID } from 'node:crypto';
 import { appendAudit } from '../../infra/db/audit';
+import { AlertKind } from '../../infra/db/entities';
 import { withTenant, type Orm } from '../../infra/db/orm';
 import { withdrawQueuedTasks } from '../../infra/db/tweak-undos';
-import type { MigrationProgress, MigrationState } from '../../workflows/migration/contracts';
+import {
+  MigrationFailure,
+  type MigrationProgress,
+  type MigrationState,
+} from '../../workflows/migration/contracts';
 
 export interface ProfileMigrationUpdate {
   tenantId: string;
@@ -67,6 +73,21 @@ export function createMigrationActivities(deps: { orm: Orm }) {
           ],
         );
         if (update.finished) {
+          // The one end that leaves the machine in between: an operator must see it without looking for it.
+          if (p.lastError?.type === MigrationFailure.RollbackFailed)
+            await em.execute(
+              `insert into alerts (id, tenant_id, kind, machine_id, site_id, message, data)
+               select ?, ?, ?, m.id, m.site_id, 'A profile migration on ' || m.hostname || ?, ?::jsonb
+                 from machines m where m.id = ?`,
+              [
+                randomUUID(),
+                update.tenantId,
+                AlertKind.MigrationRollbackFailed,
+                ` failed and putting the profile back failed too: the backup ${update.migrationId} is still on the machine for an engineer to restore (${p.lastError.message}).`,
+                JSON.stringify({ migrationId: update.migrationId, workflowId: update.workflowId }),
+                update.machineId,
+              ],
+            );
           if (p.state !== 'passed')
             await withdrawQueuedTasks(em, {
               tenantId: update.tenantId,

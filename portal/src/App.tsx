@@ -19,6 +19,7 @@ import { AuditPage } from './pages/Audit';
 import { DashboardPage } from './pages/Dashboard';
 import { MachineDetailPage } from './pages/MachineDetail';
 import { MachinesPage } from './pages/Machines';
+import { MigrationsPage } from './pages/Migrations';
 import { ProfilesPage } from './pages/Profiles';
 import { FleetRunPage, MachineRunPage, NewRunPage, RunsPage } from './pages/Runs';
 import { SettingsPage } from './pages/Settings';
@@ -30,6 +31,7 @@ const nav = [
   { href: '/machines', label: 'Machines' },
   { href: '/sites', label: 'Sites' },
   { href: '/runs', label: 'Runs' },
+  { href: '/migrations', label: 'Migrations' },
   { href: '/profiles', label: 'Profiles' },
   { href: '/audit', label: 'Audit log' },
 ];
@@ -188,6 +190,7 @@ function Shell({ session }: { session: Session }) {
           <Route path="/runs/new" component={NewRunPage} />
           <Route path="/runs/:id">{(p) => <FleetRunPage id={p.id} />}</Route>
           <Route path="/machine-runs/:id">{(p) => <MachineRunPage id={p.id} />}</Route>
+          <Route path="/migrations" component={MigrationsPage} />
           <Route path="/profiles" component={ProfilesPage} />
           <Route path="/audit" component={AuditPage} />
           <Route path="/settings" component={SettingsPage} />

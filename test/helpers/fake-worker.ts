@@ -38,14 +38,18 @@ export async function startFakeWorker(activities: Partial<Activities>, options: 
   const running = worker.run();
   const clientConnection = await testTemporalConnection();
   const client = new Client({ connection: clientConnection, namespace: 'default' });
+  let stopping: Promise<void> | undefined;
   return {
     client,
     taskQueue,
-    async stop() {
-      worker.shutdown();
-      await running;
-      await connection.close();
-      await clientConnection.close();
+    /** Stops the worker (once: a second call waits for the first). */
+    stop() {
+      return (stopping ??= (async () => {
+        worker.shutdown();
+        await running;
+        await connection.close();
+        await clientConnection.close();
+      })());
     },
   };
 }

@@ -5,6 +5,7 @@ import {
   condition,
   getExternalWorkflowHandle,
   isCancellation,
+  patched,
   proxyActivities,
   proxyLocalActivities,
   setHandler,
@@ -45,8 +46,8 @@ const MAX_ATTEMPTS = 4;
  * One user's profile on one machine, as a saga (docs/migration.md, ADR 0036): preconditions (the
  * user asked to sign out and waited for, with a deadline) → backup on the machine (its checksum
  * kept here) → the mode's change → first-sign-in repair → verify → the operator's decision →
- * retire the old account. Any failure or a cancel after the backup compensates from it
- * (`profile.restore`); each step is idempotent on the agent, so a worker or agent kill at any step
+ * retire the old account. Any failure or a cancel once the change has been sent compensates
+ * from the backup (`profile.restore`); each step is idempotent on the agent, so a worker or agent kill at any step
  * ends fully migrated or exactly as before.
  */
 export async function migrateProfile(input: MigrateProfileInput): Promise<MigrateProfileResult> {
@@ -133,12 +134,14 @@ export async function migrateProfile(input: MigrateProfileInput): Promise<Migrat
     return { outcome: 'cancelled', reason: 'the migration had ended before it started' };
   }
   let backedUp = false;
+  let changing = false;
   try {
     const resolved = await preconditions(input, progress, step, enter);
     // From here on a failure compensates: a half-made backup is made again, the restore needs the whole.
     backedUp = true;
     await enter('backing-up');
     progress.backupChecksum = (await step(StepKind.ProfileBackup, backupPayload(input, resolved))).checksum;
+    changing = true;
     await enter('migrating');
     const change = changeStep(input, resolved);
     // Re-assigning or copying a large profile takes long: the install budget (an hour a delivery).
@@ -186,8 +189,12 @@ export async function migrateProfile(input: MigrateProfileInput): Promise<Migrat
     const cancelled = isCancellation(err);
     progress.lastError = describe(err);
     // The compensation and the last record run even when the run was cancelled; both are idempotent.
+    // A backup that failed (or was cancelled) changed nothing but its own folder, and the restore
+    // refuses to run without a whole backup: there is nothing to put back (before this patch, the
+    // restore was sent and failed, and a machine as it was before was reported as needing an engineer).
+    const compensate = backedUp && (changing || !patched('migration-restore-only-after-change'));
     await CancellationScope.nonCancellable(async () => {
-      if (backedUp) {
+      if (compensate) {
         await enter('rolling-back');
         try {
           progress.restored = (await step(StepKind.ProfileRestore, { backupId: input.migrationId })).restored;
@@ -199,7 +206,8 @@ export async function migrateProfile(input: MigrateProfileInput): Promise<Migrat
             message: `${describe(undoErr).message} (after: ${progress.lastError!.message})`,
           };
         }
-      } else progress.state = cancelled ? 'cancelled' : 'failed';
+      } else if (backedUp) progress.state = cancelled ? 'cancelled' : 'rolled-back';
+      else progress.state = cancelled ? 'cancelled' : 'failed';
       await enter(progress.state, true);
     });
     if (cancelled) throw err;

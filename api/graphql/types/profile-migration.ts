@@ -11,6 +11,7 @@ import {
   startProfileMigration,
   startProfileMigrationBatch,
 } from '../../services/migration';
+import { failureText } from '../../services/failures';
 import { builder } from '../builder';
 
 /**
@@ -24,7 +25,18 @@ const NotMovableRef = builder.objectRef<{ item: string; reason: string }>('Migra
 });
 
 const MigrationErrorRef = builder.objectRef<{ type: string; message: string }>('MigrationError').implement({
-  fields: (t) => ({ type: t.exposeString('type'), message: t.exposeString('message') }),
+  fields: (t) => ({
+    type: t.exposeString('type'),
+    message: t.exposeString('message'),
+    code: t.string({
+      description: 'The stable error code of the failure type (MIGRATION_ROLLBACK_FAILED, …).',
+      resolve: (e) => failureText(e.type).code,
+    }),
+    sentence: t.string({
+      description: 'What the failure means and what to do, for a person.',
+      resolve: (e) => failureText(e.type).sentence,
+    }),
+  }),
 });
 
 export const ProfileMigrationRef = builder.objectRef<ProfileMigration>('ProfileMigration').implement({

@@ -17,6 +17,8 @@ export enum AlertKind {
   DirectoryNotFound = 'directory.not-found',
   /** Discovery could not start: the site has no active gateway. */
   DirectoryNoGateway = 'directory.no-gateway',
+  /** A profile migration failed and so did its restore: the machine is in between until an engineer restores the backup. */
+  MigrationRollbackFailed = 'migration.rollback-failed',
 }
 
 /** Something an operator should look at: a new machine, a collision waiting for approval, a move. */

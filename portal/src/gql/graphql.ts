@@ -13,7 +13,8 @@ export type AlertKind =
   | 'MachineEnrolled'
   | 'MachineMoveRequested'
   | 'MachineReenrollmentUnverified'
-  | 'MachineSiteMoved';
+  | 'MachineSiteMoved'
+  | 'MigrationRollbackFailed';
 
 export type BrandingInput = {
   accentColor: string;
@@ -53,6 +54,18 @@ export type MachineStatus =
   | 'Pending'
   | 'Retired';
 
+export type MigrationTargetInput = {
+  /** local, domain or entra. */
+  kind: string;
+  /** local: the account name; domain: DOMAIN\name. */
+  name?: string | null | undefined;
+  /** entra: the user’s object id (its SID is derived from it). */
+  objectId?: string | null | undefined;
+  /** entra: the tenant the machine must be joined to. */
+  tenantId?: string | null | undefined;
+  upn?: string | null | undefined;
+};
+
 /** What an operator is asked to decide about a machine. */
 export type PendingKind =
   | 'Collision'
@@ -69,6 +82,20 @@ export type RunControl =
   | 'CANCEL'
   | 'PAUSE'
   | 'RESUME';
+
+export type StartProfileMigrationInput = {
+  copyGroups?: boolean | null | undefined;
+  excludeDirs?: Array<string> | null | undefined;
+  machineId: string | number;
+  /** in-place, copy or cloud (docs/migration.md). */
+  mode: string;
+  oneDriveTenantId?: string | null | undefined;
+  /** keep, disable or delete the old account (after approval). */
+  retire?: string | null | undefined;
+  /** A SID or an account name (name, DOMAIN\name). */
+  source: string;
+  target: MigrationTargetInput;
+};
 
 export type AuditQueryVariables = Exact<{ [key: string]: never; }>;
 
@@ -126,6 +153,49 @@ export type MachinesQueryVariables = Exact<{
 
 
 export type MachinesQuery = { machinePage: { total: number, machines: Array<{ id: string, hostname: string, status: MachineStatus, pendingKind: PendingKind | null, siteId: string, lastSeenAt: string | null, agentVersion: string | null }> }, sites: Array<{ id: string, code: string, name: string }> };
+
+export type MigrationsQueryVariables = Exact<{
+  machineId?: string | number | null | undefined;
+}>;
+
+
+export type MigrationsQuery = { profileMigrations: Array<{ id: string, machineId: string, batchId: string | null, mode: string, source: string, targetJson: string, targetSid: string | null, retire: string, status: string, state: string, updatedAt: string, finishedAt: string | null, lastError: { code: string, sentence: string, message: string } | null }>, machines: Array<{ id: string, hostname: string, status: MachineStatus }> };
+
+export type MigrationBatchQueryVariables = Exact<{
+  id: string | number;
+}>;
+
+
+export type MigrationBatchQuery = { profileMigrationBatch: { id: string, mode: string, status: string, total: number, concurrency: number, running: number | null, createdBy: string, createdAt: string, finishedAt: string | null, counts: Array<{ status: string, count: number }>, migrations: Array<{ id: string, machineId: string, batchId: string | null, mode: string, source: string, targetJson: string, targetSid: string | null, retire: string, status: string, state: string, updatedAt: string, finishedAt: string | null, lastError: { code: string, sentence: string, message: string } | null }> } | null };
+
+export type MigrationQueryVariables = Exact<{
+  id: string | number;
+}>;
+
+
+export type MigrationQuery = { profileMigration: { id: string, machineId: string, batchId: string | null, workflowId: string, mode: string, source: string, targetJson: string, sourceSid: string | null, targetSid: string | null, retire: string, status: string, state: string, backupChecksum: string | null, restored: Array<string>, createdBy: string, updatedAt: string, finishedAt: string | null, notMovable: Array<{ item: string, reason: string }>, lastError: { type: string, code: string, sentence: string, message: string } | null } | null };
+
+export type StartProfileMigrationMutationVariables = Exact<{
+  input: StartProfileMigrationInput;
+}>;
+
+
+export type StartProfileMigrationMutation = { startProfileMigration: { id: string, status: string } };
+
+export type DecideProfileMigrationMutationVariables = Exact<{
+  id: string | number;
+  decision: string;
+}>;
+
+
+export type DecideProfileMigrationMutation = { decideProfileMigration: { id: string } };
+
+export type CancelProfileMigrationMutationVariables = Exact<{
+  id: string | number;
+}>;
+
+
+export type CancelProfileMigrationMutation = { cancelProfileMigration: boolean };
 
 export type ProfilesQueryVariables = Exact<{ [key: string]: never; }>;
 
@@ -426,6 +496,125 @@ export const MachinesDocument = new TypedDocumentString(`
   }
 }
     `) as unknown as TypedDocumentString<MachinesQuery, MachinesQueryVariables>;
+export const MigrationsDocument = new TypedDocumentString(`
+    query Migrations($machineId: ID) {
+  profileMigrations(machineId: $machineId, first: 100) {
+    id
+    machineId
+    batchId
+    mode
+    source
+    targetJson
+    targetSid
+    retire
+    status
+    state
+    updatedAt
+    finishedAt
+    lastError {
+      code
+      sentence
+      message
+    }
+  }
+  machines {
+    id
+    hostname
+    status
+  }
+}
+    `) as unknown as TypedDocumentString<MigrationsQuery, MigrationsQueryVariables>;
+export const MigrationBatchDocument = new TypedDocumentString(`
+    query MigrationBatch($id: ID!) {
+  profileMigrationBatch(id: $id) {
+    id
+    mode
+    status
+    total
+    concurrency
+    running
+    createdBy
+    createdAt
+    finishedAt
+    counts {
+      status
+      count
+    }
+    migrations {
+      id
+      machineId
+      batchId
+      mode
+      source
+      targetJson
+      targetSid
+      retire
+      status
+      state
+      updatedAt
+      finishedAt
+      lastError {
+        code
+        sentence
+        message
+      }
+    }
+  }
+}
+    `) as unknown as TypedDocumentString<MigrationBatchQuery, MigrationBatchQueryVariables>;
+export const MigrationDocument = new TypedDocumentString(`
+    query Migration($id: ID!) {
+  profileMigration(id: $id) {
+    id
+    machineId
+    batchId
+    workflowId
+    mode
+    source
+    targetJson
+    sourceSid
+    targetSid
+    retire
+    status
+    state
+    backupChecksum
+    notMovable {
+      item
+      reason
+    }
+    restored
+    lastError {
+      type
+      code
+      sentence
+      message
+    }
+    createdBy
+    updatedAt
+    finishedAt
+  }
+}
+    `) as unknown as TypedDocumentString<MigrationQuery, MigrationQueryVariables>;
+export const StartProfileMigrationDocument = new TypedDocumentString(`
+    mutation StartProfileMigration($input: StartProfileMigrationInput!) {
+  startProfileMigration(input: $input) {
+    id
+    status
+  }
+}
+    `) as unknown as TypedDocumentString<StartProfileMigrationMutation, StartProfileMigrationMutationVariables>;
+export const DecideProfileMigrationDocument = new TypedDocumentString(`
+    mutation DecideProfileMigration($id: ID!, $decision: String!) {
+  decideProfileMigration(id: $id, decision: $decision) {
+    id
+  }
+}
+    `) as unknown as TypedDocumentString<DecideProfileMigrationMutation, DecideProfileMigrationMutationVariables>;
+export const CancelProfileMigrationDocument = new TypedDocumentString(`
+    mutation CancelProfileMigration($id: ID!) {
+  cancelProfileMigration(id: $id)
+}
+    `) as unknown as TypedDocumentString<CancelProfileMigrationMutation, CancelProfileMigrationMutationVariables>;
 export const ProfilesDocument = new TypedDocumentString(`
     query Profiles {
   profiles {
