@@ -69,9 +69,10 @@ export function joinDomainScript(r: JoinScriptRequest): string {
   if (r.ouPath !== undefined) add += psCommand` -OUPath ${r.ouPath}`;
   add += ' -Credential $credential';
   if (r.server !== undefined) add += psCommand` -Server ${r.server}`;
-  if (r.newName !== undefined) add += psCommand` -NewName ${r.newName} -Options AccountCreate,JoinWithNewName`;
-  else if (r.renamePending) add += ' -Options AccountCreate,JoinWithNewName';
-  else add += ' -Options AccountCreate';
+  // One string: PowerShell converts 'A, B' to the JoinOptions flags (Enum.Parse takes a comma list).
+  if (r.newName !== undefined) add += psCommand` -NewName ${r.newName} -Options 'AccountCreate, JoinWithNewName'`;
+  else if (r.renamePending) add += " -Options 'AccountCreate, JoinWithNewName'";
+  else add += " -Options 'AccountCreate'";
   add += ' -Force -PassThru -ErrorAction Stop -WarningAction SilentlyContinue';
   return (
     psCommand`$user = ${r.user}
