@@ -24,7 +24,7 @@ type Documents = {
     "\n  mutation RevokeAgentKey($machineId: ID!) {\n    revokeAgentKey(machineId: $machineId)\n  }\n": typeof types.RevokeAgentKeyDocument,
     "\n  query Machines(\n    $first: Int\n    $offset: Int\n    $search: String\n    $filter: MachineFilter\n    $siteId: ID\n    $sort: MachineSort\n    $descending: Boolean\n  ) {\n    machinePage(\n      first: $first\n      offset: $offset\n      search: $search\n      filter: $filter\n      siteId: $siteId\n      sort: $sort\n      descending: $descending\n    ) {\n      total\n      machines {\n        id\n        hostname\n        status\n        pendingKind\n        siteId\n        lastSeenAt\n        agentVersion\n      }\n    }\n    sites {\n      id\n      code\n      name\n    }\n  }\n": typeof types.MachinesDocument,
     "\n  query Profiles {\n    profiles {\n      id\n      name\n      version\n      createdAt\n      createdBy\n      documentJson\n      resolvedJson\n    }\n    clients {\n      id\n      name\n      sites {\n        id\n        code\n      }\n    }\n  }\n": typeof types.ProfilesDocument,
-    "\n  query ValidateProfile($documentJson: String!) {\n    validateProfile(documentJson: $documentJson) {\n      path\n      message\n    }\n  }\n": typeof types.ValidateProfileDocument,
+    "\n  query ValidateProfile($documentJson: String!) {\n    validateProfile(documentJson: $documentJson) {\n      path\n      message\n      code\n    }\n  }\n": typeof types.ValidateProfileDocument,
     "\n  mutation SaveProfile($name: String!, $documentJson: String!) {\n    saveProfile(name: $name, documentJson: $documentJson) {\n      id\n      version\n    }\n  }\n": typeof types.SaveProfileDocument,
     "\n  mutation SetProfileLayer($scope: ProfileLayerScope!, $id: ID, $documentJson: String!) {\n    setProfileLayer(scope: $scope, id: $id, documentJson: $documentJson)\n  }\n": typeof types.SetProfileLayerDocument,
     "\n  query FleetRuns {\n    fleetRuns(first: 50) {\n      id\n      status\n      createdAt\n      createdBy\n      finishedAt\n      total\n      passed\n      failed\n      cancelled\n      skipped\n      concurrency\n      profileId\n    }\n    profiles {\n      id\n      name\n      version\n    }\n  }\n": typeof types.FleetRunsDocument,
@@ -52,7 +52,7 @@ const documents: Documents = {
     "\n  mutation RevokeAgentKey($machineId: ID!) {\n    revokeAgentKey(machineId: $machineId)\n  }\n": types.RevokeAgentKeyDocument,
     "\n  query Machines(\n    $first: Int\n    $offset: Int\n    $search: String\n    $filter: MachineFilter\n    $siteId: ID\n    $sort: MachineSort\n    $descending: Boolean\n  ) {\n    machinePage(\n      first: $first\n      offset: $offset\n      search: $search\n      filter: $filter\n      siteId: $siteId\n      sort: $sort\n      descending: $descending\n    ) {\n      total\n      machines {\n        id\n        hostname\n        status\n        pendingKind\n        siteId\n        lastSeenAt\n        agentVersion\n      }\n    }\n    sites {\n      id\n      code\n      name\n    }\n  }\n": types.MachinesDocument,
     "\n  query Profiles {\n    profiles {\n      id\n      name\n      version\n      createdAt\n      createdBy\n      documentJson\n      resolvedJson\n    }\n    clients {\n      id\n      name\n      sites {\n        id\n        code\n      }\n    }\n  }\n": types.ProfilesDocument,
-    "\n  query ValidateProfile($documentJson: String!) {\n    validateProfile(documentJson: $documentJson) {\n      path\n      message\n    }\n  }\n": types.ValidateProfileDocument,
+    "\n  query ValidateProfile($documentJson: String!) {\n    validateProfile(documentJson: $documentJson) {\n      path\n      message\n      code\n    }\n  }\n": types.ValidateProfileDocument,
     "\n  mutation SaveProfile($name: String!, $documentJson: String!) {\n    saveProfile(name: $name, documentJson: $documentJson) {\n      id\n      version\n    }\n  }\n": types.SaveProfileDocument,
     "\n  mutation SetProfileLayer($scope: ProfileLayerScope!, $id: ID, $documentJson: String!) {\n    setProfileLayer(scope: $scope, id: $id, documentJson: $documentJson)\n  }\n": types.SetProfileLayerDocument,
     "\n  query FleetRuns {\n    fleetRuns(first: 50) {\n      id\n      status\n      createdAt\n      createdBy\n      finishedAt\n      total\n      passed\n      failed\n      cancelled\n      skipped\n      concurrency\n      profileId\n    }\n    profiles {\n      id\n      name\n      version\n    }\n  }\n": types.FleetRunsDocument,
@@ -110,7 +110,7 @@ export function graphql(source: "\n  query Profiles {\n    profiles {\n      id\
 /**
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
-export function graphql(source: "\n  query ValidateProfile($documentJson: String!) {\n    validateProfile(documentJson: $documentJson) {\n      path\n      message\n    }\n  }\n"): typeof import('./graphql').ValidateProfileDocument;
+export function graphql(source: "\n  query ValidateProfile($documentJson: String!) {\n    validateProfile(documentJson: $documentJson) {\n      path\n      message\n      code\n    }\n  }\n"): typeof import('./graphql').ValidateProfileDocument;
 /**
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
