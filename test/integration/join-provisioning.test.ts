@@ -7,9 +7,9 @@ import { Harness } from '../../agent/harness/harness';
 import { simulatedPasswordHash, type SimulatedDirectory } from '../../agent/platform/simulated/simulated-join';
 import { repoRoot } from '../../infra/config/env';
 import { dispatchTask } from '../../infra/db/agent-tasks';
-import { setMachineRole, storeDomainCredential } from '../../infra/db/domain-credentials';
+import { currentDomainCredential, setMachineRole } from '../../infra/db/domain-credentials';
 import { withTenant } from '../../infra/db/orm';
-import { generateKeyEntry, parseKeyring } from '../../infra/secrets/server-secrets';
+import { generateKeyEntry } from '../../infra/secrets/server-secrets';
 import { startAgentStack, type AgentStack } from '../helpers/agent-stack';
 import { gql } from '../helpers/api';
 import { enrolledFleet, fleetMachineRuns, saveProfile, startFleetRun, type MachineRunView } from '../helpers/provisioning';
@@ -28,7 +28,6 @@ jest.setTimeout(300_000);
 const PASSWORD = 'Join-Passw0rd-For-Corp!';
 const OU = 'OU=Laptops,OU=Computers,DC=corp,DC=contoso,DC=com';
 const keyEntry = generateKeyEntry('join1');
-const ring = parseKeyring(keyEntry);
 let stack: AgentStack;
 let fleet: Harness | undefined;
 let branch: Harness | undefined;
@@ -145,17 +144,16 @@ let workflowIds: string[] = [];
 
 describe('the join phase', () => {
   it('joins a machine into the OU under its reserved name with one restart; a refused credential fails with Windows’ words', async () => {
-    const stored = await withTenant(stack.orm, stack.tenant.tenantId, (em) =>
-      storeDomainCredential(em, ring, {
-        tenantId: stack.tenant.tenantId,
-        siteId: stack.tenant.siteId,
-        domain: 'corp.contoso.com',
-        user: 'CORP\\svc-join',
-        password: PASSWORD,
-        actor: 'user:test',
-        purpose: 'join',
-      }),
+    const set = await gql<{ setJoinCredential: { version: number; domain: string; user: string } }>(
+      stack.app,
+      stack.tenant.tenantId,
+      'mutation($i: SetJoinCredentialInput!) { setJoinCredential(input: $i) { version domain user } }',
+      { i: { siteId: stack.tenant.siteId, domain: 'corp.contoso.com', user: 'CORP\\svc-join', password: PASSWORD } },
     );
+    expect(set.data?.setJoinCredential).toEqual({ version: 1, domain: 'corp.contoso.com', user: 'CORP\\svc-join' });
+    const stored = (await withTenant(stack.orm, stack.tenant.tenantId, (em) =>
+      currentDomainCredential(em, stack.tenant.tenantId, stack.tenant.siteId, 'join'),
+    ))!;
     credentialId = stored.id;
     fleet = await enrolledFleet(stack, 'join', 2, { log: (line) => agentLogs.push(line) });
     const [good, refused] = fleet.machines;

@@ -135,6 +135,12 @@ const inputs: Record<string, (ids: Ids) => Record<string, unknown>> = {
   UserAccessInput: (ids) => ({ userId: ids.user, role: 'viewer' }),
   CreateApiTokenInput: () => ({ name: 'walk', role: 'viewer' }),
   SetDomainCredentialInput: (ids) => ({ siteId: ids.site, user: 'walk', password: 'Walk-Passw0rd' }),
+  SetJoinCredentialInput: (ids) => ({
+    siteId: ids.site,
+    domain: 'walk.test',
+    user: 'WALK\\svc-join',
+    password: 'Walk-Passw0rd',
+  }),
   // Not a key made for this tenant: refused as ESCROW_KEY_INVALID by whoever may call it.
   SetupEscrowKeyInput: () => ({ publicKey: 'walk', wrappedPrivateKey: 'ddk1.walk', keyVersion: 1 }),
   // A site's id is no host of it: the walk sees NOT_FOUND where the caller may deploy.
