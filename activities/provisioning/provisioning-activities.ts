@@ -212,7 +212,9 @@ export function createProvisioningActivities(deps: { orm: Orm }) {
             'the profile escrows the local admin password or the BitLocker recovery password, but the tenant has no escrow key',
           );
         // A domain join names the site's join credential by reference: its id goes in the plan, never its value.
-        const joinDomain = resolved.profile.phases.join.enabled ? resolved.profile.phases.join.domain : undefined;
+        const joinDomain = resolved.profile.phases.join.enabled
+          ? resolved.profile.phases.join.domain
+          : undefined;
         const joinCredentialId = joinDomain
           ? await joinCredentialFor(em, {
               tenantId: input.tenantId,

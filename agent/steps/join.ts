@@ -17,7 +17,8 @@ import type { StepHandler } from './index';
  * whether the machine is Entra joined, failing when it is not.
  */
 
-const sameDomain = (a: string, b: string) => a.toLowerCase().replace(/\.$/, '') === b.toLowerCase().replace(/\.$/, '');
+const sameDomain = (a: string, b: string) =>
+  a.toLowerCase().replace(/\.$/, '') === b.toLowerCase().replace(/\.$/, '');
 
 /** Windows' words for a failed Add-Computer, as a failure type (English messages; others fall back to JoinFailed). */
 function classifyJoinError(message: string, withOu: boolean): { type: StepFailure; retryable: boolean } {
@@ -28,7 +29,10 @@ function classifyJoinError(message: string, withOu: boolean): { type: StepFailur
     /access is denied|0x80070005/i.test(message)
   )
     return { type: StepFailure.JoinAuthFailed, retryable: false };
-  if (withOu && /cannot find the file specified|no such object on the server|0x80072030|0x80070002/i.test(message))
+  if (
+    withOu &&
+    /cannot find the file specified|no such object on the server|0x80072030|0x80070002/i.test(message)
+  )
     return { type: StepFailure.JoinOuNotFound, retryable: false };
   if (
     /domain either does not exist or could not be contacted|0x8007054B|RPC server is unavailable|network path was not found/i.test(
@@ -80,7 +84,10 @@ export const joinSteps: {
     const rename = wanted !== undefined && state.active.toUpperCase() !== wanted;
     // A Rename-Computer to that name waiting for its restart: join under it (JoinWithNewName), no second rename.
     const renamePending = rename && state.pending.toUpperCase() === wanted;
-    await ctx.progress(30, `joining ${p.domain}${p.ouPath ? ` into ${p.ouPath}` : ''}${rename ? ` as ${wanted}` : ''}`);
+    await ctx.progress(
+      30,
+      `joining ${p.domain}${p.ouPath ? ` into ${p.ouPath}` : ''}${rename ? ` as ${wanted}` : ''}`,
+    );
     try {
       await platform.joinDomain(
         {
@@ -151,7 +158,11 @@ export const joinSteps: {
       await platform.installProvisioningPackage(download.file, pkg.sha256);
     } catch (err) {
       if ((err as { fatal?: boolean }).fatal) throw err;
-      throw new StepError(StepFailure.EntraJoinFailed, `Install-ProvisioningPackage ${pkg.name}: ${(err as Error).message}`, false);
+      throw new StepError(
+        StepFailure.EntraJoinFailed,
+        `Install-ProvisioningPackage ${pkg.name}: ${(err as Error).message}`,
+        false,
+      );
     }
     const after = await platform.joinState();
     // The bulk enrollment may finish with the restart: join.verify decides after it.
@@ -159,7 +170,9 @@ export const joinSteps: {
       method: p.method,
       entraJoined: after.entraJoined,
       tenantName: after.tenantName,
-      detail: after.entraJoined ? `applied ${pkg.name}; Entra joined` : `applied ${pkg.name}; not Entra joined yet`,
+      detail: after.entraJoined
+        ? `applied ${pkg.name}; Entra joined`
+        : `applied ${pkg.name}; not Entra joined yet`,
       reboot: true,
     };
   },
@@ -181,7 +194,11 @@ export const joinSteps: {
       problems.push(`named ${state.active}, not ${p.name}`);
     if (p.entra && !state.entraJoined) problems.push('not Entra joined (dsregcmd: AzureAdJoined : NO)');
     if (problems.length > 0)
-      throw new StepError(StepFailure.JoinNotVerified, `after the restart the machine is ${problems.join('; ')}`, false);
+      throw new StepError(
+        StepFailure.JoinNotVerified,
+        `after the restart the machine is ${problems.join('; ')}`,
+        false,
+      );
     return {
       name: state.active,
       domain: state.domain,

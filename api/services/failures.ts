@@ -205,7 +205,8 @@ export const failureTexts: Record<FailureType, FailureText> = {
   },
   JoinFailed: {
     code: 'JOIN_FAILED',
-    sentence: 'Windows could not join the machine to the domain (its reason is in the message): fix it, then retry.',
+    sentence:
+      'Windows could not join the machine to the domain (its reason is in the message): fix it, then retry.',
   },
   JoinNotVerified: {
     code: 'JOIN_NOT_VERIFIED',

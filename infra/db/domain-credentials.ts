@@ -70,7 +70,18 @@ export async function storeDomainCredential(
   await em.execute(
     `insert into domain_credentials (id, tenant_id, site_id, domain, user_name, password_sealed, key_id, version, created_by, purpose)
      values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-    [id, input.tenantId, input.siteId, domain, input.user, sealed, ring.currentId, next, input.actor, purpose],
+    [
+      id,
+      input.tenantId,
+      input.siteId,
+      domain,
+      input.user,
+      sealed,
+      ring.currentId,
+      next,
+      input.actor,
+      purpose,
+    ],
   );
   await appendAudit(em, {
     tenantId: input.tenantId,

@@ -254,7 +254,9 @@ function joinSteps(
   if (join.domain) {
     const { name, ouPath, server } = join.domain;
     if (!reserved.joinCredentialId)
-      throw new Error("the join phase joins a domain: resolve the site's join credential before building the plan");
+      throw new Error(
+        "the join phase joins a domain: resolve the site's join credential before building the plan",
+      );
     return [
       {
         key: 'join.domain',

@@ -72,13 +72,13 @@ const JoinPhaseSchema = z
           .string()
           .max(255)
           .regex(new RegExp(`^${dnsLabel}(?:\\.${dnsLabel})+$`), {
-            message: 'must be the domain\'s DNS name (contoso.com), not its NetBIOS name',
+            message: "must be the domain's DNS name (contoso.com), not its NetBIOS name",
           }),
         ouPath: z
           .string()
           .max(1024)
           .regex(/^OU=[^,\u0000-\u001f]+(?:,(?:OU|CN|DC)=[^,\u0000-\u001f]+)*,DC=[^,\u0000-\u001f]+$/i, {
-            message: 'must be an OU\'s distinguished name (OU=Laptops,OU=Computers,DC=contoso,DC=com)',
+            message: "must be an OU's distinguished name (OU=Laptops,OU=Computers,DC=contoso,DC=com)",
           })
           .optional(),
         credential: z.string().refine((c) => c === 'site' || uuid.test(c), {
@@ -89,7 +89,7 @@ const JoinPhaseSchema = z
           .string()
           .max(255)
           .regex(new RegExp(`^${dnsLabel}(?:\\.${dnsLabel})*$`), {
-            message: 'must be a domain controller\'s DNS name',
+            message: "must be a domain controller's DNS name",
           })
           .optional(),
       })
@@ -104,7 +104,10 @@ const JoinPhaseSchema = z
               .string()
               .min(1)
               .max(100)
-              .regex(/^[A-Za-z0-9][A-Za-z0-9 ._-]*$/, 'may use letters, digits, spaces, dots, dashes and underscores'),
+              .regex(
+                /^[A-Za-z0-9][A-Za-z0-9 ._-]*$/,
+                'may use letters, digits, spaces, dots, dashes and underscores',
+              ),
             url: z
               .string()
               .url()
@@ -123,7 +126,8 @@ const JoinPhaseSchema = z
     if (join.enabled && !join.domain === !join.entra)
       ctx.addIssue({
         code: z.ZodIssueCode.custom,
-        message: 'an enabled join phase names exactly one of domain { name, ouPath, credential } or entra { method }',
+        message:
+          'an enabled join phase names exactly one of domain { name, ouPath, credential } or entra { method }',
         params: { code: JoinProfileError.NoTarget },
       });
     const entra = join.entra;

@@ -133,10 +133,15 @@ const WinRmTargetSchema = {
 const DomainName = Type.String({
   minLength: 1,
   maxLength: 255,
-  pattern: '^[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}[A-Za-z0-9])?(?:\\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}[A-Za-z0-9])?)+$',
+  pattern:
+    '^[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}[A-Za-z0-9])?(?:\\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}[A-Za-z0-9])?)+$',
 });
 /** An OU's distinguished name (OU=Laptops,DC=contoso,DC=com); no control characters. */
-const OuPath = Type.String({ minLength: 4, maxLength: 1024, pattern: '^(?:OU|ou|Ou|oU)=[^\\u0000-\\u001f]+$' });
+const OuPath = Type.String({
+  minLength: 4,
+  maxLength: 1024,
+  pattern: '^(?:OU|ou|Ou|oU)=[^\\u0000-\\u001f]+$',
+});
 /** A computer name as the rename step renders it (NetBIOS: ≤ 15). */
 const ComputerName = Type.String({ pattern: '^[A-Za-z0-9](?:[A-Za-z0-9-]{0,13}[A-Za-z0-9])?$' });
 
@@ -249,7 +254,9 @@ const payloadSchemas = {
     /** The site's join credential: the API resolves it into this machine's claim only (ADR 0048). */
     credentialRef: DirectoryBindSchema.credentialRef,
     /** A DC to use (-Server), when the machine must not pick one from DNS. */
-    server: Type.Optional(Type.String({ minLength: 1, maxLength: 255, pattern: '^[A-Za-z0-9][A-Za-z0-9.-]*$' })),
+    server: Type.Optional(
+      Type.String({ minLength: 1, maxLength: 255, pattern: '^[A-Za-z0-9][A-Za-z0-9.-]*$' }),
+    ),
     /** The name the identity phase reserved: folded into the join (-NewName) when it is not the active name yet. */
     newName: Type.Optional(ComputerName),
   }),

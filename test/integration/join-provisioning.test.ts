@@ -4,7 +4,10 @@ import path from 'node:path';
 import { Writable } from 'node:stream';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import { Harness } from '../../agent/harness/harness';
-import { simulatedPasswordHash, type SimulatedDirectory } from '../../agent/platform/simulated/simulated-join';
+import {
+  simulatedPasswordHash,
+  type SimulatedDirectory,
+} from '../../agent/platform/simulated/simulated-join';
 import { repoRoot } from '../../infra/config/env';
 import { dispatchTask } from '../../infra/db/agent-tasks';
 import { currentDomainCredential, setMachineRole } from '../../infra/db/domain-credentials';
@@ -12,7 +15,13 @@ import { withTenant } from '../../infra/db/orm';
 import { generateKeyEntry } from '../../infra/secrets/server-secrets';
 import { startAgentStack, type AgentStack } from '../helpers/agent-stack';
 import { gql } from '../helpers/api';
-import { enrolledFleet, fleetMachineRuns, saveProfile, startFleetRun, type MachineRunView } from '../helpers/provisioning';
+import {
+  enrolledFleet,
+  fleetMachineRuns,
+  saveProfile,
+  startFleetRun,
+  type MachineRunView,
+} from '../helpers/provisioning';
 
 /**
  * Issue 16's join phase end to end (acceptance 6, ADR 0048), with the real stack and simulated
@@ -148,9 +157,20 @@ describe('the join phase', () => {
       stack.app,
       stack.tenant.tenantId,
       'mutation($i: SetJoinCredentialInput!) { setJoinCredential(input: $i) { version domain user } }',
-      { i: { siteId: stack.tenant.siteId, domain: 'corp.contoso.com', user: 'CORP\\svc-join', password: PASSWORD } },
+      {
+        i: {
+          siteId: stack.tenant.siteId,
+          domain: 'corp.contoso.com',
+          user: 'CORP\\svc-join',
+          password: PASSWORD,
+        },
+      },
     );
-    expect(set.data?.setJoinCredential).toEqual({ version: 1, domain: 'corp.contoso.com', user: 'CORP\\svc-join' });
+    expect(set.data?.setJoinCredential).toEqual({
+      version: 1,
+      domain: 'corp.contoso.com',
+      user: 'CORP\\svc-join',
+    });
     const stored = (await withTenant(stack.orm, stack.tenant.tenantId, (em) =>
       currentDomainCredential(em, stack.tenant.tenantId, stack.tenant.siteId, 'join'),
     ))!;
@@ -195,7 +215,11 @@ describe('the join phase', () => {
 
     const failed = runOf(refused);
     expect(failed.status).toBe('failed');
-    expect(failed.lastError).toMatchObject({ type: 'JoinAuthFailed', code: 'JOIN_AUTH_FAILED', step: 'join.domain' });
+    expect(failed.lastError).toMatchObject({
+      type: 'JoinAuthFailed',
+      code: 'JOIN_AUTH_FAILED',
+      step: 'join.domain',
+    });
     expect(failed.lastError!.message).toContain('The user name or password is incorrect');
     expect(refused!.platform.snapshot.domain).toBeNull();
 
@@ -213,7 +237,13 @@ describe('the join phase', () => {
       stack.app,
       stack.tenant.tenantId,
       'mutation($i: CreateSiteInput!) { createSite(input: $i) { id code } }',
-      { i: { clientId: stack.tenant.clientId, code: `BR-${randomUUID().slice(0, 6).toUpperCase()}`, name: 'Branch' } },
+      {
+        i: {
+          clientId: stack.tenant.clientId,
+          code: `BR-${randomUUID().slice(0, 6).toUpperCase()}`,
+          name: 'Branch',
+        },
+      },
     );
     const site = created.data!.createSite;
     const key = await stack.issueEnrollmentKey(site.id);
@@ -258,7 +288,11 @@ describe('the join phase', () => {
     const body = (await taken.json()) as { task: { id: string; payload: unknown; credential?: unknown } };
     expect(body.task.id).toBe(takenId);
     expect(body.task.payload).toEqual(payload);
-    expect(body.task.credential).toEqual({ domain: 'corp.contoso.com', user: 'CORP\\svc-join', password: PASSWORD });
+    expect(body.task.credential).toEqual({
+      domain: 'corp.contoso.com',
+      user: 'CORP\\svc-join',
+      password: PASSWORD,
+    });
 
     const rows = await withTenant(stack.orm, stack.tenant.tenantId, (em) =>
       em.execute<{ id: string; status: string; error: { type: string; message: string } | null }[]>(

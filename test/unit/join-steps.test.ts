@@ -3,8 +3,15 @@ import os from 'node:os';
 import path from 'node:path';
 import { Language, Parser, type Node } from 'web-tree-sitter';
 import { StepError, type StepContext } from '../../agent/platform/platform';
-import { newHostState, SimulatedPlatform, simulatedDownloadSha256 } from '../../agent/platform/simulated/simulated-host';
-import { simulatedPasswordHash, type SimulatedDirectory } from '../../agent/platform/simulated/simulated-join';
+import {
+  newHostState,
+  SimulatedPlatform,
+  simulatedDownloadSha256,
+} from '../../agent/platform/simulated/simulated-host';
+import {
+  simulatedPasswordHash,
+  type SimulatedDirectory,
+} from '../../agent/platform/simulated/simulated-join';
 import { wrapScript } from '../../agent/platform/windows/powershell';
 import { WindowsPlatform } from '../../agent/platform/windows/windows-platform';
 import { runStep } from '../../agent/steps';
@@ -55,7 +62,11 @@ const ctx = (credential?: StepContext['credential']): StepContext => ({
   signal: new AbortController().signal,
   ...(credential ? { credential } : {}),
 });
-const joinCredential = (password = PASSWORD, user = 'svc-join') => ({ domain: 'corp.contoso.com', user, password });
+const joinCredential = (password = PASSWORD, user = 'svc-join') => ({
+  domain: 'corp.contoso.com',
+  user,
+  password,
+});
 const join = (payload: Partial<StepPayloads[StepKind.JoinDomain]> = {}, c = ctx(joinCredential())) =>
   runStep(
     host,
@@ -68,7 +79,9 @@ describe('the join profile', () => {
   const layer = (join: unknown) => ({ phases: { join } });
   it('accepts a domain join by reference and an Entra join, and refuses the rest with stable codes', () => {
     expect(
-      resolveProfile([layer({ enabled: true, domain: { name: 'corp.contoso.com', ouPath: OU, credential: 'site' } })]).ok,
+      resolveProfile([
+        layer({ enabled: true, domain: { name: 'corp.contoso.com', ouPath: OU, credential: 'site' } }),
+      ]).ok,
     ).toBe(true);
     expect(resolveProfile([layer({ enabled: true, entra: { method: 'autopilot' } })]).ok).toBe(true);
     const codes = (join: unknown) => {
@@ -77,23 +90,39 @@ describe('the join profile', () => {
     };
     expect(codes({ enabled: true })).toEqual([JoinProfileError.NoTarget]);
     expect(
-      codes({ enabled: true, domain: { name: 'CORP', ouPath: 'CN=Computers', credential: 'CORP\\admin:hunter2', server: 'a b' } }),
-    ).toEqual([JoinProfileError.DomainName, JoinProfileError.OuPath, JoinProfileError.Credential, JoinProfileError.Server]);
-    expect(codes({ enabled: true, entra: { method: 'provisioning-package' } })).toEqual([JoinProfileError.Package]);
+      codes({
+        enabled: true,
+        domain: { name: 'CORP', ouPath: 'CN=Computers', credential: 'CORP\\admin:hunter2', server: 'a b' },
+      }),
+    ).toEqual([
+      JoinProfileError.DomainName,
+      JoinProfileError.OuPath,
+      JoinProfileError.Credential,
+      JoinProfileError.Server,
+    ]);
+    expect(codes({ enabled: true, entra: { method: 'provisioning-package' } })).toEqual([
+      JoinProfileError.Package,
+    ]);
     expect(
       codes({
         enabled: true,
-        entra: { method: 'autopilot', package: { name: 'x', url: 'https://x/y.ppkg', sha256: 'a'.repeat(64) } },
+        entra: {
+          method: 'autopilot',
+          package: { name: 'x', url: 'https://x/y.ppkg', sha256: 'a'.repeat(64) },
+        },
       }),
     ).toEqual([JoinProfileError.Package]);
-    expect(codes({ enabled: true, domain: { name: 'corp.contoso.com', credential: 'site', password: 'x' } })).toEqual([
-      JoinProfileError.NoTarget,
-    ]);
+    expect(
+      codes({ enabled: true, domain: { name: 'corp.contoso.com', credential: 'site', password: 'x' } }),
+    ).toEqual([JoinProfileError.NoTarget]);
   });
 
   it('plans the join with the rename folded in, then its verification; the credential by id only', () => {
     const r = resolveProfile([
-      layer({ enabled: true, domain: { name: 'corp.contoso.com', ouPath: OU, credential: 'site', server: 'dc1.corp.contoso.com' } }),
+      layer({
+        enabled: true,
+        domain: { name: 'corp.contoso.com', ouPath: OU, credential: 'site', server: 'dc1.corp.contoso.com' },
+      }),
     ]);
     if (!r.ok) throw new Error('invalid');
     expect(() => buildPlan(r.profile, { hostname: 'HQ-001' })).toThrow(/join credential/);
@@ -103,7 +132,13 @@ describe('the join profile', () => {
     expect(steps.map((s) => [s.key, s.payload])).toEqual([
       [
         'join.domain',
-        { domain: 'corp.contoso.com', ouPath: OU, credentialRef: CREDENTIAL_ID, server: 'dc1.corp.contoso.com', newName: 'HQ-001' },
+        {
+          domain: 'corp.contoso.com',
+          ouPath: OU,
+          credentialRef: CREDENTIAL_ID,
+          server: 'dc1.corp.contoso.com',
+          newName: 'HQ-001',
+        },
       ],
       ['join.verify', { domain: 'corp.contoso.com', ouPath: OU, name: 'HQ-001' }],
     ]);
@@ -111,13 +146,19 @@ describe('the join profile', () => {
     const entra = resolveProfile([
       layer({
         enabled: true,
-        entra: { method: 'provisioning-package', package: { name: 'Bulk', url: 'https://files.example/bulk.ppkg', sha256: 'A'.repeat(64) } },
+        entra: {
+          method: 'provisioning-package',
+          package: { name: 'Bulk', url: 'https://files.example/bulk.ppkg', sha256: 'A'.repeat(64) },
+        },
       }),
     ]);
     if (!entra.ok) throw new Error('invalid');
     const entraPlan = buildPlan(entra.profile, { hostname: 'HQ-001' });
     expect(entraPlan.map((s) => s.kind)).toContain(StepKind.Rename);
-    expect(entraPlan.filter((s) => s.phase === 'join').map((s) => s.kind)).toEqual([StepKind.JoinEntra, StepKind.JoinVerify]);
+    expect(entraPlan.filter((s) => s.phase === 'join').map((s) => s.kind)).toEqual([
+      StepKind.JoinEntra,
+      StepKind.JoinVerify,
+    ]);
   });
 });
 
@@ -127,13 +168,23 @@ describe('join.domain on the simulated host', () => {
     expect(joined).toEqual({ domain: 'corp.contoso.com', renamed: true, reboot: true });
     expect(checkStepResult(StepKind.JoinDomain, joined)).toBeNull();
     // Redelivered before the restart: done, and the restart still due.
-    expect(await join()).toEqual({ alreadyDone: true, domain: 'corp.contoso.com', renamed: false, reboot: true });
+    expect(await join()).toEqual({
+      alreadyDone: true,
+      domain: 'corp.contoso.com',
+      renamed: false,
+      reboot: true,
+    });
     expect(host.snapshot.effects['join:corp.contoso.com']).toBe(1);
     await expect(
       runStep(host, StepKind.JoinVerify, { domain: 'corp.contoso.com', ouPath: OU, name: 'HQ-001' }, ctx()),
     ).rejects.toMatchObject({ type: StepFailure.JoinNotVerified });
     host.reboot();
-    const verified = await runStep(host, StepKind.JoinVerify, { domain: 'corp.contoso.com', ouPath: OU, name: 'HQ-001' }, ctx());
+    const verified = await runStep(
+      host,
+      StepKind.JoinVerify,
+      { domain: 'corp.contoso.com', ouPath: OU, name: 'HQ-001' },
+      ctx(),
+    );
     expect(verified).toEqual({
       name: 'HQ-001',
       domain: 'corp.contoso.com',
@@ -141,7 +192,12 @@ describe('join.domain on the simulated host', () => {
       entraJoined: false,
     });
     expect(checkStepResult(StepKind.JoinVerify, verified)).toBeNull();
-    expect(await join()).toEqual({ alreadyDone: true, domain: 'corp.contoso.com', renamed: false, reboot: false });
+    expect(await join()).toEqual({
+      alreadyDone: true,
+      domain: 'corp.contoso.com',
+      renamed: false,
+      reboot: false,
+    });
   });
 
   it('joins under a rename already waiting for its restart (JoinWithNewName), not renaming twice', async () => {
@@ -152,19 +208,57 @@ describe('join.domain on the simulated host', () => {
   });
 
   it.each([
-    ['a wrong password', joinCredential('wrong-password'), {}, StepFailure.JoinAuthFailed, /user name or password is incorrect/, false],
-    ['an account without the right', joinCredential(PASSWORD, 'reader'), {}, StepFailure.JoinAuthFailed, /Access is denied/, false],
-    ['a missing OU', joinCredential(), { ouPath: 'OU=Nowhere,DC=corp,DC=contoso,DC=com' }, StepFailure.JoinOuNotFound, /cannot find the file/, false],
-    ['an unknown domain', joinCredential(), { domain: 'other.example' }, StepFailure.JoinDomainUnreachable, /does not exist or could not be contacted/, true],
-    ['a DC not of the domain', joinCredential(), { server: 'dc9.elsewhere.example' }, StepFailure.JoinDomainUnreachable, /could not be contacted/, true],
-  ] as const)('fails on %s with Windows’ words and a type', async (_, credential, payload, type, words, retryable) => {
-    const err = await rejection(join(payload, ctx(credential)));
-    expect(err).toBeInstanceOf(StepError);
-    expect(err).toMatchObject({ type, retryable });
-    expect((err as Error).message).toMatch(words);
-    expect((err as Error).message).not.toContain(credential.password);
-    expect(host.snapshot.domain).toBeNull();
-  });
+    [
+      'a wrong password',
+      joinCredential('wrong-password'),
+      {},
+      StepFailure.JoinAuthFailed,
+      /user name or password is incorrect/,
+      false,
+    ],
+    [
+      'an account without the right',
+      joinCredential(PASSWORD, 'reader'),
+      {},
+      StepFailure.JoinAuthFailed,
+      /Access is denied/,
+      false,
+    ],
+    [
+      'a missing OU',
+      joinCredential(),
+      { ouPath: 'OU=Nowhere,DC=corp,DC=contoso,DC=com' },
+      StepFailure.JoinOuNotFound,
+      /cannot find the file/,
+      false,
+    ],
+    [
+      'an unknown domain',
+      joinCredential(),
+      { domain: 'other.example' },
+      StepFailure.JoinDomainUnreachable,
+      /does not exist or could not be contacted/,
+      true,
+    ],
+    [
+      'a DC not of the domain',
+      joinCredential(),
+      { server: 'dc9.elsewhere.example' },
+      StepFailure.JoinDomainUnreachable,
+      /could not be contacted/,
+      true,
+    ],
+  ] as const)(
+    'fails on %s with Windows’ words and a type',
+    async (_, credential, payload, type, words, retryable) => {
+      const err = await rejection(join(payload, ctx(credential)));
+      expect(err).toBeInstanceOf(StepError);
+      expect(err).toMatchObject({ type, retryable });
+      expect((err as Error).message).toMatch(words);
+      expect((err as Error).message).not.toContain(credential.password);
+      expect(host.snapshot.domain).toBeNull();
+    },
+  );
 
   it('refuses a member of another domain, and a claim without the credential', async () => {
     await expect(join({}, ctx())).rejects.toMatchObject({ type: StepFailure.CredentialUnavailable });
@@ -188,16 +282,29 @@ describe('join.entra on the simulated host', () => {
     expect(applied).toMatchObject({ entraJoined: true, tenantName: 'Contoso', reboot: true });
     expect(checkStepResult(StepKind.JoinEntra, applied)).toBeNull();
     host.reboot();
-    expect(await runStep(host, StepKind.JoinVerify, { entra: true }, ctx())).toMatchObject({ entraJoined: true });
+    expect(await runStep(host, StepKind.JoinVerify, { entra: true }, ctx())).toMatchObject({
+      entraJoined: true,
+    });
     expect(await runStep(host, StepKind.JoinEntra, ppkg, ctx())).toMatchObject({ alreadyDone: true });
   });
 
   it('refuses a package that is not the pinned one, and an expired bulk token fails the verification', async () => {
     await expect(
-      runStep(host, StepKind.JoinEntra, { ...ppkg, package: { ...ppkg.package, sha256: 'b'.repeat(64) } }, ctx()),
+      runStep(
+        host,
+        StepKind.JoinEntra,
+        { ...ppkg, package: { ...ppkg.package, sha256: 'b'.repeat(64) } },
+        ctx(),
+      ),
     ).rejects.toMatchObject({ type: StepFailure.ProvisioningPackageUnavailable, retryable: false });
-    host.mutate((s) => void (s.simulation.provisioningPackages = { [sha256]: { tenantName: 'Contoso', expired: true } }));
-    expect(await runStep(host, StepKind.JoinEntra, ppkg, ctx())).toMatchObject({ entraJoined: false, reboot: true });
+    host.mutate(
+      (s) =>
+        void (s.simulation.provisioningPackages = { [sha256]: { tenantName: 'Contoso', expired: true } }),
+    );
+    expect(await runStep(host, StepKind.JoinEntra, ppkg, ctx())).toMatchObject({
+      entraJoined: false,
+      reboot: true,
+    });
     host.reboot();
     await expect(runStep(host, StepKind.JoinVerify, { entra: true }, ctx())).rejects.toMatchObject({
       type: StepFailure.JoinNotVerified,
@@ -209,7 +316,16 @@ describe('join.entra on the simulated host', () => {
       type: StepFailure.EntraJoinFailed,
       message: expect.stringContaining('OOBE'),
     });
-    host.mutate((s) => void (s.joined = { distinguishedName: null, pending: false, entraJoined: true, tenantName: 'Contoso', packages: [] }));
+    host.mutate(
+      (s) =>
+        void (s.joined = {
+          distinguishedName: null,
+          pending: false,
+          entraJoined: true,
+          tenantName: 'Contoso',
+          packages: [],
+        }),
+    );
     expect(await runStep(host, StepKind.JoinEntra, { method: 'autopilot' }, ctx())).toMatchObject({
       alreadyDone: true,
       entraJoined: true,
@@ -232,7 +348,8 @@ function parseProblems(script: string): string[] {
   const tree = parser.parse(script)!;
   const problems: string[] = [];
   const walk = (node: Node) => {
-    if (node.isError || node.isMissing) problems.push(`${node.isMissing ? 'MISSING' : 'ERROR'} at ${node.startPosition.row + 1}`);
+    if (node.isError || node.isMissing)
+      problems.push(`${node.isMissing ? 'MISSING' : 'ERROR'} at ${node.startPosition.row + 1}`);
     if (node.hasError) for (const child of node.children) if (child) walk(child);
   };
   walk(tree.rootNode);
@@ -240,31 +357,56 @@ function parseProblems(script: string): string[] {
   return problems;
 }
 
-const workgroup = { active: 'DESKTOP-1', pending: 'DESKTOP-1', domain: null, joinPending: false, distinguishedName: null, entraJoined: false, tenantName: null };
+const workgroup = {
+  active: 'DESKTOP-1',
+  pending: 'DESKTOP-1',
+  domain: null,
+  joinPending: false,
+  distinguishedName: null,
+  entraJoined: false,
+  tenantName: null,
+};
 
 /** Each Windows call with one answer; the scripts it ran, and how the password travelled. */
 async function windowsScripts(values: { domain: string; ou: string; name: string }) {
   const out: Record<string, string> = {};
   const stdin: Record<string, string | undefined> = {};
-  const record = async (label: string, answer: (script: string) => ReturnType<typeof ok>, call: (p: WindowsPlatform) => Promise<unknown>) => {
+  const record = async (
+    label: string,
+    answer: (script: string) => ReturnType<typeof ok>,
+    call: (p: WindowsPlatform) => Promise<unknown>,
+  ) => {
     const { run, calls } = fakeRunner(answer);
     await call(new WindowsPlatform({ run }));
     out[label] = calls.at(-1)!.script;
     stdin[label] = calls.at(-1)!.opts?.stdin;
   };
-  await record('join-state', () => json(workgroup), (p) => p.joinState());
+  await record(
+    'join-state',
+    () => json(workgroup),
+    (p) => p.joinState(),
+  );
   const credential = { user: 'CORP\\svc-join', password: PASSWORD };
-  await record('join-domain', () => ok('{"joined":true}'), (p) =>
-    p.joinDomain({ domain: values.domain, ouPath: values.ou, newName: values.name }, credential),
+  await record(
+    'join-domain',
+    () => ok('{"joined":true}'),
+    (p) => p.joinDomain({ domain: values.domain, ouPath: values.ou, newName: values.name }, credential),
   );
-  await record('join-domain-server', () => ok('{"joined":true}'), (p) =>
-    p.joinDomain({ domain: values.domain, ouPath: values.ou, server: 'dc1.corp.contoso.com' }, credential),
+  await record(
+    'join-domain-server',
+    () => ok('{"joined":true}'),
+    (p) =>
+      p.joinDomain({ domain: values.domain, ouPath: values.ou, server: 'dc1.corp.contoso.com' }, credential),
   );
-  await record('join-domain-rename-pending', () => ok('{"joined":true}'), (p) =>
-    p.joinDomain({ domain: values.domain, renamePending: true }, credential),
+  await record(
+    'join-domain-rename-pending',
+    () => ok('{"joined":true}'),
+    (p) => p.joinDomain({ domain: values.domain, renamePending: true }, credential),
   );
-  await record('install-provisioning-package', () => ok('{"packageId":"x"}'), (p) =>
-    p.installProvisioningPackage('C:\\ProgramData\\Drydock\\downloads\\bulk.ppkg', 'A'.repeat(64)),
+  await record(
+    'install-provisioning-package',
+    () => ok('{"packageId":"x"}'),
+    (p) => p.installProvisioningPackage('C:\\ProgramData\\Drydock\\downloads\\bulk.ppkg', 'A'.repeat(64)),
   );
   return { out, stdin };
 }
@@ -293,8 +435,12 @@ describe('the Windows join scripts', () => {
     );
     expect(out['join-domain-rename-pending']).toContain("-Options 'AccountCreate, JoinWithNewName' -Force");
     expect(out['join-domain-rename-pending']).not.toContain('-NewName');
-    expect(out['join-domain-server']).toContain("-Server 'dc1.corp.contoso.com' -Options 'AccountCreate' -Force");
-    expect(out['install-provisioning-package']).toContain('Install-ProvisioningPackage -PackagePath $path -ForceInstall -QuietInstall');
+    expect(out['join-domain-server']).toContain(
+      "-Server 'dc1.corp.contoso.com' -Options 'AccountCreate' -Force",
+    );
+    expect(out['install-provisioning-package']).toContain(
+      'Install-ProvisioningPackage -PackagePath $path -ForceInstall -QuietInstall',
+    );
     expect(out['join-state']).toContain('dsregcmd.exe');
     expect(out['join-state']).toContain('Win32_ComputerSystem');
   });
@@ -311,9 +457,14 @@ describe('the Windows join scripts', () => {
 
   it('reports Add-Computer’s failure by type, with the password cut out of Windows’ message', async () => {
     const message = `Computer 'DESKTOP-1' failed to join domain 'corp.contoso.com' from its current workgroup 'WORKGROUP' with following error message: The user name or password is incorrect. (${PASSWORD})`;
-    const report = Buffer.from(JSON.stringify({ message, type: 'System.InvalidOperationException', hresult: -2146233079 }), 'utf8').toString('base64');
+    const report = Buffer.from(
+      JSON.stringify({ message, type: 'System.InvalidOperationException', hresult: -2146233079 }),
+      'utf8',
+    ).toString('base64');
     const { run } = fakeRunner((script) =>
-      script.includes('Add-Computer') ? { exitCode: 1, stdout: '', stderr: `DRYDOCK-ERROR:${report}` } : json(workgroup),
+      script.includes('Add-Computer')
+        ? { exitCode: 1, stdout: '', stderr: `DRYDOCK-ERROR:${report}` }
+        : json(workgroup),
     );
     const err = await rejection(
       runStep(

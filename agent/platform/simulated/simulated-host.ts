@@ -931,7 +931,10 @@ export class SimulatedPlatform implements Platform {
     return joinStateOf(this.joinHost());
   }
 
-  async joinDomain(request: DomainJoinRequest, credential: { user: string; password: string }): Promise<void> {
+  async joinDomain(
+    request: DomainJoinRequest,
+    credential: { user: string; password: string },
+  ): Promise<void> {
     const joined = simulateJoin(this.joinHost(), request, credential);
     this.effect(`join:${joined.domain}`, (s) => {
       s.domain = joined.domain;

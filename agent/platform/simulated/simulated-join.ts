@@ -107,7 +107,10 @@ export function simulateJoin(
     throw fail('The user name or password is incorrect.', true);
   if (!account.mayJoin) throw fail('Access is denied.', true);
   const container = request.ouPath ?? dir.defaultContainer;
-  if (request.ouPath !== undefined && !dir.ous.some((ou) => ou.toLowerCase() === request.ouPath!.toLowerCase()))
+  if (
+    request.ouPath !== undefined &&
+    !dir.ous.some((ou) => ou.toLowerCase() === request.ouPath!.toLowerCase())
+  )
     throw fail('The system cannot find the file specified.', true);
   const name = (request.newName ?? (request.renamePending ? h.pending : h.active)).toUpperCase();
   return { domain: dir.domain.toLowerCase(), name, distinguishedName: `CN=${name},${container}` };

@@ -70,7 +70,8 @@ export function joinDomainScript(r: JoinScriptRequest): string {
   add += ' -Credential $credential';
   if (r.server !== undefined) add += psCommand` -Server ${r.server}`;
   // One string: PowerShell converts 'A, B' to the JoinOptions flags (Enum.Parse takes a comma list).
-  if (r.newName !== undefined) add += psCommand` -NewName ${r.newName} -Options 'AccountCreate, JoinWithNewName'`;
+  if (r.newName !== undefined)
+    add += psCommand` -NewName ${r.newName} -Options 'AccountCreate, JoinWithNewName'`;
   else if (r.renamePending) add += " -Options 'AccountCreate, JoinWithNewName'";
   else add += " -Options 'AccountCreate'";
   add += ' -Force -PassThru -ErrorAction Stop -WarningAction SilentlyContinue';
@@ -102,11 +103,13 @@ try {
  * 1607+): -ForceInstall applies it even if it was applied before, -QuietInstall asks nothing.
  */
 export function installProvisioningPackageScript(file: string, sha256: string): string {
-  return psCommand`$path = ${file}
+  return (
+    psCommand`$path = ${file}
 $expected = ${sha256.toLowerCase()}
 ` +
     String.raw`$actual = (Get-FileHash -LiteralPath $path -Algorithm SHA256).Hash.ToLowerInvariant()
 if ($actual -ne $expected) { throw [System.ArgumentException]::new('the provisioning package is not the one pinned by SHA-256') }
 $result = Install-ProvisioningPackage -PackagePath $path -ForceInstall -QuietInstall -ErrorAction Stop
-[Console]::Out.Write((@{ packageId = [string]$result.PackageId } | ConvertTo-Json -Compress))`;
+[Console]::Out.Write((@{ packageId = [string]$result.PackageId } | ConvertTo-Json -Compress))`
+  );
 }

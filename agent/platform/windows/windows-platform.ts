@@ -492,7 +492,10 @@ export class WindowsPlatform implements Platform {
   }
 
   /** See joinDomainScript: the password travels on stdin and meets only .NET and a PSCredential. */
-  async joinDomain(request: DomainJoinRequest, credential: { user: string; password: string }): Promise<void> {
+  async joinDomain(
+    request: DomainJoinRequest,
+    credential: { user: string; password: string },
+  ): Promise<void> {
     await this.exec(joinDomainScript({ ...request, user: credential.user }), {
       stdin: Buffer.from(credential.password, 'utf8').toString('base64'),
       timeoutMs: 300_000,

@@ -246,7 +246,8 @@ const SetJoinCredentialInput = builder.inputType('SetJoinCredentialInput', {
     domain: t.string({ required: true, description: 'The domain’s DNS name (contoso.com).' }),
     user: t.string({
       required: true,
-      description: 'DOMAIN\\user or user@domain: an account that may create computer objects in the join OU, nothing more.',
+      description:
+        'DOMAIN\\user or user@domain: an account that may create computer objects in the join OU, nothing more.',
     }),
     password: t.string({ required: true }),
   }),

@@ -9,7 +9,8 @@ export const ProfileErrorRef = builder.objectRef<ProfileError>('ProfileError').i
     message: t.exposeString('message'),
     code: t.exposeString('code', {
       nullable: true,
-      description: 'A stable code where the schema gives one (the join phase: JOIN_TARGET_REQUIRED, JOIN_OU_INVALID, …).',
+      description:
+        'A stable code where the schema gives one (the join phase: JOIN_TARGET_REQUIRED, JOIN_OU_INVALID, …).',
     }),
   }),
 });
