@@ -24,6 +24,7 @@ import {
   type MachineRunUpdate,
 } from '../../infra/provisioning/machine-runs';
 import { buildPlan, isNetbiosName, renderName } from '../../infra/provisioning/plan';
+import { joinCredentialFor } from '../../infra/db/domain-credentials';
 import { resolveProfile, type ProfileLayer } from '../../infra/provisioning/profile';
 import {
   cancelSignal,
@@ -210,9 +211,28 @@ export function createProvisioningActivities(deps: { orm: Orm }) {
             ProvisioningFailure.EscrowKeyMissing,
             'the profile escrows the local admin password or the BitLocker recovery password, but the tenant has no escrow key',
           );
+        // A domain join names the site's join credential by reference: its id goes in the plan, never its value.
+        const joinDomain = resolved.profile.phases.join.enabled
+          ? resolved.profile.phases.join.domain
+          : undefined;
+        const joinCredentialId = joinDomain
+          ? await joinCredentialFor(em, {
+              tenantId: input.tenantId,
+              siteId: layers.site_id,
+              credential: joinDomain.credential,
+            })
+          : null;
+        if (joinDomain && !joinCredentialId)
+          throw permanent(
+            ProvisioningFailure.JoinCredentialMissing,
+            joinDomain.credential === 'site'
+              ? `the profile joins ${joinDomain.name}, but the machine's site has no join credential`
+              : `the profile joins ${joinDomain.name} with join credential ${joinDomain.credential}, which is not a join credential of the machine's site`,
+          );
         const plan = buildPlan(resolved.profile, {
           ...(reserved ? { hostname: reserved.name } : {}),
           ...(recipient ? { escrow: { machineId: input.machineId, recipient } } : {}),
+          ...(joinCredentialId ? { joinCredentialId } : {}),
         });
         return {
           plan,

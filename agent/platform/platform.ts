@@ -314,6 +314,17 @@ export interface Platform {
   /** Restarts the machine shortly (Windows: shutdown.exe /r /t 10); the agent stops with it. */
   restart(reason: string): Promise<void>;
 
+  // --- Join (issue 16, ADR 0048) ---
+  /** Domain membership, names, the computer's DN and the Entra join as Windows reports them. */
+  joinState(): Promise<JoinState>;
+  /**
+   * Add-Computer with the credential (the password in memory only: never on a command line, in a
+   * script or a log). Throws a PlatformError carrying Windows' message (never the password).
+   */
+  joinDomain(request: DomainJoinRequest, credential: { user: string; password: string }): Promise<void>;
+  /** Install-ProvisioningPackage of a downloaded .ppkg, refused unless the file has `sha256`. */
+  installProvisioningPackage(file: string, sha256: string): Promise<void>;
+
   // --- Profile migration (issue 17; docs/migration.md). Each call is idempotent: run twice, it finds its work done. ---
   /** Resolves the source (SID or name) and the target (local, domain through the machine's own domain, Entra). */
   profileFacts(source: string, target: MigrationTarget): Promise<ProfileFacts>;
@@ -364,6 +375,31 @@ export interface Platform {
    * nothing ran twice); the steps themselves know nothing of the platform they run on.
    */
   stepStarted?(idempotencyKey: string): void;
+}
+
+export interface JoinState {
+  /** The name in effect now, and after the next restart. */
+  active: string;
+  pending: string;
+  /** The AD domain (DNS name) the machine is a member of, or null (workgroup). */
+  domain: string | null;
+  /** A join waits for its restart (Netlogon's JoinDomain key). */
+  joinPending: boolean;
+  /** The computer object's DN in AD, once a member after the restart (null: not a member, or unreadable). */
+  distinguishedName: string | null;
+  /** dsregcmd /status: AzureAdJoined : YES, and the tenant's name. */
+  entraJoined: boolean;
+  tenantName: string | null;
+}
+
+export interface DomainJoinRequest {
+  domain: string;
+  ouPath?: string;
+  server?: string;
+  /** Rename while joining (Add-Computer -NewName). */
+  newName?: string;
+  /** A rename waits for its restart: join under it (-Options JoinWithNewName). */
+  renamePending?: boolean;
 }
 
 export interface BitLockerVolumeState {

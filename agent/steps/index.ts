@@ -21,6 +21,7 @@ import { notApplicable, WINDOWS_11_BUILD } from './applicability';
 import { escrowSteps } from './escrow';
 import { agentPushSteps } from './agent-push';
 import { gatewaySteps } from './gateway';
+import { joinSteps } from './join';
 import { profileSteps } from './profile-migration';
 import { classifyWingetExit, describeExit, WingetCode } from './winget-codes';
 
@@ -453,6 +454,7 @@ export const steps: { [K in StepKind]: StepHandler<K> } = {
   ...gatewaySteps,
   ...escrowSteps,
   ...agentPushSteps,
+  ...joinSteps,
 };
 
 function lastLine(output: string): string {

@@ -13,7 +13,7 @@ import {
 } from '../../infra/db/agent-tasks';
 import { MachineSchema, type MachineStatus } from '../../infra/db/entities';
 import { mergeGatewayEnumeration } from '../../infra/db/discovered-hosts';
-import { isActiveGateway, resolveForGateway } from '../../infra/db/domain-credentials';
+import { isActiveGateway, resolveForGateway, resolveForJoin } from '../../infra/db/domain-credentials';
 import { escrowCompletionOf, escrowKeyOf, storeEscrowedSecret } from '../../infra/db/escrow';
 import { checkEscrowEnvelopeFor, EscrowError } from '../../infra/wire/escrow-envelope';
 import { mintInstallerGrant } from '../../infra/db/installer-grants';
@@ -31,6 +31,7 @@ import {
   ESCROW_STEP_KINDS,
   GATEWAY_STEP_KINDS,
   isEscrowStepKind,
+  JOIN_CREDENTIAL_STEP_KINDS,
   StepFailure,
   StepKind,
   type BitLockerEscrowPayload,
@@ -96,8 +97,9 @@ export async function checkIn(
 /**
  * The machine's next task, claimed for it; null when none is queued (a pending or retired machine
  * gets none). A task whose payload names a domain credential (`credentialRef`) carries it resolved,
- * for an active gateway of the credential's site only; for any other machine the task fails as
- * `CredentialUnavailable` without running, and the next one is offered.
+ * for an active gateway of the credential's site only — or, for a `join.domain` task naming a join
+ * credential, for an active machine of its site (ADR 0048); for any other machine or kind the task
+ * fails as `CredentialUnavailable` without running, and the next one is offered.
  */
 export async function nextTask(
   ctx: AgentChannelContext,
@@ -127,8 +129,9 @@ export async function nextTask(
     const claimed = await withInstallerLink(ctx, agent, task);
     const ref = claimed.payload.credentialRef;
     if (typeof ref !== 'string') return claimed;
+    const join = JOIN_CREDENTIAL_STEP_KINDS.includes(task.kind);
     const resolved = await withTenant(ctx.orm, agent.tenantId, (em) =>
-      resolveForGateway(em, ctx.secrets, {
+      (join ? resolveForJoin : resolveForGateway)(em, ctx.secrets, {
         tenantId: agent.tenantId,
         machineId: agent.machineId,
         credentialId: ref,
@@ -147,7 +150,7 @@ export async function nextTask(
       ok: false,
       error: {
         type: StepFailure.CredentialUnavailable,
-        message: `this machine may not use the site's domain credential (${resolved.refused})`,
+        message: `this machine may not use the site's ${join ? 'join' : 'domain'} credential (${resolved.refused})`,
         retryable: false,
       },
     });

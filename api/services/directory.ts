@@ -7,7 +7,11 @@ import {
   WorkflowUpdateFailedError,
 } from '@temporalio/client';
 import { appendAudit } from '../../infra/db/audit';
-import { setMachineRole, storeCandidateCredential } from '../../infra/db/domain-credentials';
+import {
+  setMachineRole,
+  storeCandidateCredential,
+  storeDomainCredential,
+} from '../../infra/db/domain-credentials';
 import { MachineSchema, MachineStatus, Role, SiteSchema } from '../../infra/db/entities';
 import { keyringFromEnv } from '../../infra/secrets/server-secrets';
 import {
@@ -284,6 +288,40 @@ export async function setDomainCredential(
   if (!verdict.accepted)
     throw refuse(ErrorCode.CredentialRefused, `the credential was not accepted: ${verdict.reason}`);
   return { version: verdict.version, domain: candidate.domain, user };
+}
+
+/**
+ * Stores the site's join credential (engineer role; ADR 0048): the account the site's machines join
+ * the domain with in the join phase, sealed like the directory credential and replacing the site's
+ * previous join credential. Not tested by a bind: Add-Computer's answer in the join step is the
+ * test. Audited without the password.
+ */
+export async function setJoinCredential(
+  ctx: ServiceContext,
+  input: { siteId: string; domain: string; user: string; password: string },
+): Promise<{ version: number | null; domain: string; user: string }> {
+  const caller = authorize(ctx, Role.Engineer);
+  const site = await siteOf(ctx, input.siteId);
+  const domain = input.domain.trim().toLowerCase();
+  if (!/^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?)+$/.test(domain))
+    throw refuse(ErrorCode.BadUserInput, 'domain must be the domain’s DNS name (contoso.com)');
+  const user = input.user.trim();
+  if (user.length < 1 || user.length > 256 || /[\u0000-\u001f\u007f]/.test(user))
+    throw refuse(ErrorCode.BadUserInput, 'user must be 1–256 printable characters');
+  if (input.password.length < 1 || input.password.length > 256)
+    throw refuse(ErrorCode.BadUserInput, 'password must be 1–256 characters');
+  const stored = await inTenant(ctx, (em) =>
+    storeDomainCredential(em, keyringFromEnv(ctx.env), {
+      tenantId: site.tenantId,
+      siteId: site.siteId,
+      domain,
+      user,
+      password: input.password,
+      actor: caller.actor,
+      purpose: 'join',
+    }),
+  );
+  return { version: stored.version, domain: stored.domain, user: stored.user };
 }
 
 /** Runs the site's enumeration now (operator role), through its schedule: refused before discovery set one. */

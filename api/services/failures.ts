@@ -183,6 +183,51 @@ export const failureTexts: Record<FailureType, FailureText> = {
     sentence:
       'The agent was installed and its service runs, but the host did not enroll in time: check that it reaches the API (proxy, firewall, DNS) and its agent log.',
   },
+  JoinAuthFailed: {
+    code: 'JOIN_AUTH_FAILED',
+    sentence:
+      "The domain refused the site's join credential (wrong user name or password, a locked account, or no right to create computers in the OU): fix the credential or its delegation, then retry.",
+  },
+  JoinOuNotFound: {
+    code: 'JOIN_OU_NOT_FOUND',
+    sentence:
+      'The OU the profile names does not exist in the domain: correct the profile’s join OU, then retry with a refreshed profile.',
+  },
+  JoinDomainUnreachable: {
+    code: 'JOIN_DOMAIN_UNREACHABLE',
+    sentence:
+      'The machine could not find or reach a domain controller of the domain: check its DNS servers and network, then retry.',
+  },
+  JoinedToAnotherDomain: {
+    code: 'JOINED_TO_ANOTHER_DOMAIN',
+    sentence:
+      'The machine is a member of another domain and Drydock does not unjoin machines: remove it from that domain first, then retry.',
+  },
+  JoinFailed: {
+    code: 'JOIN_FAILED',
+    sentence:
+      'Windows could not join the machine to the domain (its reason is in the message): fix it, then retry.',
+  },
+  JoinNotVerified: {
+    code: 'JOIN_NOT_VERIFIED',
+    sentence:
+      'After the restart the machine is not joined as the profile asks (domain, OU or name differ): check it in AD, then retry.',
+  },
+  EntraJoinFailed: {
+    code: 'ENTRA_JOIN_FAILED',
+    sentence:
+      'The machine is not Entra joined: the provisioning package failed or its bulk token expired, or Autopilot has not pre-provisioned it at OOBE.',
+  },
+  ProvisioningPackageUnavailable: {
+    code: 'PROVISIONING_PACKAGE_UNAVAILABLE',
+    sentence:
+      'The provisioning package could not be downloaded or is not the one the profile pins by SHA-256: check its URL and digest.',
+  },
+  JoinCredentialMissing: {
+    code: 'JOIN_CREDENTIAL_MISSING',
+    sentence:
+      'The profile joins a domain with a join credential the machine’s site does not have: store a join credential for the site, then retry.',
+  },
   WinRmAuthFailed: {
     code: 'WINRM_AUTH_FAILED',
     sentence:

@@ -72,6 +72,7 @@ export const fieldAccess: Readonly<Record<string, FieldAccess>> = {
   'Mutation.deployAgents': { role: O },
   'Mutation.startSiteDiscovery': { role: E },
   'Mutation.setDomainCredential': { role: E },
+  'Mutation.setJoinCredential': { role: E },
   'Mutation.setMachineRole': { role: E },
   'Mutation.startProfileMigration': { role: O },
   'Mutation.startProfileMigrationBatch': { role: O },

@@ -15,7 +15,15 @@ export const DomainCredentialRefusal = {
   NotFound: 'CredentialNotFound',
   /** The claiming machine is not an active gateway of the credential's site. */
   NotSiteGateway: 'CredentialNotForThisMachine',
+  /** A join credential asked for a task that is not a join, or a directory credential for a join. */
+  WrongPurpose: 'CredentialNotForThisTask',
 } as const;
+
+/**
+ * What a credential is for (ADR 0048): `directory`, the gateway's LDAP and WinRM work; `join`, the
+ * endpoints of its site joining the domain. Each purpose has its own current credential per site.
+ */
+export type CredentialPurpose = 'directory' | 'join';
 export type DomainCredentialRefusal = (typeof DomainCredentialRefusal)[keyof typeof DomainCredentialRefusal];
 
 const sealContext = (tenantId: string, siteId: string, id: string) =>
@@ -35,14 +43,24 @@ export interface StoredCredential {
 export async function storeDomainCredential(
   em: EntityManager,
   ring: SecretKeyring,
-  input: { tenantId: string; siteId: string; domain: string; user: string; password: string; actor: string },
+  input: {
+    tenantId: string;
+    siteId: string;
+    domain: string;
+    user: string;
+    password: string;
+    actor: string;
+    /** Default `directory`. */
+    purpose?: CredentialPurpose;
+  },
 ): Promise<StoredCredential> {
   const id = randomUUID();
   const domain = input.domain.toLowerCase();
+  const purpose = input.purpose ?? 'directory';
   const [previous] = await em.execute<{ version: number }[]>(
     `update domain_credentials set replaced_at = now()
-     where tenant_id = ? and site_id = ? and replaced_at is null and state = 'accepted' returning version`,
-    [input.tenantId, input.siteId],
+     where tenant_id = ? and site_id = ? and purpose = ? and replaced_at is null and state = 'accepted' returning version`,
+    [input.tenantId, input.siteId, purpose],
   );
   const [{ next } = { next: 1 }] = await em.execute<{ next: number }[]>(
     `select coalesce(max(version), 0) + 1 as next from domain_credentials where tenant_id = ? and site_id = ?`,
@@ -50,9 +68,20 @@ export async function storeDomainCredential(
   );
   const sealed = sealSecret(ring, input.password, sealContext(input.tenantId, input.siteId, id));
   await em.execute(
-    `insert into domain_credentials (id, tenant_id, site_id, domain, user_name, password_sealed, key_id, version, created_by)
-     values (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-    [id, input.tenantId, input.siteId, domain, input.user, sealed, ring.currentId, next, input.actor],
+    `insert into domain_credentials (id, tenant_id, site_id, domain, user_name, password_sealed, key_id, version, created_by, purpose)
+     values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    [
+      id,
+      input.tenantId,
+      input.siteId,
+      domain,
+      input.user,
+      sealed,
+      ring.currentId,
+      next,
+      input.actor,
+      purpose,
+    ],
   );
   await appendAudit(em, {
     tenantId: input.tenantId,
@@ -60,7 +89,7 @@ export async function storeDomainCredential(
     action: previous ? 'domain-credential.rotated' : 'domain-credential.stored',
     subjectType: 'site',
     subjectId: input.siteId,
-    data: { credentialId: id, domain, user: input.user, version: next, keyId: ring.currentId },
+    data: { credentialId: id, domain, user: input.user, version: next, keyId: ring.currentId, purpose },
   });
   return { id, version: next, domain, user: input.user };
 }
@@ -127,7 +156,7 @@ export async function decideCandidate(
   if (input.accept) {
     const [previous] = await em.execute<{ version: number }[]>(
       `update domain_credentials set replaced_at = now()
-        where tenant_id = ? and site_id = ? and replaced_at is null and state = 'accepted' returning version`,
+        where tenant_id = ? and site_id = ? and purpose = 'directory' and replaced_at is null and state = 'accepted' returning version`,
       [input.tenantId, row.site_id],
     );
     const [next] = await em.execute<{ version: number }[]>(
@@ -175,11 +204,12 @@ export async function currentDomainCredential(
   em: EntityManager,
   tenantId: string,
   siteId: string,
+  purpose: CredentialPurpose = 'directory',
 ): Promise<StoredCredential | null> {
   const [row] = await em.execute<{ id: string; version: number; domain: string; user_name: string }[]>(
     `select id, version, domain, user_name from domain_credentials
-     where tenant_id = ? and site_id = ? and replaced_at is null and state = 'accepted'`,
-    [tenantId, siteId],
+     where tenant_id = ? and site_id = ? and purpose = ? and replaced_at is null and state = 'accepted'`,
+    [tenantId, siteId, purpose],
   );
   return row ? { id: row.id, version: row.version, domain: row.domain, user: row.user_name } : null;
 }
@@ -202,11 +232,16 @@ export async function resolveForGateway(
   ring: SecretKeyring,
   input: { tenantId: string; machineId: string; credentialId: string; taskId: string },
 ): Promise<ResolvedCredential | { refused: DomainCredentialRefusal }> {
-  const [ref] = await em.execute<{ site_id: string; state: string }[]>(
-    `select site_id, state from domain_credentials where tenant_id = ? and id = ?`,
+  const [ref] = await em.execute<{ site_id: string; state: string; purpose: CredentialPurpose }[]>(
+    `select site_id, state, purpose from domain_credentials where tenant_id = ? and id = ?`,
     [input.tenantId, input.credentialId],
   );
   if (!ref || ref.state === 'rejected') return { refused: DomainCredentialRefusal.NotFound };
+  // A join credential is for its site's join steps only (resolveForJoin), never a gateway's work.
+  if (ref.purpose !== 'directory') {
+    await auditRefusal(em, input, ref.site_id);
+    return { refused: DomainCredentialRefusal.WrongPurpose };
+  }
   const [machine] = await em.execute<{ site_id: string; role: string; status: string }[]>(
     `select site_id, role, status from machines where tenant_id = ? and id = ?`,
     [input.tenantId, input.machineId],
@@ -236,7 +271,7 @@ export async function resolveForGateway(
       ? `select id, version, domain, user_name, password_sealed from domain_credentials
           where tenant_id = ? and site_id = ? and id = ?`
       : `select id, version, domain, user_name, password_sealed from domain_credentials
-          where tenant_id = ? and site_id = ? and replaced_at is null and state = 'accepted'`,
+          where tenant_id = ? and site_id = ? and purpose = 'directory' and replaced_at is null and state = 'accepted'`,
     ref.state === 'candidate'
       ? [input.tenantId, ref.site_id, input.credentialId]
       : [input.tenantId, ref.site_id],
@@ -252,6 +287,87 @@ export async function resolveForGateway(
     data: { credentialId: row.id, version: row.version, taskId: input.taskId },
   });
   return { version: row.version, domain: row.domain, user: row.user_name, password };
+}
+
+/**
+ * For the claim response of `machineId`'s `join.domain` task that references `credentialId` (ADR
+ * 0048): the current join credential of the credential's site, if and only if the reference is a
+ * join credential and the machine is an active machine of that site (any role: every endpoint
+ * joins itself). Audited like resolveForGateway, refusals too.
+ */
+export async function resolveForJoin(
+  em: EntityManager,
+  ring: SecretKeyring,
+  input: { tenantId: string; machineId: string; credentialId: string; taskId: string },
+): Promise<ResolvedCredential | { refused: DomainCredentialRefusal }> {
+  const [ref] = await em.execute<{ site_id: string; state: string; purpose: CredentialPurpose }[]>(
+    `select site_id, state, purpose from domain_credentials where tenant_id = ? and id = ?`,
+    [input.tenantId, input.credentialId],
+  );
+  if (!ref || ref.state !== 'accepted') return { refused: DomainCredentialRefusal.NotFound };
+  if (ref.purpose !== 'join') {
+    await auditRefusal(em, input, ref.site_id);
+    return { refused: DomainCredentialRefusal.WrongPurpose };
+  }
+  const [machine] = await em.execute<{ site_id: string; status: string }[]>(
+    `select site_id, status from machines where tenant_id = ? and id = ?`,
+    [input.tenantId, input.machineId],
+  );
+  if (!machine || machine.status !== 'active' || machine.site_id !== ref.site_id) {
+    await auditRefusal(em, input, ref.site_id);
+    return { refused: DomainCredentialRefusal.NotSiteGateway };
+  }
+  const [row] = await em.execute<
+    { id: string; version: number; domain: string; user_name: string; password_sealed: string }[]
+  >(
+    `select id, version, domain, user_name, password_sealed from domain_credentials
+      where tenant_id = ? and site_id = ? and purpose = 'join' and replaced_at is null and state = 'accepted'`,
+    [input.tenantId, ref.site_id],
+  );
+  if (!row) return { refused: DomainCredentialRefusal.NotFound };
+  const password = openSecret(ring, row.password_sealed, sealContext(input.tenantId, ref.site_id, row.id));
+  await appendAudit(em, {
+    tenantId: input.tenantId,
+    actor: `machine:${input.machineId}`,
+    action: 'domain-credential.used',
+    subjectType: 'site',
+    subjectId: ref.site_id,
+    data: { credentialId: row.id, version: row.version, taskId: input.taskId, purpose: 'join' },
+  });
+  return { version: row.version, domain: row.domain, user: row.user_name, password };
+}
+
+/**
+ * The join credential a profile's `credential` names for a machine of `siteId` (prepareMachineRun):
+ * `'site'` is the site's current one; an id must be a join credential of that site. Its id, or null.
+ */
+export async function joinCredentialFor(
+  em: EntityManager,
+  input: { tenantId: string; siteId: string; credential: string },
+): Promise<string | null> {
+  if (input.credential === 'site')
+    return (await currentDomainCredential(em, input.tenantId, input.siteId, 'join'))?.id ?? null;
+  const [row] = await em.execute<{ id: string }[]>(
+    `select id from domain_credentials
+      where tenant_id = ? and site_id = ? and id = ? and purpose = 'join' and state = 'accepted'`,
+    [input.tenantId, input.siteId, input.credential],
+  );
+  return row?.id ?? null;
+}
+
+async function auditRefusal(
+  em: EntityManager,
+  input: { tenantId: string; machineId: string; credentialId: string; taskId: string },
+  siteId: string,
+): Promise<void> {
+  await appendAudit(em, {
+    tenantId: input.tenantId,
+    actor: `machine:${input.machineId}`,
+    action: 'domain-credential.refused',
+    subjectType: 'site',
+    subjectId: siteId,
+    data: { credentialId: input.credentialId, taskId: input.taskId },
+  });
 }
 
 /** Whether the machine is an active gateway (of any site: its own, a machine belongs to one). */

@@ -22,6 +22,8 @@ export function buildPlan(
     hostname?: string;
     /** The machine and the tenant's current escrow key, when the security phase escrows (ADR 0044). */
     escrow?: { machineId: string; recipient: TenantPublicKey };
+    /** The join credential the profile's `credential` resolved to for the machine's site (its id only, ADR 0048). */
+    joinCredentialId?: string;
   } = {},
 ): PlanStep[] {
   const p = profile.phases;
@@ -61,6 +63,14 @@ export function buildPlan(
         break;
       }
       case 'identity':
+        // A domain join renames while it joins (Add-Computer -NewName): one restart, not two.
+        if (p.join.enabled && p.join.domain) {
+          if (reserved.hostname === undefined)
+            throw new Error(
+              `the identity phase renames the machine: reserve its name (template ${p.identity.nameTemplate}) before building the plan`,
+            );
+          break;
+        }
         if (reserved.hostname === undefined)
           throw new Error(
             `the identity phase renames the machine: reserve its name (template ${p.identity.nameTemplate}) before building the plan`,
@@ -220,12 +230,96 @@ export function buildPlan(
         }
         break;
       }
-      // join and drivers: their steps arrive with the directory work.
+      case 'join':
+        steps.push(...joinSteps(p.join, reserved));
+        break;
+      // drivers: its steps arrive later.
       default:
         break;
     }
   }
   return steps;
+}
+
+/**
+ * The join phase (ADR 0048): the join, then — after the restart the join asks for, which the run
+ * takes at once — a verification of what Windows reports. A domain join folds the reserved name in
+ * (`newName`): on a machine whose rename is still pending, Add-Computer -NewName renames and joins
+ * in one restart. Autopilot runs nothing: its step checks and reports.
+ */
+function joinSteps(
+  join: Profile['phases']['join'],
+  reserved: { hostname?: string; joinCredentialId?: string },
+): PlanStep[] {
+  if (join.domain) {
+    const { name, ouPath, server } = join.domain;
+    if (!reserved.joinCredentialId)
+      throw new Error(
+        "the join phase joins a domain: resolve the site's join credential before building the plan",
+      );
+    return [
+      {
+        key: 'join.domain',
+        phase: 'join',
+        kind: StepKind.JoinDomain,
+        label: `Join ${name}${ouPath ? ` into ${ouPath}` : ''}`,
+        payload: {
+          domain: name,
+          ...(ouPath ? { ouPath } : {}),
+          credentialRef: reserved.joinCredentialId,
+          ...(server ? { server } : {}),
+          ...(reserved.hostname ? { newName: reserved.hostname } : {}),
+        },
+        policy: 'change',
+      },
+      {
+        key: 'join.verify',
+        phase: 'join',
+        kind: StepKind.JoinVerify,
+        label: `Verify the membership of ${name}`,
+        payload: {
+          domain: name,
+          ...(ouPath ? { ouPath } : {}),
+          ...(reserved.hostname ? { name: reserved.hostname } : {}),
+        },
+        policy: 'check',
+      },
+    ];
+  }
+  if (!join.entra) return [];
+  if (join.entra.method === 'autopilot')
+    return [
+      {
+        key: 'join.entra',
+        phase: 'join',
+        kind: StepKind.JoinEntra,
+        label: 'Check the Autopilot Entra join (nothing is run)',
+        payload: { method: 'autopilot' },
+        policy: 'check',
+      },
+    ];
+  const pkg = join.entra.package!;
+  return [
+    {
+      key: 'join.entra',
+      phase: 'join',
+      kind: StepKind.JoinEntra,
+      label: `Entra join with the provisioning package ${pkg.name}`,
+      payload: {
+        method: 'provisioning-package',
+        package: { name: pkg.name, url: pkg.url, sha256: pkg.sha256.toLowerCase() },
+      },
+      policy: 'change',
+    },
+    {
+      key: 'join.verify',
+      phase: 'join',
+      kind: StepKind.JoinVerify,
+      label: 'Verify the Entra join (dsregcmd)',
+      payload: { entra: true },
+      policy: 'check',
+    },
+  ];
 }
 
 function localePayload(l: Profile['phases']['locale']): LocalePayload {

@@ -19,6 +19,130 @@ export type Phase = (typeof PHASE_ORDER)[number];
 const netbiosChars = /^[A-Za-z0-9{}-]+$/;
 const sha256 = z.string().regex(/^[0-9a-fA-F]{64}$/, 'must be a SHA-256 hex digest (64 hex digits)');
 
+/**
+ * Stable codes of the join phase's profile errors (ADR 0048): the portal and the API name them in
+ * `ProfileError.code`, whatever the sentence says.
+ */
+export const JoinProfileError = {
+  /** The join phase is on but names neither `domain` nor `entra`, or names both. */
+  NoTarget: 'JOIN_TARGET_REQUIRED',
+  DomainName: 'JOIN_DOMAIN_INVALID',
+  OuPath: 'JOIN_OU_INVALID',
+  Credential: 'JOIN_CREDENTIAL_INVALID',
+  Server: 'JOIN_SERVER_INVALID',
+  /** `method: 'provisioning-package'` without a package, a package with `autopilot`, or a bad package. */
+  Package: 'JOIN_PACKAGE_INVALID',
+} as const;
+
+/** The code of an error at `path` in the join phase (zod carries no params on format checks). */
+function joinErrorCode(path: string[]): string | undefined {
+  if (path[0] !== 'phases' || path[1] !== 'join') return undefined;
+  const [, , part, field] = path;
+  if (part === 'entra') return JoinProfileError.Package;
+  if (part !== 'domain') return JoinProfileError.NoTarget;
+  switch (field) {
+    case 'name':
+      return JoinProfileError.DomainName;
+    case 'ouPath':
+      return JoinProfileError.OuPath;
+    case 'credential':
+      return JoinProfileError.Credential;
+    case 'server':
+      return JoinProfileError.Server;
+    default:
+      return JoinProfileError.NoTarget;
+  }
+}
+const dnsLabel = '[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}[A-Za-z0-9])?';
+const uuid = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
+
+/**
+ * The join phase (issue 16, ADR 0048): an AD domain join with the site's join credential (by
+ * reference: `'site'` for the current join credential of the machine's site, or a credential's id;
+ * never a password), into an OU, optionally through one DC; or an Entra join, by a provisioning
+ * package (a .ppkg with a bulk enrollment token, pinned by SHA-256) or Autopilot (nothing to run on
+ * a running machine: the step checks and reports).
+ */
+const JoinPhaseSchema = z
+  .object({
+    enabled: z.boolean(),
+    domain: z
+      .object({
+        name: z
+          .string()
+          .max(255)
+          .regex(new RegExp(`^${dnsLabel}(?:\\.${dnsLabel})+$`), {
+            message: "must be the domain's DNS name (contoso.com), not its NetBIOS name",
+          }),
+        ouPath: z
+          .string()
+          .max(1024)
+          .regex(/^OU=[^,\u0000-\u001f]+(?:,(?:OU|CN|DC)=[^,\u0000-\u001f]+)*,DC=[^,\u0000-\u001f]+$/i, {
+            message: "must be an OU's distinguished name (OU=Laptops,OU=Computers,DC=contoso,DC=com)",
+          })
+          .optional(),
+        credential: z.string().refine((c) => c === 'site' || uuid.test(c), {
+          message:
+            "must be 'site' (the site's current join credential) or a join credential's id; never a user name or password",
+        }),
+        server: z
+          .string()
+          .max(255)
+          .regex(new RegExp(`^${dnsLabel}(?:\\.${dnsLabel})*$`), {
+            message: "must be a domain controller's DNS name",
+          })
+          .optional(),
+      })
+      .strict()
+      .optional(),
+    entra: z
+      .object({
+        method: z.enum(['provisioning-package', 'autopilot']),
+        package: z
+          .object({
+            name: z
+              .string()
+              .min(1)
+              .max(100)
+              .regex(
+                /^[A-Za-z0-9][A-Za-z0-9 ._-]*$/,
+                'may use letters, digits, spaces, dots, dashes and underscores',
+              ),
+            url: z
+              .string()
+              .url()
+              .refine((u) => u.startsWith('https://'), 'must be an https:// URL')
+              .refine((u) => /\.ppkg$/i.test(new URL(u).pathname), 'must name a .ppkg file'),
+            sha256,
+          })
+          .strict()
+          .optional(),
+      })
+      .strict()
+      .optional(),
+  })
+  .strict()
+  .superRefine((join, ctx) => {
+    if (join.enabled && !join.domain === !join.entra)
+      ctx.addIssue({
+        code: z.ZodIssueCode.custom,
+        message:
+          'an enabled join phase names exactly one of domain { name, ouPath, credential } or entra { method }',
+        params: { code: JoinProfileError.NoTarget },
+      });
+    const entra = join.entra;
+    if (entra && (entra.method === 'provisioning-package') !== (entra.package !== undefined))
+      ctx.addIssue({
+        code: z.ZodIssueCode.custom,
+        path: ['entra', 'package'],
+        message:
+          entra.method === 'provisioning-package'
+            ? 'the provisioning-package method needs package { name, url, sha256 } (a .ppkg made with Windows Configuration Designer)'
+            : 'autopilot runs nothing on the machine: it takes no package',
+        params: { code: JoinProfileError.Package },
+      });
+  });
+
 /** A provisioning profile: which phases and steps run, with their settings. */
 export const ProfileSchema = z
   .object({
@@ -84,7 +208,7 @@ export const ProfileSchema = z
               .optional(),
           })
           .strict(),
-        join: z.object({ enabled: z.boolean() }),
+        join: JoinPhaseSchema,
         apps: z.object({
           enabled: z.boolean(),
           winget: z
@@ -250,6 +374,8 @@ export type ProfileLayer = { [key: string]: unknown };
 export interface ProfileError {
   path: string;
   message: string;
+  /** A stable code where the schema gives one (the join phase's, JoinProfileError). */
+  code?: string;
 }
 
 /** Objects merge key by key; arrays and scalars in a later layer replace earlier ones. */
@@ -286,9 +412,14 @@ export function resolveProfile(
   if (parsed.success) return { ok: true, profile: parsed.data };
   return {
     ok: false,
-    errors: parsed.error.issues.map((i) => ({
-      path: i.path.map(String).join('.') || '(root)',
-      message: i.message,
-    })),
+    errors: parsed.error.issues.map((i) => {
+      const given = (i as { params?: { code?: unknown } }).params?.code;
+      const code = typeof given === 'string' ? given : joinErrorCode(i.path.map(String));
+      return {
+        path: i.path.map(String).join('.') || '(root)',
+        message: i.message,
+        ...(typeof code === 'string' ? { code } : {}),
+      };
+    }),
   };
 }

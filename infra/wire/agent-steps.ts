@@ -70,6 +70,21 @@ export enum StepKind {
    * runs msiexec, and the service is verified. Check-before-act: a running service is `alreadyDone`.
    */
   WinRmInstall = 'winrm.install',
+  // Join (issue 16, ADR 0048): the profile's join phase.
+  /**
+   * Joins the machine to an AD domain with the site's join credential (resolved into this machine's
+   * claim by `credentialRef`, memory only), into the profile's OU, folding a pending rename in
+   * (`-NewName`). Check-before-act: a member of that domain is `alreadyDone`; of another, a
+   * permanent failure. Asks for a restart; `join.verify` reads the result after it.
+   */
+  JoinDomain = 'join.domain',
+  /**
+   * Entra join: applies a provisioning package (bulk enrollment token inside, SHA-256 pinned), or
+   * for Autopilot only checks and reports (pre-provisioning happens at OOBE, not from an agent).
+   */
+  JoinEntra = 'join.entra',
+  /** After the join's restart: PartOfDomain/Domain (Win32_ComputerSystem), the computer's OU, dsregcmd's AzureAdJoined. */
+  JoinVerify = 'join.verify',
 }
 
 /** The escrow steps (seal, then apply), with what each escrows (infra/wire/escrow-envelope.ts kinds). */
@@ -177,6 +192,15 @@ export type WinRmProbePayload = StepPayloads[StepKind.WinRmProbe];
 export type WinRmInstallPayload = StepPayloads[StepKind.WinRmInstall];
 export type WinRmProbeResult = StepResults[StepKind.WinRmProbe];
 export type WinRmInstallResult = StepResults[StepKind.WinRmInstall];
+export type JoinDomainPayload = StepPayloads[StepKind.JoinDomain];
+export type JoinEntraPayload = StepPayloads[StepKind.JoinEntra];
+export type JoinVerifyPayload = StepPayloads[StepKind.JoinVerify];
+export type JoinDomainResult = StepResults[StepKind.JoinDomain];
+export type JoinEntraResult = StepResults[StepKind.JoinEntra];
+export type JoinVerifyResult = StepResults[StepKind.JoinVerify];
+
+/** The step kinds whose claim may carry a site's join credential (purpose `join`) to a machine of that site. */
+export const JOIN_CREDENTIAL_STEP_KINDS: readonly string[] = [StepKind.JoinDomain];
 export type { DiscoveredComputer } from './step-results';
 export type { PreflightCheck, ValidationItem } from './step-results';
 export type { MigrationMode, MigrationTarget, Precondition } from './profile-steps';
@@ -251,4 +275,23 @@ export enum StepFailure {
   AgentServiceNotRunning = 'AgentServiceNotRunning',
   /** The claim carried no one-time installer link (the gateway resumed a step after a restart): retryable. */
   InstallerLinkUnavailable = 'InstallerLinkUnavailable',
+  /**
+   * The domain refused the join credential (unknown user or bad password 0x8007052E, locked or
+   * disabled account, or not allowed to create the computer in the OU 0x80070005).
+   */
+  JoinAuthFailed = 'JoinAuthFailed',
+  /** The OU the profile names does not exist in the domain (0x80072030). */
+  JoinOuNotFound = 'JoinOuNotFound',
+  /** The domain (or the DC the profile names) could not be found or reached (0x8007054B): retryable. */
+  JoinDomainUnreachable = 'JoinDomainUnreachable',
+  /** The machine is a member of another domain: Drydock does not unjoin it. */
+  JoinedToAnotherDomain = 'JoinedToAnotherDomain',
+  /** Add-Computer failed otherwise (the Windows message is in the text, the credential never). */
+  JoinFailed = 'JoinFailed',
+  /** After the restart the machine is not what the join asked for (not a member, another OU, another name). */
+  JoinNotVerified = 'JoinNotVerified',
+  /** Install-ProvisioningPackage failed, or the package did not leave the machine Entra joined. */
+  EntraJoinFailed = 'EntraJoinFailed',
+  /** The provisioning package's download failed (retryable) or its SHA-256 is not the profile's. */
+  ProvisioningPackageUnavailable = 'ProvisioningPackageUnavailable',
 }

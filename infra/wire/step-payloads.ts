@@ -129,6 +129,22 @@ const WinRmTargetSchema = {
   timeoutMs: Type.Optional(Type.Integer({ minimum: 100, maximum: 120_000 })),
 };
 
+/** An AD domain's DNS name (contoso.com). */
+const DomainName = Type.String({
+  minLength: 1,
+  maxLength: 255,
+  pattern:
+    '^[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}[A-Za-z0-9])?(?:\\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}[A-Za-z0-9])?)+$',
+});
+/** An OU's distinguished name (OU=Laptops,DC=contoso,DC=com); no control characters. */
+const OuPath = Type.String({
+  minLength: 4,
+  maxLength: 1024,
+  pattern: '^(?:OU|ou|Ou|oU)=[^\\u0000-\\u001f]+$',
+});
+/** A computer name as the rename step renders it (NetBIOS: ≤ 15). */
+const ComputerName = Type.String({ pattern: '^[A-Za-z0-9](?:[A-Za-z0-9-]{0,13}[A-Za-z0-9])?$' });
+
 const payloadSchemas = {
   [StepKind.Preflight]: Type.Object({
     requireAcPower: Type.Boolean(),
@@ -231,6 +247,39 @@ const payloadSchemas = {
     sha256: Type.String({ pattern: '^[0-9a-f]{64}$' }),
     /** How long msiexec may run before the step gives up (default 15 minutes). */
     installTimeoutMs: Type.Optional(Type.Integer({ minimum: 1000, maximum: 3_600_000 })),
+  }),
+  [StepKind.JoinDomain]: Type.Object({
+    domain: DomainName,
+    ouPath: Type.Optional(OuPath),
+    /** The site's join credential: the API resolves it into this machine's claim only (ADR 0048). */
+    credentialRef: DirectoryBindSchema.credentialRef,
+    /** A DC to use (-Server), when the machine must not pick one from DNS. */
+    server: Type.Optional(
+      Type.String({ minLength: 1, maxLength: 255, pattern: '^[A-Za-z0-9][A-Za-z0-9.-]*$' }),
+    ),
+    /** The name the identity phase reserved: folded into the join (-NewName) when it is not the active name yet. */
+    newName: Type.Optional(ComputerName),
+  }),
+  [StepKind.JoinEntra]: Type.Union([
+    Type.Object({
+      method: Type.Literal('provisioning-package'),
+      /** The .ppkg, downloaded and checked against its SHA-256 before Install-ProvisioningPackage. */
+      package: Type.Object({
+        name: Type.String({ minLength: 1, maxLength: 100, pattern: '^[A-Za-z0-9][A-Za-z0-9 ._-]*$' }),
+        url: Type.String({ maxLength: 2048, pattern: '^https://' }),
+        sha256: Type.String({ pattern: '^[0-9a-fA-F]{64}$' }),
+      }),
+    }),
+    Type.Object({ method: Type.Literal('autopilot') }),
+  ]),
+  [StepKind.JoinVerify]: Type.Object({
+    /** Expect membership of this domain (and, with `ouPath`, the computer in that OU). */
+    domain: Type.Optional(DomainName),
+    ouPath: Type.Optional(OuPath),
+    /** Expect this active computer name. */
+    name: Type.Optional(ComputerName),
+    /** Expect dsregcmd's AzureAdJoined : YES. */
+    entra: Type.Optional(Type.Boolean()),
   }),
 } satisfies Record<StepKind, TSchema>;
 

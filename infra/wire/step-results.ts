@@ -276,6 +276,22 @@ const schemas = {
     restartRequired: Type.Boolean(),
     outcome: Text(500),
   }),
+  /** The domain joined (or already a member of) and whether the reserved name was folded in. */
+  [StepKind.JoinDomain]: result({ domain: Text(255), renamed: Type.Boolean() }),
+  /** Whether the machine is Entra joined now; for Autopilot, what dsregcmd reports (nothing was changed). */
+  [StepKind.JoinEntra]: result({
+    method: Type.Union([Type.Literal('provisioning-package'), Type.Literal('autopilot')]),
+    entraJoined: Type.Boolean(),
+    tenantName: Nullable(Text(255)),
+    detail: Text(500),
+  }),
+  [StepKind.JoinVerify]: result({
+    name: Text(64),
+    domain: Nullable(Text(255)),
+    /** The computer's distinguished name as AD has it (null: not a member, or it could not be read). */
+    distinguishedName: Nullable(Text(1024)),
+    entraJoined: Type.Boolean(),
+  }),
 } satisfies Record<StepKind, TSchema>;
 
 /** Each step kind's result: a step handler of kind K returns `StepResults[K]`, and the server accepts nothing else. */

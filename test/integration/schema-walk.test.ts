@@ -138,6 +138,12 @@ const inputs: Record<string, (ids: Ids) => Record<string, unknown>> = {
   UserAccessInput: (ids) => ({ userId: ids.user, role: 'viewer' }),
   CreateApiTokenInput: () => ({ name: 'walk', role: 'viewer' }),
   SetDomainCredentialInput: (ids) => ({ siteId: ids.site, user: 'walk', password: 'Walk-Passw0rd' }),
+  SetJoinCredentialInput: (ids) => ({
+    siteId: ids.site,
+    domain: 'walk.test',
+    user: 'WALK\\svc-join',
+    password: 'Walk-Passw0rd',
+  }),
   // Not a key made for this tenant: refused as ESCROW_KEY_INVALID by whoever may call it.
   SetupEscrowKeyInput: () => ({ publicKey: 'walk', wrappedPrivateKey: 'ddk1.walk', keyVersion: 1 }),
   // No secret of any tenant: stored 0, or ESCROW_KEY_MISSING where escrow is not set up.

@@ -10,6 +10,7 @@ import {
   simulatedDownloadSha256,
   type HostOptions,
 } from '../../agent/platform/simulated/simulated-host';
+import { simulatedPasswordHash } from '../../agent/platform/simulated/simulated-join';
 import { runStep } from '../../agent/steps';
 import { envelopeDigest, PendingSecrets } from '../../agent/steps/escrow';
 import { classifyWingetExit, WingetCode } from '../../agent/steps/winget-codes';
@@ -401,6 +402,34 @@ describe('every step kind', () => {
       secretVersion: 1,
       envelopeDigest: envelopeDigest(recovery.envelope),
     });
+    // The join kinds (ADR 0048): against the host's simulated domain, with a credential in the claim.
+    const password = 'Join-Every-Kind-1!';
+    const ppkgUrl = 'https://downloads.example.com/bulk.ppkg';
+    host.mutate((s) => {
+      s.simulation.directory = {
+        domain: 'corp.example.com',
+        netbios: 'CORP',
+        defaultContainer: 'CN=Computers,DC=corp,DC=example,DC=com',
+        ous: [],
+        accounts: { 'svc-join': { passwordSha256: simulatedPasswordHash(password), mayJoin: true } },
+        controllers: [],
+      };
+      s.simulation.provisioningPackages = { [simulatedDownloadSha256(ppkgUrl)]: { tenantName: 'Example' } };
+    });
+    const joined = await runStep(
+      host,
+      StepKind.JoinDomain,
+      { domain: 'corp.example.com', credentialRef: '3f1c2a9e-5b7d-4e21-9c8a-0d6f4b2e1a77' },
+      { ...ctx, credential: { domain: 'corp.example.com', user: 'svc-join', password } },
+    );
+    expect(checkStepResult(StepKind.JoinDomain, joined)).toBeNull();
+    answered.add(StepKind.JoinDomain);
+    await step(StepKind.JoinEntra, {
+      method: 'provisioning-package',
+      package: { name: 'Bulk', url: ppkgUrl, sha256: simulatedDownloadSha256(ppkgUrl) },
+    });
+    host.reboot();
+    await step(StepKind.JoinVerify, { domain: 'corp.example.com', entra: true });
     // The profile.* kinds need a host with user profiles: test/helpers/migration-host.ts checks each
     // of their results against the same schemas (test/unit/profile-migration-host.test.ts). The
     // directory.* kinds run on a gateway against a real domain controller: directory.test.ts checks

@@ -57,6 +57,8 @@ export enum ProvisioningFailure {
   NoFreeName = 'NoFreeName',
   /** The profile escrows a secret (security phase) but the tenant has no escrow key (ADR 0044). */
   EscrowKeyMissing = 'EscrowKeyMissing',
+  /** The join phase names a join credential the machine's site does not have (ADR 0048). */
+  JoinCredentialMissing = 'JoinCredentialMissing',
 }
 
 export const provisionMachineWorkflowId = (machineId: string, runId: string): string =>

@@ -290,6 +290,10 @@ export class MachineRun {
     const done = await this.dispatchWithRetries(step, index);
     if (done.result.reboot === true) this.rebootPending = true;
     if (done.kind === StepKind.Rename && this.rebootPending) await this.reboot('rename');
+    // A join takes effect with a restart, and join.verify reads it after (ADR 0048). No patch: plans
+    // of runs recorded before the join steps existed hold none, so their histories replay unchanged.
+    if ((done.kind === StepKind.JoinDomain || done.kind === StepKind.JoinEntra) && this.rebootPending)
+      await this.reboot(step.key);
     if (done.kind === StepKind.Inventory) this.inventory = done.result;
     if (done.kind === StepKind.Validate) this.checkValidation(step, done.result);
   }

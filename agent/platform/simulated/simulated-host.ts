@@ -25,8 +25,20 @@ import {
   type MigrationTarget,
   type ProfileBackupRequest,
   type RobocopyRequest,
+  type DomainJoinRequest,
+  type JoinState,
 } from '../platform';
 import { emptyProfiles, SimulatedProfileOps, type SimulatedProfiles } from './simulated-profiles';
+import {
+  emptyJoin,
+  joinStateOf,
+  simulateJoin,
+  simulateProvisioningPackage,
+  type JoinHost,
+  type SimulatedDirectory,
+  type SimulatedJoin,
+  type SimulatedProvisioningPackage,
+} from './simulated-join';
 
 /**
  * A simulated Windows host: the one stand-in Drydock accepts (no Windows here). It keeps what a
@@ -102,6 +114,8 @@ export interface SimulatedHostState {
    * model). Tests compare it with what escrow reveals. Absent in states saved before issue 16.
    */
   localPasswords?: Record<string, { sha256: string; administrator: boolean; changes: number }>;
+  /** Domain join (its DN, a join waiting for its restart) and Entra join (ADR 0048). Absent in older states. */
+  joined?: SimulatedJoin;
 }
 
 export interface SimulatedWinget {
@@ -136,6 +150,10 @@ export interface SimulationSettings {
   installerStartsApp?: boolean;
   /** Boot count at each id's first 0x8A15010A answer (internal). */
   rebootFirstAt?: Record<string, number>;
+  /** The AD domain this machine's network has (join.domain answers as Windows would against it). */
+  directory?: SimulatedDirectory;
+  /** Provisioning packages (by the SHA-256 of the file) that Entra join the machine. */
+  provisioningPackages?: Record<string, SimulatedProvisioningPackage>;
 }
 
 export interface HostOptions {
@@ -323,6 +341,7 @@ export class SimulatedPlatform implements Platform {
       s.registry['HKLM\\SYSTEM\\CurrentControlSet\\Control\\ComputerName\\ComputerName'] = {
         ComputerName: s.pendingHostname,
       };
+      if (s.joined) s.joined.pending = false;
     });
   }
 
@@ -893,6 +912,50 @@ export class SimulatedPlatform implements Platform {
     this.effect(`restart:${reason}`, () => {});
     const restart = this.onRestart ?? (() => this.reboot());
     setTimeout(restart, 50).unref();
+  }
+
+  // --- Join: the model lives in simulated-join.ts ---
+  private joinHost(): JoinHost {
+    const s = this.state;
+    return {
+      active: s.hostname,
+      pending: s.pendingHostname,
+      domain: s.domain,
+      join: s.joined ?? emptyJoin(),
+      directory: s.simulation.directory,
+      packages: s.simulation.provisioningPackages ?? {},
+    };
+  }
+
+  async joinState(): Promise<JoinState> {
+    return joinStateOf(this.joinHost());
+  }
+
+  async joinDomain(
+    request: DomainJoinRequest,
+    credential: { user: string; password: string },
+  ): Promise<void> {
+    const joined = simulateJoin(this.joinHost(), request, credential);
+    this.effect(`join:${joined.domain}`, (s) => {
+      s.domain = joined.domain;
+      s.pendingHostname = joined.name;
+      s.pendingReboot = true;
+      s.joined = { ...(s.joined ?? emptyJoin()), distinguishedName: joined.distinguishedName, pending: true };
+    });
+  }
+
+  async installProvisioningPackage(file: string, sha256: string): Promise<void> {
+    const { sha256: actual, package: pkg } = simulateProvisioningPackage(this.joinHost(), file, sha256);
+    this.effect(`ppkg:${actual}`, (s) => {
+      const joined = s.joined ?? emptyJoin();
+      s.joined = {
+        ...joined,
+        packages: [...new Set([...joined.packages, actual])],
+        ...(pkg && !pkg.expired ? { entraJoined: true, tenantName: pkg.tenantName } : {}),
+      };
+      if (pkg && !pkg.expired && pkg.tenantId) s.profiles.entraTenantId = pkg.tenantId;
+      s.pendingReboot = true;
+    });
   }
 
   // --- Profile migration: the model lives in simulated-profiles.ts ---

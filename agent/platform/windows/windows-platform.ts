@@ -29,9 +29,12 @@ import type {
   TweakRecord,
   WifiNetworkSpec,
   BitLockerVolumeState,
+  DomainJoinRequest,
+  JoinState,
   WingetReadiness,
 } from '../platform';
 import { DownloadNetwork, parseWinHttpProxy, systemTrust, WINHTTP_PROXY } from './download-network';
+import { installProvisioningPackageScript, JOIN_STATE, joinDomainScript } from './join-scripts';
 import {
   firstLine,
   parseScriptError,
@@ -471,6 +474,36 @@ export class WindowsPlatform implements Platform {
 
   async restart(reason: string): Promise<void> {
     await this.exec(restartScript(reason));
+  }
+
+  // --- Join (scripts and their reasons: join-scripts.ts) ---
+
+  async joinState(): Promise<JoinState> {
+    const raw = await this.json<Record<string, unknown>>(JOIN_STATE);
+    return {
+      active: required(raw.active, 'active computer name'),
+      pending: required(raw.pending, 'pending computer name'),
+      domain: text(raw.domain) ?? null,
+      joinPending: raw.joinPending === true,
+      distinguishedName: text(raw.distinguishedName) ?? null,
+      entraJoined: raw.entraJoined === true,
+      tenantName: text(raw.tenantName) ?? null,
+    };
+  }
+
+  /** See joinDomainScript: the password travels on stdin and meets only .NET and a PSCredential. */
+  async joinDomain(
+    request: DomainJoinRequest,
+    credential: { user: string; password: string },
+  ): Promise<void> {
+    await this.exec(joinDomainScript({ ...request, user: credential.user }), {
+      stdin: Buffer.from(credential.password, 'utf8').toString('base64'),
+      timeoutMs: 300_000,
+    });
+  }
+
+  async installProvisioningPackage(file: string, sha256: string): Promise<void> {
+    await this.exec(installProvisioningPackageScript(file, sha256), { timeoutMs: 600_000 });
   }
 
   private json<T>(script: string, opts: PsRunOptions = {}): Promise<T> {

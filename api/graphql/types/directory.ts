@@ -4,6 +4,7 @@ import {
   discoveredHostsOf,
   enumerateDirectoryNow,
   setDomainCredential,
+  setJoinCredential,
   setMachineRoleOf,
   siteDiscoveryOf,
   startSiteDiscovery,
@@ -235,6 +236,35 @@ builder.mutationField('setDomainCredential', (t) =>
         security: input.security ?? null,
         caPem: input.caPem ?? null,
         pinSha256: input.pinSha256 ?? null,
+      }),
+  }),
+);
+
+const SetJoinCredentialInput = builder.inputType('SetJoinCredentialInput', {
+  fields: (t) => ({
+    siteId: t.id({ required: true }),
+    domain: t.string({ required: true, description: 'The domain’s DNS name (contoso.com).' }),
+    user: t.string({
+      required: true,
+      description:
+        'DOMAIN\\user or user@domain: an account that may create computer objects in the join OU, nothing more.',
+    }),
+    password: t.string({ required: true }),
+  }),
+});
+
+builder.mutationField('setJoinCredential', (t) =>
+  t.field({
+    type: DomainCredentialRef,
+    description:
+      'Stores the site’s join credential (engineer role; ADR 0048): the account its machines join the domain with when a profile’s join phase names credential "site". Sealed, never returned; it reaches only the claim of a join.domain task of a machine of the site.',
+    args: { input: t.arg({ type: SetJoinCredentialInput, required: true }) },
+    resolve: (_root, { input }, ctx) =>
+      setJoinCredential(ctx, {
+        siteId: String(input.siteId),
+        domain: input.domain,
+        user: input.user,
+        password: input.password,
       }),
   }),
 );

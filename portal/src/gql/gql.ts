@@ -30,7 +30,7 @@ type Documents = {
     "\n  mutation DecideProfileMigration($id: ID!, $decision: String!) {\n    decideProfileMigration(id: $id, decision: $decision) {\n      id\n    }\n  }\n": typeof types.DecideProfileMigrationDocument,
     "\n  mutation CancelProfileMigration($id: ID!) {\n    cancelProfileMigration(id: $id)\n  }\n": typeof types.CancelProfileMigrationDocument,
     "\n  query Profiles {\n    profiles {\n      id\n      name\n      version\n      createdAt\n      createdBy\n      documentJson\n      resolvedJson\n    }\n    clients {\n      id\n      name\n      sites {\n        id\n        code\n      }\n    }\n  }\n": typeof types.ProfilesDocument,
-    "\n  query ValidateProfile($documentJson: String!) {\n    validateProfile(documentJson: $documentJson) {\n      path\n      message\n    }\n  }\n": typeof types.ValidateProfileDocument,
+    "\n  query ValidateProfile($documentJson: String!) {\n    validateProfile(documentJson: $documentJson) {\n      path\n      message\n      code\n    }\n  }\n": typeof types.ValidateProfileDocument,
     "\n  mutation SaveProfile($name: String!, $documentJson: String!) {\n    saveProfile(name: $name, documentJson: $documentJson) {\n      id\n      version\n    }\n  }\n": typeof types.SaveProfileDocument,
     "\n  mutation SetProfileLayer($scope: ProfileLayerScope!, $id: ID, $documentJson: String!) {\n    setProfileLayer(scope: $scope, id: $id, documentJson: $documentJson)\n  }\n": typeof types.SetProfileLayerDocument,
     "\n  query FleetRuns {\n    fleetRuns(first: 50) {\n      id\n      status\n      createdAt\n      createdBy\n      finishedAt\n      total\n      passed\n      failed\n      cancelled\n      skipped\n      concurrency\n      profileId\n    }\n    profiles {\n      id\n      name\n      version\n    }\n  }\n": typeof types.FleetRunsDocument,
@@ -64,7 +64,7 @@ const documents: Documents = {
     "\n  mutation DecideProfileMigration($id: ID!, $decision: String!) {\n    decideProfileMigration(id: $id, decision: $decision) {\n      id\n    }\n  }\n": types.DecideProfileMigrationDocument,
     "\n  mutation CancelProfileMigration($id: ID!) {\n    cancelProfileMigration(id: $id)\n  }\n": types.CancelProfileMigrationDocument,
     "\n  query Profiles {\n    profiles {\n      id\n      name\n      version\n      createdAt\n      createdBy\n      documentJson\n      resolvedJson\n    }\n    clients {\n      id\n      name\n      sites {\n        id\n        code\n      }\n    }\n  }\n": types.ProfilesDocument,
-    "\n  query ValidateProfile($documentJson: String!) {\n    validateProfile(documentJson: $documentJson) {\n      path\n      message\n    }\n  }\n": types.ValidateProfileDocument,
+    "\n  query ValidateProfile($documentJson: String!) {\n    validateProfile(documentJson: $documentJson) {\n      path\n      message\n      code\n    }\n  }\n": types.ValidateProfileDocument,
     "\n  mutation SaveProfile($name: String!, $documentJson: String!) {\n    saveProfile(name: $name, documentJson: $documentJson) {\n      id\n      version\n    }\n  }\n": types.SaveProfileDocument,
     "\n  mutation SetProfileLayer($scope: ProfileLayerScope!, $id: ID, $documentJson: String!) {\n    setProfileLayer(scope: $scope, id: $id, documentJson: $documentJson)\n  }\n": types.SetProfileLayerDocument,
     "\n  query FleetRuns {\n    fleetRuns(first: 50) {\n      id\n      status\n      createdAt\n      createdBy\n      finishedAt\n      total\n      passed\n      failed\n      cancelled\n      skipped\n      concurrency\n      profileId\n    }\n    profiles {\n      id\n      name\n      version\n    }\n  }\n": types.FleetRunsDocument,
@@ -146,7 +146,7 @@ export function graphql(source: "\n  query Profiles {\n    profiles {\n      id\
 /**
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
-export function graphql(source: "\n  query ValidateProfile($documentJson: String!) {\n    validateProfile(documentJson: $documentJson) {\n      path\n      message\n    }\n  }\n"): typeof import('./graphql').ValidateProfileDocument;
+export function graphql(source: "\n  query ValidateProfile($documentJson: String!) {\n    validateProfile(documentJson: $documentJson) {\n      path\n      message\n      code\n    }\n  }\n"): typeof import('./graphql').ValidateProfileDocument;
 /**
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */

@@ -207,7 +207,7 @@ export type ValidateProfileQueryVariables = Exact<{
 }>;
 
 
-export type ValidateProfileQuery = { validateProfile: Array<{ path: string, message: string }> };
+export type ValidateProfileQuery = { validateProfile: Array<{ path: string, message: string, code: string | null }> };
 
 export type SaveProfileMutationVariables = Exact<{
   name: string;
@@ -641,6 +641,7 @@ export const ValidateProfileDocument = new TypedDocumentString(`
   validateProfile(documentJson: $documentJson) {
     path
     message
+    code
   }
 }
     `) as unknown as TypedDocumentString<ValidateProfileQuery, ValidateProfileQueryVariables>;

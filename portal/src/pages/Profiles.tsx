@@ -49,6 +49,7 @@ const Validate = graphql(`
     validateProfile(documentJson: $documentJson) {
       path
       message
+      code
     }
   }
 `);
@@ -118,7 +119,9 @@ type ProfileRow = {
 
 /** Validation errors next to the editor, each with its path; the line of the path's key is named. */
 function useValidation(text: string) {
-  const [errors, setErrors] = useState<{ path: string; message: string }[] | null>(null);
+  const [errors, setErrors] = useState<{ path: string; message: string; code?: string | null }[] | null>(
+    null,
+  );
   const [failure, setFailure] = useState<unknown>(null);
   useEffect(() => {
     const timer = setTimeout(() => {
@@ -218,7 +221,15 @@ function Editor({ profiles, onSaved }: { profiles: ProfileRow[]; onSaved: () => 
                       <Code>{e.path}</Code>
                     </Table.Td>
                     <Table.Td>{lineOf(text, e.path) ?? '—'}</Table.Td>
-                    <Table.Td>{e.message}</Table.Td>
+                    <Table.Td>
+                      {e.message}
+                      {e.code ? (
+                        <>
+                          {' '}
+                          <Code>{e.code}</Code>
+                        </>
+                      ) : null}
+                    </Table.Td>
                   </Table.Tr>
                 ))}
               </Table.Tbody>
