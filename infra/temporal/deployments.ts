@@ -66,7 +66,10 @@ async function whenRegistered<T>(waitMs: number, call: () => Promise<T>): Promis
       return await call();
     } catch (err) {
       const message = err instanceof Error ? err.message : String(err);
-      const notYet = /not found|does not exist|no pollers|not.*registered|missing task queue/i.test(message);
+      const notYet =
+        /not found|no worker deployment found|does not exist|no pollers|not.*registered|missing task queue/i.test(
+          message,
+        );
       if (!notYet || Date.now() >= deadline) throw err;
       await sleep(1000);
     }
