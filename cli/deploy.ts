@@ -3,7 +3,7 @@ import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { loadEnv } from '../infra/config/env';
 import { temporalClient } from '../infra/temporal/connection';
 import { describeDeployment, setCurrentVersion, setRampingVersion } from '../infra/temporal/deployments';
-import { historyFiles, replayBundle, replayFiles, replayFromServer } from '../infra/temporal/replay';
+import { historyFiles, replayBundle, replayFiles, replayFromServer } from '../workers/replay';
 import { temporalSecurity } from '../infra/temporal/tls';
 
 /** `drydock deploy …` and `drydock replay`: a new worker build's way to production (ADR 0049). */

@@ -2,7 +2,7 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import type { Client } from '@temporalio/client';
 import { bundleWorkflowCode, Worker } from '@temporalio/worker';
-import { workflowsPath } from '../../workers/core-worker';
+import { workflowsPath } from './core-worker';
 
 /**
  * The replay gate of a deploy (ADR 0049, docs/operations.md): histories — exported JSON files (the
