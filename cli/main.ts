@@ -11,6 +11,7 @@ import { runHarnessCli, type HarnessCliOptions } from '../agent/harness/main';
 import { runAgent } from '../agent/main';
 import { runInstallerCli, type InstallerCliOptions } from '../installer/cli';
 import { up } from './up';
+import { addDeployCommands } from './deploy';
 import { createOrm, type Orm } from '../infra/db/orm';
 import { addIdpMapping, addTenantUser, listIdpMappings } from '../infra/auth/sso-admin';
 
@@ -247,6 +248,7 @@ export function program(): Command {
     .command('worker')
     .description('Run the Temporal worker process alone (needs PostgreSQL and Temporal running).')
     .action(() => runWorker().catch((err) => exitOnStartupError('worker', err)));
+  addDeployCommands(cli);
 
   return cli;
 }

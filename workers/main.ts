@@ -21,7 +21,7 @@ export async function runWorker(): Promise<void> {
   const security = temporalSecurity(env);
   const orm = await openAppOrm(appDatabaseUrl(env));
   const address = env.TEMPORAL_ADDRESS ?? `127.0.0.1:${env.TEMPORAL_PORT}`;
-  const { worker, connection } = await createCoreWorker({
+  const { worker, connection, version } = await createCoreWorker({
     address,
     namespace: env.TEMPORAL_NAMESPACE,
     taskQueue: env.TEMPORAL_TASK_QUEUE,
@@ -30,6 +30,14 @@ export async function runWorker(): Promise<void> {
     ...(env.WORKFLOW_BUNDLE_PATH ? { workflowBundle: { codePath: env.WORKFLOW_BUNDLE_PATH } } : {}),
     ...(tracing ? { tracing } : {}),
     security,
+    ...(env.WORKER_VERSIONING === 'on'
+      ? {
+          versioning: {
+            deploymentName: env.WORKER_DEPLOYMENT_NAME,
+            ...(env.DRYDOCK_BUILD_ID ? { buildId: env.DRYDOCK_BUILD_ID } : {}),
+          },
+        }
+      : {}),
   });
   const client = await temporalClient(address, env.TEMPORAL_NAMESPACE, [], security);
   try {
@@ -41,7 +49,9 @@ export async function runWorker(): Promise<void> {
   } finally {
     await client.connection.close();
   }
-  process.stdout.write(`drydock worker: polling task queue ${env.TEMPORAL_TASK_QUEUE} on ${address}\n`);
+  // The build id is printed: it is what `drydock deploy set-current` takes (ADR 0049).
+  const as = version ? ` as ${version.deploymentName} build ${version.buildId}` : ' (unversioned)';
+  process.stdout.write(`drydock worker: polling task queue ${env.TEMPORAL_TASK_QUEUE} on ${address}${as}\n`);
   try {
     await worker.run();
   } finally {

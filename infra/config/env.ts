@@ -55,6 +55,23 @@ const schema = z.object({
   API_METRICS_ADDRESS: hostPort.optional(),
   /** A prebuilt workflow bundle (bundleWorkflowCode output); unset = the worker bundles workflows/ at start. */
   WORKFLOW_BUNDLE_PATH: z.string().min(1).optional(),
+  /**
+   * Worker Deployment Versioning (ADR 0049): `on` = the worker polls as version
+   * WORKER_DEPLOYMENT_NAME / DRYDOCK_BUILD_ID, machine runs stay pinned to the build that started
+   * them, and a new build takes new work only once it is made current (`drydock deploy
+   * set-current`). `off` (default) = an unversioned worker, as in development.
+   */
+  WORKER_VERSIONING: z.enum(['on', 'off']).default('off'),
+  /** The Worker Deployment this worker belongs to (one per installation and namespace). */
+  WORKER_DEPLOYMENT_NAME: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]{1,100}$/, 'must be letters, digits, _ or - (no dots)')
+    .default('drydock'),
+  /** This worker's build id; unset = `<package version>-<sha-256 of the workflow bundle, 12 hex>`. */
+  DRYDOCK_BUILD_ID: z
+    .string()
+    .regex(/^[A-Za-z0-9_+-][A-Za-z0-9._+-]{0,99}$/, 'must be letters, digits and . _ + - (at most 100)')
+    .optional(),
   API_HOST: z.string().min(1).default('127.0.0.1'),
   API_PORT: port.default(3000),
   /** Client connections the API holds at once; unset = the open-file limit less a reserve (docs/SECURITY.md). */

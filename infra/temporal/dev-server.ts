@@ -35,6 +35,12 @@ function supportsFlag(cliPath: string, flag: string): boolean {
   }
 }
 
+/** Dynamic config both Temporal servers get for Worker Deployment Versioning (ADR 0049). */
+export const versioningDynamicConfig = [
+  'system.enableDeploymentVersions',
+  'frontend.workerVersioningWorkflowAPIs',
+] as const;
+
 export function devServerArgs(opts: DevServerOptions): string[] {
   const ip = opts.ip ?? '127.0.0.1';
   const args = ['server', 'start-dev', '--ip', ip, '--port', String(opts.port), '--log-level', 'error'];
@@ -52,6 +58,9 @@ export function devServerArgs(opts: DevServerOptions): string[] {
   // turns on for attributes added at run time (Drydock adds none) and which costs the server a
   // database read per workflow task, start and upsert (ADR 0012).
   args.push('--dynamic-config-value', 'system.forceSearchAttributesCacheRefreshOnRead=false');
+  // Worker Deployment Versioning (ADR 0049): the 1.29 defaults, set so a changed default cannot
+  // turn off what versioned workers and `drydock deploy` rely on.
+  for (const setting of versioningDynamicConfig) args.push('--dynamic-config-value', `${setting}=true`);
   return args;
 }
 

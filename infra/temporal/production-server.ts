@@ -13,7 +13,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { StartupError } from '../config/fatal';
 import { searchAttributeKeys } from '../../workflows/search-attributes';
-import { portOpen } from './dev-server';
+import { portOpen, versioningDynamicConfig } from './dev-server';
 
 const run = promisify(execFile);
 
@@ -437,7 +437,12 @@ export async function startProductionServer(
   writeFileSync(path.join(opts.dir, 'config', 'production.yaml'), productionConfig(opts), { mode: 0o600 });
   const dynamic = path.join(opts.dir, 'dynamicconfig.yaml');
   // As the dev server is run (ADR 0012): no cluster-metadata read on every search-attribute read.
-  writeFileSync(dynamic, 'system.forceSearchAttributesCacheRefreshOnRead:\n  - value: false\n');
+  // Worker Deployment Versioning (ADR 0049), explicit as on the dev server.
+  writeFileSync(
+    dynamic,
+    'system.forceSearchAttributesCacheRefreshOnRead:\n  - value: false\n' +
+      versioningDynamicConfig.map((setting) => `${setting}:\n  - value: true\n`).join(''),
+  );
   const args = ['--root', opts.dir, '--config', 'config', '--env', 'production', '--allow-no-auth', 'start'];
   const child = spawn(opts.build.server, args, {
     cwd: opts.dir,

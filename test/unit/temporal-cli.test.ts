@@ -70,5 +70,13 @@ describe('devServerArgs', () => {
       'Phase=Keyword',
       'RunStatus=Keyword',
     ]);
+    // Worker Deployment Versioning stays on whatever the server's defaults (ADR 0049).
+    const dynamic = args.flatMap((a, i) => (args[i - 1] === '--dynamic-config-value' ? [a] : []));
+    expect(dynamic).toEqual(
+      expect.arrayContaining([
+        'system.enableDeploymentVersions=true',
+        'frontend.workerVersioningWorkflowAPIs=true',
+      ]),
+    );
   });
 });

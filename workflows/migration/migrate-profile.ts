@@ -36,11 +36,15 @@ import {
   verifyPayload,
   type ResolvedMigration,
 } from './migration-steps';
+import { pinnedWhenVersioned } from '../versioning';
 
 const db = proxyLocalActivities<MigrationActivities>(databaseLocalActivity);
 
 /** Attempts of a step the machine says may pass on another go. */
 const MAX_ATTEMPTS = 4;
+
+// A migration's saga (and its compensation) finishes on the build it started on (ADR 0049).
+pinnedWhenVersioned(migrateProfile);
 
 /**
  * One user's profile on one machine, as a saga (docs/migration.md, ADR 0036): preconditions (the

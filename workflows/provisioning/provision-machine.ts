@@ -8,6 +8,10 @@ import {
 import { type ProvisionMachineInput, type ProvisionMachineResult } from './contracts';
 import { MachineRun } from './machine-run';
 import { provisionMachineV1 } from './v1/provision-machine-v1';
+import { pinnedWhenVersioned } from '../versioning';
+
+// A machine run finishes on the build it started on (ADR 0049): hours long, through reboots.
+pinnedWhenVersioned(provisionMachine);
 
 /**
  * Provisions one machine: the resolved profile's phases in order, each step an agent task with its

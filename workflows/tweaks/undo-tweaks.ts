@@ -23,11 +23,15 @@ import {
   type UndoTweaksProgress,
   type UndoTweaksResult,
 } from './contracts';
+import { pinnedWhenVersioned } from '../versioning';
 
 const db = proxyLocalActivities<TweakUndoActivities>(databaseLocalActivity);
 
 /** Attempts of the undo step when the machine says another go may help (as provisioning's changes). */
 const MAX_ATTEMPTS = 4;
+
+// One machine's undo finishes on the build it started on (ADR 0049).
+pinnedWhenVersioned(undoTweaks);
 
 /**
  * Puts one machine's tweaked values back as the machine had them before Drydock changed them: the
