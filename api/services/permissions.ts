@@ -88,6 +88,8 @@ export const fieldAccess: Readonly<Record<string, FieldAccess>> = {
   'Mutation.createSite': { role: A },
   'Mutation.updateBranding': { role: A, tenantWide: true },
   'Mutation.setupEscrowKey': { role: A, tenantWide: true },
+  // Break-glass: a recovered key re-wrapped under a new passphrase (same public key).
+  'Mutation.replaceWrappedEscrowKey': { role: A, tenantWide: true },
   'Query.users': { role: A, tenantWide: true },
   'Mutation.addUser': { role: A, tenantWide: true },
   'Mutation.updateUserAccess': { role: A, tenantWide: true },

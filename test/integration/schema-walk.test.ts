@@ -165,6 +165,9 @@ const inputs: Record<string, (ids: Ids) => Record<string, unknown>> = {
 /** Required scalar and enum arguments that are not ids, by name. */
 const scalarArgs: Record<string, unknown> = {
   documentJson: '{}',
+  // Not a blob of this tenant's key: ESCROW_KEY_INVALID for whoever may call it.
+  wrappedPrivateKey: 'ddk1.walk',
+  keyVersion: 1,
   name: 'Walk',
   action: 'PAUSE',
   scope: 'SITE',

@@ -21,6 +21,7 @@ import { Migration0022CredentialCandidates } from './0022-credential-candidates'
 import { Migration0023InstallerGrants } from './0023-installer-grants';
 import { Migration0024HostDeployments } from './0024-host-deployments';
 import { Migration0025Escrow } from './0025-escrow';
+import { Migration0026EscrowKeyRewrap } from './0026-escrow-key-rewrap';
 import { Migration0027RetentionMigrationsAndSessions } from './0027-retention-migrations-and-sessions';
 
 /** Checked-in migrations, in order. Listed explicitly so bundlers and tsx need no file discovery. */
@@ -47,5 +48,6 @@ export const migrationsList: MigrationObject[] = [
   { name: '0023-installer-grants', class: Migration0023InstallerGrants },
   { name: '0024-host-deployments', class: Migration0024HostDeployments },
   { name: '0025-escrow', class: Migration0025Escrow },
+  { name: '0026-escrow-key-rewrap', class: Migration0026EscrowKeyRewrap },
   { name: '0027-retention-migrations-and-sessions', class: Migration0027RetentionMigrationsAndSessions },
 ];
