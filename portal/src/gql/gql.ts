@@ -18,10 +18,17 @@ type Documents = {
     "\n  query Audit {\n    auditEvents(last: 500) {\n      seq\n      occurredAt\n      actor\n      action\n      subjectType\n      subjectId\n      hash\n    }\n  }\n": typeof types.AuditDocument,
     "\n  query VerifyAuditChain {\n    auditChain {\n      ok\n      events\n      headSeq\n      brokenAtSeq\n      problem\n    }\n  }\n": typeof types.VerifyAuditChainDocument,
     "\n  query Dashboard {\n    clients {\n      id\n      name\n      sites {\n        id\n        name\n        code\n      }\n    }\n    machineCounts {\n      siteId\n      online\n      offline\n      pending\n      retired\n    }\n    fleetRuns(first: 100) {\n      id\n      status\n      createdAt\n      total\n      passed\n      failed\n      cancelled\n    }\n    alerts(last: 10) {\n      id\n      kind\n      message\n      createdAt\n    }\n  }\n": typeof types.DashboardDocument,
+    "\n  query EscrowKeyStatus {\n    escrowKey {\n      keyVersion\n      publicKey\n      fingerprint\n      kdfName\n      kdfIterations\n      createdBy\n      createdAt\n    }\n  }\n": typeof types.EscrowKeyStatusDocument,
+    "\n  mutation SetupEscrowKey($input: SetupEscrowKeyInput!) {\n    setupEscrowKey(input: $input) {\n      keyVersion\n      fingerprint\n    }\n  }\n": typeof types.SetupEscrowKeyDocument,
+    "\n  query EscrowKeyForRecovery($keyVersion: Int) {\n    escrowKey(keyVersion: $keyVersion) {\n      keyVersion\n      publicKey\n      fingerprint\n      retiredAt\n    }\n  }\n": typeof types.EscrowKeyForRecoveryDocument,
+    "\n  mutation ReplaceWrappedEscrowKey($keyVersion: Int!, $wrappedPrivateKey: String!) {\n    replaceWrappedEscrowKey(keyVersion: $keyVersion, wrappedPrivateKey: $wrappedPrivateKey) {\n      keyVersion\n      fingerprint\n    }\n  }\n": typeof types.ReplaceWrappedEscrowKeyDocument,
     "\n  query MachineDetail($id: ID!) {\n    machine(id: $id) {\n      id\n      hostname\n      machineUid\n      status\n      pendingKind\n      pendingReason\n      replacesMachineId\n      siteId\n      agentVersion\n      lastSeenAt\n      createdAt\n      inventoryJson\n      autopilotHashCsv\n      requestedBy {\n        at\n        hostname\n        sourceIp\n        siteCode\n        keyVersion\n      }\n    }\n    machineRuns(machineId: $id) {\n      id\n      status\n      phase\n      step\n      attempt\n      profileVersion\n      startedAt\n      finishedAt\n      lastError {\n        code\n        sentence\n      }\n    }\n    sites {\n      id\n      code\n      name\n    }\n  }\n": typeof types.MachineDetailDocument,
     "\n  mutation ApproveMachine($id: ID!, $asReplacement: Boolean) {\n    approveMachine(id: $id, asReplacement: $asReplacement) {\n      id\n      status\n    }\n  }\n": typeof types.ApproveMachineDocument,
     "\n  mutation RejectMachine($id: ID!) {\n    rejectMachine(id: $id) {\n      id\n      status\n    }\n  }\n": typeof types.RejectMachineDocument,
     "\n  mutation RevokeAgentKey($machineId: ID!) {\n    revokeAgentKey(machineId: $machineId)\n  }\n": typeof types.RevokeAgentKeyDocument,
+    "\n  query EscrowedSecrets($machineId: ID!) {\n    escrowedSecrets(machineId: $machineId) {\n      id\n      kind\n      secretVersion\n      keyVersion\n      account\n      protectorId\n      createdAt\n      confirmedAt\n      reveals {\n        actor\n        at\n      }\n    }\n  }\n": typeof types.EscrowedSecretsDocument,
+    "\n  query EscrowWrappedKey($keyVersion: Int) {\n    escrowKey(keyVersion: $keyVersion) {\n      keyVersion\n      wrappedPrivateKey\n    }\n  }\n": typeof types.EscrowWrappedKeyDocument,
+    "\n  mutation RevealSecret($id: ID!) {\n    revealSecret(id: $id) {\n      id\n      tenantId\n      machineId\n      kind\n      secretVersion\n      keyVersion\n      envelope\n    }\n  }\n": typeof types.RevealSecretDocument,
     "\n  query Machines(\n    $first: Int\n    $offset: Int\n    $search: String\n    $filter: MachineFilter\n    $siteId: ID\n    $sort: MachineSort\n    $descending: Boolean\n  ) {\n    machinePage(\n      first: $first\n      offset: $offset\n      search: $search\n      filter: $filter\n      siteId: $siteId\n      sort: $sort\n      descending: $descending\n    ) {\n      total\n      machines {\n        id\n        hostname\n        status\n        pendingKind\n        siteId\n        lastSeenAt\n        agentVersion\n      }\n    }\n    sites {\n      id\n      code\n      name\n    }\n  }\n": typeof types.MachinesDocument,
     "\n  query Profiles {\n    profiles {\n      id\n      name\n      version\n      createdAt\n      createdBy\n      documentJson\n      resolvedJson\n    }\n    clients {\n      id\n      name\n      sites {\n        id\n        code\n      }\n    }\n  }\n": typeof types.ProfilesDocument,
     "\n  query ValidateProfile($documentJson: String!) {\n    validateProfile(documentJson: $documentJson) {\n      path\n      message\n    }\n  }\n": typeof types.ValidateProfileDocument,
@@ -46,10 +53,17 @@ const documents: Documents = {
     "\n  query Audit {\n    auditEvents(last: 500) {\n      seq\n      occurredAt\n      actor\n      action\n      subjectType\n      subjectId\n      hash\n    }\n  }\n": types.AuditDocument,
     "\n  query VerifyAuditChain {\n    auditChain {\n      ok\n      events\n      headSeq\n      brokenAtSeq\n      problem\n    }\n  }\n": types.VerifyAuditChainDocument,
     "\n  query Dashboard {\n    clients {\n      id\n      name\n      sites {\n        id\n        name\n        code\n      }\n    }\n    machineCounts {\n      siteId\n      online\n      offline\n      pending\n      retired\n    }\n    fleetRuns(first: 100) {\n      id\n      status\n      createdAt\n      total\n      passed\n      failed\n      cancelled\n    }\n    alerts(last: 10) {\n      id\n      kind\n      message\n      createdAt\n    }\n  }\n": types.DashboardDocument,
+    "\n  query EscrowKeyStatus {\n    escrowKey {\n      keyVersion\n      publicKey\n      fingerprint\n      kdfName\n      kdfIterations\n      createdBy\n      createdAt\n    }\n  }\n": types.EscrowKeyStatusDocument,
+    "\n  mutation SetupEscrowKey($input: SetupEscrowKeyInput!) {\n    setupEscrowKey(input: $input) {\n      keyVersion\n      fingerprint\n    }\n  }\n": types.SetupEscrowKeyDocument,
+    "\n  query EscrowKeyForRecovery($keyVersion: Int) {\n    escrowKey(keyVersion: $keyVersion) {\n      keyVersion\n      publicKey\n      fingerprint\n      retiredAt\n    }\n  }\n": types.EscrowKeyForRecoveryDocument,
+    "\n  mutation ReplaceWrappedEscrowKey($keyVersion: Int!, $wrappedPrivateKey: String!) {\n    replaceWrappedEscrowKey(keyVersion: $keyVersion, wrappedPrivateKey: $wrappedPrivateKey) {\n      keyVersion\n      fingerprint\n    }\n  }\n": types.ReplaceWrappedEscrowKeyDocument,
     "\n  query MachineDetail($id: ID!) {\n    machine(id: $id) {\n      id\n      hostname\n      machineUid\n      status\n      pendingKind\n      pendingReason\n      replacesMachineId\n      siteId\n      agentVersion\n      lastSeenAt\n      createdAt\n      inventoryJson\n      autopilotHashCsv\n      requestedBy {\n        at\n        hostname\n        sourceIp\n        siteCode\n        keyVersion\n      }\n    }\n    machineRuns(machineId: $id) {\n      id\n      status\n      phase\n      step\n      attempt\n      profileVersion\n      startedAt\n      finishedAt\n      lastError {\n        code\n        sentence\n      }\n    }\n    sites {\n      id\n      code\n      name\n    }\n  }\n": types.MachineDetailDocument,
     "\n  mutation ApproveMachine($id: ID!, $asReplacement: Boolean) {\n    approveMachine(id: $id, asReplacement: $asReplacement) {\n      id\n      status\n    }\n  }\n": types.ApproveMachineDocument,
     "\n  mutation RejectMachine($id: ID!) {\n    rejectMachine(id: $id) {\n      id\n      status\n    }\n  }\n": types.RejectMachineDocument,
     "\n  mutation RevokeAgentKey($machineId: ID!) {\n    revokeAgentKey(machineId: $machineId)\n  }\n": types.RevokeAgentKeyDocument,
+    "\n  query EscrowedSecrets($machineId: ID!) {\n    escrowedSecrets(machineId: $machineId) {\n      id\n      kind\n      secretVersion\n      keyVersion\n      account\n      protectorId\n      createdAt\n      confirmedAt\n      reveals {\n        actor\n        at\n      }\n    }\n  }\n": types.EscrowedSecretsDocument,
+    "\n  query EscrowWrappedKey($keyVersion: Int) {\n    escrowKey(keyVersion: $keyVersion) {\n      keyVersion\n      wrappedPrivateKey\n    }\n  }\n": types.EscrowWrappedKeyDocument,
+    "\n  mutation RevealSecret($id: ID!) {\n    revealSecret(id: $id) {\n      id\n      tenantId\n      machineId\n      kind\n      secretVersion\n      keyVersion\n      envelope\n    }\n  }\n": types.RevealSecretDocument,
     "\n  query Machines(\n    $first: Int\n    $offset: Int\n    $search: String\n    $filter: MachineFilter\n    $siteId: ID\n    $sort: MachineSort\n    $descending: Boolean\n  ) {\n    machinePage(\n      first: $first\n      offset: $offset\n      search: $search\n      filter: $filter\n      siteId: $siteId\n      sort: $sort\n      descending: $descending\n    ) {\n      total\n      machines {\n        id\n        hostname\n        status\n        pendingKind\n        siteId\n        lastSeenAt\n        agentVersion\n      }\n    }\n    sites {\n      id\n      code\n      name\n    }\n  }\n": types.MachinesDocument,
     "\n  query Profiles {\n    profiles {\n      id\n      name\n      version\n      createdAt\n      createdBy\n      documentJson\n      resolvedJson\n    }\n    clients {\n      id\n      name\n      sites {\n        id\n        code\n      }\n    }\n  }\n": types.ProfilesDocument,
     "\n  query ValidateProfile($documentJson: String!) {\n    validateProfile(documentJson: $documentJson) {\n      path\n      message\n    }\n  }\n": types.ValidateProfileDocument,
@@ -86,6 +100,22 @@ export function graphql(source: "\n  query Dashboard {\n    clients {\n      id\
 /**
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
+export function graphql(source: "\n  query EscrowKeyStatus {\n    escrowKey {\n      keyVersion\n      publicKey\n      fingerprint\n      kdfName\n      kdfIterations\n      createdBy\n      createdAt\n    }\n  }\n"): typeof import('./graphql').EscrowKeyStatusDocument;
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  mutation SetupEscrowKey($input: SetupEscrowKeyInput!) {\n    setupEscrowKey(input: $input) {\n      keyVersion\n      fingerprint\n    }\n  }\n"): typeof import('./graphql').SetupEscrowKeyDocument;
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  query EscrowKeyForRecovery($keyVersion: Int) {\n    escrowKey(keyVersion: $keyVersion) {\n      keyVersion\n      publicKey\n      fingerprint\n      retiredAt\n    }\n  }\n"): typeof import('./graphql').EscrowKeyForRecoveryDocument;
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  mutation ReplaceWrappedEscrowKey($keyVersion: Int!, $wrappedPrivateKey: String!) {\n    replaceWrappedEscrowKey(keyVersion: $keyVersion, wrappedPrivateKey: $wrappedPrivateKey) {\n      keyVersion\n      fingerprint\n    }\n  }\n"): typeof import('./graphql').ReplaceWrappedEscrowKeyDocument;
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
 export function graphql(source: "\n  query MachineDetail($id: ID!) {\n    machine(id: $id) {\n      id\n      hostname\n      machineUid\n      status\n      pendingKind\n      pendingReason\n      replacesMachineId\n      siteId\n      agentVersion\n      lastSeenAt\n      createdAt\n      inventoryJson\n      autopilotHashCsv\n      requestedBy {\n        at\n        hostname\n        sourceIp\n        siteCode\n        keyVersion\n      }\n    }\n    machineRuns(machineId: $id) {\n      id\n      status\n      phase\n      step\n      attempt\n      profileVersion\n      startedAt\n      finishedAt\n      lastError {\n        code\n        sentence\n      }\n    }\n    sites {\n      id\n      code\n      name\n    }\n  }\n"): typeof import('./graphql').MachineDetailDocument;
 /**
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
@@ -99,6 +129,18 @@ export function graphql(source: "\n  mutation RejectMachine($id: ID!) {\n    rej
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
 export function graphql(source: "\n  mutation RevokeAgentKey($machineId: ID!) {\n    revokeAgentKey(machineId: $machineId)\n  }\n"): typeof import('./graphql').RevokeAgentKeyDocument;
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  query EscrowedSecrets($machineId: ID!) {\n    escrowedSecrets(machineId: $machineId) {\n      id\n      kind\n      secretVersion\n      keyVersion\n      account\n      protectorId\n      createdAt\n      confirmedAt\n      reveals {\n        actor\n        at\n      }\n    }\n  }\n"): typeof import('./graphql').EscrowedSecretsDocument;
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  query EscrowWrappedKey($keyVersion: Int) {\n    escrowKey(keyVersion: $keyVersion) {\n      keyVersion\n      wrappedPrivateKey\n    }\n  }\n"): typeof import('./graphql').EscrowWrappedKeyDocument;
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  mutation RevealSecret($id: ID!) {\n    revealSecret(id: $id) {\n      id\n      tenantId\n      machineId\n      kind\n      secretVersion\n      keyVersion\n      envelope\n    }\n  }\n"): typeof import('./graphql').RevealSecretDocument;
 /**
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
