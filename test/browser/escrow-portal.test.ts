@@ -42,7 +42,6 @@ const consoleLines: string[] = [];
 const shares: string[] = [];
 let fingerprint = '';
 let machineId = '';
-let hostname = '';
 let revealed: { password: string; recovery: string };
 
 beforeAll(async () => {
@@ -117,6 +116,14 @@ async function expectText(locator: Locator, expected: string | RegExp, timeoutMs
 /** Opens the machine page (in-app when `inApp`, so the tab's memory survives) and waits for its secrets. */
 async function openMachine(page: Page, inApp = false) {
   if (inApp) {
+    // The name the portal lists (provisioning may have renamed the machine).
+    const named = await gql<{ machine: { hostname: string } }>(
+      stack.app,
+      stack.tenant.tenantId,
+      'query($id: ID!) { machine(id: $id) { hostname } }',
+      { id: machineId },
+    );
+    const hostname = named.data!.machine.hostname;
     await page.getByRole('link', { name: 'Machines', exact: true }).click();
     await page.getByLabel('Search').fill(hostname);
     await page.getByRole('link', { name: hostname, exact: true }).click();
@@ -215,7 +222,6 @@ describe('escrow in the portal', () => {
     fleet = await enrolledFleet(stack, 'escrow-portal', 1);
     const machine = fleet.machines[0]!;
     machineId = machine.agent.machineId!;
-    hostname = machine.platform.snapshot.hostname;
     const profileId = await saveProfile(stack, 'Secure', {
       phases: {
         security: { enabled: true, localAdmin: { account: ACCOUNT, create: true }, bitlocker: {} },

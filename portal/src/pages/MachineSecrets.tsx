@@ -93,7 +93,7 @@ export function MachineSecrets({ machineId }: { machineId: string }) {
   }, [shown]);
 
   const open = async (secret: Secret, key: TenantKey) => {
-    const res = (await gql(Reveal, { id: secret.id })).revealSecret;
+    const res = (await gql(Reveal, { id: secret.id }).catch(withRetryAfter)).revealSecret;
     const value = await openEscrowSecret(
       key,
       { machineId: res.machineId, kind: envelopeKind(res.kind), secretVersion: res.secretVersion },
@@ -260,4 +260,12 @@ export function MachineSecrets({ machineId }: { machineId: string }) {
       </Modal>
     </Card>
   );
+}
+
+/** REVEAL_RATE_LIMITED says when to try again (its `retryAfterSeconds`): in the sentence shown. */
+function withRetryAfter(err: unknown): never {
+  const seconds = err instanceof ApiError ? err.details.retryAfterSeconds : undefined;
+  if (err instanceof ApiError && typeof seconds === 'number')
+    throw new ApiError(err.code, `${err.message} (retry in ${seconds} s)`, err.details);
+  throw err;
 }
