@@ -42,7 +42,7 @@ export function EscrowLockStatus() {
     <Group gap="xs" data-testid="escrow-lock">
       {live ? (
         <>
-          <Badge color="orange.9" variant="filled">
+          <Badge color="#9c3600" variant="filled">
             Unlocked
           </Badge>
           <Text size="sm" data-testid="escrow-lock-status">

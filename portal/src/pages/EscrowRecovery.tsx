@@ -275,7 +275,7 @@ function ShareStatus({ parsed }: { parsed: Parsed }) {
   const s = parsed.share;
   return (
     <Group gap="xs" mt={4} data-testid="share-status">
-      <Badge color="green.9" variant="filled">
+      <Badge color="#1e6b30" variant="filled">
         Checksum ok
       </Badge>
       <Text size="sm">
