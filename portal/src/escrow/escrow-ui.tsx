@@ -23,9 +23,9 @@ export function passphraseStrength(passphrase: string): { label: string; color: 
   const classes = [/[a-z]/, /[A-Z]/, /[0-9]/, /[^A-Za-z0-9]/].filter((r) => r.test(passphrase)).length;
   const words = passphrase.trim().split(/\s+/).length;
   const score = length + 4 * classes + 3 * Math.min(words, 5);
-  if (score >= 44) return { label: 'strong', color: 'green.9' };
-  if (score >= 30) return { label: 'fair: longer or a few more words would be better', color: 'yellow.9' };
-  return { label: 'weak: use a longer phrase of several words', color: 'orange.9' };
+  if (score >= 44) return { label: 'strong', color: '#1e6b30' };
+  if (score >= 30) return { label: 'fair: longer or a few more words would be better', color: '#7a5200' };
+  return { label: 'weak: use a longer phrase of several words', color: '#9c3600' };
 }
 
 /** "Escrow key v1 unlocked until 10:42:07" with "Lock now", or "locked". Ticks while unlocked. */
