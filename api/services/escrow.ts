@@ -7,6 +7,7 @@ import {
   escrowKeyOf,
   installEscrowKey,
   lockEscrowKeys,
+  rewrapEscrowKey,
   recentReveals,
   revealsOf,
   secretsToRewrap,
@@ -75,26 +76,7 @@ export async function setupEscrowKey(
   input: { publicKey: string; wrappedPrivateKey: string; keyVersion: number },
 ): Promise<EscrowKeyView> {
   const caller = authorize(ctx, Role.Admin, { tenantWide: true });
-  let fingerprint: string;
-  let kdf: EscrowKeyRow['kdf'];
-  try {
-    const info = parseWrappedTenantKey(input.wrappedPrivateKey);
-    fingerprint = await keyFingerprint(input.publicKey);
-    if (info.tenantId !== caller.tenantId)
-      throw refuse(ErrorCode.EscrowKeyInvalid, 'the wrapped key was made for another tenant');
-    if (info.keyVersion !== input.keyVersion)
-      throw refuse(
-        ErrorCode.EscrowKeyInvalid,
-        `the wrapped key is version ${info.keyVersion}, not ${input.keyVersion}`,
-      );
-    if (info.publicKey !== input.publicKey)
-      throw refuse(ErrorCode.EscrowKeyInvalid, 'the wrapped key belongs to another public key');
-    kdf = info.kdf;
-  } catch (err) {
-    if (err instanceof EscrowError)
-      throw refuse(ErrorCode.EscrowKeyInvalid, err.message, { reason: err.code });
-    throw err;
-  }
+  const { fingerprint, kdf } = await checkWrappedKey(caller, input);
   await audited(
     ctx,
     async (em) => {
@@ -126,6 +108,95 @@ export async function setupEscrowKey(
     }),
   );
   return inTenant(ctx, async (em) => view((await escrowKeyOf(em, caller.tenantId))!, caller));
+}
+
+/** The `ddk1` blob the browser sent, checked against what it claims: this tenant, this version, this public key. */
+async function checkWrappedKey(
+  caller: Caller,
+  input: { publicKey: string; wrappedPrivateKey: string; keyVersion: number },
+): Promise<{ fingerprint: string; kdf: EscrowKeyRow['kdf'] }> {
+  try {
+    const info = parseWrappedTenantKey(input.wrappedPrivateKey);
+    const fingerprint = await keyFingerprint(input.publicKey);
+    if (info.tenantId !== caller.tenantId)
+      throw refuse(ErrorCode.EscrowKeyInvalid, 'the wrapped key was made for another tenant');
+    if (info.keyVersion !== input.keyVersion)
+      throw refuse(
+        ErrorCode.EscrowKeyInvalid,
+        `the wrapped key is version ${info.keyVersion}, not ${input.keyVersion}`,
+      );
+    if (info.publicKey !== input.publicKey)
+      throw refuse(ErrorCode.EscrowKeyInvalid, 'the wrapped key belongs to another public key');
+    return { fingerprint, kdf: info.kdf };
+  } catch (err) {
+    if (err instanceof EscrowError)
+      throw refuse(ErrorCode.EscrowKeyInvalid, err.message, { reason: err.code });
+    throw err;
+  }
+}
+
+/**
+ * Break-glass (admin, tenant-wide): the browser restored a key version from M recovery shares
+ * and wrapped it under a new passphrase. Only that version's `ddk1` blob and KDF parameters are
+ * replaced — the blob must name this tenant, this version and the public key stored for it, so
+ * nothing machines encrypt to changes. Audited (`escrow.key-rewrapped`); the old passphrase stops
+ * working at once.
+ */
+export async function replaceWrappedEscrowKey(
+  ctx: ServiceContext,
+  input: { keyVersion: number; wrappedPrivateKey: string },
+): Promise<EscrowKeyView> {
+  const caller = authorize(ctx, Role.Admin, { tenantWide: true });
+  const keyVersion = checkRange(input.keyVersion, 'keyVersion', { min: 1, max: 999_999_999, fallback: 1 });
+  let publicKey: string;
+  try {
+    publicKey = parseWrappedTenantKey(input.wrappedPrivateKey).publicKey;
+  } catch (err) {
+    if (err instanceof EscrowError)
+      throw refuse(ErrorCode.EscrowKeyInvalid, err.message, { reason: err.code });
+    throw err;
+  }
+  const { fingerprint, kdf } = await checkWrappedKey(caller, {
+    publicKey,
+    wrappedPrivateKey: input.wrappedPrivateKey,
+    keyVersion,
+  });
+  await audited(
+    ctx,
+    async (em) => {
+      await lockEscrowKeys(em, caller.tenantId);
+      const stored = await escrowKeyOf(em, caller.tenantId, keyVersion);
+      if (!stored) throw refuse(ErrorCode.NotFound, `the tenant has no escrow key version ${keyVersion}`);
+      if (stored.publicKey !== publicKey)
+        throw refuse(
+          ErrorCode.EscrowKeyInvalid,
+          `the wrapped key belongs to another public key than escrow key version ${keyVersion}`,
+        );
+      // A destroyed key stays destroyed: its secrets were re-wrapped to a newer one (migration 0030).
+      if (stored.destroyedAt)
+        throw refuse(
+          ErrorCode.EscrowKeyInUse,
+          `escrow key version ${keyVersion} was destroyed after a key roll; recover the current key instead`,
+        );
+      if (
+        !(await rewrapEscrowKey(em, {
+          tenantId: caller.tenantId,
+          keyVersion,
+          publicKey,
+          wrappedPrivateKey: input.wrappedPrivateKey,
+          kdf,
+        }))
+      )
+        throw refuse(ErrorCode.NotFound, `the tenant has no escrow key version ${keyVersion}`);
+    },
+    () => ({
+      action: 'escrow.key-rewrapped',
+      subjectType: 'tenant',
+      subjectId: caller.tenantId,
+      data: { keyVersion, fingerprint, kdf: { name: kdf.name, iterations: kdf.iterations } },
+    }),
+  );
+  return inTenant(ctx, async (em) => view((await escrowKeyOf(em, caller.tenantId, keyVersion))!, caller));
 }
 
 /** The tenant's current escrow key (or a given version); the wrapped blob for reveal-secrets holders only. */

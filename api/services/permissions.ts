@@ -97,6 +97,8 @@ export const fieldAccess: Readonly<Record<string, FieldAccess>> = {
   'Mutation.escrowRewrapBatch': { role: A, tenantWide: true, revealSecrets: 'required' },
   'Mutation.submitRewrappedSecrets': { role: A, tenantWide: true, revealSecrets: 'required' },
   'Mutation.destroyEscrowKey': { role: A, tenantWide: true },
+  // Break-glass: a recovered key re-wrapped under a new passphrase (same public key).
+  'Mutation.replaceWrappedEscrowKey': { role: A, tenantWide: true },
   'Query.users': { role: A, tenantWide: true },
   'Mutation.addUser': { role: A, tenantWide: true },
   'Mutation.updateUserAccess': { role: A, tenantWide: true },

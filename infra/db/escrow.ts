@@ -116,6 +116,24 @@ export async function installEscrowKey(
   );
 }
 
+/**
+ * Replaces the wrapped blob and KDF parameters of one key version (a break-glass recovery set a
+ * new passphrase): the public key, fingerprint and everything machines encrypt to stay. Only if
+ * the stored row has the same public key; returns whether a row changed.
+ */
+export async function rewrapEscrowKey(
+  em: EntityManager,
+  key: Pick<EscrowKeyRow, 'tenantId' | 'keyVersion' | 'publicKey' | 'wrappedPrivateKey' | 'kdf'>,
+): Promise<boolean> {
+  const rows = await em.execute<{ keyVersion: number }[]>(
+    `update tenant_escrow_keys set wrapped_private_key = ?, kdf = ?::jsonb
+      where tenant_id = ? and key_version = ? and public_key = ?
+      returning key_version as "keyVersion"`,
+    [key.wrappedPrivateKey, JSON.stringify(key.kdf), key.tenantId, key.keyVersion, key.publicKey],
+  );
+  return rows.length === 1;
+}
+
 /** The highest key version the tenant ever had (0: none), with its current row locked. */
 export async function lockEscrowKeys(
   em: EntityManager,

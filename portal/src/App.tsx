@@ -17,6 +17,8 @@ import { Link, Route, Switch, useLocation } from 'wouter';
 import { loadSession, signIn, signOut, type Session } from './api';
 import { AuditPage } from './pages/Audit';
 import { DashboardPage } from './pages/Dashboard';
+import { EscrowPage } from './pages/Escrow';
+import { EscrowRecoveryPage } from './pages/EscrowRecovery';
 import { MachineDetailPage } from './pages/MachineDetail';
 import { MachinesPage } from './pages/Machines';
 import { MigrationsPage } from './pages/Migrations';
@@ -194,6 +196,8 @@ function Shell({ session }: { session: Session }) {
           <Route path="/profiles" component={ProfilesPage} />
           <Route path="/audit" component={AuditPage} />
           <Route path="/settings" component={SettingsPage} />
+          <Route path="/settings/escrow" component={EscrowPage} />
+          <Route path="/settings/escrow/recovery" component={EscrowRecoveryPage} />
           <Route>
             <ErrorNote error={{ code: 'NOT_FOUND', message: 'there is no page at this address' }} />
           </Route>

@@ -5,6 +5,8 @@ export class ApiError extends Error {
   constructor(
     readonly code: string,
     message: string,
+    /** The error's other `extensions` (e.g. `retryAfterSeconds` of REVEAL_RATE_LIMITED). */
+    readonly details: Record<string, unknown> = {},
   ) {
     super(message);
   }
@@ -57,13 +59,14 @@ export async function signOut(): Promise<void> {
 
 interface GraphQLResponse<T> {
   data?: T | null;
-  errors?: { message: string; extensions?: { code?: string } }[];
+  errors?: { message: string; extensions?: { code?: string } & Record<string, unknown> }[];
 }
 
 function failure(body: GraphQLResponse<unknown>): ApiError | null {
   const first = body.errors?.[0];
   if (!first) return null;
-  return new ApiError(first.extensions?.code ?? 'INTERNAL', first.message);
+  const { code, ...details } = first.extensions ?? {};
+  return new ApiError(code ?? 'INTERNAL', first.message, details);
 }
 
 /** One GraphQL operation as the signed-in user (cookie + CSRF header); throws ApiError on any error. */

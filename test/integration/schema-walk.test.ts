@@ -176,11 +176,13 @@ const inputs: Record<string, (ids: Ids) => Record<string, unknown>> = {
 /** Required scalar and enum arguments that are not ids, by name. */
 const scalarArgs: Record<string, unknown> = {
   documentJson: '{}',
+  // Not a blob of this tenant's key: ESCROW_KEY_INVALID for whoever may call it.
+  wrappedPrivateKey: 'ddk1.walk',
+  keyVersion: 1,
   name: 'Walk',
   action: 'PAUSE',
   scope: 'SITE',
   decision: 'keep',
-  keyVersion: 1,
   role: 'ENDPOINT',
   workflowId:
     'deploy-agents:00000000-0000-4000-8000-000000000000:00000000-0000-4000-8000-000000000000:00000000-0000-4000-8000-000000000000',

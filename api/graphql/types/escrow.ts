@@ -4,6 +4,7 @@ import {
   escrowKeyOfTenant,
   destroyRetiredEscrowKey,
   releaseSecretsToRewrap,
+  replaceWrappedEscrowKey,
   revealSecret,
   setupEscrowKey,
   submitRewrappedSecrets,
@@ -130,6 +131,19 @@ builder.mutationField('setupEscrowKey', (t) =>
       'Installs the escrow key the browser generated (admin role). ESCROW_KEY_EXISTS unless it is the current key’s next version; ESCROW_KEY_INVALID for a malformed or mismatched key.',
     args: { input: t.arg({ type: SetupEscrowKeyInput, required: true }) },
     resolve: (_root, { input }, ctx) => setupEscrowKey(ctx, input),
+  }),
+);
+
+builder.mutationField('replaceWrappedEscrowKey', (t) =>
+  t.field({
+    type: EscrowKeyRef,
+    description:
+      'Break-glass (admin role): replaces one key version’s wrapped private key after the browser restored it from recovery shares and wrapped it under a new passphrase. The blob must name this tenant, this version and the stored public key (ESCROW_KEY_INVALID otherwise); audited as escrow.key-rewrapped.',
+    args: {
+      keyVersion: t.arg.int({ required: true }),
+      wrappedPrivateKey: t.arg.string({ required: true, description: 'The new `ddk1` blob.' }),
+    },
+    resolve: (_root, args, ctx) => replaceWrappedEscrowKey(ctx, args),
   }),
 );
 

@@ -21,6 +21,7 @@ import { Migration0022CredentialCandidates } from './0022-credential-candidates'
 import { Migration0023InstallerGrants } from './0023-installer-grants';
 import { Migration0024HostDeployments } from './0024-host-deployments';
 import { Migration0025Escrow } from './0025-escrow';
+import { Migration0026EscrowKeyRewrap } from './0026-escrow-key-rewrap';
 import { Migration0027RetentionMigrationsAndSessions } from './0027-retention-migrations-and-sessions';
 import { Migration0029JoinCredentials } from './0029-join-credentials';
 import { Migration0030EscrowKeyRoll } from './0030-escrow-key-roll';
@@ -50,6 +51,7 @@ export const migrationsList: MigrationObject[] = [
   { name: '0023-installer-grants', class: Migration0023InstallerGrants },
   { name: '0024-host-deployments', class: Migration0024HostDeployments },
   { name: '0025-escrow', class: Migration0025Escrow },
+  { name: '0026-escrow-key-rewrap', class: Migration0026EscrowKeyRewrap },
   { name: '0027-retention-migrations-and-sessions', class: Migration0027RetentionMigrationsAndSessions },
   { name: '0029-join-credentials', class: Migration0029JoinCredentials },
   { name: '0030-escrow-key-roll', class: Migration0030EscrowKeyRoll },

@@ -22,6 +22,10 @@ export type BrandingInput = {
   logoUrl?: string | null | undefined;
 };
 
+export type EscrowKind =
+  | 'BITLOCKER_RECOVERY_PASSWORD'
+  | 'LOCAL_ADMIN_PASSWORD';
+
 export type FleetRunStartInput = {
   clientIds?: Array<string | number> | null | undefined;
   /** Machines at once (1–1000). */
@@ -83,6 +87,13 @@ export type RunControl =
   | 'PAUSE'
   | 'RESUME';
 
+export type SetupEscrowKeyInput = {
+  keyVersion: number;
+  publicKey: string;
+  /** The `ddk1` blob made in the browser. */
+  wrappedPrivateKey: string;
+};
+
 export type StartProfileMigrationInput = {
   copyGroups?: boolean | null | undefined;
   excludeDirs?: Array<string> | null | undefined;
@@ -112,6 +123,33 @@ export type DashboardQueryVariables = Exact<{ [key: string]: never; }>;
 
 export type DashboardQuery = { clients: Array<{ id: string, name: string, sites: Array<{ id: string, name: string, code: string }> }>, machineCounts: Array<{ siteId: string, online: number, offline: number, pending: number, retired: number }>, fleetRuns: Array<{ id: string, status: string, createdAt: string, total: number, passed: number, failed: number, cancelled: number }>, alerts: Array<{ id: string, kind: AlertKind, message: string, createdAt: string }> };
 
+export type EscrowKeyStatusQueryVariables = Exact<{ [key: string]: never; }>;
+
+
+export type EscrowKeyStatusQuery = { escrowKey: { keyVersion: number, publicKey: string, fingerprint: string, kdfName: string, kdfIterations: number, createdBy: string, createdAt: string } | null };
+
+export type SetupEscrowKeyMutationVariables = Exact<{
+  input: SetupEscrowKeyInput;
+}>;
+
+
+export type SetupEscrowKeyMutation = { setupEscrowKey: { keyVersion: number, fingerprint: string } };
+
+export type EscrowKeyForRecoveryQueryVariables = Exact<{
+  keyVersion?: number | null | undefined;
+}>;
+
+
+export type EscrowKeyForRecoveryQuery = { escrowKey: { keyVersion: number, publicKey: string, fingerprint: string, retiredAt: string | null } | null };
+
+export type ReplaceWrappedEscrowKeyMutationVariables = Exact<{
+  keyVersion: number;
+  wrappedPrivateKey: string;
+}>;
+
+
+export type ReplaceWrappedEscrowKeyMutation = { replaceWrappedEscrowKey: { keyVersion: number, fingerprint: string } };
+
 export type MachineDetailQueryVariables = Exact<{
   id: string | number;
 }>;
@@ -140,6 +178,27 @@ export type RevokeAgentKeyMutationVariables = Exact<{
 
 
 export type RevokeAgentKeyMutation = { revokeAgentKey: number };
+
+export type EscrowedSecretsQueryVariables = Exact<{
+  machineId: string | number;
+}>;
+
+
+export type EscrowedSecretsQuery = { escrowedSecrets: Array<{ id: string, kind: EscrowKind, secretVersion: number, keyVersion: number, account: string | null, protectorId: string | null, createdAt: string, confirmedAt: string | null, reveals: Array<{ actor: string, at: string }> }> };
+
+export type EscrowWrappedKeyQueryVariables = Exact<{
+  keyVersion?: number | null | undefined;
+}>;
+
+
+export type EscrowWrappedKeyQuery = { escrowKey: { keyVersion: number, wrappedPrivateKey: string | null } | null };
+
+export type RevealSecretMutationVariables = Exact<{
+  id: string | number;
+}>;
+
+
+export type RevealSecretMutation = { revealSecret: { id: string, tenantId: string, machineId: string, kind: EscrowKind, secretVersion: number, keyVersion: number, envelope: string } };
 
 export type MachinesQueryVariables = Exact<{
   first?: number | null | undefined;
@@ -401,6 +460,48 @@ export const DashboardDocument = new TypedDocumentString(`
   }
 }
     `) as unknown as TypedDocumentString<DashboardQuery, DashboardQueryVariables>;
+export const EscrowKeyStatusDocument = new TypedDocumentString(`
+    query EscrowKeyStatus {
+  escrowKey {
+    keyVersion
+    publicKey
+    fingerprint
+    kdfName
+    kdfIterations
+    createdBy
+    createdAt
+  }
+}
+    `) as unknown as TypedDocumentString<EscrowKeyStatusQuery, EscrowKeyStatusQueryVariables>;
+export const SetupEscrowKeyDocument = new TypedDocumentString(`
+    mutation SetupEscrowKey($input: SetupEscrowKeyInput!) {
+  setupEscrowKey(input: $input) {
+    keyVersion
+    fingerprint
+  }
+}
+    `) as unknown as TypedDocumentString<SetupEscrowKeyMutation, SetupEscrowKeyMutationVariables>;
+export const EscrowKeyForRecoveryDocument = new TypedDocumentString(`
+    query EscrowKeyForRecovery($keyVersion: Int) {
+  escrowKey(keyVersion: $keyVersion) {
+    keyVersion
+    publicKey
+    fingerprint
+    retiredAt
+  }
+}
+    `) as unknown as TypedDocumentString<EscrowKeyForRecoveryQuery, EscrowKeyForRecoveryQueryVariables>;
+export const ReplaceWrappedEscrowKeyDocument = new TypedDocumentString(`
+    mutation ReplaceWrappedEscrowKey($keyVersion: Int!, $wrappedPrivateKey: String!) {
+  replaceWrappedEscrowKey(
+    keyVersion: $keyVersion
+    wrappedPrivateKey: $wrappedPrivateKey
+  ) {
+    keyVersion
+    fingerprint
+  }
+}
+    `) as unknown as TypedDocumentString<ReplaceWrappedEscrowKeyMutation, ReplaceWrappedEscrowKeyMutationVariables>;
 export const MachineDetailDocument = new TypedDocumentString(`
     query MachineDetail($id: ID!) {
   machine(id: $id) {
@@ -467,6 +568,45 @@ export const RevokeAgentKeyDocument = new TypedDocumentString(`
   revokeAgentKey(machineId: $machineId)
 }
     `) as unknown as TypedDocumentString<RevokeAgentKeyMutation, RevokeAgentKeyMutationVariables>;
+export const EscrowedSecretsDocument = new TypedDocumentString(`
+    query EscrowedSecrets($machineId: ID!) {
+  escrowedSecrets(machineId: $machineId) {
+    id
+    kind
+    secretVersion
+    keyVersion
+    account
+    protectorId
+    createdAt
+    confirmedAt
+    reveals {
+      actor
+      at
+    }
+  }
+}
+    `) as unknown as TypedDocumentString<EscrowedSecretsQuery, EscrowedSecretsQueryVariables>;
+export const EscrowWrappedKeyDocument = new TypedDocumentString(`
+    query EscrowWrappedKey($keyVersion: Int) {
+  escrowKey(keyVersion: $keyVersion) {
+    keyVersion
+    wrappedPrivateKey
+  }
+}
+    `) as unknown as TypedDocumentString<EscrowWrappedKeyQuery, EscrowWrappedKeyQueryVariables>;
+export const RevealSecretDocument = new TypedDocumentString(`
+    mutation RevealSecret($id: ID!) {
+  revealSecret(id: $id) {
+    id
+    tenantId
+    machineId
+    kind
+    secretVersion
+    keyVersion
+    envelope
+  }
+}
+    `) as unknown as TypedDocumentString<RevealSecretMutation, RevealSecretMutationVariables>;
 export const MachinesDocument = new TypedDocumentString(`
     query Machines($first: Int, $offset: Int, $search: String, $filter: MachineFilter, $siteId: ID, $sort: MachineSort, $descending: Boolean) {
   machinePage(

@@ -3,6 +3,7 @@ import { useState } from 'react';
 import { Link } from 'wouter';
 import { gql } from '../api';
 import { graphql } from '../gql';
+import { MachineSecrets } from './MachineSecrets';
 import {
   ago,
   Can,
@@ -260,6 +261,7 @@ export function MachineDetailPage({ id }: { id: string }) {
           </Table>
         )}
       </Card>
+      <MachineSecrets machineId={m.id} />
       <Modal
         closeButtonProps={{ 'aria-label': 'Close' }}
         opened={revokeOpen}

@@ -1,5 +1,6 @@
 import { Button, Card, ColorInput, Group, Stack, Text, TextInput } from '@mantine/core';
 import { useState } from 'react';
+import { Link } from 'wouter';
 import { gql } from '../api';
 import { graphql } from '../gql';
 import { ErrorNote, PageTitle, useAction, useSession } from '../ui';
@@ -55,6 +56,20 @@ export function SettingsPage() {
           <Group justify="flex-end">
             <Button loading={save.busy} onClick={() => void save.run()}>
               Save branding
+            </Button>
+          </Group>
+        </Stack>
+      </Card>
+      <Card withBorder maw={640} mt="md">
+        <Stack gap="xs">
+          <Text fw={600}>Escrow</Text>
+          <Text size="sm">
+            The tenant key that machines' local admin and BitLocker recovery passwords are escrowed to: set it
+            up, see its fingerprint, or recover it from the printed shares.
+          </Text>
+          <Group>
+            <Button component={Link} href="/settings/escrow" variant="default">
+              Open escrow settings
             </Button>
           </Group>
         </Stack>
