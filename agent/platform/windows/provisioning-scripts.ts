@@ -725,7 +725,9 @@ function batchScript(head: string, items: readonly BatchItem[], body: string): s
  * else record what each had (or that it was absent) under HKLM\SOFTWARE\Drydock\TweakUndo —
  * once: a later run never overwrites the original with a tweaked value — then write. A value
  * Windows refuses (UCPD answers "access denied" for Explorer\Advanced\TaskbarDa) is reported for
- * its tweak; the others go on. Answers one { i, changed, error?, permanent? } per item.
+ * its tweak; the others go on. Data is compared case-sensitively (`-cne`: PowerShell's `-ne`
+ * ignores case, about_Comparison_Operators), so a String value that differs only in case is
+ * written. Answers one { i, changed, error?, permanent? } per item.
  */
 export function applyRegistryScript(
   items: readonly {
@@ -761,7 +763,7 @@ $undoPath = ${TWEAK_RECORDS_SUBKEY}
     foreach ($t in $targets) {
       $state = Get-State $t.root $t.path $item.name
       $before[$t.target] = $state
-      if ($null -eq $state -or $state.kind -ne $item.kind -or "$($state.value)" -ne "$($item.data)") { $differs = $true }
+      if ($null -eq $state -or $state.kind -ne $item.kind -or "$($state.value)" -cne "$($item.data)") { $differs = $true }
     }
     if (-not $differs) { [pscustomobject]@{ i = $item.i; changed = $false }; continue }
     $recordName = 'registry:' + $item.path + '\' + $item.name
@@ -813,7 +815,9 @@ if ($undo) {
 /**
  * Puts recorded values back: each target gets the kind and data it had, or loses the value if it
  * had none. A user whose hive is not loaded now (signed out) is loaded from the ProfileList for
- * the moment, as the default user's is. `action:hibernation-off` runs powercfg /hibernate on when
+ * the moment, as the default user's is, and unloaded again with the same retries (a user's hive
+ * left loaded by SYSTEM would give that user a temporary profile at the next sign-in, as the file
+ * is in use). `action:hibernation-off` runs powercfg /hibernate on when
  * hibernation was on. The record goes once its values are back; one failure does not stop the others.
  */
 export function restoreTweakRecordsScript(keys: readonly string[]): string {
@@ -838,9 +842,14 @@ function Use-UserHive([string]$Sid, [scriptblock]$Action) {
   if ($load.exitCode -ne 0) { throw "reg.exe could not load the hive of $($Sid): $(Get-FirstLine $load.output)" }
   try { & $Action $userMount }
   finally {
-    [gc]::Collect()
-    [gc]::WaitForPendingFinalizers()
-    [void](Invoke-Native $reg "unload ""HKU\$userMount""")
+    for ($attempt = 1; $attempt -le 5; $attempt++) {
+      [gc]::Collect()
+      [gc]::WaitForPendingFinalizers()
+      $unload = Invoke-Native $reg "unload ""HKU\$userMount"""
+      if ($unload.exitCode -eq 0) { break }
+      if ($attempt -eq 5) { throw "reg.exe could not unload the hive of $($Sid): $(Get-FirstLine $unload.output)" }
+      Start-Sleep -Seconds 1
+    }
   }
 }
 Use-DefaultUserHive { param($mountName)
