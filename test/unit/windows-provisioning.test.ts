@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { WifiNetworkSpec } from '../../agent/platform/platform';
 import type { PsResult } from '../../agent/platform/windows/powershell';
-import { PowerShellError } from '../../agent/platform/windows/powershell';
+import { encodeCommand, PowerShellError, wrapScript } from '../../agent/platform/windows/powershell';
 import { XMLValidator } from 'fast-xml-parser';
 import {
   parseRegistryPath,
@@ -26,7 +26,10 @@ import {
   WindowsPlatform,
 } from '../../agent/platform/windows/windows-platform';
 import { WingetCode } from '../../agent/steps/winget-codes';
+import { buildPlan } from '../../infra/provisioning/plan';
+import { standardProfile } from '../../infra/provisioning/profile';
 import { tweakCatalogue } from '../../infra/provisioning/tweaks';
+import { StepKind } from '../../infra/wire/agent-steps';
 import { fakeRunner, json, ok } from '../helpers/powershell';
 import { rejection } from '../helpers/rejection';
 
@@ -1150,6 +1153,12 @@ function jsonBody(script: string): string {
   return script.slice(head.length, script.lastIndexOf(tail));
 }
 
+/** The JSON a registry batch reads on stdin (base64 of UTF-8). */
+function stdinJson(stdin: string | undefined): unknown {
+  expect(stdin).toMatch(/^[A-Za-z0-9+/]+={0,2}$/);
+  return JSON.parse(Buffer.from(stdin!, 'base64').toString('utf8'));
+}
+
 /** How often `part` occurs in `text`. */
 const occurrences = (text: string, part: string) => text.split(part).length - 1;
 
@@ -1374,7 +1383,7 @@ describe('applyRegistry (issue 12)', () => {
     await platform.applyRegistry(items.map((i) => ({ ...i })));
     expect(calls).toHaveLength(1);
     expect(calls[0]!.opts?.timeoutMs).toBe(300_000);
-    const batch = JSON.parse(literalAfter(script(), '$items = @(ConvertFrom-Json ', ')\n')) as unknown;
+    const batch = stdinJson(calls[0]!.opts?.stdin);
     expect(batch).toEqual([
       {
         i: 0,
@@ -1435,6 +1444,34 @@ describe('applyRegistry (issue 12)', () => {
     );
   });
 
+  it('reads its data from stdin, enumerated as Windows PowerShell 5.1 needs, so any profile fits a command line', async () => {
+    const { platform, calls, script } = platformWith(() => json([]));
+    const standard = buildPlan(standardProfile, { hostname: 'PC-001' }).flatMap((step) =>
+      step.kind === StepKind.Tweaks ? step.payload.tweaks : [],
+    );
+    const all = [...standard, ...tweakCatalogue].flatMap((t) =>
+      t.registry.map((r) => ({ ...r, tweak: t.id })),
+    );
+    await platform.applyRegistry(all);
+    await platform.readRegistry(all);
+    await platform.restoreTweakRecords(all.map((r) => `registry:${r.path}\\${r.name}`));
+    for (const [i, variable] of [
+      [0, '$items'],
+      [1, '$items'],
+      [2, '$keys'],
+    ] as const) {
+      // 5.1's ConvertFrom-Json writes an array as one object: @(ConvertFrom-Json …) would hold one item, the array.
+      expect(script(i)).toContain(
+        `$batch = [System.Text.Encoding]::UTF8.GetString([Convert]::FromBase64String([Console]::In.ReadToEnd()))\n${variable} = @((ConvertFrom-Json $batch))\n`,
+      );
+      expect(script(i)).not.toContain('@(ConvertFrom-Json');
+      expect((stdinJson(calls[i]!.opts?.stdin) as unknown[]).length).toBe(all.length);
+      // CreateProcess takes 32,767 characters; runPowerShell refuses more than 30,000 of encoded script.
+      expect(encodeCommand(wrapScript(script(i))).length).toBeLessThan(30_000);
+      for (const value of all) expect(script(i)).not.toContain(value.path);
+    }
+  });
+
   it('records what each target had under TweakUndo (once) before it writes, and catches each value on its own', async () => {
     const { platform, script } = platformWith(() => json([]));
     await platform.applyRegistry(items.map((i) => ({ ...i })));
@@ -1455,7 +1492,7 @@ describe('applyRegistry (issue 12)', () => {
       "$undo.SetValue($recordName, (ConvertTo-Json -InputObject $record -Compress -Depth 5), 'String')",
       'foreach ($t in $targets) { Set-State $t.root $t.path $item.name ([pscustomobject]@{ kind = $item.kind; value = $item.data }) }',
       '[pscustomobject]@{ i = $item.i; changed = $true }',
-      '} catch {\n    [pscustomobject]@{ i = $item.i; changed = $false; error = $_.Exception.Message; permanent = (Test-Permanent $_.Exception) }\n  }\n}',
+      '} catch {\n    $cause = Get-Cause $_.Exception\n    [pscustomobject]@{ i = $item.i; changed = $false; error = $cause.Message; permanent = (Test-Permanent $cause) }\n  }\n}',
     ];
     let at = -1;
     for (const line of lines) {
@@ -1463,7 +1500,12 @@ describe('applyRegistry (issue 12)', () => {
       expect(next).toBeGreaterThan(at);
       at = next;
     }
-    // Access denied (UCPD), a security refusal, an invalid value: permanent; anything else may pass next time.
+    // Access denied (UCPD), a security refusal, an invalid value: permanent; anything else may pass next
+    // time. Judged on the cause: PowerShell wraps what RegistryKey.SetValue throws in a
+    // MethodInvocationException (an ExtendedTypeSystemException), which -is would not see through.
+    expect(s).toContain(
+      'function Get-Cause($Exception) {\n  while (($Exception -is [System.Management.Automation.ExtendedTypeSystemException] -or $Exception -is [System.Reflection.TargetInvocationException]) -and $Exception.InnerException) { $Exception = $Exception.InnerException }\n  $Exception\n}',
+    );
     expect(s).toContain(
       'function Test-Permanent($Exception) {\n  $Exception -is [System.UnauthorizedAccessException] -or $Exception -is [System.Security.SecurityException] -or $Exception -is [System.ArgumentException]\n}',
     );
@@ -1544,7 +1586,9 @@ describe('tweakRecords and restoreTweakRecords (issue 12)', () => {
     ]);
     expect(calls[0]!.opts?.timeoutMs).toBe(600_000);
     const s = script();
-    expect(JSON.parse(literalAfter(s, '$keys = @(ConvertFrom-Json ', ')\n'))).toEqual(keys);
+    expect(stdinJson(calls[0]!.opts?.stdin)).toEqual(keys);
+    expect(s).toContain('\n$keys = @((ConvertFrom-Json $batch))\n');
+    expect(s).not.toContain("O'Brien");
     expect(literalAfter(s, '$undoPath = ')).toBe('SOFTWARE\\Drydock\\TweakUndo');
     expect(occurrences(s, 'Use-DefaultUserHive {')).toBe(1);
     const lines = [
@@ -1561,7 +1605,7 @@ describe('tweakRecords and restoreTweakRecords (issue 12)', () => {
       `'default' { Set-State $users "$mountName\\$subKey" $name $state }`,
       `default { Use-UserHive $property.Name { param($at) Set-State $users "$at\\$subKey" $name $state } }`,
       'try { $undo.DeleteValue($recordKey, $false) } finally { $undo.Close() }',
-      '} catch {\n      [pscustomobject]@{ key = $recordKey; error = $_.Exception.Message }',
+      '} catch {\n      [pscustomobject]@{ key = $recordKey; error = (Get-Cause $_.Exception).Message }',
     ];
     let at = -1;
     for (const line of lines) {
