@@ -73,6 +73,8 @@ const ANSWERS: { [K in StepKind]?: TaskResult<K> } = {
   [StepKind.Preflight]: { checks: [] },
   [StepKind.Winget]: { exitCode: 0, outcome: 'installed' },
   [StepKind.Validate]: { items: [{ item: 'app', pass: true, detail: 'installed' }] },
+  // The boot the machine restarts from; the new one arrives as the bootIdChanged signal.
+  [StepKind.Reboot]: { bootId: 'boot-1' },
 };
 
 /** A gate a fake waits at until the test opens it. */
@@ -132,11 +134,12 @@ class FakeRun {
       },
       dispatchAgentTask: async (task) => {
         if (task.kind === StepKind.Reboot) {
-          // The agent answers with the boot it restarts from; the new boot arrives as a signal.
           this.reboots.push((task.payload as { reason?: string }).reason ?? '');
           this.dispatched.push('reboot');
           this.rebootFirst = false;
-          return { bootId: 'boot-1' } satisfies TaskResult<StepKind.Reboot>;
+          const restarting = ANSWERS[task.kind];
+          if (!restarting) throw new Error('the fake has no answer for a restart');
+          return restarting;
         }
         const key = PLAN.find((s) => s.kind === task.kind)!.key;
         this.dispatched.push(key);
