@@ -65,11 +65,15 @@ const answer = (script: string): PsResult => {
   return json({ exitCode: 0, output: '', changed: true, bootCount: 1, uptimeSeconds: 1 });
 };
 
+/** Scripts recorded by platforms a case made itself (a constructor option under test). */
+let recorded: { script: string }[][] = [];
+
 async function scriptsOf(drive: (p: WindowsPlatform) => Promise<unknown>): Promise<string[]> {
   const { run, calls } = fakeRunner(answer);
   const platform = new WindowsPlatform({ run });
+  recorded = [];
   await drive(platform).catch(() => undefined);
-  return calls.map((c) => wrapScript(c.script));
+  return [...calls, ...recorded.flat()].map((c) => wrapScript(c.script));
 }
 
 const PIN = 'ab'.repeat(32);
@@ -153,6 +157,38 @@ const cases: [string, (p: WindowsPlatform) => Promise<unknown>][] = [
     },
   ],
   [
+    'BitLocker: the volume, the escrowed recovery password, protectors, encryption (issue 16)',
+    async (p) => {
+      for (const mountPoint of ['C:', "D:'; calc; '"]) {
+        await p.bitlockerVolume(mountPoint);
+        // Answered with JSON this runner does not give: the script is recorded, the answer refused.
+        await p
+          .addRecoveryPasswordProtector(mountPoint, '111111-222222-333333-444444-555555-666666-777777-888888')
+          .catch(() => undefined);
+        await p.removeKeyProtector(mountPoint, '{0B3C1A2D-1111-4222-8333-944445555666}');
+        for (const encryptionMethod of ['XtsAes128', 'XtsAes256'] as const)
+          for (const usedSpaceOnly of [true, false])
+            await p.enableBitLockerTpm(mountPoint, { encryptionMethod, usedSpaceOnly });
+      }
+    },
+  ],
+  ...[...hostile, "D:\\Drydock's $(x)\\dl"].map((dir): [string, (p: WindowsPlatform) => Promise<unknown>] => [
+    `the downloads directory ${JSON.stringify(dir)}`,
+    async () => {
+      // Its own platform: the directory is a constructor option. The download itself never starts
+      // (the signal is aborted); the directory script runs first.
+      const { run, calls } = fakeRunner(answer);
+      recorded.push(calls);
+      const downloadsDir = `C:\\ProgramData\\${dir.replace(/[\r\n\0]/g, ' ')}`;
+      const platform = new WindowsPlatform({ run, downloadsDir });
+      const aborted = new AbortController();
+      aborted.abort(new Error('not downloading in a grammar test'));
+      await platform
+        .download('https://downloads.example.com/setup.exe', aborted.signal)
+        .catch(() => undefined);
+    },
+  ]),
+  [
     'protected secrets',
     async (p) => {
       await p.saveProtected('agent-key', 'x');
@@ -207,6 +243,24 @@ describe('every generated PowerShell script parses with a real PowerShell gramma
   it('finds a broken script (the check can fail)', () => {
     expect(parseProblems("if ($a { 'x' }")).not.toEqual([]);
     expect(parseProblems("$x = 'unterminated")).not.toEqual([]);
+  });
+
+  it('drives what it names: the BitLocker scripts and the downloads directory script are among those parsed', async () => {
+    const byName = (prefix: string) => cases.filter(([name]) => name.startsWith(prefix));
+    const bitlocker = (await scriptsOf(byName('BitLocker')[0]![1])).join('\n');
+    for (const part of [
+      'Get-BitLockerVolume',
+      'ProtectKeyWithNumericalPassword',
+      'Remove-BitLockerKeyProtector',
+      'Enable-BitLocker',
+    ])
+      expect(bitlocker).toContain(part);
+    const dirs = byName('the downloads directory');
+    expect(dirs).toHaveLength(hostile.length + 1);
+    for (const [, drive] of dirs)
+      expect((await scriptsOf(drive)).join('\n')).toContain(
+        '[System.IO.Directory]::CreateDirectory($dir, $security)',
+      );
   });
 
   it.each(cases)('%s', async (_name, drive) => {

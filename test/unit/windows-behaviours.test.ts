@@ -87,6 +87,23 @@ describe('winget as SYSTEM', () => {
     );
   });
 
+  it('fails permanently with winget older than 1.4 (no --disable-interactivity), and passes from 1.4 on', async () => {
+    const old = hosts();
+    old.mutate((s) => {
+      s.winget.appInstaller = '1.18.2691.0';
+      s.winget.version = '1.3.2691';
+    });
+    const error = await rejection(run(old, StepKind.WingetReady, {}));
+    expect(error).toMatchObject({ type: 'WingetUnavailable', retryable: false });
+    expect((error as Error).message).toMatch(/winget 1\.3\.2691 is older than 1\.4/);
+    // Compared as numbers: 1.10 is newer than 1.4.
+    for (const version of ['1.4.10173', '1.10.340']) {
+      const recent = hosts();
+      recent.mutate((s) => void (s.winget.version = version));
+      await expect(run(recent, StepKind.WingetReady, {})).resolves.toMatchObject({ version });
+    }
+  });
+
   it('asks for the restart an install left pending although winget exited 0 (winget 1.7+)', async () => {
     const host = hosts();
     host.mutate((s) => void (s.simulation.wingetSilentRebootIds = ['Contoso.Vpn']));

@@ -6,12 +6,18 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { WifiNetworkSpec } from '../../agent/platform/platform';
 import type { PsResult } from '../../agent/platform/windows/powershell';
-import { PowerShellError } from '../../agent/platform/windows/powershell';
+import { encodeCommand, PowerShellError, wrapScript } from '../../agent/platform/windows/powershell';
+import { XMLValidator } from 'fast-xml-parser';
 import {
   parseRegistryPath,
   parseWingetListVersion,
+  PENDING_REBOOT,
   registryWriteScript,
+  TWEAK_RECORDS,
+  TWEAK_RECORDS_SUBKEY,
+  WIFI_ADAPTER,
   windowsCommandLine,
+  WINGET_READY,
   wlanProfileXml,
 } from '../../agent/platform/windows/provisioning-scripts';
 import {
@@ -20,7 +26,10 @@ import {
   WindowsPlatform,
 } from '../../agent/platform/windows/windows-platform';
 import { WingetCode } from '../../agent/steps/winget-codes';
+import { buildPlan } from '../../infra/provisioning/plan';
+import { standardProfile } from '../../infra/provisioning/profile';
 import { tweakCatalogue } from '../../infra/provisioning/tweaks';
+import { StepKind } from '../../infra/wire/agent-steps';
 import { fakeRunner, json, ok } from '../helpers/powershell';
 import { rejection } from '../helpers/rejection';
 
@@ -38,9 +47,10 @@ const QUOTES = new Set(["'", '\u2018', '\u2019', '\u201A', '\u201B']);
 
 /**
  * The value of the single-quoted literal assigned by `prefix` (e.g. "$name = "), checking that
- * the literal ends exactly where the line does: nothing of the value leaked into the script.
+ * the literal ends exactly where the line does (or where `then` follows): nothing of the value
+ * leaked into the script.
  */
-function literalAfter(script: string, prefix: string): string {
+function literalAfter(script: string, prefix: string, then = '\n'): string {
   const start = script.indexOf(prefix);
   expect(start).toBeGreaterThanOrEqual(0);
   let i = start + prefix.length;
@@ -57,7 +67,8 @@ function literalAfter(script: string, prefix: string): string {
     }
   }
   expect(i).toBeLessThan(script.length);
-  expect(['\n', undefined]).toContain(script[i + 1]);
+  if (then === '\n') expect(['\n', undefined]).toContain(script[i + 1]);
+  else expect(script.slice(i + 1, i + 1 + then.length)).toBe(then);
   return value;
 }
 
@@ -1129,5 +1140,659 @@ describe('BitLocker (issue 16)', () => {
     expect(calls[1]!.script).toBe(
       "Remove-BitLockerKeyProtector -MountPoint 'C:' -KeyProtectorId '{0B3C1A2D-1111-4222-8333-944445555666}' -ErrorAction Stop | Out-Null",
     );
+  });
+});
+
+// --- Issue 12: the scripts behind the Standard profile on real Windows, pinned line by line ---
+
+/** The script inside runPowerShellJson's wrapper (which converts its output to JSON). */
+function jsonBody(script: string): string {
+  const head = '$json = & {\n';
+  const tail = '\n} | ConvertTo-Json -Depth 6 -Compress\n';
+  expect(script.startsWith(head)).toBe(true);
+  return script.slice(head.length, script.lastIndexOf(tail));
+}
+
+/** The JSON a registry batch reads on stdin (base64 of UTF-8). */
+function stdinJson(stdin: string | undefined): unknown {
+  expect(stdin).toMatch(/^[A-Za-z0-9+/]+={0,2}$/);
+  return JSON.parse(Buffer.from(stdin!, 'base64').toString('utf8'));
+}
+
+/** How often `part` occurs in `text`. */
+const occurrences = (text: string, part: string) => text.split(part).length - 1;
+
+describe('pendingReboot (issue 12)', () => {
+  it("reads Windows' four pending-restart indicators from the 64-bit registry, changing nothing", async () => {
+    const { platform, script } = platformWith(() =>
+      json(['CBS RebootPending', 'PendingFileRenameOperations']),
+    );
+    await expect(platform.pendingReboot()).resolves.toEqual([
+      'CBS RebootPending',
+      'PendingFileRenameOperations',
+    ]);
+    for (const line of [
+      String.raw`$machine = [Microsoft.Win32.RegistryKey]::OpenBaseKey('LocalMachine', 'Registry64')`,
+      String.raw`function Test-Key([string]$Path) { $key = $machine.OpenSubKey($Path); if ($key) { $key.Close(); $true } else { $false } }`,
+      // Component Based Servicing: a key that exists while servicing waits for a restart.
+      String.raw`if (Test-Key 'SOFTWARE\Microsoft\Windows\CurrentVersion\Component Based Servicing\RebootPending') { $reasons.Add('CBS RebootPending') }`,
+      // Windows Update's agent: a key that exists while an update waits for a restart.
+      String.raw`if (Test-Key 'SOFTWARE\Microsoft\Windows\CurrentVersion\WindowsUpdate\Auto Update\RebootRequired') { $reasons.Add('Windows Update RebootRequired') }`,
+      // MoveFileEx(MOVEFILE_DELAY_UNTIL_REBOOT), which MSI uses for files in use: a REG_MULTI_SZ with entries.
+      String.raw`$session = $machine.OpenSubKey('SYSTEM\CurrentControlSet\Control\Session Manager')`,
+      String.raw`try { if (@($session.GetValue('PendingFileRenameOperations', $null) | Where-Object { $_ }).Count -gt 0) { $reasons.Add('PendingFileRenameOperations') } }`,
+      // A rename waits for the restart: the next boot's name differs from the one in effect.
+      String.raw`$names = $machine.OpenSubKey('SYSTEM\CurrentControlSet\Control\ComputerName')`,
+      String.raw`$active = $names.OpenSubKey('ActiveComputerName').GetValue('ComputerName')`,
+      String.raw`$next = $names.OpenSubKey('ComputerName').GetValue('ComputerName')`,
+      String.raw`if ($active -ne $next) { $reasons.Add('computer name change') }`,
+      ',$reasons.ToArray()',
+    ])
+      expect(script()).toContain(line);
+    expect(jsonBody(script())).toBe(PENDING_REBOOT);
+    for (const write of [
+      'SetValue',
+      'CreateSubKey',
+      'DeleteValue',
+      'OpenSubKey($Path, $true)',
+      'Get-ItemProperty',
+    ])
+      expect(script()).not.toContain(write);
+  });
+
+  it('answers no indicators as an empty list, one as a list, and drops anything but text', async () => {
+    await expect(platformWith(() => json([])).platform.pendingReboot()).resolves.toEqual([]);
+    await expect(platformWith(() => json(null)).platform.pendingReboot()).resolves.toEqual([]);
+    await expect(platformWith(() => json('CBS RebootPending')).platform.pendingReboot()).resolves.toEqual([
+      'CBS RebootPending',
+    ]);
+    await expect(
+      platformWith(() => json(['computer name change', 3, null])).platform.pendingReboot(),
+    ).resolves.toEqual(['computer name change']);
+  });
+});
+
+describe('wingetReady (issue 12)', () => {
+  it('finds winget by path, runs `winget --version` with VCLibs on its PATH, and wants 1.4 or later', async () => {
+    const { platform, calls, script } = platformWith(() =>
+      json({
+        ok: true,
+        path: 'C:\\Program Files\\WindowsApps\\x\\winget.exe',
+        version: '1.7.10861',
+        runtime: 'VCLibs framework folder on PATH',
+      }),
+    );
+    await expect(platform.wingetReady()).resolves.toEqual({
+      ok: true,
+      path: 'C:\\Program Files\\WindowsApps\\x\\winget.exe',
+      version: '1.7.10861',
+      runtime: 'VCLibs framework folder on PATH',
+    });
+    expect(jsonBody(script())).toBe(WINGET_READY);
+    for (const line of [
+      // LTSC (no App Installer) or an unsigned winget.exe: Get-Winget throws, readiness says why.
+      'try { $winget = Get-Winget } catch { return [pscustomobject]@{ ok = $false; reason = $_.Exception.Message } }',
+      "if (-not $package) { throw 'winget is not available: App Installer (Microsoft.DesktopAppInstaller) is not installed for the machine (LTSC editions have none)' }",
+      'if (-not (Test-Path -LiteralPath $exe -PathType Leaf)) { throw "winget is not available: $exe is missing" }',
+      "$result = Invoke-Native $winget.path '--version' ([System.Text.UTF8Encoding]::new($false)) $winget.runtimePath",
+      String.raw`if ($result.exitCode -ne 0 -or $text -notmatch '^v?(\d+)\.(\d+)') {`,
+      // Compared as numbers: 1.10 is newer than 1.4.
+      'if ([int]$Matches[1] -lt 1 -or ([int]$Matches[1] -eq 1 -and [int]$Matches[2] -lt 4)) {',
+      'return [pscustomobject]@{ ok = $false; reason = "winget $text is older than 1.4 (no --disable-interactivity): update App Installer" }',
+      "runtime = if ($winget.runtimePath) { 'VCLibs framework folder on PATH' } else { 'VC++ runtime (system-wide)' }",
+    ])
+      expect(script()).toContain(line);
+    expect(script()).not.toContain('Get-Command');
+    expect(calls[0]!.opts?.timeoutMs).toBe(300_000);
+  });
+
+  it.each([
+    ['v1.3.2691\r\n', false],
+    ['v1.4.10173', true],
+    ['v1.7.10861', true],
+    ['v1.10.340', true],
+    ['v2.0.1', true],
+    ['v0.9.1', false],
+    ['', false],
+  ])('reads `winget --version` %j as 1.4 or later: %s', (output, recent) => {
+    // The script's own pattern and comparison, applied as PowerShell applies them.
+    const pattern = /\$text -notmatch '([^']+)'/.exec(WINGET_READY)![1]!;
+    const match = new RegExp(pattern).exec(output.trim());
+    const ok = match !== null && !(Number(match[1]) < 1 || (Number(match[1]) === 1 && Number(match[2]) < 4));
+    expect(ok).toBe(recent);
+  });
+
+  it('passes the reason on when winget cannot work (LTSC, too old, no runtime), and a default without one', async () => {
+    const reason = 'winget v1.3.2691 is older than 1.4 (no --disable-interactivity): update App Installer';
+    await expect(platformWith(() => json({ ok: false, reason })).platform.wingetReady()).resolves.toEqual({
+      ok: false,
+      reason,
+    });
+    await expect(platformWith(() => json({ ok: false })).platform.wingetReady()).resolves.toEqual({
+      ok: false,
+      reason: 'winget is not available',
+    });
+    await expect(
+      platformWith(() => json({ ok: true, version: '1.7', runtime: 'x' })).platform.wingetReady(),
+    ).rejects.toThrow('Windows reported no winget path');
+  });
+});
+
+describe('applyTweakAction (issue 12)', () => {
+  it('restore-point: turns System Restore on for the system drive, then Checkpoint-Computer', async () => {
+    const { platform, calls, script } = platformWith(() => json({ changed: true }));
+    await expect(platform.applyTweakAction('restore-point', 'create-restore-point')).resolves.toBe(true);
+    expect(literalAfter(script(), '$description = ')).toBe('Drydock: before tweaks (create-restore-point)');
+    expect(script()).toContain(
+      `try { Enable-ComputerRestore -Drive ($env:SystemDrive + '\\') } catch { throw "System Restore cannot be turned on: $($_.Exception.Message)" }`,
+    );
+    // MODIFY_SETTINGS (12): SystemRestore.CreateRestorePoint's type for changed settings.
+    expect(script()).toContain(
+      '\nCheckpoint-Computer -Description $description -RestorePointType MODIFY_SETTINGS\n',
+    );
+    expect(script()).not.toContain('powercfg');
+    expect(calls[0]!.opts?.timeoutMs).toBe(600_000);
+  });
+
+  it('restore-point: a hostile tweak name stays in the literal, and the description is at most 200 characters', async () => {
+    const { platform, script } = platformWith(() => json({ changed: true }));
+    await platform.applyTweakAction('restore-point', "x'); Remove-Item C:\\ -Recurse; ('");
+    expect(literalAfter(script(), '$description = ')).toBe(
+      "Drydock: before tweaks (x'); Remove-Item C:\\ -Recurse; (')",
+    );
+    await platform.applyTweakAction('restore-point', 'y'.repeat(300));
+    expect(literalAfter(script(1), '$description = ')).toHaveLength(200);
+  });
+
+  it('hibernation-off: records that hibernation was on, once, then `powercfg /hibernate off`', async () => {
+    const { platform, script } = platformWith(() => json({ changed: true }));
+    await expect(platform.applyTweakAction('hibernation-off', 'disable-hibernation')).resolves.toBe(true);
+    const s = script();
+    expect(literalAfter(s, '$tweak = ')).toBe('disable-hibernation');
+    expect(literalAfter(s, '$undoPath = ')).toBe('SOFTWARE\\Drydock\\TweakUndo');
+    expect(TWEAK_RECORDS_SUBKEY).toBe('SOFTWARE\\Drydock\\TweakUndo');
+    const lines = [
+      "$power = $machine.OpenSubKey('SYSTEM\\CurrentControlSet\\Control\\Power')",
+      "$enabled = $power -and [int]$power.GetValue('HibernateEnabled', 0) -ne 0",
+      'if (-not $enabled) { return [pscustomobject]@{ changed = $false } }',
+      '$undo = $machine.CreateSubKey($undoPath)',
+      "if ($undo.GetValueNames() -notcontains 'action:hibernation-off') {",
+      "$record = [pscustomobject]@{ key = 'action:hibernation-off'; tweak = $tweak; before = [pscustomobject]@{ hibernation = $true } }",
+      "$undo.SetValue('action:hibernation-off', (ConvertTo-Json -InputObject $record -Compress), 'String')",
+      "$result = Invoke-Native (Join-Path $env:SystemRoot 'System32\\powercfg.exe') '/hibernate off'",
+      'if ($result.exitCode -ne 0) { throw "powercfg /hibernate off failed: $(Get-FirstLine $result.output)" }',
+    ];
+    // In this order: nothing is switched off before what it was is on record.
+    let at = -1;
+    for (const line of lines) {
+      const next = s.indexOf(line);
+      expect(next).toBeGreaterThan(at);
+      at = next;
+    }
+    // Not the registry value alone: powercfg removes hiberfil.sys and takes effect at once.
+    expect(s).not.toMatch(/SetValue\('HibernateEnabled'/);
+    expect(s).not.toContain('Checkpoint-Computer');
+  });
+
+  it('answers false when nothing changed, and refuses an unknown action without running anything', async () => {
+    await expect(
+      platformWith(() => json({ changed: false })).platform.applyTweakAction('hibernation-off', 't'),
+    ).resolves.toBe(false);
+    const { platform, calls } = platformWith();
+    await expect(platform.applyTweakAction('format-disk' as 'restore-point', 't')).rejects.toThrow(
+      'unknown tweak action',
+    );
+    expect(calls).toHaveLength(0);
+  });
+});
+
+describe('applyRegistry (issue 12)', () => {
+  const items = [
+    {
+      path: 'HKLM:\\SOFTWARE\\Policies\\Microsoft\\Dsh',
+      name: 'AllowNewsAndInterests',
+      type: 'DWord',
+      value: 0,
+      tweak: 'disable-widgets',
+    },
+    {
+      path: 'HKCU:\\Software\\Microsoft\\Windows\\CurrentVersion\\Explorer\\Advanced',
+      name: 'HideFileExt',
+      type: 'DWord',
+      value: 0xffffffff,
+      tweak: 'show-extensions',
+    },
+    {
+      path: 'HKCU:\\Control Panel\\Desktop',
+      name: 'MenuShowDelay',
+      type: 'String',
+      value: "2'0",
+      tweak: "menu'delay",
+    },
+    {
+      path: 'HKU:\\.DEFAULT\\Control Panel\\Keyboard',
+      name: 'InitialKeyboardIndicators',
+      type: 'String',
+      value: 2,
+      tweak: 'numlock',
+    },
+  ] as const;
+
+  it('sends every value in one script as data, the default user hive mounted once for the whole step', async () => {
+    const { platform, calls, script } = platformWith(() => json([]));
+    await platform.applyRegistry(items.map((i) => ({ ...i })));
+    expect(calls).toHaveLength(1);
+    expect(calls[0]!.opts?.timeoutMs).toBe(300_000);
+    const batch = stdinJson(calls[0]!.opts?.stdin);
+    expect(batch).toEqual([
+      {
+        i: 0,
+        hive: 'HKLM',
+        subKey: 'SOFTWARE\\Policies\\Microsoft\\Dsh',
+        path: items[0].path,
+        name: 'AllowNewsAndInterests',
+        kind: 'DWord',
+        data: 0,
+        tweak: 'disable-widgets',
+      },
+      // As the Int32 .NET's SetValue(…, DWord) takes.
+      {
+        i: 1,
+        hive: 'HKCU',
+        subKey: 'Software\\Microsoft\\Windows\\CurrentVersion\\Explorer\\Advanced',
+        path: items[1].path,
+        name: 'HideFileExt',
+        kind: 'DWord',
+        data: -1,
+        tweak: 'show-extensions',
+      },
+      {
+        i: 2,
+        hive: 'HKCU',
+        subKey: 'Control Panel\\Desktop',
+        path: items[2].path,
+        name: 'MenuShowDelay',
+        kind: 'String',
+        data: "2'0",
+        tweak: "menu'delay",
+      },
+      {
+        i: 3,
+        hive: 'HKU',
+        subKey: '.DEFAULT\\Control Panel\\Keyboard',
+        path: items[3].path,
+        name: 'InitialKeyboardIndicators',
+        kind: 'String',
+        data: '2',
+        tweak: 'numlock',
+      },
+    ]);
+    expect(literalAfter(script(), '$undoPath = ')).toBe('SOFTWARE\\Drydock\\TweakUndo');
+    // One reg.exe load (inside Use-DefaultUserHive) and one call of it: once per step, not per value.
+    expect(occurrences(script(), 'Invoke-Native $reg "load ')).toBe(1);
+    expect(occurrences(script(), 'Use-DefaultUserHive {')).toBe(1);
+    expect(script()).toContain('Use-DefaultUserHive { param($mountName)\nforeach ($item in $items) {');
+    // HKCU lands in the default user profile and every loaded user hive; HKU as it is.
+    expect(script()).toContain(
+      `$list = @([pscustomobject]@{ target = 'default'; root = $users; path = "$MountName\\$SubKey" })`,
+    );
+    expect(script()).toContain(
+      `foreach ($sid in Get-UserHives) { $list += [pscustomobject]@{ target = $sid; root = $users; path = "$sid\\$SubKey" } }`,
+    );
+    expect(script()).toContain(
+      `if ($Hive -eq 'HKU') { return ,@([pscustomobject]@{ target = 'HKU'; root = $users; path = $SubKey }) }`,
+    );
+  });
+
+  it('reads its data from stdin, enumerated as Windows PowerShell 5.1 needs, so any profile fits a command line', async () => {
+    const { platform, calls, script } = platformWith(() => json([]));
+    const standard = buildPlan(standardProfile, { hostname: 'PC-001' }).flatMap((step) =>
+      step.kind === StepKind.Tweaks ? step.payload.tweaks : [],
+    );
+    const all = [...standard, ...tweakCatalogue].flatMap((t) =>
+      t.registry.map((r) => ({ ...r, tweak: t.id })),
+    );
+    await platform.applyRegistry(all);
+    await platform.readRegistry(all);
+    await platform.restoreTweakRecords(all.map((r) => `registry:${r.path}\\${r.name}`));
+    for (const [i, variable] of [
+      [0, '$items'],
+      [1, '$items'],
+      [2, '$keys'],
+    ] as const) {
+      // 5.1's ConvertFrom-Json writes an array as one object: @(ConvertFrom-Json …) would hold one item, the array.
+      expect(script(i)).toContain(
+        `$batch = [System.Text.Encoding]::UTF8.GetString([Convert]::FromBase64String([Console]::In.ReadToEnd()))\n${variable} = @((ConvertFrom-Json $batch))\n`,
+      );
+      expect(script(i)).not.toContain('@(ConvertFrom-Json');
+      expect((stdinJson(calls[i]!.opts?.stdin) as unknown[]).length).toBe(all.length);
+      // CreateProcess takes 32,767 characters; runPowerShell refuses more than 30,000 of encoded script.
+      expect(encodeCommand(wrapScript(script(i))).length).toBeLessThan(30_000);
+      for (const value of all) expect(script(i)).not.toContain(value.path);
+    }
+  });
+
+  it('records what each target had under TweakUndo (once) before it writes, and catches each value on its own', async () => {
+    const { platform, script } = platformWith(() => json([]));
+    await platform.applyRegistry(items.map((i) => ({ ...i })));
+    const s = script();
+    const body = s.slice(s.indexOf('foreach ($item in $items) {'));
+    const lines = [
+      'foreach ($item in $items) {\n  try {',
+      '$targets = Get-Targets $item.hive $item.subKey $mountName',
+      '$state = Get-State $t.root $t.path $item.name',
+      '$before[$t.target] = $state',
+      // Case-sensitive: PowerShell's -ne would take 'Dark' for 'dark' and leave it.
+      'if ($null -eq $state -or $state.kind -ne $item.kind -or "$($state.value)" -cne "$($item.data)") { $differs = $true }',
+      'if (-not $differs) { [pscustomobject]@{ i = $item.i; changed = $false }; continue }',
+      "$recordName = 'registry:' + $item.path + '\\' + $item.name",
+      '$undo = $machine.CreateSubKey($undoPath)',
+      'if ($undo.GetValueNames() -notcontains $recordName) {',
+      '$record = [pscustomobject]@{ key = $recordName; tweak = $item.tweak; before = [pscustomobject]$before }',
+      "$undo.SetValue($recordName, (ConvertTo-Json -InputObject $record -Compress -Depth 5), 'String')",
+      'foreach ($t in $targets) { Set-State $t.root $t.path $item.name ([pscustomobject]@{ kind = $item.kind; value = $item.data }) }',
+      '[pscustomobject]@{ i = $item.i; changed = $true }',
+      '} catch {\n    $cause = Get-Cause $_.Exception\n    [pscustomobject]@{ i = $item.i; changed = $false; error = $cause.Message; permanent = (Test-Permanent $cause) }\n  }\n}',
+    ];
+    let at = -1;
+    for (const line of lines) {
+      const next = body.indexOf(line);
+      expect(next).toBeGreaterThan(at);
+      at = next;
+    }
+    // Access denied (UCPD), a security refusal, an invalid value: permanent; anything else may pass next
+    // time. Judged on the cause: PowerShell wraps what RegistryKey.SetValue throws in a
+    // MethodInvocationException (an ExtendedTypeSystemException), which -is would not see through.
+    expect(s).toContain(
+      'function Get-Cause($Exception) {\n  while (($Exception -is [System.Management.Automation.ExtendedTypeSystemException] -or $Exception -is [System.Reflection.TargetInvocationException]) -and $Exception.InnerException) { $Exception = $Exception.InnerException }\n  $Exception\n}',
+    );
+    expect(s).toContain(
+      'function Test-Permanent($Exception) {\n  $Exception -is [System.UnauthorizedAccessException] -or $Exception -is [System.Security.SecurityException] -or $Exception -is [System.ArgumentException]\n}',
+    );
+    // The 64-bit view, values as they are (not expanded), Binary as base64 so a record can put it back.
+    expect(s).toContain(
+      "$machine = [Microsoft.Win32.RegistryKey]::OpenBaseKey('LocalMachine', 'Registry64')",
+    );
+    expect(s).toContain("$value = $key.GetValue($Name, $null, 'DoNotExpandEnvironmentNames')");
+    expect(s).toContain("if ($kind -eq 'Binary') { $value = [Convert]::ToBase64String([byte[]]$value) }");
+  });
+
+  it('mounts no hive for HKLM values alone', async () => {
+    const { platform, script } = platformWith(() => json({ i: 0, changed: true }));
+    await expect(platform.applyRegistry([{ ...items[0] }])).resolves.toEqual([{ changed: true }]);
+    expect(occurrences(script(), 'Use-DefaultUserHive {')).toBe(0);
+    expect(script()).toContain('$mountName = $null\n& {\nforeach ($item in $items) {');
+  });
+
+  it('answers per value: changed, unchanged, a permanent or transient failure, and no answer at all', async () => {
+    const { platform } = platformWith(() =>
+      json([
+        { i: 0, changed: true },
+        { i: 1, changed: false },
+        { i: 2, changed: false, error: 'Zugriff verweigert', permanent: true },
+      ]),
+    );
+    await expect(platform.applyRegistry(items.map((i) => ({ ...i })))).resolves.toEqual([
+      { changed: true },
+      { changed: false },
+      { changed: false, error: { message: 'Zugriff verweigert', permanent: true } },
+      { changed: false, error: { message: 'no answer for this value', permanent: false } },
+    ]);
+    const empty = platformWith();
+    await expect(empty.platform.applyRegistry([])).resolves.toEqual([]);
+    expect(empty.calls).toHaveLength(0);
+  });
+
+  it('refuses a path or value it cannot write before running anything', async () => {
+    const { platform, calls } = platformWith();
+    await expect(
+      platform.applyRegistry([{ ...items[0] }, { ...items[1], path: 'HKCR:\\x' }]),
+    ).rejects.toThrow(/invalid registry path/);
+    await expect(platform.applyRegistry([{ ...items[0], value: 2 ** 32 }])).rejects.toThrow(/DWord value/);
+    expect(calls).toHaveLength(0);
+  });
+});
+
+describe('tweakRecords and restoreTweakRecords (issue 12)', () => {
+  it('reads every record under HKLM\\SOFTWARE\\Drydock\\TweakUndo read-only, keeping only well-formed ones', async () => {
+    const good = { key: 'registry:HKCU:\\Software\\X\\v', tweak: 't', before: { default: null } };
+    const action = { key: 'action:hibernation-off', tweak: 'h', before: { hibernation: true } };
+    const { platform, script } = platformWith(() =>
+      json([JSON.stringify(good), 'not json', JSON.stringify({ key: 'k' }), JSON.stringify(action)]),
+    );
+    await expect(platform.tweakRecords()).resolves.toEqual([good, action]);
+    expect(jsonBody(script())).toBe(TWEAK_RECORDS);
+    expect(literalAfter(script(), '$undoPath = ')).toBe('SOFTWARE\\Drydock\\TweakUndo');
+    expect(script()).toContain(
+      "$undo = [Microsoft.Win32.RegistryKey]::OpenBaseKey('LocalMachine', 'Registry64').OpenSubKey($undoPath)",
+    );
+    expect(script()).toContain(
+      'try { foreach ($name in $undo.GetValueNames()) { $texts.Add([string]$undo.GetValue($name)) } } finally { $undo.Close() }',
+    );
+    expect(script()).toContain(',$texts.ToArray()');
+    for (const write of ['SetValue', 'DeleteValue', 'CreateSubKey']) expect(script()).not.toContain(write);
+    await expect(platformWith(() => json(JSON.stringify(action))).platform.tweakRecords()).resolves.toEqual([
+      action,
+    ]);
+    await expect(platformWith(() => json(null)).platform.tweakRecords()).resolves.toEqual([]);
+  });
+
+  it('puts each record back in its own try, then deletes it; a signed-out user is loaded and unloaded again', async () => {
+    const keys = ["registry:HKCU:\\Software\\O'Brien\\v", 'action:hibernation-off'];
+    const { platform, calls, script } = platformWith(() => json([{ key: keys[0] }]));
+    await expect(platform.restoreTweakRecords(keys)).resolves.toEqual([
+      { key: keys[0] },
+      { key: keys[1], error: 'no answer for this record' },
+    ]);
+    expect(calls[0]!.opts?.timeoutMs).toBe(600_000);
+    const s = script();
+    expect(stdinJson(calls[0]!.opts?.stdin)).toEqual(keys);
+    expect(s).toContain('\n$keys = @((ConvertFrom-Json $batch))\n');
+    expect(s).not.toContain("O'Brien");
+    expect(literalAfter(s, '$undoPath = ')).toBe('SOFTWARE\\Drydock\\TweakUndo');
+    expect(occurrences(s, 'Use-DefaultUserHive {')).toBe(1);
+    const lines = [
+      'foreach ($recordKey in $keys) {\n    try {',
+      '$undo = $machine.OpenSubKey($undoPath, $true)',
+      // Already restored (or never recorded): nothing to do, and no error.
+      'if (-not $undo -or $undo.GetValueNames() -notcontains $recordKey) {',
+      '$record = ConvertFrom-Json ([string]$undo.GetValue($recordKey))',
+      "if ($recordKey -eq 'action:hibernation-off') {\n        if ($record.before.hibernation) {",
+      "$result = Invoke-Native (Join-Path $env:SystemRoot 'System32\\powercfg.exe') '/hibernate on'",
+      "$subKey = $path -replace '^(Registry::)?[^\\\\]+\\\\', ''",
+      "'HKLM' { Set-State $machine $subKey $name $state }",
+      "'HKU' { Set-State $users $subKey $name $state }",
+      `'default' { Set-State $users "$mountName\\$subKey" $name $state }`,
+      `default { Use-UserHive $property.Name { param($at) Set-State $users "$at\\$subKey" $name $state } }`,
+      'try { $undo.DeleteValue($recordKey, $false) } finally { $undo.Close() }',
+      '} catch {\n      [pscustomobject]@{ key = $recordKey; error = (Get-Cause $_.Exception).Message }',
+    ];
+    let at = -1;
+    for (const line of lines) {
+      const next = s.indexOf(line);
+      expect(next).toBeGreaterThan(at);
+      at = next;
+    }
+    // A user not signed in now: their hive from the ProfileList, loaded for the moment and unloaded
+    // with retries (left loaded, the user would get a temporary profile at the next sign-in).
+    for (const line of [
+      'if ($users.GetSubKeyNames() -contains $Sid) { return (& $Action $Sid) }',
+      '$profileKey = $machine.OpenSubKey("SOFTWARE\\Microsoft\\Windows NT\\CurrentVersion\\ProfileList\\$Sid")',
+      "$dir = [Environment]::ExpandEnvironmentVariables([string]$profileKey.GetValue('ProfileImagePath'))",
+      `$load = Invoke-Native $reg "load ""HKU\\$userMount"" ""$(Join-Path $dir 'NTUSER.DAT')"""`,
+      `$unload = Invoke-Native $reg "unload ""HKU\\$userMount"""`,
+      'if ($attempt -eq 5) { throw "reg.exe could not unload the hive of $($Sid): $(Get-FirstLine $unload.output)" }',
+    ])
+      expect(s).toContain(line);
+    expect(s).not.toContain('[void](Invoke-Native $reg "unload');
+  });
+
+  it('passes on the error of a record it could not put back, and refuses keys it never writes', async () => {
+    const { platform, calls } = platformWith(() =>
+      json({ key: 'registry:HKLM:\\SOFTWARE\\X\\v', error: 'Access to the registry key is denied.' }),
+    );
+    await expect(platform.restoreTweakRecords(['registry:HKLM:\\SOFTWARE\\X\\v'])).resolves.toEqual([
+      { key: 'registry:HKLM:\\SOFTWARE\\X\\v', error: 'Access to the registry key is denied.' },
+    ]);
+    for (const bad of ['HKLM:\\SOFTWARE\\X\\v', 'file:C:\\x', `registry:${'x'.repeat(20_000)}`])
+      await expect(platform.restoreTweakRecords([bad])).rejects.toThrow('invalid tweak record key');
+    expect(calls).toHaveLength(1);
+  });
+});
+
+describe('Assert-TrustedPath (issue 12)', () => {
+  it('checks owner and ACL of every folder from the installer up to %ProgramData%, by SID', async () => {
+    const { platform, script } = platformWith(() => json({ exitCode: 0 }));
+    await platform.runInstaller('C:\\ProgramData\\Drydock\\downloads\\a.exe', [], PIN);
+    const s = script();
+    const start = s.indexOf('function Assert-TrustedPath([string]$Path) {');
+    expect(start).toBeGreaterThanOrEqual(0);
+    const body = s.slice(start, s.indexOf('\n}\n', start) + 3);
+    expect(body).toBe(String.raw`function Assert-TrustedPath([string]$Path) {
+  $trusted = 'S-1-5-18', 'S-1-5-32-544', 'S-1-5-80-956008885-3418522649-1831038044-1853292631-2271478464'
+  $root = [System.IO.Path]::GetFullPath($env:ProgramData).TrimEnd('\')
+  $full = [System.IO.Path]::GetFullPath($Path).TrimEnd('\')
+  if (-not $full.StartsWith($root + '\', [System.StringComparison]::OrdinalIgnoreCase)) { throw "$full is not under $root" }
+  $sidType = [System.Security.Principal.SecurityIdentifier]
+  $dir = $full
+  while ($dir.Length -gt $root.Length) {
+    $acl = [System.IO.Directory]::GetAccessControl($dir)
+    if ($trusted -notcontains $acl.GetOwner($sidType).Value) { throw "the folder $dir is not owned by SYSTEM or Administrators; refusing to run from it" }
+    foreach ($rule in $acl.GetAccessRules($true, $true, $sidType)) {
+      if ($rule.AccessControlType -ne 'Allow' -or $trusted -contains $rule.IdentityReference.Value) { continue }
+      if (($rule.PropagationFlags -band [System.Security.AccessControl.PropagationFlags]::InheritOnly) -ne 0) { continue }
+      if (([int]$rule.FileSystemRights -band 0xD0156) -ne 0) { throw "the folder $dir lets $($rule.IdentityReference.Value) change it; refusing to run from it" }
+    }
+    $dir = [System.IO.Path]::GetDirectoryName($dir)
+  }
+}
+`);
+    // The rights that let someone else change a folder or what is in it (FileSystemRights values).
+    const rights = {
+      WriteData: 0x2,
+      AppendData: 0x4,
+      WriteExtendedAttributes: 0x10,
+      DeleteSubdirectoriesAndFiles: 0x40,
+      WriteAttributes: 0x100,
+      Delete: 0x10000,
+      ChangePermissions: 0x40000,
+      TakeOwnership: 0x80000,
+    };
+    expect(Object.values(rights).reduce((a, b) => a | b)).toBe(0xd0156);
+    // Reading and listing are no threat: ReadData 0x1, ReadExtendedAttributes 0x8, Execute 0x20, ReadAttributes 0x80, ReadPermissions 0x20000, Synchronize 0x100000.
+    expect((0x1 | 0x8 | 0x20 | 0x80 | 0x20000 | 0x100000) & 0xd0156).toBe(0);
+    // Called on the installer's folder before the file is opened and hashed.
+    expect(s.indexOf('Assert-TrustedPath ([System.IO.Path]::GetDirectoryName($file))')).toBeLessThan(
+      s.indexOf("$stream = [System.IO.File]::Open($file, 'Open', 'Read', 'Read')"),
+    );
+  });
+
+  it('walks exactly the folders between the installer and %ProgramData% (the loop, run in TypeScript)', () => {
+    // The loop's own steps with Windows path rules: GetDirectoryName drops the last part.
+    const walk = (root: string, dir: string) => {
+      const seen: string[] = [];
+      if (!dir.toLowerCase().startsWith(`${root.toLowerCase()}\\`)) return null;
+      while (dir.length > root.length) {
+        seen.push(dir);
+        dir = path.win32.dirname(dir);
+      }
+      return seen;
+    };
+    expect(walk('C:\\ProgramData', 'C:\\ProgramData\\Drydock\\downloads')).toEqual([
+      'C:\\ProgramData\\Drydock\\downloads',
+      'C:\\ProgramData\\Drydock',
+    ]);
+    expect(walk('C:\\ProgramData', 'C:\\ProgramDataX\\downloads')).toBeNull();
+    expect(walk('C:\\ProgramData', 'D:\\Drydock\\downloads')).toBeNull();
+  });
+});
+
+describe('PEAP server pinning (issue 12)', () => {
+  const network = (radius: WifiNetworkSpec['radius']): WifiNetworkSpec => ({
+    ssid: 'Corp',
+    authentication: 'wpa2-enterprise',
+    autoConnect: true,
+    radius,
+  });
+
+  it('names the RADIUS servers and pins their roots by thumbprint, with no prompt to trust another', () => {
+    const xml = wlanProfileXml(
+      network({
+        serverNames: ['nps1.corp.example', '*.radius.corp.example'],
+        trustedRootCaThumbprints: ['A1B2C3D4E5F60718293A4B5C6D7E8F9001122334', '00'.repeat(20)],
+      }),
+    );
+    expect(XMLValidator.validate(xml)).toBe(true);
+    // MsPeapConnectionPropertiesV1: ServerValidation holds DisableUserPromptForServerValidation,
+    // ServerNames (";"-separated) and one TrustedRootCA per root (hex bytes separated by spaces).
+    expect(xml).toContain(`                  <ServerValidation>
+                    <DisableUserPromptForServerValidation>true</DisableUserPromptForServerValidation>
+                    <ServerNames>nps1.corp.example;*.radius.corp.example</ServerNames>
+                    <TrustedRootCA>a1 b2 c3 d4 e5 f6 07 18 29 3a 4b 5c 6d 7e 8f 90 01 12 23 34</TrustedRootCA>
+                    <TrustedRootCA>00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00</TrustedRootCA>
+                  </ServerValidation>
+`);
+    // MsPeapConnectionPropertiesV2: validate the server, and enforce the names.
+    expect(xml).toContain(
+      '<PerformServerValidation xmlns="http://www.microsoft.com/provisioning/MsPeapConnectionPropertiesV2">true</PerformServerValidation>',
+    );
+    expect(xml).toContain(
+      '<AcceptServerName xmlns="http://www.microsoft.com/provisioning/MsPeapConnectionPropertiesV2">true</AcceptServerName>',
+    );
+    expect(xml).not.toContain('>false</DisableUserPromptForServerValidation>');
+    expect(xml).not.toContain('<ServerNames></ServerNames>');
+  });
+
+  it.each([
+    [
+      { serverNames: [], trustedRootCaThumbprints: ['00'.repeat(20)] },
+      /RADIUS server names and root CA thumbprints/,
+    ],
+    [
+      { serverNames: ['nps.corp.example'], trustedRootCaThumbprints: [] },
+      /RADIUS server names and root CA thumbprints/,
+    ],
+    [
+      { serverNames: ['nps.corp.example</ServerNames><x>'], trustedRootCaThumbprints: ['00'.repeat(20)] },
+      /invalid RADIUS server name/,
+    ],
+    [
+      { serverNames: ['nps.corp.example;evil.example'], trustedRootCaThumbprints: ['00'.repeat(20)] },
+      /invalid RADIUS server name/,
+    ],
+    [
+      { serverNames: ['nps.corp.example'], trustedRootCaThumbprints: ['00'.repeat(32)] },
+      /SHA-1, 40 hex digits/,
+    ],
+    [
+      { serverNames: ['nps.corp.example'], trustedRootCaThumbprints: ['zz'.repeat(20)] },
+      /SHA-1, 40 hex digits/,
+    ],
+    [undefined, /RADIUS server names and root CA thumbprints/],
+  ])('refuses an enterprise network with %j', (radius, message) => {
+    expect(() => wlanProfileXml(network(radius))).toThrow(message);
+  });
+
+  it('an open network has no 802.1X part at all', () => {
+    const xml = wlanProfileXml({ ssid: 'Guest', authentication: 'open', autoConnect: false });
+    expect(XMLValidator.validate(xml)).toBe(true);
+    for (const absent of ['<OneX', 'ServerValidation', 'TrustedRootCA']) expect(xml).not.toContain(absent);
+  });
+});
+
+describe('wifiAdapterPresent (issue 12)', () => {
+  it('looks for a physical native 802.11 adapter, disabled ones included', async () => {
+    const { platform, script } = platformWith(() => json(true));
+    await expect(platform.wifiAdapterPresent()).resolves.toBe(true);
+    // NdisPhysicalMedium 9: NdisPhysicalMediumNative802_11.
+    expect(jsonBody(script())).toBe(
+      '@(Get-NetAdapter -Physical -IncludeHidden -ErrorAction SilentlyContinue | Where-Object { $_.NdisPhysicalMedium -eq 9 }).Count -gt 0',
+    );
+    expect(jsonBody(script())).toBe(WIFI_ADAPTER);
+    expect(script()).not.toContain('netsh');
+  });
+
+  it.each([false, null, 'true', 1])('answers false for %j', async (answer) => {
+    await expect(platformWith(() => json(answer)).platform.wifiAdapterPresent()).resolves.toBe(false);
   });
 });

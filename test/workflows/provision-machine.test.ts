@@ -11,8 +11,8 @@ import {
 } from '@temporalio/client';
 import { CancelledFailure } from '@temporalio/common';
 import { repoRoot } from '../../infra/config/env';
-import { StepKind, type TaskResult } from '../../infra/wire/agent-steps';
-import { stepFailure } from '../../workflows/machines/contracts';
+import { StepFailure, StepKind, type TaskResult } from '../../infra/wire/agent-steps';
+import { bootIdChangedSignal, stepFailure } from '../../workflows/machines/contracts';
 import {
   cancelSignal,
   machineProgressQuery,
@@ -73,6 +73,8 @@ const ANSWERS: { [K in StepKind]?: TaskResult<K> } = {
   [StepKind.Preflight]: { checks: [] },
   [StepKind.Winget]: { exitCode: 0, outcome: 'installed' },
   [StepKind.Validate]: { items: [{ item: 'app', pass: true, detail: 'installed' }] },
+  // The boot the machine restarts from; the new one arrives as the bootIdChanged signal.
+  [StepKind.Reboot]: { bootId: 'boot-1' },
 };
 
 /** A gate a fake waits at until the test opens it. */
@@ -96,6 +98,11 @@ class FakeRun {
   readonly recordGates = new Map<string, Gate>();
   /** Records fail this many times (a database outage) before they succeed. */
   recordFailures = 0;
+
+  /** The app step answers "restart before installing" (winget 0x8A15010A) until the machine restarted. */
+  rebootFirst = false;
+  /** The restarts the machine was asked for, by reason. */
+  readonly reboots: string[] = [];
 
   /** Whether a cancel finds the current step still queued (an offline machine) and takes it back. */
   queued = false;
@@ -126,6 +133,14 @@ class FakeRun {
         this.records.push(update);
       },
       dispatchAgentTask: async (task) => {
+        if (task.kind === StepKind.Reboot) {
+          this.reboots.push((task.payload as { reason?: string }).reason ?? '');
+          this.dispatched.push('reboot');
+          this.rebootFirst = false;
+          const restarting = ANSWERS[task.kind];
+          if (!restarting) throw new Error('the fake has no answer for a restart');
+          return restarting;
+        }
         const key = PLAN.find((s) => s.kind === task.kind)!.key;
         this.dispatched.push(key);
         const gate = this.stepGates.get(key);
@@ -139,6 +154,13 @@ class FakeRun {
             clearInterval(beat);
           }
         }
+        if (task.kind === StepKind.Winget && this.rebootFirst)
+          throw stepFailure({
+            type: StepFailure.RebootRequiredFirst,
+            message:
+              'winget install Contoso.App exited 0x8A15010A (RebootRequiredToInstall): the package needs a restart before it installs; restarting, then trying again',
+            retryable: true,
+          });
         if (task.kind === StepKind.Winget && this.broken)
           throw stepFailure({
             type: 'WingetPackageNotFound',
@@ -306,5 +328,35 @@ it('a database that fails its bookkeeping for a while delays the run, never fail
     f.recordFailures = 3;
   });
   expect(await handle.result()).toMatchObject({ outcome: 'passed' });
+  expect(fake.statuses()).toEqual(['passed!']);
+});
+
+it('restarts the machine when a step must restart first (RebootRequiredFirst), then runs that step again', async () => {
+  const handle = await start((f) => {
+    f.broken = false;
+    f.rebootFirst = true;
+  });
+  // The restart is asked for; the machine comes back with a new boot id.
+  await eventually(async () => fake.dispatched.includes('reboot'), Boolean);
+  expect((await progress(handle)).state).toBe('rebooting');
+  await handle.signal(bootIdChangedSignal, { bootId: 'boot-2', previousBootId: 'boot-1' });
+  expect(await handle.result()).toMatchObject({ outcome: 'passed' });
+  // The app step: refused before the restart, installed after it; no back-off attempt without one.
+  expect(fake.dispatched).toEqual([
+    'preflight',
+    'apps.winget:Contoso.App',
+    'reboot',
+    'apps.winget:Contoso.App',
+    'validation',
+  ]);
+  expect(fake.reboots).toEqual(['apps.winget:Contoso.App asks for a restart before it installs']);
+  const final = await progress(handle);
+  expect(final.reboots).toEqual([
+    { reason: 'apps.winget:Contoso.App asks for a restart before it installs', seconds: expect.any(Number) },
+  ]);
+  expect(final.steps.find((step) => step.key === 'apps.winget:Contoso.App')).toMatchObject({
+    status: 'done',
+    attempts: 2,
+  });
   expect(fake.statuses()).toEqual(['passed!']);
 });

@@ -137,10 +137,14 @@ try {
 // The error goes out as base64 of UTF-8 JSON on one line: stderr is encoded with the console's
 // OEM code page, which garbles a localised message ("Zugriff verweigert" in German is fine, Czech
 // or Japanese is not). The exception's type and HResult travel with it, so the agent can tell an
-// error that a retry cannot fix (access denied, invalid argument) from one it can.
+// error that a retry cannot fix (access denied, invalid argument) from one it can. What a .NET
+// method throws arrives wrapped in a MethodInvocationException (an ExtendedTypeSystemException,
+// its InnerException the original: Microsoft Learn, System.Management.Automation): the cause is
+// reported, so `[System.IO.File]::Open` failing with access denied is permanent, not retried.
 const POSTLUDE = `
 } catch {
   $e = $_.Exception
+  while (($e -is [System.Management.Automation.ExtendedTypeSystemException] -or $e -is [System.Reflection.TargetInvocationException]) -and $e.InnerException) { $e = $e.InnerException }
   $report = [pscustomobject]@{ message = $e.Message; type = $e.GetType().FullName; hresult = $e.HResult }
   [Console]::Error.WriteLine('DRYDOCK-ERROR:' + [Convert]::ToBase64String([System.Text.Encoding]::UTF8.GetBytes((ConvertTo-Json -InputObject $report -Compress))))
   exit 1

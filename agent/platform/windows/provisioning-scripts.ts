@@ -4,7 +4,8 @@ import { psCommand } from './powershell';
 /**
  * The PowerShell scripts behind WindowsPlatform's provisioning methods, and the checks and parsing
  * around them. Every value reaches a script through `psCommand` (a single-quoted literal assigned
- * to a variable at the top); the script bodies after it are constant text.
+ * to a variable at the top); the script bodies after it are constant text. The registry batches
+ * take theirs on stdin instead (see readBatch).
  */
 
 // --- Native programs -------------------------------------------------------------------------
@@ -649,6 +650,11 @@ export const TWEAK_RECORDS_SUBKEY = 'SOFTWARE\\Drydock\\TweakUndo';
  * Where one registry path lands: HKLM and HKU as they are; HKCU in the default user hive (mounted
  * once for the whole script by Use-DefaultUserHive) and every loaded user hive. Values are read as
  * kind + data (Binary as base64, MultiString as an array) so a record can put back exactly them.
+ * Get-Cause: PowerShell wraps what a .NET method throws (RegistryKey.SetValue's
+ * UnauthorizedAccessException for a UCPD-protected value) in a MethodInvocationException, an
+ * ExtendedTypeSystemException whose InnerException is the original (Microsoft Learn,
+ * System.Management.Automation.MethodInvocationException); `-is` sees only the wrapper, so the
+ * cause is unwrapped before it is judged and reported.
  */
 const BATCH_FUNCTIONS = String.raw`$machine = [Microsoft.Win32.RegistryKey]::OpenBaseKey('LocalMachine', 'Registry64')
 function Get-Targets([string]$Hive, [string]$SubKey, [string]$MountName) {
@@ -687,6 +693,10 @@ function Set-State($Root, [string]$Path, [string]$Name, $State) {
   $key = $Root.CreateSubKey($Path)
   try { $key.SetValue($Name, (ConvertTo-Data $State.kind $State.value), [Microsoft.Win32.RegistryValueKind]$State.kind) } finally { $key.Close() }
 }
+function Get-Cause($Exception) {
+  while (($Exception -is [System.Management.Automation.ExtendedTypeSystemException] -or $Exception -is [System.Reflection.TargetInvocationException]) -and $Exception.InnerException) { $Exception = $Exception.InnerException }
+  $Exception
+}
 function Test-Permanent($Exception) {
   $Exception -is [System.UnauthorizedAccessException] -or $Exception -is [System.Security.SecurityException] -or $Exception -is [System.ArgumentException]
 }
@@ -704,6 +714,32 @@ function batchItems<T extends { path: string; name: string }>(items: readonly T[
     checkValueName(item.name);
     return { ...item, ...parseRegistryPath(item.path) };
   });
+}
+
+/** A batch script and the data it reads on stdin. */
+export interface BatchScript {
+  script: string;
+  /** Base64 of the UTF-8 JSON the script reads (runPowerShell writes it to stdin). */
+  stdin: string;
+}
+
+/**
+ * The registry batches read their data from stdin, as base64 of UTF-8 JSON (stdin passes through
+ * the OEM code page; base64 is ASCII). Not in the script: -EncodedCommand turns each character into
+ * about 2.7, and a Windows command line holds 32,767 characters (CreateProcess), so the Standard
+ * profile's values alone made the tweak step's script too long to start.
+ * `@((ConvertFrom-Json $batch))`: Windows PowerShell 5.1's ConvertFrom-Json writes an array as ONE
+ * pipeline object (PowerShell/PowerShell#3424, changed only in PowerShell 7), so
+ * `@(ConvertFrom-Json …)` is an array holding the array, and a foreach ran once over all items at
+ * once; the parentheses make the result an expression, which @() enumerates, in 5.1 and 7 alike.
+ */
+function readBatch(variable: '$items' | '$keys', data: unknown): { head: string; stdin: string } {
+  return {
+    head: String.raw`$batch = [System.Text.Encoding]::UTF8.GetString([Convert]::FromBase64String([Console]::In.ReadToEnd()))
+${variable} = @((ConvertFrom-Json $batch))
+`,
+    stdin: Buffer.from(JSON.stringify(data), 'utf8').toString('base64'),
+  };
 }
 
 /** Runs `body` with the default user hive mounted once when any item is HKCU (and not at all otherwise). */
@@ -725,7 +761,9 @@ function batchScript(head: string, items: readonly BatchItem[], body: string): s
  * else record what each had (or that it was absent) under HKLM\SOFTWARE\Drydock\TweakUndo —
  * once: a later run never overwrites the original with a tweaked value — then write. A value
  * Windows refuses (UCPD answers "access denied" for Explorer\Advanced\TaskbarDa) is reported for
- * its tweak; the others go on. Answers one { i, changed, error?, permanent? } per item.
+ * its tweak; the others go on. Data is compared case-sensitively (`-cne`: PowerShell's `-ne`
+ * ignores case, about_Comparison_Operators), so a String value that differs only in case is
+ * written. Answers one { i, changed, error?, permanent? } per item.
  */
 export function applyRegistryScript(
   items: readonly {
@@ -735,7 +773,7 @@ export function applyRegistryScript(
     value: RegistryData;
     tweak: string;
   }[],
-): string {
+): BatchScript {
   const checked = batchItems(items);
   const batch = checked.map((item, i) => ({
     i,
@@ -747,10 +785,12 @@ export function applyRegistryScript(
     data: registryValue(item.type, item.value),
     tweak: item.tweak,
   }));
-  const head = psCommand`$items = @(ConvertFrom-Json ${JSON.stringify(batch)})
-$undoPath = ${TWEAK_RECORDS_SUBKEY}
+  const input = readBatch('$items', batch);
+  const head =
+    input.head +
+    psCommand`$undoPath = ${TWEAK_RECORDS_SUBKEY}
 `;
-  return batchScript(
+  const script = batchScript(
     head,
     checked,
     String.raw`foreach ($item in $items) {
@@ -761,7 +801,7 @@ $undoPath = ${TWEAK_RECORDS_SUBKEY}
     foreach ($t in $targets) {
       $state = Get-State $t.root $t.path $item.name
       $before[$t.target] = $state
-      if ($null -eq $state -or $state.kind -ne $item.kind -or "$($state.value)" -ne "$($item.data)") { $differs = $true }
+      if ($null -eq $state -or $state.kind -ne $item.kind -or "$($state.value)" -cne "$($item.data)") { $differs = $true }
     }
     if (-not $differs) { [pscustomobject]@{ i = $item.i; changed = $false }; continue }
     $recordName = 'registry:' + $item.path + '\' + $item.name
@@ -775,20 +815,21 @@ $undoPath = ${TWEAK_RECORDS_SUBKEY}
     foreach ($t in $targets) { Set-State $t.root $t.path $item.name ([pscustomobject]@{ kind = $item.kind; value = $item.data }) }
     [pscustomobject]@{ i = $item.i; changed = $true }
   } catch {
-    [pscustomobject]@{ i = $item.i; changed = $false; error = $_.Exception.Message; permanent = (Test-Permanent $_.Exception) }
+    $cause = Get-Cause $_.Exception
+    [pscustomobject]@{ i = $item.i; changed = $false; error = $cause.Message; permanent = (Test-Permanent $cause) }
   }
 }`,
   );
+  return { script, stdin: input.stdin };
 }
 
 /** Many values in one script (one hive load): HKCU answers from the default user profile. */
-export function readRegistryScript(items: readonly { path: string; name: string }[]): string {
+export function readRegistryScript(items: readonly { path: string; name: string }[]): BatchScript {
   const checked = batchItems(items);
   const batch = checked.map((item, i) => ({ i, hive: item.hive, subKey: item.subKey, name: item.name }));
-  const head = psCommand`$items = @(ConvertFrom-Json ${JSON.stringify(batch)})
-`;
-  return batchScript(
-    head,
+  const input = readBatch('$items', batch);
+  const script = batchScript(
+    input.head,
     checked,
     String.raw`foreach ($item in $items) {
   $t = @(Get-Targets $item.hive $item.subKey $mountName)[0]
@@ -797,6 +838,7 @@ export function readRegistryScript(items: readonly { path: string; name: string 
   else { [pscustomobject]@{ i = $item.i; kind = 'absent'; value = $null } }
 }`,
   );
+  return { script, stdin: input.stdin };
 }
 
 /** Every record under HKLM\SOFTWARE\Drydock\TweakUndo, as the JSON text each was written as. */
@@ -813,16 +855,20 @@ if ($undo) {
 /**
  * Puts recorded values back: each target gets the kind and data it had, or loses the value if it
  * had none. A user whose hive is not loaded now (signed out) is loaded from the ProfileList for
- * the moment, as the default user's is. `action:hibernation-off` runs powercfg /hibernate on when
+ * the moment, as the default user's is, and unloaded again with the same retries (a user's hive
+ * left loaded by SYSTEM would give that user a temporary profile at the next sign-in, as the file
+ * is in use). `action:hibernation-off` runs powercfg /hibernate on when
  * hibernation was on. The record goes once its values are back; one failure does not stop the others.
  */
-export function restoreTweakRecordsScript(keys: readonly string[]): string {
+export function restoreTweakRecordsScript(keys: readonly string[]): BatchScript {
   for (const key of keys)
     if (!/^(registry:|action:)/.test(key) || key.length > 20_000) throw new Error('invalid tweak record key');
-  const head = psCommand`$keys = @(ConvertFrom-Json ${JSON.stringify(keys)})
-$undoPath = ${TWEAK_RECORDS_SUBKEY}
+  const input = readBatch('$keys', keys);
+  const head =
+    input.head +
+    psCommand`$undoPath = ${TWEAK_RECORDS_SUBKEY}
 `;
-  return (
+  const script =
     head +
     NATIVE_FUNCTIONS +
     REGISTRY_FUNCTIONS +
@@ -838,9 +884,14 @@ function Use-UserHive([string]$Sid, [scriptblock]$Action) {
   if ($load.exitCode -ne 0) { throw "reg.exe could not load the hive of $($Sid): $(Get-FirstLine $load.output)" }
   try { & $Action $userMount }
   finally {
-    [gc]::Collect()
-    [gc]::WaitForPendingFinalizers()
-    [void](Invoke-Native $reg "unload ""HKU\$userMount""")
+    for ($attempt = 1; $attempt -le 5; $attempt++) {
+      [gc]::Collect()
+      [gc]::WaitForPendingFinalizers()
+      $unload = Invoke-Native $reg "unload ""HKU\$userMount"""
+      if ($unload.exitCode -eq 0) { break }
+      if ($attempt -eq 5) { throw "reg.exe could not unload the hive of $($Sid): $(Get-FirstLine $unload.output)" }
+      Start-Sleep -Seconds 1
+    }
   }
 }
 Use-DefaultUserHive { param($mountName)
@@ -879,11 +930,11 @@ Use-DefaultUserHive { param($mountName)
       try { $undo.DeleteValue($recordKey, $false) } finally { $undo.Close() }
       [pscustomobject]@{ key = $recordKey }
     } catch {
-      [pscustomobject]@{ key = $recordKey; error = $_.Exception.Message }
+      [pscustomobject]@{ key = $recordKey; error = (Get-Cause $_.Exception).Message }
     }
   }
-}`
-  );
+}`;
+  return { script, stdin: input.stdin };
 }
 
 /**

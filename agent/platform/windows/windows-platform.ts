@@ -76,6 +76,7 @@ import {
   setLocaleScript,
   setTimeZoneScript,
   WIFI_PROFILES,
+  type BatchScript,
   wingetInstallScript,
   wingetListScript,
 } from './provisioning-scripts';
@@ -334,9 +335,7 @@ export class WindowsPlatform implements Platform {
   /** One script for all values: the default user hive is loaded once per step, not once per value. */
   async applyRegistry(items: RegistryApplyItem[]): Promise<RegistryApplyOutcome[]> {
     if (items.length === 0) return [];
-    const raw = list(
-      await runPowerShellJson<unknown>(applyRegistryScript(items), { timeoutMs: 5 * MINUTE }, this.run),
-    ) as Record<string, unknown>[];
+    const raw = list(await this.batch(applyRegistryScript(items), 5 * MINUTE)) as Record<string, unknown>[];
     return items.map((_, i) => {
       const o = raw.find((r) => r?.i === i);
       if (!o) return { changed: false, error: { message: 'no answer for this value', permanent: false } };
@@ -348,9 +347,7 @@ export class WindowsPlatform implements Platform {
 
   async readRegistry(items: { path: string; name: string }[]): Promise<(RegistryData | null)[]> {
     if (items.length === 0) return [];
-    const raw = list(
-      await runPowerShellJson<unknown>(readRegistryScript(items), { timeoutMs: 5 * MINUTE }, this.run),
-    ) as Record<string, unknown>[];
+    const raw = list(await this.batch(readRegistryScript(items), 5 * MINUTE)) as Record<string, unknown>[];
     return items.map((_, i) => {
       const o = raw.find((r) => r?.i === i);
       return o && o.kind !== 'absent' ? parseRegistryValue(o) : null;
@@ -378,9 +375,10 @@ export class WindowsPlatform implements Platform {
   }
 
   async restoreTweakRecords(keys: string[]): Promise<{ key: string; error?: string }[]> {
-    const raw = list(
-      await runPowerShellJson<unknown>(restoreTweakRecordsScript(keys), { timeoutMs: 10 * MINUTE }, this.run),
-    ) as Record<string, unknown>[];
+    const raw = list(await this.batch(restoreTweakRecordsScript(keys), 10 * MINUTE)) as Record<
+      string,
+      unknown
+    >[];
     return keys.map((key) => {
       const o = raw.find((r) => r?.key === key);
       if (!o) return { key, error: 'no answer for this record' };
@@ -583,6 +581,11 @@ export class WindowsPlatform implements Platform {
   }
   async retireAccount(sid: string, action: 'disable' | 'delete'): Promise<boolean> {
     return (await this.json<boolean>(retireAccountScript(sid, action))) === true;
+  }
+
+  /** A registry batch: its data on stdin (see readBatch in provisioning-scripts.ts). */
+  private batch(batch: BatchScript, timeoutMs: number): Promise<unknown> {
+    return runPowerShellJson<unknown>(batch.script, { timeoutMs, stdin: batch.stdin }, this.run);
   }
 
   /** A script answering a native program's { exitCode, output }. */
