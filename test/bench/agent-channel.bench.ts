@@ -108,7 +108,11 @@ async function main(): Promise<void> {
       () => false,
     );
     if (ok) break;
-    if (i > 300) throw new Error('API did not start');
+    // Two minutes: on a busy machine tsx compiling the API alone takes most of one.
+    if (i > 1200) {
+      api.kill('SIGTERM');
+      throw new Error('API did not start');
+    }
     await new Promise((r) => setTimeout(r, 100));
   }
   const idleRss = rssMb(api.pid!);
