@@ -26,6 +26,11 @@ export interface HarnessOptions {
   log?: (line: string) => void;
   /** How long to wait for every machine to enroll. */
   enrollTimeoutMs?: number;
+  /**
+   * At most this many machines enrolling at once (an imaging wave, not a stampede): the next agent
+   * starts when one has enrolled. Unset: every agent starts at once.
+   */
+  enrollConcurrency?: number;
   /** How long a simulated restart keeps the machine offline. */
   bootDelayMs?: number;
   /** Windows version, edition and form factor of machine i (default: Windows 11 Pro laptop). */
@@ -149,7 +154,9 @@ export class Harness {
   start(): void {
     const originals = this.machines.slice(0, this.opts.machines);
     const clones = this.machines.slice(this.opts.machines);
-    for (const machine of originals) this.running.push(this.keepAlive(machine));
+    if (this.opts.enrollConcurrency)
+      this.running.push(this.startInWaves(originals, this.opts.enrollConcurrency));
+    else for (const machine of originals) this.running.push(this.keepAlive(machine));
     if (clones.length === 0) return;
     this.running.push(
       (async () => {
@@ -162,6 +169,19 @@ export class Harness {
         for (const machine of clones) this.running.push(this.keepAlive(machine));
       })(),
     );
+  }
+
+  /** Starts the machines' agents so that at most `limit` of them are enrolling at any moment. */
+  private async startInWaves(machines: SimulatedMachine[], limit: number): Promise<void> {
+    let next = 0;
+    while (next < machines.length && !this.controller.signal.aborted) {
+      let enrolling = 0;
+      for (let i = 0; i < next; i++)
+        if (machines[i]!.agent.state === 'starting' && !machines[i]!.error) enrolling++;
+      for (; enrolling < limit && next < machines.length; enrolling++)
+        this.running.push(this.keepAlive(machines[next++]!));
+      if (next < machines.length) await new Promise((r) => setTimeout(r, 50));
+    }
   }
 
   private async keepAlive(machine: SimulatedMachine): Promise<void> {

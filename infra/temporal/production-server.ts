@@ -275,6 +275,8 @@ export interface ProductionServerOptions {
   numHistoryShards?: number;
   /** PostgreSQL connections of the server's pools (default 20 for the store, 4 for visibility). */
   maxConns?: { store: number; visibility: number };
+  /** Serve the server's Prometheus metrics on 127.0.0.1:<port>/metrics; none when omitted. */
+  metricsPort?: number;
 }
 
 const yamlString = (s: string) => JSON.stringify(s);
@@ -313,7 +315,15 @@ ${store(db.temporal, opts.maxConns?.store ?? 20)}
     visibility:
 ${store(db.visibility, opts.maxConns?.visibility ?? 4)}
 
-global:
+global:${
+    opts.metricsPort
+      ? `
+  metrics:
+    prometheus:
+      timerType: "histogram"
+      listenAddress: "127.0.0.1:${opts.metricsPort}"`
+      : ''
+  }
   membership:
     maxJoinDuration: 30s
     broadcastAddress: "127.0.0.1"

@@ -8,7 +8,7 @@ import { temporal as proto } from '@temporalio/proto';
 import { DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
 import { Client as PgClient } from 'pg';
 import { Harness } from '../../agent/harness/harness';
-import { loadEnv, serverSecret } from '../../infra/config/env';
+import { loadEnv, repoRoot, serverSecret } from '../../infra/config/env';
 import { API_NODE_FLAGS, spawnEntry, stopChild } from '../../cli/processes';
 import { DEV_APP_PASSWORD, deriveAppUrl, migrate, withDatabase } from '../../infra/db/database';
 import { rotateEnrollmentKey, type IssuedEnrollmentKey } from '../../infra/db/enrollment-keys';
@@ -20,8 +20,11 @@ import { buildPlan } from '../../infra/provisioning/plan';
 import { resolveProfile, type ProfileLayer } from '../../infra/provisioning/profile';
 import { ensureTemporalCli } from '../../infra/temporal/cli';
 import { startDevServer } from '../../infra/temporal/dev-server';
+import { TEMPORAL_SERVER_VERSION } from '../../infra/temporal/production-server';
+import { temporalSecurity } from '../../infra/temporal/tls';
 import { StepKind } from '../../infra/wire/agent-steps';
 import { createTenant } from '../helpers/fixtures';
+import { startTestProductionServer } from '../helpers/production-temporal';
 import { dropDatabase, freePort } from '../helpers/shared';
 
 /**
@@ -36,8 +39,14 @@ import { dropDatabase, freePort } from '../helpers/shared';
  *
  * BENCH_MACHINES, BENCH_CONCURRENCY and BENCH_PROFILE (light | standard) change the run;
  * BENCH_CPU_PROFILE=<folder> writes the worker's and the API's V8 CPU profiles there (`--cpu-prof`).
+ * BENCH_TEMPORAL=production runs it all (fleet run and baseline) on the production Temporal server
+ * instead (issue 18: PostgreSQL persistence and visibility, mTLS), in databases of this run; the
+ * PostgreSQL sizes at the end then include its two databases.
  */
 const MACHINES = Number(process.env.BENCH_MACHINES ?? 1000);
+const TEMPORAL = process.env.BENCH_TEMPORAL ?? 'dev';
+if (TEMPORAL !== 'dev' && TEMPORAL !== 'production')
+  throw new Error(`BENCH_TEMPORAL is dev or production, not ${TEMPORAL}`);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 100);
 const PROFILE = process.env.BENCH_PROFILE ?? 'light';
 const CPU_PROFILE_FLAGS = process.env.BENCH_CPU_PROFILE
@@ -45,7 +54,8 @@ const CPU_PROFILE_FLAGS = process.env.BENCH_CPU_PROFILE
   : [];
 /** {SEQ3} names run out at 999 per site: the fleet is spread over sites of at most this many. */
 const PER_SITE = 500;
-const FLEET_TIMEOUT_MS = 15 * 60_000;
+/** BENCH_FLEET_TIMEOUT_MINUTES: on a busy shared machine a fleet run takes longer. */
+const FLEET_TIMEOUT_MS = Number(process.env.BENCH_FLEET_TIMEOUT_MINUTES ?? 15) * 60_000;
 const TARGET_RATIO = 3;
 const EVENT_LIMIT = 51_200;
 const BYTE_LIMIT = 50 * 1024 * 1024;
@@ -73,6 +83,12 @@ const secs = (ms: number) => (ms / 1000).toFixed(1);
 const pct = (sorted: number[], p: number) =>
   sorted.length === 0 ? NaN : sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
 const mb = (bytes: number) => (bytes / 1024 / 1024).toFixed(3);
+/** The machine's load (1, 5, 15 min): on a shared machine, what else competed for the cores. */
+const loadAverage = () =>
+  os
+    .loadavg()
+    .map((l) => l.toFixed(1))
+    .join(' / ');
 
 /** CPU seconds (user + system) a process has used, from /proc (clock ticks of 1/100 s). */
 function cpuSeconds(pid: number | undefined): number {
@@ -302,15 +318,40 @@ async function main(): Promise<void> {
       dataDir: env.DRYDOCK_DATA_DIR,
       explicitPath: env.TEMPORAL_CLI_PATH,
     });
+    // Both servers serve their Prometheus counters (the requests per step below).
     const metricsPort = await freePort();
-    const server = await startDevServer({
-      cliPath: cli.path,
-      port: await freePort(),
-      headless: true,
-      metricsPort,
-    });
+    const production =
+      TEMPORAL === 'production'
+        ? await startTestProductionServer({
+            dataDir: env.DRYDOCK_DATA_DIR,
+            adminUrl: pg.adminUrl,
+            cliPath: cli.path,
+            dir: path.join(repoRoot, '.drydock', 'bench'),
+            id: `bench${process.pid}`,
+            // Its own default is 20 + 4 per service; the machine's PostgreSQL is shared (100 connections).
+            maxConns: { store: 10, visibility: 3 },
+            metricsPort,
+            log: out,
+          })
+        : undefined;
+    const server =
+      production ??
+      (await startDevServer({
+        cliPath: cli.path,
+        port: await freePort(),
+        headless: true,
+        metricsPort,
+      }));
     const temporalRequests = () => serverRequests(metricsPort);
-    atExit('Temporal dev server', () => server.stop());
+    atExit(`Temporal ${TEMPORAL} server`, () => server.stop());
+    // The client certificate (production: mTLS on the frontend) for this process and its children.
+    const tlsEnv = production?.tlsEnv ?? {};
+    const security = temporalSecurity({ ...tlsEnv, TEMPORAL_API_KEY_FILE: undefined });
+    out(
+      production
+        ? `temporal: the production server ${TEMPORAL_SERVER_VERSION} (PostgreSQL persistence and visibility in ${production.databases.temporal} / ${production.databases.visibility}, mTLS) at ${server.address}`
+        : `temporal: the dev server (the CLI's, SQLite in memory) at ${server.address}`,
+    );
     // Each simulated machine's disk (its journal, its host state) is its own in reality; here they
     // would all write to the server's one disk, so they live in memory (tmpfs) where there is one.
     const stateDir = mkdtempSync(
@@ -322,7 +363,19 @@ async function main(): Promise<void> {
     const sql = new PgClient({ connectionString: adminUrl });
     await sql.connect();
     atExit('SQL client', () => sql.end());
-    const connection = await Connection.connect({ address: server.address });
+    /** Bytes of each database of the run: Drydock's, and the production server's two. */
+    const databaseSizes = async () => {
+      const names = [
+        dbName,
+        ...(production ? [production.databases.temporal, production.databases.visibility] : []),
+      ];
+      const { rows } = await sql.query<{ name: string; bytes: string }>(
+        'select datname as name, pg_database_size(datname) as bytes from pg_database where datname = any($1)',
+        [names],
+      );
+      return new Map(rows.map((r) => [r.name, Number(r.bytes)]));
+    };
+    const connection = await Connection.connect({ address: server.address, ...security });
     atExit('Temporal client', () => connection.close());
     const client = new Client({ connection, namespace: 'default' });
     Runtime.install({ logger: new DefaultLogger('WARN'), shutdownSignals: [] });
@@ -358,6 +411,7 @@ async function main(): Promise<void> {
       DATABASE_URL: adminUrl,
       TEMPORAL_ADDRESS: server.address,
       TEMPORAL_TASK_QUEUE: 'core',
+      ...tlsEnv,
     };
     const workerMetricsAddress = `127.0.0.1:${await freePort()}`;
     let workerReady: () => void = () => {};
@@ -461,7 +515,7 @@ async function main(): Promise<void> {
       `profile: ${PROFILE} (Standard${PROFILE === 'standard' ? '' : ` ⊕ ${JSON.stringify(layer)}`}): ${plan.length} plan steps [${plan.map((s) => s.key).join(', ')}] + ${reboots} reboot = ${stepsPerMachine} agent tasks per machine`,
     );
     out(
-      `settings: fleet concurrency ${CONCURRENCY}, fleet batch size ${env.PROVISION_FLEET_BATCH_SIZE} (continue-as-new after that many machines), retry backoff 1 s; worker and API each their own process; ${os.cpus().length} CPU core(s)`,
+      `settings: fleet concurrency ${CONCURRENCY}, fleet batch size ${env.PROVISION_FLEET_BATCH_SIZE} (continue-as-new after that many machines), retry backoff 1 s; worker and API each their own process; ${os.cpus().length} CPU core(s), load average ${loadAverage()}`,
     );
 
     // Baseline: bare no-op activities on the same server, in the fleet's shape — once before the
@@ -469,7 +523,7 @@ async function main(): Promise<void> {
     // uses their mean, so a drift of the machine during the run weighs on both sides alike.
     const pids = { api: api.pid, worker: worker.pid, temporal: server.process.pid };
     const baseline = async (label: 'before' | 'after') => {
-      const nativeConnection = await NativeConnection.connect({ address: server.address });
+      const nativeConnection = await NativeConnection.connect({ address: server.address, ...security });
       const noopWorker = await Worker.create({
         connection: nativeConnection,
         namespace: 'default',
@@ -533,6 +587,7 @@ async function main(): Promise<void> {
       cancelled: number;
       progress?: { running: number; passed: number; failed: number; batches: number } | null;
     };
+    const sizesBefore = await databaseSizes();
     const cpuBefore = cpuNow(pids);
     const requestsBefore = await temporalRequests();
     const workerBefore = await workerMetrics(workerMetricsAddress);
@@ -581,6 +636,7 @@ async function main(): Promise<void> {
     const requestsAfter = await temporalRequests();
     clearInterval(slotSampler);
     const workerAfter = await workerMetrics(workerMetricsAddress);
+    const sizesAfter = await databaseSizes();
 
     const [tasks] = (
       await sql.query<{
@@ -755,6 +811,27 @@ async function main(): Promise<void> {
           ', ',
         )}) = ${(allActivities / fleetSeconds).toFixed(1)} activities/s, ${(bareRate / (allActivities / fleetSeconds)).toFixed(2)}× below the bare rate`,
     );
+    // PostgreSQL: each database now (after both baselines too), and what the fleet run alone added.
+    const sizesEnd = await databaseSizes();
+    const kinds = new Map([
+      [dbName, 'Drydock'],
+      ...(production
+        ? [
+            [production.databases.temporal, 'Temporal'],
+            [production.databases.visibility, 'Temporal visibility'],
+          ]
+        : []),
+    ] as [string, string][]);
+    out(
+      `postgres: ${[...kinds]
+        .map(([db, kind]) => {
+          const grew = (sizesAfter.get(db) ?? 0) - (sizesBefore.get(db) ?? 0);
+          return `${kind} (${db}) ${mb(sizesEnd.get(db) ?? 0)} MB, the fleet run added ${mb(grew)} MB = ${(grew / 1024 / MACHINES).toFixed(1)} kB per machine`;
+        })
+        .join(
+          '; ',
+        )}${production ? '' : '; the dev server keeps Temporal in memory (SQLite): no Temporal database'}`,
+    );
   } finally {
     stopping = true;
     for (const item of cleanup.reverse()) {
@@ -765,7 +842,7 @@ async function main(): Promise<void> {
       }
     }
     if (stopErrors > 0) out(`bench: the API and worker logged ${stopErrors} error(s) while stopping`);
-    out(`bench: done in ${secs(performance.now() - benchStarted)} s`);
+    out(`bench: done in ${secs(performance.now() - benchStarted)} s; load average now ${loadAverage()}`);
   }
 }
 
