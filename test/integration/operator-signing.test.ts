@@ -56,22 +56,25 @@ const operatorSigner = (pfx: string, passwordFile: string) =>
 it.each([
   ['current', false],
   ['legacy', true],
-])('signs with a password-protected %s PFX, and the signature verifies against its CA', async (kind, legacy) => {
-  const pfx = await exportPfx(`operator-${kind}.pfx`, legacy);
-  const signer = await operatorSigner(pfx, path.join(dir, 'password'));
-  expect(signer).toMatchObject({ origin: 'operator', key: { kind: 'pkcs12' } });
-  expect(signer.caFile).toBeUndefined(); // production uses no test CA
-  expect(existsSync(path.join(dir, 'unused-test-ca'))).toBe(false);
+])(
+  'signs with a password-protected %s PFX, and the signature verifies against its CA',
+  async (kind, legacy) => {
+    const pfx = await exportPfx(`operator-${kind}.pfx`, legacy);
+    const signer = await operatorSigner(pfx, path.join(dir, 'password'));
+    expect(signer).toMatchObject({ origin: 'operator', key: { kind: 'pkcs12' } });
+    expect(signer.caFile).toBeUndefined(); // production uses no test CA
+    expect(existsSync(path.join(dir, 'unused-test-ca'))).toBe(false);
 
-  const signed = path.join(dir, `drydock-service-${kind}.exe`);
-  await sign(signer, unsigned, signed, 'Drydock Agent Service');
-  const checked = await verify(signed, ca.caCert);
-  expect(checked.output).toMatch(/Signature verification: ok/);
-  expect(checked).toMatchObject({ ok: true, signer: expect.stringContaining('Drydock Test Code Signing') });
-  expect(await sha256File(signed)).not.toBe(await sha256File(unsigned));
-  // Another CA does not vouch for it: the check is against the chain, not just "some signature".
-  expect((await verify(signed, otherCa.caCert)).ok).toBe(false);
-});
+    const signed = path.join(dir, `drydock-service-${kind}.exe`);
+    await sign(signer, unsigned, signed, 'Drydock Agent Service');
+    const checked = await verify(signed, ca.caCert);
+    expect(checked.output).toMatch(/Signature verification: ok/);
+    expect(checked).toMatchObject({ ok: true, signer: expect.stringContaining('Drydock Test Code Signing') });
+    expect(await sha256File(signed)).not.toBe(await sha256File(unsigned));
+    // Another CA does not vouch for it: the check is against the chain, not just "some signature".
+    expect((await verify(signed, otherCa.caCert)).ok).toBe(false);
+  },
+);
 
 it('refuses a wrong PFX password with the configuration code and a sentence that holds no password', async () => {
   const pfx = await exportPfx('operator-wrong.pfx', false);
