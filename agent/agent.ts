@@ -132,8 +132,12 @@ export class Agent {
       hostname: await platform.hostname(),
     });
     this.lastBootId = bootId;
+    const state = res.status === 'pending' ? 'pending' : res.status === 'retired' ? 'rejected' : 'enrolled';
+    // Said once per change (a start, an approval): the log then names the machine it speaks for.
+    if (res.machineId !== this.machineId || state !== this.state)
+      this.log(`checked in as ${res.machineId} (${state})`);
     this.machineId = res.machineId;
-    this.state = res.status === 'pending' ? 'pending' : res.status === 'retired' ? 'rejected' : 'enrolled';
+    this.state = state;
   }
 
   /** Runs until `signal` aborts or the key is revoked. Survives API outages. */

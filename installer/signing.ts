@@ -139,7 +139,34 @@ export async function sign(
   description: string,
 ): Promise<void> {
   rmSync(output, { force: true });
-  await run('osslsigncode', [...signArguments(signer, description), '-in', input, '-out', output]);
+  try {
+    await run('osslsigncode', [...signArguments(signer, description), '-in', input, '-out', output]);
+  } catch (err) {
+    throw keyUnreadable(signer, err) ?? err;
+  }
+}
+
+/**
+ * osslsigncode's "Failed to read key or certificates": a wrong password or not a key at all. That
+ * is the operator's configuration, not a passing tool failure (which a build retries), so it gets
+ * the configuration's code and a sentence naming the files. The password itself is never in it:
+ * osslsigncode reads it from its file and does not print it.
+ */
+function keyUnreadable(signer: Signer, err: unknown): InstallerError | undefined {
+  if (!(err instanceof InstallerError) || !/Failed to read key or certificates/.test(err.message))
+    return undefined;
+  const reason = /^Failed to (parse|extract|decode|read) .*$/m.exec(err.message)?.[0] ?? '';
+  const key = signer.key;
+  const what =
+    key.kind === 'pkcs12'
+      ? `the PKCS#12 file SIGNING_PFX (${key.pfx})`
+      : `the key SIGNING_KEY (${key.key}) or the certificates SIGNING_CERT (${key.cert})`;
+  const password = key.passwordFile
+    ? `the password in SIGNING_PASSWORD_FILE (${key.passwordFile}) is wrong, or `
+    : 'it needs a password (set SIGNING_PASSWORD_FILE), or ';
+  return signingError(
+    `osslsigncode cannot open ${what}: ${password}the file is not what it should be${reason ? ` (${reason})` : ''}`,
+  );
 }
 
 export interface Verification {

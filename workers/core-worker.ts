@@ -72,6 +72,10 @@ export async function createCoreWorker(
     taskQueue: opts.taskQueue,
     activities: createActivities({ orm: opts.orm, env: opts.env }),
     ...bundle,
+    // Heartbeats carry progress people watch (installerBuild's percent and stage). The SDK sends
+    // them at most every 0.8 × heartbeatTimeout, capped at 60 s by default: a 2-minute timeout
+    // then showed a whole build as its first stage. 5 s keeps progress live at a small cost.
+    maxHeartbeatThrottleInterval: '5 seconds',
     ...(plugins.length > 0 ? { plugins } : {}),
     ...(version
       ? {

@@ -8,6 +8,7 @@ import {
   SimulatedPlatform,
   type SimulatedHostState,
 } from '../platform/simulated/simulated-host';
+import { AgentProcess, type HarnessAgent } from './agent-process';
 import { flakyFetch, noFaults, SimulatedCrash, type FaultSpec } from './faults';
 
 export interface HarnessOptions {
@@ -35,13 +36,24 @@ export interface HarnessOptions {
   bootDelayMs?: number;
   /** Windows version, edition and form factor of machine i (default: Windows 11 Pro laptop). */
   hostOptions?: (index: number) => HostOptions;
+  /**
+   * Runs each machine's agent as its own process: this script (the bundle drydock-agent.exe
+   * carries, installer/build-agent.ts) under this process's Node, with `--simulated`, stopped by
+   * closing its stdin as the service host does. Faults are injected in-process only.
+   */
+  agentScript?: string;
 }
 
 export interface SimulatedMachine {
   name: string;
   dir: string;
-  platform: SimulatedPlatform;
-  agent: Agent;
+  /**
+   * The machine's Windows. With `agentScript` the agent's process owns it: each read opens the
+   * state it saved last (change it only while the agent is stopped).
+   */
+  readonly platform: SimulatedPlatform;
+  /** An in-process `Agent`, or an `AgentProcess` with `agentScript`. */
+  agent: HarnessAgent;
   crashes: number;
   /** Restarts the machine asked for (the reboot step) and power losses injected. */
   restarts: number;
@@ -68,6 +80,7 @@ export class Harness {
   private readonly running: Promise<void>[] = [];
 
   constructor(private readonly opts: HarnessOptions) {
+    if (opts.agentScript && opts.faults) throw new Error('faults are injected into in-process agents only');
     for (let i = 0; i < opts.machines; i++) {
       const name = `${opts.namePrefix ?? 'sim'}-${String(i).padStart(4, '0')}`;
       // Seeded by folder and name: the same folder is the same fleet next time, another folder another fleet.
@@ -84,10 +97,13 @@ export class Harness {
   private add(name: string, initial: () => SimulatedHostState): void {
     const dir = path.join(this.opts.stateDir, name);
     const platform = new SimulatedPlatform(dir, initial);
+    const ownProcess = Boolean(this.opts.agentScript);
     const machine: SimulatedMachine = {
       name,
       dir,
-      platform,
+      get platform() {
+        return ownProcess ? new SimulatedPlatform(dir) : platform;
+      },
       agent: this.newAgent(dir, platform),
       crashes: 0,
       restarts: 0,
@@ -125,9 +141,12 @@ export class Harness {
     return file;
   }
 
-  private newAgent(dir: string, platform: SimulatedPlatform): Agent {
+  private newAgent(dir: string, platform: SimulatedPlatform): HarnessAgent {
     const faults = this.opts.faults ?? noFaults;
     const configFile = this.installedConfig(dir);
+    const log = (line: string) => this.opts.log?.(`[${path.basename(dir)}] ${line}`);
+    if (this.opts.agentScript)
+      return new AgentProcess({ script: this.opts.agentScript, configFile, hostDir: dir, log });
     return new Agent({
       config: readConfig(configFile),
       configFile,
@@ -137,7 +156,7 @@ export class Harness {
       // One real OS under every simulated machine: its page cache outlives their simulated power
       // cuts, so an fsync would protect nothing here (a real agent fsyncs every entry).
       journal: { fsync: false },
-      log: (line) => this.opts.log?.(`[${path.basename(dir)}] ${line}`),
+      log,
       afterStep: async () => {
         if (faults.slowMs) await new Promise((r) => setTimeout(r, faults.slowMs));
         if (Math.random() < faults.reboot) throw new SimulatedCrash(true);

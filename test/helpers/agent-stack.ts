@@ -6,6 +6,8 @@ import type { FastifyInstance } from 'fastify';
 import { spawnDevIdp, type DevIdpProcess } from '../../infra/auth/dev-idp-process';
 import type { Orm } from '../../infra/db/orm';
 import { demoTenantId, seedDemoSignIn } from '../../infra/db/seed-demo';
+import { bundleAgent } from '../../installer/build-agent';
+import { pinnedNodeVersion } from '../../installer/node-win';
 import { buildTestApp, gql } from './api';
 import { createTestDatabase, type TestDatabase } from './database';
 import { createTenant, type TenantFixture } from './fixtures';
@@ -30,6 +32,11 @@ export interface AgentStack {
   tenant: TenantFixture;
   stateDir: string;
   env: Record<string, string>;
+  /**
+   * With `bundledAgents`: the agent bundled into one script exactly as drydock-agent.exe carries it
+   * (installer/build-agent.ts). Pass it to the harness (`agentScript`) to run agents as processes.
+   */
+  agentScript?: string;
   /** Stops the API (as a crash or deploy would) and, with `restart`, brings a new one up on the same port. */
   restartApi(downMs?: number): Promise<void>;
   issueEnrollmentKey(siteId?: string): Promise<{ key: string; fingerprint: string; version: number }>;
@@ -38,8 +45,11 @@ export interface AgentStack {
 
 export async function startAgentStack(
   env: Record<string, string> = {},
-  opts: { logStream?: NodeJS.WritableStream } = {},
+  opts: { logStream?: NodeJS.WritableStream; bundledAgents?: boolean } = {},
 ): Promise<AgentStack> {
+  // The bundle runs under this process's Node: it must be the version node.exe carries.
+  if (opts.bundledAgents && process.version !== `v${pinnedNodeVersion()}`)
+    throw new Error(`bundled agents run under Node ${pinnedNodeVersion()}, not ${process.version}`);
   const db = await createTestDatabase();
   const orm = await db.appOrm();
   const temporal = await testTemporalClient();
@@ -62,6 +72,10 @@ export async function startAgentStack(
     await app.listen({ host: '127.0.0.1', port });
     return app;
   };
+  const stateDir = mkdtempSync(path.join(os.tmpdir(), 'drydock-agents-'));
+  const bundle = opts.bundledAgents
+    ? await bundleAgent(path.join(stateDir, 'bundle', 'drydock-agent.js'))
+    : undefined;
   const stack: AgentStack = {
     db,
     orm,
@@ -74,8 +88,9 @@ export async function startAgentStack(
     demoTenantId: demoTenantId('demo'),
     port,
     tenant: await createTenant(orm),
-    stateDir: mkdtempSync(path.join(os.tmpdir(), 'drydock-agents-')),
+    stateDir,
     env: fullEnv,
+    ...(bundle ? { agentScript: bundle.file } : {}),
     async restartApi(downMs = 500) {
       await stack.app.close();
       await new Promise((r) => setTimeout(r, downMs));

@@ -1,64 +1,24 @@
 import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import { Agent } from '../../agent/agent';
-import { Harness } from '../../agent/harness/harness';
 import { SimulatedCrash } from '../../agent/harness/faults';
 import { SimulatedPlatform, newHostState } from '../../agent/platform/simulated/simulated-host';
-import { AgentTaskSchema, MachineSchema, MachineStatus } from '../../infra/db/entities';
+import { MachineStatus } from '../../infra/db/entities';
 import { noticeSql } from '../../infra/db/agent-notices';
 import { withTenant } from '../../infra/db/orm';
 import { computeMachineUid } from '../../infra/wire/machine-uid';
-import { MachineIdKey, TenantIdKey } from '../../workflows/search-attributes';
-import {
-  AgentTaskKind,
-  collectInventoryWorkflowId,
-  type CollectInventoryResult,
-} from '../../workflows/machines/contracts';
+import { AgentTaskKind, type CollectInventoryResult } from '../../workflows/machines/contracts';
+import { agentChannelSuite, describeCoreScenarios } from '../helpers/agent-channel-suite';
 import { gql } from '../helpers/api';
-import { startAgentStack, type AgentStack } from '../helpers/agent-stack';
 
 jest.setTimeout(120_000);
 
-let stack: AgentStack;
-let key: { key: string; fingerprint: string; version: number };
+// Agents in this process (hooks into the run loop need that); the core scenarios run here and,
+// with the bundled agent as processes, in agent-channel-bundled.test.ts.
+const suite = agentChannelSuite({ env: { ENROLL_LOCKOUT_SECONDS: '2', ENROLL_LOCKOUT_FAILURES: '3' } });
+const { machines, harness, enrolledMachine, startInventory, taskRows, rawPoll } = suite;
 
-beforeAll(async () => {
-  stack = await startAgentStack({ ENROLL_LOCKOUT_SECONDS: '2', ENROLL_LOCKOUT_FAILURES: '3' });
-  key = await stack.issueEnrollmentKey();
-});
-afterAll(() => stack.close());
-
-const machines = () => withTenant(stack.orm, stack.tenant.tenantId, (em) => em.find(MachineSchema, {}));
-
-const harnesses: Harness[] = [];
-afterEach(async () => {
-  await Promise.all(harnesses.splice(0).map((h) => h.stop()));
-});
-
-function harness(name: string, n: number, extra: Partial<ConstructorParameters<typeof Harness>[0]> = {}) {
-  const h = new Harness({
-    apiUrl: stack.apiUrl,
-    siteCode: stack.tenant.siteCode,
-    enrollmentKey: key.key,
-    fingerprint: key.fingerprint,
-    machines: n,
-    stateDir: path.join(stack.stateDir, name),
-    pollSeconds: 2,
-    log: process.env.DEBUG_AGENTS ? (line) => console.log(line) : undefined,
-    ...extra,
-  });
-  harnesses.push(h);
-  return h;
-}
-
-/** One simulated machine, enrolled and then stopped (offline until a test starts an agent for it). */
-async function enrolledMachine(name: string) {
-  const one = harness(name, 1);
-  one.start();
-  await one.waitForEnrollment();
-  await one.stop();
-  return one.machines[0]!;
-}
+describeCoreScenarios(suite, { fleetSize: 20 });
 
 function agentFor(
   platform: SimulatedPlatform,
@@ -66,49 +26,24 @@ function agentFor(
   opts: Partial<ConstructorParameters<typeof Agent>[0]> = {},
 ) {
   return new Agent({
-    config: { apiUrl: stack.apiUrl, siteCode: stack.tenant.siteCode, enrollmentKey: key.key, stateDir: dir },
+    config: {
+      apiUrl: suite.stack.apiUrl,
+      siteCode: suite.stack.tenant.siteCode,
+      enrollmentKey: suite.key.key,
+      stateDir: dir,
+    },
     platform,
     pollSeconds: 2,
     ...opts,
   });
 }
 
-async function startInventory(machineId: string) {
-  const workflowId = collectInventoryWorkflowId(machineId, randomUUID());
-  return stack.temporal.workflow.start('collectInventory', {
-    taskQueue: stack.taskQueue,
-    workflowId,
-    args: [{ tenantId: stack.tenant.tenantId, machineId }],
-    typedSearchAttributes: [
-      { key: TenantIdKey, value: stack.tenant.tenantId },
-      { key: MachineIdKey, value: machineId },
-    ],
-  });
-}
-
-async function taskRows(machineId: string) {
-  return withTenant(stack.orm, stack.tenant.tenantId, (em) => em.find(AgentTaskSchema, { machineId }));
-}
-
-async function rawPoll(agentKey: string, wait: number) {
-  return fetch(`${stack.apiUrl}/v1/agent/tasks?wait=${wait}`, {
-    headers: { authorization: `Bearer ${agentKey}` },
-  });
-}
-
 describe('enrollment', () => {
-  it('enrolls 20 agents at once into 20 rows; an installer run again reuses the row on proof of the agent key', async () => {
-    const fleet = harness('fleet', 20);
-    fleet.start();
-    expect(await fleet.waitForEnrollment()).toMatchObject({ enrolled: 20, pending: 0, failed: 0 });
-    await fleet.stop();
+  it('an installer run again reuses the row on proof of the agent key', async () => {
+    const machine = await enrolledMachine('repair');
     const rows = await machines();
-    expect(rows.filter((m) => m.hostname.startsWith('SIM-'))).toHaveLength(20);
-    expect(new Set(rows.map((m) => m.machineUid)).size).toBe(rows.length);
-
-    // The site installer runs again on sim-0003 (a repair): the config carries an enrollment key
-    // and the agent still has its key, which it presents as proof. Same row, new key.
-    const machine = fleet.machines[3]!;
+    // The site installer runs again (a repair): the config carries an enrollment key and the agent
+    // still has its key, which it presents as proof. Same row, new key.
     const oldKey = (await machine.platform.loadProtected('agent-key'))!;
     const again = agentFor(machine.platform, machine.dir);
     await again.ensureEnrolled();
@@ -144,8 +79,8 @@ describe('enrollment', () => {
     // The machine it claims to be keeps its key and its site: nothing was taken over.
     expect((await rawPoll(ownerKey, 0)).status).toBe(204);
     const alerts = await gql<{ alerts: { kind: string; machineId: string }[] }>(
-      stack.app,
-      stack.tenant.tenantId,
+      suite.stack.app,
+      suite.stack.tenant.tenantId,
       '{ alerts { kind machineId } }',
     );
     expect(alerts.data!.alerts).toContainEqual({
@@ -154,8 +89,8 @@ describe('enrollment', () => {
     });
 
     const approved = await gql<{ approveMachine: { id: string; status: string } }>(
-      stack.app,
-      stack.tenant.tenantId,
+      suite.stack.app,
+      suite.stack.tenant.tenantId,
       'mutation($id: ID!) { approveMachine(id: $id, asReplacement: true) { id status } }',
       { id: pendingRow.id },
     );
@@ -170,7 +105,7 @@ describe('enrollment', () => {
   });
 
   it('lands an enrollment whose answer was lost (the API committed, then died) on the machine it made, not on a second row', async () => {
-    const dir = path.join(stack.stateDir, 'lost-answer');
+    const dir = path.join(suite.stack.stateDir, 'lost-answer');
     const platform = new SimulatedPlatform(dir, () => newHostState('LOST-ANSWER', `${dir}:lost-answer`));
     let lost = 0;
     const agent = agentFor(platform, dir, {
@@ -196,7 +131,7 @@ describe('enrollment', () => {
     expect(agent.machineId).toBe(first[0]!.id);
     const rows = (await machines()).filter((m) => m.machineUid === uid);
     expect(rows).toHaveLength(1);
-    const keys = await withTenant(stack.orm, stack.tenant.tenantId, (em) =>
+    const keys = await withTenant(suite.stack.orm, suite.stack.tenant.tenantId, (em) =>
       em.execute<{ revoked: boolean }[]>(
         `select revoked_at is not null as revoked from agent_keys where machine_id = ? order by created_at`,
         [first[0]!.id],
@@ -215,7 +150,7 @@ describe('enrollment', () => {
     await solo.stop();
     const m = solo.machines[0]!;
     const id = m.agent.machineId!;
-    await stack.db
+    await suite.stack.db
       .adminClient()
       .then((c) =>
         c.query(`update machines set last_seen_at = now() - interval '30 days' where id = $1`, [id]),
@@ -231,22 +166,27 @@ describe('enrollment', () => {
     const m = await enrolledMachine('mover');
     const machineId = m.agent.machineId!;
     const created = await gql<{ createSite: { id: string; code: string } }>(
-      stack.app,
-      stack.tenant.tenantId,
+      suite.stack.app,
+      suite.stack.tenant.tenantId,
       'mutation($i: CreateSiteInput!) { createSite(input: $i) { id code } }',
       {
         i: {
-          clientId: stack.tenant.clientId,
+          clientId: suite.stack.tenant.clientId,
           code: `MOVE-${randomUUID().slice(0, 6).toUpperCase()}`,
           name: 'Second site',
         },
       },
     );
     const site = created.data!.createSite;
-    const otherKey = await stack.issueEnrollmentKey(site.id);
+    const otherKey = await suite.stack.issueEnrollmentKey(site.id);
     const otherSite = (dir: string) =>
       new Agent({
-        config: { apiUrl: stack.apiUrl, siteCode: site.code, enrollmentKey: otherKey.key, stateDir: dir },
+        config: {
+          apiUrl: suite.stack.apiUrl,
+          siteCode: site.code,
+          enrollmentKey: otherKey.key,
+          stateDir: dir,
+        },
         platform: m.platform,
         pollSeconds: 2,
       });
@@ -263,7 +203,7 @@ describe('enrollment', () => {
       replacesMachineId: machineId,
       siteId: site.id,
     });
-    expect(rows.find((r) => r.id === machineId)!.siteId).toBe(stack.tenant.siteId);
+    expect(rows.find((r) => r.id === machineId)!.siteId).toBe(suite.stack.tenant.siteId);
 
     // With its agent key (the other site's installer ran on the machine): a move request. It stays
     // in its site and keeps working until approved.
@@ -274,13 +214,13 @@ describe('enrollment', () => {
     expect(moved.state).toBe('enrolled');
     rows = await machines();
     expect(rows.find((r) => r.id === machineId)).toMatchObject({
-      siteId: stack.tenant.siteId,
+      siteId: suite.stack.tenant.siteId,
       requestedSiteId: site.id,
       pendingKind: 'move',
     });
     const alerts = await gql<{ alerts: { kind: string; machineId: string }[] }>(
-      stack.app,
-      stack.tenant.tenantId,
+      suite.stack.app,
+      suite.stack.tenant.tenantId,
       '{ alerts { kind machineId } }',
     );
     expect(alerts.data!.alerts).toContainEqual({ kind: 'MachineMoveRequested', machineId });
@@ -292,8 +232,8 @@ describe('enrollment', () => {
     );
 
     const approved = await gql<{ approveMachine: { siteId: string; requestedSiteId: string | null } }>(
-      stack.app,
-      stack.tenant.tenantId,
+      suite.stack.app,
+      suite.stack.tenant.tenantId,
       'mutation($id: ID!) { approveMachine(id: $id) { siteId requestedSiteId } }',
       { id: machineId },
     );
@@ -312,8 +252,8 @@ describe('enrollment', () => {
     expect(row.pendingKind).toBe('collision');
     expect(row.pendingReason).toMatch(/another MachineGuid/);
     const alerts = await gql<{ alerts: { kind: string; machineId: string }[] }>(
-      stack.app,
-      stack.tenant.tenantId,
+      suite.stack.app,
+      suite.stack.tenant.tenantId,
       '{ alerts { kind machineId } }',
     );
     expect(alerts.data!.alerts).toContainEqual({ kind: 'MachineCollision', machineId: row.id });
@@ -323,8 +263,8 @@ describe('enrollment', () => {
     expect((await taskRows(row.id)).map((t) => t.status)).toEqual(['queued']);
 
     const approved = await gql(
-      stack.app,
-      stack.tenant.tenantId,
+      suite.stack.app,
+      suite.stack.tenant.tenantId,
       'mutation($id: ID!) { approveMachine(id: $id) { status } }',
       { id: row.id },
     );
@@ -332,35 +272,6 @@ describe('enrollment', () => {
     const result = (await handle.result()) as CollectInventoryResult;
     expect(result.hostname).toBe(clone.platform.snapshot.hostname);
     await pair.stop();
-  });
-
-  it('stops enrolling with a rotated key while enrolled agents keep working', async () => {
-    const before = harness('before-rotation', 1);
-    before.start();
-    await before.waitForEnrollment();
-    const oldKey = key;
-    key = await stack.issueEnrollmentKey();
-    expect(key.version).toBe(oldKey.version + 1);
-    expect(key.fingerprint).toMatch(/^v\d+ \([0-9A-F]{4}\)$/);
-
-    const late = harness('after-rotation', 1, { enrollmentKey: oldKey.key });
-    late.start();
-    const report = await late.waitForEnrollment();
-    await late.stop();
-    expect(report.enrolled).toBe(0);
-
-    // The agent enrolled before the rotation still gets work.
-    const machineId = before.machines[0]!.agent.machineId!;
-    const handle = await startInventory(machineId);
-    expect(((await handle.result()) as CollectInventoryResult).hostname).toBe(
-      before.machines[0]!.platform.snapshot.hostname,
-    );
-    await before.stop();
-
-    const fresh = harness('new-key', 1);
-    fresh.start();
-    expect((await fresh.waitForEnrollment()).enrolled).toBe(1);
-    await fresh.stop();
   });
 });
 
@@ -373,8 +284,8 @@ describe('agent keys', () => {
     const polling = rawPoll(agentKey, 5);
     await new Promise((r) => setTimeout(r, 500));
     const res = await gql(
-      stack.app,
-      stack.tenant.tenantId,
+      suite.stack.app,
+      suite.stack.tenant.tenantId,
       'mutation($m: ID!) { revokeAgentKey(machineId: $m) }',
       { m: machineId },
     );
@@ -391,7 +302,7 @@ describe('agent keys', () => {
     // Known (and cached) here: answered without a lookup from now on.
     expect((await rawPoll(agentKey, 0)).status).toBe(204);
     // Another process revokes it: its own transaction and NOTIFY, nothing said to this one directly.
-    await withTenant(stack.orm, stack.tenant.tenantId, async (em) => {
+    await withTenant(suite.stack.orm, suite.stack.tenant.tenantId, async (em) => {
       const rows = await em.execute<{ key_id: string }[]>(
         `update agent_keys set revoked_at = now(), revoked_reason = 'test' where machine_id = ? returning key_id`,
         [m.agent.machineId],
@@ -413,7 +324,7 @@ describe('agent keys', () => {
 describe('lockout', () => {
   it('trips after repeated failures with a clear 429 and clears after the lockout period', async () => {
     const body = (enrollmentKey: string) => ({
-      siteCode: stack.tenant.siteCode,
+      siteCode: suite.stack.tenant.siteCode,
       enrollmentKey,
       machineUid: computeMachineUid({ smbiosUuid: '4C4C4544-0042-3510-8052-B4C04F4B4E31' }),
       hostname: 'LOCKOUT-TEST',
@@ -422,51 +333,27 @@ describe('lockout', () => {
       agentVersion: '0.1.0',
     });
     const post = (b: unknown, ip: string) =>
-      stack.app.inject({ method: 'POST', url: '/v1/enroll', payload: b as object, remoteAddress: ip });
+      suite.stack.app.inject({ method: 'POST', url: '/v1/enroll', payload: b as object, remoteAddress: ip });
     const wrong = `dek_${'1'.repeat(16)}_${'B'.repeat(43)}`;
     for (let i = 0; i < 3; i++) expect((await post(body(wrong), '10.9.9.9')).statusCode).toBe(401);
-    const locked = await post(body(key.key), '10.9.9.9');
+    const locked = await post(body(suite.key.key), '10.9.9.9');
     expect(locked.statusCode).toBe(429);
     expect(locked.json()).toMatchObject({ error: { code: 'LOCKED_OUT' } });
     expect(Number(locked.headers['retry-after'])).toBeGreaterThan(0);
     // Another address is not locked out.
-    expect((await post(body(key.key), '10.9.9.10')).statusCode).toBe(201);
+    expect((await post(body(suite.key.key), '10.9.9.10')).statusCode).toBe(201);
     // Once the lockout is over (2 s here) the address enrolls again: poll for it, no fixed sleep.
     const deadline = Date.now() + 30_000;
-    let after = await post(body(key.key), '10.9.9.9');
+    let after = await post(body(suite.key.key), '10.9.9.9');
     while (after.statusCode === 429 && Date.now() < deadline) {
       await new Promise((r) => setTimeout(r, 200));
-      after = await post(body(key.key), '10.9.9.9');
+      after = await post(body(suite.key.key), '10.9.9.9');
     }
     expect(after.statusCode).toBe(201);
   });
 });
 
 describe('the task channel', () => {
-  it('delivers a task queued while the agent was offline once it returns, and signals the new boot id', async () => {
-    const m = await enrolledMachine('offline');
-    const machineId = m.agent.machineId!;
-    const handle = await startInventory(machineId);
-    const deadline = Date.now() + 30_000;
-    while ((await taskRows(machineId)).length === 0 && Date.now() < deadline)
-      await new Promise((r) => setTimeout(r, 100));
-    expect((await taskRows(machineId)).map((t) => t.status)).toEqual(['queued']);
-
-    m.platform.reboot(); // it comes back from a reboot
-    const back = agentFor(m.platform, m.dir);
-    const controller = new AbortController();
-    const running = back.run(controller.signal);
-    const result = (await handle.result()) as CollectInventoryResult;
-    controller.abort();
-    await running;
-    expect(result.hostname).toBe(m.platform.snapshot.hostname);
-    expect(result.bootIdsSeen).toContain(m.platform.snapshot.bootId);
-    const [task] = await taskRows(machineId);
-    expect(task!.status).toBe('completed');
-    const row = (await machines()).find((r) => r.id === machineId)!;
-    expect(row.inventory).toMatchObject({ hostname: m.platform.snapshot.hostname });
-  });
-
   it('does not run a step twice when the agent is killed after the step and restarted', async () => {
     const m = await enrolledMachine('crash');
     const machineId = m.agent.machineId!;
@@ -534,7 +421,7 @@ describe('the task channel', () => {
     let restarting: Promise<void> | undefined;
     const agent = agentFor(m.platform, m.dir, {
       afterStep: async () => {
-        restarting = stack.restartApi(1500); // the report that follows finds no API
+        restarting = suite.stack.restartApi(1500); // the report that follows finds no API
         await new Promise((r) => setTimeout(r, 100));
       },
     });

@@ -136,8 +136,15 @@ async function listInstallers(siteId: string): Promise<Listed[]> {
   return res.data.siteInstallers;
 }
 
-/** Starts the build through GraphQL and follows it to the end. */
-async function buildThroughApi(siteId: string): Promise<void> {
+interface BuildProgress {
+  state: string;
+  percent: number;
+  stage: string | null;
+  error: string | null;
+}
+
+/** Starts the build through GraphQL and follows it to the end; returns what `installerBuild` showed. */
+async function buildThroughApi(siteId: string): Promise<BuildProgress[]> {
   const started = await gql<{ buildSiteInstallers: { state: string } }>(
     app,
     tenant.tenantId,
@@ -145,22 +152,23 @@ async function buildThroughApi(siteId: string): Promise<void> {
     { s: siteId },
   );
   if (!started.data) throw new Error(JSON.stringify(started.errors));
-  let last: { state: string; error: string | null } = { state: 'RUNNING', error: null };
+  const seen: BuildProgress[] = [];
   await eventually(
     async () => {
-      const res = await gql<{ installerBuild: { state: string; error: string | null } }>(
+      const res = await gql<{ installerBuild: BuildProgress }>(
         app,
         tenant.tenantId,
         'query($s: ID!) { installerBuild(siteId: $s) { state percent stage error } }',
         { s: siteId },
       );
-      last = res.data!.installerBuild;
-      return last.state !== 'RUNNING';
+      seen.push(res.data!.installerBuild);
+      return res.data!.installerBuild.state !== 'RUNNING';
     },
     480_000,
     'the build to end',
   );
-  expect(last).toMatchObject({ state: 'COMPLETED', error: null });
+  expect(seen.at(-1)).toMatchObject({ state: 'COMPLETED', percent: 100, error: null });
+  return seen;
 }
 
 /** Downloads through the signed link, as an RMM would, into `dir`. */
@@ -207,7 +215,24 @@ const downloaded: Record<string, { exe: string; msi: string; listed: Listed[] }>
 
 describe('building installers for two sites', () => {
   it('builds, signs and records an EXE and an MSI per site, named after the site and its fingerprint', async () => {
-    await Promise.all(sites.map((s) => buildThroughApi(s.id)));
+    const progress = await Promise.all(sites.map((s) => buildThroughApi(s.id)));
+    // An operator watching installerBuild sees the build advance through its stages (the
+    // activity's heartbeats reach Temporal within seconds, not once a minute) and never go back.
+    for (const seen of progress) {
+      // 'queued' (0 %) is what a running build without a pending activity shows: before the
+      // activity starts, and also between its end and the workflow's (a known flash of 0 %).
+      const running = seen.filter((p) => p.state === 'RUNNING' && p.stage !== 'queued');
+      const percents = running.map((p) => p.percent);
+      expect(percents).toEqual([...percents].sort((a, b) => a - b));
+      const stages = [...new Set(running.map((p) => p.stage))];
+      expect(stages.length).toBeGreaterThanOrEqual(2);
+      expect(stages[0]).toBe('agent executable');
+      expect(
+        stages.every((st) =>
+          ['agent executable', 'service host', 'NSIS bootstrapper', 'MSI package', 'done'].includes(st!),
+        ),
+      ).toBe(true);
+    }
     for (const site of sites) {
       const listed = await listInstallers(site.id);
       const fp = /^v(\d+) \(([0-9A-F]{4})\)$/.exec(site.fingerprint)!;
