@@ -150,7 +150,13 @@ describe('acceptance', () => {
     const profileId = await saveProfile(stack, 'Standard', withInstaller(simulatedDownloadSha256(TOOL_URL)));
     const machineIds = fleet.machines.map((m) => m.agent.machineId!);
     const started = await startFleetRun(stack, { profileId, concurrency: 25, machineIds });
-    const done = await waitForFleet(stack, started.id, (f) => f.status === 'completed', 280_000);
+    // Its row completes a moment before its workflow closes: a query in between can miss; ask again.
+    const done = await waitForFleet(
+      stack,
+      started.id,
+      (f) => f.status === 'completed' && f.progress !== null,
+      280_000,
+    );
     const runs = await fleetMachineRuns(stack, started.id);
     const notPassed = runs.filter((r) => r.status !== 'passed').map((r) => r.lastError);
     expect(notPassed).toEqual([]);

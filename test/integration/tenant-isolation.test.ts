@@ -325,6 +325,7 @@ describe('the RLS catalog check', () => {
       'discovered_hosts',
       'domain_credentials',
       'enrollment_site_rate',
+      'escrowed_secret_rewraps',
       'escrowed_secrets',
       'fleet_runs',
       'idp_mappings',
