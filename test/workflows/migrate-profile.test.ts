@@ -283,9 +283,11 @@ it('a worker killed while the run waits (sign-out, decision) is replaced and the
   host.mutate((s) => void (s.signedIn = []));
   worker = await startFakeWorker(agentChannel, { taskQueue: worker.taskQueue });
   h = worker.client.workflow.getHandle(h.workflowId);
+  // The replacement gets the run's next task once the dead worker's sticky queue times out.
   await eventually(
     () => state(h),
     (s) => s === 'awaiting-approval',
+    90_000,
   );
   await worker.stop();
   worker = await startFakeWorker(agentChannel, { taskQueue: worker.taskQueue });
