@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
+import { isDeepStrictEqual } from 'node:util';
 import { computeMachineUid } from '../infra/wire/machine-uid';
 import type { AgentTaskMessage, ResultRequest } from '../infra/wire/agent-protocol';
-import { StepFailure, StepKind } from '../infra/wire/agent-steps';
+import { isEscrowStepKind, StepFailure, StepKind } from '../infra/wire/agent-steps';
 import { AgentApiClient, ApiError, type FetchLike } from './api-client';
 import { checkApiUrl, writeConfig, type AgentConfig } from './config';
 import { Journal, type JournalEntry, type JournalOptions } from './journal';
@@ -186,6 +187,28 @@ export class Agent {
   async handle(task: AgentTaskMessage, signal?: AbortSignal): Promise<AgentTaskMessage | null> {
     const entry = this.journal.get(task.id);
     if (entry?.state === 'finished') return this.report(entry, signal);
+    // The same step under a new task id: a server restored from a backup taken before it ran issues
+    // it again. Its recorded outcome answers the new task; the step does not run twice. The same
+    // step means the same key, kind and payload: a restored run may take another path from the
+    // backup on and ask for something else under that key (it never heard of a reboot, so it asks
+    // for the boot id). Not an escrow step (the restored database lost the secret that step
+    // escrowed: it makes a new one) nor a boot-id reading (what is asked is the boot id now).
+    const earlier =
+      entry || isEscrowStepKind(task.kind) || task.kind === StepKind.BootId
+        ? null
+        : this.journal.getByKey(task.idempotencyKey, task.id);
+    if (
+      earlier?.state === 'finished' &&
+      earlier.task.kind === task.kind &&
+      isDeepStrictEqual(earlier.task.payload, task.payload)
+    ) {
+      const answer: JournalEntry = { task, state: 'finished', outcome: earlier.outcome!, reported: false };
+      this.journal.put(answer);
+      this.log(
+        `task ${task.id} is step ${task.idempotencyKey}, run before as task ${earlier.task.id}: reporting that outcome`,
+      );
+      return this.report(answer, signal);
+    }
     this.journal.put({ task, state: 'started', reported: false });
     const outcome = await this.execute(task);
     const finished: JournalEntry = { task, state: 'finished', outcome, reported: false };

@@ -50,6 +50,12 @@ export class Journal {
   private readonly open = new Map<string, JournalEntry>();
   /** Acknowledged: only their ids stay in memory. */
   private readonly reported = new Set<string>();
+  /**
+   * Every entry's task id by its idempotency key (the workflow run and activity that asked for the
+   * step): a server restored from a backup issues a step it had already issued again under a new
+   * task id, and the machine must still recognise it (docs/operations.md, backup and restore).
+   */
+  private readonly byKey = new Map<string, string>();
 
   constructor(stateDir: string, opts: JournalOptions = {}) {
     this.dir = path.join(stateDir, 'journal');
@@ -62,8 +68,11 @@ export class Journal {
       const entry = this.read(id);
       if (!entry) continue;
       if (!entry.reported) this.open.set(id, entry);
-      else if (statSync(this.file(id)).mtimeMs < expired) unlinkSync(this.file(id));
-      else this.reported.add(id);
+      else if (statSync(this.file(id)).mtimeMs < expired) {
+        unlinkSync(this.file(id));
+        continue;
+      } else this.reported.add(id);
+      this.byKey.set(entry.task.idempotencyKey, id);
     }
   }
 
@@ -84,6 +93,12 @@ export class Journal {
     return this.open.get(taskId) ?? (this.reported.has(taskId) ? this.read(taskId) : null);
   }
 
+  /** The entry of another task with this idempotency key: the same step, issued again under a new id. */
+  getByKey(idempotencyKey: string, exceptTaskId: string): JournalEntry | null {
+    const id = this.byKey.get(idempotencyKey);
+    return id && id !== exceptTaskId ? this.get(id) : null;
+  }
+
   put(given: JournalEntry): void {
     // A gateway's domain credential and one-time installer link live in memory for its step only:
     // never at rest (ADR 0026, 0043).
@@ -98,6 +113,7 @@ export class Journal {
       closeSync(fd);
     }
     renameSync(tmp, file);
+    this.byKey.set(entry.task.idempotencyKey, entry.task.id);
     if (entry.reported) {
       this.open.delete(entry.task.id);
       this.reported.add(entry.task.id);

@@ -369,12 +369,12 @@ export interface Platform {
   retireAccount(sid: string, action: 'disable' | 'delete'): Promise<boolean>;
 
   /**
-   * Optional hook: told as a step starts to run here, by its idempotency key — after its payload
+   * Optional hook: told as a step starts to run here, by its kind and idempotency key — after its payload
    * was checked, and only when it really runs (the journal answers a finished step's redelivery
    * without running it). The simulated host counts executions with it (the tests' proof that
    * nothing ran twice); the steps themselves know nothing of the platform they run on.
    */
-  stepStarted?(idempotencyKey: string): void;
+  stepStarted?(idempotencyKey: string, kind: string): void;
 }
 
 export interface JoinState {

@@ -500,7 +500,7 @@ async function runKnownStep<K extends StepKind>(
       `this agent cannot run the ${kind} step: its payload does not fit (${checkStepPayload(kind, payload)}); update the agent`,
       false,
     );
-  platform.stepStarted?.(ctx.idempotencyKey);
+  platform.stepStarted?.(ctx.idempotencyKey, kind);
   const handler: StepHandler<K> = steps[kind];
   return handler(platform, payload, ctx);
 }

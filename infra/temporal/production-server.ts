@@ -544,6 +544,19 @@ async function ensureNamespace(
       cliType[key.type]!,
     ]);
   }
+  // Stored is not yet usable: the frontend's search-attribute cache learns new keys a few seconds
+  // later (a workflow started meanwhile fails "Failed to start Workflow"). A query naming every key
+  // is refused until the cache has them all: until then the server is not ready.
+  await cli([
+    'workflow',
+    'list',
+    '--namespace',
+    namespace,
+    '--limit',
+    '1',
+    '--query',
+    searchAttributeKeys.map((key) => `${key.name} = "readiness-check"`).join(' AND '),
+  ]);
 }
 
 /**

@@ -16,6 +16,7 @@ import { startDevServer } from '../../infra/temporal/dev-server';
 import { API_NODE_FLAGS } from '../../cli/processes';
 import { createTenant } from '../helpers/fixtures';
 import { dropDatabase, freePort } from '../helpers/shared';
+import { startHarnessShards } from './harness-shards';
 
 /**
  * Agent-channel benchmark (issues 3 and 10): a site imaging 500 machines behind one address with the
@@ -39,6 +40,13 @@ const POLLERS = Number(process.env.BENCH_POLLERS ?? 2000);
 const ENROLL_WAVE = Number(process.env.BENCH_ENROLL_WAVE ?? 200);
 /** Per poller site: below the default enrollment budget of a site (1,000 a minute). */
 const POLLERS_PER_SITE = 900;
+/**
+ * The pollers beyond the first 1,000 run in processes of their own (BENCH_HARNESS_SHARDS, one per
+ * 2,500 by default), as they would on machines of their own: not in this process's event loop.
+ */
+const SHARDS = Number(process.env.BENCH_HARNESS_SHARDS ?? Math.ceil(Math.max(0, POLLERS - ENROLL) / 2500));
+/** How long the dispatch phase waits for its tasks to be delivered; one not delivered counts as this late. */
+const DISPATCH_WAIT_MS = 30_000;
 const DISPATCHES = 300;
 const ATTACK_POLLS = 10_000;
 const ATTACK_DOCUMENTS = 100;
@@ -79,7 +87,7 @@ async function main(): Promise<void> {
     });
   const imaging = await site(`IMG-${process.pid}`);
   const { siteCode, key } = await site(`ENR-${process.pid}`);
-  const pollerSites = [];
+  const pollerSites: Awaited<ReturnType<typeof site>>[] = [];
   for (let i = 0; i * POLLERS_PER_SITE < POLLERS - ENROLL; i++)
     pollerSites.push(await site(`POLL${i}-${process.pid}`));
 
@@ -165,29 +173,35 @@ async function main(): Promise<void> {
       `enroll baseline: ${healthRate.toFixed(0)} /healthz requests/s at the same concurrency; enrollment costs ${(healthRate / (report.enrolled / enrollSeconds)).toFixed(1)}× a bare round trip`,
     );
 
-    const more = pollerSites.map(
-      (pollers, i) =>
-        new Harness({
-          apiUrl,
-          siteCode: pollers.siteCode,
-          enrollmentKey: pollers.key.key,
-          machines: Math.min(POLLERS_PER_SITE, POLLERS - ENROLL - i * POLLERS_PER_SITE),
-          stateDir: path.join(stateDir, `b${i}`),
-          pollSeconds: 25,
-          enrollTimeoutMs: 900_000,
-          enrollConcurrency: Math.max(1, Math.floor(ENROLL_WAVE / pollerSites.length)),
-        }),
-    );
     started = performance.now();
-    for (const h of more) h.start();
-    const waves = await Promise.all(more.map((h) => h.waitForEnrollment()));
+    const more = startHarnessShards(
+      pollerSites.map((pollers, i) => ({
+        apiUrl,
+        siteCode: pollers.siteCode,
+        enrollmentKey: pollers.key.key,
+        machines: Math.min(POLLERS_PER_SITE, POLLERS - ENROLL - i * POLLERS_PER_SITE),
+        stateDir: path.join(stateDir, `b${i}`),
+        pollSeconds: 25,
+        enrollTimeoutMs: 900_000,
+        enrollConcurrency: Math.max(1, Math.floor(ENROLL_WAVE / pollerSites.length)),
+      })),
+      SHARDS,
+      out,
+    );
+    const waves = await more.enrolled;
     out(
-      `pollers: ${waves.reduce((n, r) => n + r.enrolled + r.pending, 0)}/${POLLERS - ENROLL} more machines enrolled in ${((performance.now() - started) / 1000).toFixed(1)} s, at most ${ENROLL_WAVE} at once across ${pollerSites.length} site(s) (failed ${waves.reduce((n, r) => n + r.failed, 0)})`,
+      `pollers: ${waves.enrolled + waves.pending}/${POLLERS - ENROLL} more machines enrolled in ${((performance.now() - started) / 1000).toFixed(1)} s by ${more.processes.length} agent process(es), at most ${ENROLL_WAVE} at once across ${pollerSites.length} site(s) (failed ${waves.failed})`,
     );
     await new Promise((r) => setTimeout(r, 10_000)); // every agent checked in and waiting in a long-poll
-    const machineIds = [...fleet.machines, ...more.flatMap((h) => h.machines)]
-      .map((m) => m.agent.machineId!)
-      .filter(Boolean);
+    const machineIds = await withTenant(orm, tenantId, async (em) =>
+      (
+        await em.execute<{ id: string }[]>(
+          `select m.id from machines m join sites s on s.id = m.site_id
+            where s.code in (?) and m.status = 'active'`,
+          [[siteCode, ...pollerSites.map((p) => p.siteCode)]],
+        )
+      ).map((r) => r.id),
+    );
     const pollRss = rssMb(api.pid!);
     out(
       `memory: API RSS ${pollRss.toFixed(0)} MB with ${machineIds.length} idle long-polling agents; baseline ${idleRss.toFixed(0)} MB before any agent [target: under ${POLLERS >= 10_000 ? '1 GB' : '500 MB'}]`,
@@ -210,13 +224,24 @@ async function main(): Promise<void> {
       });
       await new Promise((r) => setTimeout(r, 20));
     }
-    await new Promise((r) => setTimeout(r, 3000));
-    const latencies = await withTenant(orm, tenantId, (em) =>
-      em.execute<{ ms: number }[]>(
-        `select extract(epoch from (delivered_at - created_at)) * 1000 as ms from agent_tasks where workflow_id = 'bench' and delivered_at is not null`,
-      ),
-    );
-    const sorted = latencies.map((r) => Number(r.ms)).sort((a, b) => a - b);
+    // Until every task is delivered (or DISPATCH_WAIT_MS): one never delivered counts as that late,
+    // so the percentiles are of all of them, not of the lucky ones.
+    const deliveredMs = () =>
+      withTenant(orm, tenantId, (em) =>
+        em.execute<{ ms: number }[]>(
+          `select extract(epoch from (delivered_at - created_at)) * 1000 as ms from agent_tasks where workflow_id = 'bench' and delivered_at is not null`,
+        ),
+      );
+    const waitUntil = performance.now() + DISPATCH_WAIT_MS;
+    let latencies = await deliveredMs();
+    while (latencies.length < DISPATCHES && performance.now() < waitUntil) {
+      await new Promise((r) => setTimeout(r, 500));
+      latencies = await deliveredMs();
+    }
+    const sorted = [
+      ...latencies.map((r) => Number(r.ms)),
+      ...Array<number>(DISPATCHES - latencies.length).fill(DISPATCH_WAIT_MS),
+    ].sort((a, b) => a - b);
     const rtts: number[] = [];
     for (let i = 0; i < 200; i++) {
       const t = performance.now();
@@ -225,7 +250,7 @@ async function main(): Promise<void> {
     }
     rtts.sort((a, b) => a - b);
     out(
-      `dispatch: ${sorted.length}/${DISPATCHES} tasks delivered; queued → delivered p50 ${pct(sorted, 50).toFixed(1)} ms, p99 ${pct(sorted, 99).toFixed(1)} ms [target: p99 under 1000 ms]`,
+      `dispatch: ${latencies.length}/${DISPATCHES} tasks delivered within ${DISPATCH_WAIT_MS / 1000} s (one not delivered counts as that late) to ${machineIds.length} idle agents; queued → delivered p50 ${pct(sorted, 50).toFixed(1)} ms, p99 ${pct(sorted, 99).toFixed(1)} ms [target: p99 under 1000 ms]`,
     );
     out(
       `dispatch baseline: /healthz round trip under the same load p50 ${pct(rtts, 50).toFixed(1)} ms, p99 ${pct(rtts, 99).toFixed(1)} ms`,
@@ -257,7 +282,7 @@ async function main(): Promise<void> {
       `attack, ${ATTACK_DOCUMENTS} unauthenticated 1 MiB GraphQL documents: bystander check-in p50 ${pct(documents.ms, 50).toFixed(1)} ms, p99 ${pct(documents.ms, 99).toFixed(1)} ms [target: p99 under 100 ms]; API RSS peak ${documents.peakRssMb.toFixed(0)} MB; answers ${documents.answers}`,
     );
     await fleet.stop();
-    await Promise.all(more.map((h) => h.stop()));
+    await more.stop();
   } finally {
     api.kill('SIGTERM');
     await new Promise((r) => api.once('exit', r));

@@ -7,7 +7,6 @@ import { Client, Connection } from '@temporalio/client';
 import { temporal as proto } from '@temporalio/proto';
 import { DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
 import { Client as PgClient } from 'pg';
-import { Harness } from '../../agent/harness/harness';
 import { loadEnv, repoRoot, serverSecret } from '../../infra/config/env';
 import { API_NODE_FLAGS, spawnEntry, stopChild } from '../../cli/processes';
 import { DEV_APP_PASSWORD, deriveAppUrl, migrate, withDatabase } from '../../infra/db/database';
@@ -26,6 +25,7 @@ import { StepKind } from '../../infra/wire/agent-steps';
 import { createTenant } from '../helpers/fixtures';
 import { startTestProductionServer } from '../helpers/production-temporal';
 import { dropDatabase, freePort } from '../helpers/shared';
+import { startHarnessShards } from './harness-shards';
 
 /**
  * Provisioning benchmark (issue 4): a fleet run of 1,000 simulated machines through the real stack
@@ -39,6 +39,9 @@ import { dropDatabase, freePort } from '../helpers/shared';
  *
  * BENCH_MACHINES, BENCH_CONCURRENCY and BENCH_PROFILE (light | standard) change the run;
  * BENCH_CPU_PROFILE=<folder> writes the worker's and the API's V8 CPU profiles there (`--cpu-prof`).
+ * The simulated machines run in BENCH_HARNESS_SHARDS processes of their own (one per 2,500 machines by
+ * default), never in the bench's: the baseline's worker runs here. The baseline runs
+ * BENCH_BASELINE_WORKFLOWS workflows (at most 1,000 by default): a rate, not the fleet's size.
  * BENCH_TEMPORAL=production runs it all (fleet run and baseline) on the production Temporal server
  * instead (issue 18: PostgreSQL persistence and visibility, mTLS), in databases of this run; the
  * PostgreSQL sizes at the end then include its two databases.
@@ -48,6 +51,10 @@ const TEMPORAL = process.env.BENCH_TEMPORAL ?? 'dev';
 if (TEMPORAL !== 'dev' && TEMPORAL !== 'production')
   throw new Error(`BENCH_TEMPORAL is dev or production, not ${TEMPORAL}`);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 100);
+const SHARDS = Number(process.env.BENCH_HARNESS_SHARDS ?? Math.ceil(MACHINES / 2500));
+/** At most this many machines enrolling at once across the fleet (BENCH_ENROLL_WAVE, as in the agent-channel bench). */
+const ENROLL_WAVE = Number(process.env.BENCH_ENROLL_WAVE ?? 200);
+const BASELINE_WORKFLOWS = Number(process.env.BENCH_BASELINE_WORKFLOWS ?? Math.min(MACHINES, 1000));
 const PROFILE = process.env.BENCH_PROFILE ?? 'light';
 const CPU_PROFILE_FLAGS = process.env.BENCH_CPU_PROFILE
   ? ['--cpu-prof', `--cpu-prof-dir=${path.resolve(process.env.BENCH_CPU_PROFILE)}`]
@@ -129,21 +136,23 @@ function postgresCpuSeconds(): number {
   return postgresGone + [...live.values()].reduce((a, b) => a + b, 0);
 }
 
-type Cpu = Record<'worker' | 'api' | 'temporal' | 'postgres' | 'bench', number>;
+type Cpu = Record<'worker' | 'api' | 'temporal' | 'postgres' | 'agents' | 'bench', number>;
+type Pids = { api?: number; worker?: number; temporal?: number; agents: (number | undefined)[] };
 
-/** CPU seconds so far of each process of the stack (`bench` is this process: the agents, the baseline worker). */
-function cpuNow(pids: { api?: number; worker?: number; temporal?: number }): Cpu {
+/** CPU seconds so far of each process of the stack (`bench` is this process: the baseline's worker, GraphQL polls). */
+function cpuNow(pids: Pids): Cpu {
   const own = process.cpuUsage();
   return {
     worker: cpuSeconds(pids.worker),
     api: cpuSeconds(pids.api),
     temporal: cpuSeconds(pids.temporal),
+    agents: pids.agents.reduce<number>((n, pid) => n + cpuSeconds(pid), 0),
     postgres: postgresCpuSeconds(),
     bench: (own.user + own.system) / 1e6,
   };
 }
 
-function cpuSince(before: Cpu, pids: { api?: number; worker?: number; temporal?: number }): Cpu {
+function cpuSince(before: Cpu, pids: Pids): Cpu {
   const now = cpuNow(pids);
   return Object.fromEntries(Object.entries(now).map(([k, v]) => [k, v - before[k as keyof Cpu]])) as Cpu;
 }
@@ -152,7 +161,7 @@ function cpuSince(before: Cpu, pids: { api?: number; worker?: number; temporal?:
 function cpuPer(cpu: Cpu, units: number): string {
   const ms = (s: number) => ((s * 1000) / units).toFixed(1);
   const total = Object.values(cpu).reduce((a, b) => a + b, 0);
-  return `${ms(total)} ms (worker ${ms(cpu.worker)}, API ${ms(cpu.api)}, Temporal ${ms(cpu.temporal)}, PostgreSQL ${ms(cpu.postgres)}, bench process ${ms(cpu.bench)})`;
+  return `${ms(total)} ms (worker ${ms(cpu.worker)}, API ${ms(cpu.api)}, Temporal ${ms(cpu.temporal)}, PostgreSQL ${ms(cpu.postgres)}, agents ${ms(cpu.agents)}, bench process ${ms(cpu.bench)})`;
 }
 
 /** The Temporal server's requests so far, by API and persistence operation (its Prometheus counters). */
@@ -477,28 +486,31 @@ async function main(): Promise<void> {
 
     // The simulated fleet: real agents over HTTP, no faults, quick reboots.
     let started = performance.now();
-    const harnesses = siteRows.map(
-      (site, i) =>
-        new Harness({
-          apiUrl,
-          siteCode: site.code,
-          enrollmentKey: site.key.key,
-          fingerprint: site.key.fingerprint,
-          machines: Math.floor(MACHINES / sites) + (i < MACHINES % sites ? 1 : 0),
-          stateDir: path.join(stateDir, site.code),
-          pollSeconds: 20,
-          bootDelayMs: 100,
-          enrollTimeoutMs: 180_000,
-        }),
+    const fleet = startHarnessShards(
+      siteRows.map((site, i) => ({
+        apiUrl,
+        siteCode: site.code,
+        enrollmentKey: site.key.key,
+        fingerprint: site.key.fingerprint,
+        machines: Math.floor(MACHINES / sites) + (i < MACHINES % sites ? 1 : 0),
+        stateDir: path.join(stateDir, site.code),
+        pollSeconds: 20,
+        bootDelayMs: 100,
+        enrollTimeoutMs: 900_000,
+        // Imaging waves, not all of the fleet at the same moment (docs/operations.md, known
+        // limits: an enrollment storm is not what this bench measures).
+        enrollConcurrency: Math.max(1, Math.floor(ENROLL_WAVE / sites)),
+      })),
+      SHARDS,
+      childLine,
     );
-    atExit('simulated machines', () => Promise.all(harnesses.map((h) => h.stop())));
-    for (const h of harnesses) h.start();
-    const reports = await Promise.all(harnesses.map((h) => h.waitForEnrollment()));
-    const enrolled = reports.reduce((n, r) => n + r.enrolled, 0);
+    atExit('simulated machines', () => fleet.stop());
+    const report = await fleet.enrolled;
+    const enrolled = report.enrolled;
     if (enrolled !== MACHINES)
-      throw new Error(`only ${enrolled}/${MACHINES} machines enrolled: ${JSON.stringify(reports)}`);
+      throw new Error(`only ${enrolled}/${MACHINES} machines enrolled: ${JSON.stringify(report)}`);
     out(
-      `setup: ${enrolled} simulated machines enrolled in ${secs(performance.now() - started)} s across ${sites} site(s) (a {SEQ3} name template has 999 names per site); agents long-poll 20 s, reboot in 100 ms`,
+      `setup: ${enrolled} simulated machines enrolled in ${secs(performance.now() - started)} s across ${sites} site(s) (a {SEQ3} name template has 999 names per site) by ${fleet.processes.length} agent process(es), at most ${ENROLL_WAVE} enrolling at once; agents long-poll 20 s, reboot in 100 ms`,
     );
 
     // The profile, saved through GraphQL; its plan, for the baseline's shape.
@@ -522,7 +534,12 @@ async function main(): Promise<void> {
     // Baseline: bare no-op activities on the same server, in the fleet's shape — once before the
     // fleet run and once after it (the server then holds the fleet's histories too); the ratio
     // uses their mean, so a drift of the machine during the run weighs on both sides alike.
-    const pids = { api: api.pid, worker: worker.pid, temporal: server.process.pid };
+    const pids: Pids = {
+      api: api.pid,
+      worker: worker.pid,
+      temporal: server.process.pid,
+      agents: fleet.processes.map((p) => p.pid),
+    };
     const baseline = async (label: 'before' | 'after') => {
       const nativeConnection = await NativeConnection.connect({ address: server.address, ...security });
       const noopWorker = await Worker.create({
@@ -546,7 +563,7 @@ async function main(): Promise<void> {
         const began = performance.now();
         await Promise.all(
           Array.from({ length: CONCURRENCY }, async () => {
-            while (next < MACHINES) {
+            while (next < BASELINE_WORKFLOWS) {
               const i = next++;
               await client.workflow.execute('noopSteps', {
                 taskQueue: 'bench-noop',
@@ -557,15 +574,19 @@ async function main(): Promise<void> {
           }),
         );
         const seconds = (performance.now() - began) / 1000;
-        const rate = (MACHINES * stepsPerMachine) / seconds;
+        const rate = (BASELINE_WORKFLOWS * stepsPerMachine) / seconds;
         out(
-          `baseline (${label} the fleet run): ${MACHINES} workflows × ${stepsPerMachine} sequential no-op activities, ${CONCURRENCY} at once (worker in the bench process): ${MACHINES * stepsPerMachine} activities in ${seconds.toFixed(1)} s = ${rate.toFixed(0)} activities/s`,
+          `baseline (${label} the fleet run): ${BASELINE_WORKFLOWS} workflows × ${stepsPerMachine} sequential no-op activities, ${CONCURRENCY} at once (worker in the bench process): ${BASELINE_WORKFLOWS * stepsPerMachine} activities in ${seconds.toFixed(1)} s = ${rate.toFixed(0)} activities/s`,
         );
         return {
           rate,
           seconds,
           cpu: cpuSince(cpuBefore, pids),
-          requests: requestsPer(requestsBefore, await temporalRequests(), MACHINES * stepsPerMachine),
+          requests: requestsPer(
+            requestsBefore,
+            await temporalRequests(),
+            BASELINE_WORKFLOWS * stepsPerMachine,
+          ),
         };
       } finally {
         noopWorker.shutdown();
@@ -732,7 +753,7 @@ async function main(): Promise<void> {
       `cpu: fleet run ${(Object.values(cpu).reduce((a, b) => a + b, 0) / fleetSeconds).toFixed(2)} of ${os.cpus().length} cores busy; per machine-step ${cpuPer(cpu, machineSteps)}`,
     );
     out(
-      `cpu: baseline ${(Object.values(bareCpu).reduce((a, b) => a + b, 0) / bareSeconds).toFixed(2)} of ${os.cpus().length} cores busy; per bare activity ${cpuPer(bareCpu, 2 * MACHINES * stepsPerMachine)} [PostgreSQL: every backend on the server]`,
+      `cpu: baseline ${(Object.values(bareCpu).reduce((a, b) => a + b, 0) / bareSeconds).toFixed(2)} of ${os.cpus().length} cores busy; per bare activity ${cpuPer(bareCpu, 2 * BASELINE_WORKFLOWS * stepsPerMachine)} [PostgreSQL: every backend on the server]`,
     );
 
     out(

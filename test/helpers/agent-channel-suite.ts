@@ -156,7 +156,7 @@ export function describeCoreScenarios(suite: AgentChannelSuite, opts: { fleetSiz
       expect(result.bootIdsSeen).toContain(host.bootId);
       const [task] = await suite.taskRows(machineId);
       expect(task).toMatchObject({ status: 'completed', deliveries: 1 });
-      expect(host.executions[task!.idempotencyKey]).toBe(1);
+      expect(host.executions[`${task!.kind} ${task!.idempotencyKey}`]).toBe(1);
       const row = (await suite.machines()).find((r) => r.id === machineId)!;
       expect(row.inventory).toMatchObject({ hostname: host.hostname });
     });

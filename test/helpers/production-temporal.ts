@@ -49,6 +49,8 @@ export async function startTestProductionServer(opts: {
   maxConns: { store: number; visibility: number };
   /** Serve the server's Prometheus metrics on 127.0.0.1:<port>/metrics. */
   metricsPort?: number;
+  /** The frontend's port (the block above it too): a restart of the same server. Default: a free block. */
+  port?: number;
   log?: (line: string) => void;
 }): Promise<TestProductionTemporal> {
   const build = await ensureTemporalServer({ dataDir: opts.dataDir, log: opts.log });
@@ -67,7 +69,7 @@ export async function startTestProductionServer(opts: {
     cliPath: opts.cliPath,
     dir: path.join(opts.dir, `temporal-production-${opts.id}`),
     pg: pgTarget,
-    port: await freePortBlock(),
+    port: opts.port ?? (await freePortBlock()),
     tls,
     databases,
     namespace: 'default',

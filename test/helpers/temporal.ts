@@ -40,6 +40,8 @@ export async function testTemporalClient(): Promise<Client> {
 export async function startTestWorker(
   orm: Orm,
   env?: Env,
+  /** Another server than the run's (a test's own production server), or a given task queue. */
+  where: { address?: string; security?: TemporalSecurity; taskQueue?: string } = {},
 ): Promise<{ worker: Worker; taskQueue: string; stop(): Promise<void> }> {
   if (!runtimeInstalled) {
     Runtime.install({
@@ -48,15 +50,15 @@ export async function startTestWorker(
     });
     runtimeInstalled = true;
   }
-  const taskQueue = `test-${randomUUID()}`;
+  const taskQueue = where.taskQueue ?? `test-${randomUUID()}`;
   const { worker, connection } = await createCoreWorker({
-    address: process.env.DRYDOCK_TEST_TEMPORAL_ADDRESS!,
+    address: where.address ?? process.env.DRYDOCK_TEST_TEMPORAL_ADDRESS!,
     namespace: 'default',
     taskQueue,
     orm,
     env,
     workflowBundle: { code: readFileSync(process.env.DRYDOCK_TEST_BUNDLE!, 'utf8') },
-    security: testTemporalSecurity(),
+    security: where.security ?? testTemporalSecurity(),
   });
   const running = worker.run();
   return {

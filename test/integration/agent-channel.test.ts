@@ -376,7 +376,7 @@ describe('the task channel', () => {
     await handle.result();
     controller.abort();
     await running;
-    expect(m.platform.snapshot.executions[task!.idempotencyKey]).toBe(1);
+    expect(m.platform.snapshot.executions[`${task!.kind} ${task!.idempotencyKey}`]).toBe(1);
   });
 
   it('answers a result sent with ?wait with the next task queued meanwhile: one request per step', async () => {

@@ -40,6 +40,27 @@ describe('the agent journal', () => {
     expect(reopened.get(randomUUID())).toBeNull();
   });
 
+  it('finds a step by its idempotency key under another task id, across a restart', () => {
+    const ran = { ...entry('finished'), reported: true };
+    const open = entry('started');
+    const journal = new Journal(dir);
+    journal.put(ran);
+    journal.put(open);
+    const reissued = randomUUID();
+    expect(journal.getByKey(ran.task.idempotencyKey, reissued)).toMatchObject({
+      task: { id: ran.task.id },
+      state: 'finished',
+      outcome: { ok: true, result: { n: 1 } },
+    });
+    // The entry's own id is not "another task"; an unknown key finds nothing.
+    expect(journal.getByKey(ran.task.idempotencyKey, ran.task.id)).toBeNull();
+    expect(journal.getByKey(`wf:${randomUUID()}`, reissued)).toBeNull();
+
+    const reopened = new Journal(dir);
+    expect(reopened.getByKey(ran.task.idempotencyKey, reissued)).toMatchObject({ task: { id: ran.task.id } });
+    expect(reopened.getByKey(open.task.idempotencyKey, reissued)).toMatchObject({ state: 'started' });
+  });
+
   it('deletes acknowledged entries past their keep time when it opens, never unacknowledged ones', () => {
     const old = { ...entry('finished'), reported: true };
     const oldUnreported = entry('finished');

@@ -168,7 +168,7 @@ describe('the agent runs a step only with a payload that fits its kind', () => {
     await runStep(host, StepKind.BootId, {}, ctx('wf:d'));
     await rejection(runStep(host, 'no.such-step', {}, ctx('wf:e')));
     await rejection(runStep(host, StepKind.Rename, {}, ctx('wf:f')));
-    expect(host.snapshot.executions).toEqual({ 'wf:d': 1 });
+    expect(host.snapshot.executions).toEqual({ 'system.boot-id wf:d': 1 });
     // A platform without the hook runs steps all the same: the steps know nothing of the simulation.
     const withoutHook: Platform = new Proxy(host, {
       get: (target, key) => (key === 'stepStarted' ? undefined : Reflect.get(target, key, target)),
@@ -176,7 +176,7 @@ describe('the agent runs a step only with a payload that fits its kind', () => {
     await expect(runStep(withoutHook, StepKind.BootId, {}, ctx('wf:g'))).resolves.toEqual({
       bootId: host.snapshot.bootId,
     });
-    expect(host.snapshot.executions).toEqual({ 'wf:d': 1 });
+    expect(host.snapshot.executions).toEqual({ 'system.boot-id wf:d': 1 });
   });
 });
 

@@ -71,7 +71,10 @@ export interface SimulatedHostState {
   };
   domain: string | null;
   pendingReboot: boolean;
-  /** How many times each step (by idempotency key) actually ran on this machine. */
+  /**
+   * How many times each step actually ran on this machine, by `<kind> <idempotency key>` (a run
+   * restored from a backup may ask for another kind of step under a key it used before).
+   */
   executions: Record<string, number>;
   /**
    * How many times each side effect happened (`rename:NAME`, `winget:ID`, `installer:NAME`,
@@ -1014,7 +1017,8 @@ export class SimulatedPlatform implements Platform {
   }
 
   /** Counts a real execution of a step (`executions`), for tests that prove nothing runs twice. */
-  stepStarted(idempotencyKey: string): void {
-    this.mutate((s) => void (s.executions[idempotencyKey] = (s.executions[idempotencyKey] ?? 0) + 1));
+  stepStarted(idempotencyKey: string, kind: string): void {
+    const step = `${kind} ${idempotencyKey}`;
+    this.mutate((s) => void (s.executions[step] = (s.executions[step] ?? 0) + 1));
   }
 }
