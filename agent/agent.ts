@@ -284,12 +284,24 @@ export class Agent {
   private async report(entry: JournalEntry, signal?: AbortSignal): Promise<AgentTaskMessage | null> {
     // After a restart request the machine goes down: nothing to wait for then.
     const wait = signal && entry.task.kind !== StepKind.Reboot ? (this.opts.pollSeconds ?? 25) : undefined;
-    const next = await this.api.result(
-      entry.task.id,
-      entry.outcome!,
-      wait,
-      wait === undefined ? undefined : signal,
-    );
+    let next: AgentTaskMessage | null = null;
+    try {
+      next = await this.api.result(
+        entry.task.id,
+        entry.outcome!,
+        wait,
+        wait === undefined ? undefined : signal,
+      );
+    } catch (err) {
+      // Refused for good: the server does not know the task (404: a database restored from a backup
+      // taken before it was issued) or will never take this result (400). Retrying would hold the
+      // agent here forever, never polling again; the outcome stays in the journal, where a re-issue
+      // of the same step finds it.
+      if (!(err instanceof ApiError) || (err.status !== 404 && err.status !== 400)) throw err;
+      this.log(
+        `the API refused the result of task ${entry.task.id} for good (${err.message}); not sending it again`,
+      );
+    }
     this.journal.put({ ...entry, reported: true });
     return next;
   }

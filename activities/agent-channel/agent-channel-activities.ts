@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { CompleteAsyncError, Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
-import { dispatchTask } from '../../infra/db/agent-tasks';
+import { context, propagation } from '@opentelemetry/api';
+import { dispatchTask, recordTaskTrace } from '../../infra/db/agent-tasks';
 import { escrowCompletionOf } from '../../infra/db/escrow';
 import { withTenant, type Orm } from '../../infra/db/orm';
 import { ESCROW_STEP_KINDS, isEscrowStepKind, StepKind, type TaskResult } from '../../infra/wire/agent-steps';
@@ -52,6 +53,13 @@ export function createAgentChannelActivities(deps: { orm: Orm }) {
         );
       }
       const row = outcome.task;
+      // Tracing on: the task keeps this activity's trace, where the API puts the machine's work.
+      if (row.status === 'queued' || row.status === 'delivered') {
+        const carrier: Record<string, string> = {};
+        propagation.inject(context.active(), carrier);
+        if (carrier.traceparent)
+          await recordTaskTrace(deps.orm, input.tenantId, idempotencyKey, carrier.traceparent);
+      }
       switch (row.status) {
         // An earlier attempt's result arrived after that attempt timed out: use it, do not redo the step.
         // The API stored it only if it fit the kind's schema (infra/wire/step-results.ts).

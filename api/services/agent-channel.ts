@@ -4,11 +4,13 @@ import {
   type Client as TemporalClient,
 } from '@temporalio/client';
 import type { FastifyBaseLogger } from 'fastify';
+import { propagation, ROOT_CONTEXT, SpanStatusCode, trace } from '@opentelemetry/api';
 import {
   claimTask,
   finishTask,
   taskForProgress,
   taskKind,
+  taskTrace,
   waitingWorkflows,
 } from '../../infra/db/agent-tasks';
 import { MachineSchema, type MachineStatus } from '../../infra/db/entities';
@@ -302,6 +304,9 @@ export async function reportResult(
     );
     if (stored) completion = stored;
   }
+  // 1d. Tracing on (a propagator registered, ADR 0040): the machine's work — first delivery to this
+  // result — is a span of the trace of the activity that dispatched it.
+  if (propagation.fields().length > 0) await traceMachineWork(ctx, agent, taskId, task.status);
   // 2. Then complete the waiting activity. Repeats are harmless: an activity that is already
   // done (or whose attempt timed out) is "not found", and the next attempt reads the row.
   if (task.taskToken) {
@@ -314,6 +319,33 @@ export async function reportResult(
     }
   }
   return { kind: 'stored' };
+}
+
+async function traceMachineWork(
+  ctx: AgentChannelContext,
+  agent: AgentIdentity,
+  taskId: string,
+  status: string,
+): Promise<void> {
+  const traced = await taskTrace(ctx.orm, agent.tenantId, agent.machineId, taskId);
+  if (!traced) return;
+  const parent = propagation.extract(ROOT_CONTEXT, { traceparent: traced.traceParent });
+  const span = trace.getTracer('drydock-agent-channel').startSpan(
+    `AgentTask:${traced.kind}`,
+    {
+      ...(traced.deliveredAt ? { startTime: traced.deliveredAt } : {}),
+      attributes: {
+        'drydock.machine_id': agent.machineId,
+        'drydock.task_id': taskId,
+        'drydock.task.kind': traced.kind,
+        'drydock.task.deliveries': traced.deliveries,
+        'drydock.task.status': status,
+      },
+    },
+    parent,
+  );
+  if (status !== 'completed') span.setStatus({ code: SpanStatusCode.ERROR, message: status });
+  span.end();
 }
 
 /**

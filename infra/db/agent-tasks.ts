@@ -254,3 +254,50 @@ export async function waitingWorkflows(
   );
   return rows.map((r) => r.workflow_id);
 }
+
+/**
+ * Tracing on (ADR 0040): the trace of the activity that dispatched a step (a W3C `traceparent`),
+ * kept once on its task, so the API can put the machine's work into that trace when it reports.
+ */
+export async function recordTaskTrace(
+  orm: Orm,
+  tenantId: string,
+  idempotencyKey: string,
+  traceParent: string,
+): Promise<void> {
+  checkIds(tenantId);
+  await withTenant(orm, tenantId, (em) =>
+    em.execute(
+      `update agent_tasks set trace_parent = ?
+        where tenant_id = ? and idempotency_key = ? and trace_parent is null`,
+      [traceParent, tenantId, idempotencyKey],
+    ),
+  );
+}
+
+/** A task's trace, kind and first delivery, for the span of the machine's work; null if untraced. */
+export async function taskTrace(
+  orm: Orm,
+  tenantId: string,
+  machineId: string,
+  taskId: string,
+): Promise<{ traceParent: string; kind: string; deliveredAt: Date | null; deliveries: number } | null> {
+  checkIds(tenantId, machineId, taskId);
+  const [row] = await withTenant(orm, tenantId, (em) =>
+    em.execute<
+      { trace_parent: string | null; kind: string; delivered_at: Date | null; deliveries: number }[]
+    >(
+      `select trace_parent, kind, delivered_at, deliveries from agent_tasks
+        where tenant_id = ? and machine_id = ? and id = ?`,
+      [tenantId, machineId, taskId],
+    ),
+  );
+  return row?.trace_parent
+    ? {
+        traceParent: row.trace_parent,
+        kind: row.kind,
+        deliveredAt: row.delivered_at ? new Date(row.delivered_at) : null,
+        deliveries: row.deliveries,
+      }
+    : null;
+}
