@@ -38,7 +38,7 @@ import { startTestWorker } from '../helpers/temporal';
  * steps after the backup: the restored run asks for them again, under new task ids. Every machine
  * passes once, and no side effect but a restart happens twice (the hosts count them).
  */
-jest.setTimeout(600_000);
+jest.setTimeout(900_000);
 
 const execFileAsync = promisify(execFile);
 const TOOL_URL = 'https://downloads.example.com/drydock-tool-1.2.3.msi';
@@ -207,7 +207,7 @@ it('restores all three databases from a backup taken mid-run: every machine pass
   const lostSteps = atDisaster - restored;
   await startStack(port);
 
-  const done = await waitForFleet(stack(), started.id, (f) => f.status === 'completed', 300_000);
+  const done = await waitForFleet(stack(), started.id, (f) => f.status === 'completed', 480_000);
   const runs = await fleetMachineRuns(stack(), started.id);
   if (done.status !== 'completed') {
     // What a run still waits for: its pending activities, from the restored server.
