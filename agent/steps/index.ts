@@ -34,6 +34,13 @@ export type StepHandler<K extends StepKind> = (
 
 /** Where the reboot step remembers which boot it restarted, so a redelivery does not restart again. */
 const REBOOT_MARKER_PATH = 'HKLM:\\SOFTWARE\\Drydock\\Reboots';
+/**
+ * Where the tweaks step remembers a boot in which it set a tweak that waits for a restart (a value
+ * `RestartOwed-<boot id>`): a run of the step again in that boot (a retry after a transient
+ * failure, a redelivery, a run restored from a backup) finds the values set and changes nothing,
+ * but the restart is still owed.
+ */
+const TWEAKS_RESTART_PATH = 'HKLM:\\SOFTWARE\\Drydock\\Tweaks';
 
 const sameValue = (a: unknown, b: unknown) => a !== null && String(a) === String(b);
 
@@ -266,21 +273,27 @@ export const steps: { [K in StepKind]: StepHandler<K> } = {
     }
     // Every other value in one batch: the default user hive is loaded once.
     await setValues(applicable.filter((t) => t !== restorePoint));
+    // A tweak that waits for a restart or a new sign-in gets one: a restart signs everyone in anew.
+    // Owed until this boot ends, whichever run of the step set it (before a transient failure too).
+    for (const t of applicable) {
+      if (t.needs && changed.some((c) => c.startsWith(`${t.id}: `))) reboot = true;
+    }
+    const owedValue = `RestartOwed-${await platform.bootId()}`;
+    const owed = (await platform.registryRead(TWEAKS_RESTART_PATH, owedValue)) !== null;
+    if (reboot && !owed)
+      await platform.registryWrite(TWEAKS_RESTART_PATH, owedValue, 'String', ctx.idempotencyKey);
+    if (owed) reboot = true;
     if (transient !== null)
       throw new StepError(
         StepFailure.SettingFailed,
         `a setting could not be applied and may be on another try: ${transient}`,
         true,
       );
-    for (const t of applicable) {
-      if (t.needs && changed.some((c) => c.startsWith(`${t.id}: `))) reboot = true;
-    }
     return {
       changed,
       ...(failed.length > 0 ? { failed } : {}),
       ...(skipped.length > 0 ? { skipped } : {}),
       alreadyDone: changed.length === 0 && failed.length === 0,
-      // A tweak that waits for a restart or a new sign-in gets one: a restart signs everyone in anew.
       reboot,
     };
   },

@@ -242,6 +242,15 @@ it('restores all three databases from a backup taken mid-run: every machine pass
       .filter(([effect]) => effect.startsWith('restart:'))
       .reduce((n, [, count]) => n + count, 0),
   );
+  if (restarts.some((n) => n < 2 || n > 3))
+    process.stderr.write(
+      `restarts ${JSON.stringify(restarts)}; ${harness.machines
+        .map(
+          (m) =>
+            `${m.name}: effects ${JSON.stringify(m.platform.snapshot.effects)} executions ${JSON.stringify(m.platform.snapshot.executions)}`,
+        )
+        .join('\n')}\n`,
+    );
   expect(restarts.filter((n) => n < 2 || n > 3)).toEqual([]);
   expect(repeatedEffects(harness).filter((e) => !/: restart:/.test(e))).toEqual([]);
   const ranAgain = harness.machines.reduce(

@@ -190,6 +190,29 @@ describe('steps on the simulated host: check, then act', () => {
     expect(Object.keys(host.snapshot.effects).filter((e) => e.startsWith('installer:'))).toHaveLength(1);
   });
 
+  it('tweaks owe their restart until the machine restarts, whichever run of the step set them', async () => {
+    const tweaks: TweakSpec[] = [
+      {
+        id: 'r',
+        needs: 'restart',
+        registry: [{ path: 'HKLM:\\SOFTWARE\\X', name: 'R', type: 'DWord', value: 1 }],
+      },
+    ];
+    expect(await run(StepKind.Tweaks, { tweaks })).toMatchObject({
+      changed: ['r: HKLM:\\SOFTWARE\\X\\R'],
+      reboot: true,
+    });
+    // Run again before the restart (a retry, a redelivery, a restored run): nothing to change, the
+    // restart still owed.
+    expect(await run(StepKind.Tweaks, { tweaks }, ctx('wf:2'))).toMatchObject({
+      changed: [],
+      alreadyDone: true,
+      reboot: true,
+    });
+    host.reboot();
+    expect(await run(StepKind.Tweaks, { tweaks }, ctx('wf:3'))).toMatchObject({ changed: [], reboot: false });
+  });
+
   it('tweaks write only values that differ; validation reports PASS/FAIL per item', async () => {
     const tweaks: TweakSpec[] = [
       { id: 't', registry: [{ path: 'HKLM:\\SOFTWARE\\X', name: 'A', type: 'DWord', value: 0 }] },
