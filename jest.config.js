@@ -16,7 +16,9 @@ module.exports = {
   // test/production needs the production Temporal server (built from Go modules) and runs only in
   // `npm run test:production` (DRYDOCK_TEST_TEMPORAL=production), which names it.
   testPathIgnorePatterns:
-    process.env.DRYDOCK_TEST_TEMPORAL === 'production' ? ['/node_modules/'] : ['/node_modules/', '/test/production/'],
+    process.env.DRYDOCK_TEST_TEMPORAL === 'production'
+      ? ['/node_modules/']
+      : ['/node_modules/', '/test/production/'],
   // One Temporal dev server and one migrated template database for the whole run (docs/adr/0004).
   globalSetup: '<rootDir>/test/global-setup.ts',
   globalTeardown: '<rootDir>/test/global-teardown.ts',
