@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import type { Harness } from '../../agent/harness/harness';
@@ -13,6 +13,7 @@ import {
 } from '../../infra/wire/escrow-envelope';
 import { startAgentStack, type AgentStack } from '../helpers/agent-stack';
 import { gql } from '../helpers/api';
+import { databaseDump, filesUnder, historyText } from '../helpers/secret-scan';
 import {
   enrolledFleet,
   fleetMachineRuns,
@@ -52,46 +53,6 @@ afterAll(async () => {
 });
 
 const sha256 = (text: string) => createHash('sha256').update(text, 'utf8').digest('hex');
-
-/** Every row of every table of the stack's database, as text (what a database dump would hold). */
-async function databaseDump(): Promise<string> {
-  const client = await stack.db.adminClient();
-  try {
-    const tables = await client.query<{ name: string }>(
-      `select quote_ident(table_schema) || '.' || quote_ident(table_name) as name
-         from information_schema.tables
-        where table_type = 'BASE TABLE' and table_schema not in ('pg_catalog', 'information_schema')`,
-    );
-    const parts: string[] = [];
-    for (const { name } of tables.rows) {
-      const rows = await client.query<{ row: string }>(`select t::text as row from ${name} t`);
-      parts.push(`-- ${name}`, ...rows.rows.map((r) => r.row));
-    }
-    return parts.join('\n');
-  } finally {
-    await client.end();
-  }
-}
-
-/** A workflow's history as JSON, with every payload's bytes decoded too (JSON holds them in base64). */
-async function historyText(workflowId: string): Promise<string> {
-  const json = historyToJSON(await stack.temporal.workflow.getHandle(workflowId).fetchHistory());
-  const decoded = [...json.matchAll(/"data":\s*"([A-Za-z0-9+/=]+)"/g)].map((m) =>
-    Buffer.from(m[1]!, 'base64').toString('utf8'),
-  );
-  return [json, ...decoded].join('\n');
-}
-
-/** Every file under a folder (the simulated machines' disks: journals, host state, configs). */
-function filesUnder(dir: string): string {
-  const out: string[] = [];
-  for (const name of readdirSync(dir)) {
-    const file = path.join(dir, name);
-    if (statSync(file).isDirectory()) out.push(filesUnder(file));
-    else out.push(readFileSync(file, 'utf8'));
-  }
-  return out.join('\n');
-}
 
 describe('escrow in the security phase', () => {
   it('escrows each machine’s local admin and BitLocker recovery passwords before changing the machine; the browser’s decrypt gives what the machine holds; no plaintext anywhere', async () => {
@@ -208,11 +169,11 @@ describe('escrow in the security phase', () => {
       Buffer.from(jwk.d!, 'base64url').toString('base64'),
     ];
     const places: [string, string][] = [
-      ['database', await databaseDump()],
+      ['database', await databaseDump(stack)],
       ...(await Promise.all(
         runs.map(async (r): Promise<[string, string]> => [
           `history ${r.workflowId}`,
-          await historyText(r.workflowId),
+          await historyText(stack, r.workflowId),
         ]),
       )),
       ['machines’ disks', filesUnder(path.join(stack.stateDir, 'escrow'))],
@@ -224,6 +185,6 @@ describe('escrow in the security phase', () => {
         if (text.includes(secret)) throw new Error(`a secret (${secret.slice(0, 3)}…) is in the ${place}`);
     }
     // The envelopes themselves are there (the check above is not vacuous): ciphertext only.
-    expect((await databaseDump()).match(/dde1\./g)?.length).toBeGreaterThanOrEqual(2 * runs.length);
+    expect((await databaseDump(stack)).match(/dde1\./g)?.length).toBeGreaterThanOrEqual(2 * runs.length);
   });
 });

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { Writable } from 'node:stream';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils';
@@ -15,6 +15,7 @@ import { withTenant } from '../../infra/db/orm';
 import { generateKeyEntry } from '../../infra/secrets/server-secrets';
 import { startAgentStack, type AgentStack } from '../helpers/agent-stack';
 import { gql } from '../helpers/api';
+import { databaseDump, filesUnder, historyText } from '../helpers/secret-scan';
 import {
   enrolledFleet,
   fleetMachineRuns,
@@ -77,43 +78,6 @@ const directory = (passwordOf: string): SimulatedDirectory => ({
   accounts: { 'svc-join': { passwordSha256: simulatedPasswordHash(passwordOf), mayJoin: true } },
   controllers: ['dc1.corp.contoso.com'],
 });
-
-async function databaseDump(): Promise<string> {
-  const client = await stack.db.adminClient();
-  try {
-    const tables = await client.query<{ name: string }>(
-      `select quote_ident(table_schema) || '.' || quote_ident(table_name) as name
-         from information_schema.tables
-        where table_type = 'BASE TABLE' and table_schema not in ('pg_catalog', 'information_schema')`,
-    );
-    const parts: string[] = [];
-    for (const { name } of tables.rows) {
-      const rows = await client.query<{ row: string }>(`select t::text as row from ${name} t`);
-      parts.push(`-- ${name}`, ...rows.rows.map((r) => r.row));
-    }
-    return parts.join('\n');
-  } finally {
-    await client.end();
-  }
-}
-
-async function historyText(workflowId: string): Promise<string> {
-  const json = historyToJSON(await stack.temporal.workflow.getHandle(workflowId).fetchHistory());
-  const decoded = [...json.matchAll(/"data":\s*"([A-Za-z0-9+/=]+)"/g)].map((m) =>
-    Buffer.from(m[1]!, 'base64').toString('utf8'),
-  );
-  return [json, ...decoded].join('\n');
-}
-
-function filesUnder(dir: string): string {
-  const out: string[] = [];
-  for (const name of readdirSync(dir)) {
-    const file = path.join(dir, name);
-    if (statSync(file).isDirectory()) out.push(filesUnder(file));
-    else out.push(readFileSync(file, 'utf8'));
-  }
-  return out.join('\n');
-}
 
 async function settledRuns(fleetRunId: string): Promise<MachineRunView[]> {
   const deadline = Date.now() + 240_000;
@@ -315,9 +279,12 @@ describe('the join phase', () => {
 
   it('leaves the join password in no table, history, machine disk, agent log or API log', async () => {
     const places: [string, string][] = [
-      ['database', await databaseDump()],
+      ['database', await databaseDump(stack)],
       ...(await Promise.all(
-        workflowIds.map(async (id): Promise<[string, string]> => [`history ${id}`, await historyText(id)]),
+        workflowIds.map(async (id): Promise<[string, string]> => [
+          `history ${id}`,
+          await historyText(stack, id),
+        ]),
       )),
       ['machines’ disks', filesUnder(stack.stateDir)],
       ['agent logs', agentLogs.join('\n')],
@@ -330,7 +297,7 @@ describe('the join phase', () => {
         if (text.includes(secret)) throw new Error(`the join password is in the ${place}`);
     }
     // Not vacuous: the credential is in the database, sealed, and the histories name it by id.
-    expect(await databaseDump()).toMatch(/v1\./);
-    expect(await historyText(workflowIds[0]!)).toContain(credentialId);
+    expect(await databaseDump(stack)).toMatch(/v1\./);
+    expect(await historyText(stack, workflowIds[0]!)).toContain(credentialId);
   });
 });
