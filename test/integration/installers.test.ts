@@ -603,8 +603,15 @@ describe('a key rotation', () => {
       expect(existsSync(path.join(programDir, 'drydock-service.exe'))).toBe(true);
 
       expect((await wine.run(['msiexec', '/x', winPath(downloaded[site.code]!.msi), '/qn'])).code).toBe(0);
-      // What an uninstall must leave: no service, no registered product, no site config.
-      expect((await wine.run(['sc', 'query', 'DrydockAgent'])).code).not.toBe(0);
+      // What an uninstall must leave: no service, no registered product, no site config. A deleted
+      // service goes once its process has stopped and its last handle closed (Windows marks it for
+      // deletion until then): a loaded machine gets up to 30 s for that.
+      let serviceQuery = await wine.run(['sc', 'query', 'DrydockAgent']);
+      for (let i = 0; serviceQuery.code === 0 && i < 30; i++) {
+        await new Promise((r) => setTimeout(r, 1000));
+        serviceQuery = await wine.run(['sc', 'query', 'DrydockAgent']);
+      }
+      expect(serviceQuery.code).not.toBe(0);
       const productsLeft = (await uninstallKeys()).match(/\{[0-9A-F-]{36}\}/g) ?? [];
       const drydock = productsAfter.filter((p) => !productsBefore.includes(p));
       expect(drydock).toHaveLength(1);
