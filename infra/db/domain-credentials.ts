@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { openSecret, sealSecret, type SecretKeyring } from '../secrets/server-secrets';
+import { StepFailure } from '../wire/agent-steps';
 import { appendAudit } from './audit';
 import type { EntityManager } from './orm';
 
@@ -225,7 +226,8 @@ export interface ResolvedCredential {
 /**
  * For the claim response of `machineId`'s task that references `credentialId`: the site's current
  * credential, if and only if the machine is an active gateway of that site. Audited with the task,
- * refusals too (so they are returned, not thrown: the caller's transaction commits the event).
+ * refusals too (so they are returned, not thrown: the caller's transaction commits the event); a
+ * refusal also fails the task, once (refuseClaim).
  */
 export async function resolveForGateway(
   em: EntityManager,
@@ -238,10 +240,8 @@ export async function resolveForGateway(
   );
   if (!ref || ref.state === 'rejected') return { refused: DomainCredentialRefusal.NotFound };
   // A join credential is for its site's join steps only (resolveForJoin), never a gateway's work.
-  if (ref.purpose !== 'directory') {
-    await auditRefusal(em, input, ref.site_id);
-    return { refused: DomainCredentialRefusal.WrongPurpose };
-  }
+  if (ref.purpose !== 'directory')
+    return refuseClaim(em, input, ref.site_id, DomainCredentialRefusal.WrongPurpose, 'domain');
   const [machine] = await em.execute<{ site_id: string; role: string; status: string }[]>(
     `select site_id, role, status from machines where tenant_id = ? and id = ?`,
     [input.tenantId, input.machineId],
@@ -251,17 +251,8 @@ export async function resolveForGateway(
     machine.role !== 'gateway' ||
     machine.status !== 'active' ||
     machine.site_id !== ref.site_id
-  ) {
-    await appendAudit(em, {
-      tenantId: input.tenantId,
-      actor: `machine:${input.machineId}`,
-      action: 'domain-credential.refused',
-      subjectType: 'site',
-      subjectId: ref.site_id,
-      data: { credentialId: input.credentialId, taskId: input.taskId },
-    });
-    return { refused: DomainCredentialRefusal.NotSiteGateway };
-  }
+  )
+    return refuseClaim(em, input, ref.site_id, DomainCredentialRefusal.NotSiteGateway, 'domain');
   const [row] = await em.execute<
     { id: string; version: number; domain: string; user_name: string; password_sealed: string }[]
   >(
@@ -305,18 +296,14 @@ export async function resolveForJoin(
     [input.tenantId, input.credentialId],
   );
   if (!ref || ref.state !== 'accepted') return { refused: DomainCredentialRefusal.NotFound };
-  if (ref.purpose !== 'join') {
-    await auditRefusal(em, input, ref.site_id);
-    return { refused: DomainCredentialRefusal.WrongPurpose };
-  }
+  if (ref.purpose !== 'join')
+    return refuseClaim(em, input, ref.site_id, DomainCredentialRefusal.WrongPurpose, 'join');
   const [machine] = await em.execute<{ site_id: string; status: string }[]>(
     `select site_id, status from machines where tenant_id = ? and id = ?`,
     [input.tenantId, input.machineId],
   );
-  if (!machine || machine.status !== 'active' || machine.site_id !== ref.site_id) {
-    await auditRefusal(em, input, ref.site_id);
-    return { refused: DomainCredentialRefusal.NotSiteGateway };
-  }
+  if (!machine || machine.status !== 'active' || machine.site_id !== ref.site_id)
+    return refuseClaim(em, input, ref.site_id, DomainCredentialRefusal.NotSiteGateway, 'join');
   const [row] = await em.execute<
     { id: string; version: number; domain: string; user_name: string; password_sealed: string }[]
   >(
@@ -355,11 +342,40 @@ export async function joinCredentialFor(
   return row?.id ?? null;
 }
 
-async function auditRefusal(
+/**
+ * A refused claim: its task fails as `CredentialUnavailable` (it never runs) and the refusal is an
+ * audit event, both in the caller's transaction, once per task. The task row is locked first, so
+ * of two claims of the same delivered task (a redelivery racing the first claim), the second finds
+ * it failed and adds no second event. A task id without a row in this tenant is audited each time.
+ */
+async function refuseClaim(
   em: EntityManager,
   input: { tenantId: string; machineId: string; credentialId: string; taskId: string },
   siteId: string,
-): Promise<void> {
+  refused: DomainCredentialRefusal,
+  credential: 'join' | 'domain',
+): Promise<{ refused: DomainCredentialRefusal }> {
+  const [task] = await em.execute<{ status: string }[]>(
+    `select status from agent_tasks where tenant_id = ? and machine_id = ? and id = ? for update`,
+    [input.tenantId, input.machineId, input.taskId],
+  );
+  if (task && task.status !== 'queued' && task.status !== 'delivered') return { refused };
+  if (task) {
+    await em.execute(
+      `update agent_tasks set status = 'failed', result = null, error = ?::jsonb, finished_at = now()
+        where tenant_id = ? and machine_id = ? and id = ?`,
+      [
+        JSON.stringify({
+          type: StepFailure.CredentialUnavailable,
+          message: `this machine may not use the site's ${credential} credential (${refused})`,
+          retryable: false,
+        }),
+        input.tenantId,
+        input.machineId,
+        input.taskId,
+      ],
+    );
+  }
   await appendAudit(em, {
     tenantId: input.tenantId,
     actor: `machine:${input.machineId}`,
@@ -368,6 +384,7 @@ async function auditRefusal(
     subjectId: siteId,
     data: { credentialId: input.credentialId, taskId: input.taskId },
   });
+  return { refused };
 }
 
 /** Whether the machine is an active gateway (of any site: its own, a machine belongs to one). */

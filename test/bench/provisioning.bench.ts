@@ -56,6 +56,12 @@ const SHARDS = Number(process.env.BENCH_HARNESS_SHARDS ?? Math.ceil(MACHINES / 2
 const ENROLL_WAVE = Number(process.env.BENCH_ENROLL_WAVE ?? 200);
 const BASELINE_WORKFLOWS = Number(process.env.BENCH_BASELINE_WORKFLOWS ?? Math.min(MACHINES, 1000));
 const PROFILE = process.env.BENCH_PROFILE ?? 'light';
+/**
+ * BENCH_POLL_SECONDS: how long the simulated agents' long-polls ask to wait (the agent's own default,
+ * 25 s, unless set). An idle fleet's request rate is machines / this; the API's
+ * AGENT_POLL_MAX_SECONDS is raised to match when it is longer than the default 30 s.
+ */
+const POLL_SECONDS = Number(process.env.BENCH_POLL_SECONDS ?? 25);
 const CPU_PROFILE_FLAGS = process.env.BENCH_CPU_PROFILE
   ? ['--cpu-prof', `--cpu-prof-dir=${path.resolve(process.env.BENCH_CPU_PROFILE)}`]
   : [];
@@ -444,7 +450,7 @@ async function main(): Promise<void> {
       {
         ...childEnv,
         API_PORT: String(apiPort),
-        AGENT_POLL_MAX_SECONDS: '30',
+        AGENT_POLL_MAX_SECONDS: String(Math.max(30, POLL_SECONDS)),
         PROVISION_RETRY_BACKOFF_SECONDS: '1',
         PROVISION_OFFLINE_LIMIT_SECONDS: '600',
         PROVISION_FAILED_HOLD_SECONDS: '600',
@@ -494,7 +500,7 @@ async function main(): Promise<void> {
         fingerprint: site.key.fingerprint,
         machines: Math.floor(MACHINES / sites) + (i < MACHINES % sites ? 1 : 0),
         stateDir: path.join(stateDir, site.code),
-        pollSeconds: 20,
+        pollSeconds: POLL_SECONDS,
         bootDelayMs: 100,
         enrollTimeoutMs: 900_000,
         // Imaging waves, not all of the fleet at the same moment (docs/operations.md, known
@@ -510,7 +516,7 @@ async function main(): Promise<void> {
     if (enrolled !== MACHINES)
       throw new Error(`only ${enrolled}/${MACHINES} machines enrolled: ${JSON.stringify(report)}`);
     out(
-      `setup: ${enrolled} simulated machines enrolled in ${secs(performance.now() - started)} s across ${sites} site(s) (a {SEQ3} name template has 999 names per site) by ${fleet.processes.length} agent process(es), at most ${ENROLL_WAVE} enrolling at once; agents long-poll 20 s, reboot in 100 ms`,
+      `setup: ${enrolled} simulated machines enrolled in ${secs(performance.now() - started)} s across ${sites} site(s) (a {SEQ3} name template has 999 names per site) by ${fleet.processes.length} agent process(es), at most ${ENROLL_WAVE} enrolling at once; agents long-poll ${POLL_SECONDS} s, reboot in 100 ms`,
     );
 
     // The profile, saved through GraphQL; its plan, for the baseline's shape.

@@ -9,10 +9,10 @@ import {
   type SimulatedDirectory,
 } from '../../agent/platform/simulated/simulated-join';
 import { repoRoot } from '../../infra/config/env';
-import { dispatchTask } from '../../infra/db/agent-tasks';
-import { currentDomainCredential, setMachineRole } from '../../infra/db/domain-credentials';
+import { claimTask, dispatchTask } from '../../infra/db/agent-tasks';
+import { currentDomainCredential, resolveForJoin, setMachineRole } from '../../infra/db/domain-credentials';
 import { withTenant } from '../../infra/db/orm';
-import { generateKeyEntry } from '../../infra/secrets/server-secrets';
+import { generateKeyEntry, parseKeyring } from '../../infra/secrets/server-secrets';
 import { startAgentStack, type AgentStack } from '../helpers/agent-stack';
 import { gql } from '../helpers/api';
 import { databaseDump, filesUnder, historyText } from '../helpers/secret-scan';
@@ -269,12 +269,46 @@ describe('the join phase', () => {
         status: 'failed',
         error: { type: 'CredentialUnavailable' },
       });
-    const audit = await withTenant(stack.orm, stack.tenant.tenantId, (em) =>
-      em.execute<{ action: string }[]>(
-        `select action from audit_events where action like 'domain-credential.%' order by seq`,
+    // Two claims of one delivered task at once (a redelivery racing the first claim): both are
+    // refused, the task fails once and is audited once.
+    const racedId = await queueTask(outsider.agent.machineId!, 'join.domain', payload);
+    expect((await claimTask(stack.orm, stack.tenant.tenantId, outsider.agent.machineId!))?.id).toBe(racedId);
+    const ring = parseKeyring(keyEntry);
+    const again = await Promise.all(
+      [1, 2].map(() =>
+        withTenant(stack.orm, stack.tenant.tenantId, (em) =>
+          resolveForJoin(em, ring, {
+            tenantId: stack.tenant.tenantId,
+            machineId: outsider.agent.machineId!,
+            credentialId,
+            taskId: racedId,
+          }),
+        ),
       ),
     );
-    expect(audit.map((a) => a.action).filter((a) => a === 'domain-credential.refused')).toHaveLength(2);
+    expect(again).toEqual([
+      { refused: 'CredentialNotForThisMachine' },
+      { refused: 'CredentialNotForThisMachine' },
+    ]);
+    const [raced] = await withTenant(stack.orm, stack.tenant.tenantId, (em) =>
+      em.execute<{ status: string; type: string }[]>(
+        `select status, error->>'type' as type from agent_tasks where id = ?`,
+        [racedId],
+      ),
+    );
+    expect(raced).toEqual({ status: 'failed', type: 'CredentialUnavailable' });
+    const refusals = await withTenant(stack.orm, stack.tenant.tenantId, (em) =>
+      em.execute<{ actor: string; task_id: string }[]>(
+        `select actor, data->>'taskId' as task_id from audit_events
+          where action = 'domain-credential.refused' order by seq`,
+      ),
+    );
+    // One refusal per task, by the machine that claimed it.
+    expect(refusals).toEqual([
+      { actor: `machine:${outsider.agent.machineId}`, task_id: refusedId },
+      { actor: `machine:${member!.agent.machineId}`, task_id: wrongKindId },
+      { actor: `machine:${outsider.agent.machineId}`, task_id: racedId },
+    ]);
   });
 
   it('leaves the join password in no table, history, machine disk, agent log or API log', async () => {
