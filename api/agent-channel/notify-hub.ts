@@ -1,6 +1,7 @@
 import { Client } from 'pg';
 import type { FastifyBaseLogger } from 'fastify';
 import { AGENT_CHANNEL, type AgentNotice } from '../../infra/db/agent-notices';
+import { IdleMachines, type IdleMark } from './idle-machines';
 import { AgentKeyCache } from './key-cache';
 
 /**
@@ -41,6 +42,8 @@ export class NotifyHub {
   private reconnectDelay = 250;
   /** Agent keys, cached only while this hub hears revocations (it forgets them on each notice). */
   readonly keys = new AgentKeyCache();
+  /** Machines known to have nothing to claim, only while this hub hears task notices. */
+  readonly idle = new IdleMachines();
 
   constructor(
     private readonly url: string,
@@ -64,12 +67,14 @@ export class NotifyHub {
     this.client = client;
     this.reconnectDelay = 250;
     this.keys.setListening(true);
+    this.idle.setListening(true);
   }
 
   private async reconnect(dead: Client): Promise<void> {
     if (this.closed || this.client !== dead) return;
     this.client = null;
     this.keys.setListening(false);
+    this.idle.setListening(false);
     dead.removeAllListeners();
     await dead.end().catch(() => {});
     while (!this.closed) {
@@ -93,12 +98,14 @@ export class NotifyHub {
       return;
     }
     if (notice.t === 'task') {
+      this.idle.touched(notice.m);
       const waiters = this.byMachine.get(notice.m);
       // The newest waiter (a Set iterates in insertion order): one claim per notice.
       if (waiters?.size) [...waiters][waiters.size - 1]!.wake('task');
     }
     if (notice.t === 'revoked' || notice.t === 'rekeyed') {
       this.keys.forget(notice.k);
+      this.idle.forgetAll();
       this.byKey.get(notice.k)?.wake(notice.t);
     }
   }
@@ -143,7 +150,9 @@ export class NotifyHub {
 
   /**
    * Resolves on a task or revocation notice for this machine/key, the timeout, `signal` aborting,
-   * or (with `poll`) a newer poll of the key.
+   * or (with `poll`) a newer poll of the key. With `since` (the idle mark taken before the poll's
+   * last claim), a task notice that came between that claim and this wait is not missed: it
+   * resolves 'task' at once.
    */
   wait(
     machineId: string,
@@ -151,9 +160,11 @@ export class NotifyHub {
     timeoutMs: number,
     signal?: AbortSignal,
     poll?: number,
+    since?: IdleMark,
   ): Promise<WakeReason> {
     if (this.closed) return Promise.resolve('closed');
     if (poll !== undefined && !this.isCurrent(keyId, poll)) return Promise.resolve('superseded');
+    if (since && this.idle.changedSince(machineId, since)) return Promise.resolve('task');
     return new Promise((resolve) => {
       const waiter: Waiter = {
         machineId,
@@ -187,6 +198,7 @@ export class NotifyHub {
   async close(): Promise<void> {
     this.closed = true;
     this.keys.setListening(false);
+    this.idle.setListening(false);
     for (const set of [...this.byMachine.values()]) for (const w of [...set]) w.wake('closed');
     const client = this.client;
     this.client = null;

@@ -34,6 +34,12 @@ export class ApiMetrics {
     labelNames: ['kind'] as const,
     registers: [this.registry],
   });
+  readonly claims = new Counter({
+    name: 'drydock_agent_claims_total',
+    help: "A long-poll's looks for a task: claimed (one delivered), empty (a claim query found none), skipped (the machine is known to have none: no query)",
+    labelNames: ['outcome'] as const,
+    registers: [this.registry],
+  });
   readonly wakeToDelivery = new Histogram({
     name: 'drydock_agent_task_wake_to_delivery_seconds',
     help: "From the task notice waking a waiting long-poll to the task leaving in the poll's answer",

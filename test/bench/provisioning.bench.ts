@@ -321,6 +321,22 @@ async function main(): Promise<void> {
     else if (/\bERROR\b/.test(line)) stopErrors++;
   };
   const atExit = (name: string, run: () => Promise<unknown>) => cleanup.push({ name, run });
+  const runCleanup = async () => {
+    stopping = true;
+    for (const item of cleanup.splice(0).reverse()) {
+      try {
+        await item.run();
+      } catch (err) {
+        process.stderr.write(`bench cleanup: ${item.name}: ${(err as Error).message}\n`);
+      }
+    }
+  };
+  // Interrupted (Ctrl-C, a kill): the servers, agents and databases go as they do at the end.
+  for (const signal of ['SIGINT', 'SIGTERM'] as const)
+    process.once(signal, () => {
+      out(`bench: ${signal}: stopping`);
+      void runCleanup().finally(() => process.exit(130));
+    });
   try {
     const env = loadEnv({ ...process.env, DRYDOCK_ENV: 'test' });
     const pg = await resolvePostgres(env);
@@ -861,14 +877,7 @@ async function main(): Promise<void> {
         )}${production ? '' : '; the dev server keeps Temporal in memory (SQLite): no Temporal database'}`,
     );
   } finally {
-    stopping = true;
-    for (const item of cleanup.reverse()) {
-      try {
-        await item.run();
-      } catch (err) {
-        process.stderr.write(`bench cleanup: ${item.name}: ${(err as Error).message}\n`);
-      }
-    }
+    await runCleanup();
     if (stopErrors > 0) out(`bench: the API and worker logged ${stopErrors} error(s) while stopping`);
     out(`bench: done in ${secs(performance.now() - benchStarted)} s; load average now ${loadAverage()}`);
   }

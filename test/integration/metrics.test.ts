@@ -114,3 +114,57 @@ it('counts requests, open long-polls, deliveries and runs, and is not on the pub
 
   expect((await fetch(`${apiUrl}/metrics`)).status).toBe(404);
 });
+
+it('makes no claim query for a machine known to have no task, and a task notice ends that at once', async () => {
+  await harness.stop();
+  const machine = harness.machines[1]!;
+  const machineId = machine.agent.machineId!;
+  const tenantId = stack.tenant.tenantId;
+  const agentKey = (await machine.platform.loadProtected('agent-key'))!;
+  const poll = () =>
+    fetch(`${apiUrl}/v1/agent/tasks?wait=0`, { headers: { authorization: `Bearer ${agentKey}` } });
+  const claims = async () => {
+    const text = await scrape();
+    return {
+      empty: value(text, 'drydock_agent_claims_total{outcome="empty"}') ?? 0,
+      skipped: value(text, 'drydock_agent_claims_total{outcome="skipped"}') ?? 0,
+      claimed: value(text, 'drydock_agent_claims_total{outcome="claimed"}') ?? 0,
+    };
+  };
+  const queue = (notify: boolean) =>
+    withTenant(stack.orm, tenantId, async (em) => {
+      const id = randomUUID();
+      await em.execute(
+        `insert into agent_tasks (id, tenant_id, machine_id, kind, idempotency_key, workflow_id, activity_id)
+         values (?, ?, ?, 'inventory.collect', ?, 'metrics-test', '1')`,
+        [id, tenantId, machineId, `metrics:${id}`],
+      );
+      if (notify) {
+        const n = noticeSql({ t: 'task', m: machineId });
+        await em.execute(n.sql, n.params);
+      }
+      return id;
+    });
+
+  const before = await claims();
+  for (let i = 0; i < 5; i++) expect((await poll()).status).toBe(204);
+  const idle = await claims();
+  // At most the first of them asked the database (the harness's last poll may have asked already).
+  expect(idle.empty - before.empty).toBeLessThanOrEqual(1);
+  expect(idle.skipped - before.skipped).toBeGreaterThanOrEqual(4);
+
+  // A row nobody announced is not looked for: every way the product queues a task sends the notice.
+  const unannounced = await queue(false);
+  expect((await poll()).status).toBe(204);
+  // The notice (of the next task, here) clears the mark: the oldest open task goes first.
+  await queue(true);
+  let delivered: Response | undefined;
+  for (let i = 0; i < 50 && delivered === undefined; i++) {
+    const res = await poll();
+    if (res.status === 200) delivered = res;
+    else await new Promise((r) => setTimeout(r, 20));
+  }
+  expect(delivered?.status).toBe(200);
+  expect(((await delivered!.json()) as { task: { id: string } }).task.id).toBe(unannounced);
+  expect((await claims()).claimed - idle.claimed).toBe(1);
+});

@@ -97,18 +97,27 @@ export async function agentRoutes(app: FastifyInstance, deps: AppDeps): Promise<
         // Never claim for a poll nobody is waiting on (the task would go into a dead socket), nor
         // for one a newer poll of the key replaced.
         if (closed() || !hub.isCurrent(agent.keyId, poll)) return null;
+        // No claim query for a machine this process knows has nothing (hub.idle); otherwise claim.
         // A pending (unapproved clone) or retired machine is offered nothing (claimTask checks).
-        const task = await nextTask(channel(request), agent);
-        if (task) {
-          claimedKinds.set(task.id, task.kind);
-          deps.metrics?.tasksDelivered.inc({ kind: task.kind });
-          if (wokenAt !== undefined)
-            deps.metrics?.wakeToDelivery.observe((performance.now() - wokenAt) / 1000);
-          return task;
+        const mark = hub.idle.mark(agent.machineId);
+        if (hub.idle.has(agent.machineId)) deps.metrics?.claims.inc({ outcome: 'skipped' });
+        else {
+          const task = await nextTask(channel(request), agent);
+          if (task) {
+            hub.idle.touched(agent.machineId);
+            deps.metrics?.claims.inc({ outcome: 'claimed' });
+            claimedKinds.set(task.id, task.kind);
+            deps.metrics?.tasksDelivered.inc({ kind: task.kind });
+            if (wokenAt !== undefined)
+              deps.metrics?.wakeToDelivery.observe((performance.now() - wokenAt) / 1000);
+            return task;
+          }
+          deps.metrics?.claims.inc({ outcome: 'empty' });
+          hub.idle.claimedNothing(agent.machineId, mark);
         }
         const left = deadline - Date.now();
         if (left <= 0 || closed()) return null;
-        const reason = await hub.wait(agent.machineId, agent.keyId, left, gone.signal, poll);
+        const reason = await hub.wait(agent.machineId, agent.keyId, left, gone.signal, poll, mark);
         wokenAt = reason === 'task' ? performance.now() : undefined;
         if (reason === 'revoked') return 'revoked';
         if (reason === 'closed' || reason === 'superseded' || reason === 'rekeyed') return null;
