@@ -97,10 +97,12 @@ export async function agentRoutes(app: FastifyInstance, deps: AppDeps): Promise<
         // Never claim for a poll nobody is waiting on (the task would go into a dead socket), nor
         // for one a newer poll of the key replaced.
         if (closed() || !hub.isCurrent(agent.keyId, poll)) return null;
-        // No claim query for a machine this process knows has nothing (hub.idle); otherwise claim.
+        // No claim query for a machine this process knows has nothing (hub.idle, ADR 0051) when
+        // the poll waits: a task notice wakes it. A poll that does not wait (wait=0) always asks:
+        // a dispatch's notice may not have reached this process yet.
         // A pending (unapproved clone) or retired machine is offered nothing (claimTask checks).
         const mark = hub.idle.mark(agent.machineId);
-        if (hub.idle.has(agent.machineId)) deps.metrics?.claims.inc({ outcome: 'skipped' });
+        if (waitMs > 0 && hub.idle.has(agent.machineId)) deps.metrics?.claims.inc({ outcome: 'skipped' });
         else {
           const task = await nextTask(channel(request), agent);
           if (task) {
