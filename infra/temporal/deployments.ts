@@ -54,10 +54,20 @@ export async function describeDeployment(client: Client, deploymentName: string)
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** Whether a versioning call failed only because the build's workers have not polled everywhere yet. */
+export function notRegisteredYet(err: unknown): boolean {
+  const message = err instanceof Error ? err.message : String(err);
+  return /not found|no worker deployment found|does not exist|no pollers|not.*registered|missing (active )?task queues?/i.test(
+    message,
+  );
+}
+
 /**
  * Retries while the version is not known yet: a new build's workers register it with their first
  * polls, a few seconds after they start ("no Worker Deployment found", "does not exist", "no
- * pollers"). Other errors (a wrong name, a conflict) are thrown at once.
+ * pollers"), one task queue at a time: until it has polled every queue the current version serves,
+ * the server refuses to make it current ("proposed current version is missing active task queues
+ * from the current version"). Other errors (a wrong name, a conflict) are thrown at once.
  */
 async function whenRegistered<T>(waitMs: number, call: () => Promise<T>): Promise<T> {
   const deadline = Date.now() + waitMs;
@@ -65,12 +75,7 @@ async function whenRegistered<T>(waitMs: number, call: () => Promise<T>): Promis
     try {
       return await call();
     } catch (err) {
-      const message = err instanceof Error ? err.message : String(err);
-      const notYet =
-        /not found|no worker deployment found|does not exist|no pollers|not.*registered|missing task queue/i.test(
-          message,
-        );
-      if (!notYet || Date.now() >= deadline) throw err;
+      if (!notRegisteredYet(err) || Date.now() >= deadline) throw err;
       await sleep(1000);
     }
   }
