@@ -103,9 +103,25 @@ afterAll(async () => {
 async function until(ok: () => boolean | Promise<boolean>, timeoutMs = 60_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await ok())) {
-    if (Date.now() > deadline) throw new Error(`not reached; process output:\n${logs}`);
+    if (Date.now() > deadline) throw new Error(`not reached\n${whatCame()}`);
     await new Promise((r) => setTimeout(r, 200));
   }
+}
+
+/**
+ * For a failure: the spans that arrived, and the processes' output without the idle long-polls
+ * (an agent polling every 5 s would bury the rest).
+ */
+function whatCame(): string {
+  const idle = (l: string) =>
+    l.includes('"url":"/v1/agent/tasks?wait=') ||
+    (l.includes('"statusCode":204') && Number(/"responseTime":(\d+)/.exec(l)?.[1] ?? 0) >= 1000);
+  const lines = logs.split('\n').filter((l) => !idle(l));
+  return [
+    `spans: ${spans.map((s) => `${s.service} ${s.name} ${s.traceId.slice(0, 8)}`).join('; ')}`,
+    `process output (idle polls left out):`,
+    ...lines,
+  ].join('\n');
 }
 
 /** A GraphQL operation against the API process, as the test tenant's admin. */
@@ -139,9 +155,16 @@ it('follows a GraphQL request into the workflow it starts and that workflow’s 
     { c: tenant.clientId },
   );
 
-  await until(() => spans.some((s) => s.name.startsWith('RunActivity:insertSite')), 90_000);
-  const activity = spans.find((s) => s.name.startsWith('RunActivity:insertSite'))!;
-  const trace = spans.filter((s) => s.traceId === activity.traceId);
+  // Each process exports in batches of its own: the API's request span may come after the worker's.
+  const activity = () => spans.find((s) => s.name.startsWith('RunActivity:insertSite'));
+  const traceOf = (span: Span) => spans.filter((s) => s.traceId === span.traceId);
+  await until(() => {
+    const a = activity();
+    return (
+      a !== undefined && traceOf(a).some((s) => s.service === 'drydock-api' && s.name.startsWith('POST'))
+    );
+  }, 90_000);
+  const trace = traceOf(activity()!);
   const names = trace.map((s) => `${s.service} ${s.name}`);
   expect(names).toEqual(
     expect.arrayContaining([
