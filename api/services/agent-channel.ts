@@ -6,7 +6,7 @@ import {
 import type { FastifyBaseLogger } from 'fastify';
 import { propagation, ROOT_CONTEXT, SpanStatusCode, trace } from '@opentelemetry/api';
 import {
-  claimTask,
+  claimTaskOrBusy,
   finishTask,
   taskForProgress,
   taskKind,
@@ -98,18 +98,20 @@ export async function checkIn(
 
 /**
  * The machine's next task, claimed for it; null when none is queued (a pending or retired machine
- * gets none). A task whose payload names a domain credential (`credentialRef`) carries it resolved,
- * for an active gateway of the credential's site only — or, for a `join.domain` task naming a join
- * credential, for an active machine of its site (ADR 0048); for any other machine or kind the task
- * fails as `CredentialUnavailable` without running, and the next one is offered.
+ * gets none); 'busy' when an open task's row was held by another transaction, so none could be
+ * taken this instant (look again soon: no notice follows the lock's release). A task whose payload
+ * names a domain credential (`credentialRef`) carries it resolved, for an active gateway of the
+ * credential's site only — or, for a `join.domain` task naming a join credential, for an active
+ * machine of its site (ADR 0048); for any other machine or kind the task fails as
+ * `CredentialUnavailable` without running, and the next one is offered.
  */
 export async function nextTask(
   ctx: AgentChannelContext,
   agent: AgentIdentity,
-): Promise<AgentTaskMessage | null> {
+): Promise<AgentTaskMessage | 'busy' | null> {
   for (;;) {
-    const task = await claimTask(ctx.orm, agent.tenantId, agent.machineId);
-    if (!task) return null;
+    const task = await claimTaskOrBusy(ctx.orm, agent.tenantId, agent.machineId);
+    if (task === null || task === 'busy') return task;
     // The site's LAN work runs on its gateway only (ADR 0029), with or without a credential.
     if (
       GATEWAY_STEP_KINDS.includes(task.kind) &&

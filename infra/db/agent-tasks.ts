@@ -135,21 +135,40 @@ export async function dispatchTask(orm: Orm, input: DispatchInput): Promise<Disp
  * that died with its agent — a restart, a crash, a power cut the server could not see. The agent's
  * journal keeps a task it did get from running twice.
  */
-export async function claimTask(
+export async function claimTask(orm: Orm, tenantId: string, machineId: string): Promise<ClaimedTask | null> {
+  const claimed = await claimTaskOrBusy(orm, tenantId, machineId);
+  return claimed === 'busy' ? null : claimed;
+}
+
+export interface ClaimedTask {
+  id: string;
+  kind: string;
+  payload: Record<string, unknown>;
+  idempotencyKey: string;
+}
+
+/**
+ * As `claimTask`, telling "nothing" from "nothing I could take now": 'busy' when the machine has an
+ * open task all the same, whose row another transaction held (a progress report, a trace being
+ * recorded on a fresh task). No notice follows that lock's release, so a long-poll must look again
+ * soon rather than wait for one (migration 0033, ADR 0051).
+ */
+export async function claimTaskOrBusy(
   orm: Orm,
   tenantId: string,
   machineId: string,
-): Promise<{ id: string; kind: string; payload: Record<string, unknown>; idempotencyKey: string } | null> {
+): Promise<ClaimedTask | 'busy' | null> {
   checkIds(tenantId, machineId);
   const [row] = await call<{
-    id: string;
+    id: string | null;
     kind: string;
     payload: Record<string, unknown>;
     idempotency_key: string;
-  }>(orm, `select * from agent_claim_task($1, $2)`, [tenantId, machineId]);
-  return row
-    ? { id: row.id, kind: row.kind, payload: row.payload, idempotencyKey: row.idempotency_key }
-    : null;
+    busy: boolean;
+  }>(orm, `select * from agent_claim_next($1, $2)`, [tenantId, machineId]);
+  if (!row) return null;
+  if (row.busy || row.id === null) return 'busy';
+  return { id: row.id, kind: row.kind, payload: row.payload, idempotencyKey: row.idempotency_key };
 }
 
 /** Records the machine's result unless one is recorded already; the task as it stands, or null. */

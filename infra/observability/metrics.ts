@@ -36,7 +36,7 @@ export class ApiMetrics {
   });
   readonly claims = new Counter({
     name: 'drydock_agent_claims_total',
-    help: "A long-poll's looks for a task: claimed (one delivered), empty (a claim query found none), skipped (the machine is known to have none: no query)",
+    help: "A long-poll's looks for a task: claimed (one delivered), empty (a claim query found none), busy (an open task's row was held by another transaction: looked again shortly), skipped (the machine is known to have none: no query)",
     labelNames: ['outcome'] as const,
     registers: [this.registry],
   });

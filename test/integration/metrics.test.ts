@@ -115,22 +115,15 @@ it('counts requests, open long-polls, deliveries and runs, and is not on the pub
   expect((await fetch(`${apiUrl}/metrics`)).status).toBe(404);
 });
 
-it('makes no claim query for a machine known to have no task, and a task notice ends that at once', async () => {
-  await harness.stop();
-  const machine = harness.machines[1]!;
+/** One enrolled machine's long-poll, by hand (the harness stopped), and tasks queued for it. */
+async function machineChannel(index: number) {
+  const machine = harness.machines[index]!;
   const machineId = machine.agent.machineId!;
   const tenantId = stack.tenant.tenantId;
   const agentKey = (await machine.platform.loadProtected('agent-key'))!;
   const poll = (wait: number) =>
     fetch(`${apiUrl}/v1/agent/tasks?wait=${wait}`, { headers: { authorization: `Bearer ${agentKey}` } });
-  const claims = async () => {
-    const text = await scrape();
-    return {
-      empty: value(text, 'drydock_agent_claims_total{outcome="empty"}') ?? 0,
-      skipped: value(text, 'drydock_agent_claims_total{outcome="skipped"}') ?? 0,
-      claimed: value(text, 'drydock_agent_claims_total{outcome="claimed"}') ?? 0,
-    };
-  };
+  /** A task row for the machine, announced (as the product always does) or not. */
   const queue = (notify: boolean) =>
     withTenant(stack.orm, tenantId, async (em) => {
       const id = randomUUID();
@@ -145,6 +138,27 @@ it('makes no claim query for a machine known to have no task, and a task notice 
       }
       return id;
     });
+  /** Done, so that it is not delivered again. */
+  const finish = (id: string) =>
+    withTenant(stack.orm, tenantId, (em) =>
+      em.execute(`update agent_tasks set status = 'completed', finished_at = now() where id = ?`, [id]),
+    );
+  return { machineId, poll, queue, finish };
+}
+
+const claims = async () => {
+  const text = await scrape();
+  return {
+    empty: value(text, 'drydock_agent_claims_total{outcome="empty"}') ?? 0,
+    busy: value(text, 'drydock_agent_claims_total{outcome="busy"}') ?? 0,
+    skipped: value(text, 'drydock_agent_claims_total{outcome="skipped"}') ?? 0,
+    claimed: value(text, 'drydock_agent_claims_total{outcome="claimed"}') ?? 0,
+  };
+};
+
+it('makes no claim query for a machine known to have no task, and a task notice ends that at once', async () => {
+  await harness.stop();
+  const { poll, queue, finish } = await machineChannel(1);
 
   const before = await claims();
   for (let i = 0; i < 4; i++) expect((await poll(1)).status).toBe(204);
@@ -160,12 +174,7 @@ it('makes no claim query for a machine known to have no task, and a task notice 
   const looked = await poll(0);
   expect(looked.status).toBe(200);
   expect(((await looked.json()) as { task: { id: string } }).task.id).toBe(unannounced);
-  // (Done, so that it is not delivered again.)
-  await withTenant(stack.orm, tenantId, (em) =>
-    em.execute(`update agent_tasks set status = 'completed', finished_at = now() where id = ?`, [
-      unannounced,
-    ]),
-  );
+  await finish(unannounced);
   expect((await poll(1)).status).toBe(204);
 
   // A notice clears the mark and wakes the waiting poll at once.
@@ -178,4 +187,32 @@ it('makes no claim query for a machine known to have no task, and a task notice 
   expect(((await delivered.json()) as { task: { id: string } }).task.id).toBe(announced);
   expect(performance.now() - began).toBeLessThan(5_000);
   expect((await claims()).claimed - idle.claimed).toBe(2);
+  await finish(announced);
+});
+
+it('marks nothing when its claim passed over a task row another transaction held, and delivers that task soon after', async () => {
+  const { poll, queue, finish } = await machineChannel(1);
+  // Marked idle: a claim found nothing.
+  expect((await poll(1)).status).toBe(204);
+
+  // An announced task whose row a transaction holds when the poll claims, as a progress report or
+  // the trace recorded on a task just dispatched does: SKIP LOCKED passes it over, and no notice
+  // comes when the lock goes.
+  const locker = await stack.db.adminClient();
+  try {
+    await locker.query('begin');
+    const before = await claims();
+    const held = await queue(true);
+    await locker.query('select 1 from agent_tasks where id = $1 for update', [held]);
+    const waiting = poll(10);
+    await until('drydock_agent_claims_total{outcome="busy"}', (v) => (v ?? 0) > before.busy);
+    await locker.query('commit');
+    const delivered = await waiting;
+    // Looked again shortly, and got it in the same poll (marked idle, it would wait the poll out: 204).
+    expect(delivered.status).toBe(200);
+    expect(((await delivered.json()) as { task: { id: string } }).task.id).toBe(held);
+    await finish(held);
+  } finally {
+    await locker.end();
+  }
 });

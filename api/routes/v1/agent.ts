@@ -92,6 +92,8 @@ export async function agentRoutes(app: FastifyInstance, deps: AppDeps): Promise<
     // The socket tells (a request whose body was read is itself "destroyed" once read).
     const closed = () => gone.signal.aborted || request.raw.socket.destroyed || reply.raw.destroyed;
     let wokenAt: number | undefined;
+    // After a busy claim, how long until the next (doubling): the lock is a short transaction's.
+    let busyPause = 0;
     try {
       for (;;) {
         // Never claim for a poll nobody is waiting on (the task would go into a dead socket), nor
@@ -100,12 +102,19 @@ export async function agentRoutes(app: FastifyInstance, deps: AppDeps): Promise<
         // No claim query for a machine this process knows has nothing (hub.idle, ADR 0051) when
         // the poll waits: a task notice wakes it. A poll that does not wait (wait=0) always asks:
         // a dispatch's notice may not have reached this process yet.
-        // A pending (unapproved clone) or retired machine is offered nothing (claimTask checks).
+        // A pending (unapproved clone) or retired machine is offered nothing (the claim checks).
         const mark = hub.idle.mark(agent.machineId);
+        let pause: number | undefined;
         if (waitMs > 0 && hub.idle.has(agent.machineId)) deps.metrics?.claims.inc({ outcome: 'skipped' });
         else {
           const task = await nextTask(channel(request), agent);
-          if (task) {
+          if (task === 'busy') {
+            // An open task whose row another transaction held: no notice will come when it lets
+            // go, so nothing is marked and the poll looks again shortly.
+            deps.metrics?.claims.inc({ outcome: 'busy' });
+            busyPause = Math.min(busyPause === 0 ? 50 : busyPause * 2, 2_000);
+            pause = busyPause;
+          } else if (task) {
             hub.idle.touched(agent.machineId);
             deps.metrics?.claims.inc({ outcome: 'claimed' });
             claimedKinds.set(task.id, task.kind);
@@ -113,13 +122,21 @@ export async function agentRoutes(app: FastifyInstance, deps: AppDeps): Promise<
             if (wokenAt !== undefined)
               deps.metrics?.wakeToDelivery.observe((performance.now() - wokenAt) / 1000);
             return task;
+          } else {
+            deps.metrics?.claims.inc({ outcome: 'empty' });
+            hub.idle.claimedNothing(agent.machineId, mark);
           }
-          deps.metrics?.claims.inc({ outcome: 'empty' });
-          hub.idle.claimedNothing(agent.machineId, mark);
         }
         const left = deadline - Date.now();
         if (left <= 0 || closed()) return null;
-        const reason = await hub.wait(agent.machineId, agent.keyId, left, gone.signal, poll, mark);
+        const reason = await hub.wait(
+          agent.machineId,
+          agent.keyId,
+          Math.min(left, pause ?? left),
+          gone.signal,
+          poll,
+          mark,
+        );
         wokenAt = reason === 'task' ? performance.now() : undefined;
         if (reason === 'revoked') return 'revoked';
         if (reason === 'closed' || reason === 'superseded' || reason === 'rekeyed') return null;

@@ -27,6 +27,7 @@ import { Migration0029JoinCredentials } from './0029-join-credentials';
 import { Migration0030EscrowKeyRoll } from './0030-escrow-key-roll';
 import { Migration0031EnrollmentAttempts } from './0031-enrollment-attempts';
 import { Migration0032AgentTaskTraces } from './0032-agent-task-traces';
+import { Migration0033ClaimSaysBusy } from './0033-claim-says-busy';
 
 /** Checked-in migrations, in order. Listed explicitly so bundlers and tsx need no file discovery. */
 export const migrationsList: MigrationObject[] = [
@@ -58,4 +59,5 @@ export const migrationsList: MigrationObject[] = [
   { name: '0030-escrow-key-roll', class: Migration0030EscrowKeyRoll },
   { name: '0031-enrollment-attempts', class: Migration0031EnrollmentAttempts },
   { name: '0032-agent-task-traces', class: Migration0032AgentTaskTraces },
+  { name: '0033-claim-says-busy', class: Migration0033ClaimSaysBusy },
 ];
