@@ -13,6 +13,7 @@ import {
   type TenantKey,
 } from '../../infra/wire/escrow-envelope';
 import { withTenant } from '../../infra/db/orm';
+import { MAX_ESCROW_ROUNDS } from '../../workflows/escrow/escrow-before-change';
 import { startAgentStack, type AgentStack } from '../helpers/agent-stack';
 import { gql } from '../helpers/api';
 import {
@@ -132,6 +133,20 @@ it(`never leaves a machine with a password escrow cannot give back (${MACHINES} 
   Math.random = realRandom;
   const runs = await fleetMachineRuns(stack, started.id);
 
+  let gaveUp = 0;
+  /** Escrow before change, at every cut: what the machine held then was stored before then. */
+  const checkCuts = (name: string, of: (kind: EscrowKind) => { hash: string; created: string }[]) => {
+    const storedBy = (hash: string, kind: EscrowKind, at: number) =>
+      of(kind).some((o) => o.hash === hash && Number(o.created) <= at);
+    for (const cut of cuts.filter((c) => c.name === name)) {
+      expect({
+        cut: cut.at,
+        password: cut.password === null || storedBy(cut.password, 'local-admin-password', cut.at),
+        recovery: cut.recovery.every((h) => storedBy(h, 'bitlocker-recovery-password', cut.at)),
+      }).toEqual({ cut: cut.at, password: true, recovery: true });
+      checkedCuts++;
+    }
+  };
   let recorded = !process.env.DRYDOCK_RECORD_HISTORIES;
   let versions = 0;
   let checkedCuts = 0;
@@ -169,7 +184,20 @@ it(`never leaves a machine with a password escrow cannot give back (${MACHINES} 
       password: password === null || of('local-admin-password').some((o) => o.hash === password),
       recovery: recovery.every((h) => of('bitlocker-recovery-password').some((o) => o.hash === h)),
     }).toEqual({ machine: machine.name, password: true, recovery: true });
-    // And the run's outcome: passed, each secret's one confirmed version the latest, and what the machine holds.
+    // A kill between the escrow and the apply of a round costs the round, and a BitLocker apply has
+    // three effects to cut after (add, remove the old protector, enable): at these rates a round is
+    // lost about half the time, so now and then one machine of 20 loses all MAX_ESCROW_ROUNDS of
+    // one secret. The run then fails as EscrowPendingLost, with that many versions stored, none
+    // confirmed, and nothing on the machine that escrow cannot give back (checked above).
+    const exhausted = (['local-admin-password', 'bitlocker-recovery-password'] as const).find(
+      (kind) => of(kind).length === MAX_ESCROW_ROUNDS && !of(kind).some((o) => o.confirmed),
+    );
+    if (run.status === 'failed' && run.lastError?.type === 'EscrowPendingLost' && exhausted) {
+      gaveUp++;
+      checkCuts(machine.name, of);
+      continue;
+    }
+    // Otherwise the run passed, each secret's one confirmed version the latest, and what the machine holds.
     expect({ machine: machine.name, status: run.status, error: run.lastError }).toEqual({
       machine: machine.name,
       status: 'passed',
@@ -193,20 +221,12 @@ it(`never leaves a machine with a password escrow cannot give back (${MACHINES} 
       );
       recorded = true;
     }
-    // Escrow before change, at every cut: what the machine held then was stored before then.
-    const storedBy = (hash: string, kind: EscrowKind, at: number) =>
-      of(kind).some((o) => o.hash === hash && Number(o.created) <= at);
-    for (const cut of cuts.filter((c) => c.name === machine.name)) {
-      expect({
-        cut: cut.at,
-        password: cut.password === null || storedBy(cut.password, 'local-admin-password', cut.at),
-        recovery: cut.recovery.every((h) => storedBy(h, 'bitlocker-recovery-password', cut.at)),
-      }).toEqual({ cut: cut.at, password: true, recovery: true });
-      checkedCuts++;
-    }
+    checkCuts(machine.name, of);
     // The image's Administrator was not touched.
     expect(machine.platform.localPasswordHash('Administrator')).toBe(originals.get(machine.name));
   }
+  // Giving up is the rare end, not the usual one.
+  expect(gaveUp).toBeLessThanOrEqual(Math.ceil(runs.length / 10));
   // The kills did land where they matter: some machines needed more than one version.
   expect(cuts.length).toBeGreaterThan(0);
   expect(checkedCuts).toBe(cuts.length);
