@@ -271,8 +271,8 @@ it('gives up at the sign-out deadline without changing anything', async () => {
   expect(changeableState(host)).toEqual(before);
 });
 
-// Two worker replacements, the first waiting out the dead worker's sticky queue: its own wait allows
-// 90 s, more than the file's 60 s per test (the production server on a loaded CI machine needed it).
+// Two worker replacements, the first waiting out the dead worker's sticky queue and, at worst, the
+// heartbeat timeout of an activity attempt it had taken: more than the file's 60 s per test.
 it('a worker killed while the run waits (sign-out, decision) is replaced and the run goes on from its history', async () => {
   const alice = host.snapshot.profiles.accounts.find((a) => a.name === 'alice')!.sid;
   host.mutate((s) => void s.signedIn.push(alice));
@@ -285,11 +285,13 @@ it('a worker killed while the run waits (sign-out, decision) is replaced and the
   host.mutate((s) => void (s.signedIn = []));
   worker = await startFakeWorker(agentChannel, { taskQueue: worker.taskQueue });
   h = worker.client.workflow.getHandle(h.workflowId);
-  // The replacement gets the run's next task once the dead worker's sticky queue times out.
+  // The replacement gets the run's next task once the dead worker's sticky queue times out; an
+  // activity attempt the old worker had taken when it stopped is retried only after its heartbeat
+  // timeout (2 minutes, agentStepActivity): on the production server in CI it came to that.
   await eventually(
     () => state(h),
     (s) => s === 'awaiting-approval',
-    90_000,
+    200_000,
   );
   await worker.stop();
   worker = await startFakeWorker(agentChannel, { taskQueue: worker.taskQueue });
@@ -299,7 +301,7 @@ it('a worker killed while the run waits (sign-out, decision) is replaced and the
   // Each step ran once: the new worker did not start the saga over.
   expect(kinds.filter((k) => k === 'profile.backup')).toHaveLength(1);
   expect(host.snapshot.profiles.accounts.find((a) => a.sid === alice)).toBeUndefined();
-}, 180_000);
+}, 300_000);
 
 it('a batch runs its pairs through the window, one migration per machine at a time, and frees a slot at each decision', async () => {
   for (const id of ['m1', 'm2', 'm3']) hosts.set(id, migrationHost(dir, id, 2));
