@@ -10,6 +10,13 @@ import { APP_ROLE } from '../roles';
  * A new function, not a new shape of `agent_claim_task`: an API replica of the previous release
  * still calls that one during a rolling upgrade (it stays, unchanged, until a later release drops it).
  */
+/** An open task (`o`) of the caller's machine, and the machine still active: what the claim may take. */
+const OPEN_TASK_OF_ACTIVE_MACHINE = `where o.tenant_id = p_tenant and o.machine_id = p_machine
+                and (o.status = 'delivered' or (o.status = 'queued' and (o.deliver_by is null or o.deliver_by > now())))
+                and (o.expires_at is null or o.expires_at > now())
+                and exists (select 1 from machines m
+                             where m.tenant_id = p_tenant and m.id = p_machine and m.status = 'active')`;
+
 export class Migration0033ClaimSaysBusy extends Migration {
   override async up(): Promise<void> {
     // API, long-poll: as agent_claim_task; with nothing taken, one row (busy, no task) if an open
@@ -24,11 +31,7 @@ export class Migration0033ClaimSaysBusy extends Migration {
           update agent_tasks t set status = 'delivered', delivered_at = now(), deliveries = t.deliveries + 1
            where t.id = (
              select o.id from agent_tasks o
-              where o.tenant_id = p_tenant and o.machine_id = p_machine
-                and (o.status = 'delivered' or (o.status = 'queued' and (o.deliver_by is null or o.deliver_by > now())))
-                and (o.expires_at is null or o.expires_at > now())
-                and exists (select 1 from machines m
-                             where m.tenant_id = p_tenant and m.id = p_machine and m.status = 'active')
+              ${OPEN_TASK_OF_ACTIVE_MACHINE}
               order by o.created_at
               for update skip locked
               limit 1)
@@ -41,11 +44,7 @@ export class Migration0033ClaimSaysBusy extends Migration {
           select null::uuid, null::text, null::jsonb, null::text, true
            where exists (
              select 1 from agent_tasks o
-              where o.tenant_id = p_tenant and o.machine_id = p_machine
-                and (o.status = 'delivered' or (o.status = 'queued' and (o.deliver_by is null or o.deliver_by > now())))
-                and (o.expires_at is null or o.expires_at > now())
-                and exists (select 1 from machines m
-                             where m.tenant_id = p_tenant and m.id = p_machine and m.status = 'active'));
+              ${OPEN_TASK_OF_ACTIVE_MACHINE});
       end $$;`);
     this.addSql(`revoke all on function agent_claim_next(uuid, uuid) from public;`);
     this.addSql(`grant execute on function agent_claim_next(uuid, uuid) to ${APP_ROLE};`);
