@@ -208,7 +208,8 @@ export async function reportProgress(
 }
 
 export type ResultOutcome =
-  | { kind: 'stored' }
+  /** `othersOpen`: the machine has another open task (false: a claim now would find nothing). */
+  | { kind: 'stored'; othersOpen: boolean }
   | { kind: 'not-found' }
   /** The result is not what its step produces: refused, not stored (ADR 0015). */
   | { kind: 'invalid'; taskKind: string; problem: string }
@@ -320,7 +321,7 @@ export async function reportResult(
         return { kind: 'engine-unavailable', error: (err as Error).message };
     }
   }
-  return { kind: 'stored' };
+  return { kind: 'stored', othersOpen: task.othersOpen };
 }
 
 async function traceMachineWork(

@@ -171,21 +171,26 @@ export async function claimTaskOrBusy(
   return { id: row.id, kind: row.kind, payload: row.payload, idempotencyKey: row.idempotency_key };
 }
 
-/** Records the machine's result unless one is recorded already; the task as it stands, or null. */
+/**
+ * Records the machine's result unless one is recorded already; the task as it stands, or null.
+ * `othersOpen`: whether the machine has another open task it could claim now (migration 0034) —
+ * false lets a poll that follows the result wait for a notice instead of claiming (ADR 0051).
+ */
 export async function finishTask(
   orm: Orm,
   tenantId: string,
   machineId: string,
   taskId: string,
   outcome: { ok: true; result: Record<string, unknown> } | { ok: false; error: TaskError },
-): Promise<TaskState | null> {
+): Promise<(TaskState & { othersOpen: boolean }) | null> {
   checkIds(tenantId, machineId, taskId);
   const [row] = await call<{
     status: TaskState['status'];
     result: TaskState['result'];
     error: TaskState['error'];
     task_token: Buffer | null;
-  }>(orm, `select * from agent_finish_task($1, $2, $3, $4, $5::jsonb, $6::jsonb)`, [
+    more: boolean;
+  }>(orm, `select * from agent_finish_task_next($1, $2, $3, $4, $5::jsonb, $6::jsonb)`, [
     tenantId,
     machineId,
     taskId,
@@ -193,7 +198,15 @@ export async function finishTask(
     outcome.ok ? JSON.stringify(outcome.result) : null,
     outcome.ok ? null : JSON.stringify(outcome.error),
   ]);
-  return row ? { status: row.status, result: row.result, error: row.error, taskToken: row.task_token } : null;
+  return row
+    ? {
+        status: row.status,
+        result: row.result,
+        error: row.error,
+        taskToken: row.task_token,
+        othersOpen: row.more,
+      }
+    : null;
 }
 
 /**

@@ -143,7 +143,14 @@ async function machineChannel(index: number) {
     withTenant(stack.orm, tenantId, (em) =>
       em.execute(`update agent_tasks set status = 'completed', finished_at = now() where id = ?`, [id]),
     );
-  return { machineId, poll, queue, finish };
+  /** The machine's (failed) result of a task, with `wait`: then its next task, as the agent posts. */
+  const report = (id: string, wait: number) =>
+    fetch(`${apiUrl}/v1/agent/tasks/${id}/result?wait=${wait}`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${agentKey}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ ok: false, error: { type: 'Test', message: 'metrics test', retryable: false } }),
+    });
+  return { machineId, poll, queue, finish, report };
 }
 
 const claims = async () => {
@@ -215,4 +222,32 @@ it('marks nothing when its claim passed over a task row another transaction held
   } finally {
     await locker.end();
   }
+});
+
+it('makes no claim after a result when the machine has no other task open, and claims at once when it has', async () => {
+  const { poll, queue, report } = await machineChannel(1);
+  const first = await queue(true);
+  const took = await poll(0);
+  expect(((await took.json()) as { task: { id: string } }).task.id).toBe(first);
+
+  // Nothing else open: the result's poll waits for the next dispatch's notice without a claim query.
+  const before = await claims();
+  const reported = report(first, 10);
+  await until('drydock_agent_claims_total{outcome="skipped"}', (v) => (v ?? 0) > before.skipped);
+  const next = await queue(true);
+  const answer = await reported;
+  expect(answer.status).toBe(200);
+  expect(((await answer.json()) as { task?: { id: string } }).task?.id).toBe(next);
+  const after = await claims();
+  expect(after.empty - before.empty).toBe(0);
+  expect(after.claimed - before.claimed).toBe(1);
+
+  // Another task open (queued before the result): claimed by the result's poll at once, no wait.
+  const queued = await queue(true);
+  const began = performance.now();
+  const again = await report(next, 10);
+  expect(((await again.json()) as { task?: { id: string } }).task?.id).toBe(queued);
+  expect(performance.now() - began).toBeLessThan(5_000);
+  expect((await claims()).claimed - after.claimed).toBe(1);
+  await report(queued, 0);
 });

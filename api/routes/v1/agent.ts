@@ -247,6 +247,8 @@ export async function agentRoutes(app: FastifyInstance, deps: AppDeps): Promise<
     },
     async (request, reply) => {
       const taskId = request.params.id;
+      // Taken before the result is stored: a dispatch's notice after it voids an idle mark below.
+      const mark = hub.idle.mark(request.agent!.machineId);
       const outcome = await reportResult(
         channel(request),
         request.agent!,
@@ -280,7 +282,9 @@ export async function agentRoutes(app: FastifyInstance, deps: AppDeps): Promise<
       }
       claimedKinds.delete(taskId);
       if (request.query.wait === undefined) return reply.code(200).send({ accepted: true });
-      // The result is in; a revoked key is told so by its next request.
+      // The result is in; a revoked key is told so by its next request. With no other task open,
+      // the poll waits for the next dispatch's notice rather than claim first (migration 0034).
+      if (!outcome.othersOpen) hub.idle.claimedNothing(request.agent!.machineId, mark);
       const began = performance.now();
       const next = await waitForTask(request, reply, request.query.wait);
       deps.metrics?.longPollSeconds.observe(

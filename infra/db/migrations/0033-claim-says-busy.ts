@@ -1,6 +1,14 @@
 import { Migration } from '@mikro-orm/migrations';
 import { APP_ROLE } from '../roles';
 
+/** An open task (`o`) of the caller's machine, and the machine still active: what the claim may take (and,
+ * migration 0034, what a result looks for besides its own task). */
+export const OPEN_TASK_OF_ACTIVE_MACHINE = `where o.tenant_id = p_tenant and o.machine_id = p_machine
+                and (o.status = 'delivered' or (o.status = 'queued' and (o.deliver_by is null or o.deliver_by > now())))
+                and (o.expires_at is null or o.expires_at > now())
+                and exists (select 1 from machines m
+                             where m.tenant_id = p_tenant and m.id = p_machine and m.status = 'active')`;
+
 /**
  * The claim says when it found nothing only because another transaction held an open task's row
  * (SKIP LOCKED passed it over): a progress report, a trace being recorded on a fresh task. Such a
@@ -10,13 +18,6 @@ import { APP_ROLE } from '../roles';
  * A new function, not a new shape of `agent_claim_task`: an API replica of the previous release
  * still calls that one during a rolling upgrade (it stays, unchanged, until a later release drops it).
  */
-/** An open task (`o`) of the caller's machine, and the machine still active: what the claim may take. */
-const OPEN_TASK_OF_ACTIVE_MACHINE = `where o.tenant_id = p_tenant and o.machine_id = p_machine
-                and (o.status = 'delivered' or (o.status = 'queued' and (o.deliver_by is null or o.deliver_by > now())))
-                and (o.expires_at is null or o.expires_at > now())
-                and exists (select 1 from machines m
-                             where m.tenant_id = p_tenant and m.id = p_machine and m.status = 'active')`;
-
 export class Migration0033ClaimSaysBusy extends Migration {
   override async up(): Promise<void> {
     // API, long-poll: as agent_claim_task; with nothing taken, one row (busy, no task) if an open
