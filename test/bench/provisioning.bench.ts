@@ -552,6 +552,16 @@ async function main(): Promise<void> {
     out(
       `settings: fleet concurrency ${CONCURRENCY}, fleet batch size ${env.PROVISION_FLEET_BATCH_SIZE} (continue-as-new after that many machines), retry backoff 1 s; worker and API each their own process; ${os.cpus().length} CPU core(s), load average ${loadAverage()}`,
     );
+    // The server's own settings that change these figures: a production database vacuums (the
+    // development machine's CI configuration turns autovacuum off), and commits wait for the disk.
+    const settings = (
+      await sql.query<{ name: string; setting: string }>(
+        `select name, current_setting(name) as setting from pg_settings
+          where name in ('autovacuum', 'fsync', 'synchronous_commit', 'shared_buffers', 'max_connections')
+          order by name`,
+      )
+    ).rows;
+    out(`postgres settings: ${settings.map((r) => `${r.name}=${r.setting}`).join(', ')}`);
 
     // Baseline: bare no-op activities on the same server, in the fleet's shape — once before the
     // fleet run and once after it (the server then holds the fleet's histories too); the ratio
