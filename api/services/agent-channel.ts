@@ -15,7 +15,12 @@ import {
 } from '../../infra/db/agent-tasks';
 import { MachineSchema, type MachineStatus } from '../../infra/db/entities';
 import { mergeGatewayEnumeration } from '../../infra/db/discovered-hosts';
-import { isActiveGateway, resolveForGateway, resolveForJoin } from '../../infra/db/domain-credentials';
+import {
+  credentialRefusalMessage,
+  isActiveGateway,
+  resolveForGateway,
+  resolveForJoin,
+} from '../../infra/db/domain-credentials';
 import { escrowCompletionOf, escrowKeyOf, storeEscrowedSecret } from '../../infra/db/escrow';
 import { checkEscrowEnvelopeFor, EscrowError } from '../../infra/wire/escrow-envelope';
 import { mintInstallerGrant } from '../../infra/db/installer-grants';
@@ -154,7 +159,7 @@ export async function nextTask(
       ok: false,
       error: {
         type: StepFailure.CredentialUnavailable,
-        message: `this machine may not use the site's ${join ? 'join' : 'domain'} credential (${resolved.refused})`,
+        message: credentialRefusalMessage(join ? 'join' : 'domain', resolved.refused),
         retryable: false,
       },
     });

@@ -342,6 +342,14 @@ export async function joinCredentialFor(
   return row?.id ?? null;
 }
 
+/** What a task refused its credential fails with (the claim refuses; the API says the same). */
+export function credentialRefusalMessage(
+  credential: 'join' | 'domain',
+  refused: DomainCredentialRefusal,
+): string {
+  return `this machine may not use the site's ${credential} credential (${refused})`;
+}
+
 /**
  * A refused claim: its task fails as `CredentialUnavailable` (it never runs) and the refusal is an
  * audit event, both in the caller's transaction, once per task. The task row is locked first, so
@@ -367,7 +375,7 @@ async function refuseClaim(
       [
         JSON.stringify({
           type: StepFailure.CredentialUnavailable,
-          message: `this machine may not use the site's ${credential} credential (${refused})`,
+          message: credentialRefusalMessage(credential, refused),
           retryable: false,
         }),
         input.tenantId,
