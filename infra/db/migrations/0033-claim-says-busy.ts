@@ -1,8 +1,10 @@
 import { Migration } from '@mikro-orm/migrations';
 import { APP_ROLE } from '../roles';
 
-/** An open task (`o`) of the caller's machine, and the machine still active: what the claim may take (and,
- * migration 0034, what a result looks for besides its own task). */
+/**
+ * An open task (`o`) of the caller's machine, and the machine still active: what the claim may
+ * take, and what a result looks for besides its own task (migration 0034).
+ */
 export const OPEN_TASK_OF_ACTIVE_MACHINE = `where o.tenant_id = p_tenant and o.machine_id = p_machine
                 and (o.status = 'delivered' or (o.status = 'queued' and (o.deliver_by is null or o.deliver_by > now())))
                 and (o.expires_at is null or o.expires_at > now())
