@@ -9,13 +9,13 @@ import { OPEN_TASK_OF_ACTIVE_MACHINE } from './0033-claim-says-busy';
  * `more` false the API marks the machine idle as an empty claim would (ADR 0051), and the poll
  * waits for the next dispatch's notice.
  *
- * A new function, not a new shape of `agent_finish_task`: an API replica of the previous release
- * still calls that one during a rolling upgrade.
+ * A new function around `agent_finish_task`, not a new shape of it: an API replica of the previous
+ * release still calls that one during a rolling upgrade.
  */
 export class Migration0034ResultSaysMore extends Migration {
   override async up(): Promise<void> {
-    // API, result: as agent_finish_task, and `more`: whether an open task of the machine remains
-    // (a plain read after the update, as the claim's busy check: it waits for no lock).
+    // API, result: agent_finish_task, and `more`: whether an open task of the machine remains (a
+    // plain read after it, as the claim's busy check: it waits for no lock).
     this.addSql(`create function agent_finish_task_next(
         p_tenant uuid, p_machine uuid, p_task uuid, p_ok boolean, p_result jsonb, p_error jsonb)
       returns table (status text, result jsonb, error jsonb, task_token bytea, more boolean)
@@ -28,20 +28,12 @@ export class Migration0034ResultSaysMore extends Migration {
         v_token bytea;
       begin
         perform set_config('app.tenant_id', p_tenant::text, true);
-        update agent_tasks t set
-               status = case when p_ok then 'completed' else 'failed' end,
-               result = case when p_ok then p_result end,
-               error = case when p_ok then null else p_error end,
-               finished_at = now()
-         where t.tenant_id = p_tenant and t.machine_id = p_machine and t.id = p_task
-           and t.status in ('queued', 'delivered')
-        returning t.status, t.result, t.error, t.task_token into v_status, v_result, v_error, v_token;
+        -- The result itself is agent_finish_task's (migration 0010); a statement of its own, so that
+        -- the look below sees the task it finished as finished.
+        select f.status, f.result, f.error, f.task_token into v_status, v_result, v_error, v_token
+          from agent_finish_task(p_tenant, p_machine, p_task, p_ok, p_result, p_error) f;
         if not found then
-          select t.status, t.result, t.error, t.task_token into v_status, v_result, v_error, v_token
-            from agent_tasks t where t.tenant_id = p_tenant and t.machine_id = p_machine and t.id = p_task;
-          if not found then
-            return;
-          end if;
+          return;
         end if;
         return query select v_status, v_result, v_error, v_token,
           exists (select 1 from agent_tasks o
