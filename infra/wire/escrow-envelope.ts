@@ -415,6 +415,17 @@ export interface WrappedKeyInfo {
   publicKey: string;
 }
 
+/**
+ * The DER sizes a PKCS#8 P-256 private key can have (RFC 5208, RFC 5915): its ECPrivateKey carries
+ * the 32-byte scalar, and optionally the curve (`[0]`, 12 bytes) and the public point (`[1]`, 70
+ * bytes). WebCrypto runtimes export 138 (scalar and public point); the other three are what other
+ * exporters write. AES-GCM adds nothing but its tag, so a wrapped key of any other length was cut
+ * or padded in transit: refused here, before a key no one can unwrap is stored. A range was not
+ * enough: a key short of 4 base64url characters passed it whenever the new last character decoded
+ * cleanly (1 time in 16).
+ */
+const PKCS8_P256_SIZES: readonly number[] = [67, 79, 138, 150];
+
 interface ParsedWrappedKey extends WrappedKeyInfo {
   iv: Uint8Array<ArrayBuffer>;
   wrapped: Uint8Array<ArrayBuffer>;
@@ -456,8 +467,7 @@ function parseWrapped(blob: unknown): ParsedWrappedKey {
     kdf: { name: KDF_NAME, iterations: count, salt: base64url(saltBytes) },
     publicKey: publicKey!,
     iv: bytes(iv, 'nonce', (n) => n === 12),
-    // A PKCS#8 P-256 key is 67 to 138 bytes depending on the runtime, plus the GCM tag.
-    wrapped: bytes(wrapped, 'key', (n) => n >= 64 + TAG_BYTES && n <= 200),
+    wrapped: bytes(wrapped, 'key', (n) => PKCS8_P256_SIZES.includes(n - TAG_BYTES)),
   };
 }
 

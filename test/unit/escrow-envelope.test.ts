@@ -495,6 +495,22 @@ describe('escrow envelope: the wrapped key and its passphrase', () => {
     expect(await codeOf(() => wrapTenantKey(key, 'short-pass'))).toBe('ESCROW_WEAK_PASSPHRASE');
   });
 
+  it('refuses a wrapped key cut or padded by whole bytes, well-formed base64url or not', async () => {
+    const wrapped = fromBase64url(blob.split('.')[8]!)!;
+    expect(wrapped.length).toBe(138 + 16); // WebCrypto's PKCS#8 P-256 export, plus the GCM tag
+    for (const size of [wrapped.length - 1, wrapped.length - 3, wrapped.length - 12, wrapped.length + 3]) {
+      const resized = new Uint8Array(size);
+      resized.set(wrapped.subarray(0, Math.min(size, wrapped.length)));
+      expect(await codeOf(async () => parseWrappedTenantKey(withField(8, base64url(resized))))).toBe(
+        'ESCROW_MALFORMED',
+      );
+    }
+    // Cut by 4 characters: malformed whatever the new last character decodes to.
+    for (let cut = 1; cut <= 8; cut++)
+      expect(await codeOf(async () => parseWrappedTenantKey(blob.slice(0, -cut)))).toBe('ESCROW_MALFORMED');
+    expect(parseWrappedTenantKey(blob)).toMatchObject({ tenantId: 'tenant-a', keyVersion: 4 });
+  });
+
   it('the same passphrase typed as composed or decomposed Unicode unlocks it (NFC)', async () => {
     const composed = await wrapTenantKey(key, 'Schlüsselbund für alle');
     await expect(unwrapTenantKey(composed, 'Schlu\u0308sselbund fu\u0308r alle')).resolves.toMatchObject({
@@ -526,7 +542,7 @@ describe('escrow envelope: the wrapped key and its passphrase', () => {
     expect(await codeOf(() => unwrapTenantKey(withField(0, 'ddk2'), PASSPHRASE))).toBe(
       'ESCROW_UNSUPPORTED_FORMAT',
     );
-    expect(await codeOf(() => unwrapTenantKey(blob.slice(0, -10), PASSPHRASE))).toBe('ESCROW_BAD_PASSPHRASE');
+    expect(await codeOf(() => unwrapTenantKey(blob.slice(0, -10), PASSPHRASE))).toBe('ESCROW_MALFORMED');
     expect(await codeOf(() => unwrapTenantKey(blob.split('.').slice(0, 8).join('.'), PASSPHRASE))).toBe(
       'ESCROW_MALFORMED',
     );
