@@ -29,6 +29,7 @@ import { FleetRunIdKey, MachineIdKey, TenantIdKey } from '../../workflows/search
 import { audited, auditAfter } from './audit';
 import { ErrorCode, refuse } from './errors';
 import { checkId, checkIds, checkRange } from './input';
+import { liveFigures } from './live-query';
 import { authorize, inTenant, type ServiceContext } from './service-context';
 
 /**
@@ -345,28 +346,21 @@ export async function batchCounts(ctx: ServiceContext, batch: ProfileMigrationBa
   });
 }
 
-async function query<T>(ctx: ServiceContext, q: () => Promise<T>): Promise<T | null> {
-  ctx.budget?.spend('workflowQueries');
-  try {
-    return await q();
-  } catch {
-    return null;
-  }
-}
-
 /** Live progress from the migration's workflow; null once it is gone (or not started yet). */
 export function migrationProgress(
   ctx: ServiceContext,
   row: ProfileMigration,
 ): Promise<MigrationProgress | null> {
-  return query(ctx, () => ctx.temporal.workflow.getHandle(row.workflowId).query(migrationProgressQuery));
+  return liveFigures(ctx, () =>
+    ctx.temporal.workflow.getHandle(row.workflowId).query(migrationProgressQuery),
+  );
 }
 
 export function batchProgress(
   ctx: ServiceContext,
   batch: ProfileMigrationBatch,
 ): Promise<MigrateProfilesProgress | null> {
-  return query(ctx, () =>
+  return liveFigures(ctx, () =>
     ctx.temporal.workflow.getHandle(batch.workflowId).query(migrateProfilesProgressQuery),
   );
 }

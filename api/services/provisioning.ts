@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { ServiceError, WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/client';
+import { WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/client';
 import type { SignalDefinition } from '@temporalio/common';
 import {
   FleetRunSchema,
@@ -34,6 +34,7 @@ import {
 } from '../../workflows/provisioning/contracts';
 import { appendAuditAs, audited, auditAfter } from './audit';
 import { ErrorCode, refuse } from './errors';
+import { askWorkflow, isTemporalRefusal, liveFigures } from './live-query';
 import { checkId, checkIds, checkRange, checkSelection, type SelectionInput } from './input';
 import { authorize, inTenant, type ServiceContext } from './service-context';
 
@@ -130,7 +131,9 @@ export async function machineRunProgress(
   ctx: ServiceContext,
   run: MachineRun,
 ): Promise<MachineRunProgress | null> {
-  return queryRun<MachineRunProgress>(ctx, run.workflowId, machineProgressQuery.name);
+  return liveFigures(ctx, () =>
+    ctx.temporal.workflow.getHandle(run.workflowId).query<MachineRunProgress>(machineProgressQuery.name),
+  );
 }
 
 /** A fleet run's live counts from its workflow; null once the workflow is gone. */
@@ -138,12 +141,16 @@ export async function fleetRunProgress(
   ctx: ServiceContext,
   fleet: FleetRun,
 ): Promise<FleetRunProgress | null> {
-  return queryRun<FleetRunProgress>(ctx, fleet.workflowId, fleetProgressQuery.name);
+  return liveFigures(ctx, () =>
+    ctx.temporal.workflow.getHandle(fleet.workflowId).query<FleetRunProgress>(fleetProgressQuery.name),
+  );
 }
 
 /**
  * A fleet run's progress whenever it changes, until the run is done or its workflow gone. Polled
  * each second; the polls are paced by that timer, not by the request, so they spend no budget.
+ * While Temporal does not answer, the stream stays open and asks again every few seconds: an
+ * operator watching a run through an outage sees it move again after, not a stream that ended.
  */
 export async function* watchFleetRun(
   ctx: ServiceContext,
@@ -152,33 +159,30 @@ export async function* watchFleetRun(
   const fleet = await getFleetRun(ctx, input);
   if (!fleet) throw refuse(ErrorCode.NotFound, 'fleet run not found');
   let last = '';
+  let pauseMs = 1000;
   for (;;) {
-    const progress = await queryRun<FleetRunProgress>(ctx, fleet.workflowId, fleetProgressQuery.name, false);
-    if (!progress) return;
-    const text = JSON.stringify(progress);
-    if (text !== last) {
-      last = text;
-      yield progress;
-    }
-    if (progress.state === 'done') return;
-    await new Promise((r) => setTimeout(r, 1000));
+    const answer = await askWorkflow(
+      ctx,
+      () =>
+        ctx.temporal.workflow.getHandle(fleet.workflowId).query<FleetRunProgress>(fleetProgressQuery.name),
+      false,
+    );
+    if (answer.kind === 'gone') return;
+    if (answer.kind === 'answer') {
+      pauseMs = 1000;
+      const text = JSON.stringify(answer.value);
+      if (text !== last) {
+        last = text;
+        yield answer.value;
+      }
+      if (answer.value.state === 'done') return;
+    } else pauseMs = Math.min(pauseMs * 2, WATCH_OUTAGE_PAUSE_MS);
+    await new Promise((r) => setTimeout(r, pauseMs));
   }
 }
 
-/** A live query of a run; null when the workflow is gone (retention) or unreachable. */
-async function queryRun<T>(
-  ctx: ServiceContext,
-  workflowId: string,
-  query: string,
-  budgeted = true,
-): Promise<T | null> {
-  if (budgeted) ctx.budget?.spend('workflowQueries');
-  try {
-    return await ctx.temporal.workflow.getHandle(workflowId).query<T>(query);
-  } catch {
-    return null;
-  }
-}
+/** The longest pause of a live stream between two questions Temporal did not answer. */
+const WATCH_OUTAGE_PAUSE_MS = 5000;
 
 function provisioningDefaults(ctx: ServiceContext) {
   return {
@@ -336,11 +340,6 @@ export async function provisionMachine(
       );
     throw err;
   }
-}
-
-/** An error of the Temporal service itself (unreachable, refused), not of Drydock. */
-function isTemporalRefusal(err: unknown): boolean {
-  return err instanceof ServiceError || (err instanceof Error && err.name === 'ServiceError');
 }
 
 export type RunControl = 'PAUSE' | 'RESUME' | 'CANCEL';

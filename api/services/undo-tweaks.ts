@@ -32,6 +32,7 @@ import {
 import { audited, auditAfter } from './audit';
 import { ErrorCode, refuse } from './errors';
 import { checkId, checkRange, checkSelection, type SelectionInput } from './input';
+import { liveFigures } from './live-query';
 import { authorize, inTenant, type ServiceContext } from './service-context';
 
 /**
@@ -139,7 +140,7 @@ export async function machineUndoProgress(
   ctx: ServiceContext,
   undo: MachineTweakUndo,
 ): Promise<UndoTweaksProgress | null> {
-  return queryUndo(ctx, () => ctx.temporal.workflow.getHandle(undo.workflowId).query(undoProgressQuery));
+  return liveFigures(ctx, () => ctx.temporal.workflow.getHandle(undo.workflowId).query(undoProgressQuery));
 }
 
 /** Live progress of a fleet-wide undo (starting, waiting, cancelling, done); null once it is gone. */
@@ -147,16 +148,9 @@ export async function tweakUndoProgress(
   ctx: ServiceContext,
   undo: TweakUndo,
 ): Promise<FleetUndoTweaksProgress | null> {
-  return queryUndo(ctx, () => ctx.temporal.workflow.getHandle(undo.workflowId).query(fleetUndoProgressQuery));
-}
-
-async function queryUndo<T>(ctx: ServiceContext, query: () => Promise<T>): Promise<T | null> {
-  ctx.budget?.spend('workflowQueries');
-  try {
-    return await query();
-  } catch {
-    return null;
-  }
+  return liveFigures(ctx, () =>
+    ctx.temporal.workflow.getHandle(undo.workflowId).query(fleetUndoProgressQuery),
+  );
 }
 
 const undoRunDefaults = (ctx: ServiceContext) => ({

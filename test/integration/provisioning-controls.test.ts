@@ -1,6 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { temporal } from '@temporalio/proto';
-import { WorkflowNotFoundError } from '@temporalio/client';
+import { Client, Connection, WorkflowNotFoundError } from '@temporalio/client';
+import { fleetRunProgress, getFleetRun, watchFleetRun } from '../../api/services/provisioning';
+import type { ServiceContext } from '../../api/services/service-context';
+import { loadEnv } from '../../infra/config/env';
+import { Role } from '../../infra/db/entities';
 import type { Harness } from '../../agent/harness/harness';
 import { withTenant } from '../../infra/db/orm';
 import { MockActivityEnvironment } from '@temporalio/testing';
@@ -204,6 +208,39 @@ it('a fleet run pauses (nothing new starts), resumes to the end, and streams its
   expect(queuedWhilePaused).toBeGreaterThan(0);
   await new Promise((r) => setTimeout(r, 1500));
   expect((await fleetRun(stack, started.id)).progress!.queued).toBe(queuedWhilePaused);
+
+  // Through a Temporal outage the live stream waits and goes on; it used to end at once, as if the
+  // run were gone. A page's figures are null meanwhile, its rows still there.
+  const dead = new Client({ connection: Connection.lazy({ address: '127.0.0.1:1' }) });
+  const ctx: ServiceContext = {
+    caller: {
+      tenantId: stack.tenant.tenantId,
+      actor: 'test:viewer',
+      role: Role.Viewer,
+      canRevealSecrets: false,
+      clientScope: null,
+      userId: null,
+      via: 'token',
+    },
+    env: loadEnv(stack.env),
+    orm: stack.orm,
+    temporal: dead,
+    taskQueue: stack.taskQueue,
+  };
+  try {
+    const row = (await getFleetRun(ctx, { id: started.id }))!;
+    expect(await fleetRunProgress(ctx, row)).toBeNull();
+    const watch = watchFleetRun(ctx, { id: started.id });
+    let settled = false;
+    const first = watch.next().finally(() => void (settled = true));
+    await new Promise((r) => setTimeout(r, 2500));
+    expect(settled).toBe(false);
+    ctx.temporal = stack.temporal; // Temporal is back
+    expect(await first).toMatchObject({ done: false, value: { state: 'paused', queued: queuedWhilePaused } });
+    await watch.return(undefined);
+  } finally {
+    await dead.connection.close();
+  }
 
   await controlFleet('RESUME');
   const done = await waitForFleet(stack, started.id, (f) => f.status === 'completed');
