@@ -203,8 +203,8 @@ export function createProvisioningActivities(deps: { orm: Orm }) {
             })
           : null;
         // A security phase that escrows needs the tenant's escrow key (public: it goes in the plan).
-        const escrows =
-          resolved.profile.phases.security.enabled && !!resolved.profile.phases.security.localAdmin;
+        const security = resolved.profile.phases.security;
+        const escrows = security.enabled && (!!security.localAdmin || !!security.bitlocker);
         const recipient = escrows ? await escrowRecipientOf(em, input.tenantId) : null;
         if (escrows && !recipient)
           throw permanent(
@@ -229,11 +229,21 @@ export function createProvisioningActivities(deps: { orm: Orm }) {
               ? `the profile joins ${joinDomain.name}, but the machine's site has no join credential`
               : `the profile joins ${joinDomain.name} with join credential ${joinDomain.credential}, which is not a join credential of the machine's site`,
           );
-        const plan = buildPlan(resolved.profile, {
-          ...(reserved ? { hostname: reserved.name } : {}),
-          ...(recipient ? { escrow: { machineId: input.machineId, recipient } } : {}),
-          ...(joinCredentialId ? { joinCredentialId } : {}),
-        });
+        let plan: PlanStep[];
+        try {
+          plan = buildPlan(resolved.profile, {
+            ...(reserved ? { hostname: reserved.name } : {}),
+            ...(recipient ? { escrow: { machineId: input.machineId, recipient } } : {}),
+            ...(joinCredentialId ? { joinCredentialId } : {}),
+          });
+        } catch (err) {
+          // A plan that cannot be laid out stays so on every retry: the run fails, it does not
+          // wait as `queued` for ever (a BitLocker-only profile did, before its escrow key was looked up).
+          throw permanent(
+            ProvisioningFailure.InvalidProfile,
+            `the plan cannot be laid out: ${(err as Error).message}`,
+          );
+        }
         return {
           plan,
           profileId: chosen.id,
