@@ -13,5 +13,6 @@ export { discoverSite } from './directory/discover-site';
 export { enumerateDirectory } from './directory/enumerate-directory';
 export { deployAgent } from './deployment/deploy-agent';
 export { deployAgents } from './deployment/deploy-agents';
+export { rotateBitLockerRecoveryPassword } from './escrow/rotate-bitlocker-recovery-password';
 export { rotateLocalAdminPassword } from './escrow/rotate-local-admin-password';
 export { rotateLocalAdminPasswords } from './escrow/rotate-local-admin-passwords';

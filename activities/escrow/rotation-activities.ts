@@ -1,7 +1,7 @@
 import { ApplicationFailure } from '@temporalio/common';
 import { appendAudit } from '../../infra/db/audit';
 import { escrowRecipientOf } from '../../infra/db/escrow';
-import { withTenant, type Orm } from '../../infra/db/orm';
+import { withTenant, type EntityManager, type Orm } from '../../infra/db/orm';
 import type { TenantPublicKey } from '../../infra/wire/escrow-envelope';
 import { RotationFailure, type RotationScope } from '../../workflows/escrow/contracts';
 
@@ -29,15 +29,7 @@ export function createRotationActivities(deps: { orm: Orm }) {
      */
     async prepareRotation(input: { tenantId: string; machineId: string }): Promise<PreparedRotation> {
       return withTenant(deps.orm, input.tenantId, async (em) => {
-        const [machine] = await em.execute<{ status: string }[]>(
-          `select status from machines where tenant_id = ? and id = ?`,
-          [input.tenantId, input.machineId],
-        );
-        if (!machine || machine.status !== 'active')
-          throw permanent(
-            RotationFailure.RotationMachineInactive,
-            machine ? `the machine is ${machine.status}, not active` : 'the machine does not exist',
-          );
+        await activeMachine(em, input);
         const [latest] = await em.execute<{ account: string | null }[]>(
           `select account from escrowed_secrets
             where tenant_id = ? and machine_id = ? and kind = 'local-admin-password' and account is not null
@@ -52,6 +44,35 @@ export function createRotationActivities(deps: { orm: Orm }) {
         const recipient = await escrowRecipientOf(em, input.tenantId);
         if (!recipient) throw permanent(RotationFailure.RotationNoEscrowKey, 'the tenant has no escrow key');
         return { account: latest.account, recipient };
+      });
+    },
+
+    /**
+     * What a rotation of one machine's BitLocker recovery password needs: its volume (provisioning
+     * turns BitLocker on for C: only) and the tenant's current escrow key. Permanent failures: the
+     * machine is not active, no recovery password of it was ever confirmed (Drydock did not turn
+     * BitLocker on there: nothing of ours to rotate), no escrow key.
+     */
+    async prepareBitLockerRotation(input: {
+      tenantId: string;
+      machineId: string;
+    }): Promise<{ mountPoint: string; recipient: TenantPublicKey }> {
+      return withTenant(deps.orm, input.tenantId, async (em) => {
+        await activeMachine(em, input);
+        const [confirmed] = await em.execute<{ n: number }[]>(
+          `select count(*)::int as n from escrowed_secrets
+            where tenant_id = ? and machine_id = ? and kind = 'bitlocker-recovery-password'
+              and confirmed_at is not null`,
+          [input.tenantId, input.machineId],
+        );
+        if (!confirmed?.n)
+          throw permanent(
+            RotationFailure.RotationNoBitLocker,
+            'the machine has no escrowed BitLocker recovery password (provision it with BitLocker first)',
+          );
+        const recipient = await escrowRecipientOf(em, input.tenantId);
+        if (!recipient) throw permanent(RotationFailure.RotationNoEscrowKey, 'the tenant has no escrow key');
+        return { mountPoint: 'C:', recipient };
       });
     },
 
@@ -122,3 +143,19 @@ export function createRotationActivities(deps: { orm: Orm }) {
 }
 
 export type RotationActivities = ReturnType<typeof createRotationActivities>;
+
+/** A rotation changes active machines only (RotationMachineInactive otherwise: for good). */
+async function activeMachine(
+  em: EntityManager,
+  input: { tenantId: string; machineId: string },
+): Promise<void> {
+  const [machine] = await em.execute<{ status: string }[]>(
+    `select status from machines where tenant_id = ? and id = ?`,
+    [input.tenantId, input.machineId],
+  );
+  if (!machine || machine.status !== 'active')
+    throw permanent(
+      RotationFailure.RotationMachineInactive,
+      machine ? `the machine is ${machine.status}, not active` : 'the machine does not exist',
+    );
+}

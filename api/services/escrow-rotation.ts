@@ -7,6 +7,7 @@ import {
 import { ClientSchema, Role, SiteSchema } from '../../infra/db/entities';
 import type { EscrowedSecretRow } from '../../infra/db/escrow';
 import {
+  rotateBitLockerWorkflowId,
   rotateLocalAdminsWorkflowId,
   rotateLocalAdminWorkflowId,
   rotationScheduleId,
@@ -23,23 +24,25 @@ import { authorize, inTenant, type Caller, type ServiceContext } from './service
 
 /**
  * Rotation of local admin passwords (issue 16 "Reveal and rotation", ADR 0047): after a reveal, on
- * demand for a site or client, and on a site's or client's Temporal Schedule. The rotations
+ * demand for a site or client, and on a site's or client's Temporal Schedule; and of BitLocker
+ * recovery passwords after a reveal. The rotations
  * themselves are workflows (workflows/escrow/); here they are started, and the schedules kept.
  */
 
 /**
- * Schedules the rotation that follows a reveal of a machine's local admin password: signal-with-
- * start of the machine's one rotation workflow, so a second reveal during the grace joins the
- * waiting rotation (and moves its end) instead of starting another. Called by revealSecret after
- * the reveal's audit event committed and BEFORE the ciphertext is read: a failure here releases
- * nothing (ROTATION_UNAVAILABLE) — a password is never handed out without its rotation on the way.
+ * Schedules the rotation that follows a reveal of a machine's local admin password or BitLocker
+ * recovery password: signal-with-start of the machine's one rotation workflow of that kind, so a
+ * second reveal during the grace joins the waiting rotation (and moves its end) instead of starting
+ * another. Called by revealSecret after the reveal's audit event committed and BEFORE the
+ * ciphertext is read: a failure here releases nothing (ROTATION_UNAVAILABLE) — a secret is never
+ * handed out without its rotation on the way.
  */
 export async function startPostRevealRotation(
   ctx: ServiceContext,
   caller: Caller,
-  secret: Pick<EscrowedSecretRow, 'id' | 'machineId' | 'secretVersion'>,
+  secret: Pick<EscrowedSecretRow, 'id' | 'machineId' | 'secretVersion' | 'kind'>,
 ): Promise<void> {
-  const input: RotateLocalAdminInput = {
+  const input: RotateLocalAdminInput & { trigger: 'reveal' } = {
     tenantId: caller.tenantId,
     machineId: secret.machineId,
     trigger: 'reveal',
@@ -48,9 +51,21 @@ export async function startPostRevealRotation(
     offlineLimitSeconds: ctx.env.PROVISION_OFFLINE_LIMIT_SECONDS,
     retryBackoffSeconds: ctx.env.PROVISION_RETRY_BACKOFF_SECONDS,
   };
+  const bitlocker = secret.kind === 'bitlocker-recovery-password';
+  const rotation = bitlocker
+    ? {
+        workflowType: 'rotateBitLockerRecoveryPassword',
+        workflowId: rotateBitLockerWorkflowId(caller.tenantId, secret.machineId),
+        summary: `Rotate the BitLocker recovery password of machine ${secret.machineId} after a reveal`,
+      }
+    : {
+        workflowType: 'rotateLocalAdminPassword',
+        workflowId: rotateLocalAdminWorkflowId(caller.tenantId, secret.machineId),
+        summary: `Rotate the local admin password of machine ${secret.machineId} after a reveal`,
+      };
   try {
-    await ctx.temporal.workflow.signalWithStart('rotateLocalAdminPassword', {
-      workflowId: rotateLocalAdminWorkflowId(caller.tenantId, secret.machineId),
+    await ctx.temporal.workflow.signalWithStart(rotation.workflowType, {
+      workflowId: rotation.workflowId,
       taskQueue: ctx.taskQueue,
       args: [input],
       signal: secretRevealedSignal,
@@ -59,7 +74,7 @@ export async function startPostRevealRotation(
         { key: TenantIdKey, value: caller.tenantId },
         { key: MachineIdKey, value: secret.machineId },
       ],
-      staticSummary: `Rotate the local admin password of machine ${secret.machineId} after a reveal`,
+      staticSummary: rotation.summary,
     });
   } catch (err) {
     // The reveal is on the record; that nothing was released is too (best effort: the refusal stands either way).
@@ -73,7 +88,7 @@ export async function startPostRevealRotation(
     ).catch(() => undefined);
     throw refuse(
       ErrorCode.RotationUnavailable,
-      'the password’s rotation after the reveal could not be scheduled, so it was not released; try again shortly',
+      `the ${bitlocker ? 'recovery password' : 'password'}’s rotation after the reveal could not be scheduled, so it was not released; try again shortly`,
       { cause: err instanceof Error ? err.name : 'Error' },
     );
   }

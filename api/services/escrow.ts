@@ -255,8 +255,8 @@ export interface RevealedSecret {
 
 /**
  * Releases one secret's ciphertext (operator role with reveal-secrets). Its audit event is
- * appended and committed in a transaction of its own FIRST; then, for a local admin password, its
- * rotation after the grace is started (or joined); only then is the envelope read and returned —
+ * appended and committed in a transaction of its own FIRST; then its rotation after the grace is
+ * started (or joined); only then is the envelope read and returned —
  * an audit write or a rotation start that fails releases nothing. Refusals (rate limit, no such secret) are
  * audited too; a caller without the permission is refused and audited by the GraphQL guard
  * (api/graphql/field-access.ts) and by `auditRefusedReveal` here for other transports.
@@ -300,10 +300,9 @@ export async function revealSecret(ctx: ServiceContext, secretId: string): Promi
       { retryAfterSeconds: 60 },
     );
   if (decided.refusal || !decided.secret) throw refuse(ErrorCode.NotFound, 'secret not found');
-  // 2. A revealed local admin password is rotated after the grace (ADR 0047): that rotation is on
-  // its way before anything is released, or nothing is (ROTATION_UNAVAILABLE).
-  if (decided.secret.kind === 'local-admin-password')
-    await startPostRevealRotation(ctx, caller, decided.secret);
+  // 2. A revealed secret is rotated after the grace (ADR 0047): that rotation is on its way
+  // before anything is released, or nothing is (ROTATION_UNAVAILABLE).
+  await startPostRevealRotation(ctx, caller, decided.secret);
   // 3. Only now, after the commit, the ciphertext.
   const newest = await inTenant(ctx, (em) => escrowedEnvelope(em, id));
   if (!newest) throw refuse(ErrorCode.NotFound, 'secret not found');

@@ -236,8 +236,8 @@ const schema = z.object({
   /** How often a waiting deployment looks for its enrolled machine (a lost signal must not hang it). */
   DEPLOY_ENROLLMENT_CHECK_SECONDS: z.coerce.number().int().min(1).max(3600).default(60),
   /**
-   * Escrow rotation (ADR 0047): a revealed local admin password is rotated this long after its
-   * latest reveal (fractions allowed: 0.25 = 15 minutes).
+   * Escrow rotation (ADR 0047): a revealed local admin password or BitLocker recovery password is
+   * rotated this long after its latest reveal (fractions allowed: 0.25 = 15 minutes).
    */
   ESCROW_ROTATION_GRACE_HOURS: z.coerce
     .number()

@@ -15,6 +15,7 @@ import {
   type TenantKey,
 } from '../../infra/wire/escrow-envelope';
 import {
+  rotateBitLockerWorkflowId,
   rotateLocalAdminWorkflowId,
   rotationScheduleId,
   type RotateLocalAdminResult,
@@ -406,6 +407,108 @@ describe('local admin password rotation', () => {
     } finally {
       await app.close();
       await unreachable.connection.close();
+    }
+  });
+  it('rotates a revealed BitLocker recovery password after the grace: a new protector, the old one gone, the TPM and the encryption kept', async () => {
+    const fleetC = await enrolledFleet(stack, 'rotation-c', 1, { namePrefix: 'vault' });
+    try {
+      const profileId = await saveProfile(stack, 'BitLocker only', {
+        phases: {
+          security: { enabled: true, bitlocker: {} },
+          apps: { enabled: false },
+          tweaks: { enabled: false },
+          locale: { enabled: false },
+          inventory: { enabled: false },
+        },
+      });
+      const run = await startFleetRun(stack, {
+        profileId,
+        concurrency: 1,
+        machineIds: [machineOf(fleetC, 0)],
+      });
+      await waitForFleet(stack, run.id, (f) => f.status === 'completed');
+      expect((await fleetMachineRuns(stack, run.id)).map((r) => [r.status, r.lastError])).toEqual([
+        ['passed', null],
+      ]);
+      const machineId = machineOf(fleetC, 0);
+      const host = fleetC.machines[0]!.platform;
+      const recoverySecrets = async () =>
+        (
+          await gql<{ escrowedSecrets: (Listed & { protectorId: string | null })[] }>(
+            stack.app,
+            stack.tenant.tenantId,
+            `query($m: ID!) { escrowedSecrets(machineId: $m) { id kind secretVersion account protectorId confirmedAt reveals { actor } } }`,
+            { m: machineId },
+          )
+        ).data!.escrowedSecrets.filter((x) => x.kind === 'BITLOCKER_RECOVERY_PASSWORD');
+      const [v1] = await recoverySecrets();
+      expect(v1).toMatchObject({ secretVersion: 1 });
+      const before = await host.bitlockerVolume('C:');
+      const tpm = before.protectors.find((p) => p.type === 'Tpm')!;
+      expect(tpm).toBeDefined();
+
+      const revealedAt = Date.now();
+      const revealed = await reveal(v1!.id);
+      const unlocked = await unwrapTenantKey(wrapped, PASSPHRASE, { tenantId: stack.tenant.tenantId });
+      const kind = 'bitlocker-recovery-password' as const;
+      const oldPassword = await openEscrowSecret(
+        unlocked,
+        { machineId, kind, secretVersion: 1 },
+        revealed.envelope,
+      );
+      // During the grace the revealed recovery password still unlocks the volume.
+      expect(host.recoveryPasswordHashes()).toEqual([sha256(oldPassword)]);
+      const handle = stack.temporal.workflow.getHandle(
+        rotateBitLockerWorkflowId(stack.tenant.tenantId, machineId),
+      );
+      const firstRun = (await handle.describe()).runId;
+      const result = (await handle.result()) as RotateLocalAdminResult;
+      expect(Date.now() - revealedAt).toBeGreaterThanOrEqual(GRACE_SECONDS * 1000 - 500);
+      expect(result).toMatchObject({ outcome: 'rotated', secretVersion: 2, rotations: 1 });
+
+      const listed = await recoverySecrets();
+      expect(listed.map((x) => [x.secretVersion, x.confirmedAt !== null, x.reveals.length])).toEqual([
+        [2, true, 0],
+        [1, true, 1],
+      ]);
+      const v2 = await reveal(listed[0]!.id);
+      const newPassword = await openEscrowSecret(
+        unlocked,
+        { machineId, kind, secretVersion: 2 },
+        v2.envelope,
+      );
+      expect(newPassword).toMatch(/^([0-9]{6}-){7}[0-9]{6}$/);
+      expect(newPassword).not.toBe(oldPassword);
+      // The volume holds the new recovery password only, under the protector the escrow names;
+      // its TPM protector and its encryption are as they were.
+      expect(host.recoveryPasswordHashes()).toEqual([sha256(newPassword)]);
+      const after = await host.bitlockerVolume('C:');
+      expect(after).toMatchObject({ volumeStatus: 'FullyEncrypted', protectionStatus: 'On' });
+      expect(after.protectors.find((p) => p.type === 'RecoveryPassword')!.id).toBe(listed[0]!.protectorId);
+      expect(after.protectors.find((p) => p.type === 'Tpm')!.id).toBe(tpm.id);
+      // The rotation's record says what it rotated; its history holds neither password.
+      const rows = (await auditRows()).filter(
+        (r) => r.subjectId === machineId || r.data.machineId === machineId,
+      );
+      expect(rows.find((r) => r.action === 'escrow.rotation-started')).toMatchObject({
+        data: { kind, trigger: 'reveal' },
+      });
+      expect(rows.find((r) => r.action === 'escrow.rotated' && r.data.trigger === 'reveal')).toMatchObject({
+        data: { kind, secretVersion: 2, protectorId: listed[0]!.protectorId },
+      });
+      const history = historyToJSON(
+        await stack.temporal.workflow.getHandle(handle.workflowId, firstRun).fetchHistory(),
+      );
+      const decoded = [...history.matchAll(/"data":\s*"([A-Za-z0-9+/=]+)"/g)].map((m) =>
+        Buffer.from(m[1]!, 'base64').toString('utf8'),
+      );
+      for (const text of [history, ...decoded])
+        for (const secret of [oldPassword, newPassword]) expect(text.includes(secret)).toBe(false);
+      await record('rotate-bitlocker-recovery-password-after-reveal.json', handle.workflowId, firstRun);
+      // The reveal of version 2 scheduled the next rotation: let it run out.
+      await expect(handle.result()).resolves.toMatchObject({ outcome: 'rotated', secretVersion: 3 });
+    } finally {
+      await fleetC.stop();
     }
   });
 });

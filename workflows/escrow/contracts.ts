@@ -21,6 +21,14 @@ export type RotationScope = { kind: 'site' | 'client'; id: string };
 export const rotateLocalAdminWorkflowId = (tenantId: string, machineId: string): string =>
   `rotate-local-admin:${tenantId}:${machineId}`;
 
+/**
+ * The same for the machine's BitLocker recovery password (its system volume, C:): rotated after a
+ * reveal, since a recovery password once read out — typed at a recovery screen, read over the
+ * phone — is no longer a secret.
+ */
+export const rotateBitLockerWorkflowId = (tenantId: string, machineId: string): string =>
+  `rotate-bitlocker:${tenantId}:${machineId}`;
+
 /** An on-demand rotation of a site or client: a second request while one runs joins it. */
 export const rotateLocalAdminsWorkflowId = (tenantId: string, scope: RotationScope): string =>
   `rotate-local-admins:${tenantId}:${scope.kind}:${scope.id}`;
@@ -43,7 +51,11 @@ export interface RotateLocalAdminInput {
   retryBackoffSeconds?: number;
 }
 
-/** Sent with signal-with-start by every reveal of the machine's local admin password. */
+/** A BitLocker recovery password rotation takes what a local admin one does (its trigger is a reveal). */
+export type RotateBitLockerInput = RotateLocalAdminInput & { trigger: 'reveal' };
+export type RotateBitLockerResult = RotateLocalAdminResult;
+
+/** Sent with signal-with-start by every reveal of the machine's local admin password (or recovery password). */
 export interface SecretRevealed {
   secretId: string;
   secretVersion: number;
@@ -112,6 +124,8 @@ export enum RotationFailure {
   RotationNoLocalAdmin = 'RotationNoLocalAdmin',
   /** The machine is not active (pending, retired) or gone. */
   RotationMachineInactive = 'RotationMachineInactive',
+  /** The machine has no escrowed BitLocker recovery password: Drydock did not turn BitLocker on there. */
+  RotationNoBitLocker = 'RotationNoBitLocker',
   /** The tenant has no escrow key. */
   RotationNoEscrowKey = 'RotationNoEscrowKey',
 }

@@ -1,121 +1,24 @@
-import {
-  ApplicationFailure,
-  condition,
-  proxyActivities,
-  setHandler,
-  sleep,
-  workflowInfo,
-} from '@temporalio/workflow';
-import type { AgentChannelActivities } from '../../activities/agent-channel/agent-channel-activities';
+import { proxyActivities } from '@temporalio/workflow';
 import type { RotationActivities } from '../../activities/escrow/rotation-activities';
-import { StepFailure, StepKind, type StepOutcome } from '../../infra/wire/agent-steps';
-import { agentStepActivity, databaseActivity } from '../activity-presets';
+import { StepFailure, StepKind } from '../../infra/wire/agent-steps';
+import { databaseActivity } from '../activity-presets';
 import type { PlanStep } from '../provisioning/contracts';
-import { describeFailure } from '../provisioning/machine-run';
-import {
-  rotateLocalAdminStatusQuery,
-  secretRevealedSignal,
-  type RotateLocalAdminInput,
-  type RotateLocalAdminResult,
-  type RotateLocalAdminStatus,
-  type RotationTrigger,
-} from './contracts';
+import type { RotateLocalAdminInput, RotateLocalAdminResult, RotationTrigger } from './contracts';
 import { escrowBeforeChange } from './escrow-before-change';
+import { rotateAfterReveals, runRotationTask, TaskFailed } from './rotate-secret';
 
 const db = proxyActivities<RotationActivities>(databaseActivity);
-/** Attempts of one task when its failure is retryable (as provisioning's `change` steps). */
-const MAX_ATTEMPTS = 4;
-const now = () => new Date().getTime();
-
-/** A task's failure that running it again cannot help, or whose attempts are spent. */
-class TaskFailed extends Error {
-  constructor(
-    readonly type: string,
-    message: string,
-  ) {
-    super(message);
-  }
-}
 
 /**
  * Rotates one machine's local admin password (ADR 0047) with provisioning's escrow before change
  * (ADR 0044): a new password escrowed, then set, then confirmed (`escrow.rotated`). Its id is the
- * machine's (`rotateLocalAdminWorkflowId`), so two rotations of a machine never run at once.
- *
- * After a reveal it first waits for the grace to end: each reveal (the `secretRevealed` signal,
- * sent with signal-with-start) moves the end to that reveal plus the grace, so everyone who
- * revealed gets the whole grace. A reveal that arrives while the password is being rotated asks
- * for one more rotation after its grace (it may have revealed the new version). The start and the
- * outcome are audit events (`escrow.rotation-started`, `escrow.rotated` or `escrow.rotation-failed`).
+ * machine's (`rotateLocalAdminWorkflowId`), so two rotations of a machine never run at once. When
+ * it is due, and its record: `rotateAfterReveals` (after a reveal, the grace first).
  */
 export async function rotateLocalAdminPassword(
   input: RotateLocalAdminInput,
 ): Promise<RotateLocalAdminResult> {
-  const graceMs = (input.graceSeconds ?? 0) * 1000;
-  const status: RotateLocalAdminStatus = {
-    state: 'rotating',
-    rotateAt: null,
-    reveals: 0,
-    rotations: 0,
-    lastError: null,
-  };
-  let rotateAt = input.trigger === 'reveal' ? now() + graceMs : now();
-  setHandler(rotateLocalAdminStatusQuery, () => status);
-  setHandler(secretRevealedSignal, () => {
-    status.reveals += 1;
-    rotateAt = Math.max(rotateAt, now() + graceMs);
-  });
-  const { workflowId, runId } = workflowInfo();
-
-  let trigger: RotationTrigger = input.trigger;
-  for (let round = 1; ; round++) {
-    if (rotateAt > now()) {
-      status.state = 'waiting-for-grace';
-      // A reveal during the wait moves the end: wait again for the new one.
-      while (rotateAt > now()) {
-        const until = rotateAt;
-        status.rotateAt = new Date(until).toISOString();
-        await condition(() => rotateAt !== until, until - now());
-      }
-      status.rotateAt = null;
-    }
-    status.state = 'rotating';
-    const revealsBefore = status.reveals;
-    const key = `${workflowId}:${runId}:${round}`;
-    await db.auditRotation({
-      tenantId: input.tenantId,
-      machineId: input.machineId,
-      action: 'escrow.rotation-started',
-      actor: input.requestedBy,
-      key,
-      data: { trigger, workflowId, ...(trigger === 'reveal' ? { reveals: status.reveals } : {}) },
-    });
-    let secretVersion: number;
-    try {
-      ({ secretVersion } = await rotateOnce(input, trigger));
-    } catch (err) {
-      const info =
-        err instanceof TaskFailed ? { type: err.type, message: err.message } : describeFailure(err);
-      status.state = 'failed';
-      status.lastError = info.message;
-      await db.auditRotation({
-        tenantId: input.tenantId,
-        machineId: input.machineId,
-        action: 'escrow.rotation-failed',
-        actor: `workflow:${workflowId}`,
-        key,
-        data: { trigger, type: info.type, reason: info.message },
-      });
-      throw ApplicationFailure.create({ type: info.type, message: info.message, nonRetryable: true });
-    }
-    status.rotations += 1;
-    if (status.reveals === revealsBefore) {
-      status.state = 'rotated';
-      return { outcome: 'rotated', secretVersion, rotations: status.rotations };
-    }
-    // Revealed while rotating (maybe the new version): one more rotation after its grace.
-    trigger = 'reveal';
-  }
+  return rotateAfterReveals(input, (trigger) => rotateOnce(input, trigger));
 }
 
 /** One escrow-before-change rotation of the machine's local admin account. */
@@ -139,40 +42,8 @@ async function rotateOnce(
     tenantId: input.tenantId,
     machineId: input.machineId,
     step,
-    run: (task) => runTask(input, task),
+    run: (task) => runRotationTask(input, task),
     pendingLost: (err) => err instanceof TaskFailed && err.type === StepFailure.EscrowPendingLost,
     trigger,
   });
-}
-
-/**
- * One agent task with the retries provisioning gives a `change` step: queued while the machine is
- * offline (up to the offline limit: an offline machine fails this machine's rotation only, as
- * `MachineUnreachable`), run again on a retryable failure with a doubling pause.
- */
-async function runTask(input: RotateLocalAdminInput, task: PlanStep): Promise<StepOutcome> {
-  const offline = input.offlineLimitSeconds ?? 3600;
-  const backoff = input.retryBackoffSeconds ?? 5;
-  const { dispatchAgentTask } = proxyActivities<AgentChannelActivities>(
-    agentStepActivity('change', offline, `${task.key}: ${task.label}`),
-  );
-  for (let attempt = 1; ; attempt++) {
-    try {
-      const result = await dispatchAgentTask({
-        tenantId: input.tenantId,
-        machineId: input.machineId,
-        kind: task.kind,
-        payload: task.payload,
-        deliverWithinSeconds: offline,
-      });
-      return { kind: task.kind, result } as StepOutcome;
-    } catch (err) {
-      const info = describeFailure(err);
-      if (!info.retryable || attempt >= MAX_ATTEMPTS) {
-        const gaveUp = info.retryable ? ` (gave up after ${attempt} attempts)` : '';
-        throw new TaskFailed(info.type, `${task.key}: ${info.message}${gaveUp}`);
-      }
-      await sleep(`${backoff * 2 ** (attempt - 1)} seconds`);
-    }
-  }
 }
