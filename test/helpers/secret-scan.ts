@@ -28,9 +28,12 @@ export async function databaseDump(stack: AgentStack): Promise<string> {
   }
 }
 
-/** A workflow's history as JSON, with every payload's bytes decoded too (JSON holds them in base64). */
-export async function historyText(stack: AgentStack, workflowId: string): Promise<string> {
-  const json = historyToJSON(await stack.temporal.workflow.getHandle(workflowId).fetchHistory());
+/**
+ * A workflow's history (its latest run, or `runId`) as JSON, with every payload's bytes decoded
+ * too (JSON holds them in base64).
+ */
+export async function historyText(stack: AgentStack, workflowId: string, runId?: string): Promise<string> {
+  const json = historyToJSON(await stack.temporal.workflow.getHandle(workflowId, runId).fetchHistory());
   const decoded = [...json.matchAll(/"data":\s*"([A-Za-z0-9+/=]+)"/g)].map((m) =>
     Buffer.from(m[1]!, 'base64').toString('utf8'),
   );

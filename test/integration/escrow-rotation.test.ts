@@ -30,6 +30,7 @@ import {
   startFleetRun,
   waitForFleet,
 } from '../helpers/provisioning';
+import { historyText } from '../helpers/secret-scan';
 
 /**
  * Issue 16 "Reveal and rotation" (ADR 0047) with the real stack and simulated machines: a reveal
@@ -232,14 +233,8 @@ describe('local admin password rotation', () => {
     // The other machines were not touched.
     expect((await localAdminSecrets(machineOf(fleetA, 1))).map((s) => s.secretVersion)).toEqual([1]);
     // The history holds ids only: no password.
-    const history = historyToJSON(
-      await stack.temporal.workflow.getHandle(handle.workflowId, firstRun).fetchHistory(),
-    );
-    const decoded = [...history.matchAll(/"data":\s*"([A-Za-z0-9+/=]+)"/g)].map((m) =>
-      Buffer.from(m[1]!, 'base64').toString('utf8'),
-    );
-    for (const text of [history, ...decoded])
-      for (const secret of [oldPassword, newPassword]) expect(text.includes(secret)).toBe(false);
+    const history = await historyText(stack, handle.workflowId, firstRun);
+    for (const secret of [oldPassword, newPassword]) expect(history.includes(secret)).toBe(false);
     await record('rotate-local-admin-password-after-reveal.json', handle.workflowId, firstRun);
     // That reveal of version 2 (in `opened`) scheduled the next rotation: let it run out.
     await expect(handle.result()).resolves.toMatchObject({ outcome: 'rotated', secretVersion: 3 });
@@ -496,14 +491,8 @@ describe('local admin password rotation', () => {
       expect(rows.find((r) => r.action === 'escrow.rotated' && r.data.trigger === 'reveal')).toMatchObject({
         data: { kind, secretVersion: 2, protectorId: listed[0]!.protectorId },
       });
-      const history = historyToJSON(
-        await stack.temporal.workflow.getHandle(handle.workflowId, firstRun).fetchHistory(),
-      );
-      const decoded = [...history.matchAll(/"data":\s*"([A-Za-z0-9+/=]+)"/g)].map((m) =>
-        Buffer.from(m[1]!, 'base64').toString('utf8'),
-      );
-      for (const text of [history, ...decoded])
-        for (const secret of [oldPassword, newPassword]) expect(text.includes(secret)).toBe(false);
+      const history = await historyText(stack, handle.workflowId, firstRun);
+      for (const secret of [oldPassword, newPassword]) expect(history.includes(secret)).toBe(false);
       await record('rotate-bitlocker-recovery-password-after-reveal.json', handle.workflowId, firstRun);
       // The reveal of version 2 scheduled the next rotation: let it run out.
       await expect(handle.result()).resolves.toMatchObject({ outcome: 'rotated', secretVersion: 3 });

@@ -1,11 +1,10 @@
 import { proxyActivities } from '@temporalio/workflow';
 import type { RotationActivities } from '../../activities/escrow/rotation-activities';
-import { StepFailure, StepKind } from '../../infra/wire/agent-steps';
+import { StepKind } from '../../infra/wire/agent-steps';
 import { databaseActivity } from '../activity-presets';
 import type { PlanStep } from '../provisioning/contracts';
 import type { RotateLocalAdminInput, RotateLocalAdminResult, RotationTrigger } from './contracts';
-import { escrowBeforeChange } from './escrow-before-change';
-import { rotateAfterReveals, runRotationTask, TaskFailed } from './rotate-secret';
+import { rotateAfterReveals, rotateWith } from './rotate-secret';
 
 const db = proxyActivities<RotationActivities>(databaseActivity);
 
@@ -38,12 +37,5 @@ async function rotateOnce(
     payload: { account, recipient, machineId: input.machineId, secretVersion: 1 },
     policy: 'change',
   };
-  return escrowBeforeChange({
-    tenantId: input.tenantId,
-    machineId: input.machineId,
-    step,
-    run: (task) => runRotationTask(input, task),
-    pendingLost: (err) => err instanceof TaskFailed && err.type === StepFailure.EscrowPendingLost,
-    trigger,
-  });
+  return rotateWith(input, trigger, step);
 }

@@ -8,7 +8,7 @@ import {
 } from '@temporalio/workflow';
 import type { AgentChannelActivities } from '../../activities/agent-channel/agent-channel-activities';
 import type { RotationActivities } from '../../activities/escrow/rotation-activities';
-import type { StepOutcome } from '../../infra/wire/agent-steps';
+import { StepFailure, type EscrowStepKind, type StepOutcome } from '../../infra/wire/agent-steps';
 import { agentStepActivity, databaseActivity } from '../activity-presets';
 import type { PlanStep } from '../provisioning/contracts';
 import { describeFailure } from '../provisioning/machine-run';
@@ -20,6 +20,7 @@ import {
   type RotateLocalAdminStatus,
   type RotationTrigger,
 } from './contracts';
+import { escrowBeforeChange } from './escrow-before-change';
 
 const db = proxyActivities<RotationActivities>(databaseActivity);
 /** Attempts of one task when its failure is retryable (as provisioning's `change` steps). */
@@ -154,4 +155,20 @@ export async function runRotationTask(input: RotateLocalAdminInput, task: PlanSt
       await sleep(`${backoff * 2 ** (attempt - 1)} seconds`);
     }
   }
+}
+
+/** One escrow-before-change rotation of `step` on the input's machine, its tasks run with `runRotationTask`. */
+export function rotateWith(
+  input: RotateLocalAdminInput,
+  trigger: RotationTrigger,
+  step: PlanStep<EscrowStepKind>,
+): Promise<{ secretVersion: number }> {
+  return escrowBeforeChange({
+    tenantId: input.tenantId,
+    machineId: input.machineId,
+    step,
+    run: (task) => runRotationTask(input, task),
+    pendingLost: (err) => err instanceof TaskFailed && err.type === StepFailure.EscrowPendingLost,
+    trigger,
+  });
 }
