@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { Browser, BrowserContext, Locator, Page } from 'playwright-core';
 import type { Harness } from '../../agent/harness/harness';
+import { rotateLocalAdminsWorkflowId } from '../../workflows/escrow/contracts';
 import { startAgentStack, type AgentStack } from '../helpers/agent-stack';
 import { gql } from '../helpers/api';
 import { signInBrowser } from '../helpers/auth';
@@ -367,6 +368,61 @@ describe('escrow in the portal', () => {
     expect(((await page.getByTestId('revealed-value').textContent()) ?? '').trim()).toBe(revealed.recovery);
     expect(await reveal(page, 'Local admin password')).toBe(revealed.password);
     expect(await storageOf(page)).toBe('{}');
+  });
+
+  it('an operator sets, changes and removes a site’s admin password rotation schedule, and rotates the site now', async () => {
+    const schedule = async () =>
+      (
+        await gql<{ passwordRotationSchedule: { intervalDays: number; nextRunAt: string } | null }>(
+          stack.app,
+          stack.tenant.tenantId,
+          'query($id: ID!) { passwordRotationSchedule(id: $id, scope: SITE) { intervalDays nextRunAt } }',
+          { id: stack.tenant.siteId },
+        )
+      ).data!.passwordRotationSchedule;
+    const viewer = await signedIn('viewer');
+    await viewer.getByRole('link', { name: 'Sites', exact: true }).click();
+    await viewer.getByTestId(`site-${stack.tenant.siteCode}`).waitFor();
+    expect(await viewer.getByRole('button', { name: /^Admin passwords/ }).count()).toBe(0);
+
+    const page = await signedIn('operator');
+    await page.getByRole('link', { name: 'Sites', exact: true }).click();
+    await page.getByRole('button', { name: `Admin passwords of ${stack.tenant.siteCode}` }).click();
+    const dialog = page.getByRole('dialog');
+    const said = dialog.getByTestId('rotation-schedule');
+    await expectText(said, 'No schedule');
+    const days = dialog.getByLabel('Rotate every (days)');
+    await days.fill('0');
+    expect(await dialog.getByRole('button', { name: 'Set schedule' }).isDisabled()).toBe(true);
+    await days.fill('7');
+    const setAt = Date.now();
+    await dialog.getByRole('button', { name: 'Set schedule' }).click();
+    await expectText(said, 'Every 7 day(s)');
+    const set = (await schedule())!;
+    expect(set.intervalDays).toBe(7);
+    const next = Date.parse(set.nextRunAt) - setAt;
+    expect(next).toBeGreaterThan(0);
+    expect(next).toBeLessThanOrEqual(7 * 86_400_000 + 60_000);
+    await settle(page, 'site-password-rotation');
+
+    await days.fill('14');
+    await dialog.getByRole('button', { name: 'Change schedule' }).click();
+    await expectText(said, 'Every 14 day(s)');
+    expect((await schedule())!.intervalDays).toBe(14);
+
+    await dialog.getByRole('button', { name: 'Rotate now' }).click();
+    const workflowId = rotateLocalAdminsWorkflowId(stack.tenant.tenantId, {
+      kind: 'site',
+      id: stack.tenant.siteId,
+    });
+    await expectText(dialog.getByTestId('rotation-started'), workflowId);
+    expect((await stack.temporal.workflow.getHandle(workflowId).describe()).type).toBe(
+      'rotateLocalAdminPasswords',
+    );
+
+    await dialog.getByRole('button', { name: 'Remove schedule' }).click();
+    await expectText(said, 'No schedule');
+    expect(await schedule()).toBeNull();
   });
 
   it('every reveal is on the audit chain; no passphrase, share or value in the pages’ consoles; the pages pass axe', async () => {

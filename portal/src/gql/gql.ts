@@ -36,6 +36,9 @@ type Documents = {
     "\n  mutation StartProfileMigration($input: StartProfileMigrationInput!) {\n    startProfileMigration(input: $input) {\n      id\n      status\n    }\n  }\n": typeof types.StartProfileMigrationDocument,
     "\n  mutation DecideProfileMigration($id: ID!, $decision: String!) {\n    decideProfileMigration(id: $id, decision: $decision) {\n      id\n    }\n  }\n": typeof types.DecideProfileMigrationDocument,
     "\n  mutation CancelProfileMigration($id: ID!) {\n    cancelProfileMigration(id: $id)\n  }\n": typeof types.CancelProfileMigrationDocument,
+    "\n  query PasswordRotationSchedule($id: ID!) {\n    passwordRotationSchedule(id: $id, scope: SITE) {\n      scheduleId\n      intervalDays\n      nextRunAt\n    }\n  }\n": typeof types.PasswordRotationScheduleDocument,
+    "\n  mutation SetPasswordRotationSchedule($id: ID!, $intervalDays: Int) {\n    setPasswordRotationSchedule(id: $id, scope: SITE, intervalDays: $intervalDays) {\n      scheduleId\n      intervalDays\n      nextRunAt\n    }\n  }\n": typeof types.SetPasswordRotationScheduleDocument,
+    "\n  mutation RotateSitePasswords($id: ID!) {\n    rotateLocalAdminPasswords(id: $id, scope: SITE) {\n      workflowId\n    }\n  }\n": typeof types.RotateSitePasswordsDocument,
     "\n  query Profiles {\n    profiles {\n      id\n      name\n      version\n      createdAt\n      createdBy\n      documentJson\n      resolvedJson\n    }\n    clients {\n      id\n      name\n      sites {\n        id\n        code\n      }\n    }\n  }\n": typeof types.ProfilesDocument,
     "\n  query ValidateProfile($documentJson: String!) {\n    validateProfile(documentJson: $documentJson) {\n      path\n      message\n      code\n    }\n  }\n": typeof types.ValidateProfileDocument,
     "\n  mutation SaveProfile($name: String!, $documentJson: String!) {\n    saveProfile(name: $name, documentJson: $documentJson) {\n      id\n      version\n    }\n  }\n": typeof types.SaveProfileDocument,
@@ -77,6 +80,9 @@ const documents: Documents = {
     "\n  mutation StartProfileMigration($input: StartProfileMigrationInput!) {\n    startProfileMigration(input: $input) {\n      id\n      status\n    }\n  }\n": types.StartProfileMigrationDocument,
     "\n  mutation DecideProfileMigration($id: ID!, $decision: String!) {\n    decideProfileMigration(id: $id, decision: $decision) {\n      id\n    }\n  }\n": types.DecideProfileMigrationDocument,
     "\n  mutation CancelProfileMigration($id: ID!) {\n    cancelProfileMigration(id: $id)\n  }\n": types.CancelProfileMigrationDocument,
+    "\n  query PasswordRotationSchedule($id: ID!) {\n    passwordRotationSchedule(id: $id, scope: SITE) {\n      scheduleId\n      intervalDays\n      nextRunAt\n    }\n  }\n": types.PasswordRotationScheduleDocument,
+    "\n  mutation SetPasswordRotationSchedule($id: ID!, $intervalDays: Int) {\n    setPasswordRotationSchedule(id: $id, scope: SITE, intervalDays: $intervalDays) {\n      scheduleId\n      intervalDays\n      nextRunAt\n    }\n  }\n": types.SetPasswordRotationScheduleDocument,
+    "\n  mutation RotateSitePasswords($id: ID!) {\n    rotateLocalAdminPasswords(id: $id, scope: SITE) {\n      workflowId\n    }\n  }\n": types.RotateSitePasswordsDocument,
     "\n  query Profiles {\n    profiles {\n      id\n      name\n      version\n      createdAt\n      createdBy\n      documentJson\n      resolvedJson\n    }\n    clients {\n      id\n      name\n      sites {\n        id\n        code\n      }\n    }\n  }\n": types.ProfilesDocument,
     "\n  query ValidateProfile($documentJson: String!) {\n    validateProfile(documentJson: $documentJson) {\n      path\n      message\n      code\n    }\n  }\n": types.ValidateProfileDocument,
     "\n  mutation SaveProfile($name: String!, $documentJson: String!) {\n    saveProfile(name: $name, documentJson: $documentJson) {\n      id\n      version\n    }\n  }\n": types.SaveProfileDocument,
@@ -181,6 +187,18 @@ export function graphql(source: "\n  mutation DecideProfileMigration($id: ID!, $
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
 export function graphql(source: "\n  mutation CancelProfileMigration($id: ID!) {\n    cancelProfileMigration(id: $id)\n  }\n"): typeof import('./graphql').CancelProfileMigrationDocument;
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  query PasswordRotationSchedule($id: ID!) {\n    passwordRotationSchedule(id: $id, scope: SITE) {\n      scheduleId\n      intervalDays\n      nextRunAt\n    }\n  }\n"): typeof import('./graphql').PasswordRotationScheduleDocument;
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  mutation SetPasswordRotationSchedule($id: ID!, $intervalDays: Int) {\n    setPasswordRotationSchedule(id: $id, scope: SITE, intervalDays: $intervalDays) {\n      scheduleId\n      intervalDays\n      nextRunAt\n    }\n  }\n"): typeof import('./graphql').SetPasswordRotationScheduleDocument;
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  mutation RotateSitePasswords($id: ID!) {\n    rotateLocalAdminPasswords(id: $id, scope: SITE) {\n      workflowId\n    }\n  }\n"): typeof import('./graphql').RotateSitePasswordsDocument;
 /**
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */

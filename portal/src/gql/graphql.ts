@@ -256,6 +256,28 @@ export type CancelProfileMigrationMutationVariables = Exact<{
 
 export type CancelProfileMigrationMutation = { cancelProfileMigration: boolean };
 
+export type PasswordRotationScheduleQueryVariables = Exact<{
+  id: string | number;
+}>;
+
+
+export type PasswordRotationScheduleQuery = { passwordRotationSchedule: { scheduleId: string, intervalDays: number, nextRunAt: string | null } | null };
+
+export type SetPasswordRotationScheduleMutationVariables = Exact<{
+  id: string | number;
+  intervalDays?: number | null | undefined;
+}>;
+
+
+export type SetPasswordRotationScheduleMutation = { setPasswordRotationSchedule: { scheduleId: string, intervalDays: number, nextRunAt: string | null } | null };
+
+export type RotateSitePasswordsMutationVariables = Exact<{
+  id: string | number;
+}>;
+
+
+export type RotateSitePasswordsMutation = { rotateLocalAdminPasswords: { workflowId: string } };
+
 export type ProfilesQueryVariables = Exact<{ [key: string]: never; }>;
 
 
@@ -755,6 +777,31 @@ export const CancelProfileMigrationDocument = new TypedDocumentString(`
   cancelProfileMigration(id: $id)
 }
     `) as unknown as TypedDocumentString<CancelProfileMigrationMutation, CancelProfileMigrationMutationVariables>;
+export const PasswordRotationScheduleDocument = new TypedDocumentString(`
+    query PasswordRotationSchedule($id: ID!) {
+  passwordRotationSchedule(id: $id, scope: SITE) {
+    scheduleId
+    intervalDays
+    nextRunAt
+  }
+}
+    `) as unknown as TypedDocumentString<PasswordRotationScheduleQuery, PasswordRotationScheduleQueryVariables>;
+export const SetPasswordRotationScheduleDocument = new TypedDocumentString(`
+    mutation SetPasswordRotationSchedule($id: ID!, $intervalDays: Int) {
+  setPasswordRotationSchedule(id: $id, scope: SITE, intervalDays: $intervalDays) {
+    scheduleId
+    intervalDays
+    nextRunAt
+  }
+}
+    `) as unknown as TypedDocumentString<SetPasswordRotationScheduleMutation, SetPasswordRotationScheduleMutationVariables>;
+export const RotateSitePasswordsDocument = new TypedDocumentString(`
+    mutation RotateSitePasswords($id: ID!) {
+  rotateLocalAdminPasswords(id: $id, scope: SITE) {
+    workflowId
+  }
+}
+    `) as unknown as TypedDocumentString<RotateSitePasswordsMutation, RotateSitePasswordsMutationVariables>;
 export const ProfilesDocument = new TypedDocumentString(`
     query Profiles {
   profiles {

@@ -16,6 +16,7 @@ import { Link } from 'wouter';
 import { gql } from '../api';
 import { graphql } from '../gql';
 import { Can, Empty, ErrorNote, formatTime, Loading, PageTitle, useAction, useLoad } from '../ui';
+import { PasswordRotationModal } from './PasswordRotation';
 
 const SitesQuery = graphql(`
   query Sites {
@@ -88,6 +89,7 @@ export function SitesPage() {
   const { data, error, loading, reload } = useLoad(() => gql(SitesQuery));
   const [confirm, setConfirm] = useState<{ id: string; code: string } | null>(null);
   const [issued, setIssued] = useState<Issued | null>(null);
+  const [passwords, setPasswords] = useState<{ id: string; code: string } | null>(null);
   const rotate = useAction(async (siteId: string) => {
     const res = await gql(Rotate, { siteId });
     setConfirm(null);
@@ -143,15 +145,27 @@ export function SitesPage() {
                     )}
                   </Table.Td>
                   <Table.Td>
-                    <Can role="engineer">
-                      <Button
-                        size="xs"
-                        variant="outline"
-                        onClick={() => setConfirm({ id: s.id, code: s.code })}
-                      >
-                        Rotate key
-                      </Button>
-                    </Can>
+                    <Group gap="xs" justify="flex-end">
+                      <Can role="operator">
+                        <Button
+                          size="xs"
+                          variant="default"
+                          aria-label={`Admin passwords of ${s.code}`}
+                          onClick={() => setPasswords({ id: s.id, code: s.code })}
+                        >
+                          Admin passwords
+                        </Button>
+                      </Can>
+                      <Can role="engineer">
+                        <Button
+                          size="xs"
+                          variant="outline"
+                          onClick={() => setConfirm({ id: s.id, code: s.code })}
+                        >
+                          Rotate key
+                        </Button>
+                      </Can>
+                    </Group>
                   </Table.Td>
                 </Table.Tr>
               ))}
@@ -231,6 +245,7 @@ export function SitesPage() {
           ))}
         </Stack>
       )}
+      <PasswordRotationModal site={passwords} onClose={() => setPasswords(null)} />
       <Modal
         closeButtonProps={{ 'aria-label': 'Close' }}
         opened={!!confirm}
