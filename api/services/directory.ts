@@ -8,6 +8,7 @@ import {
 } from '@temporalio/client';
 import { appendAudit } from '../../infra/db/audit';
 import {
+  currentDomainCredential,
   setMachineRole,
   storeCandidateCredential,
   storeDomainCredential,
@@ -322,6 +323,19 @@ export async function setJoinCredential(
     }),
   );
   return { version: stored.version, domain: stored.domain, user: stored.user };
+}
+
+/** The site's current join credential — its domain, account and version, never the password — or null (viewer role). */
+export async function joinCredentialOf(
+  ctx: ServiceContext,
+  siteId: string,
+): Promise<{ version: number | null; domain: string; user: string } | null> {
+  authorize(ctx, Role.Viewer);
+  const site = await siteOf(ctx, siteId);
+  const current = await inTenant(ctx, (em) =>
+    currentDomainCredential(em, site.tenantId, site.siteId, 'join'),
+  );
+  return current && { version: current.version, domain: current.domain, user: current.user };
 }
 
 /** Runs the site's enumeration now (operator role), through its schedule: refused before discovery set one. */

@@ -44,6 +44,7 @@ export const fieldAccess: Readonly<Record<string, FieldAccess>> = {
   'Query.profileMigrationBatch': { role: V },
   'Query.discoveredHosts': { role: V },
   'Query.siteDiscovery': { role: V },
+  'Query.siteJoinCredential': { role: V },
   'Query.escrowedSecrets': { role: V },
   'Query.passwordRotationSchedule': { role: V },
   // The public key for all; the wrapped private key only with reveal-secrets (ADR 0044).

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import type { Harness } from '../../agent/harness/harness';
 import { simulatedDownloadSha256 } from '../../agent/platform/simulated/simulated-host';
@@ -12,6 +13,7 @@ import {
   startFleetRun,
   waitForFleet,
 } from '../helpers/provisioning';
+import { databaseDump } from '../helpers/secret-scan';
 
 /**
  * The portal in a real browser (Debian's Chromium through playwright-core) against the real API,
@@ -340,6 +342,58 @@ describe('the portal', () => {
     await page.getByRole('button', { name: 'Retry' }).click();
     await expectText(page.getByTestId('machine-run-status'), 'passed', 120_000);
     await settle(page, 'machine-run-passed');
+  });
+
+  it('an engineer sets a site’s domain join credential: shown by domain, account and version, the password never again', async () => {
+    const code = stack.tenant.siteCode;
+    const password = `Join-${randomUUID()}`;
+    const operator = await signedIn('operator');
+    await visit(operator, '/sites', 'sites-operator', (p) => p.getByTestId('sites-table').waitFor());
+    expect(await operator.getByRole('button', { name: /^Domain join/ }).count()).toBe(0);
+
+    const page = await signedIn('engineer');
+    const logged: string[] = [];
+    page.on('console', (m) => logged.push(m.text()));
+    await visit(page, '/sites', 'sites-engineer', (p) => p.getByTestId('sites-table').waitFor());
+    await page.getByRole('button', { name: `Domain join credential of ${code}` }).click();
+    const dialog = page.getByRole('dialog');
+    const said = dialog.getByTestId('join-credential');
+    await expectText(said, /^No join credential/);
+    const save = dialog.getByRole('button', { name: 'Save credential' });
+    expect(await save.isDisabled()).toBe(true);
+    // Refused input is named, and nothing is stored.
+    await dialog.getByLabel('Domain (DNS name)').fill('not a domain');
+    await dialog.getByLabel('Account').fill('CONTOSO\\svc-join');
+    await dialog.getByLabel('Password', { exact: true }).fill(password);
+    await save.click();
+    await expectText(
+      dialog.getByTestId('error'),
+      /Domain must be the domain’s DNS name.*\(BAD_USER_INPUT\)$/,
+    );
+    await expectText(said, /^No join credential/);
+
+    await dialog.getByLabel('Domain (DNS name)').fill('Contoso.COM');
+    await save.click();
+    await expectText(
+      said,
+      /^Machines of this site join contoso\.com as CONTOSO\\svc-join \(version \d+\)\.$/,
+    );
+    expect(await dialog.getByLabel('Password', { exact: true }).inputValue()).toBe('');
+    await settle(page, 'site-join-credential');
+    const stored = await gql<{ siteJoinCredential: { domain: string; user: string; version: number } }>(
+      stack.app,
+      stack.tenant.tenantId,
+      'query($s: ID!) { siteJoinCredential(siteId: $s) { domain user version } }',
+      { s: stack.tenant.siteId },
+    );
+    expect(stored.data!.siteJoinCredential).toMatchObject({
+      domain: 'contoso.com',
+      user: 'CONTOSO\\svc-join',
+    });
+    // The password is in no page, console or row: sealed in the database.
+    expect(await page.content()).not.toContain(password);
+    expect(logged.join('\n')).not.toContain(password);
+    expect(await databaseDump(stack)).not.toContain(password);
   });
 
   it('the other pages load for an engineer without serious accessibility problems', async () => {

@@ -92,6 +92,7 @@ const idArgs: Record<string, Kind> = {
   'Query.installerBuild.siteId': 'site',
   'Query.discoveredHosts.siteId': 'site',
   'Query.siteDiscovery.siteId': 'site',
+  'Query.siteJoinCredential.siteId': 'site',
   'Mutation.startSiteDiscovery.siteId': 'site',
   'Mutation.enumerateDirectoryNow.siteId': 'site',
   'Mutation.setMachineRole.machineId': 'machine',

@@ -3,6 +3,7 @@ import {
   addManualHost,
   discoveredHostsOf,
   enumerateDirectoryNow,
+  joinCredentialOf,
   setDomainCredential,
   setJoinCredential,
   setMachineRoleOf,
@@ -266,6 +267,17 @@ builder.mutationField('setJoinCredential', (t) =>
         user: input.user,
         password: input.password,
       }),
+  }),
+);
+
+builder.queryField('siteJoinCredential', (t) =>
+  t.field({
+    type: DomainCredentialRef,
+    nullable: true,
+    description:
+      'The site’s join credential: its domain, account and version, never the password; null when it has none (viewer role).',
+    args: { siteId: t.arg.id({ required: true }) },
+    resolve: (_root, args, ctx) => joinCredentialOf(ctx, String(args.siteId)),
   }),
 );
 

@@ -22,6 +22,8 @@ type Documents = {
     "\n  mutation SetupEscrowKey($input: SetupEscrowKeyInput!) {\n    setupEscrowKey(input: $input) {\n      keyVersion\n      fingerprint\n    }\n  }\n": typeof types.SetupEscrowKeyDocument,
     "\n  query EscrowKeyForRecovery($keyVersion: Int) {\n    escrowKey(keyVersion: $keyVersion) {\n      keyVersion\n      publicKey\n      fingerprint\n      retiredAt\n    }\n  }\n": typeof types.EscrowKeyForRecoveryDocument,
     "\n  mutation ReplaceWrappedEscrowKey($keyVersion: Int!, $wrappedPrivateKey: String!) {\n    replaceWrappedEscrowKey(keyVersion: $keyVersion, wrappedPrivateKey: $wrappedPrivateKey) {\n      keyVersion\n      fingerprint\n    }\n  }\n": typeof types.ReplaceWrappedEscrowKeyDocument,
+    "\n  query SiteJoinCredential($siteId: ID!) {\n    siteJoinCredential(siteId: $siteId) {\n      domain\n      user\n      version\n    }\n  }\n": typeof types.SiteJoinCredentialDocument,
+    "\n  mutation SetJoinCredential($input: SetJoinCredentialInput!) {\n    setJoinCredential(input: $input) {\n      domain\n      user\n      version\n    }\n  }\n": typeof types.SetJoinCredentialDocument,
     "\n  query MachineDetail($id: ID!) {\n    machine(id: $id) {\n      id\n      hostname\n      machineUid\n      status\n      pendingKind\n      pendingReason\n      replacesMachineId\n      siteId\n      agentVersion\n      lastSeenAt\n      createdAt\n      inventoryJson\n      autopilotHashCsv\n      requestedBy {\n        at\n        hostname\n        sourceIp\n        siteCode\n        keyVersion\n      }\n    }\n    machineRuns(machineId: $id) {\n      id\n      status\n      phase\n      step\n      attempt\n      profileVersion\n      startedAt\n      finishedAt\n      lastError {\n        code\n        sentence\n      }\n    }\n    sites {\n      id\n      code\n      name\n    }\n  }\n": typeof types.MachineDetailDocument,
     "\n  mutation ApproveMachine($id: ID!, $asReplacement: Boolean) {\n    approveMachine(id: $id, asReplacement: $asReplacement) {\n      id\n      status\n    }\n  }\n": typeof types.ApproveMachineDocument,
     "\n  mutation RejectMachine($id: ID!) {\n    rejectMachine(id: $id) {\n      id\n      status\n    }\n  }\n": typeof types.RejectMachineDocument,
@@ -66,6 +68,8 @@ const documents: Documents = {
     "\n  mutation SetupEscrowKey($input: SetupEscrowKeyInput!) {\n    setupEscrowKey(input: $input) {\n      keyVersion\n      fingerprint\n    }\n  }\n": types.SetupEscrowKeyDocument,
     "\n  query EscrowKeyForRecovery($keyVersion: Int) {\n    escrowKey(keyVersion: $keyVersion) {\n      keyVersion\n      publicKey\n      fingerprint\n      retiredAt\n    }\n  }\n": types.EscrowKeyForRecoveryDocument,
     "\n  mutation ReplaceWrappedEscrowKey($keyVersion: Int!, $wrappedPrivateKey: String!) {\n    replaceWrappedEscrowKey(keyVersion: $keyVersion, wrappedPrivateKey: $wrappedPrivateKey) {\n      keyVersion\n      fingerprint\n    }\n  }\n": types.ReplaceWrappedEscrowKeyDocument,
+    "\n  query SiteJoinCredential($siteId: ID!) {\n    siteJoinCredential(siteId: $siteId) {\n      domain\n      user\n      version\n    }\n  }\n": types.SiteJoinCredentialDocument,
+    "\n  mutation SetJoinCredential($input: SetJoinCredentialInput!) {\n    setJoinCredential(input: $input) {\n      domain\n      user\n      version\n    }\n  }\n": types.SetJoinCredentialDocument,
     "\n  query MachineDetail($id: ID!) {\n    machine(id: $id) {\n      id\n      hostname\n      machineUid\n      status\n      pendingKind\n      pendingReason\n      replacesMachineId\n      siteId\n      agentVersion\n      lastSeenAt\n      createdAt\n      inventoryJson\n      autopilotHashCsv\n      requestedBy {\n        at\n        hostname\n        sourceIp\n        siteCode\n        keyVersion\n      }\n    }\n    machineRuns(machineId: $id) {\n      id\n      status\n      phase\n      step\n      attempt\n      profileVersion\n      startedAt\n      finishedAt\n      lastError {\n        code\n        sentence\n      }\n    }\n    sites {\n      id\n      code\n      name\n    }\n  }\n": types.MachineDetailDocument,
     "\n  mutation ApproveMachine($id: ID!, $asReplacement: Boolean) {\n    approveMachine(id: $id, asReplacement: $asReplacement) {\n      id\n      status\n    }\n  }\n": types.ApproveMachineDocument,
     "\n  mutation RejectMachine($id: ID!) {\n    rejectMachine(id: $id) {\n      id\n      status\n    }\n  }\n": types.RejectMachineDocument,
@@ -131,6 +135,14 @@ export function graphql(source: "\n  query EscrowKeyForRecovery($keyVersion: Int
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
 export function graphql(source: "\n  mutation ReplaceWrappedEscrowKey($keyVersion: Int!, $wrappedPrivateKey: String!) {\n    replaceWrappedEscrowKey(keyVersion: $keyVersion, wrappedPrivateKey: $wrappedPrivateKey) {\n      keyVersion\n      fingerprint\n    }\n  }\n"): typeof import('./graphql').ReplaceWrappedEscrowKeyDocument;
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  query SiteJoinCredential($siteId: ID!) {\n    siteJoinCredential(siteId: $siteId) {\n      domain\n      user\n      version\n    }\n  }\n"): typeof import('./graphql').SiteJoinCredentialDocument;
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  mutation SetJoinCredential($input: SetJoinCredentialInput!) {\n    setJoinCredential(input: $input) {\n      domain\n      user\n      version\n    }\n  }\n"): typeof import('./graphql').SetJoinCredentialDocument;
 /**
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */

@@ -87,6 +87,15 @@ export type RunControl =
   | 'PAUSE'
   | 'RESUME';
 
+export type SetJoinCredentialInput = {
+  /** The domain’s DNS name (contoso.com). */
+  domain: string;
+  password: string;
+  siteId: string | number;
+  /** DOMAIN\user or user@domain: an account that may create computer objects in the join OU, nothing more. */
+  user: string;
+};
+
 export type SetupEscrowKeyInput = {
   keyVersion: number;
   publicKey: string;
@@ -149,6 +158,20 @@ export type ReplaceWrappedEscrowKeyMutationVariables = Exact<{
 
 
 export type ReplaceWrappedEscrowKeyMutation = { replaceWrappedEscrowKey: { keyVersion: number, fingerprint: string } };
+
+export type SiteJoinCredentialQueryVariables = Exact<{
+  siteId: string | number;
+}>;
+
+
+export type SiteJoinCredentialQuery = { siteJoinCredential: { domain: string, user: string, version: number | null } | null };
+
+export type SetJoinCredentialMutationVariables = Exact<{
+  input: SetJoinCredentialInput;
+}>;
+
+
+export type SetJoinCredentialMutation = { setJoinCredential: { domain: string, user: string, version: number | null } };
 
 export type MachineDetailQueryVariables = Exact<{
   id: string | number;
@@ -524,6 +547,24 @@ export const ReplaceWrappedEscrowKeyDocument = new TypedDocumentString(`
   }
 }
     `) as unknown as TypedDocumentString<ReplaceWrappedEscrowKeyMutation, ReplaceWrappedEscrowKeyMutationVariables>;
+export const SiteJoinCredentialDocument = new TypedDocumentString(`
+    query SiteJoinCredential($siteId: ID!) {
+  siteJoinCredential(siteId: $siteId) {
+    domain
+    user
+    version
+  }
+}
+    `) as unknown as TypedDocumentString<SiteJoinCredentialQuery, SiteJoinCredentialQueryVariables>;
+export const SetJoinCredentialDocument = new TypedDocumentString(`
+    mutation SetJoinCredential($input: SetJoinCredentialInput!) {
+  setJoinCredential(input: $input) {
+    domain
+    user
+    version
+  }
+}
+    `) as unknown as TypedDocumentString<SetJoinCredentialMutation, SetJoinCredentialMutationVariables>;
 export const MachineDetailDocument = new TypedDocumentString(`
     query MachineDetail($id: ID!) {
   machine(id: $id) {

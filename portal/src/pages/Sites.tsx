@@ -16,6 +16,7 @@ import { Link } from 'wouter';
 import { gql } from '../api';
 import { graphql } from '../gql';
 import { Can, Empty, ErrorNote, formatTime, Loading, PageTitle, useAction, useLoad } from '../ui';
+import { JoinCredentialModal } from './JoinCredential';
 import { PasswordRotationModal } from './PasswordRotation';
 
 const SitesQuery = graphql(`
@@ -90,6 +91,7 @@ export function SitesPage() {
   const [confirm, setConfirm] = useState<{ id: string; code: string } | null>(null);
   const [issued, setIssued] = useState<Issued | null>(null);
   const [passwords, setPasswords] = useState<{ id: string; code: string } | null>(null);
+  const [joining, setJoining] = useState<{ id: string; code: string } | null>(null);
   const rotate = useAction(async (siteId: string) => {
     const res = await gql(Rotate, { siteId });
     setConfirm(null);
@@ -157,6 +159,14 @@ export function SitesPage() {
                         </Button>
                       </Can>
                       <Can role="engineer">
+                        <Button
+                          size="xs"
+                          variant="default"
+                          aria-label={`Domain join credential of ${s.code}`}
+                          onClick={() => setJoining({ id: s.id, code: s.code })}
+                        >
+                          Domain join
+                        </Button>
                         <Button
                           size="xs"
                           variant="outline"
@@ -246,6 +256,7 @@ export function SitesPage() {
         </Stack>
       )}
       <PasswordRotationModal site={passwords} onClose={() => setPasswords(null)} />
+      <JoinCredentialModal site={joining} onClose={() => setJoining(null)} />
       <Modal
         closeButtonProps={{ 'aria-label': 'Close' }}
         opened={!!confirm}
