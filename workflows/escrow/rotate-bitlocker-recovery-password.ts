@@ -13,7 +13,8 @@ const db = proxyActivities<RotationActivities>(databaseActivity);
  * a new recovery password escrowed, then added to the volume as a protector and every other
  * recovery password protector removed (`security.bitlocker-apply` on an encrypted volume), then
  * confirmed with its protector id (`escrow.rotated`). The TPM protector and the encryption are not
- * touched. Its id is the machine's (`rotateBitLockerWorkflowId`): one rotation of a machine at a time.
+ * touched (provisioning's apply step: a volume found decrypted is encrypted again, as the profile
+ * asked). Its id is the machine's (`rotateBitLockerWorkflowId`): one rotation of a machine at a time.
  */
 export async function rotateBitLockerRecoveryPassword(
   input: RotateBitLockerInput,
