@@ -44,6 +44,8 @@ export enum ErrorCode {
    * unreachable): no ciphertext was released (ADR 0047). Ask again shortly.
    */
   RotationUnavailable = 'ROTATION_UNAVAILABLE',
+  /** The machine has no escrowed secret of that kind: nothing of Drydock's to rotate there. */
+  NothingToRotate = 'NOTHING_TO_ROTATE',
 }
 
 /**

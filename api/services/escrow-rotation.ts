@@ -3,8 +3,9 @@ import {
   ScheduleNotFoundError,
   ScheduleOverlapPolicy,
   WorkflowIdConflictPolicy,
+  WorkflowNotFoundError,
 } from '@temporalio/client';
-import { ClientSchema, Role, SiteSchema } from '../../infra/db/entities';
+import { ClientSchema, MachineSchema, Role, SiteSchema } from '../../infra/db/entities';
 import type { EscrowedSecretRow } from '../../infra/db/escrow';
 import {
   rotateBitLockerWorkflowId,
@@ -12,6 +13,7 @@ import {
   rotateLocalAdminWorkflowId,
   rotationScheduleId,
   secretRevealedSignal,
+  type RotateBitLockerInput,
   type RotateLocalAdminInput,
   type RotateLocalAdminsInput,
   type RotationScope,
@@ -47,7 +49,7 @@ export async function startPostRevealRotation(
     machineId: secret.machineId,
     trigger: 'reveal',
     requestedBy: caller.actor,
-    graceSeconds: Math.round(ctx.env.ESCROW_ROTATION_GRACE_HOURS * 3600),
+    graceSeconds: graceSecondsOf(ctx),
     offlineLimitSeconds: ctx.env.PROVISION_OFFLINE_LIMIT_SECONDS,
     retryBackoffSeconds: ctx.env.PROVISION_RETRY_BACKOFF_SECONDS,
   };
@@ -120,7 +122,11 @@ const fleetInput = (
   requestedBy,
   concurrency: ctx.env.ESCROW_ROTATION_CONCURRENCY,
   offlineLimitSeconds: ctx.env.PROVISION_OFFLINE_LIMIT_SECONDS,
+  graceSeconds: graceSecondsOf(ctx),
 });
+
+/** A reveal's grace (ESCROW_ROTATION_GRACE_HOURS): every rotation carries it for the reveals that come while it runs. */
+const graceSecondsOf = (ctx: ServiceContext) => Math.round(ctx.env.ESCROW_ROTATION_GRACE_HOURS * 3600);
 
 const searchAttributes = (tenantId: string, scope: RotationScope) => [
   { key: TenantIdKey, value: tenantId },
@@ -156,6 +162,75 @@ export async function rotateLocalAdminPasswordsNow(
     }),
   );
   return { workflowId };
+}
+
+/**
+ * Rotates one machine's BitLocker recovery password now (operator role): a new one escrowed, then
+ * put on the volume in place of the old. What re-escrows a machine whose escrowed version was lost
+ * (a restore from a backup older than its last escrow, ADR 0050). Only for a machine Drydock turned
+ * BitLocker on (its rotation fails `RotationNoBitLocker` otherwise). A rotation already running or
+ * waiting for a reveal's grace is joined (`joined`), not doubled. Audited: `escrow.rotation-requested`.
+ */
+export async function rotateBitLockerNow(
+  ctx: ServiceContext,
+  machineId: string,
+): Promise<{ workflowId: string; joined: boolean }> {
+  const caller = authorize(ctx, Role.Operator);
+  const id = checkId(machineId, 'machineId');
+  await inTenant(ctx, async (em) => {
+    if (!(await em.findOne(MachineSchema, { id }))) throw refuse(ErrorCode.NotFound, 'machine not found');
+    const [escrowed] = await em.execute<{ n: number }[]>(
+      `select count(*)::int as n from escrowed_secrets
+        where tenant_id = ? and machine_id = ? and kind = 'bitlocker-recovery-password'`,
+      [caller.tenantId, id],
+    );
+    if (!escrowed?.n)
+      throw refuse(
+        ErrorCode.NothingToRotate,
+        'the machine has no escrowed BitLocker recovery password: Drydock did not turn BitLocker on there (run a profile whose security phase does)',
+      );
+  });
+  const workflowId = rotateBitLockerWorkflowId(caller.tenantId, id);
+  const input: RotateBitLockerInput = {
+    tenantId: caller.tenantId,
+    machineId: id,
+    trigger: 'on-demand',
+    requestedBy: caller.actor,
+    graceSeconds: graceSecondsOf(ctx),
+    offlineLimitSeconds: ctx.env.PROVISION_OFFLINE_LIMIT_SECONDS,
+    retryBackoffSeconds: ctx.env.PROVISION_RETRY_BACKOFF_SECONDS,
+  };
+  // Only for the answer and the record: USE_EXISTING below is what makes a second start join.
+  const joined = await ctx.temporal.workflow
+    .getHandle(workflowId)
+    .describe()
+    .then(
+      (d) => d.status.name === 'RUNNING',
+      (err: unknown) => {
+        if (err instanceof WorkflowNotFoundError) return false;
+        throw err;
+      },
+    );
+  await ctx.temporal.workflow.start('rotateBitLockerRecoveryPassword', {
+    workflowId,
+    taskQueue: ctx.taskQueue,
+    args: [input],
+    workflowIdConflictPolicy: WorkflowIdConflictPolicy.USE_EXISTING,
+    typedSearchAttributes: [
+      { key: TenantIdKey, value: caller.tenantId },
+      { key: MachineIdKey, value: id },
+    ],
+    staticSummary: `Rotate the BitLocker recovery password of machine ${id} (on demand)`,
+  });
+  await inTenant(ctx, (em) =>
+    appendAuditAs(em, caller, {
+      action: 'escrow.rotation-requested',
+      subjectType: 'machine',
+      subjectId: id,
+      data: { workflowId, kind: 'bitlocker-recovery-password', ...(joined ? { joined } : {}) },
+    }),
+  );
+  return { workflowId, joined };
 }
 
 export interface RotationScheduleView {

@@ -1,7 +1,8 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { Client, Connection, ScheduleNotFoundError } from '@temporalio/client';
+import { Client, Connection, ScheduleNotFoundError, WorkflowNotFoundError } from '@temporalio/client';
+import { defaultPayloadConverter } from '@temporalio/common';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import type { Harness } from '../../agent/harness/harness';
 import { repoRoot } from '../../infra/config/env';
@@ -256,6 +257,17 @@ describe('local admin password rotation', () => {
     const handle = stack.temporal.workflow.getHandle(res.data.rotateLocalAdminPasswords.workflowId);
     const progress = (await handle.result()) as RotateLocalAdminsProgress;
     expect(progress).toMatchObject({ rotated: 2, failed: 0, alreadyRunning: 0 });
+    // Each machine's rotation carries the grace, for a reveal that comes while it runs.
+    for (const i of [0, 1]) {
+      const child = await stack.temporal.workflow
+        .getHandle(rotateLocalAdminWorkflowId(stack.tenant.tenantId, machineOf(fleetA, i)))
+        .fetchHistory();
+      const started = child.events![0]!.workflowExecutionStartedEventAttributes!;
+      expect(defaultPayloadConverter.fromPayload(started.input!.payloads![0]!)).toMatchObject({
+        trigger: 'on-demand',
+        graceSeconds: Math.round(GRACE_SECONDS),
+      });
+    }
     for (const i of [0, 1]) {
       const [latest] = await localAdminSecrets(machineOf(fleetA, i));
       expect(latest!.secretVersion).toBe(before[i]! + 1);
@@ -498,6 +510,119 @@ describe('local admin password rotation', () => {
       await expect(handle.result()).resolves.toMatchObject({ outcome: 'rotated', secretVersion: 3 });
     } finally {
       await fleetC.stop();
+    }
+  });
+
+  it('re-escrows a BitLocker recovery password on demand; a reveal during it gets the whole grace before the next', async () => {
+    // Slow steps: the reveal below lands while the rotation runs.
+    const fleetD = await enrolledFleet(stack, 'rotation-d', 1, {
+      namePrefix: 'slow',
+      faults: { crash: 0, network: 0, slowMs: 2500, reboot: 0, midstep: 0, winget: 0 },
+    });
+    try {
+      const machineId = machineOf(fleetD, 0);
+      const profileId = await saveProfile(stack, 'BitLocker only', {
+        phases: {
+          security: { enabled: true, bitlocker: {} },
+          apps: { enabled: false },
+          tweaks: { enabled: false },
+          locale: { enabled: false },
+          inventory: { enabled: false },
+        },
+      });
+      const run = await startFleetRun(stack, { profileId, concurrency: 1, machineIds: [machineId] });
+      await waitForFleet(stack, run.id, (f) => f.status === 'completed');
+      const recovery = async () =>
+        (
+          await gql<{ escrowedSecrets: (Listed & { protectorId: string | null })[] }>(
+            stack.app,
+            stack.tenant.tenantId,
+            `query($m: ID!) { escrowedSecrets(machineId: $m) { id kind secretVersion account protectorId confirmedAt reveals { actor } } }`,
+            { m: machineId },
+          )
+        ).data!.escrowedSecrets.filter((x) => x.kind === 'BITLOCKER_RECOVERY_PASSWORD');
+      expect((await recovery()).map((x) => x.secretVersion)).toEqual([1]);
+
+      const rotateNow = async () => {
+        const res = await gql<{ rotateBitLockerRecoveryPassword: { workflowId: string; joined: boolean } }>(
+          stack.app,
+          stack.tenant.tenantId,
+          `mutation($m: ID!) { rotateBitLockerRecoveryPassword(machineId: $m) { workflowId joined } }`,
+          { m: machineId },
+          'operator',
+        );
+        if (!res.data) throw new Error(JSON.stringify(res.errors));
+        return res.data.rotateBitLockerRecoveryPassword;
+      };
+      // A machine Drydock never turned BitLocker on: refused with its reason, nothing started.
+      const refused = await gql(
+        stack.app,
+        stack.tenant.tenantId,
+        `mutation($m: ID!) { rotateBitLockerRecoveryPassword(machineId: $m) { workflowId } }`,
+        { m: machineOf(fleetA, 0) },
+        'operator',
+      );
+      expect(refused.errors?.[0]?.extensions?.code).toBe('NOTHING_TO_ROTATE');
+      await expect(
+        stack.temporal.workflow
+          .getHandle(rotateBitLockerWorkflowId(stack.tenant.tenantId, machineOf(fleetA, 0)))
+          .describe(),
+      ).rejects.toThrow(WorkflowNotFoundError);
+      const first = await rotateNow();
+      expect(first).toEqual({
+        workflowId: rotateBitLockerWorkflowId(stack.tenant.tenantId, machineId),
+        joined: false,
+      });
+      const handle = stack.temporal.workflow.getHandle(first.workflowId);
+      const firstRun = (await handle.describe()).runId;
+      // A second request while it runs joins it.
+      expect(await rotateNow()).toEqual({ ...first, joined: true });
+      expect((await handle.describe()).runId).toBe(firstRun);
+
+      // A reveal of the current version while the rotation runs: one more rotation, after the grace.
+      const revealedAt = Date.now();
+      await reveal((await recovery())[0]!.id);
+      let waited: { state: string; rotateAt: string | null } | undefined;
+      const deadline = Date.now() + 60_000;
+      while (Date.now() < deadline) {
+        const status = await handle.query<{ state: string; rotateAt: string | null; rotations: number }>(
+          'rotationStatus',
+        );
+        if (status.state === 'waiting-for-grace') {
+          waited = status;
+          break;
+        }
+        if (status.state !== 'rotating') break;
+        await new Promise((r) => setTimeout(r, 200));
+      }
+      expect(waited?.state).toBe('waiting-for-grace');
+      expect(Date.parse(waited!.rotateAt!)).toBeGreaterThanOrEqual(
+        revealedAt + Math.round(GRACE_SECONDS) * 1000 - 1000,
+      );
+      const result = (await handle.result()) as RotateLocalAdminResult;
+      expect(result).toMatchObject({ outcome: 'rotated', secretVersion: 3, rotations: 2 });
+
+      // Re-escrowed: the volume holds the newest version's protector only, the escrow lists it confirmed.
+      const listed = await recovery();
+      expect(listed.map((x) => [x.secretVersion, x.confirmedAt !== null])).toEqual([
+        [3, true],
+        [2, true],
+        [1, true],
+      ]);
+      const volume = await fleetD.machines[0]!.platform.bitlockerVolume('C:');
+      expect(volume.protectors.filter((p) => p.type === 'RecoveryPassword').map((p) => p.id)).toEqual([
+        listed[0]!.protectorId,
+      ]);
+      expect(fleetD.machines[0]!.platform.recoveryPasswordHashes()).toHaveLength(1);
+      const requested = (await auditRows()).filter(
+        (r) => r.action === 'escrow.rotation-requested' && r.subjectId === machineId,
+      );
+      expect(requested.map((r) => r.data)).toEqual([
+        { workflowId: first.workflowId, kind: 'bitlocker-recovery-password' },
+        { workflowId: first.workflowId, kind: 'bitlocker-recovery-password', joined: true },
+      ]);
+    } finally {
+      await fleetD.stop();
     }
   });
 });

@@ -105,6 +105,7 @@ const idArgs: Record<string, Kind> = {
   'Mutation.controlFleetRun.id': 'fleetRun',
   'Mutation.controlMachineRun.id': 'machineRun',
   'Mutation.provisionMachine.machineId': 'machine',
+  'Mutation.rotateBitLockerRecoveryPassword.machineId': 'machine',
   'Mutation.provisionMachine.profileId': 'profile',
   'Mutation.retryMachineRun.id': 'machineRun',
   'Mutation.revokeAgentKey.machineId': 'machine',

@@ -43,7 +43,10 @@ export interface RotateLocalAdminInput {
   trigger: RotationTrigger;
   /** Who or what asked: `user:…`/`token:…` (a reveal, on demand), `schedule:<id>`. Audited. */
   requestedBy: string;
-  /** After a reveal: how long the revealed password stays valid after the latest reveal. */
+  /**
+   * How long a revealed password stays valid after the latest reveal: the wait of a rotation a
+   * reveal started, and of the one more a reveal during any rotation asks for.
+   */
   graceSeconds?: number;
   /** How long the machine may stay offline per task before this machine's rotation fails. Default 1 hour. */
   offlineLimitSeconds?: number;
@@ -51,8 +54,11 @@ export interface RotateLocalAdminInput {
   retryBackoffSeconds?: number;
 }
 
-/** A BitLocker recovery password rotation takes what a local admin one does (its trigger is a reveal). */
-export type RotateBitLockerInput = RotateLocalAdminInput & { trigger: 'reveal' };
+/**
+ * A BitLocker recovery password rotation takes what a local admin one does: after a reveal, or on
+ * demand for one machine (a re-escrow, e.g. after a restore lost the escrowed version; ADR 0050).
+ */
+export type RotateBitLockerInput = RotateLocalAdminInput & { trigger: 'reveal' | 'on-demand' };
 export type RotateBitLockerResult = RotateLocalAdminResult;
 
 /** Sent with signal-with-start by every reveal of the machine's local admin password (or recovery password). */
@@ -90,6 +96,8 @@ export interface RotateLocalAdminsInput {
   /** Machines rotated at once. */
   concurrency: number;
   offlineLimitSeconds?: number;
+  /** Given to each machine's rotation: a reveal while it rotates waits this long (default: none). */
+  graceSeconds?: number;
   /** Machines per run: after a page, the workflow continues as new (small histories for large sites). Default 200. */
   pageSize?: number;
   /** Carried across continue-as-new: the last machine id done, and the counts so far. */

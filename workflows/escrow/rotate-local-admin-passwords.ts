@@ -66,6 +66,8 @@ export async function rotateLocalAdminPasswords(
             trigger: input.trigger,
             requestedBy: input.requestedBy,
             ...(input.offlineLimitSeconds ? { offlineLimitSeconds: input.offlineLimitSeconds } : {}),
+            // A reveal while this machine rotates gets the whole grace before the next rotation.
+            ...(input.graceSeconds ? { graceSeconds: input.graceSeconds } : {}),
           },
         ],
         parentClosePolicy: ParentClosePolicy.REQUEST_CANCEL,

@@ -1,5 +1,6 @@
 import {
   passwordRotationSchedule,
+  rotateBitLockerNow,
   rotateLocalAdminPasswordsNow,
   setPasswordRotationSchedule,
   type RotationScheduleView,
@@ -51,6 +52,29 @@ builder.mutationField('rotateLocalAdminPasswords', (t) =>
     },
     resolve: (_root, args, ctx) =>
       rotateLocalAdminPasswordsNow(ctx, { kind: args.scope, id: String(args.id) }),
+  }),
+);
+
+const BitLockerRotationStartedRef = builder
+  .objectRef<{ workflowId: string; joined: boolean }>('BitLockerRotationStarted')
+  .implement({
+    fields: (t) => ({
+      workflowId: t.exposeString('workflowId', {
+        description: 'The rotation’s workflow (its `rotationStatus` query in the Temporal UI).',
+      }),
+      joined: t.exposeBoolean('joined', {
+        description: 'A rotation of the machine was already running or waiting (a reveal’s grace): joined.',
+      }),
+    }),
+  });
+
+builder.mutationField('rotateBitLockerRecoveryPassword', (t) =>
+  t.field({
+    type: BitLockerRotationStartedRef,
+    description:
+      'Rotates a machine’s BitLocker recovery password now (operator role): a new one escrowed, then put on the volume in place of the old — a re-escrow, e.g. after a restore lost the escrowed version. Only for a machine Drydock turned BitLocker on.',
+    args: { machineId: t.arg.id({ required: true }) },
+    resolve: (_root, args, ctx) => rotateBitLockerNow(ctx, String(args.machineId)),
   }),
 );
 
