@@ -1,4 +1,4 @@
-import { Alert, Center, Loader, Stack, Text, Title } from '@mantine/core';
+import { Alert, Center, Loader, Modal, Stack, Text, Title } from '@mantine/core';
 import { createContext, useCallback, useContext, useEffect, useRef, useState, type ReactNode } from 'react';
 import { ApiError, roleAtLeast, type Role, type Session } from './api';
 
@@ -148,3 +148,28 @@ export const statusColor = (status: string) =>
     Pending: 'grape',
     Retired: 'gray',
   })[status] ?? 'gray';
+
+/** A dialog about one thing (a site, a machine): open while `of` is set, its title and body made from it. */
+export function DialogFor<T>({
+  of,
+  title,
+  onClose,
+  children,
+}: {
+  of: T | null;
+  title: (of: T) => string;
+  onClose: () => void;
+  children: (of: T) => ReactNode;
+}) {
+  return (
+    <Modal
+      closeButtonProps={{ 'aria-label': 'Close' }}
+      opened={of !== null}
+      onClose={onClose}
+      title={of !== null ? title(of) : ''}
+      size="lg"
+    >
+      {of !== null && children(of)}
+    </Modal>
+  );
+}

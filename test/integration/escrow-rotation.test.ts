@@ -82,19 +82,41 @@ interface Listed {
   kind: string;
   secretVersion: number;
   account: string | null;
+  protectorId: string | null;
   confirmedAt: string | null;
   reveals: { actor: string }[];
 }
 
-async function localAdminSecrets(machineId: string): Promise<Listed[]> {
+/** The machine's escrowed secrets of one kind, newest version first. */
+async function escrowedSecrets(machineId: string, kind: string): Promise<Listed[]> {
   const res = await gql<{ escrowedSecrets: Listed[] }>(
     stack.app,
     stack.tenant.tenantId,
-    `query($m: ID!) { escrowedSecrets(machineId: $m) { id kind secretVersion account confirmedAt reveals { actor } } }`,
+    `query($m: ID!) { escrowedSecrets(machineId: $m) { id kind secretVersion account protectorId confirmedAt reveals { actor } } }`,
     { m: machineId },
   );
   if (!res.data) throw new Error(JSON.stringify(res.errors));
-  return res.data.escrowedSecrets.filter((s) => s.kind === 'LOCAL_ADMIN_PASSWORD');
+  return res.data.escrowedSecrets.filter((s) => s.kind === kind);
+}
+const localAdminSecrets = (machineId: string) => escrowedSecrets(machineId, 'LOCAL_ADMIN_PASSWORD');
+const recoveryPasswords = (machineId: string) => escrowedSecrets(machineId, 'BITLOCKER_RECOVERY_PASSWORD');
+
+/** Runs a BitLocker-only security phase on one machine; its run passed. */
+async function provisionBitLocker(machineId: string): Promise<void> {
+  const profileId = await saveProfile(stack, 'BitLocker only', {
+    phases: {
+      security: { enabled: true, bitlocker: {} },
+      apps: { enabled: false },
+      tweaks: { enabled: false },
+      locale: { enabled: false },
+      inventory: { enabled: false },
+    },
+  });
+  const run = await startFleetRun(stack, { profileId, concurrency: 1, machineIds: [machineId] });
+  await waitForFleet(stack, run.id, (f) => f.status === 'completed');
+  expect((await fleetMachineRuns(stack, run.id)).map((r) => [r.status, r.lastError])).toEqual([
+    ['passed', null],
+  ]);
 }
 
 async function reveal(secretId: string) {
@@ -419,35 +441,10 @@ describe('local admin password rotation', () => {
   it('rotates a revealed BitLocker recovery password after the grace: a new protector, the old one gone, the TPM and the encryption kept', async () => {
     const fleetC = await enrolledFleet(stack, 'rotation-c', 1, { namePrefix: 'vault' });
     try {
-      const profileId = await saveProfile(stack, 'BitLocker only', {
-        phases: {
-          security: { enabled: true, bitlocker: {} },
-          apps: { enabled: false },
-          tweaks: { enabled: false },
-          locale: { enabled: false },
-          inventory: { enabled: false },
-        },
-      });
-      const run = await startFleetRun(stack, {
-        profileId,
-        concurrency: 1,
-        machineIds: [machineOf(fleetC, 0)],
-      });
-      await waitForFleet(stack, run.id, (f) => f.status === 'completed');
-      expect((await fleetMachineRuns(stack, run.id)).map((r) => [r.status, r.lastError])).toEqual([
-        ['passed', null],
-      ]);
       const machineId = machineOf(fleetC, 0);
+      await provisionBitLocker(machineId);
       const host = fleetC.machines[0]!.platform;
-      const recoverySecrets = async () =>
-        (
-          await gql<{ escrowedSecrets: (Listed & { protectorId: string | null })[] }>(
-            stack.app,
-            stack.tenant.tenantId,
-            `query($m: ID!) { escrowedSecrets(machineId: $m) { id kind secretVersion account protectorId confirmedAt reveals { actor } } }`,
-            { m: machineId },
-          )
-        ).data!.escrowedSecrets.filter((x) => x.kind === 'BITLOCKER_RECOVERY_PASSWORD');
+      const recoverySecrets = () => recoveryPasswords(machineId);
       const [v1] = await recoverySecrets();
       expect(v1).toMatchObject({ secretVersion: 1 });
       const before = await host.bitlockerVolume('C:');
@@ -521,26 +518,8 @@ describe('local admin password rotation', () => {
     });
     try {
       const machineId = machineOf(fleetD, 0);
-      const profileId = await saveProfile(stack, 'BitLocker only', {
-        phases: {
-          security: { enabled: true, bitlocker: {} },
-          apps: { enabled: false },
-          tweaks: { enabled: false },
-          locale: { enabled: false },
-          inventory: { enabled: false },
-        },
-      });
-      const run = await startFleetRun(stack, { profileId, concurrency: 1, machineIds: [machineId] });
-      await waitForFleet(stack, run.id, (f) => f.status === 'completed');
-      const recovery = async () =>
-        (
-          await gql<{ escrowedSecrets: (Listed & { protectorId: string | null })[] }>(
-            stack.app,
-            stack.tenant.tenantId,
-            `query($m: ID!) { escrowedSecrets(machineId: $m) { id kind secretVersion account protectorId confirmedAt reveals { actor } } }`,
-            { m: machineId },
-          )
-        ).data!.escrowedSecrets.filter((x) => x.kind === 'BITLOCKER_RECOVERY_PASSWORD');
+      await provisionBitLocker(machineId);
+      const recovery = () => recoveryPasswords(machineId);
       expect((await recovery()).map((x) => x.secretVersion)).toEqual([1]);
 
       const rotateNow = async () => {

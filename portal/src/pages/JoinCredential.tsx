@@ -1,8 +1,8 @@
-import { Button, Code, Group, Modal, PasswordInput, Stack, Text, TextInput } from '@mantine/core';
+import { Button, Code, Group, PasswordInput, Stack, Text, TextInput } from '@mantine/core';
 import { useState } from 'react';
 import { gql } from '../api';
 import { graphql } from '../gql';
-import { ErrorNote, Loading, useAction, useLoad } from '../ui';
+import { DialogFor, ErrorNote, Loading, useAction, useLoad } from '../ui';
 
 const JoinCredentialQuery = graphql(`
   query SiteJoinCredential($siteId: ID!) {
@@ -37,15 +37,9 @@ export function JoinCredentialModal({
   onClose: () => void;
 }) {
   return (
-    <Modal
-      closeButtonProps={{ 'aria-label': 'Close' }}
-      opened={!!site}
-      onClose={onClose}
-      title={`Domain join credential of ${site?.code ?? ''}`}
-      size="lg"
-    >
-      {site && <JoinCredential siteId={site.id} />}
-    </Modal>
+    <DialogFor of={site} title={(s) => `Domain join credential of ${s.code}`} onClose={onClose}>
+      {(s) => <JoinCredential siteId={s.id} />}
+    </DialogFor>
   );
 }
 

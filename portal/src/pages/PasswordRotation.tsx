@@ -1,9 +1,9 @@
-import { Anchor, Button, Code, Divider, Group, Modal, NumberInput, Stack, Text } from '@mantine/core';
+import { Anchor, Button, Code, Divider, Group, NumberInput, Stack, Text } from '@mantine/core';
 import { useEffect, useState } from 'react';
 import { gql } from '../api';
 import { portalConfig, temporalWorkflowUrl, type PortalConfig } from '../config';
 import { graphql } from '../gql';
-import { ErrorNote, formatTime, Loading, useAction, useLoad } from '../ui';
+import { DialogFor, ErrorNote, formatTime, Loading, useAction, useLoad } from '../ui';
 
 const ScheduleQuery = graphql(`
   query PasswordRotationSchedule($id: ID!) {
@@ -46,15 +46,9 @@ export function PasswordRotationModal({
   onClose: () => void;
 }) {
   return (
-    <Modal
-      closeButtonProps={{ 'aria-label': 'Close' }}
-      opened={!!site}
-      onClose={onClose}
-      title={`Admin passwords of ${site?.code ?? ''}`}
-      size="lg"
-    >
-      {site && <PasswordRotation siteId={site.id} />}
-    </Modal>
+    <DialogFor of={site} title={(s) => `Admin passwords of ${s.code}`} onClose={onClose}>
+      {(s) => <PasswordRotation siteId={s.id} />}
+    </DialogFor>
   );
 }
 
