@@ -1,11 +1,8 @@
 import { randomUUID } from 'node:crypto';
-import {
-  QueryNotRegisteredError,
-  WorkflowNotFoundError,
-  type Client as TemporalClient,
-} from '@temporalio/client';
+import { WorkflowNotFoundError, type Client as TemporalClient } from '@temporalio/client';
 import type { FastifyBaseLogger } from 'fastify';
 import { appendAudit } from '../../infra/db/audit';
+import { runProgressOf } from './live-query';
 import { Role, SiteSchema } from '../../infra/db/entities';
 import { uuidPattern, withTenant, type Orm } from '../../infra/db/orm';
 import {
@@ -130,17 +127,12 @@ export async function agentDeploymentOf(
   if (!m || m[1] !== caller.tenantId) return null;
   const visible = await inTenant(ctx, async (em) => Boolean(await em.findOne(SiteSchema, { id: m[2]! })));
   if (!visible) return null;
-  const handle = ctx.temporal.workflow.getHandle(workflowId);
-  try {
-    const [description, progress] = await Promise.all([
-      handle.describe(),
-      handle.query(deployAgentsProgressQuery),
-    ]);
-    return { ...progress, workflowId, running: description.status.name === 'RUNNING' };
-  } catch (err) {
-    if (err instanceof WorkflowNotFoundError || err instanceof QueryNotRegisteredError) return null;
-    throw err;
-  }
+  const progress = await runProgressOf(
+    ctx,
+    ctx.temporal.workflow.getHandle(workflowId),
+    deployAgentsProgressQuery,
+  );
+  return progress && { ...progress, workflowId };
 }
 
 /**

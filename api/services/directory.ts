@@ -1,12 +1,10 @@
 import {
-  QueryNotRegisteredError,
   ScheduleNotFoundError,
   WorkflowExecutionAlreadyStartedError,
-  WorkflowFailedError,
-  WorkflowNotFoundError,
   WorkflowUpdateFailedError,
 } from '@temporalio/client';
 import { appendAudit } from '../../infra/db/audit';
+import { runProgressOf } from './live-query';
 import {
   currentDomainCredential,
   setMachineRole,
@@ -203,19 +201,12 @@ export async function siteDiscoveryOf(ctx: ServiceContext, siteId: string): Prom
   authorize(ctx, Role.Viewer);
   const site = await siteOf(ctx, siteId);
   const workflowId = discoverSiteWorkflowId(site.tenantId, site.siteId);
-  const handle = ctx.temporal.workflow.getHandle(workflowId);
-  try {
-    const [description, progress] = await Promise.all([
-      handle.describe(),
-      handle.query(discoveryProgressQuery),
-    ]);
-    return { ...progress, workflowId, running: description.status.name === 'RUNNING' };
-  } catch (err) {
-    if (err instanceof WorkflowNotFoundError) return null;
-    // A closed run whose query cannot be answered (it failed before its handler was set).
-    if (err instanceof QueryNotRegisteredError || err instanceof WorkflowFailedError) return null;
-    throw err;
-  }
+  const progress = await runProgressOf(
+    ctx,
+    ctx.temporal.workflow.getHandle(workflowId),
+    discoveryProgressQuery,
+  );
+  return progress && { ...progress, workflowId };
 }
 
 /**

@@ -1,4 +1,11 @@
-import { QueryNotRegisteredError, ServiceError, WorkflowNotFoundError } from '@temporalio/client';
+import {
+  QueryNotRegisteredError,
+  ServiceError,
+  WorkflowNotFoundError,
+  type QueryDefinition,
+  type WorkflowHandle,
+} from '@temporalio/client';
+import { ErrorCode, refuse } from './errors';
 import type { ServiceContext } from './service-context';
 
 /** An error of the Temporal service itself (unreachable, refused, timed out), not of Drydock. */
@@ -38,4 +45,28 @@ export async function askWorkflow<T>(
 export async function liveFigures<T>(ctx: ServiceContext, ask: () => Promise<T>): Promise<T | null> {
   const answer = await askWorkflow(ctx, ask);
   return answer.kind === 'answer' ? answer.value : null;
+}
+
+/**
+ * One run's live progress and whether it still runs, for a page that shows that run: null when its
+ * workflow is gone (or cannot answer); UNAVAILABLE when Temporal did not answer, so the page says
+ * "try again" instead of "none was started".
+ */
+export async function runProgressOf<P extends object>(
+  ctx: ServiceContext,
+  handle: WorkflowHandle,
+  query: QueryDefinition<P>,
+): Promise<(P & { running: boolean }) | null> {
+  // Both asked at once, and both waited for: a call left behind would go on retrying after the answer.
+  const answer = await askWorkflow(ctx, async () => {
+    const [description, progress] = await Promise.allSettled([handle.describe(), handle.query(query)]);
+    if (description.status === 'rejected') throw description.reason;
+    if (progress.status === 'rejected') throw progress.reason;
+    return [description.value, progress.value] as const;
+  });
+  if (answer.kind === 'gone') return null;
+  if (answer.kind === 'unavailable')
+    throw refuse(ErrorCode.Unavailable, 'Temporal did not answer for this run; try again shortly');
+  const [description, progress] = answer.value;
+  return { ...progress, running: description.status.name === 'RUNNING' };
 }

@@ -1,8 +1,10 @@
 import { randomUUID } from 'node:crypto';
-import type { Client as TemporalClient } from '@temporalio/client';
-import { Client } from 'pg';
+import { Client as TemporalClient, Connection } from '@temporalio/client';
+import { Client as PgClient } from 'pg';
 import { audited } from '../../api/services/audit';
 import { createClient, listClients } from '../../api/services/clients-and-sites';
+import { agentDeploymentOf } from '../../api/services/deployment';
+import { siteDiscoveryOf } from '../../api/services/directory';
 import { ErrorCode, ServiceError } from '../../api/services/errors';
 import { checkAgentKey, moveMachineKeys, revokeMachineKeys } from '../../api/services/keys';
 import { setProfileLayer } from '../../api/services/profiles';
@@ -14,6 +16,7 @@ import { withTenant, type Orm } from '../../infra/db/orm';
 import { generateKey, hashKeySecret, parseKey } from '../../infra/security/keys';
 import { createTestDatabase, type TestDatabase } from '../helpers/database';
 import { createTenant, type TenantFixture } from '../helpers/fixtures';
+import { testTemporalClient } from '../helpers/temporal';
 
 /**
  * The service layer called directly, as any transport calls it (ADR 0017): authorization on the
@@ -194,7 +197,7 @@ describe('agent keys, checked and revoked in one place', () => {
     const first = await machineWithKey(a);
     const second = await machineWithKey(a);
     // Every API replica hears the revocation: a notice on the agent channel once it commits.
-    const listener = new Client({ connectionString: db.appUrl });
+    const listener = new PgClient({ connectionString: db.appUrl });
     await listener.connect();
     const heard: string[] = [];
     listener.on('notification', (n) => heard.push(n.payload ?? ''));
@@ -251,5 +254,31 @@ describe('profile layers', () => {
     expect(
       await refusal(setProfileLayer(as(a, Role.Operator), { scope: 'tenant', documentJson: '{}' })),
     ).toBe(ErrorCode.Forbidden);
+  });
+});
+
+describe('a run’s live progress on its page', () => {
+  const deploymentId = (t: TenantFixture) => `deploy-agents:${t.tenantId}:${t.siteId}:${randomUUID()}`;
+
+  it('is null when no run was started, and UNAVAILABLE (not "none") while Temporal does not answer', async () => {
+    const live = await testTemporalClient();
+    // Nothing listens there; no retry interceptor, so each call fails at once.
+    const dead = new TemporalClient({
+      connection: Connection.lazy({ address: '127.0.0.1:1', interceptors: [] }),
+    });
+    try {
+      const up: ServiceContext = { ...as(a, Role.Viewer), temporal: live };
+      expect(await siteDiscoveryOf(up, a.siteId)).toBeNull();
+      expect(await agentDeploymentOf(up, deploymentId(a))).toBeNull();
+
+      // These used to pass the client's error on: an internal error, no code a page can act on.
+      const down: ServiceContext = { ...as(a, Role.Viewer), temporal: dead };
+      expect(await refusal(siteDiscoveryOf(down, a.siteId))).toBe(ErrorCode.Unavailable);
+      expect(await refusal(agentDeploymentOf(down, deploymentId(a)))).toBe(ErrorCode.Unavailable);
+      // Another tenant's window is not found before Temporal is asked.
+      expect(await agentDeploymentOf(down, deploymentId(b))).toBeNull();
+    } finally {
+      await Promise.all([live.connection.close(), dead.connection.close()]);
+    }
   });
 });
