@@ -22,6 +22,7 @@ import { MachineIdKey, SiteIdKey, TenantIdKey } from '../../workflows/search-att
 import { appendAuditAs } from './audit';
 import { ErrorCode, refuse } from './errors';
 import { checkId } from './input';
+import { isTemporalRefusal } from './live-query';
 import { authorize, inTenant, type Caller, type ServiceContext } from './service-context';
 
 /**
@@ -133,6 +134,20 @@ const searchAttributes = (tenantId: string, scope: RotationScope) => [
   ...(scope.kind === 'site' ? [{ key: SiteIdKey, value: scope.id }] : []),
 ];
 
+/** Temporal not answering refuses an on-demand rotation (UNAVAILABLE): nothing was started or audited. */
+async function startedOrUnavailable<T>(start: () => Promise<T>): Promise<T> {
+  try {
+    return await start();
+  } catch (err) {
+    if (isTemporalRefusal(err))
+      throw refuse(
+        ErrorCode.Unavailable,
+        'Temporal did not answer, so no rotation was started; try again shortly',
+      );
+    throw err;
+  }
+}
+
 /**
  * Rotates the local admin password of every machine of a site or client now (operator role). A
  * second request while one runs for the same site or client joins it (the same workflow id).
@@ -145,14 +160,16 @@ export async function rotateLocalAdminPasswordsNow(
   const caller = authorize(ctx, Role.Operator);
   const scope = await scopeOf(ctx, input.kind, input.id);
   const workflowId = rotateLocalAdminsWorkflowId(caller.tenantId, scope);
-  await ctx.temporal.workflow.start('rotateLocalAdminPasswords', {
-    workflowId,
-    taskQueue: ctx.taskQueue,
-    args: [fleetInput(ctx, caller, scope, 'on-demand', caller.actor)],
-    workflowIdConflictPolicy: WorkflowIdConflictPolicy.USE_EXISTING,
-    typedSearchAttributes: searchAttributes(caller.tenantId, scope),
-    staticSummary: `Rotate the local admin passwords of ${scope.kind} ${scope.id} (on demand)`,
-  });
+  await startedOrUnavailable(() =>
+    ctx.temporal.workflow.start('rotateLocalAdminPasswords', {
+      workflowId,
+      taskQueue: ctx.taskQueue,
+      args: [fleetInput(ctx, caller, scope, 'on-demand', caller.actor)],
+      workflowIdConflictPolicy: WorkflowIdConflictPolicy.USE_EXISTING,
+      typedSearchAttributes: searchAttributes(caller.tenantId, scope),
+      staticSummary: `Rotate the local admin passwords of ${scope.kind} ${scope.id} (on demand)`,
+    }),
+  );
   await inTenant(ctx, (em) =>
     appendAuditAs(em, caller, {
       action: 'escrow.rotation-requested',
@@ -200,27 +217,30 @@ export async function rotateBitLockerNow(
     offlineLimitSeconds: ctx.env.PROVISION_OFFLINE_LIMIT_SECONDS,
     retryBackoffSeconds: ctx.env.PROVISION_RETRY_BACKOFF_SECONDS,
   };
-  // Only for the answer and the record: USE_EXISTING below is what makes a second start join.
-  const joined = await ctx.temporal.workflow
-    .getHandle(workflowId)
-    .describe()
-    .then(
-      (d) => d.status.name === 'RUNNING',
-      (err: unknown) => {
-        if (err instanceof WorkflowNotFoundError) return false;
-        throw err;
-      },
-    );
-  await ctx.temporal.workflow.start('rotateBitLockerRecoveryPassword', {
-    workflowId,
-    taskQueue: ctx.taskQueue,
-    args: [input],
-    workflowIdConflictPolicy: WorkflowIdConflictPolicy.USE_EXISTING,
-    typedSearchAttributes: [
-      { key: TenantIdKey, value: caller.tenantId },
-      { key: MachineIdKey, value: id },
-    ],
-    staticSummary: `Rotate the BitLocker recovery password of machine ${id} (on demand)`,
+  const joined = await startedOrUnavailable(async () => {
+    // Only for the answer and the record: USE_EXISTING below is what makes a second start join.
+    const running = await ctx.temporal.workflow
+      .getHandle(workflowId)
+      .describe()
+      .then(
+        (d) => d.status.name === 'RUNNING',
+        (err: unknown) => {
+          if (err instanceof WorkflowNotFoundError) return false;
+          throw err;
+        },
+      );
+    await ctx.temporal.workflow.start('rotateBitLockerRecoveryPassword', {
+      workflowId,
+      taskQueue: ctx.taskQueue,
+      args: [input],
+      workflowIdConflictPolicy: WorkflowIdConflictPolicy.USE_EXISTING,
+      typedSearchAttributes: [
+        { key: TenantIdKey, value: caller.tenantId },
+        { key: MachineIdKey, value: id },
+      ],
+      staticSummary: `Rotate the BitLocker recovery password of machine ${id} (on demand)`,
+    });
+    return running;
   });
   await inTenant(ctx, (em) =>
     appendAuditAs(em, caller, {

@@ -4,6 +4,7 @@ import { Client as PgClient } from 'pg';
 import { audited } from '../../api/services/audit';
 import { createClient, listClients } from '../../api/services/clients-and-sites';
 import { agentDeploymentOf } from '../../api/services/deployment';
+import { rotateLocalAdminPasswordsNow } from '../../api/services/escrow-rotation';
 import { siteDiscoveryOf } from '../../api/services/directory';
 import { ErrorCode, ServiceError } from '../../api/services/errors';
 import { checkAgentKey, moveMachineKeys, revokeMachineKeys } from '../../api/services/keys';
@@ -281,4 +282,20 @@ describe('a run’s live progress on its page', () => {
       await Promise.all([live.connection.close(), dead.connection.close()]);
     }
   });
+});
+
+it('refuses an on-demand rotation UNAVAILABLE while Temporal does not answer, and audits nothing', async () => {
+  const dead = new TemporalClient({
+    connection: Connection.lazy({ address: '127.0.0.1:1', interceptors: [] }),
+  });
+  try {
+    const down: ServiceContext = { ...as(a, Role.Operator), temporal: dead };
+    const before = await auditCount(a, 'escrow.rotation-requested');
+    expect(await refusal(rotateLocalAdminPasswordsNow(down, { kind: 'site', id: a.siteId }))).toBe(
+      ErrorCode.Unavailable,
+    );
+    expect(await auditCount(a, 'escrow.rotation-requested')).toBe(before);
+  } finally {
+    await dead.connection.close();
+  }
 });
