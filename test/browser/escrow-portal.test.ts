@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { Browser, BrowserContext, Locator, Page } from 'playwright-core';
 import type { Harness } from '../../agent/harness/harness';
-import { rotateLocalAdminsWorkflowId } from '../../workflows/escrow/contracts';
+import { rotateBitLockerWorkflowId, rotateLocalAdminsWorkflowId } from '../../workflows/escrow/contracts';
 import { startAgentStack, type AgentStack } from '../helpers/agent-stack';
 import { gql } from '../helpers/api';
 import { signInBrowser } from '../helpers/auth';
@@ -423,6 +423,49 @@ describe('escrow in the portal', () => {
     await dialog.getByRole('button', { name: 'Remove schedule' }).click();
     await expectText(said, 'No schedule');
     expect(await schedule()).toBeNull();
+  });
+
+  it('an operator rotates the machine’s BitLocker recovery password on demand: the reveal’s waiting rotation is joined, and the page says so', async () => {
+    const viewer = await signedIn('viewer');
+    await openMachine(viewer);
+    expect(await viewer.getByRole('button', { name: 'Rotate BitLocker recovery password' }).count()).toBe(0);
+
+    // The reveals above started the machine's post-reveal rotation; it waits out the grace.
+    const workflowId = rotateBitLockerWorkflowId(stack.tenant.tenantId, machineId);
+    const waiting = await stack.temporal.workflow.getHandle(workflowId).describe();
+    expect([waiting.type, waiting.status.name]).toEqual(['rotateBitLockerRecoveryPassword', 'RUNNING']);
+
+    const page = await signedIn('operator');
+    await openMachine(page);
+    await page.getByRole('button', { name: 'Rotate BitLocker recovery password' }).click();
+    const dialog = page.getByRole('dialog', { name: /^Rotate the BitLocker recovery password of / });
+    await expectText(dialog, 'joined, not hurried');
+    await settle(page, 'machine-bitlocker-rotation');
+    // Kept: nothing asked of Temporal.
+    await dialog.getByRole('button', { name: 'Keep the current password' }).click();
+    await dialog.waitFor({ state: 'hidden' });
+    expect(await page.getByTestId('bitlocker-rotation').count()).toBe(0);
+
+    await page.getByRole('button', { name: 'Rotate BitLocker recovery password' }).click();
+    await dialog.getByRole('button', { name: 'Rotate now' }).click();
+    const said = await expectText(page.getByTestId('bitlocker-rotation'), workflowId);
+    expect(said).toMatch(/already running or waiting .*joined it/);
+    // The same run, not a second one; the machine still holds the one recovery password revealed.
+    const after = await stack.temporal.workflow.getHandle(workflowId).describe();
+    expect(after.runId).toBe(waiting.runId);
+    expect(fleet!.machines[0]!.platform.recoveryPasswordHashes()).toEqual([sha256(revealed.recovery)]);
+    const audit = await gql<{ auditEvents: { action: string; actor: string; subjectId: string }[] }>(
+      stack.app,
+      stack.tenant.tenantId,
+      '{ auditEvents(last: 50) { action actor subjectId } }',
+    );
+    expect(
+      audit.data!.auditEvents.filter(
+        (e) => e.action === 'escrow.rotation-requested' && e.subjectId === machineId,
+      ),
+    ).toEqual([
+      { action: 'escrow.rotation-requested', actor: 'user:operator@demo.test', subjectId: machineId },
+    ]);
   });
 
   it('every reveal is on the audit chain; no passphrase, share or value in the pages’ consoles; the pages pass axe', async () => {

@@ -17,6 +17,7 @@ import * as types from './graphql';
 type Documents = {
     "\n  query Audit {\n    auditEvents(last: 500) {\n      seq\n      occurredAt\n      actor\n      action\n      subjectType\n      subjectId\n      hash\n    }\n  }\n": typeof types.AuditDocument,
     "\n  query VerifyAuditChain {\n    auditChain {\n      ok\n      events\n      headSeq\n      brokenAtSeq\n      problem\n    }\n  }\n": typeof types.VerifyAuditChainDocument,
+    "\n  mutation RotateBitLockerRecoveryPassword($machineId: ID!) {\n    rotateBitLockerRecoveryPassword(machineId: $machineId) {\n      workflowId\n      joined\n    }\n  }\n": typeof types.RotateBitLockerRecoveryPasswordDocument,
     "\n  query Dashboard {\n    clients {\n      id\n      name\n      sites {\n        id\n        name\n        code\n      }\n    }\n    machineCounts {\n      siteId\n      online\n      offline\n      pending\n      retired\n    }\n    fleetRuns(first: 100) {\n      id\n      status\n      createdAt\n      total\n      passed\n      failed\n      cancelled\n    }\n    alerts(last: 10) {\n      id\n      kind\n      message\n      createdAt\n    }\n  }\n": typeof types.DashboardDocument,
     "\n  query EscrowKeyStatus {\n    escrowKey {\n      keyVersion\n      publicKey\n      fingerprint\n      kdfName\n      kdfIterations\n      createdBy\n      createdAt\n    }\n  }\n": typeof types.EscrowKeyStatusDocument,
     "\n  mutation SetupEscrowKey($input: SetupEscrowKeyInput!) {\n    setupEscrowKey(input: $input) {\n      keyVersion\n      fingerprint\n    }\n  }\n": typeof types.SetupEscrowKeyDocument,
@@ -63,6 +64,7 @@ type Documents = {
 const documents: Documents = {
     "\n  query Audit {\n    auditEvents(last: 500) {\n      seq\n      occurredAt\n      actor\n      action\n      subjectType\n      subjectId\n      hash\n    }\n  }\n": types.AuditDocument,
     "\n  query VerifyAuditChain {\n    auditChain {\n      ok\n      events\n      headSeq\n      brokenAtSeq\n      problem\n    }\n  }\n": types.VerifyAuditChainDocument,
+    "\n  mutation RotateBitLockerRecoveryPassword($machineId: ID!) {\n    rotateBitLockerRecoveryPassword(machineId: $machineId) {\n      workflowId\n      joined\n    }\n  }\n": types.RotateBitLockerRecoveryPasswordDocument,
     "\n  query Dashboard {\n    clients {\n      id\n      name\n      sites {\n        id\n        name\n        code\n      }\n    }\n    machineCounts {\n      siteId\n      online\n      offline\n      pending\n      retired\n    }\n    fleetRuns(first: 100) {\n      id\n      status\n      createdAt\n      total\n      passed\n      failed\n      cancelled\n    }\n    alerts(last: 10) {\n      id\n      kind\n      message\n      createdAt\n    }\n  }\n": types.DashboardDocument,
     "\n  query EscrowKeyStatus {\n    escrowKey {\n      keyVersion\n      publicKey\n      fingerprint\n      kdfName\n      kdfIterations\n      createdBy\n      createdAt\n    }\n  }\n": types.EscrowKeyStatusDocument,
     "\n  mutation SetupEscrowKey($input: SetupEscrowKeyInput!) {\n    setupEscrowKey(input: $input) {\n      keyVersion\n      fingerprint\n    }\n  }\n": types.SetupEscrowKeyDocument,
@@ -115,6 +117,10 @@ export function graphql(source: "\n  query Audit {\n    auditEvents(last: 500) {
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
 export function graphql(source: "\n  query VerifyAuditChain {\n    auditChain {\n      ok\n      events\n      headSeq\n      brokenAtSeq\n      problem\n    }\n  }\n"): typeof import('./graphql').VerifyAuditChainDocument;
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  mutation RotateBitLockerRecoveryPassword($machineId: ID!) {\n    rotateBitLockerRecoveryPassword(machineId: $machineId) {\n      workflowId\n      joined\n    }\n  }\n"): typeof import('./graphql').RotateBitLockerRecoveryPasswordDocument;
 /**
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */

@@ -127,6 +127,13 @@ export type VerifyAuditChainQueryVariables = Exact<{ [key: string]: never; }>;
 
 export type VerifyAuditChainQuery = { auditChain: { ok: boolean, events: number, headSeq: string | null, brokenAtSeq: string | null, problem: string | null } };
 
+export type RotateBitLockerRecoveryPasswordMutationVariables = Exact<{
+  machineId: string | number;
+}>;
+
+
+export type RotateBitLockerRecoveryPasswordMutation = { rotateBitLockerRecoveryPassword: { workflowId: string, joined: boolean } };
+
 export type DashboardQueryVariables = Exact<{ [key: string]: never; }>;
 
 
@@ -470,6 +477,14 @@ export const VerifyAuditChainDocument = new TypedDocumentString(`
   }
 }
     `) as unknown as TypedDocumentString<VerifyAuditChainQuery, VerifyAuditChainQueryVariables>;
+export const RotateBitLockerRecoveryPasswordDocument = new TypedDocumentString(`
+    mutation RotateBitLockerRecoveryPassword($machineId: ID!) {
+  rotateBitLockerRecoveryPassword(machineId: $machineId) {
+    workflowId
+    joined
+  }
+}
+    `) as unknown as TypedDocumentString<RotateBitLockerRecoveryPasswordMutation, RotateBitLockerRecoveryPasswordMutationVariables>;
 export const DashboardDocument = new TypedDocumentString(`
     query Dashboard {
   clients {

@@ -261,7 +261,7 @@ export function MachineDetailPage({ id }: { id: string }) {
           </Table>
         )}
       </Card>
-      <MachineSecrets machineId={m.id} />
+      <MachineSecrets machineId={m.id} hostname={m.hostname} />
       <Modal
         closeButtonProps={{ 'aria-label': 'Close' }}
         opened={revokeOpen}

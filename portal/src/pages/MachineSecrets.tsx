@@ -18,6 +18,7 @@ import { ApiError, gql, roleAtLeast } from '../api';
 import { envelopeKind, EscrowLockStatus, kindLabel } from '../escrow/escrow-ui';
 import { unlockedKeyFor, unlockKey, UNLOCK_MINUTES, useUnlockedKey } from '../escrow/unlocked-key';
 import { graphql } from '../gql';
+import { BitLockerRotation } from './BitLockerRotation';
 import { Empty, ErrorNote, formatTime, useAction, useLoad, useSession } from '../ui';
 
 /** How long a revealed value stays on screen. */
@@ -78,10 +79,11 @@ type Secret = {
  * ciphertext is fetched per reveal (audited by the API first) and opened here. The value is shown
  * for a minute, in React state only.
  */
-export function MachineSecrets({ machineId }: { machineId: string }) {
+export function MachineSecrets({ machineId, hostname }: { machineId: string; hostname: string }) {
   const session = useSession();
   const { data, error, reload } = useLoad(() => gql(SecretsQuery, { machineId }), [machineId]);
   const canReveal = session.canRevealSecrets && roleAtLeast(session.role, 'operator');
+  const canRotate = roleAtLeast(session.role, 'operator');
   useUnlockedKey(); // re-render on lock / unlock
   const [asking, setAsking] = useState<Secret | null>(null);
   const [passphrase, setPassphrase] = useState('');
@@ -126,6 +128,7 @@ export function MachineSecrets({ machineId }: { machineId: string }) {
   });
 
   const secrets = data?.escrowedSecrets ?? [];
+  const hasBitLocker = secrets.some((s) => s.kind === 'BITLOCKER_RECOVERY_PASSWORD');
   return (
     <Card withBorder mt="md" data-testid="escrowed-secrets">
       <Group justify="space-between" mb="xs">
@@ -134,6 +137,11 @@ export function MachineSecrets({ machineId }: { machineId: string }) {
         </Title>
         {canReveal && <EscrowLockStatus />}
       </Group>
+      {canRotate && hasBitLocker && (
+        <Group mb="xs">
+          <BitLockerRotation machineId={machineId} hostname={hostname} />
+        </Group>
+      )}
       <ErrorNote error={error ?? reveal.error ?? (asking ? null : unlock.error)} title="Reveal refused" />
       {shown && (
         <Card withBorder bg="yellow.0" my="sm" data-testid="revealed">

@@ -1,0 +1,96 @@
+import { Anchor, Button, Code, Group, Stack, Text } from '@mantine/core';
+import { useEffect, useState } from 'react';
+import { gql } from '../api';
+import { portalConfig, temporalWorkflowUrl, type PortalConfig } from '../config';
+import { graphql } from '../gql';
+import { DialogFor, ErrorNote, useAction } from '../ui';
+
+const RotateBitLocker = graphql(`
+  mutation RotateBitLockerRecoveryPassword($machineId: ID!) {
+    rotateBitLockerRecoveryPassword(machineId: $machineId) {
+      workflowId
+      joined
+    }
+  }
+`);
+
+type Started = { workflowId: string; joined: boolean };
+
+/**
+ * A machine's BitLocker recovery password rotated on demand (operator role, ADR 0047): asked for
+ * in a dialog that says what happens on the machine, and that a rotation already running or
+ * waiting out a reveal's grace is joined, not hurried.
+ */
+export function BitLockerRotation({ machineId, hostname }: { machineId: string; hostname: string }) {
+  const [asking, setAsking] = useState(false);
+  const [started, setStarted] = useState<Started | null>(null);
+  const [temporal, setTemporal] = useState<PortalConfig | null>(null);
+  useEffect(() => void portalConfig().then(setTemporal), []);
+  const rotate = useAction(async () => {
+    const res = await gql(RotateBitLocker, { machineId });
+    setStarted(res.rotateBitLockerRecoveryPassword);
+    setAsking(false);
+  });
+  const link = started && temporal && temporalWorkflowUrl(temporal, started.workflowId);
+  return (
+    <>
+      <Button
+        size="xs"
+        variant="default"
+        onClick={() => {
+          rotate.setError(null);
+          setAsking(true);
+        }}
+      >
+        Rotate BitLocker recovery password
+      </Button>
+      {started && (
+        <Text size="sm" data-testid="bitlocker-rotation" role="status" w="100%">
+          {started.joined
+            ? 'A rotation of this machine was already running or waiting (after a reveal it waits out its grace period first); your request joined it: '
+            : 'Rotation started: '}
+          <Code>{started.workflowId}</Code>
+          {link && (
+            <>
+              {' '}
+              —{' '}
+              <Anchor href={link} target="_blank" rel="noreferrer">
+                follow it in the Temporal UI
+              </Anchor>
+            </>
+          )}
+          . The new version is listed here once the machine has it.
+        </Text>
+      )}
+      <DialogFor
+        of={asking ? hostname : null}
+        title={(h) => `Rotate the BitLocker recovery password of ${h}`}
+        onClose={() => setAsking(false)}
+      >
+        {() => (
+          <Stack>
+            <ErrorNote error={rotate.error} title="Not rotated" />
+            <Text size="sm">
+              Drydock escrows a new recovery password first, then adds it to the system volume and removes the
+              old one; the TPM protector stays. The machine must come online within the offline limit to take
+              the step. Use it after a restore lost the escrowed version, or when the current password may
+              have been seen.
+            </Text>
+            <Text size="sm">
+              A rotation of this machine already running or waiting — after a reveal it waits out the grace
+              period first — is joined, not hurried.
+            </Text>
+            <Group justify="flex-end">
+              <Button variant="default" onClick={() => setAsking(false)}>
+                Keep the current password
+              </Button>
+              <Button loading={rotate.busy} onClick={() => void rotate.run()}>
+                Rotate now
+              </Button>
+            </Group>
+          </Stack>
+        )}
+      </DialogFor>
+    </>
+  );
+}
