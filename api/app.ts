@@ -5,6 +5,7 @@ import { defaultMaxConnections } from '../infra/config/limits';
 import type { Orm } from '../infra/db/orm';
 import type { ApiMetrics } from '../infra/observability/metrics';
 import { traceFields } from '../infra/observability/tracing';
+import { DeliverySweep } from './agent-channel/delivery-sweep';
 import { NotifyHub } from './agent-channel/notify-hub';
 import { registerCsrfCheck } from './auth/csrf';
 import { authRoutes } from './routes/auth';
@@ -89,6 +90,13 @@ export async function buildApp(
   const hub = new NotifyHub(input.databaseUrl, app.log);
   await hub.start();
   const deps: AppDeps = { ...input, hub };
+  const sweep = new DeliverySweep({
+    orm: input.orm,
+    temporal: input.temporal,
+    log: app.log,
+    intervalMs: env.AGENT_DELIVERY_SWEEP_SECONDS * 1000,
+  });
+  sweep.start();
   const { metrics } = input;
   if (metrics) metrics.longPollsOpen = () => hub.waiting;
   if (metrics)
@@ -109,6 +117,9 @@ export async function buildApp(
   // The portal at `/` (and its client routes), on the root instance, after every API route.
   await portalRoutes(app, env);
   // Before the server stops accepting: end the long-polls (they answer 204 and the agents poll again).
-  app.addHook('preClose', async () => deps.hub.close());
+  app.addHook('preClose', async () => {
+    await sweep.stop();
+    await deps.hub.close();
+  });
   return app;
 }

@@ -185,6 +185,11 @@ const schema = z.object({
   /** A machine_uid seen from another MachineGuid within this window is a clone, not a re-image. */
   COLLISION_WINDOW_SECONDS: z.coerce.number().int().min(0).default(86_400),
   AGENT_POLL_MAX_SECONDS: z.coerce.number().int().min(1).max(120).default(30),
+  /**
+   * How often each API process looks for steps no machine picked up by their delivery deadline
+   * and hands them to their retry, which fails them `MachineUnreachable` (api/agent-channel/delivery-sweep.ts).
+   */
+  AGENT_DELIVERY_SWEEP_SECONDS: z.coerce.number().int().min(1).max(3600).default(10),
   /** How long a machine may be unreachable (offline, rebooting) before its provisioning run fails. */
   PROVISION_OFFLINE_LIMIT_SECONDS: z.coerce
     .number()

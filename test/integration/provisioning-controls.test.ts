@@ -140,6 +140,7 @@ it('a machine that stays offline past its limit fails the run with a clear reaso
   const machineId = fleet.machines[0]!.agent.machineId!;
   const run = (await provision(machineId)).data!.provisionMachine;
   // This run's own limits, short enough for a test (the API's defaults come from PROVISION_*).
+  const startedAt = Date.now();
   const handle = await stack.temporal.workflow.start('provisionMachine', {
     taskQueue: stack.taskQueue,
     workflowId: `${run.workflowId}-short`,
@@ -159,6 +160,9 @@ it('a machine that stays offline past its limit fails the run with a clear reaso
   const result: ProvisionMachineResult = await handle.result();
   expect(result.outcome).toBe('failed');
   expect(result.reason).toBe('the machine did not pick up the step within 5 s (offline, or switched off)');
+  // Soon after the limit: the API's delivery sweep hands the step to its retry. Without it the
+  // dispatch waited out its 2-minute heartbeat timeout first.
+  expect(Date.now() - startedAt).toBeLessThan(60_000);
   const row = await withTenant(stack.orm, stack.tenant.tenantId, (em) =>
     em.execute<{ last_error: { type: string } }[]>('select last_error from machine_runs where id = ?', [
       run.id,

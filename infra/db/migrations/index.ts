@@ -29,6 +29,7 @@ import { Migration0031EnrollmentAttempts } from './0031-enrollment-attempts';
 import { Migration0032AgentTaskTraces } from './0032-agent-task-traces';
 import { Migration0033ClaimSaysBusy } from './0033-claim-says-busy';
 import { Migration0034ResultSaysMore } from './0034-result-says-more';
+import { Migration0035OverdueTasks } from './0035-overdue-tasks';
 
 /** Checked-in migrations, in order. Listed explicitly so bundlers and tsx need no file discovery. */
 export const migrationsList: MigrationObject[] = [
@@ -62,4 +63,5 @@ export const migrationsList: MigrationObject[] = [
   { name: '0032-agent-task-traces', class: Migration0032AgentTaskTraces },
   { name: '0033-claim-says-busy', class: Migration0033ClaimSaysBusy },
   { name: '0034-result-says-more', class: Migration0034ResultSaysMore },
+  { name: '0035-overdue-tasks', class: Migration0035OverdueTasks },
 ];

@@ -1,0 +1,79 @@
+import { ActivityNotFoundError, type Client as TemporalClient } from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
+import type { FastifyBaseLogger } from 'fastify';
+import type { Orm } from '../../infra/db/orm';
+
+/** Overdue tasks taken per sweep, the oldest deadline first; the rest wait for the next sweep. */
+const BATCH = 500;
+
+/** The failure type of a nudged attempt: retryable, so Temporal runs the dispatch again. */
+export const DELIVERY_DEADLINE_PASSED = 'DeliveryDeadlinePassed';
+
+/**
+ * Ends the wait of steps no machine picked up by their delivery deadline (the offline limit). A
+ * queued task's dispatch activity has no heartbeat while its machine is offline, so Temporal
+ * retries it only at the heartbeat timeout (2 minutes), and that retry's dispatch abandons the task
+ * and fails the step `MachineUnreachable`. Every `intervalMs` this sweep fails the current attempt
+ * of each task past its deadline (migration 0035) as retryable; the retry, a second later, says
+ * undelivered — with the message and the type the dispatch gives, so nothing else changes.
+ *
+ * Every API replica sweeps; a second nudge of the same attempt finds it ended (ActivityNotFound)
+ * and does nothing. A nudge lost in a crash costs only the old wait. Best effort: a database or
+ * Temporal outage skips sweeps, never fails a request.
+ */
+export class DeliverySweep {
+  private timer: NodeJS.Timeout | null = null;
+  private running: Promise<unknown> | null = null;
+  private stopped = false;
+
+  constructor(
+    private readonly deps: { orm: Orm; temporal: TemporalClient; log: FastifyBaseLogger; intervalMs: number },
+  ) {}
+
+  start(): void {
+    this.timer = setTimeout(() => {
+      this.running = this.sweep()
+        .catch((err: unknown) =>
+          this.deps.log.warn({ err: (err as Error).message }, 'delivery sweep skipped; the next one retries'),
+        )
+        .finally(() => {
+          this.running = null;
+          if (!this.stopped) this.start();
+        });
+    }, this.deps.intervalMs);
+    this.timer.unref();
+  }
+
+  /** One sweep: how many attempts it ended. */
+  async sweep(): Promise<number> {
+    const overdue = await this.deps.orm.em
+      .getConnection()
+      .execute<{ task_token: Buffer }[]>('select task_token from agent_overdue_tasks(?)', [BATCH]);
+    let nudged = 0;
+    for (const { task_token } of overdue) {
+      if (this.stopped) break;
+      try {
+        await this.deps.temporal.activity.fail(
+          task_token,
+          ApplicationFailure.retryable(
+            'the delivery deadline passed with no machine picking the step up; the retry ends it',
+            DELIVERY_DEADLINE_PASSED,
+          ),
+        );
+        nudged++;
+      } catch (err) {
+        // That attempt had already ended (a replica's nudge, its own timeout): its retry decides.
+        if (!(err instanceof ActivityNotFoundError)) throw err;
+      }
+    }
+    if (nudged > 0)
+      this.deps.log.info({ nudged }, 'steps past their delivery deadline handed to their retry');
+    return nudged;
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    await this.running;
+  }
+}

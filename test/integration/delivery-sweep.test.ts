@@ -1,0 +1,79 @@
+import { randomUUID } from 'node:crypto';
+import { WorkflowFailedError } from '@temporalio/client';
+import { ActivityFailure, ApplicationFailure } from '@temporalio/common';
+import { DeliverySweep } from '../../api/agent-channel/delivery-sweep';
+import { withTenant } from '../../infra/db/orm';
+import { AgentChannelFailure } from '../../workflows/machines/contracts';
+import { startAgentStack, type AgentStack } from '../helpers/agent-stack';
+import { enrolledFleet } from '../helpers/provisioning';
+
+/**
+ * The API's delivery sweep (migration 0035): a step no machine picked up by its delivery deadline
+ * fails `MachineUnreachable` soon after it, not after the dispatch's 2-minute heartbeat timeout.
+ * The stack's own sweep is slowed to an hour here, so this test's sweeps are the only ones.
+ */
+jest.setTimeout(120_000);
+
+let stack: AgentStack;
+beforeAll(async () => {
+  stack = await startAgentStack({ AGENT_DELIVERY_SWEEP_SECONDS: '3600' });
+});
+afterAll(() => stack.close());
+
+const quiet = { info: () => {}, warn: () => {} } as never;
+const sweeper = () =>
+  new DeliverySweep({ orm: stack.orm, temporal: stack.temporal, log: quiet, intervalMs: 3_600_000 });
+
+it('hands an overdue step to its retry once, however many replicas sweep, and the retry fails it undelivered', async () => {
+  const fleet = await enrolledFleet(stack, 'sweep', 1);
+  await fleet.stop(); // enrolled, then gone
+  const machineId = fleet.machines[0]!.agent.machineId!;
+  const startedAt = Date.now();
+  const handle = await stack.temporal.workflow.start('collectInventory', {
+    taskQueue: stack.taskQueue,
+    workflowId: `sweep-${randomUUID()}`,
+    args: [{ tenantId: stack.tenant.tenantId, machineId, offlineLimitSeconds: 2 }],
+  });
+  const queued = async () =>
+    withTenant(stack.orm, stack.tenant.tenantId, (em) =>
+      em.execute<{ status: string; overdue: boolean }[]>(
+        `select status, deliver_by <= now() as overdue from agent_tasks where workflow_id = ?`,
+        [handle.workflowId],
+      ),
+    );
+  for (;;) {
+    const [task] = await queued();
+    if (task?.overdue) break;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+
+  // Two replicas at once: one ends the attempt; the other finds it ended and does nothing.
+  const nudged = await Promise.all([sweeper().sweep(), sweeper().sweep()]);
+  expect(nudged.reduce((a, b) => a + b, 0)).toBe(1);
+
+  const failure = await handle.result().then(
+    () => null,
+    (err: unknown) => err,
+  );
+  expect(failure).toBeInstanceOf(WorkflowFailedError);
+  const cause = ((failure as WorkflowFailedError).cause as ActivityFailure).cause as ApplicationFailure;
+  expect([cause.type, cause.message]).toEqual([
+    AgentChannelFailure.MachineUnreachable,
+    'the machine did not pick up the step within 2 s (offline, or switched off)',
+  ]);
+  expect(Date.now() - startedAt).toBeLessThan(60_000); // the heartbeat timeout is 120 s
+  expect(await queued()).toEqual([{ status: 'abandoned', overdue: true }]);
+  // Nothing overdue is left to hand over.
+  expect(await sweeper().sweep()).toBe(0);
+});
+
+it('refuses a batch out of range', async () => {
+  const refused = await stack.orm.em
+    .getConnection()
+    .execute('select * from agent_overdue_tasks(0)')
+    .then(
+      () => null,
+      (err: { code?: string }) => err.code,
+    );
+  expect(refused).toBe('22023');
+});
