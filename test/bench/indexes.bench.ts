@@ -104,11 +104,14 @@ async function seed(db: PgClient, share: number): Promise<void> {
   );
   // Agent tasks: mostly finished long ago, 1% open; spread over machines and workflows.
   await db.query(
-    `insert into agent_tasks (id, tenant_id, machine_id, kind, idempotency_key, workflow_id, activity_id, status, created_at, finished_at)
+    `insert into agent_tasks (id, tenant_id, machine_id, kind, idempotency_key, workflow_id, activity_id, status, created_at, finished_at,
+                              deliver_by, task_token)
      select gen_random_uuid(), m.tenant_id, m.id, 'inventory.collect', 'k-' || gen_random_uuid(),
             'provision:' || m.id || ':' || (g / 40), (g % 40)::text,
             case when g % 100 = 0 then 'queued' else 'completed' end,
-            now() - make_interval(days => (g % 60)), case when g % 100 = 0 then null else now() - make_interval(days => (g % 60)) end
+            now() - make_interval(days => (g % 60)), case when g % 100 = 0 then null else now() - make_interval(days => (g % 60)) end,
+            -- Queued tasks' deadlines: from 5 minutes ago to 2 hours ahead (a few overdue, for the sweep).
+            now() + make_interval(mins => (g / 100) % 125 - 5), '\\x00'::bytea
        from generate_series(1, $1) g,
             (select array_agg(id order by id) as ids, array_agg(tenant_id order by id) as tenants, count(*)::int as n
                from machines) all_m,
@@ -175,6 +178,14 @@ async function probesFor(db: PgClient): Promise<Probe[]> {
       sql: `select id, hostname, status from machines where tenant_id = $1 order by hostname limit 100`,
       tenant: row.tenant_id,
       params: () => [row.tenant_id],
+    },
+    {
+      name: 'delivery sweep (queued tasks past their deadline, ADR 0052)',
+      sql: `select t.task_token from agent_tasks t
+             where t.status = 'queued' and t.deliver_by is not null and t.deliver_by <= now()
+               and t.task_token is not null
+             order by t.deliver_by limit 500`,
+      params: () => [],
     },
     {
       name: 'retention (one batch of expired tasks)',
