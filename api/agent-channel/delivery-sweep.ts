@@ -6,6 +6,9 @@ import type { Orm } from '../../infra/db/orm';
 /** Overdue tasks taken per sweep, the oldest deadline first; the rest wait for the next sweep. */
 const BATCH = 500;
 
+/** How long one nudge may take, its retries included. */
+const CALL_DEADLINE_MS = 5000;
+
 /** The failure type of a nudged attempt: retryable, so Temporal runs the dispatch again. */
 export const DELIVERY_DEADLINE_PASSED = 'DeliveryDeadlinePassed';
 
@@ -33,9 +36,13 @@ export class DeliverySweep {
   start(): void {
     this.timer = setTimeout(() => {
       this.running = this.sweep()
-        .catch((err: unknown) =>
-          this.deps.log.warn({ err: (err as Error).message }, 'delivery sweep skipped; the next one retries'),
-        )
+        .catch((err: unknown) => {
+          if (!this.stopped)
+            this.deps.log.warn(
+              { err: (err as Error).message },
+              'delivery sweep skipped; the next one retries',
+            );
+        })
         .finally(() => {
           this.running = null;
           if (!this.stopped) this.start();
@@ -53,11 +60,15 @@ export class DeliverySweep {
     for (const { task_token } of overdue) {
       if (this.stopped) break;
       try {
-        await this.deps.temporal.activity.fail(
-          task_token,
-          ApplicationFailure.retryable(
-            'the delivery deadline passed with no machine picking the step up; the retry ends it',
-            DELIVERY_DEADLINE_PASSED,
+        // A deadline of its own: in an outage the client retries for a long while, and a sweep
+        // must end (a shutdown waits for it, then closes the connection under it).
+        await this.deps.temporal.connection.withDeadline(Date.now() + CALL_DEADLINE_MS, () =>
+          this.deps.temporal.activity.fail(
+            task_token,
+            ApplicationFailure.retryable(
+              'the delivery deadline passed with no machine picking the step up; the retry ends it',
+              DELIVERY_DEADLINE_PASSED,
+            ),
           ),
         );
         nudged++;
@@ -71,6 +82,7 @@ export class DeliverySweep {
     return nudged;
   }
 
+  /** No new sweep; one in flight ends after its current call (within the call's deadline). */
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { WorkflowFailedError } from '@temporalio/client';
+import { Client as TemporalClient, Connection, WorkflowFailedError } from '@temporalio/client';
 import { ActivityFailure, ApplicationFailure } from '@temporalio/common';
 import { DeliverySweep } from '../../api/agent-channel/delivery-sweep';
 import { withTenant } from '../../infra/db/orm';
@@ -76,4 +76,37 @@ it('refuses a batch out of range', async () => {
       (err: { code?: string }) => err.code,
     );
   expect(refused).toBe('22023');
+});
+
+it('stops at shutdown without waiting out a Temporal outage', async () => {
+  const fleet = await enrolledFleet(stack, 'sweep-stop', 1);
+  await fleet.stop();
+  const machineId = fleet.machines[0]!.agent.machineId!;
+  // An overdue task written by hand (no workflow behind it: the dead client below never asks one).
+  const key = `by-hand-${randomUUID()}`;
+  await withTenant(stack.orm, stack.tenant.tenantId, (em) =>
+    em.execute(
+      `insert into agent_tasks (id, tenant_id, machine_id, kind, idempotency_key, workflow_id, activity_id,
+                                task_token, deliver_by)
+       values (?, ?, ?, 'inventory.collect', ?, ?, '1', '\\x00'::bytea, now() - interval '1 minute')`,
+      [randomUUID(), stack.tenant.tenantId, machineId, key, key],
+    ),
+  );
+  // Nothing listens there, and the client's default retries would go on for many seconds.
+  const dead = new TemporalClient({ connection: Connection.lazy({ address: '127.0.0.1:1' }) });
+  const sweep = new DeliverySweep({ orm: stack.orm, temporal: dead, log: quiet, intervalMs: 10 });
+  try {
+    sweep.start();
+    await new Promise((r) => setTimeout(r, 1000)); // a sweep is in its Temporal call by now
+    const stopping = Date.now();
+    await sweep.stop();
+    // Within the nudge's own deadline (5 s); the client's retries alone would go on for ~20 s, and
+    // closing the connection under them threw from a retry timer.
+    expect(Date.now() - stopping).toBeLessThan(8000);
+  } finally {
+    await dead.connection.close();
+    await withTenant(stack.orm, stack.tenant.tenantId, (em) =>
+      em.execute(`delete from agent_tasks where idempotency_key = ?`, [key]),
+    );
+  }
 });
