@@ -22,7 +22,8 @@ export const DELIVERY_DEADLINE_PASSED = 'DeliveryDeadlinePassed';
  *
  * Every API replica sweeps; a second nudge of the same attempt finds it ended (ActivityNotFound)
  * and does nothing. A nudge lost in a crash costs only the old wait. Best effort: a database or
- * Temporal outage skips sweeps, never fails a request.
+ * Temporal outage skips sweeps (three refusals in a row end one), never fails a request; a task
+ * Temporal refuses alone does not hold up the tasks after it.
  */
 export class DeliverySweep {
   private timer: NodeJS.Timeout | null = null;
@@ -57,6 +58,9 @@ export class DeliverySweep {
       .getConnection()
       .execute<{ task_token: Buffer }[]>('select task_token from agent_overdue_tasks(?)', [BATCH]);
     let nudged = 0;
+    let failed = 0;
+    let inARow = 0;
+    let lastError = '';
     for (const { task_token } of overdue) {
       if (this.stopped) break;
       try {
@@ -72,13 +76,20 @@ export class DeliverySweep {
           ),
         );
         nudged++;
+        inARow = 0;
       } catch (err) {
         // That attempt had already ended (a replica's nudge, its own timeout): its retry decides.
-        if (!(err instanceof ActivityNotFoundError)) throw err;
+        if (err instanceof ActivityNotFoundError) continue;
+        // One task Temporal refuses does not hold up the others; three in a row is an outage.
+        failed++;
+        lastError = (err as Error).message;
+        if (++inARow >= 3) break;
       }
     }
     if (nudged > 0)
       this.deps.log.info({ nudged }, 'steps past their delivery deadline handed to their retry');
+    if (failed > 0 && !this.stopped)
+      this.deps.log.warn({ failed, err: lastError }, 'overdue steps not handed over; the next sweep retries');
     return nudged;
   }
 

@@ -21,13 +21,33 @@ beforeAll(async () => {
 afterAll(() => stack.close());
 
 const quiet = { info: () => {}, warn: () => {} } as never;
-const sweeper = () =>
-  new DeliverySweep({ orm: stack.orm, temporal: stack.temporal, log: quiet, intervalMs: 3_600_000 });
+
+/** An overdue task written by hand, with a token no Temporal issued; returns its key (to delete it). */
+async function handWrittenOverdue(machineId: string): Promise<string> {
+  const key = `by-hand-${randomUUID()}`;
+  await withTenant(stack.orm, stack.tenant.tenantId, (em) =>
+    em.execute(
+      `insert into agent_tasks (id, tenant_id, machine_id, kind, idempotency_key, workflow_id, activity_id,
+                                task_token, deliver_by)
+       values (?, ?, ?, 'inventory.collect', ?, ?, '1', '\\x00'::bytea, now() - interval '1 hour')`,
+      [randomUUID(), stack.tenant.tenantId, machineId, key, key],
+    ),
+  );
+  return key;
+}
+const dropTask = (key: string) =>
+  withTenant(stack.orm, stack.tenant.tenantId, (em) =>
+    em.execute(`delete from agent_tasks where idempotency_key = ?`, [key]),
+  );
+const sweeper = (log = quiet) =>
+  new DeliverySweep({ orm: stack.orm, temporal: stack.temporal, log, intervalMs: 3_600_000 });
 
 it('hands an overdue step to its retry once, however many replicas sweep, and the retry fails it undelivered', async () => {
   const fleet = await enrolledFleet(stack, 'sweep', 1);
   await fleet.stop(); // enrolled, then gone
   const machineId = fleet.machines[0]!.agent.machineId!;
+  // The oldest overdue task is one Temporal refuses: it must not hold up the real one.
+  const poison = await handWrittenOverdue(machineId);
   const startedAt = Date.now();
   const handle = await stack.temporal.workflow.start('collectInventory', {
     taskQueue: stack.taskQueue,
@@ -63,8 +83,11 @@ it('hands an overdue step to its retry once, however many replicas sweep, and th
   ]);
   expect(Date.now() - startedAt).toBeLessThan(60_000); // the heartbeat timeout is 120 s
   expect(await queued()).toEqual([{ status: 'abandoned', overdue: true }]);
-  // Nothing overdue is left to hand over.
-  expect(await sweeper().sweep()).toBe(0);
+  // Nothing overdue is left to hand over but the refused one, which is said.
+  const warned: unknown[] = [];
+  expect(await sweeper({ info: () => {}, warn: (o: unknown) => warned.push(o) } as never).sweep()).toBe(0);
+  expect(warned).toEqual([expect.objectContaining({ failed: 1 })]);
+  await dropTask(poison);
 });
 
 it('refuses a batch out of range', async () => {
@@ -82,16 +105,7 @@ it('stops at shutdown without waiting out a Temporal outage', async () => {
   const fleet = await enrolledFleet(stack, 'sweep-stop', 1);
   await fleet.stop();
   const machineId = fleet.machines[0]!.agent.machineId!;
-  // An overdue task written by hand (no workflow behind it: the dead client below never asks one).
-  const key = `by-hand-${randomUUID()}`;
-  await withTenant(stack.orm, stack.tenant.tenantId, (em) =>
-    em.execute(
-      `insert into agent_tasks (id, tenant_id, machine_id, kind, idempotency_key, workflow_id, activity_id,
-                                task_token, deliver_by)
-       values (?, ?, ?, 'inventory.collect', ?, ?, '1', '\\x00'::bytea, now() - interval '1 minute')`,
-      [randomUUID(), stack.tenant.tenantId, machineId, key, key],
-    ),
-  );
+  const key = await handWrittenOverdue(machineId);
   // Nothing listens there, and the client's default retries would go on for many seconds.
   const dead = new TemporalClient({ connection: Connection.lazy({ address: '127.0.0.1:1' }) });
   const sweep = new DeliverySweep({ orm: stack.orm, temporal: dead, log: quiet, intervalMs: 10 });
@@ -105,8 +119,6 @@ it('stops at shutdown without waiting out a Temporal outage', async () => {
     expect(Date.now() - stopping).toBeLessThan(8000);
   } finally {
     await dead.connection.close();
-    await withTenant(stack.orm, stack.tenant.tenantId, (em) =>
-      em.execute(`delete from agent_tasks where idempotency_key = ?`, [key]),
-    );
+    await dropTask(key);
   }
 });
