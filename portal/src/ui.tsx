@@ -1,6 +1,7 @@
-import { Alert, Center, Loader, Modal, Stack, Text, Title } from '@mantine/core';
+import { Alert, Anchor, Center, Loader, Modal, Stack, Text, Title } from '@mantine/core';
 import { createContext, useCallback, useContext, useEffect, useRef, useState, type ReactNode } from 'react';
 import { ApiError, roleAtLeast, type Role, type Session } from './api';
+import { portalConfig, temporalWorkflowUrl, type PortalConfig } from './config';
 
 export const SessionContext = createContext<Session | null>(null);
 
@@ -171,5 +172,22 @@ export function DialogFor<T>({
     >
       {of !== null && children(of)}
     </Modal>
+  );
+}
+
+/** " — follow it in the Temporal UI" after a workflow's id, when the API knows the UI's address. */
+export function FollowInTemporal({ workflowId }: { workflowId: string }) {
+  const [config, setConfig] = useState<PortalConfig | null>(null);
+  useEffect(() => void portalConfig().then(setConfig), []);
+  const link = config && temporalWorkflowUrl(config, workflowId);
+  if (!link) return null;
+  return (
+    <>
+      {' '}
+      —{' '}
+      <Anchor href={link} target="_blank" rel="noreferrer">
+        follow it in the Temporal UI
+      </Anchor>
+    </>
   );
 }

@@ -1,9 +1,8 @@
-import { Anchor, Button, Code, Group, Stack, Text } from '@mantine/core';
-import { useEffect, useState } from 'react';
+import { Button, Code, Group, Stack, Text } from '@mantine/core';
+import { useState } from 'react';
 import { gql } from '../api';
-import { portalConfig, temporalWorkflowUrl, type PortalConfig } from '../config';
 import { graphql } from '../gql';
-import { DialogFor, ErrorNote, useAction } from '../ui';
+import { DialogFor, ErrorNote, FollowInTemporal, useAction } from '../ui';
 
 const RotateBitLocker = graphql(`
   mutation RotateBitLockerRecoveryPassword($machineId: ID!) {
@@ -24,14 +23,11 @@ type Started = { workflowId: string; joined: boolean };
 export function BitLockerRotation({ machineId, hostname }: { machineId: string; hostname: string }) {
   const [asking, setAsking] = useState(false);
   const [started, setStarted] = useState<Started | null>(null);
-  const [temporal, setTemporal] = useState<PortalConfig | null>(null);
-  useEffect(() => void portalConfig().then(setTemporal), []);
   const rotate = useAction(async () => {
     const res = await gql(RotateBitLocker, { machineId });
     setStarted(res.rotateBitLockerRecoveryPassword);
     setAsking(false);
   });
-  const link = started && temporal && temporalWorkflowUrl(temporal, started.workflowId);
   return (
     <>
       <Button
@@ -50,16 +46,8 @@ export function BitLockerRotation({ machineId, hostname }: { machineId: string; 
             ? 'A rotation of this machine was already running or waiting (after a reveal it waits out its grace period first); your request joined it: '
             : 'Rotation started: '}
           <Code>{started.workflowId}</Code>
-          {link && (
-            <>
-              {' '}
-              —{' '}
-              <Anchor href={link} target="_blank" rel="noreferrer">
-                follow it in the Temporal UI
-              </Anchor>
-            </>
-          )}
-          . The new version is listed here once the machine has it.
+          <FollowInTemporal workflowId={started.workflowId} />. The new version is listed here once the
+          machine has it.
         </Text>
       )}
       <DialogFor

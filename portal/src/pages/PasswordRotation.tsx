@@ -1,9 +1,8 @@
-import { Anchor, Button, Code, Divider, Group, NumberInput, Stack, Text } from '@mantine/core';
+import { Button, Code, Divider, Group, NumberInput, Stack, Text } from '@mantine/core';
 import { useEffect, useState } from 'react';
 import { gql } from '../api';
-import { portalConfig, temporalWorkflowUrl, type PortalConfig } from '../config';
 import { graphql } from '../gql';
-import { DialogFor, ErrorNote, formatTime, Loading, useAction, useLoad } from '../ui';
+import { DialogFor, ErrorNote, FollowInTemporal, formatTime, Loading, useAction, useLoad } from '../ui';
 
 const ScheduleQuery = graphql(`
   query PasswordRotationSchedule($id: ID!) {
@@ -57,8 +56,6 @@ function PasswordRotation({ siteId }: { siteId: string }) {
   const schedule = data?.passwordRotationSchedule ?? null;
   const [days, setDays] = useState<number | string>('');
   const [started, setStarted] = useState<string | null>(null);
-  const [temporal, setTemporal] = useState<PortalConfig | null>(null);
-  useEffect(() => void portalConfig().then(setTemporal), []);
   useEffect(() => setDays(schedule?.intervalDays ?? 30), [schedule?.intervalDays]);
   const save = useAction(async (intervalDays: number | null) => {
     await gql(SetSchedule, { id: siteId, intervalDays });
@@ -70,7 +67,6 @@ function PasswordRotation({ siteId }: { siteId: string }) {
   });
   if (loading && !data) return <Loading label="Loading the rotation schedule" />;
   const valid = typeof days === 'number' && Number.isInteger(days) && days >= 1 && days <= 365;
-  const link = started && temporal && temporalWorkflowUrl(temporal, started);
   return (
     <Stack>
       <ErrorNote error={save.error ?? rotate.error ?? error} />
@@ -118,16 +114,7 @@ function PasswordRotation({ siteId }: { siteId: string }) {
       {started && (
         <Text size="sm" data-testid="rotation-started" role="status">
           Rotation started: <Code>{started}</Code>
-          {link && (
-            <>
-              {' '}
-              —{' '}
-              <Anchor href={link} target="_blank" rel="noreferrer">
-                follow it in the Temporal UI
-              </Anchor>
-            </>
-          )}
-          .
+          <FollowInTemporal workflowId={started} />.
         </Text>
       )}
     </Stack>
