@@ -78,6 +78,8 @@ export class Harness {
   readonly machines: SimulatedMachine[] = [];
   private readonly controller = new AbortController();
   private readonly running: Promise<void>[] = [];
+  /** While set, every in-process agent waits here between a step's end and its report (`hold`). */
+  private held: { released: Promise<void>; release: () => void } | null = null;
 
   constructor(private readonly opts: HarnessOptions) {
     if (opts.agentScript && opts.faults) throw new Error('faults are injected into in-process agents only');
@@ -158,6 +160,7 @@ export class Harness {
       journal: { fsync: false },
       log,
       afterStep: async () => {
+        await this.held?.released;
         if (faults.slowMs) await new Promise((r) => setTimeout(r, faults.slowMs));
         if (Math.random() < faults.reboot) throw new SimulatedCrash(true);
         if (Math.random() < faults.crash) throw new SimulatedCrash();
@@ -242,6 +245,26 @@ export class Harness {
     await new Promise((r) => setTimeout(r, this.opts.bootDelayMs ?? 300));
   }
 
+  /**
+   * Holds the fleet still: from now on a machine that ends a step keeps its result (in its journal)
+   * and waits, unreported, until `release` (or `stop`), asking for no new step meanwhile. A report
+   * already under way still lands, and an idle machine may still pick a step up and run it. A test's fixed point in a run (a backup taken while nothing
+   * moves, however long it takes on a busy machine). In-process agents only.
+   */
+  hold(): void {
+    if (this.opts.agentScript) throw new Error('only in-process agents can be held');
+    if (this.held) return;
+    let release = () => {};
+    const released = new Promise<void>((resolve) => (release = resolve));
+    this.held = { released, release };
+  }
+
+  /** Lets held machines report and go on. */
+  release(): void {
+    this.held?.release();
+    this.held = null;
+  }
+
   /** Waits until every machine has enrolled (active or pending) or failed. */
   async waitForEnrollment(): Promise<HarnessReport> {
     const deadline = Date.now() + (this.opts.enrollTimeoutMs ?? 120_000);
@@ -276,6 +299,7 @@ export class Harness {
 
   async stop(): Promise<void> {
     this.controller.abort();
+    this.release();
     while (this.running.length) await Promise.allSettled(this.running.splice(0));
   }
 }

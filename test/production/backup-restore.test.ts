@@ -161,8 +161,11 @@ it('restores all three databases from a backup taken mid-run: every machine pass
   });
   const started = await startFleetRun(stack(), { profileId, concurrency: 3 });
 
-  // The backup, mid-run: each database dumped whole (with its CREATE DATABASE and grants).
+  // The backup, mid-run: each database dumped whole (with its CREATE DATABASE and grants). The
+  // machines are held meanwhile (results kept, unreported): on a busy machine the dumps can take as
+  // long as the whole run, and the run must still have steps left after the backup.
   await until('the run to be under way', async () => (await completedTasks()) >= 6);
+  harness.hold();
   const databases = [db.name, server!.databases.temporal, server!.databases.visibility];
   const dumps = databases.map((name) => path.join(dir, `${name}.dump`));
   const beforeBackup = await completedTasks();
@@ -177,6 +180,7 @@ it('restores all three databases from a backup taken mid-run: every machine pass
       withDatabase(adminUrl(), name),
     ]);
   const atBackup = await completedTasks();
+  harness.release();
 
   // The machines go on: steps done after the backup, which the restored databases will not know.
   await until('steps after the backup', async () => (await completedTasks()) >= atBackup + 6);
