@@ -61,6 +61,10 @@ export interface SimulatedMachine {
   /** Stops this machine's current agent (a restart takes the agent process down with it). */
   controller?: AbortController;
   restarting?: boolean;
+  /** Switched off (`Harness.switchOff`): its agent is not running. */
+  off?: boolean;
+  /** The loop that keeps its agent running, while it runs. */
+  running?: Promise<void>;
 }
 
 export interface HarnessReport {
@@ -178,7 +182,7 @@ export class Harness {
     const clones = this.machines.slice(this.opts.machines);
     if (this.opts.enrollConcurrency)
       this.running.push(this.startInWaves(originals, this.opts.enrollConcurrency));
-    else for (const machine of originals) this.running.push(this.keepAlive(machine));
+    else for (const machine of originals) this.running.push(this.run(machine));
     if (clones.length === 0) return;
     this.running.push(
       (async () => {
@@ -188,7 +192,7 @@ export class Harness {
         ) {
           await new Promise((r) => setTimeout(r, 50));
         }
-        for (const machine of clones) this.running.push(this.keepAlive(machine));
+        for (const machine of clones) this.running.push(this.run(machine));
       })(),
     );
   }
@@ -201,20 +205,50 @@ export class Harness {
       for (let i = 0; i < next; i++)
         if (machines[i]!.agent.state === 'starting' && !machines[i]!.error) enrolling++;
       for (; enrolling < limit && next < machines.length; enrolling++)
-        this.running.push(this.keepAlive(machines[next++]!));
+        this.running.push(this.run(machines[next++]!));
       if (next < machines.length) await new Promise((r) => setTimeout(r, 50));
     }
   }
 
+  /** Runs the machine until the harness stops or the machine is switched off. */
+  private run(machine: SimulatedMachine): Promise<void> {
+    machine.running = this.keepAlive(machine);
+    return machine.running;
+  }
+
+  /**
+   * Switches machine `index` off, as a laptop shut for the weekend: its agent stops where it is
+   * (a step it was running is left unreported, in its journal) and asks for nothing until
+   * `switchOn`. In-process agents only.
+   */
+  async switchOff(index: number): Promise<void> {
+    const machine = this.machines[index];
+    if (!machine) throw new Error(`no machine ${index}`);
+    if (this.opts.agentScript) throw new Error('only in-process agents can be switched off');
+    machine.off = true;
+    machine.controller?.abort();
+    await machine.running;
+  }
+
+  /** Switches it on again: Windows boots (a new boot id) and a fresh agent starts on the machine's state. */
+  switchOn(index: number): void {
+    const machine = this.machines[index];
+    if (!machine?.off) throw new Error(`machine ${index} is not switched off`);
+    machine.off = false;
+    machine.platform.reboot();
+    machine.agent = this.newAgent(machine.dir, machine.platform);
+    this.running.push(this.run(machine));
+  }
+
   private async keepAlive(machine: SimulatedMachine): Promise<void> {
     const signal = this.controller.signal;
-    while (!signal.aborted) {
+    while (!signal.aborted && !machine.off) {
       machine.controller = new AbortController();
       const stop = () => machine.controller!.abort();
       signal.addEventListener('abort', stop, { once: true });
       try {
         const state: AgentState = await machine.agent.run(machine.controller.signal);
-        if (signal.aborted) return;
+        if (signal.aborted || machine.off) return;
         if (!machine.restarting) {
           if (state === 'revoked') machine.error = 'agent key revoked';
           return;
@@ -231,6 +265,7 @@ export class Harness {
       } finally {
         signal.removeEventListener('abort', stop);
       }
+      if (machine.off) return;
       // A restart asked for while the agent was already down (crashed): it still happens.
       if (machine.restarting && !signal.aborted) await this.powerCycle(machine);
       machine.agent = this.newAgent(machine.dir, machine.platform);

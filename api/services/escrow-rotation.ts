@@ -11,6 +11,7 @@ import {
   rotateBitLockerWorkflowId,
   rotateLocalAdminsWorkflowId,
   rotateLocalAdminWorkflowId,
+  rotationRequestedSignal,
   rotationScheduleId,
   secretRevealedSignal,
   type RotateBitLockerInput,
@@ -53,6 +54,7 @@ export async function startPostRevealRotation(
     graceSeconds: graceSecondsOf(ctx),
     offlineLimitSeconds: ctx.env.PROVISION_OFFLINE_LIMIT_SECONDS,
     retryBackoffSeconds: ctx.env.PROVISION_RETRY_BACKOFF_SECONDS,
+    ...retryOf(ctx),
   };
   const bitlocker = secret.kind === 'bitlocker-recovery-password';
   const rotation = bitlocker
@@ -124,10 +126,25 @@ const fleetInput = (
   concurrency: ctx.env.ESCROW_ROTATION_CONCURRENCY,
   offlineLimitSeconds: ctx.env.PROVISION_OFFLINE_LIMIT_SECONDS,
   graceSeconds: graceSecondsOf(ctx),
+  ...retryOf(ctx),
 });
 
 /** A reveal's grace (ESCROW_ROTATION_GRACE_HOURS): every rotation carries it for the reveals that come while it runs. */
 const graceSecondsOf = (ctx: ServiceContext) => Math.round(ctx.env.ESCROW_ROTATION_GRACE_HOURS * 3600);
+
+/**
+ * How a revealed secret's failed rotation is tried again (ESCROW_ROTATION_RETRY_HOURS and _DAYS):
+ * every rotation carries it, for a reveal before or during it. None when the days are 0.
+ */
+const retryOf = (
+  ctx: ServiceContext,
+): Pick<RotateLocalAdminInput, 'retryFailedAfterSeconds' | 'retryFailedForSeconds'> =>
+  ctx.env.ESCROW_ROTATION_RETRY_DAYS > 0
+    ? {
+        retryFailedAfterSeconds: Math.max(1, Math.round(ctx.env.ESCROW_ROTATION_RETRY_HOURS * 3600)),
+        retryFailedForSeconds: Math.round(ctx.env.ESCROW_ROTATION_RETRY_DAYS * 86_400),
+      }
+    : {};
 
 const searchAttributes = (tenantId: string, scope: RotationScope) => [
   { key: TenantIdKey, value: tenantId },
@@ -186,7 +203,8 @@ export async function rotateLocalAdminPasswordsNow(
  * put on the volume in place of the old. What re-escrows a machine whose escrowed version was lost
  * (a restore from a backup older than its last escrow, ADR 0050). Only for a machine Drydock turned
  * BitLocker on (its rotation fails `RotationNoBitLocker` otherwise). A rotation already running or
- * waiting for a reveal's grace is joined (`joined`), not doubled. Audited: `escrow.rotation-requested`.
+ * waiting for a reveal's grace is joined (`joined`), not doubled; one waiting to try again after a
+ * failure tries now. Audited: `escrow.rotation-requested`.
  */
 export async function rotateBitLockerNow(
   ctx: ServiceContext,
@@ -216,9 +234,10 @@ export async function rotateBitLockerNow(
     graceSeconds: graceSecondsOf(ctx),
     offlineLimitSeconds: ctx.env.PROVISION_OFFLINE_LIMIT_SECONDS,
     retryBackoffSeconds: ctx.env.PROVISION_RETRY_BACKOFF_SECONDS,
+    ...retryOf(ctx),
   };
   const joined = await startedOrUnavailable(async () => {
-    // Only for the answer and the record: USE_EXISTING below is what makes a second start join.
+    // Only for the answer and the record: signal-with-start below is what makes a second request join.
     const running = await ctx.temporal.workflow
       .getHandle(workflowId)
       .describe()
@@ -229,11 +248,13 @@ export async function rotateBitLockerNow(
           throw err;
         },
       );
-    await ctx.temporal.workflow.start('rotateBitLockerRecoveryPassword', {
+    // Signal-with-start: a rotation waiting to retry a failed try is told to try now.
+    await ctx.temporal.workflow.signalWithStart('rotateBitLockerRecoveryPassword', {
       workflowId,
       taskQueue: ctx.taskQueue,
       args: [input],
-      workflowIdConflictPolicy: WorkflowIdConflictPolicy.USE_EXISTING,
+      signal: rotationRequestedSignal,
+      signalArgs: [{ actor: caller.actor }],
       typedSearchAttributes: [
         { key: TenantIdKey, value: caller.tenantId },
         { key: MachineIdKey, value: id },

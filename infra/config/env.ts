@@ -249,6 +249,13 @@ const schema = z.object({
     .min(0.0001)
     .max(24 * 30)
     .default(8),
+  /**
+   * A revealed secret's rotation that failed on the machine (offline past the limit, a failed task)
+   * is tried again after this many hours, doubling per failure up to a day apart (fractions allowed)…
+   */
+  ESCROW_ROTATION_RETRY_HOURS: z.coerce.number().min(0.0001).max(24).default(1),
+  /** …for this many days after its first failure; then the rotation fails for good (0: never tried again). */
+  ESCROW_ROTATION_RETRY_DAYS: z.coerce.number().min(0).max(90).default(7),
   /** Machines whose local admin passwords a site's or client's rotation changes at once. */
   ESCROW_ROTATION_CONCURRENCY: z.coerce.number().int().min(1).max(500).default(10),
   /** Rows per delete statement while pruning. */

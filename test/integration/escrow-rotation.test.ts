@@ -21,9 +21,11 @@ import {
   rotationScheduleId,
   type RotateLocalAdminResult,
   type RotateLocalAdminsProgress,
+  type RotateLocalAdminStatus,
 } from '../../workflows/escrow/contracts';
 import { startAgentStack, type AgentStack } from '../helpers/agent-stack';
 import { buildTestApp, gql } from '../helpers/api';
+import { eventually } from '../helpers/fake-worker';
 import {
   enrolledFleet,
   fleetMachineRuns,
@@ -45,6 +47,7 @@ jest.setTimeout(300_000);
 const PASSPHRASE = 'Rotation passphrase 2026!';
 const ACCOUNT = 'DrydockAdmin';
 const GRACE_SECONDS = 7.2; // ESCROW_ROTATION_GRACE_HOURS below
+const RETRY_SECONDS = 2; // ESCROW_ROTATION_RETRY_HOURS below
 let stack: AgentStack;
 let fleetA: Harness;
 let fleetB: Harness;
@@ -62,6 +65,7 @@ beforeAll(async () => {
     PROVISION_OFFLINE_LIMIT_SECONDS: '30',
     PROVISION_FAILED_HOLD_SECONDS: '600',
     ESCROW_ROTATION_GRACE_HOURS: String(GRACE_SECONDS / 3600),
+    ESCROW_ROTATION_RETRY_HOURS: String(RETRY_SECONDS / 3600),
   });
 });
 afterAll(async () => {
@@ -309,7 +313,7 @@ describe('local admin password rotation', () => {
   it('fails only the offline machine of a client’s rotation, after its offline limit', async () => {
     const versionsB = (await localAdminSecrets(machineOf(fleetB, 0))).length;
     const [online] = await localAdminSecrets(machineOf(fleetA, 0));
-    fleetA.machines[1]!.controller!.abort(); // the second machine goes offline for good
+    await fleetA.switchOff(1); // the second machine goes offline (until the retry test below)
     const res = await gql<{ rotateLocalAdminPasswords: { workflowId: string } }>(
       stack.app,
       stack.tenant.tenantId,
@@ -438,6 +442,56 @@ describe('local admin password rotation', () => {
       await unreachable.connection.close();
     }
   });
+  it('tries a revealed password’s failed rotation again: the machine was off past its limit, it is rotated once it is back', async () => {
+    const machineId = machineOf(fleetA, 1); // switched off since the client's rotation above
+    const [current] = await localAdminSecrets(machineId);
+    const before = hostHash(fleetA, 1);
+    await reveal(current!.id);
+    const handle = stack.temporal.workflow.getHandle(
+      rotateLocalAdminWorkflowId(stack.tenant.tenantId, machineId),
+    );
+    const runId = (await handle.describe()).runId;
+    // The try after the grace fails (nobody picked its task up within the offline limit): the run
+    // does not end, it waits to try again, and says when.
+    const waiting = await eventually(
+      () => handle.query<RotateLocalAdminStatus>('rotationStatus'),
+      (s) => s.state !== 'waiting-for-grace' && s.state !== 'rotating',
+      150_000,
+    );
+    expect(waiting).toMatchObject({ state: 'waiting-to-retry', failures: 1, rotations: 0 });
+    expect(hostHash(fleetA, 1)).toBe(before);
+    const failed = (await auditRows()).filter(
+      (r) => r.action === 'escrow.rotation-failed' && r.subjectId === machineId,
+    );
+    expect(failed.at(-1)!.data).toMatchObject({
+      trigger: 'reveal',
+      type: 'MachineUnreachable',
+      retryAt: expect.any(String),
+    });
+    const retryAt = Date.parse(failed.at(-1)!.data.retryAt as string);
+    expect(retryAt).toBeGreaterThan(Date.now() - RETRY_SECONDS * 1000 - 5000);
+
+    // The laptop is opened again: the next try rotates it.
+    fleetA.switchOn(1);
+    const result = (await handle.result()) as RotateLocalAdminResult;
+    expect(result).toMatchObject({ outcome: 'rotated', secretVersion: current!.secretVersion + 1 });
+    expect(hostHash(fleetA, 1)).not.toBe(before);
+    const listed = await localAdminSecrets(machineId);
+    expect(listed[0]).toMatchObject({ secretVersion: current!.secretVersion + 1 });
+    expect(listed[0]!.confirmedAt).not.toBeNull();
+    const started = (await auditRows()).filter(
+      (r) => r.action === 'escrow.rotation-started' && r.data.workflowId === handle.workflowId,
+    );
+    expect(started.slice(-2).map((r) => [r.data.trigger, r.data.attempt ?? 1])).toEqual([
+      ['reveal', 1],
+      ['reveal', 2],
+    ]);
+    expect((await auditRows()).filter((r) => r.action === 'escrow.rotated').at(-1)).toMatchObject({
+      data: { trigger: 'reveal' },
+    });
+    await record('rotate-local-admin-password-retried.json', handle.workflowId, runId);
+  });
+
   it('rotates a revealed BitLocker recovery password after the grace: a new protector, the old one gone, the TPM and the encryption kept', async () => {
     const fleetC = await enrolledFleet(stack, 'rotation-c', 1, { namePrefix: 'vault' });
     try {

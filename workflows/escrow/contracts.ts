@@ -52,6 +52,15 @@ export interface RotateLocalAdminInput {
   offlineLimitSeconds?: number;
   /** The first pause before a failed task runs again (it doubles per attempt). Default 5 s. */
   retryBackoffSeconds?: number;
+  /**
+   * A secret someone has seen (revealed, before or during this run) is not left on the machine
+   * when its rotation fails there (offline past the limit, a task that failed): the rotation is
+   * tried again after this pause, doubling per failure and at most a day apart. Unset (runs
+   * started before it existed): a failure ends the run.
+   */
+  retryFailedAfterSeconds?: number;
+  /** How long after the first failure those retries go on before the run fails for good. Default 7 days. */
+  retryFailedForSeconds?: number;
 }
 
 /**
@@ -60,6 +69,12 @@ export interface RotateLocalAdminInput {
  */
 export type RotateBitLockerInput = RotateLocalAdminInput & { trigger: 'reveal' | 'on-demand' };
 export type RotateBitLockerResult = RotateLocalAdminResult;
+
+/**
+ * Someone asked for the rotation now (an on-demand request that joined this run): a pause before
+ * retrying a failed rotation ends; a reveal's grace does not.
+ */
+export const rotationRequestedSignal = defineSignal<[{ actor: string }]>('rotationRequested');
 
 /** Sent with signal-with-start by every reveal of the machine's local admin password (or recovery password). */
 export interface SecretRevealed {
@@ -79,11 +94,13 @@ export interface RotateLocalAdminResult {
 }
 
 export interface RotateLocalAdminStatus {
-  state: 'waiting-for-grace' | 'rotating' | 'rotated' | 'failed';
-  /** When the grace ends (ISO), while waiting. */
+  state: 'waiting-for-grace' | 'waiting-to-retry' | 'rotating' | 'rotated' | 'failed';
+  /** When the grace or the pause before the next try ends (ISO), while waiting. */
   rotateAt: string | null;
   reveals: number;
   rotations: number;
+  /** Tries that failed on the machine (a revealed secret's rotation is tried again after each). */
+  failures: number;
   lastError: string | null;
 }
 export const rotateLocalAdminStatusQuery = defineQuery<RotateLocalAdminStatus>('rotationStatus');
@@ -98,6 +115,9 @@ export interface RotateLocalAdminsInput {
   offlineLimitSeconds?: number;
   /** Given to each machine's rotation: a reveal while it rotates waits this long (default: none). */
   graceSeconds?: number;
+  /** Given to each machine's rotation: a try that fails after a reveal during it is made again (RotateLocalAdminInput). */
+  retryFailedAfterSeconds?: number;
+  retryFailedForSeconds?: number;
   /** Machines per run: after a page, the workflow continues as new (small histories for large sites). Default 200. */
   pageSize?: number;
   /** Carried across continue-as-new: the last machine id done, and the counts so far. */

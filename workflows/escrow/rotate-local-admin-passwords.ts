@@ -68,6 +68,12 @@ export async function rotateLocalAdminPasswords(
             ...(input.offlineLimitSeconds ? { offlineLimitSeconds: input.offlineLimitSeconds } : {}),
             // A reveal while this machine rotates gets the whole grace before the next rotation.
             ...(input.graceSeconds ? { graceSeconds: input.graceSeconds } : {}),
+            ...(input.retryFailedAfterSeconds
+              ? {
+                  retryFailedAfterSeconds: input.retryFailedAfterSeconds,
+                  retryFailedForSeconds: input.retryFailedForSeconds,
+                }
+              : {}),
           },
         ],
         parentClosePolicy: ParentClosePolicy.REQUEST_CANCEL,

@@ -14,6 +14,7 @@ import type { PlanStep } from '../provisioning/contracts';
 import { describeFailure } from '../provisioning/machine-run';
 import {
   rotateLocalAdminStatusQuery,
+  rotationRequestedSignal,
   secretRevealedSignal,
   type RotateLocalAdminInput,
   type RotateLocalAdminResult,
@@ -47,6 +48,13 @@ export class TaskFailed extends Error {
  * one more rotation after its grace (it may have revealed the new version). The start and the
  * outcome are audit events (`escrow.rotation-started`, `escrow.rotated` or `escrow.rotation-failed`);
  * `auditData` is added to the first and the last (what was rotated, when it is not the local admin).
+ *
+ * A revealed secret is not left on the machine because one try failed there (the laptop was off
+ * past the offline limit, a task failed): with `retryFailedAfterSeconds` the rotation is tried
+ * again after a pause that doubles per failure (at most a day), for `retryFailedForSeconds` after
+ * the first failure; each failure is audited with the time of the next try. An on-demand request
+ * (`rotationRequested`) ends such a pause. A failure before anything reached the machine (nothing
+ * to rotate, the machine retired) ends the run at once.
  */
 export async function rotateAfterReveals(
   input: RotateLocalAdminInput,
@@ -59,25 +67,33 @@ export async function rotateAfterReveals(
     rotateAt: null,
     reveals: 0,
     rotations: 0,
+    failures: 0,
     lastError: null,
   };
-  let rotateAt = input.trigger === 'reveal' ? now() + graceMs : now();
+  let graceEndsAt = input.trigger === 'reveal' ? now() + graceMs : now();
+  /** When a failed rotation is tried again (0: no try is waiting). */
+  let retryAt = 0;
+  let firstFailureAt: number | null = null;
+  const dueAt = () => Math.max(graceEndsAt, retryAt);
   setHandler(rotateLocalAdminStatusQuery, () => status);
   setHandler(secretRevealedSignal, () => {
     status.reveals += 1;
-    rotateAt = Math.max(rotateAt, now() + graceMs);
+    graceEndsAt = Math.max(graceEndsAt, now() + graceMs);
+  });
+  setHandler(rotationRequestedSignal, () => {
+    retryAt = 0;
   });
   const { workflowId, runId } = workflowInfo();
 
   let trigger: RotationTrigger = input.trigger;
   for (let round = 1; ; round++) {
-    if (rotateAt > now()) {
-      status.state = 'waiting-for-grace';
-      // A reveal during the wait moves the end: wait again for the new one.
-      while (rotateAt > now()) {
-        const until = rotateAt;
+    if (dueAt() > now()) {
+      // A reveal during the wait moves the end, a request ends a retry's pause: wait again for the new one.
+      while (dueAt() > now()) {
+        const until = dueAt();
+        status.state = retryAt > graceEndsAt ? 'waiting-to-retry' : 'waiting-for-grace';
         status.rotateAt = new Date(until).toISOString();
-        await condition(() => rotateAt !== until, until - now());
+        await condition(() => dueAt() !== until, until - now());
       }
       status.rotateAt = null;
     }
@@ -95,6 +111,7 @@ export async function rotateAfterReveals(
         trigger,
         workflowId,
         ...(trigger === 'reveal' ? { reveals: status.reveals } : {}),
+        ...(status.failures ? { attempt: status.failures + 1 } : {}),
       },
     });
     let secretVersion: number;
@@ -103,19 +120,44 @@ export async function rotateAfterReveals(
     } catch (err) {
       const info =
         err instanceof TaskFailed ? { type: err.type, message: err.message } : describeFailure(err);
-      status.state = 'failed';
+      status.failures += 1;
       status.lastError = info.message;
+      firstFailureAt ??= now();
+      const revealed = input.trigger === 'reveal' || status.reveals > 0;
+      const pause =
+        err instanceof TaskFailed && revealed ? retryPause(input, status.failures, firstFailureAt) : null;
+      const next = pause === null ? null : now() + pause;
       await db.auditRotation({
         tenantId: input.tenantId,
         machineId: input.machineId,
         action: 'escrow.rotation-failed',
         actor: `workflow:${workflowId}`,
         key,
-        data: { ...auditData, trigger, type: info.type, reason: info.message },
+        data: {
+          ...auditData,
+          trigger,
+          type: info.type,
+          reason: info.message,
+          ...(next === null ? {} : { retryAt: new Date(next).toISOString() }),
+        },
       });
-      throw ApplicationFailure.create({ type: info.type, message: info.message, nonRetryable: true });
+      if (next === null) {
+        status.state = 'failed';
+        const tries =
+          status.failures > 1
+            ? ` (${status.failures} tries since ${new Date(firstFailureAt).toISOString()})`
+            : '';
+        throw ApplicationFailure.create({
+          type: info.type,
+          message: `${info.message}${tries}`,
+          nonRetryable: true,
+        });
+      }
+      retryAt = next;
+      continue;
     }
     status.rotations += 1;
+    retryAt = 0;
     if (status.reveals === revealsBefore) {
       status.state = 'rotated';
       return { outcome: 'rotated', secretVersion, rotations: status.rotations };
@@ -123,6 +165,22 @@ export async function rotateAfterReveals(
     // Revealed while rotating (maybe the new version): one more rotation after its grace.
     trigger = 'reveal';
   }
+}
+
+/** The longest pause between two tries of a failed rotation. */
+const MAX_RETRY_PAUSE_SECONDS = 24 * 3600;
+/** How long a failed rotation of a revealed secret is tried again when the input does not say. */
+const DEFAULT_RETRY_FOR_SECONDS = 7 * 24 * 3600;
+
+/**
+ * The pause before the next try after the `failures`-th failure (ms), or null when the run fails
+ * for good: no retries asked for, or the next try would come after the retry window.
+ */
+function retryPause(input: RotateLocalAdminInput, failures: number, firstFailureAt: number): number | null {
+  if (!input.retryFailedAfterSeconds) return null;
+  const pause = Math.min(input.retryFailedAfterSeconds * 2 ** (failures - 1), MAX_RETRY_PAUSE_SECONDS) * 1000;
+  const window = (input.retryFailedForSeconds ?? DEFAULT_RETRY_FOR_SECONDS) * 1000;
+  return now() + pause - firstFailureAt <= window ? pause : null;
 }
 
 /**
