@@ -5,6 +5,7 @@ import {
   escrowedSecret,
   escrowedSecretsOf,
   escrowKeyOf,
+  escrowKeysOf,
   installEscrowKey,
   lockEscrowKeys,
   rewrapEscrowKey,
@@ -213,6 +214,24 @@ export async function escrowKeyOfTenant(
     const key = await escrowKeyOf(em, caller.tenantId, version);
     return key ? view(key, caller) : null;
   });
+}
+
+/** Every version of the tenant's escrow key, the current one first (viewer; wrapped blobs as for escrowKey). */
+export async function escrowKeysOfTenant(ctx: ServiceContext): Promise<EscrowKeyView[]> {
+  authorize(ctx, Role.Viewer);
+  return inTenant(ctx, async (em, caller) =>
+    (await escrowKeysOf(em, caller.tenantId)).map((key) => view(key, caller)),
+  );
+}
+
+/**
+ * How many of the secrets the caller can see have their newest envelope sealed to this key version:
+ * what a key roll still has to re-wrap before the version can be destroyed.
+ */
+export async function secretsSealedTo(ctx: ServiceContext, keyVersion: number): Promise<number> {
+  return inTenant(ctx, (em, caller) =>
+    countSecretsByNewestKey(em, { tenantId: caller.tenantId, exactly: keyVersion }),
+  );
 }
 
 export interface EscrowedSecretView extends EscrowedSecretRow {

@@ -49,6 +49,7 @@ export const fieldAccess: Readonly<Record<string, FieldAccess>> = {
   'Query.passwordRotationSchedule': { role: V },
   // The public key for all; the wrapped private key only with reveal-secrets (ADR 0044).
   'Query.escrowKey': { role: V, revealSecrets: 'redacted' },
+  'Query.escrowKeys': { role: V, revealSecrets: 'redacted' },
   'Query.agentDeployment': { role: V },
   // Operators: runs and approvals.
   'Query.installerBuild': { role: O },

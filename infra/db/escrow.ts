@@ -70,15 +70,24 @@ export async function escrowKeyOf(
       : `select ${KEY_COLUMNS} from tenant_escrow_keys where tenant_id = ? and key_version = ?`,
     keyVersion === undefined ? [tenantId] : [tenantId, keyVersion],
   );
-  return rows[0]
-    ? {
-        ...rows[0],
-        createdAt: toDate(rows[0].createdAt)!,
-        retiredAt: toDate(rows[0].retiredAt),
-        destroyedAt: toDate(rows[0].destroyedAt),
-      }
-    : null;
+  return rows[0] ? keyRow(rows[0]) : null;
 }
+
+/** Every version of the tenant's escrow key, the current one first (retired and destroyed ones stay on record). */
+export async function escrowKeysOf(em: EntityManager, tenantId: string): Promise<EscrowKeyRow[]> {
+  const rows = await em.execute<EscrowKeyRow[]>(
+    `select ${KEY_COLUMNS} from tenant_escrow_keys where tenant_id = ? order by key_version desc`,
+    [tenantId],
+  );
+  return rows.map(keyRow);
+}
+
+const keyRow = (row: EscrowKeyRow): EscrowKeyRow => ({
+  ...row,
+  createdAt: toDate(row.createdAt)!,
+  retiredAt: toDate(row.retiredAt),
+  destroyedAt: toDate(row.destroyedAt),
+});
 
 /** The public half machines encrypt to, or null when the tenant has not set escrow up. */
 export async function escrowRecipientOf(

@@ -109,6 +109,23 @@ const REVEAL = `mutation($id: ID!) { revealSecret(id: $id) { id machineId kind s
 const BATCH = `mutation($limit: Int) { escrowRewrapBatch(limit: $limit) { toKeyVersion remaining secrets { id tenantId machineId kind secretVersion keyVersion envelope } } }`;
 const SUBMIT = `mutation($i: SubmitRewrappedSecretsInput!) { submitRewrappedSecrets(input: $i) { stored remaining toKeyVersion } }`;
 const DESTROY = `mutation($v: Int!) { destroyEscrowKey(keyVersion: $v) { keyVersion wrappedPrivateKey destroyedAt } }`;
+const KEYS = `{ escrowKeys { keyVersion sealedSecrets wrappedPrivateKey retiredAt destroyedAt } }`;
+/** The key versions as the portal's escrow page lists them: version, secrets sealed to it, state. */
+const versions = async (bearer: string) =>
+  (
+    (await ask(bearer, KEYS)).data!.escrowKeys as {
+      keyVersion: number;
+      sealedSecrets: number;
+      wrappedPrivateKey: string | null;
+      retiredAt: string | null;
+      destroyedAt: string | null;
+    }[]
+  ).map((k) => ({
+    v: k.keyVersion,
+    sealed: k.sealedSecrets,
+    state: k.destroyedAt ? 'destroyed' : k.retiredAt ? 'retired' : 'current',
+    blob: k.wrappedPrivateKey !== null,
+  }));
 
 interface Released {
   id: string;
@@ -194,6 +211,13 @@ describe('a key roll', () => {
     // A secret escrowed after the roll is sealed to version 2 already and is never released to re-wrap.
     const fresh = await escrow(a, v2, machines[1]!, 'local-admin-password', 1, 'New-Passw0rd-after-roll');
     plaintexts.set(fresh, 'New-Passw0rd-after-roll');
+
+    // Listed newest first, with what is left to re-wrap; the blobs only with reveal-secrets.
+    expect(await versions(admin)).toEqual([
+      { v: 2, sealed: 1, state: 'current', blob: true },
+      { v: 1, sealed: 3, state: 'retired', blob: true },
+    ]);
+    expect((await versions(await token(a, 'viewer', false))).map((k) => k.blob)).toEqual([false, false]);
 
     // Neither the current key nor the old one while secrets depend on it can be destroyed.
     expect(code(await ask(admin, DESTROY, { v: 2 }))).toBe('ESCROW_KEY_IN_USE');
@@ -289,6 +313,11 @@ describe('a key roll', () => {
       expect(await openEscrowSecret(unlockedNew, recordOf(revealed), revealed.envelope)).toBe(value);
     }
 
+    expect(await versions(admin)).toEqual([
+      { v: 2, sealed: 4, state: 'current', blob: true },
+      { v: 1, sealed: 0, state: 'retired', blob: true },
+    ]);
+
     // The old key can go now: its blob is gone, its public half stays on record.
     const destroyed = await ask(admin, DESTROY, { v: 1 });
     expect(destroyed.errors).toBeUndefined();
@@ -318,6 +347,11 @@ describe('a key roll', () => {
       secrets: [],
     });
     expect((await ask(bAdmin, KEY, { v: 1 })).data!.escrowKey.wrappedPrivateKey).not.toBeNull();
+    expect(await versions(bAdmin)).toEqual([{ v: 1, sealed: 1, state: 'current', blob: true }]);
+    expect(await versions(admin)).toEqual([
+      { v: 2, sealed: 4, state: 'current', blob: true },
+      { v: 1, sealed: 0, state: 'destroyed', blob: false },
+    ]);
   });
 
   it('the database keeps re-wraps append-only: the app role cannot rewrite or delete one', async () => {

@@ -2,10 +2,12 @@ import type { EscrowKind } from '../../../infra/wire/escrow-envelope';
 import {
   escrowedSecretsOfMachine,
   escrowKeyOfTenant,
+  escrowKeysOfTenant,
   destroyRetiredEscrowKey,
   releaseSecretsToRewrap,
   replaceWrappedEscrowKey,
   revealSecret,
+  secretsSealedTo,
   setupEscrowKey,
   submitRewrappedSecrets,
   type EscrowedSecretView,
@@ -45,6 +47,11 @@ const EscrowKeyRef = builder.objectRef<EscrowKeyView>('EscrowKey').implement({
       nullable: true,
       description:
         'The `ddk1` blob the browser unlocks with the passphrase; null without reveal-secrets, or once destroyed.',
+    }),
+    sealedSecrets: t.int({
+      description:
+        'Secrets (of those you can see) whose newest envelope is sealed to this version: after a key roll, what is left to re-wrap before it can be destroyed.',
+      resolve: (k, _args, ctx) => secretsSealedTo(ctx, k.keyVersion),
     }),
   }),
 });
@@ -104,6 +111,15 @@ builder.queryField('escrowKey', (t) =>
       'The tenant’s current escrow key, or a given version; null when escrow is not set up. The wrapped private key only for reveal-secrets holders.',
     args: { keyVersion: t.arg.int({ required: false }) },
     resolve: (_root, args, ctx) => escrowKeyOfTenant(ctx, { keyVersion: args.keyVersion }),
+  }),
+);
+
+builder.queryField('escrowKeys', (t) =>
+  t.field({
+    type: [EscrowKeyRef],
+    description:
+      'Every version of the tenant’s escrow key, the current one first: retired ones after a key roll, destroyed ones without their wrapped private key.',
+    resolve: (_root, _args, ctx) => escrowKeysOfTenant(ctx),
   }),
 );
 
