@@ -29,6 +29,7 @@ jest.setTimeout(420_000);
 
 const PASSPHRASE = 'Harbour lights over the dry dock 2026';
 const NEW_PASSPHRASE = 'A new passphrase after the break-glass';
+const ROLL_PASSPHRASE = 'Key version two for the whole tenant';
 const ACCOUNT = 'DrydockAdmin';
 type Role = 'viewer' | 'operator' | 'engineer' | 'admin';
 
@@ -496,6 +497,107 @@ describe('escrow in the portal', () => {
     for (const s of forbidden) expect(logged.includes(s)).toBe(false);
     for (const share of shares) expect(logged.includes(share.split('data: ')[1]!.slice(0, 20))).toBe(false);
     expect(a11y).toEqual(Object.fromEntries(Object.keys(a11y).map((k) => [k, []])));
+  });
+
+  it('an admin rolls the escrow key in the page: new key and shares, every secret re-wrapped there, the old key destroyed; the new passphrase reveals the same values', async () => {
+    const sealedTo = async () =>
+      Object.fromEntries(
+        (
+          await gql<{ escrowKeys: { keyVersion: number; sealedSecrets: number }[] }>(
+            stack.app,
+            stack.tenant.tenantId,
+            '{ escrowKeys { keyVersion sealedSecrets } }',
+          )
+        ).data!.escrowKeys.map((k) => [k.keyVersion, k.sealedSecrets]),
+      );
+    const before = await sealedTo();
+    expect(Object.keys(before)).toEqual(['1']);
+    const sealedV1 = before[1]!;
+    expect(sealedV1).toBeGreaterThanOrEqual(2);
+    const rollShares: string[] = [];
+
+    const page = await signedIn('admin');
+    await page.goto(`${stack.apiUrl}/settings/escrow`);
+    await expectText(page.getByTestId('escrow-key-v1'), /Current/);
+    await page.getByRole('button', { name: 'Roll to a new key' }).click();
+    await page.getByRole('heading', { name: 'Roll to key v2' }).waitFor();
+    await page.getByLabel(/^Passphrase/).fill(ROLL_PASSPHRASE);
+    await page.getByLabel(/^Repeat the passphrase/).fill(ROLL_PASSPHRASE);
+    await page.getByLabel('Shares printed (N)').fill('3');
+    await page.getByLabel('Shares needed to recover (M)').fill('2');
+    await page.getByRole('button', { name: 'Generate the key in this browser' }).click();
+    const panel = page.getByTestId('escrow-shares');
+    await panel.waitFor({ timeout: 30_000 });
+    await expectText(panel, 'Escrow key v2 is set up');
+    const fingerprint2 = ((await panel.getByTestId('escrow-fingerprint').textContent()) ?? '').trim();
+    expect(fingerprint2).not.toBe(fingerprint);
+    for (let i = 1; i <= 3; i++) {
+      const [download] = await Promise.all([
+        page.waitForEvent('download'),
+        page.getByRole('button', { name: `Download share ${i} of 3` }).click(),
+      ]);
+      rollShares.push(readFileSync((await download.path())!, 'utf8'));
+    }
+    await page.getByRole('button', { name: 'Done' }).click();
+
+    // v2 is current; v1 retired, still holding every secret escrowed before the roll.
+    await expectText(page.getByTestId('escrow-key-v2'), /Current/);
+    await expectText(page.getByTestId('escrow-key-v1'), new RegExp(`Retired.*${sealedV1}$`));
+    const rewrap = page.getByTestId('escrow-rewrap');
+    await expectText(rewrap, `${sealedV1} secrets are still sealed to v1`);
+    // Nothing to destroy yet: v1 still holds them.
+    expect(await page.getByRole('button', { name: 'Destroy v1' }).count()).toBe(0);
+    // A wrong passphrase for v1: refused in the page, nothing released.
+    await rewrap.getByLabel('Passphrase of key v1').fill(PASSPHRASE);
+    await rewrap.getByRole('button', { name: `Re-wrap ${sealedV1} secrets to v2` }).click();
+    await expectText(rewrap.getByTestId('error'), /ESCROW_BAD_PASSPHRASE/);
+    const released = async () =>
+      (
+        await gql<{ auditEvents: { action: string }[] }>(
+          stack.app,
+          stack.tenant.tenantId,
+          '{ auditEvents(last: 200) { action } }',
+        )
+      ).data!.auditEvents.filter((e) => e.action === 'escrow.rewrap-released').length;
+    expect(await released()).toBe(0);
+    await rewrap.getByLabel('Passphrase of key v1').fill(NEW_PASSPHRASE);
+    await settle(page, 'escrow-key-roll');
+    await rewrap.getByRole('button', { name: `Re-wrap ${sealedV1} secrets to v2` }).click();
+    // Done: the card goes, v1 holds nothing and may be destroyed.
+    await rewrap.waitFor({ state: 'detached', timeout: 30_000 });
+    expect(await sealedTo()).toEqual({ 1: 0, 2: sealedV1 });
+    expect(await released()).toBe(1);
+    await page.getByRole('button', { name: 'Destroy v1' }).click();
+    const dialog = page.getByRole('dialog', { name: 'Destroy escrow key v1' });
+    await expectText(dialog, 'cannot be undone');
+    await dialog.getByRole('button', { name: 'Destroy v1' }).click();
+    await expectText(page.getByTestId('escrow-key-v1'), /Destroyed/);
+    await settle(page, 'escrow-key-rolled');
+    const v1 = await gql<{ escrowKey: { wrappedPrivateKey: string | null; destroyedAt: string | null } }>(
+      stack.app,
+      stack.tenant.tenantId,
+      '{ escrowKey(keyVersion: 1) { wrappedPrivateKey destroyedAt } }',
+    );
+    expect(v1.data!.escrowKey.wrappedPrivateKey).toBeNull();
+    expect(v1.data!.escrowKey.destroyedAt).not.toBeNull();
+
+    // The operator: v2's passphrase opens what was sealed to v1, the same values the machine holds.
+    const operator = await signedIn('operator');
+    await openMachine(operator);
+    expect(await reveal(operator, 'Local admin password', ROLL_PASSPHRASE)).toBe(revealed.password);
+    expect(await reveal(operator, 'BitLocker recovery password')).toBe(revealed.recovery);
+    await expectText(operator.getByTestId('escrow-lock-status'), /Escrow key v2 unlocked/);
+
+    const logged = consoleLines.join('\n');
+    for (const s of [ROLL_PASSPHRASE, NEW_PASSPHRASE, revealed.password, revealed.recovery])
+      expect(logged.includes(s)).toBe(false);
+    for (const share of rollShares)
+      expect(logged.includes(share.split('data: ')[1]!.slice(0, 20))).toBe(false);
+    expect(await storageOf(page)).toBe('{}');
+    expect({ roll: a11y['escrow-key-roll'], rolled: a11y['escrow-key-rolled'] }).toEqual({
+      roll: [],
+      rolled: [],
+    });
   });
 });
 

@@ -20,6 +20,11 @@ type Documents = {
     "\n  mutation RotateBitLockerRecoveryPassword($machineId: ID!) {\n    rotateBitLockerRecoveryPassword(machineId: $machineId) {\n      workflowId\n      joined\n    }\n  }\n": typeof types.RotateBitLockerRecoveryPasswordDocument,
     "\n  query Dashboard {\n    clients {\n      id\n      name\n      sites {\n        id\n        name\n        code\n      }\n    }\n    machineCounts {\n      siteId\n      online\n      offline\n      pending\n      retired\n    }\n    fleetRuns(first: 100) {\n      id\n      status\n      createdAt\n      total\n      passed\n      failed\n      cancelled\n    }\n    alerts(last: 10) {\n      id\n      kind\n      message\n      createdAt\n    }\n  }\n": typeof types.DashboardDocument,
     "\n  query EscrowKeyStatus {\n    escrowKey {\n      keyVersion\n      publicKey\n      fingerprint\n      kdfName\n      kdfIterations\n      createdBy\n      createdAt\n    }\n  }\n": typeof types.EscrowKeyStatusDocument,
+    "\n  query EscrowKeyVersions {\n    escrowKeys {\n      keyVersion\n      fingerprint\n      createdBy\n      createdAt\n      retiredAt\n      destroyedAt\n      sealedSecrets\n    }\n  }\n": typeof types.EscrowKeyVersionsDocument,
+    "\n  query WrappedKeyOfVersion($keyVersion: Int!) {\n    escrowKey(keyVersion: $keyVersion) {\n      keyVersion\n      wrappedPrivateKey\n    }\n  }\n": typeof types.WrappedKeyOfVersionDocument,
+    "\n  mutation EscrowRewrapBatch($limit: Int) {\n    escrowRewrapBatch(limit: $limit) {\n      toKeyVersion\n      remaining\n      secrets {\n        id\n        machineId\n        kind\n        secretVersion\n        keyVersion\n        envelope\n      }\n    }\n  }\n": typeof types.EscrowRewrapBatchDocument,
+    "\n  mutation SubmitRewrappedSecrets($input: SubmitRewrappedSecretsInput!) {\n    submitRewrappedSecrets(input: $input) {\n      stored\n      remaining\n      toKeyVersion\n    }\n  }\n": typeof types.SubmitRewrappedSecretsDocument,
+    "\n  mutation DestroyEscrowKey($keyVersion: Int!) {\n    destroyEscrowKey(keyVersion: $keyVersion) {\n      keyVersion\n      destroyedAt\n    }\n  }\n": typeof types.DestroyEscrowKeyDocument,
     "\n  mutation SetupEscrowKey($input: SetupEscrowKeyInput!) {\n    setupEscrowKey(input: $input) {\n      keyVersion\n      fingerprint\n    }\n  }\n": typeof types.SetupEscrowKeyDocument,
     "\n  query EscrowKeyForRecovery($keyVersion: Int) {\n    escrowKey(keyVersion: $keyVersion) {\n      keyVersion\n      publicKey\n      fingerprint\n      retiredAt\n    }\n  }\n": typeof types.EscrowKeyForRecoveryDocument,
     "\n  mutation ReplaceWrappedEscrowKey($keyVersion: Int!, $wrappedPrivateKey: String!) {\n    replaceWrappedEscrowKey(keyVersion: $keyVersion, wrappedPrivateKey: $wrappedPrivateKey) {\n      keyVersion\n      fingerprint\n    }\n  }\n": typeof types.ReplaceWrappedEscrowKeyDocument,
@@ -67,6 +72,11 @@ const documents: Documents = {
     "\n  mutation RotateBitLockerRecoveryPassword($machineId: ID!) {\n    rotateBitLockerRecoveryPassword(machineId: $machineId) {\n      workflowId\n      joined\n    }\n  }\n": types.RotateBitLockerRecoveryPasswordDocument,
     "\n  query Dashboard {\n    clients {\n      id\n      name\n      sites {\n        id\n        name\n        code\n      }\n    }\n    machineCounts {\n      siteId\n      online\n      offline\n      pending\n      retired\n    }\n    fleetRuns(first: 100) {\n      id\n      status\n      createdAt\n      total\n      passed\n      failed\n      cancelled\n    }\n    alerts(last: 10) {\n      id\n      kind\n      message\n      createdAt\n    }\n  }\n": types.DashboardDocument,
     "\n  query EscrowKeyStatus {\n    escrowKey {\n      keyVersion\n      publicKey\n      fingerprint\n      kdfName\n      kdfIterations\n      createdBy\n      createdAt\n    }\n  }\n": types.EscrowKeyStatusDocument,
+    "\n  query EscrowKeyVersions {\n    escrowKeys {\n      keyVersion\n      fingerprint\n      createdBy\n      createdAt\n      retiredAt\n      destroyedAt\n      sealedSecrets\n    }\n  }\n": types.EscrowKeyVersionsDocument,
+    "\n  query WrappedKeyOfVersion($keyVersion: Int!) {\n    escrowKey(keyVersion: $keyVersion) {\n      keyVersion\n      wrappedPrivateKey\n    }\n  }\n": types.WrappedKeyOfVersionDocument,
+    "\n  mutation EscrowRewrapBatch($limit: Int) {\n    escrowRewrapBatch(limit: $limit) {\n      toKeyVersion\n      remaining\n      secrets {\n        id\n        machineId\n        kind\n        secretVersion\n        keyVersion\n        envelope\n      }\n    }\n  }\n": types.EscrowRewrapBatchDocument,
+    "\n  mutation SubmitRewrappedSecrets($input: SubmitRewrappedSecretsInput!) {\n    submitRewrappedSecrets(input: $input) {\n      stored\n      remaining\n      toKeyVersion\n    }\n  }\n": types.SubmitRewrappedSecretsDocument,
+    "\n  mutation DestroyEscrowKey($keyVersion: Int!) {\n    destroyEscrowKey(keyVersion: $keyVersion) {\n      keyVersion\n      destroyedAt\n    }\n  }\n": types.DestroyEscrowKeyDocument,
     "\n  mutation SetupEscrowKey($input: SetupEscrowKeyInput!) {\n    setupEscrowKey(input: $input) {\n      keyVersion\n      fingerprint\n    }\n  }\n": types.SetupEscrowKeyDocument,
     "\n  query EscrowKeyForRecovery($keyVersion: Int) {\n    escrowKey(keyVersion: $keyVersion) {\n      keyVersion\n      publicKey\n      fingerprint\n      retiredAt\n    }\n  }\n": types.EscrowKeyForRecoveryDocument,
     "\n  mutation ReplaceWrappedEscrowKey($keyVersion: Int!, $wrappedPrivateKey: String!) {\n    replaceWrappedEscrowKey(keyVersion: $keyVersion, wrappedPrivateKey: $wrappedPrivateKey) {\n      keyVersion\n      fingerprint\n    }\n  }\n": types.ReplaceWrappedEscrowKeyDocument,
@@ -129,6 +139,26 @@ export function graphql(source: "\n  query Dashboard {\n    clients {\n      id\
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
 export function graphql(source: "\n  query EscrowKeyStatus {\n    escrowKey {\n      keyVersion\n      publicKey\n      fingerprint\n      kdfName\n      kdfIterations\n      createdBy\n      createdAt\n    }\n  }\n"): typeof import('./graphql').EscrowKeyStatusDocument;
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  query EscrowKeyVersions {\n    escrowKeys {\n      keyVersion\n      fingerprint\n      createdBy\n      createdAt\n      retiredAt\n      destroyedAt\n      sealedSecrets\n    }\n  }\n"): typeof import('./graphql').EscrowKeyVersionsDocument;
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  query WrappedKeyOfVersion($keyVersion: Int!) {\n    escrowKey(keyVersion: $keyVersion) {\n      keyVersion\n      wrappedPrivateKey\n    }\n  }\n"): typeof import('./graphql').WrappedKeyOfVersionDocument;
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  mutation EscrowRewrapBatch($limit: Int) {\n    escrowRewrapBatch(limit: $limit) {\n      toKeyVersion\n      remaining\n      secrets {\n        id\n        machineId\n        kind\n        secretVersion\n        keyVersion\n        envelope\n      }\n    }\n  }\n"): typeof import('./graphql').EscrowRewrapBatchDocument;
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  mutation SubmitRewrappedSecrets($input: SubmitRewrappedSecretsInput!) {\n    submitRewrappedSecrets(input: $input) {\n      stored\n      remaining\n      toKeyVersion\n    }\n  }\n"): typeof import('./graphql').SubmitRewrappedSecretsDocument;
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  mutation DestroyEscrowKey($keyVersion: Int!) {\n    destroyEscrowKey(keyVersion: $keyVersion) {\n      keyVersion\n      destroyedAt\n    }\n  }\n"): typeof import('./graphql').DestroyEscrowKeyDocument;
 /**
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */

@@ -82,6 +82,12 @@ export type ProfileLayerScope =
   | 'SITE'
   | 'TENANT';
 
+export type RewrappedSecretInput = {
+  /** The `dde1` envelope sealed to the current key. */
+  envelope: string;
+  id: string | number;
+};
+
 export type RunControl =
   | 'CANCEL'
   | 'PAUSE'
@@ -117,6 +123,10 @@ export type StartProfileMigrationInput = {
   target: MigrationTargetInput;
 };
 
+export type SubmitRewrappedSecretsInput = {
+  secrets: Array<RewrappedSecretInput>;
+};
+
 export type AuditQueryVariables = Exact<{ [key: string]: never; }>;
 
 
@@ -143,6 +153,39 @@ export type EscrowKeyStatusQueryVariables = Exact<{ [key: string]: never; }>;
 
 
 export type EscrowKeyStatusQuery = { escrowKey: { keyVersion: number, publicKey: string, fingerprint: string, kdfName: string, kdfIterations: number, createdBy: string, createdAt: string } | null };
+
+export type EscrowKeyVersionsQueryVariables = Exact<{ [key: string]: never; }>;
+
+
+export type EscrowKeyVersionsQuery = { escrowKeys: Array<{ keyVersion: number, fingerprint: string, createdBy: string, createdAt: string, retiredAt: string | null, destroyedAt: string | null, sealedSecrets: number }> };
+
+export type WrappedKeyOfVersionQueryVariables = Exact<{
+  keyVersion: number;
+}>;
+
+
+export type WrappedKeyOfVersionQuery = { escrowKey: { keyVersion: number, wrappedPrivateKey: string | null } | null };
+
+export type EscrowRewrapBatchMutationVariables = Exact<{
+  limit?: number | null | undefined;
+}>;
+
+
+export type EscrowRewrapBatchMutation = { escrowRewrapBatch: { toKeyVersion: number, remaining: number, secrets: Array<{ id: string, machineId: string, kind: EscrowKind, secretVersion: number, keyVersion: number, envelope: string }> } };
+
+export type SubmitRewrappedSecretsMutationVariables = Exact<{
+  input: SubmitRewrappedSecretsInput;
+}>;
+
+
+export type SubmitRewrappedSecretsMutation = { submitRewrappedSecrets: { stored: number, remaining: number, toKeyVersion: number } };
+
+export type DestroyEscrowKeyMutationVariables = Exact<{
+  keyVersion: number;
+}>;
+
+
+export type DestroyEscrowKeyMutation = { destroyEscrowKey: { keyVersion: number, destroyedAt: string | null } };
 
 export type SetupEscrowKeyMutationVariables = Exact<{
   input: SetupEscrowKeyInput;
@@ -533,6 +576,60 @@ export const EscrowKeyStatusDocument = new TypedDocumentString(`
   }
 }
     `) as unknown as TypedDocumentString<EscrowKeyStatusQuery, EscrowKeyStatusQueryVariables>;
+export const EscrowKeyVersionsDocument = new TypedDocumentString(`
+    query EscrowKeyVersions {
+  escrowKeys {
+    keyVersion
+    fingerprint
+    createdBy
+    createdAt
+    retiredAt
+    destroyedAt
+    sealedSecrets
+  }
+}
+    `) as unknown as TypedDocumentString<EscrowKeyVersionsQuery, EscrowKeyVersionsQueryVariables>;
+export const WrappedKeyOfVersionDocument = new TypedDocumentString(`
+    query WrappedKeyOfVersion($keyVersion: Int!) {
+  escrowKey(keyVersion: $keyVersion) {
+    keyVersion
+    wrappedPrivateKey
+  }
+}
+    `) as unknown as TypedDocumentString<WrappedKeyOfVersionQuery, WrappedKeyOfVersionQueryVariables>;
+export const EscrowRewrapBatchDocument = new TypedDocumentString(`
+    mutation EscrowRewrapBatch($limit: Int) {
+  escrowRewrapBatch(limit: $limit) {
+    toKeyVersion
+    remaining
+    secrets {
+      id
+      machineId
+      kind
+      secretVersion
+      keyVersion
+      envelope
+    }
+  }
+}
+    `) as unknown as TypedDocumentString<EscrowRewrapBatchMutation, EscrowRewrapBatchMutationVariables>;
+export const SubmitRewrappedSecretsDocument = new TypedDocumentString(`
+    mutation SubmitRewrappedSecrets($input: SubmitRewrappedSecretsInput!) {
+  submitRewrappedSecrets(input: $input) {
+    stored
+    remaining
+    toKeyVersion
+  }
+}
+    `) as unknown as TypedDocumentString<SubmitRewrappedSecretsMutation, SubmitRewrappedSecretsMutationVariables>;
+export const DestroyEscrowKeyDocument = new TypedDocumentString(`
+    mutation DestroyEscrowKey($keyVersion: Int!) {
+  destroyEscrowKey(keyVersion: $keyVersion) {
+    keyVersion
+    destroyedAt
+  }
+}
+    `) as unknown as TypedDocumentString<DestroyEscrowKeyMutation, DestroyEscrowKeyMutationVariables>;
 export const SetupEscrowKeyDocument = new TypedDocumentString(`
     mutation SetupEscrowKey($input: SetupEscrowKeyInput!) {
   setupEscrowKey(input: $input) {

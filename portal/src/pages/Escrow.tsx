@@ -1,5 +1,6 @@
 import {
   Alert,
+  Badge,
   Button,
   Card,
   Code,
@@ -7,6 +8,7 @@ import {
   List,
   NumberInput,
   PasswordInput,
+  Progress,
   Stack,
   Table,
   Text,
@@ -19,13 +21,17 @@ import {
   keyFingerprint,
   MAX_SHARES,
   MIN_PASSPHRASE_LENGTH,
+  rewrapEscrowSecret,
   splitTenantKey,
+  unwrapTenantKey,
   wrapTenantKey,
+  type TenantKey,
 } from '../../../infra/wire/escrow-envelope';
-import { gql } from '../api';
-import { EscrowLockStatus, passphraseStrength } from '../escrow/escrow-ui';
+import { ApiError, gql } from '../api';
+import { envelopeKind, EscrowLockStatus, passphraseStrength } from '../escrow/escrow-ui';
+import { unlockedKeyFor } from '../escrow/unlocked-key';
 import { graphql } from '../gql';
-import { ErrorNote, formatTime, Loading, PageTitle, useAction, useLoad, useSession } from '../ui';
+import { DialogFor, ErrorNote, formatTime, Loading, PageTitle, useAction, useLoad, useSession } from '../ui';
 
 export const EscrowKeyQuery = graphql(`
   query EscrowKeyStatus {
@@ -37,6 +43,65 @@ export const EscrowKeyQuery = graphql(`
       kdfIterations
       createdBy
       createdAt
+    }
+  }
+`);
+
+const EscrowKeyVersions = graphql(`
+  query EscrowKeyVersions {
+    escrowKeys {
+      keyVersion
+      fingerprint
+      createdBy
+      createdAt
+      retiredAt
+      destroyedAt
+      sealedSecrets
+    }
+  }
+`);
+
+const WrappedKeyOfVersion = graphql(`
+  query WrappedKeyOfVersion($keyVersion: Int!) {
+    escrowKey(keyVersion: $keyVersion) {
+      keyVersion
+      wrappedPrivateKey
+    }
+  }
+`);
+
+const RewrapBatch = graphql(`
+  mutation EscrowRewrapBatch($limit: Int) {
+    escrowRewrapBatch(limit: $limit) {
+      toKeyVersion
+      remaining
+      secrets {
+        id
+        machineId
+        kind
+        secretVersion
+        keyVersion
+        envelope
+      }
+    }
+  }
+`);
+
+const SubmitRewrapped = graphql(`
+  mutation SubmitRewrappedSecrets($input: SubmitRewrappedSecretsInput!) {
+    submitRewrappedSecrets(input: $input) {
+      stored
+      remaining
+      toKeyVersion
+    }
+  }
+`);
+
+const DestroyEscrowKey = graphql(`
+  mutation DestroyEscrowKey($keyVersion: Int!) {
+    destroyEscrowKey(keyVersion: $keyVersion) {
+      keyVersion
+      destroyedAt
     }
   }
 `);
@@ -63,8 +128,12 @@ interface Issued {
  * gets the public key and the wrapped blob, never the passphrase, the private key or a share.
  */
 export function EscrowPage() {
-  const { data, error, loading, reload } = useLoad(() => gql(EscrowKeyQuery), []);
+  const { data, error, loading, reload } = useLoad(async () => {
+    const [current, versions] = await Promise.all([gql(EscrowKeyQuery), gql(EscrowKeyVersions)]);
+    return { ...current, ...versions };
+  }, []);
   const [issued, setIssued] = useState<Issued | null>(null);
+  const [rolling, setRolling] = useState(false);
   const pending = issued?.shares.some((s) => s !== null) ?? false;
   useEffect(() => {
     if (!pending) return;
@@ -95,13 +164,31 @@ export function EscrowPage() {
           }
           onDone={() => {
             setIssued(null);
+            setRolling(false);
             void reload();
           }}
         />
       ) : key ? (
-        <KeyCard keyInfo={key} />
+        <Stack maw={760}>
+          <KeyCard keyInfo={key} />
+          {rolling && (
+            <SetupForm
+              keyVersion={key.keyVersion + 1}
+              onIssued={setIssued}
+              onCancel={() => setRolling(false)}
+            />
+          )}
+          <KeyVersions
+            versions={data?.escrowKeys ?? []}
+            current={key}
+            rolling={rolling}
+            onRoll={() => setRolling(true)}
+            onChanged={() => void reload()}
+          />
+          <RecoveryCard />
+        </Stack>
       ) : (
-        <SetupForm onIssued={setIssued} />
+        <SetupForm keyVersion={1} onIssued={setIssued} />
       )}
     </>
   );
@@ -120,46 +207,310 @@ function KeyCard({
   };
 }) {
   return (
-    <Stack maw={760}>
-      <Card withBorder>
-        <Title order={2} size="h4" mb="xs">
-          Tenant escrow key
-        </Title>
-        <Table data-testid="escrow-key">
-          <Table.Tbody>
-            <Row k="Version" v={`v${keyInfo.keyVersion}`} />
-            <Row k="Fingerprint" v={<Code data-testid="escrow-fingerprint">{keyInfo.fingerprint}</Code>} />
-            <Row
-              k="Key derivation"
-              v={`${keyInfo.kdfName}, ${keyInfo.kdfIterations.toLocaleString()} iterations`}
-            />
-            <Row k="Created" v={`${formatTime(keyInfo.createdAt)} by ${keyInfo.createdBy}`} />
-          </Table.Tbody>
-        </Table>
-        <Text size="sm" c="dimmed" mt="xs">
-          Every recovery share carries this fingerprint: compare it before you trust a share.
-        </Text>
-      </Card>
-      <Card withBorder>
-        <Title order={2} size="h4" mb="xs">
-          Break-glass recovery
-        </Title>
-        <Text size="sm" mb="sm">
-          Passphrase lost? Any quorum of the printed recovery shares restores the key in this browser, and you
-          set a new passphrase.
-        </Text>
-        <EscrowLockStatus />
-        <Group mt="sm">
-          <Button component={Link} href="/settings/escrow/recovery" variant="default">
-            Recover with shares
-          </Button>
-        </Group>
-      </Card>
-    </Stack>
+    <Card withBorder>
+      <Title order={2} size="h4" mb="xs">
+        Tenant escrow key
+      </Title>
+      <Table data-testid="escrow-key">
+        <Table.Tbody>
+          <Row k="Version" v={`v${keyInfo.keyVersion}`} />
+          <Row k="Fingerprint" v={<Code data-testid="escrow-fingerprint">{keyInfo.fingerprint}</Code>} />
+          <Row
+            k="Key derivation"
+            v={`${keyInfo.kdfName}, ${keyInfo.kdfIterations.toLocaleString()} iterations`}
+          />
+          <Row k="Created" v={`${formatTime(keyInfo.createdAt)} by ${keyInfo.createdBy}`} />
+        </Table.Tbody>
+      </Table>
+      <Text size="sm" c="dimmed" mt="xs">
+        Every recovery share carries this fingerprint: compare it before you trust a share.
+      </Text>
+    </Card>
   );
 }
 
-function SetupForm({ onIssued }: { onIssued: (issued: Issued) => void }) {
+function RecoveryCard() {
+  return (
+    <Card withBorder>
+      <Title order={2} size="h4" mb="xs">
+        Break-glass recovery
+      </Title>
+      <Text size="sm" mb="sm">
+        Passphrase lost? Any quorum of the printed recovery shares restores the key in this browser, and you
+        set a new passphrase.
+      </Text>
+      <EscrowLockStatus />
+      <Group mt="sm">
+        <Button component={Link} href="/settings/escrow/recovery" variant="default">
+          Recover with shares
+        </Button>
+      </Group>
+    </Card>
+  );
+}
+
+type KeyVersion = {
+  keyVersion: number;
+  fingerprint: string;
+  createdBy: string;
+  createdAt: string;
+  retiredAt?: string | null;
+  destroyedAt?: string | null;
+  sealedSecrets: number;
+};
+
+/**
+ * Every key version with the secrets still sealed to it (ADR 0044, "Key roll"): an admin rolls to a
+ * new key here, re-wraps what is sealed to older ones (below), then destroys an old one that nothing
+ * depends on any more.
+ */
+function KeyVersions({
+  versions,
+  current,
+  rolling,
+  onRoll,
+  onChanged,
+}: {
+  versions: KeyVersion[];
+  current: { keyVersion: number; publicKey: string };
+  rolling: boolean;
+  onRoll: () => void;
+  onChanged: () => void;
+}) {
+  const admin = useSession().role === 'admin';
+  const [destroying, setDestroying] = useState<KeyVersion | null>(null);
+  const destroy = useAction(async (keyVersion: number) => {
+    await gql(DestroyEscrowKey, { keyVersion });
+    setDestroying(null);
+    onChanged();
+  });
+  const waiting = versions.filter(
+    (v) => v.keyVersion !== current.keyVersion && !v.destroyedAt && v.sealedSecrets > 0,
+  );
+  return (
+    <>
+      <Card withBorder data-testid="escrow-key-versions">
+        <Group justify="space-between" mb="xs">
+          <Title order={2} size="h4">
+            Key versions
+          </Title>
+          {admin && !rolling && (
+            <Button variant="default" onClick={onRoll}>
+              Roll to a new key
+            </Button>
+          )}
+        </Group>
+        <Text size="sm" mb="xs">
+          Rolling makes a new key in this browser with its own passphrase and recovery shares; machines escrow
+          to it from then on. What was escrowed before stays sealed to the old key until it is re-wrapped
+          here; then the old key can be destroyed.
+        </Text>
+        <Table>
+          <Table.Thead>
+            <Table.Tr>
+              <Table.Th>Version</Table.Th>
+              <Table.Th>Fingerprint</Table.Th>
+              <Table.Th>State</Table.Th>
+              <Table.Th>Secrets sealed to it</Table.Th>
+              {admin && <Table.Th>Action</Table.Th>}
+            </Table.Tr>
+          </Table.Thead>
+          <Table.Tbody>
+            {versions.map((v) => (
+              <Table.Tr key={v.keyVersion} data-testid={`escrow-key-v${v.keyVersion}`}>
+                <Table.Td>v{v.keyVersion}</Table.Td>
+                <Table.Td>
+                  <Code>{v.fingerprint}</Code>
+                </Table.Td>
+                <Table.Td>
+                  {v.destroyedAt ? (
+                    <Text size="sm">Destroyed {formatTime(v.destroyedAt)}</Text>
+                  ) : v.retiredAt ? (
+                    <Text size="sm">Retired {formatTime(v.retiredAt)}</Text>
+                  ) : (
+                    <Badge color="#1e6b30" variant="filled">
+                      Current
+                    </Badge>
+                  )}
+                </Table.Td>
+                <Table.Td>{v.sealedSecrets}</Table.Td>
+                {admin && (
+                  <Table.Td>
+                    {v.retiredAt && !v.destroyedAt && v.sealedSecrets === 0 && (
+                      <Button
+                        size="xs"
+                        variant="default"
+                        onClick={() => {
+                          destroy.setError(null);
+                          setDestroying(v);
+                        }}
+                      >
+                        Destroy v{v.keyVersion}
+                      </Button>
+                    )}
+                  </Table.Td>
+                )}
+              </Table.Tr>
+            ))}
+          </Table.Tbody>
+        </Table>
+        <DialogFor
+          of={destroying}
+          title={(v) => `Destroy escrow key v${v.keyVersion}`}
+          onClose={() => setDestroying(null)}
+        >
+          {(v) => (
+            <Stack>
+              <ErrorNote error={destroy.error} title="Not destroyed" />
+              <Text size="sm">
+                Its wrapped private key is deleted from the server: its passphrase and its recovery shares
+                then open nothing Drydock hands out. Its public half and fingerprint stay on record. This
+                cannot be undone.
+              </Text>
+              <Group justify="flex-end">
+                <Button variant="default" onClick={() => setDestroying(null)}>
+                  Keep it
+                </Button>
+                <Button color="#a61e1e" loading={destroy.busy} onClick={() => void destroy.run(v.keyVersion)}>
+                  Destroy v{v.keyVersion}
+                </Button>
+              </Group>
+            </Stack>
+          )}
+        </DialogFor>
+      </Card>
+      {waiting.length > 0 && admin && <Rewrap waiting={waiting} current={current} onDone={onChanged} />}
+    </>
+  );
+}
+
+/**
+ * Re-wraps every secret still sealed to an older key to the current one, IN THIS BROWSER: each old
+ * key is unlocked here (its passphrase, or as this tab holds it), the server releases the
+ * ciphertexts in audited batches, each is opened and sealed to the current key's public half, and
+ * the server checks every envelope against its secret before it stores it. No value and no private
+ * key leaves the page; the old keys are forgotten when it ends.
+ */
+function Rewrap({
+  waiting,
+  current,
+  onDone,
+}: {
+  waiting: KeyVersion[];
+  current: { keyVersion: number; publicKey: string };
+  onDone: () => void;
+}) {
+  const session = useSession();
+  const tenantId = session.tenant.id;
+  const total = waiting.reduce((n, v) => n + v.sealedSecrets, 0);
+  const [passphrases, setPassphrases] = useState<Record<number, string>>({});
+  const [progress, setProgress] = useState<{ done: number; total: number } | null>(null);
+  const locked = waiting.filter((v) => !unlockedKeyFor(tenantId, v.keyVersion));
+  const rewrap = useAction(async () => {
+    const keys = new Map<number, TenantKey>();
+    for (const v of waiting) {
+      const unlocked = unlockedKeyFor(tenantId, v.keyVersion);
+      if (unlocked) {
+        keys.set(v.keyVersion, unlocked);
+        continue;
+      }
+      const blob = (await gql(WrappedKeyOfVersion, { keyVersion: v.keyVersion })).escrowKey
+        ?.wrappedPrivateKey;
+      if (!blob) throw new ApiError('NOT_FOUND', `escrow key v${v.keyVersion} is not available to you`);
+      keys.set(
+        v.keyVersion,
+        await unwrapTenantKey(blob, passphrases[v.keyVersion] ?? '', { tenantId, keyVersion: v.keyVersion }),
+      );
+    }
+    setPassphrases({});
+    const to = { tenantId, keyVersion: current.keyVersion, publicKey: current.publicKey };
+    let done = 0;
+    setProgress({ done, total });
+    for (;;) {
+      const batch = (await gql(RewrapBatch, { limit: 50 })).escrowRewrapBatch;
+      if (batch.toKeyVersion !== to.keyVersion)
+        throw new ApiError(
+          'ESCROW_KEY_CHANGED',
+          'the escrow key was rolled again meanwhile: reload the page',
+        );
+      if (batch.secrets.length === 0) break;
+      const secrets = [];
+      for (const s of batch.secrets) {
+        const from = keys.get(s.keyVersion);
+        if (!from)
+          throw new ApiError(
+            'ESCROW_KEY_LOCKED',
+            `a secret is sealed to key v${s.keyVersion}, which this page did not unlock: reload the page`,
+          );
+        const record = { machineId: s.machineId, kind: envelopeKind(s.kind), secretVersion: s.secretVersion };
+        secrets.push({ id: s.id, envelope: await rewrapEscrowSecret(from, to, record, s.envelope) });
+      }
+      const stored = (await gql(SubmitRewrapped, { input: { secrets } })).submitRewrappedSecrets;
+      done += secrets.length;
+      setProgress({ done, total: Math.max(total, done + stored.remaining) });
+      if (stored.remaining === 0) break;
+    }
+    onDone();
+  });
+  const missing = locked.some((v) => !passphrases[v.keyVersion]);
+  return (
+    <Card withBorder data-testid="escrow-rewrap">
+      <Title order={2} size="h4" mb="xs">
+        Re-wrap to v{current.keyVersion}
+      </Title>
+      <Text size="sm" mb="xs">
+        {total} {total === 1 ? 'secret is' : 'secrets are'} still sealed to{' '}
+        {waiting.map((v) => `v${v.keyVersion}`).join(', ')}: revealing one asks for that key’s passphrase, and
+        the key cannot be destroyed. This browser opens each with the old key and seals it to v
+        {current.keyVersion}; the server checks every envelope and never sees a value. The release is audited,
+        naming every secret.
+      </Text>
+      {!session.canRevealSecrets ? (
+        <Text size="sm">Re-wrapping needs an admin with the reveal-secrets permission.</Text>
+      ) : (
+        <Stack>
+          {locked.map((v) => (
+            <PasswordInput
+              key={v.keyVersion}
+              label={`Passphrase of key v${v.keyVersion}`}
+              value={passphrases[v.keyVersion] ?? ''}
+              onChange={(e) => {
+                const value = e.currentTarget.value;
+                setPassphrases((p) => ({ ...p, [v.keyVersion]: value }));
+              }}
+              autoComplete="off"
+            />
+          ))}
+          <ErrorNote error={rewrap.error} title="Not re-wrapped" />
+          {progress && (
+            <>
+              <Progress value={(100 * progress.done) / Math.max(progress.total, 1)} aria-label="Re-wrapped" />
+              <Text size="sm" data-testid="rewrap-progress" role="status">
+                Re-wrapped {progress.done} of {progress.total}
+              </Text>
+            </>
+          )}
+          <Group justify="flex-end">
+            <Button loading={rewrap.busy} disabled={missing} onClick={() => void rewrap.run()}>
+              Re-wrap {total} {total === 1 ? 'secret' : 'secrets'} to v{current.keyVersion}
+            </Button>
+          </Group>
+        </Stack>
+      )}
+    </Card>
+  );
+}
+
+/** Version 1 (escrow set up), or the next version (a key roll): the same making of a key in this browser. */
+function SetupForm({
+  keyVersion,
+  onIssued,
+  onCancel,
+}: {
+  keyVersion: number;
+  onIssued: (issued: Issued) => void;
+  onCancel?: () => void;
+}) {
   const session = useSession();
   const [passphrase, setPassphrase] = useState('');
   const [repeat, setRepeat] = useState('');
@@ -177,7 +528,6 @@ function SetupForm({ onIssued }: { onIssued: (issued: Issued) => void }) {
       'the shares needed must be at least 2 and at most the shares printed',
   ].filter((p): p is string => typeof p === 'string');
   const setup = useAction(async () => {
-    const keyVersion = 1;
     const key = await generateTenantKey({ tenantId: session.tenant.id, keyVersion });
     const wrappedPrivateKey = await wrapTenantKey(key, passphrase);
     const texts = await splitTenantKey(key, { threshold: m, shares: n });
@@ -193,11 +543,13 @@ function SetupForm({ onIssued }: { onIssued: (issued: Issued) => void }) {
     <Card withBorder maw={760}>
       <Stack>
         <Title order={2} size="h4">
-          Set up escrow
+          {keyVersion === 1 ? 'Set up escrow' : `Roll to key v${keyVersion}`}
         </Title>
         <Text size="sm">
           This browser makes the key pair, wraps the private key under your passphrase and splits it into
           recovery shares. Choose a passphrase of several words; whoever reveals a secret will need it.
+          {keyVersion > 1 &&
+            ` Machines escrow to v${keyVersion} from then on; the shares and passphrase of v${keyVersion - 1} keep opening what is sealed to it until you re-wrap that below.`}
         </Text>
         <PasswordInput
           label="Passphrase"
@@ -244,6 +596,11 @@ function SetupForm({ onIssued }: { onIssued: (issued: Issued) => void }) {
         )}
         <ErrorNote error={setup.error} />
         <Group justify="flex-end">
+          {onCancel && (
+            <Button variant="default" onClick={onCancel}>
+              Cancel
+            </Button>
+          )}
           <Button loading={setup.busy} disabled={problems.length > 0} onClick={() => void setup.run()}>
             Generate the key in this browser
           </Button>
