@@ -426,6 +426,7 @@ function Rewrap({
     const to = { tenantId, keyVersion: current.keyVersion, publicKey: current.publicKey };
     let done = 0;
     setProgress({ done, total });
+    const submitted = new Set<string>();
     for (;;) {
       const batch = (await gql(RewrapBatch, { limit: 50 })).escrowRewrapBatch;
       if (batch.toKeyVersion !== to.keyVersion)
@@ -434,6 +435,12 @@ function Rewrap({
           'the escrow key was rolled again meanwhile: reload the page',
         );
       if (batch.secrets.length === 0) break;
+      // A secret released again after it was stored: stop rather than release the same batch for ever.
+      if (batch.secrets.some((s) => submitted.has(s.id)))
+        throw new ApiError(
+          'ESCROW_REWRAP_STUCK',
+          'the server released a secret this page already re-wrapped: reload the page and try again',
+        );
       const secrets = [];
       for (const s of batch.secrets) {
         const from = keys.get(s.keyVersion);
@@ -446,6 +453,7 @@ function Rewrap({
         secrets.push({ id: s.id, envelope: await rewrapEscrowSecret(from, to, record, s.envelope) });
       }
       const stored = (await gql(SubmitRewrapped, { input: { secrets } })).submitRewrappedSecrets;
+      for (const s of secrets) submitted.add(s.id);
       done += secrets.length;
       setProgress({ done, total: Math.max(total, done + stored.remaining) });
       if (stored.remaining === 0) break;
