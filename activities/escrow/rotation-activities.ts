@@ -1,5 +1,7 @@
+import { randomUUID } from 'node:crypto';
 import { ApplicationFailure } from '@temporalio/common';
 import { appendAudit } from '../../infra/db/audit';
+import { AlertKind } from '../../infra/db/entities';
 import { escrowRecipientOf } from '../../infra/db/escrow';
 import { withTenant, type EntityManager, type Orm } from '../../infra/db/orm';
 import type { TenantPublicKey } from '../../infra/wire/escrow-envelope';
@@ -137,6 +139,31 @@ export function createRotationActivities(deps: { orm: Orm }) {
           subjectId: input.machineId,
           data: { ...input.data, key: input.key },
         });
+        // A revealed value the rotation gave up on stays valid: someone must see that without looking.
+        if (input.action === 'escrow.rotation-failed' && input.data.stillRevealed === true) {
+          const what =
+            input.data.kind === 'bitlocker-recovery-password'
+              ? 'BitLocker recovery password'
+              : 'local admin password';
+          await em.execute(
+            `insert into alerts (id, tenant_id, kind, machine_id, site_id, message, data)
+             select ?, ?, ?, m.id, m.site_id, 'The revealed ' || ? || ' of ' || m.hostname || ?, ?::jsonb
+               from machines m where m.tenant_id = ? and m.id = ?`,
+            [
+              randomUUID(),
+              input.tenantId,
+              AlertKind.EscrowRotationFailed,
+              what,
+              ` could not be rotated and is still valid (${String(input.data.reason ?? 'no reason given')}). Rotate it on demand once the machine is online.`,
+              JSON.stringify({
+                workflowId: input.data.workflowId ?? null,
+                kind: input.data.kind ?? 'local-admin-password',
+              }),
+              input.tenantId,
+              input.machineId,
+            ],
+          );
+        }
       });
     },
   };

@@ -492,6 +492,49 @@ describe('local admin password rotation', () => {
     await record('rotate-local-admin-password-retried.json', handle.workflowId, runId);
   });
 
+  it('raises an alert when it gives up on a revealed password: the value someone saw is still valid', async () => {
+    const machineId = machineOf(fleetA, 1);
+    await fleetA.switchOff(1); // off again, for good this time
+    const alerts = async () =>
+      (
+        await gql<{ alerts: { kind: string; machineId: string | null; message: string }[] }>(
+          stack.app,
+          stack.tenant.tenantId,
+          '{ alerts(last: 50) { kind machineId message } }',
+        )
+      ).data!.alerts.filter((a) => a.kind === 'EscrowRotationFailed');
+    expect(await alerts()).toEqual([]);
+    // A revealed password's rotation with a window that closes after the first try.
+    const handle = await stack.temporal.workflow.signalWithStart('rotateLocalAdminPassword', {
+      taskQueue: stack.taskQueue,
+      workflowId: rotateLocalAdminWorkflowId(stack.tenant.tenantId, machineId),
+      args: [
+        {
+          tenantId: stack.tenant.tenantId,
+          machineId,
+          trigger: 'reveal',
+          requestedBy: 'user:test',
+          offlineLimitSeconds: 5,
+          retryBackoffSeconds: 1,
+          retryFailedAfterSeconds: 1,
+          retryFailedForSeconds: 1,
+        },
+      ],
+      signal: 'secretRevealed',
+      signalArgs: [{ secretId: 'unused', secretVersion: 1, actor: 'user:test' }],
+    });
+    await expect(handle.result()).rejects.toThrow();
+    const raised = await alerts();
+    expect(raised).toHaveLength(1);
+    expect(raised[0]!.machineId).toBe(machineId);
+    expect(raised[0]!.message).toMatch(
+      /^The revealed local admin password of \S+ could not be rotated and is still valid \(security\.local-admin: .+\)\. Rotate it on demand once the machine is online\.$/,
+    );
+    const failed = (await auditRows()).filter((r) => r.action === 'escrow.rotation-failed').at(-1)!;
+    expect(failed.data).toMatchObject({ stillRevealed: true, type: 'MachineUnreachable' });
+    expect(failed.data.retryAt).toBeUndefined();
+  });
+
   it('rotates a revealed BitLocker recovery password after the grace: a new protector, the old one gone, the TPM and the encryption kept', async () => {
     const fleetC = await enrolledFleet(stack, 'rotation-c', 1, { namePrefix: 'vault' });
     try {

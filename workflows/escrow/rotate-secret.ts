@@ -138,7 +138,13 @@ export async function rotateAfterReveals(
           trigger,
           type: info.type,
           reason: info.message,
-          ...(next === null ? {} : { retryAt: new Date(next).toISOString() }),
+          workflowId,
+          // Given up on a value someone has seen: the activity raises an alert beside the event.
+          ...(next === null
+            ? revealed
+              ? { stillRevealed: true }
+              : {}
+            : { retryAt: new Date(next).toISOString() }),
         },
       });
       if (next === null) {

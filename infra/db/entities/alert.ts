@@ -19,6 +19,8 @@ export enum AlertKind {
   DirectoryNoGateway = 'directory.no-gateway',
   /** A profile migration failed and so did its restore: the machine is in between until an engineer restores the backup. */
   MigrationRollbackFailed = 'migration.rollback-failed',
+  /** A revealed secret's rotation failed for good: the value someone saw is still valid on the machine. */
+  EscrowRotationFailed = 'escrow.rotation-failed',
 }
 
 /** Something an operator should look at: a new machine, a collision waiting for approval, a move. */

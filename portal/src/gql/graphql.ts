@@ -8,6 +8,7 @@ export type AlertKind =
   | 'DirectoryCredentialNeeded'
   | 'DirectoryNoGateway'
   | 'DirectoryNotFound'
+  | 'EscrowRotationFailed'
   | 'FleetRunLostSignals'
   | 'MachineCollision'
   | 'MachineEnrolled'
