@@ -15,13 +15,13 @@ import * as types from './graphql';
  * Learn more about it here: https://the-guild.dev/graphql/codegen/plugins/presets/preset-client#reducing-bundle-size
  */
 type Documents = {
+    "\n  query EscrowWrappedKey($keyVersion: Int) {\n    escrowKey(keyVersion: $keyVersion) {\n      keyVersion\n      wrappedPrivateKey\n    }\n  }\n": typeof types.EscrowWrappedKeyDocument,
     "\n  query Audit {\n    auditEvents(last: 500) {\n      seq\n      occurredAt\n      actor\n      action\n      subjectType\n      subjectId\n      hash\n    }\n  }\n": typeof types.AuditDocument,
     "\n  query VerifyAuditChain {\n    auditChain {\n      ok\n      events\n      headSeq\n      brokenAtSeq\n      problem\n    }\n  }\n": typeof types.VerifyAuditChainDocument,
     "\n  mutation RotateBitLockerRecoveryPassword($machineId: ID!) {\n    rotateBitLockerRecoveryPassword(machineId: $machineId) {\n      workflowId\n      joined\n    }\n  }\n": typeof types.RotateBitLockerRecoveryPasswordDocument,
     "\n  query Dashboard {\n    clients {\n      id\n      name\n      sites {\n        id\n        name\n        code\n      }\n    }\n    machineCounts {\n      siteId\n      online\n      offline\n      pending\n      retired\n    }\n    fleetRuns(first: 100) {\n      id\n      status\n      createdAt\n      total\n      passed\n      failed\n      cancelled\n    }\n    alerts(last: 10) {\n      id\n      kind\n      message\n      createdAt\n    }\n  }\n": typeof types.DashboardDocument,
     "\n  query EscrowKeyStatus {\n    escrowKey {\n      keyVersion\n      publicKey\n      fingerprint\n      kdfName\n      kdfIterations\n      createdBy\n      createdAt\n    }\n  }\n": typeof types.EscrowKeyStatusDocument,
     "\n  query EscrowKeyVersions {\n    escrowKeys {\n      keyVersion\n      fingerprint\n      createdBy\n      createdAt\n      retiredAt\n      destroyedAt\n      sealedSecrets\n    }\n  }\n": typeof types.EscrowKeyVersionsDocument,
-    "\n  query WrappedKeyOfVersion($keyVersion: Int!) {\n    escrowKey(keyVersion: $keyVersion) {\n      keyVersion\n      wrappedPrivateKey\n    }\n  }\n": typeof types.WrappedKeyOfVersionDocument,
     "\n  mutation EscrowRewrapBatch($limit: Int) {\n    escrowRewrapBatch(limit: $limit) {\n      toKeyVersion\n      remaining\n      secrets {\n        id\n        machineId\n        kind\n        secretVersion\n        keyVersion\n        envelope\n      }\n    }\n  }\n": typeof types.EscrowRewrapBatchDocument,
     "\n  mutation SubmitRewrappedSecrets($input: SubmitRewrappedSecretsInput!) {\n    submitRewrappedSecrets(input: $input) {\n      stored\n      remaining\n      toKeyVersion\n    }\n  }\n": typeof types.SubmitRewrappedSecretsDocument,
     "\n  mutation DestroyEscrowKey($keyVersion: Int!) {\n    destroyEscrowKey(keyVersion: $keyVersion) {\n      keyVersion\n      destroyedAt\n    }\n  }\n": typeof types.DestroyEscrowKeyDocument,
@@ -35,7 +35,6 @@ type Documents = {
     "\n  mutation RejectMachine($id: ID!) {\n    rejectMachine(id: $id) {\n      id\n      status\n    }\n  }\n": typeof types.RejectMachineDocument,
     "\n  mutation RevokeAgentKey($machineId: ID!) {\n    revokeAgentKey(machineId: $machineId)\n  }\n": typeof types.RevokeAgentKeyDocument,
     "\n  query EscrowedSecrets($machineId: ID!) {\n    escrowedSecrets(machineId: $machineId) {\n      id\n      kind\n      secretVersion\n      keyVersion\n      account\n      protectorId\n      createdAt\n      confirmedAt\n      reveals {\n        actor\n        at\n      }\n    }\n  }\n": typeof types.EscrowedSecretsDocument,
-    "\n  query EscrowWrappedKey($keyVersion: Int) {\n    escrowKey(keyVersion: $keyVersion) {\n      keyVersion\n      wrappedPrivateKey\n    }\n  }\n": typeof types.EscrowWrappedKeyDocument,
     "\n  mutation RevealSecret($id: ID!) {\n    revealSecret(id: $id) {\n      id\n      tenantId\n      machineId\n      kind\n      secretVersion\n      keyVersion\n      envelope\n    }\n  }\n": typeof types.RevealSecretDocument,
     "\n  query Machines(\n    $first: Int\n    $offset: Int\n    $search: String\n    $filter: MachineFilter\n    $siteId: ID\n    $sort: MachineSort\n    $descending: Boolean\n  ) {\n    machinePage(\n      first: $first\n      offset: $offset\n      search: $search\n      filter: $filter\n      siteId: $siteId\n      sort: $sort\n      descending: $descending\n    ) {\n      total\n      machines {\n        id\n        hostname\n        status\n        pendingKind\n        siteId\n        lastSeenAt\n        agentVersion\n      }\n    }\n    sites {\n      id\n      code\n      name\n    }\n  }\n": typeof types.MachinesDocument,
     "\n  query Migrations($machineId: ID) {\n    profileMigrations(machineId: $machineId, first: 100) {\n      id\n      machineId\n      batchId\n      mode\n      source\n      targetJson\n      targetSid\n      retire\n      status\n      state\n      updatedAt\n      finishedAt\n      lastError {\n        code\n        sentence\n        message\n      }\n    }\n    machines {\n      id\n      hostname\n      status\n    }\n  }\n": typeof types.MigrationsDocument,
@@ -67,13 +66,13 @@ type Documents = {
     "\n  mutation RejectPending($id: ID!) {\n    rejectMachine(id: $id) {\n      id\n      status\n    }\n  }\n": typeof types.RejectPendingDocument,
 };
 const documents: Documents = {
+    "\n  query EscrowWrappedKey($keyVersion: Int) {\n    escrowKey(keyVersion: $keyVersion) {\n      keyVersion\n      wrappedPrivateKey\n    }\n  }\n": types.EscrowWrappedKeyDocument,
     "\n  query Audit {\n    auditEvents(last: 500) {\n      seq\n      occurredAt\n      actor\n      action\n      subjectType\n      subjectId\n      hash\n    }\n  }\n": types.AuditDocument,
     "\n  query VerifyAuditChain {\n    auditChain {\n      ok\n      events\n      headSeq\n      brokenAtSeq\n      problem\n    }\n  }\n": types.VerifyAuditChainDocument,
     "\n  mutation RotateBitLockerRecoveryPassword($machineId: ID!) {\n    rotateBitLockerRecoveryPassword(machineId: $machineId) {\n      workflowId\n      joined\n    }\n  }\n": types.RotateBitLockerRecoveryPasswordDocument,
     "\n  query Dashboard {\n    clients {\n      id\n      name\n      sites {\n        id\n        name\n        code\n      }\n    }\n    machineCounts {\n      siteId\n      online\n      offline\n      pending\n      retired\n    }\n    fleetRuns(first: 100) {\n      id\n      status\n      createdAt\n      total\n      passed\n      failed\n      cancelled\n    }\n    alerts(last: 10) {\n      id\n      kind\n      message\n      createdAt\n    }\n  }\n": types.DashboardDocument,
     "\n  query EscrowKeyStatus {\n    escrowKey {\n      keyVersion\n      publicKey\n      fingerprint\n      kdfName\n      kdfIterations\n      createdBy\n      createdAt\n    }\n  }\n": types.EscrowKeyStatusDocument,
     "\n  query EscrowKeyVersions {\n    escrowKeys {\n      keyVersion\n      fingerprint\n      createdBy\n      createdAt\n      retiredAt\n      destroyedAt\n      sealedSecrets\n    }\n  }\n": types.EscrowKeyVersionsDocument,
-    "\n  query WrappedKeyOfVersion($keyVersion: Int!) {\n    escrowKey(keyVersion: $keyVersion) {\n      keyVersion\n      wrappedPrivateKey\n    }\n  }\n": types.WrappedKeyOfVersionDocument,
     "\n  mutation EscrowRewrapBatch($limit: Int) {\n    escrowRewrapBatch(limit: $limit) {\n      toKeyVersion\n      remaining\n      secrets {\n        id\n        machineId\n        kind\n        secretVersion\n        keyVersion\n        envelope\n      }\n    }\n  }\n": types.EscrowRewrapBatchDocument,
     "\n  mutation SubmitRewrappedSecrets($input: SubmitRewrappedSecretsInput!) {\n    submitRewrappedSecrets(input: $input) {\n      stored\n      remaining\n      toKeyVersion\n    }\n  }\n": types.SubmitRewrappedSecretsDocument,
     "\n  mutation DestroyEscrowKey($keyVersion: Int!) {\n    destroyEscrowKey(keyVersion: $keyVersion) {\n      keyVersion\n      destroyedAt\n    }\n  }\n": types.DestroyEscrowKeyDocument,
@@ -87,7 +86,6 @@ const documents: Documents = {
     "\n  mutation RejectMachine($id: ID!) {\n    rejectMachine(id: $id) {\n      id\n      status\n    }\n  }\n": types.RejectMachineDocument,
     "\n  mutation RevokeAgentKey($machineId: ID!) {\n    revokeAgentKey(machineId: $machineId)\n  }\n": types.RevokeAgentKeyDocument,
     "\n  query EscrowedSecrets($machineId: ID!) {\n    escrowedSecrets(machineId: $machineId) {\n      id\n      kind\n      secretVersion\n      keyVersion\n      account\n      protectorId\n      createdAt\n      confirmedAt\n      reveals {\n        actor\n        at\n      }\n    }\n  }\n": types.EscrowedSecretsDocument,
-    "\n  query EscrowWrappedKey($keyVersion: Int) {\n    escrowKey(keyVersion: $keyVersion) {\n      keyVersion\n      wrappedPrivateKey\n    }\n  }\n": types.EscrowWrappedKeyDocument,
     "\n  mutation RevealSecret($id: ID!) {\n    revealSecret(id: $id) {\n      id\n      tenantId\n      machineId\n      kind\n      secretVersion\n      keyVersion\n      envelope\n    }\n  }\n": types.RevealSecretDocument,
     "\n  query Machines(\n    $first: Int\n    $offset: Int\n    $search: String\n    $filter: MachineFilter\n    $siteId: ID\n    $sort: MachineSort\n    $descending: Boolean\n  ) {\n    machinePage(\n      first: $first\n      offset: $offset\n      search: $search\n      filter: $filter\n      siteId: $siteId\n      sort: $sort\n      descending: $descending\n    ) {\n      total\n      machines {\n        id\n        hostname\n        status\n        pendingKind\n        siteId\n        lastSeenAt\n        agentVersion\n      }\n    }\n    sites {\n      id\n      code\n      name\n    }\n  }\n": types.MachinesDocument,
     "\n  query Migrations($machineId: ID) {\n    profileMigrations(machineId: $machineId, first: 100) {\n      id\n      machineId\n      batchId\n      mode\n      source\n      targetJson\n      targetSid\n      retire\n      status\n      state\n      updatedAt\n      finishedAt\n      lastError {\n        code\n        sentence\n        message\n      }\n    }\n    machines {\n      id\n      hostname\n      status\n    }\n  }\n": types.MigrationsDocument,
@@ -122,6 +120,10 @@ const documents: Documents = {
 /**
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
+export function graphql(source: "\n  query EscrowWrappedKey($keyVersion: Int) {\n    escrowKey(keyVersion: $keyVersion) {\n      keyVersion\n      wrappedPrivateKey\n    }\n  }\n"): typeof import('./graphql').EscrowWrappedKeyDocument;
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
 export function graphql(source: "\n  query Audit {\n    auditEvents(last: 500) {\n      seq\n      occurredAt\n      actor\n      action\n      subjectType\n      subjectId\n      hash\n    }\n  }\n"): typeof import('./graphql').AuditDocument;
 /**
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
@@ -143,10 +145,6 @@ export function graphql(source: "\n  query EscrowKeyStatus {\n    escrowKey {\n 
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
 export function graphql(source: "\n  query EscrowKeyVersions {\n    escrowKeys {\n      keyVersion\n      fingerprint\n      createdBy\n      createdAt\n      retiredAt\n      destroyedAt\n      sealedSecrets\n    }\n  }\n"): typeof import('./graphql').EscrowKeyVersionsDocument;
-/**
- * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
- */
-export function graphql(source: "\n  query WrappedKeyOfVersion($keyVersion: Int!) {\n    escrowKey(keyVersion: $keyVersion) {\n      keyVersion\n      wrappedPrivateKey\n    }\n  }\n"): typeof import('./graphql').WrappedKeyOfVersionDocument;
 /**
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
@@ -199,10 +197,6 @@ export function graphql(source: "\n  mutation RevokeAgentKey($machineId: ID!) {\
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
 export function graphql(source: "\n  query EscrowedSecrets($machineId: ID!) {\n    escrowedSecrets(machineId: $machineId) {\n      id\n      kind\n      secretVersion\n      keyVersion\n      account\n      protectorId\n      createdAt\n      confirmedAt\n      reveals {\n        actor\n        at\n      }\n    }\n  }\n"): typeof import('./graphql').EscrowedSecretsDocument;
-/**
- * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
- */
-export function graphql(source: "\n  query EscrowWrappedKey($keyVersion: Int) {\n    escrowKey(keyVersion: $keyVersion) {\n      keyVersion\n      wrappedPrivateKey\n    }\n  }\n"): typeof import('./graphql').EscrowWrappedKeyDocument;
 /**
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */

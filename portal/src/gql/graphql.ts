@@ -128,6 +128,13 @@ export type SubmitRewrappedSecretsInput = {
   secrets: Array<RewrappedSecretInput>;
 };
 
+export type EscrowWrappedKeyQueryVariables = Exact<{
+  keyVersion?: number | null | undefined;
+}>;
+
+
+export type EscrowWrappedKeyQuery = { escrowKey: { keyVersion: number, wrappedPrivateKey: string | null } | null };
+
 export type AuditQueryVariables = Exact<{ [key: string]: never; }>;
 
 
@@ -159,13 +166,6 @@ export type EscrowKeyVersionsQueryVariables = Exact<{ [key: string]: never; }>;
 
 
 export type EscrowKeyVersionsQuery = { escrowKeys: Array<{ keyVersion: number, fingerprint: string, createdBy: string, createdAt: string, retiredAt: string | null, destroyedAt: string | null, sealedSecrets: number }> };
-
-export type WrappedKeyOfVersionQueryVariables = Exact<{
-  keyVersion: number;
-}>;
-
-
-export type WrappedKeyOfVersionQuery = { escrowKey: { keyVersion: number, wrappedPrivateKey: string | null } | null };
 
 export type EscrowRewrapBatchMutationVariables = Exact<{
   limit?: number | null | undefined;
@@ -259,13 +259,6 @@ export type EscrowedSecretsQueryVariables = Exact<{
 
 
 export type EscrowedSecretsQuery = { escrowedSecrets: Array<{ id: string, kind: EscrowKind, secretVersion: number, keyVersion: number, account: string | null, protectorId: string | null, createdAt: string, confirmedAt: string | null, reveals: Array<{ actor: string, at: string }> }> };
-
-export type EscrowWrappedKeyQueryVariables = Exact<{
-  keyVersion?: number | null | undefined;
-}>;
-
-
-export type EscrowWrappedKeyQuery = { escrowKey: { keyVersion: number, wrappedPrivateKey: string | null } | null };
 
 export type RevealSecretMutationVariables = Exact<{
   id: string | number;
@@ -497,6 +490,14 @@ export class TypedDocumentString<TResult, TVariables>
   }
 }
 
+export const EscrowWrappedKeyDocument = new TypedDocumentString(`
+    query EscrowWrappedKey($keyVersion: Int) {
+  escrowKey(keyVersion: $keyVersion) {
+    keyVersion
+    wrappedPrivateKey
+  }
+}
+    `) as unknown as TypedDocumentString<EscrowWrappedKeyQuery, EscrowWrappedKeyQueryVariables>;
 export const AuditDocument = new TypedDocumentString(`
     query Audit {
   auditEvents(last: 500) {
@@ -590,14 +591,6 @@ export const EscrowKeyVersionsDocument = new TypedDocumentString(`
   }
 }
     `) as unknown as TypedDocumentString<EscrowKeyVersionsQuery, EscrowKeyVersionsQueryVariables>;
-export const WrappedKeyOfVersionDocument = new TypedDocumentString(`
-    query WrappedKeyOfVersion($keyVersion: Int!) {
-  escrowKey(keyVersion: $keyVersion) {
-    keyVersion
-    wrappedPrivateKey
-  }
-}
-    `) as unknown as TypedDocumentString<WrappedKeyOfVersionQuery, WrappedKeyOfVersionQueryVariables>;
 export const EscrowRewrapBatchDocument = new TypedDocumentString(`
     mutation EscrowRewrapBatch($limit: Int) {
   escrowRewrapBatch(limit: $limit) {
@@ -762,14 +755,6 @@ export const EscrowedSecretsDocument = new TypedDocumentString(`
   }
 }
     `) as unknown as TypedDocumentString<EscrowedSecretsQuery, EscrowedSecretsQueryVariables>;
-export const EscrowWrappedKeyDocument = new TypedDocumentString(`
-    query EscrowWrappedKey($keyVersion: Int) {
-  escrowKey(keyVersion: $keyVersion) {
-    keyVersion
-    wrappedPrivateKey
-  }
-}
-    `) as unknown as TypedDocumentString<EscrowWrappedKeyQuery, EscrowWrappedKeyQueryVariables>;
 export const RevealSecretDocument = new TypedDocumentString(`
     mutation RevealSecret($id: ID!) {
   revealSecret(id: $id) {

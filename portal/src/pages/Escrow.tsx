@@ -23,13 +23,13 @@ import {
   MIN_PASSPHRASE_LENGTH,
   rewrapEscrowSecret,
   splitTenantKey,
-  unwrapTenantKey,
   wrapTenantKey,
   type TenantKey,
 } from '../../../infra/wire/escrow-envelope';
 import { ApiError, gql } from '../api';
 import { envelopeKind, EscrowLockStatus, passphraseStrength } from '../escrow/escrow-ui';
 import { unlockedKeyFor } from '../escrow/unlocked-key';
+import { openWrappedKey } from '../escrow/wrapped-key';
 import { graphql } from '../gql';
 import { DialogFor, ErrorNote, formatTime, Loading, PageTitle, useAction, useLoad, useSession } from '../ui';
 
@@ -57,15 +57,6 @@ const EscrowKeyVersions = graphql(`
       retiredAt
       destroyedAt
       sealedSecrets
-    }
-  }
-`);
-
-const WrappedKeyOfVersion = graphql(`
-  query WrappedKeyOfVersion($keyVersion: Int!) {
-    escrowKey(keyVersion: $keyVersion) {
-      keyVersion
-      wrappedPrivateKey
     }
   }
 `);
@@ -414,13 +405,7 @@ function Rewrap({
         keys.set(v.keyVersion, unlocked);
         continue;
       }
-      const blob = (await gql(WrappedKeyOfVersion, { keyVersion: v.keyVersion })).escrowKey
-        ?.wrappedPrivateKey;
-      if (!blob) throw new ApiError('NOT_FOUND', `escrow key v${v.keyVersion} is not available to you`);
-      keys.set(
-        v.keyVersion,
-        await unwrapTenantKey(blob, passphrases[v.keyVersion] ?? '', { tenantId, keyVersion: v.keyVersion }),
-      );
+      keys.set(v.keyVersion, await openWrappedKey(tenantId, v.keyVersion, passphrases[v.keyVersion] ?? ''));
     }
     setPassphrases({});
     const to = { tenantId, keyVersion: current.keyVersion, publicKey: current.publicKey };

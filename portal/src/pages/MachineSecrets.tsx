@@ -13,10 +13,11 @@ import {
   Title,
 } from '@mantine/core';
 import { useEffect, useState } from 'react';
-import { openEscrowSecret, unwrapTenantKey, type TenantKey } from '../../../infra/wire/escrow-envelope';
+import { openEscrowSecret, type TenantKey } from '../../../infra/wire/escrow-envelope';
 import { ApiError, gql, roleAtLeast } from '../api';
 import { envelopeKind, EscrowLockStatus, kindLabel } from '../escrow/escrow-ui';
 import { unlockedKeyFor, unlockKey, UNLOCK_MINUTES, useUnlockedKey } from '../escrow/unlocked-key';
+import { openWrappedKey } from '../escrow/wrapped-key';
 import { graphql } from '../gql';
 import { BitLockerRotation } from './BitLockerRotation';
 import { Empty, ErrorNote, formatTime, useAction, useLoad, useSession } from '../ui';
@@ -39,15 +40,6 @@ const SecretsQuery = graphql(`
         actor
         at
       }
-    }
-  }
-`);
-
-const WrappedKeyQuery = graphql(`
-  query EscrowWrappedKey($keyVersion: Int) {
-    escrowKey(keyVersion: $keyVersion) {
-      keyVersion
-      wrappedPrivateKey
     }
   }
 `);
@@ -113,14 +105,7 @@ export function MachineSecrets({ machineId, hostname }: { machineId: string; hos
   const unlock = useAction(async () => {
     const secret = asking;
     if (!secret) return;
-    const res = await gql(WrappedKeyQuery, { keyVersion: secret.keyVersion });
-    const blob = res.escrowKey?.wrappedPrivateKey;
-    if (!blob)
-      throw new ApiError('NOT_FOUND', `escrow key version ${secret.keyVersion} is not available to you`);
-    const key = await unwrapTenantKey(blob, passphrase, {
-      tenantId: session.tenant.id,
-      keyVersion: secret.keyVersion,
-    });
+    const key = await openWrappedKey(session.tenant.id, secret.keyVersion, passphrase);
     unlockKey(key, 'passphrase');
     setPassphrase('');
     setAsking(null);
