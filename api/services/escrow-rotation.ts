@@ -14,7 +14,6 @@ import {
   rotationRequestedSignal,
   rotationScheduleId,
   secretRevealedSignal,
-  type RotateBitLockerInput,
   type RotateLocalAdminInput,
   type RotateLocalAdminsInput,
   type RotationScope,
@@ -198,35 +197,51 @@ export async function rotateLocalAdminPasswordsNow(
   return { workflowId };
 }
 
+/** What rotating one machine's secret of each kind starts, and says when there is nothing to rotate. */
+const machineRotations = {
+  'local-admin-password': {
+    workflowType: 'rotateLocalAdminPassword',
+    workflowId: rotateLocalAdminWorkflowId,
+    what: 'local admin password',
+    nothing:
+      'the machine has no escrowed local admin password: Drydock did not set one there (run a profile whose security phase does)',
+  },
+  'bitlocker-recovery-password': {
+    workflowType: 'rotateBitLockerRecoveryPassword',
+    workflowId: rotateBitLockerWorkflowId,
+    what: 'BitLocker recovery password',
+    nothing:
+      'the machine has no escrowed BitLocker recovery password: Drydock did not turn BitLocker on there (run a profile whose security phase does)',
+  },
+} as const;
+
 /**
- * Rotates one machine's BitLocker recovery password now (operator role): a new one escrowed, then
- * put on the volume in place of the old. What re-escrows a machine whose escrowed version was lost
- * (a restore from a backup older than its last escrow, ADR 0050). Only for a machine Drydock turned
- * BitLocker on (its rotation fails `RotationNoBitLocker` otherwise). A rotation already running or
- * waiting for a reveal's grace is joined (`joined`), not doubled; one waiting to try again after a
- * failure tries now. Audited: `escrow.rotation-requested`.
+ * Rotates one machine's local admin password or BitLocker recovery password now (operator role): a
+ * new one escrowed, then set on the machine in place of the old. What re-escrows a machine whose
+ * escrowed version was lost (a restore from a backup older than its last escrow, ADR 0050), or
+ * hurries a revealed secret's rotation waiting to try again after a failure. Only for a secret
+ * Drydock escrowed there (NOTHING_TO_ROTATE otherwise, nothing started). A rotation already running
+ * or waiting for a reveal's grace is joined (`joined`), not doubled; one waiting to try again after
+ * a failure tries now. Audited: `escrow.rotation-requested`.
  */
-export async function rotateBitLockerNow(
+export async function rotateMachineSecretNow(
   ctx: ServiceContext,
   machineId: string,
+  kind: keyof typeof machineRotations,
 ): Promise<{ workflowId: string; joined: boolean }> {
   const caller = authorize(ctx, Role.Operator);
   const id = checkId(machineId, 'machineId');
+  const rotation = machineRotations[kind];
   await inTenant(ctx, async (em) => {
     if (!(await em.findOne(MachineSchema, { id }))) throw refuse(ErrorCode.NotFound, 'machine not found');
     const [escrowed] = await em.execute<{ n: number }[]>(
-      `select count(*)::int as n from escrowed_secrets
-        where tenant_id = ? and machine_id = ? and kind = 'bitlocker-recovery-password'`,
-      [caller.tenantId, id],
+      `select count(*)::int as n from escrowed_secrets where tenant_id = ? and machine_id = ? and kind = ?`,
+      [caller.tenantId, id, kind],
     );
-    if (!escrowed?.n)
-      throw refuse(
-        ErrorCode.NothingToRotate,
-        'the machine has no escrowed BitLocker recovery password: Drydock did not turn BitLocker on there (run a profile whose security phase does)',
-      );
+    if (!escrowed?.n) throw refuse(ErrorCode.NothingToRotate, rotation.nothing);
   });
-  const workflowId = rotateBitLockerWorkflowId(caller.tenantId, id);
-  const input: RotateBitLockerInput = {
+  const workflowId = rotation.workflowId(caller.tenantId, id);
+  const input: RotateLocalAdminInput = {
     tenantId: caller.tenantId,
     machineId: id,
     trigger: 'on-demand',
@@ -249,7 +264,7 @@ export async function rotateBitLockerNow(
         },
       );
     // Signal-with-start: a rotation waiting to retry a failed try is told to try now.
-    await ctx.temporal.workflow.signalWithStart('rotateBitLockerRecoveryPassword', {
+    await ctx.temporal.workflow.signalWithStart(rotation.workflowType, {
       workflowId,
       taskQueue: ctx.taskQueue,
       args: [input],
@@ -259,7 +274,7 @@ export async function rotateBitLockerNow(
         { key: TenantIdKey, value: caller.tenantId },
         { key: MachineIdKey, value: id },
       ],
-      staticSummary: `Rotate the BitLocker recovery password of machine ${id} (on demand)`,
+      staticSummary: `Rotate the ${rotation.what} of machine ${id} (on demand)`,
     });
     return running;
   });
@@ -268,7 +283,7 @@ export async function rotateBitLockerNow(
       action: 'escrow.rotation-requested',
       subjectType: 'machine',
       subjectId: id,
-      data: { workflowId, kind: 'bitlocker-recovery-password', ...(joined ? { joined } : {}) },
+      data: { workflowId, kind, ...(joined ? { joined } : {}) },
     }),
   );
   return { workflowId, joined };

@@ -60,6 +60,7 @@ export const fieldAccess: Readonly<Record<string, FieldAccess>> = {
   'Mutation.provisionMachine': { role: O },
   // Local admin password rotation of a site or client (ADR 0047): now, or on a schedule.
   'Mutation.rotateBitLockerRecoveryPassword': { role: O },
+  'Mutation.rotateLocalAdminPassword': { role: O },
   'Mutation.rotateLocalAdminPasswords': { role: O },
   'Mutation.setPasswordRotationSchedule': { role: O },
   'Mutation.startFleetRun': { role: O },

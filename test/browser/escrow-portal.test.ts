@@ -2,7 +2,11 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { Browser, BrowserContext, Locator, Page } from 'playwright-core';
 import type { Harness } from '../../agent/harness/harness';
-import { rotateBitLockerWorkflowId, rotateLocalAdminsWorkflowId } from '../../workflows/escrow/contracts';
+import {
+  rotateBitLockerWorkflowId,
+  rotateLocalAdminsWorkflowId,
+  rotateLocalAdminWorkflowId,
+} from '../../workflows/escrow/contracts';
 import { startAgentStack, type AgentStack } from '../helpers/agent-stack';
 import { gql } from '../helpers/api';
 import { signInBrowser } from '../helpers/auth';
@@ -438,6 +442,18 @@ describe('escrow in the portal', () => {
 
     const page = await signedIn('operator');
     await openMachine(page);
+    // The local admin password likewise: the reveal's waiting rotation of it is joined too.
+    expect(await viewer.getByRole('button', { name: 'Rotate local admin password' }).count()).toBe(0);
+    await page.getByRole('button', { name: 'Rotate local admin password' }).click();
+    const adminDialog = page.getByRole('dialog', { name: /^Rotate the local admin password of / });
+    await expectText(adminDialog, 'sets it on the machine’s local admin account');
+    await adminDialog.getByRole('button', { name: 'Rotate now' }).click();
+    await expectText(
+      page.getByTestId('local-admin-rotation'),
+      rotateLocalAdminWorkflowId(stack.tenant.tenantId, machineId),
+    );
+    expect(await page.getByTestId('local-admin-rotation').textContent()).toMatch(/joined it/);
+
     await page.getByRole('button', { name: 'Rotate BitLocker recovery password' }).click();
     const dialog = page.getByRole('dialog', { name: /^Rotate the BitLocker recovery password of / });
     await expectText(dialog, 'joined, not hurried');
@@ -465,6 +481,7 @@ describe('escrow in the portal', () => {
         (e) => e.action === 'escrow.rotation-requested' && e.subjectId === machineId,
       ),
     ).toEqual([
+      { action: 'escrow.rotation-requested', actor: 'user:operator@demo.test', subjectId: machineId },
       { action: 'escrow.rotation-requested', actor: 'user:operator@demo.test', subjectId: machineId },
     ]);
   });

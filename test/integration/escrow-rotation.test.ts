@@ -442,6 +442,40 @@ describe('local admin password rotation', () => {
       await unreachable.connection.close();
     }
   });
+  it('rotates one machine’s local admin password on demand, audited; a viewer may not', async () => {
+    const machineId = machineOf(fleetA, 0);
+    const [before] = await localAdminSecrets(machineId);
+    const hashBefore = hostHash(fleetA, 0);
+    const ask = (role: 'viewer' | 'operator') =>
+      gql<{ rotateLocalAdminPassword: { workflowId: string; joined: boolean } }>(
+        stack.app,
+        stack.tenant.tenantId,
+        `mutation($m: ID!) { rotateLocalAdminPassword(machineId: $m) { workflowId joined } }`,
+        { m: machineId },
+        role,
+      );
+    expect((await ask('viewer')).errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
+    const res = await ask('operator');
+    expect(res.data!.rotateLocalAdminPassword).toEqual({
+      workflowId: rotateLocalAdminWorkflowId(stack.tenant.tenantId, machineId),
+      joined: false,
+    });
+    const result = (await stack.temporal.workflow
+      .getHandle(res.data!.rotateLocalAdminPassword.workflowId)
+      .result()) as RotateLocalAdminResult;
+    expect(result).toMatchObject({ outcome: 'rotated', secretVersion: before!.secretVersion + 1 });
+    const [after] = await localAdminSecrets(machineId);
+    expect(after).toMatchObject({ secretVersion: before!.secretVersion + 1 });
+    expect(after!.confirmedAt).not.toBeNull();
+    expect(hostHash(fleetA, 0)).not.toBe(hashBefore);
+    const requested = (await auditRows()).filter(
+      (r) => r.action === 'escrow.rotation-requested' && r.subjectId === machineId,
+    );
+    expect(requested.map((r) => r.data)).toEqual([
+      { workflowId: res.data!.rotateLocalAdminPassword.workflowId, kind: 'local-admin-password' },
+    ]);
+  });
+
   it('tries a revealed password’s failed rotation again: the machine was off past its limit, it is rotated once it is back', async () => {
     const machineId = machineOf(fleetA, 1); // switched off since the client's rotation above
     const [current] = await localAdminSecrets(machineId);
@@ -540,6 +574,20 @@ describe('local admin password rotation', () => {
     try {
       const machineId = machineOf(fleetC, 0);
       await provisionBitLocker(machineId);
+      // Drydock set no local admin password there: nothing to rotate, nothing started.
+      const none = await gql(
+        stack.app,
+        stack.tenant.tenantId,
+        `mutation($m: ID!) { rotateLocalAdminPassword(machineId: $m) { workflowId } }`,
+        { m: machineId },
+        'operator',
+      );
+      expect(none.errors?.[0]?.extensions?.code).toBe('NOTHING_TO_ROTATE');
+      await expect(
+        stack.temporal.workflow
+          .getHandle(rotateLocalAdminWorkflowId(stack.tenant.tenantId, machineId))
+          .describe(),
+      ).rejects.toThrow(WorkflowNotFoundError);
       const host = fleetC.machines[0]!.platform;
       const recoverySecrets = () => recoveryPasswords(machineId);
       const [v1] = await recoverySecrets();

@@ -106,6 +106,7 @@ const idArgs: Record<string, Kind> = {
   'Mutation.controlMachineRun.id': 'machineRun',
   'Mutation.provisionMachine.machineId': 'machine',
   'Mutation.rotateBitLockerRecoveryPassword.machineId': 'machine',
+  'Mutation.rotateLocalAdminPassword.machineId': 'machine',
   'Mutation.provisionMachine.profileId': 'profile',
   'Mutation.retryMachineRun.id': 'machineRun',
   'Mutation.revokeAgentKey.machineId': 'machine',

@@ -1,6 +1,6 @@
 import {
   passwordRotationSchedule,
-  rotateBitLockerNow,
+  rotateMachineSecretNow,
   rotateLocalAdminPasswordsNow,
   setPasswordRotationSchedule,
   type RotationScheduleView,
@@ -55,26 +55,40 @@ builder.mutationField('rotateLocalAdminPasswords', (t) =>
   }),
 );
 
-const BitLockerRotationStartedRef = builder
-  .objectRef<{ workflowId: string; joined: boolean }>('BitLockerRotationStarted')
+const MachineRotationStartedRef = builder
+  .objectRef<{ workflowId: string; joined: boolean }>('MachineRotationStarted')
   .implement({
+    description: 'An on-demand rotation of one machine’s secret, started or joined.',
     fields: (t) => ({
       workflowId: t.exposeString('workflowId', {
         description: 'The rotation’s workflow (its `rotationStatus` query in the Temporal UI).',
       }),
       joined: t.exposeBoolean('joined', {
-        description: 'A rotation of the machine was already running or waiting (a reveal’s grace): joined.',
+        description:
+          'A rotation of the machine was already running or waiting (a reveal’s grace, a retry’s pause): joined; a retry’s pause ends.',
       }),
     }),
   });
 
+builder.mutationField('rotateLocalAdminPassword', (t) =>
+  t.field({
+    type: MachineRotationStartedRef,
+    description:
+      'Rotates one machine’s local admin password now (operator role): a new one escrowed, then set. Only for a machine Drydock set one on (NOTHING_TO_ROTATE otherwise).',
+    args: { machineId: t.arg.id({ required: true }) },
+    resolve: (_root, args, ctx) =>
+      rotateMachineSecretNow(ctx, String(args.machineId), 'local-admin-password'),
+  }),
+);
+
 builder.mutationField('rotateBitLockerRecoveryPassword', (t) =>
   t.field({
-    type: BitLockerRotationStartedRef,
+    type: MachineRotationStartedRef,
     description:
       'Rotates a machine’s BitLocker recovery password now (operator role): a new one escrowed, then put on the volume in place of the old — a re-escrow, e.g. after a restore lost the escrowed version. Only for a machine Drydock turned BitLocker on.',
     args: { machineId: t.arg.id({ required: true }) },
-    resolve: (_root, args, ctx) => rotateBitLockerNow(ctx, String(args.machineId)),
+    resolve: (_root, args, ctx) =>
+      rotateMachineSecretNow(ctx, String(args.machineId), 'bitlocker-recovery-password'),
   }),
 );
 

@@ -18,7 +18,6 @@ type Documents = {
     "\n  query EscrowWrappedKey($keyVersion: Int) {\n    escrowKey(keyVersion: $keyVersion) {\n      keyVersion\n      wrappedPrivateKey\n    }\n  }\n": typeof types.EscrowWrappedKeyDocument,
     "\n  query Audit {\n    auditEvents(last: 500) {\n      seq\n      occurredAt\n      actor\n      action\n      subjectType\n      subjectId\n      hash\n    }\n  }\n": typeof types.AuditDocument,
     "\n  query VerifyAuditChain {\n    auditChain {\n      ok\n      events\n      headSeq\n      brokenAtSeq\n      problem\n    }\n  }\n": typeof types.VerifyAuditChainDocument,
-    "\n  mutation RotateBitLockerRecoveryPassword($machineId: ID!) {\n    rotateBitLockerRecoveryPassword(machineId: $machineId) {\n      workflowId\n      joined\n    }\n  }\n": typeof types.RotateBitLockerRecoveryPasswordDocument,
     "\n  query Dashboard {\n    clients {\n      id\n      name\n      sites {\n        id\n        name\n        code\n      }\n    }\n    machineCounts {\n      siteId\n      online\n      offline\n      pending\n      retired\n    }\n    fleetRuns(first: 100) {\n      id\n      status\n      createdAt\n      total\n      passed\n      failed\n      cancelled\n    }\n    alerts(last: 10) {\n      id\n      kind\n      message\n      createdAt\n    }\n  }\n": typeof types.DashboardDocument,
     "\n  query EscrowKeyStatus {\n    escrowKey {\n      keyVersion\n      publicKey\n      fingerprint\n      kdfName\n      kdfIterations\n      createdBy\n      createdAt\n    }\n  }\n": typeof types.EscrowKeyStatusDocument,
     "\n  query EscrowKeyVersions {\n    escrowKeys {\n      keyVersion\n      fingerprint\n      createdBy\n      createdAt\n      retiredAt\n      destroyedAt\n      sealedSecrets\n    }\n  }\n": typeof types.EscrowKeyVersionsDocument,
@@ -59,6 +58,8 @@ type Documents = {
     "\n  query MachineRun($id: ID!) {\n    machineRun(id: $id) {\n      id\n      machineId\n      fleetRunId\n      workflowId\n      status\n      phase\n      step\n      attempt\n      profileVersion\n      startedAt\n      finishedAt\n      progressJson\n      lastError {\n        code\n        type\n        sentence\n        message\n        step\n      }\n      validation {\n        item\n        result\n        detail\n      }\n    }\n  }\n": typeof types.MachineRunDocument,
     "\n  mutation RetryMachineRun($id: ID!, $fromStep: String, $refreshConfig: Boolean) {\n    retryMachineRun(id: $id, fromStep: $fromStep, refreshConfig: $refreshConfig)\n  }\n": typeof types.RetryMachineRunDocument,
     "\n  mutation ControlMachineRun($id: ID!, $action: RunControl!) {\n    controlMachineRun(id: $id, action: $action) {\n      id\n      status\n    }\n  }\n": typeof types.ControlMachineRunDocument,
+    "\n  mutation RotateBitLockerRecoveryPassword($machineId: ID!) {\n    rotateBitLockerRecoveryPassword(machineId: $machineId) {\n      workflowId\n      joined\n    }\n  }\n": typeof types.RotateBitLockerRecoveryPasswordDocument,
+    "\n  mutation RotateLocalAdminPassword($machineId: ID!) {\n    rotateLocalAdminPassword(machineId: $machineId) {\n      workflowId\n      joined\n    }\n  }\n": typeof types.RotateLocalAdminPasswordDocument,
     "\n  mutation UpdateBranding($input: BrandingInput!) {\n    updateBranding(input: $input) {\n      displayName\n      logoUrl\n      accentColor\n    }\n  }\n": typeof types.UpdateBrandingDocument,
     "\n  query Sites {\n    clients {\n      id\n      name\n    }\n    sites {\n      id\n      clientId\n      code\n      name\n      enrollmentFingerprint\n    }\n    pending: machines(status: Pending) {\n      id\n      hostname\n      status\n      siteId\n      pendingKind\n      pendingReason\n      replacesMachineId\n      requestedBy {\n        at\n        hostname\n        sourceIp\n        siteCode\n        keyVersion\n      }\n    }\n  }\n": typeof types.SitesDocument,
     "\n  mutation RotateKey($siteId: ID!) {\n    rotateEnrollmentKey(siteId: $siteId) {\n      siteId\n      version\n      fingerprint\n      key\n    }\n  }\n": typeof types.RotateKeyDocument,
@@ -69,7 +70,6 @@ const documents: Documents = {
     "\n  query EscrowWrappedKey($keyVersion: Int) {\n    escrowKey(keyVersion: $keyVersion) {\n      keyVersion\n      wrappedPrivateKey\n    }\n  }\n": types.EscrowWrappedKeyDocument,
     "\n  query Audit {\n    auditEvents(last: 500) {\n      seq\n      occurredAt\n      actor\n      action\n      subjectType\n      subjectId\n      hash\n    }\n  }\n": types.AuditDocument,
     "\n  query VerifyAuditChain {\n    auditChain {\n      ok\n      events\n      headSeq\n      brokenAtSeq\n      problem\n    }\n  }\n": types.VerifyAuditChainDocument,
-    "\n  mutation RotateBitLockerRecoveryPassword($machineId: ID!) {\n    rotateBitLockerRecoveryPassword(machineId: $machineId) {\n      workflowId\n      joined\n    }\n  }\n": types.RotateBitLockerRecoveryPasswordDocument,
     "\n  query Dashboard {\n    clients {\n      id\n      name\n      sites {\n        id\n        name\n        code\n      }\n    }\n    machineCounts {\n      siteId\n      online\n      offline\n      pending\n      retired\n    }\n    fleetRuns(first: 100) {\n      id\n      status\n      createdAt\n      total\n      passed\n      failed\n      cancelled\n    }\n    alerts(last: 10) {\n      id\n      kind\n      message\n      createdAt\n    }\n  }\n": types.DashboardDocument,
     "\n  query EscrowKeyStatus {\n    escrowKey {\n      keyVersion\n      publicKey\n      fingerprint\n      kdfName\n      kdfIterations\n      createdBy\n      createdAt\n    }\n  }\n": types.EscrowKeyStatusDocument,
     "\n  query EscrowKeyVersions {\n    escrowKeys {\n      keyVersion\n      fingerprint\n      createdBy\n      createdAt\n      retiredAt\n      destroyedAt\n      sealedSecrets\n    }\n  }\n": types.EscrowKeyVersionsDocument,
@@ -110,6 +110,8 @@ const documents: Documents = {
     "\n  query MachineRun($id: ID!) {\n    machineRun(id: $id) {\n      id\n      machineId\n      fleetRunId\n      workflowId\n      status\n      phase\n      step\n      attempt\n      profileVersion\n      startedAt\n      finishedAt\n      progressJson\n      lastError {\n        code\n        type\n        sentence\n        message\n        step\n      }\n      validation {\n        item\n        result\n        detail\n      }\n    }\n  }\n": types.MachineRunDocument,
     "\n  mutation RetryMachineRun($id: ID!, $fromStep: String, $refreshConfig: Boolean) {\n    retryMachineRun(id: $id, fromStep: $fromStep, refreshConfig: $refreshConfig)\n  }\n": types.RetryMachineRunDocument,
     "\n  mutation ControlMachineRun($id: ID!, $action: RunControl!) {\n    controlMachineRun(id: $id, action: $action) {\n      id\n      status\n    }\n  }\n": types.ControlMachineRunDocument,
+    "\n  mutation RotateBitLockerRecoveryPassword($machineId: ID!) {\n    rotateBitLockerRecoveryPassword(machineId: $machineId) {\n      workflowId\n      joined\n    }\n  }\n": types.RotateBitLockerRecoveryPasswordDocument,
+    "\n  mutation RotateLocalAdminPassword($machineId: ID!) {\n    rotateLocalAdminPassword(machineId: $machineId) {\n      workflowId\n      joined\n    }\n  }\n": types.RotateLocalAdminPasswordDocument,
     "\n  mutation UpdateBranding($input: BrandingInput!) {\n    updateBranding(input: $input) {\n      displayName\n      logoUrl\n      accentColor\n    }\n  }\n": types.UpdateBrandingDocument,
     "\n  query Sites {\n    clients {\n      id\n      name\n    }\n    sites {\n      id\n      clientId\n      code\n      name\n      enrollmentFingerprint\n    }\n    pending: machines(status: Pending) {\n      id\n      hostname\n      status\n      siteId\n      pendingKind\n      pendingReason\n      replacesMachineId\n      requestedBy {\n        at\n        hostname\n        sourceIp\n        siteCode\n        keyVersion\n      }\n    }\n  }\n": types.SitesDocument,
     "\n  mutation RotateKey($siteId: ID!) {\n    rotateEnrollmentKey(siteId: $siteId) {\n      siteId\n      version\n      fingerprint\n      key\n    }\n  }\n": types.RotateKeyDocument,
@@ -129,10 +131,6 @@ export function graphql(source: "\n  query Audit {\n    auditEvents(last: 500) {
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
 export function graphql(source: "\n  query VerifyAuditChain {\n    auditChain {\n      ok\n      events\n      headSeq\n      brokenAtSeq\n      problem\n    }\n  }\n"): typeof import('./graphql').VerifyAuditChainDocument;
-/**
- * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
- */
-export function graphql(source: "\n  mutation RotateBitLockerRecoveryPassword($machineId: ID!) {\n    rotateBitLockerRecoveryPassword(machineId: $machineId) {\n      workflowId\n      joined\n    }\n  }\n"): typeof import('./graphql').RotateBitLockerRecoveryPasswordDocument;
 /**
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
@@ -293,6 +291,14 @@ export function graphql(source: "\n  mutation RetryMachineRun($id: ID!, $fromSte
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
 export function graphql(source: "\n  mutation ControlMachineRun($id: ID!, $action: RunControl!) {\n    controlMachineRun(id: $id, action: $action) {\n      id\n      status\n    }\n  }\n"): typeof import('./graphql').ControlMachineRunDocument;
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  mutation RotateBitLockerRecoveryPassword($machineId: ID!) {\n    rotateBitLockerRecoveryPassword(machineId: $machineId) {\n      workflowId\n      joined\n    }\n  }\n"): typeof import('./graphql').RotateBitLockerRecoveryPasswordDocument;
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  mutation RotateLocalAdminPassword($machineId: ID!) {\n    rotateLocalAdminPassword(machineId: $machineId) {\n      workflowId\n      joined\n    }\n  }\n"): typeof import('./graphql').RotateLocalAdminPasswordDocument;
 /**
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */

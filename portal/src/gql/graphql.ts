@@ -145,13 +145,6 @@ export type VerifyAuditChainQueryVariables = Exact<{ [key: string]: never; }>;
 
 export type VerifyAuditChainQuery = { auditChain: { ok: boolean, events: number, headSeq: string | null, brokenAtSeq: string | null, problem: string | null } };
 
-export type RotateBitLockerRecoveryPasswordMutationVariables = Exact<{
-  machineId: string | number;
-}>;
-
-
-export type RotateBitLockerRecoveryPasswordMutation = { rotateBitLockerRecoveryPassword: { workflowId: string, joined: boolean } };
-
 export type DashboardQueryVariables = Exact<{ [key: string]: never; }>;
 
 
@@ -437,6 +430,20 @@ export type ControlMachineRunMutationVariables = Exact<{
 
 export type ControlMachineRunMutation = { controlMachineRun: { id: string, status: string } };
 
+export type RotateBitLockerRecoveryPasswordMutationVariables = Exact<{
+  machineId: string | number;
+}>;
+
+
+export type RotateBitLockerRecoveryPasswordMutation = { rotateBitLockerRecoveryPassword: { workflowId: string, joined: boolean } };
+
+export type RotateLocalAdminPasswordMutationVariables = Exact<{
+  machineId: string | number;
+}>;
+
+
+export type RotateLocalAdminPasswordMutation = { rotateLocalAdminPassword: { workflowId: string, joined: boolean } };
+
 export type UpdateBrandingMutationVariables = Exact<{
   input: BrandingInput;
 }>;
@@ -522,14 +529,6 @@ export const VerifyAuditChainDocument = new TypedDocumentString(`
   }
 }
     `) as unknown as TypedDocumentString<VerifyAuditChainQuery, VerifyAuditChainQueryVariables>;
-export const RotateBitLockerRecoveryPasswordDocument = new TypedDocumentString(`
-    mutation RotateBitLockerRecoveryPassword($machineId: ID!) {
-  rotateBitLockerRecoveryPassword(machineId: $machineId) {
-    workflowId
-    joined
-  }
-}
-    `) as unknown as TypedDocumentString<RotateBitLockerRecoveryPasswordMutation, RotateBitLockerRecoveryPasswordMutationVariables>;
 export const DashboardDocument = new TypedDocumentString(`
     query Dashboard {
   clients {
@@ -1152,6 +1151,22 @@ export const ControlMachineRunDocument = new TypedDocumentString(`
   }
 }
     `) as unknown as TypedDocumentString<ControlMachineRunMutation, ControlMachineRunMutationVariables>;
+export const RotateBitLockerRecoveryPasswordDocument = new TypedDocumentString(`
+    mutation RotateBitLockerRecoveryPassword($machineId: ID!) {
+  rotateBitLockerRecoveryPassword(machineId: $machineId) {
+    workflowId
+    joined
+  }
+}
+    `) as unknown as TypedDocumentString<RotateBitLockerRecoveryPasswordMutation, RotateBitLockerRecoveryPasswordMutationVariables>;
+export const RotateLocalAdminPasswordDocument = new TypedDocumentString(`
+    mutation RotateLocalAdminPassword($machineId: ID!) {
+  rotateLocalAdminPassword(machineId: $machineId) {
+    workflowId
+    joined
+  }
+}
+    `) as unknown as TypedDocumentString<RotateLocalAdminPasswordMutation, RotateLocalAdminPasswordMutationVariables>;
 export const UpdateBrandingDocument = new TypedDocumentString(`
     mutation UpdateBranding($input: BrandingInput!) {
   updateBranding(input: $input) {

@@ -19,7 +19,7 @@ import { envelopeKind, EscrowLockStatus, kindLabel } from '../escrow/escrow-ui';
 import { unlockedKeyFor, unlockKey, UNLOCK_MINUTES, useUnlockedKey } from '../escrow/unlocked-key';
 import { openWrappedKey } from '../escrow/wrapped-key';
 import { graphql } from '../gql';
-import { BitLockerRotation } from './BitLockerRotation';
+import { SecretRotation } from './SecretRotation';
 import { Empty, ErrorNote, formatTime, useAction, useLoad, useSession } from '../ui';
 
 /** How long a revealed value stays on screen. */
@@ -114,6 +114,7 @@ export function MachineSecrets({ machineId, hostname }: { machineId: string; hos
 
   const secrets = data?.escrowedSecrets ?? [];
   const hasBitLocker = secrets.some((s) => s.kind === 'BITLOCKER_RECOVERY_PASSWORD');
+  const hasLocalAdmin = secrets.some((s) => s.kind === 'LOCAL_ADMIN_PASSWORD');
   return (
     <Card withBorder mt="md" data-testid="escrowed-secrets">
       <Group justify="space-between" mb="xs">
@@ -122,9 +123,10 @@ export function MachineSecrets({ machineId, hostname }: { machineId: string; hos
         </Title>
         {canReveal && <EscrowLockStatus />}
       </Group>
-      {canRotate && hasBitLocker && (
+      {canRotate && (hasLocalAdmin || hasBitLocker) && (
         <Group mb="xs">
-          <BitLockerRotation machineId={machineId} hostname={hostname} />
+          {hasLocalAdmin && <SecretRotation machineId={machineId} hostname={hostname} kind="local-admin" />}
+          {hasBitLocker && <SecretRotation machineId={machineId} hostname={hostname} kind="bitlocker" />}
         </Group>
       )}
       <ErrorNote error={error ?? reveal.error ?? (asking ? null : unlock.error)} title="Reveal refused" />
