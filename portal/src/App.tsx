@@ -25,6 +25,7 @@ import { MigrationsPage } from './pages/Migrations';
 import { ProfilesPage } from './pages/Profiles';
 import { FleetRunPage, MachineRunPage, NewRunPage, RunsPage } from './pages/Runs';
 import { SettingsPage } from './pages/Settings';
+import { SiteDiscoveryPage } from './pages/SiteDiscovery';
 import { SitesPage } from './pages/Sites';
 import { ErrorNote, Loading, SessionContext } from './ui';
 
@@ -188,6 +189,7 @@ function Shell({ session }: { session: Session }) {
           <Route path="/machines" component={MachinesPage} />
           <Route path="/machines/:id">{(p) => <MachineDetailPage id={p.id} />}</Route>
           <Route path="/sites" component={SitesPage} />
+          <Route path="/sites/:id/onboarding">{(p) => <SiteDiscoveryPage id={p.id} />}</Route>
           <Route path="/runs" component={RunsPage} />
           <Route path="/runs/new" component={NewRunPage} />
           <Route path="/runs/:id">{(p) => <FleetRunPage id={p.id} />}</Route>

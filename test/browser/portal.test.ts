@@ -396,6 +396,43 @@ describe('the portal', () => {
     expect(await databaseDump(stack)).not.toContain(password);
   });
 
+  it('a site’s onboarding page: an engineer starts its discovery, an operator adds a computer by hand and pushes the agent to it, each outcome in words', async () => {
+    const engineer = await signedIn('engineer');
+    await engineer.getByRole('link', { name: 'Sites', exact: true }).click();
+    await engineer.getByRole('link', { name: `Onboarding of ${stack.tenant.siteCode}` }).click();
+    await engineer.getByRole('heading', { name: `Onboarding of ${stack.tenant.siteCode}` }).waitFor();
+    await expectText(engineer.getByTestId('discovery-state'), /^No discovery yet/);
+    await engineer.getByRole('button', { name: 'Start discovery' }).click();
+    // The demo site has no gateway: the discovery ends failed, and says why.
+    await expectText(engineer.getByTestId('discovery-state'), /^The discovery failed: .*gateway/i, 60_000);
+    await settle(engineer, 'site-onboarding-failed');
+
+    const viewer = await signedIn('viewer');
+    await viewer.goto(`${stack.apiUrl}/sites/${stack.tenant.siteId}/onboarding`);
+    await expectText(viewer.getByTestId('discovery-state'), /^The discovery failed/);
+    for (const name of ['Discover again', 'Add by hand', /^Deploy the agent/])
+      expect(await viewer.getByRole('button', { name }).count()).toBe(0);
+
+    const operator = await signedIn('operator');
+    await operator.goto(`${stack.apiUrl}/sites/${stack.tenant.siteId}/onboarding`);
+    await operator.getByLabel('Computer name').fill('WS-PORTAL-1');
+    await operator.getByLabel('DNS name (optional)').fill('ws-portal-1.demo.example');
+    await operator.getByRole('button', { name: 'Add by hand' }).click();
+    const row = operator.getByTestId('host-WS-PORTAL-1');
+    await expectText(row, /WS-PORTAL-1added by handws-portal-1\.demo\.example/);
+    // The same DNS name again is refused with its code.
+    await operator.getByLabel('Computer name').fill('Again');
+    await operator.getByLabel('DNS name (optional)').fill('ws-portal-1.demo.example');
+    await operator.getByRole('button', { name: 'Add by hand' }).click();
+    await expectText(operator.getByTestId('error'), /HOST_EXISTS/);
+    await operator.getByLabel('Select WS-PORTAL-1').check();
+    await operator.getByRole('button', { name: 'Deploy the agent to 1 selected' }).click();
+    await expectText(operator.getByTestId('deployment-started'), /^Deployment started: deploy-agents:/);
+    // Without a gateway each host fails, in words, in its row.
+    await expectText(row.getByTestId('deploy-state'), /^failed.*gateway/i, 60_000);
+    await settle(operator, 'site-onboarding');
+  });
+
   it('the other pages load for an engineer without serious accessibility problems', async () => {
     const page = await signedIn('engineer');
     await visit(page, '/profiles', 'profiles', (p) => p.getByRole('tab', { name: 'Editor' }).waitFor());

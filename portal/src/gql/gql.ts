@@ -61,6 +61,11 @@ type Documents = {
     "\n  mutation RotateBitLockerRecoveryPassword($machineId: ID!) {\n    rotateBitLockerRecoveryPassword(machineId: $machineId) {\n      workflowId\n      joined\n    }\n  }\n": typeof types.RotateBitLockerRecoveryPasswordDocument,
     "\n  mutation RotateLocalAdminPassword($machineId: ID!) {\n    rotateLocalAdminPassword(machineId: $machineId) {\n      workflowId\n      joined\n    }\n  }\n": typeof types.RotateLocalAdminPasswordDocument,
     "\n  mutation UpdateBranding($input: BrandingInput!) {\n    updateBranding(input: $input) {\n      displayName\n      logoUrl\n      accentColor\n    }\n  }\n": typeof types.UpdateBrandingDocument,
+    "\n  query SiteDiscoveryPage($siteId: ID!) {\n    site(id: $siteId) {\n      id\n      code\n      name\n    }\n    siteDiscovery(siteId: $siteId) {\n      workflowId\n      running\n      state\n      domain {\n        domain\n        site\n        certificateSha256\n        domainControllers {\n          host\n          addresses\n        }\n      }\n      tried\n      credentialVersion\n      reminders\n      lastRefusal\n      lastError\n      enumeration {\n        computers\n        added\n        updated\n        disappeared\n      }\n    }\n    discoveredHosts(siteId: $siteId) {\n      id\n      source\n      name\n      dnsName\n      os\n      role\n      enabled\n      lastLogonAt\n      machineId\n      disappearedAt\n      deployState\n      deployReason\n    }\n  }\n": typeof types.SiteDiscoveryPageDocument,
+    "\n  mutation StartSiteDiscovery($siteId: ID!, $resolvers: [String!], $searchSuffixes: [String!]) {\n    startSiteDiscovery(siteId: $siteId, resolvers: $resolvers, searchSuffixes: $searchSuffixes) {\n      state\n    }\n  }\n": typeof types.StartSiteDiscoveryDocument,
+    "\n  mutation EnumerateDirectoryNow($siteId: ID!) {\n    enumerateDirectoryNow(siteId: $siteId)\n  }\n": typeof types.EnumerateDirectoryNowDocument,
+    "\n  mutation AddManualHost($input: AddManualHostInput!) {\n    addManualHost(input: $input) {\n      id\n    }\n  }\n": typeof types.AddManualHostDocument,
+    "\n  mutation DeployAgents($input: DeployAgentsInput!) {\n    deployAgents(input: $input) {\n      workflowId\n      total\n    }\n  }\n": typeof types.DeployAgentsDocument,
     "\n  query Sites {\n    clients {\n      id\n      name\n    }\n    sites {\n      id\n      clientId\n      code\n      name\n      enrollmentFingerprint\n    }\n    pending: machines(status: Pending) {\n      id\n      hostname\n      status\n      siteId\n      pendingKind\n      pendingReason\n      replacesMachineId\n      requestedBy {\n        at\n        hostname\n        sourceIp\n        siteCode\n        keyVersion\n      }\n    }\n  }\n": typeof types.SitesDocument,
     "\n  mutation RotateKey($siteId: ID!) {\n    rotateEnrollmentKey(siteId: $siteId) {\n      siteId\n      version\n      fingerprint\n      key\n    }\n  }\n": typeof types.RotateKeyDocument,
     "\n  mutation ApprovePending($id: ID!, $asReplacement: Boolean) {\n    approveMachine(id: $id, asReplacement: $asReplacement) {\n      id\n      status\n    }\n  }\n": typeof types.ApprovePendingDocument,
@@ -113,6 +118,11 @@ const documents: Documents = {
     "\n  mutation RotateBitLockerRecoveryPassword($machineId: ID!) {\n    rotateBitLockerRecoveryPassword(machineId: $machineId) {\n      workflowId\n      joined\n    }\n  }\n": types.RotateBitLockerRecoveryPasswordDocument,
     "\n  mutation RotateLocalAdminPassword($machineId: ID!) {\n    rotateLocalAdminPassword(machineId: $machineId) {\n      workflowId\n      joined\n    }\n  }\n": types.RotateLocalAdminPasswordDocument,
     "\n  mutation UpdateBranding($input: BrandingInput!) {\n    updateBranding(input: $input) {\n      displayName\n      logoUrl\n      accentColor\n    }\n  }\n": types.UpdateBrandingDocument,
+    "\n  query SiteDiscoveryPage($siteId: ID!) {\n    site(id: $siteId) {\n      id\n      code\n      name\n    }\n    siteDiscovery(siteId: $siteId) {\n      workflowId\n      running\n      state\n      domain {\n        domain\n        site\n        certificateSha256\n        domainControllers {\n          host\n          addresses\n        }\n      }\n      tried\n      credentialVersion\n      reminders\n      lastRefusal\n      lastError\n      enumeration {\n        computers\n        added\n        updated\n        disappeared\n      }\n    }\n    discoveredHosts(siteId: $siteId) {\n      id\n      source\n      name\n      dnsName\n      os\n      role\n      enabled\n      lastLogonAt\n      machineId\n      disappearedAt\n      deployState\n      deployReason\n    }\n  }\n": types.SiteDiscoveryPageDocument,
+    "\n  mutation StartSiteDiscovery($siteId: ID!, $resolvers: [String!], $searchSuffixes: [String!]) {\n    startSiteDiscovery(siteId: $siteId, resolvers: $resolvers, searchSuffixes: $searchSuffixes) {\n      state\n    }\n  }\n": types.StartSiteDiscoveryDocument,
+    "\n  mutation EnumerateDirectoryNow($siteId: ID!) {\n    enumerateDirectoryNow(siteId: $siteId)\n  }\n": types.EnumerateDirectoryNowDocument,
+    "\n  mutation AddManualHost($input: AddManualHostInput!) {\n    addManualHost(input: $input) {\n      id\n    }\n  }\n": types.AddManualHostDocument,
+    "\n  mutation DeployAgents($input: DeployAgentsInput!) {\n    deployAgents(input: $input) {\n      workflowId\n      total\n    }\n  }\n": types.DeployAgentsDocument,
     "\n  query Sites {\n    clients {\n      id\n      name\n    }\n    sites {\n      id\n      clientId\n      code\n      name\n      enrollmentFingerprint\n    }\n    pending: machines(status: Pending) {\n      id\n      hostname\n      status\n      siteId\n      pendingKind\n      pendingReason\n      replacesMachineId\n      requestedBy {\n        at\n        hostname\n        sourceIp\n        siteCode\n        keyVersion\n      }\n    }\n  }\n": types.SitesDocument,
     "\n  mutation RotateKey($siteId: ID!) {\n    rotateEnrollmentKey(siteId: $siteId) {\n      siteId\n      version\n      fingerprint\n      key\n    }\n  }\n": types.RotateKeyDocument,
     "\n  mutation ApprovePending($id: ID!, $asReplacement: Boolean) {\n    approveMachine(id: $id, asReplacement: $asReplacement) {\n      id\n      status\n    }\n  }\n": types.ApprovePendingDocument,
@@ -303,6 +313,26 @@ export function graphql(source: "\n  mutation RotateLocalAdminPassword($machineI
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
 export function graphql(source: "\n  mutation UpdateBranding($input: BrandingInput!) {\n    updateBranding(input: $input) {\n      displayName\n      logoUrl\n      accentColor\n    }\n  }\n"): typeof import('./graphql').UpdateBrandingDocument;
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  query SiteDiscoveryPage($siteId: ID!) {\n    site(id: $siteId) {\n      id\n      code\n      name\n    }\n    siteDiscovery(siteId: $siteId) {\n      workflowId\n      running\n      state\n      domain {\n        domain\n        site\n        certificateSha256\n        domainControllers {\n          host\n          addresses\n        }\n      }\n      tried\n      credentialVersion\n      reminders\n      lastRefusal\n      lastError\n      enumeration {\n        computers\n        added\n        updated\n        disappeared\n      }\n    }\n    discoveredHosts(siteId: $siteId) {\n      id\n      source\n      name\n      dnsName\n      os\n      role\n      enabled\n      lastLogonAt\n      machineId\n      disappearedAt\n      deployState\n      deployReason\n    }\n  }\n"): typeof import('./graphql').SiteDiscoveryPageDocument;
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  mutation StartSiteDiscovery($siteId: ID!, $resolvers: [String!], $searchSuffixes: [String!]) {\n    startSiteDiscovery(siteId: $siteId, resolvers: $resolvers, searchSuffixes: $searchSuffixes) {\n      state\n    }\n  }\n"): typeof import('./graphql').StartSiteDiscoveryDocument;
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  mutation EnumerateDirectoryNow($siteId: ID!) {\n    enumerateDirectoryNow(siteId: $siteId)\n  }\n"): typeof import('./graphql').EnumerateDirectoryNowDocument;
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  mutation AddManualHost($input: AddManualHostInput!) {\n    addManualHost(input: $input) {\n      id\n    }\n  }\n"): typeof import('./graphql').AddManualHostDocument;
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  mutation DeployAgents($input: DeployAgentsInput!) {\n    deployAgents(input: $input) {\n      workflowId\n      total\n    }\n  }\n"): typeof import('./graphql').DeployAgentsDocument;
 /**
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */

@@ -4,6 +4,14 @@ type Exact<T extends { [key: string]: unknown }> = { [K in keyof T]: T[K] };
 /** Internal type. DO NOT USE DIRECTLY. */
 export type Incremental<T> = T | { [P in keyof T]?: P extends ' $fragmentName' | '__typename' ? T[P] : never };
 import type { DocumentTypeDecoration } from '@graphql-typed-document-node/core';
+export type AddManualHostInput = {
+  /** Its DNS host name; an enumeration matches it by this name. */
+  dnsName?: string | null | undefined;
+  name: string;
+  os?: string | null | undefined;
+  siteId: string | number;
+};
+
 export type AlertKind =
   | 'DirectoryCredentialNeeded'
   | 'DirectoryNoGateway'
@@ -21,6 +29,18 @@ export type BrandingInput = {
   accentColor: string;
   displayName: string;
   logoUrl?: string | null | undefined;
+};
+
+export type DeployAgentsInput = {
+  /** Hosts deployed at once (1–50, default 5). */
+  concurrency?: number | null | undefined;
+  /** Discovered hosts of the site (1–1000). */
+  hostIds: Array<string | number>;
+  /** WinRM over HTTPS (5986) instead of HTTP with NTLM message encryption (5985, default). */
+  https?: boolean | null | undefined;
+  /** The hosts’ WinRM listener port when it is not the default (5985 HTTP, 5986 HTTPS). */
+  port?: number | null | undefined;
+  siteId: string | number;
 };
 
 export type EscrowKind =
@@ -450,6 +470,43 @@ export type UpdateBrandingMutationVariables = Exact<{
 
 
 export type UpdateBrandingMutation = { updateBranding: { displayName: string, logoUrl: string | null, accentColor: string } };
+
+export type SiteDiscoveryPageQueryVariables = Exact<{
+  siteId: string | number;
+}>;
+
+
+export type SiteDiscoveryPageQuery = { site: { id: string, code: string, name: string } | null, siteDiscovery: { workflowId: string, running: boolean, state: string, tried: Array<string>, credentialVersion: number | null, reminders: number, lastRefusal: string | null, lastError: string | null, domain: { domain: string, site: string | null, certificateSha256: string | null, domainControllers: Array<{ host: string, addresses: Array<string> }> } | null, enumeration: { computers: number, added: number | null, updated: number | null, disappeared: number | null } | null } | null, discoveredHosts: Array<{ id: string, source: string, name: string, dnsName: string | null, os: string | null, role: string | null, enabled: boolean | null, lastLogonAt: string | null, machineId: string | null, disappearedAt: string | null, deployState: string | null, deployReason: string | null }> };
+
+export type StartSiteDiscoveryMutationVariables = Exact<{
+  siteId: string | number;
+  resolvers?: Array<string> | string | null | undefined;
+  searchSuffixes?: Array<string> | string | null | undefined;
+}>;
+
+
+export type StartSiteDiscoveryMutation = { startSiteDiscovery: { state: string } };
+
+export type EnumerateDirectoryNowMutationVariables = Exact<{
+  siteId: string | number;
+}>;
+
+
+export type EnumerateDirectoryNowMutation = { enumerateDirectoryNow: boolean };
+
+export type AddManualHostMutationVariables = Exact<{
+  input: AddManualHostInput;
+}>;
+
+
+export type AddManualHostMutation = { addManualHost: { id: string } };
+
+export type DeployAgentsMutationVariables = Exact<{
+  input: DeployAgentsInput;
+}>;
+
+
+export type DeployAgentsMutation = { deployAgents: { workflowId: string, total: number } };
 
 export type SitesQueryVariables = Exact<{ [key: string]: never; }>;
 
@@ -1176,6 +1233,85 @@ export const UpdateBrandingDocument = new TypedDocumentString(`
   }
 }
     `) as unknown as TypedDocumentString<UpdateBrandingMutation, UpdateBrandingMutationVariables>;
+export const SiteDiscoveryPageDocument = new TypedDocumentString(`
+    query SiteDiscoveryPage($siteId: ID!) {
+  site(id: $siteId) {
+    id
+    code
+    name
+  }
+  siteDiscovery(siteId: $siteId) {
+    workflowId
+    running
+    state
+    domain {
+      domain
+      site
+      certificateSha256
+      domainControllers {
+        host
+        addresses
+      }
+    }
+    tried
+    credentialVersion
+    reminders
+    lastRefusal
+    lastError
+    enumeration {
+      computers
+      added
+      updated
+      disappeared
+    }
+  }
+  discoveredHosts(siteId: $siteId) {
+    id
+    source
+    name
+    dnsName
+    os
+    role
+    enabled
+    lastLogonAt
+    machineId
+    disappearedAt
+    deployState
+    deployReason
+  }
+}
+    `) as unknown as TypedDocumentString<SiteDiscoveryPageQuery, SiteDiscoveryPageQueryVariables>;
+export const StartSiteDiscoveryDocument = new TypedDocumentString(`
+    mutation StartSiteDiscovery($siteId: ID!, $resolvers: [String!], $searchSuffixes: [String!]) {
+  startSiteDiscovery(
+    siteId: $siteId
+    resolvers: $resolvers
+    searchSuffixes: $searchSuffixes
+  ) {
+    state
+  }
+}
+    `) as unknown as TypedDocumentString<StartSiteDiscoveryMutation, StartSiteDiscoveryMutationVariables>;
+export const EnumerateDirectoryNowDocument = new TypedDocumentString(`
+    mutation EnumerateDirectoryNow($siteId: ID!) {
+  enumerateDirectoryNow(siteId: $siteId)
+}
+    `) as unknown as TypedDocumentString<EnumerateDirectoryNowMutation, EnumerateDirectoryNowMutationVariables>;
+export const AddManualHostDocument = new TypedDocumentString(`
+    mutation AddManualHost($input: AddManualHostInput!) {
+  addManualHost(input: $input) {
+    id
+  }
+}
+    `) as unknown as TypedDocumentString<AddManualHostMutation, AddManualHostMutationVariables>;
+export const DeployAgentsDocument = new TypedDocumentString(`
+    mutation DeployAgents($input: DeployAgentsInput!) {
+  deployAgents(input: $input) {
+    workflowId
+    total
+  }
+}
+    `) as unknown as TypedDocumentString<DeployAgentsMutation, DeployAgentsMutationVariables>;
 export const SitesDocument = new TypedDocumentString(`
     query Sites {
   clients {

@@ -148,6 +148,15 @@ export function SitesPage() {
                   </Table.Td>
                   <Table.Td>
                     <Group gap="xs" justify="flex-end">
+                      <Button
+                        size="xs"
+                        variant="default"
+                        component={Link}
+                        href={`/sites/${s.id}/onboarding`}
+                        aria-label={`Onboarding of ${s.code}`}
+                      >
+                        Onboarding
+                      </Button>
                       <Can role="operator">
                         <Button
                           size="xs"
