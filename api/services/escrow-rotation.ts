@@ -32,6 +32,24 @@ import { authorize, inTenant, type Caller, type ServiceContext } from './service
  * themselves are workflows (workflows/escrow/); here they are started, and the schedules kept.
  */
 
+/** What rotating one machine's secret of each kind starts, and says when there is nothing to rotate. */
+const machineRotations = {
+  'local-admin-password': {
+    workflowType: 'rotateLocalAdminPassword',
+    workflowId: rotateLocalAdminWorkflowId,
+    what: 'local admin password',
+    nothing:
+      'the machine has no escrowed local admin password: Drydock did not set one there (run a profile whose security phase does)',
+  },
+  'bitlocker-recovery-password': {
+    workflowType: 'rotateBitLockerRecoveryPassword',
+    workflowId: rotateBitLockerWorkflowId,
+    what: 'BitLocker recovery password',
+    nothing:
+      'the machine has no escrowed BitLocker recovery password: Drydock did not turn BitLocker on there (run a profile whose security phase does)',
+  },
+} as const;
+
 /**
  * Schedules the rotation that follows a reveal of a machine's local admin password or BitLocker
  * recovery password: signal-with-start of the machine's one rotation workflow of that kind, so a
@@ -45,31 +63,13 @@ export async function startPostRevealRotation(
   caller: Caller,
   secret: Pick<EscrowedSecretRow, 'id' | 'machineId' | 'secretVersion' | 'kind'>,
 ): Promise<void> {
-  const input: RotateLocalAdminInput & { trigger: 'reveal' } = {
-    tenantId: caller.tenantId,
-    machineId: secret.machineId,
-    trigger: 'reveal',
-    requestedBy: caller.actor,
-    graceSeconds: graceSecondsOf(ctx),
-    offlineLimitSeconds: ctx.env.PROVISION_OFFLINE_LIMIT_SECONDS,
-    retryBackoffSeconds: ctx.env.PROVISION_RETRY_BACKOFF_SECONDS,
-    ...retryOf(ctx),
-  };
-  const bitlocker = secret.kind === 'bitlocker-recovery-password';
-  const rotation = bitlocker
-    ? {
-        workflowType: 'rotateBitLockerRecoveryPassword',
-        workflowId: rotateBitLockerWorkflowId(caller.tenantId, secret.machineId),
-        summary: `Rotate the BitLocker recovery password of machine ${secret.machineId} after a reveal`,
-      }
-    : {
-        workflowType: 'rotateLocalAdminPassword',
-        workflowId: rotateLocalAdminWorkflowId(caller.tenantId, secret.machineId),
-        summary: `Rotate the local admin password of machine ${secret.machineId} after a reveal`,
-      };
+  const kind = secret.kind === 'bitlocker-recovery-password' ? secret.kind : 'local-admin-password';
+  const bitlocker = kind === 'bitlocker-recovery-password';
+  const rotation = machineRotations[kind];
+  const input = machineRotationInput(ctx, caller, secret.machineId, 'reveal');
   try {
     await ctx.temporal.workflow.signalWithStart(rotation.workflowType, {
-      workflowId: rotation.workflowId,
+      workflowId: rotation.workflowId(caller.tenantId, secret.machineId),
       taskQueue: ctx.taskQueue,
       args: [input],
       signal: secretRevealedSignal,
@@ -78,7 +78,7 @@ export async function startPostRevealRotation(
         { key: TenantIdKey, value: caller.tenantId },
         { key: MachineIdKey, value: secret.machineId },
       ],
-      staticSummary: rotation.summary,
+      staticSummary: `Rotate the ${rotation.what} of machine ${secret.machineId} after a reveal`,
     });
   } catch (err) {
     // The reveal is on the record; that nothing was released is too (best effort: the refusal stands either way).
@@ -145,6 +145,23 @@ const retryOf = (
       }
     : {};
 
+/** One machine's rotation as the API starts it: the grace, the offline limit, the retries. */
+const machineRotationInput = (
+  ctx: ServiceContext,
+  caller: Caller,
+  machineId: string,
+  trigger: 'reveal' | 'on-demand',
+): RotateLocalAdminInput => ({
+  tenantId: caller.tenantId,
+  machineId,
+  trigger,
+  requestedBy: caller.actor,
+  graceSeconds: graceSecondsOf(ctx),
+  offlineLimitSeconds: ctx.env.PROVISION_OFFLINE_LIMIT_SECONDS,
+  retryBackoffSeconds: ctx.env.PROVISION_RETRY_BACKOFF_SECONDS,
+  ...retryOf(ctx),
+});
+
 const searchAttributes = (tenantId: string, scope: RotationScope) => [
   { key: TenantIdKey, value: tenantId },
   ...(scope.kind === 'site' ? [{ key: SiteIdKey, value: scope.id }] : []),
@@ -197,24 +214,6 @@ export async function rotateLocalAdminPasswordsNow(
   return { workflowId };
 }
 
-/** What rotating one machine's secret of each kind starts, and says when there is nothing to rotate. */
-const machineRotations = {
-  'local-admin-password': {
-    workflowType: 'rotateLocalAdminPassword',
-    workflowId: rotateLocalAdminWorkflowId,
-    what: 'local admin password',
-    nothing:
-      'the machine has no escrowed local admin password: Drydock did not set one there (run a profile whose security phase does)',
-  },
-  'bitlocker-recovery-password': {
-    workflowType: 'rotateBitLockerRecoveryPassword',
-    workflowId: rotateBitLockerWorkflowId,
-    what: 'BitLocker recovery password',
-    nothing:
-      'the machine has no escrowed BitLocker recovery password: Drydock did not turn BitLocker on there (run a profile whose security phase does)',
-  },
-} as const;
-
 /**
  * Rotates one machine's local admin password or BitLocker recovery password now (operator role): a
  * new one escrowed, then set on the machine in place of the old. What re-escrows a machine whose
@@ -241,16 +240,7 @@ export async function rotateMachineSecretNow(
     if (!escrowed?.n) throw refuse(ErrorCode.NothingToRotate, rotation.nothing);
   });
   const workflowId = rotation.workflowId(caller.tenantId, id);
-  const input: RotateLocalAdminInput = {
-    tenantId: caller.tenantId,
-    machineId: id,
-    trigger: 'on-demand',
-    requestedBy: caller.actor,
-    graceSeconds: graceSecondsOf(ctx),
-    offlineLimitSeconds: ctx.env.PROVISION_OFFLINE_LIMIT_SECONDS,
-    retryBackoffSeconds: ctx.env.PROVISION_RETRY_BACKOFF_SECONDS,
-    ...retryOf(ctx),
-  };
+  const input = machineRotationInput(ctx, caller, id, 'on-demand');
   const joined = await startedOrUnavailable(async () => {
     // Only for the answer and the record: signal-with-start below is what makes a second request join.
     const running = await ctx.temporal.workflow
